@@ -1,0 +1,291 @@
+//! Statements `sqlparser` does not read but pg_dump writes, handled from tokens; and the
+//! statements that never change the catalog (grants, owners, settings), skipped unparsed.
+
+use crate::replay::Replayer;
+use sqlparser::ast::{Ident, ObjectName};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::tokenizer::{Token, Tokenizer};
+
+/// First words of a statement, upper-cased (comments skipped).
+fn head_words(text: &str, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while out.len() < n {
+        rest = rest.trim_start();
+        if let Some(r) = rest.strip_prefix("--") {
+            rest = r.split_once('\n').map_or("", |(_, b)| b);
+            continue;
+        }
+        if let Some(r) = rest.strip_prefix("/*") {
+            rest = r.split_once("*/").map_or("", |(_, b)| b);
+            continue;
+        }
+        let end = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
+            .unwrap_or(rest.len());
+        if end == 0 {
+            break;
+        }
+        out.push(rest[..end].to_ascii_uppercase());
+        rest = &rest[end..];
+    }
+    out
+}
+
+const IGNORED_HEADS: &[&[&str]] = &[
+    &["GRANT"],
+    &["REVOKE"],
+    &["DO"],
+    &["ANALYZE"],
+    &["VACUUM"],
+    &["BEGIN"],
+    &["COMMIT"],
+    &["END"],
+    &["ROLLBACK"],
+    &["START", "TRANSACTION"],
+    &["RESET"],
+    &["CHECKPOINT"],
+    &["CLUSTER"],
+    &["REINDEX"],
+    &["NOTIFY"],
+    &["LISTEN"],
+    &["SECURITY", "LABEL"],
+    &["REFRESH", "MATERIALIZED"],
+    &["ALTER", "DEFAULT", "PRIVILEGES"],
+    &["CREATE", "ROLE"],
+    &["ALTER", "ROLE"],
+    &["DROP", "ROLE"],
+    &["CREATE", "USER"],
+    &["ALTER", "USER"],
+    &["CREATE", "PUBLICATION"],
+    &["ALTER", "PUBLICATION"],
+    &["CREATE", "SUBSCRIPTION"],
+    &["CREATE", "EVENT", "TRIGGER"],
+    &["ALTER", "EVENT", "TRIGGER"],
+    &["CREATE", "AGGREGATE"],
+    &["CREATE", "OR", "REPLACE", "AGGREGATE"],
+    &["CREATE", "OPERATOR"],
+    &["CREATE", "TEXT", "SEARCH"],
+    &["ALTER", "TEXT", "SEARCH"],
+    &["CREATE", "COLLATION"],
+    &["CREATE", "CAST"],
+    &["CREATE", "CONVERSION"],
+    &["CREATE", "FOREIGN", "DATA"],
+    &["CREATE", "SERVER"],
+    &["CREATE", "USER", "MAPPING"],
+    &["CREATE", "RULE"],
+    &["CREATE", "OR", "REPLACE", "RULE"],
+    &["CREATE", "STATISTICS"],
+    &["ALTER", "STATISTICS"],
+    &["CREATE", "TRANSFORM"],
+    &["CREATE", "LANGUAGE"],
+    &["CREATE", "OR", "REPLACE", "LANGUAGE"],
+    &["CREATE", "TABLESPACE"],
+    &["ALTER", "FUNCTION"],
+    &["ALTER", "PROCEDURE"],
+    &["ALTER", "AGGREGATE"],
+    &["ALTER", "SCHEMA"],
+    &["ALTER", "EXTENSION"],
+    &["ALTER", "DATABASE"],
+    &["ALTER", "LARGE", "OBJECT"],
+    &["ALTER", "OPERATOR"],
+    &["ALTER", "DOMAIN"],
+    &["ALTER", "COLLATION"],
+    &["ALTER", "SERVER"],
+    &["ALTER", "FOREIGN", "DATA"],
+    &["CREATE", "DATABASE"],
+    &["DROP", "DATABASE"],
+    &["SELECT", "PG_CATALOG.SETVAL"],
+    &["SELECT", "SETVAL"],
+    &["SELECT", "ADD_RETENTION_POLICY"],
+    &["SELECT", "ADD_COMPRESSION_POLICY"],
+    &["SELECT", "ADD_CONTINUOUS_AGGREGATE_POLICY"],
+    &["SELECT", "ADD_REORDER_POLICY"],
+    &["SELECT", "ADD_JOB"],
+    &["SELECT", "SET_CHUNK_TIME_INTERVAL"],
+    &["SELECT", "PG_CATALOG.BINARY_UPGRADE_SET_NEXT_PG_TYPE_OID"],
+    &["LOCK"],
+    &["TRUNCATE"],
+    &["COPY"],
+];
+
+/// COMMENT ON objects the catalog does not keep.
+const KEPT_COMMENTS: &[&str] = &["TABLE", "COLUMN", "VIEW", "MATERIALIZED"];
+
+/// True for statements that cannot change the catalog: skipped without parsing.
+pub(crate) fn is_ignorable(text: &str) -> bool {
+    let words = head_words(text, 5);
+    if words.is_empty() {
+        return true;
+    }
+    if words[0] == "SET" {
+        return !text.to_ascii_lowercase().contains("search_path");
+    }
+    if words[0] == "COMMENT" && words.get(1).is_some_and(|w| w == "ON") {
+        return !words
+            .get(2)
+            .is_some_and(|w| KEPT_COMMENTS.contains(&w.as_str()));
+    }
+    if IGNORED_HEADS
+        .iter()
+        .any(|h| h.len() <= words.len() && h.iter().zip(&words).all(|(a, b)| a == b))
+    {
+        return true;
+    }
+    // `ALTER TABLE x OWNER TO y`, `ALTER SEQUENCE s OWNER TO y`, `ALTER TYPE t OWNER TO y`.
+    if words[0] == "ALTER" {
+        let lower = text.to_ascii_lowercase();
+        let tail = lower.split_whitespace().rev().take(4).collect::<Vec<_>>();
+        if tail.len() >= 3 && tail[1] == "to" && tail[2] == "owner" {
+            return true;
+        }
+    }
+    false
+}
+
+fn tokens(text: &str) -> Option<Vec<Token>> {
+    let dialect = PostgreSqlDialect {};
+    let toks = Tokenizer::new(&dialect, text).tokenize().ok()?;
+    Some(
+        toks.into_iter()
+            .filter(|t| !matches!(t, Token::Whitespace(_)))
+            .collect(),
+    )
+}
+
+fn kw(t: Option<&Token>, w: &str) -> bool {
+    matches!(t, Some(Token::Word(x)) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w))
+}
+
+/// `a.b.c` at `*i`.
+fn object_name(toks: &[Token], i: &mut usize) -> Option<ObjectName> {
+    let mut parts = Vec::new();
+    loop {
+        match toks.get(*i) {
+            Some(Token::Word(w)) => parts.push(Ident {
+                value: w.value.clone(),
+                quote_style: w.quote_style,
+                span: sqlparser::tokenizer::Span::empty(),
+            }),
+            _ => return None,
+        }
+        *i += 1;
+        if matches!(toks.get(*i), Some(Token::Period)) {
+            *i += 1;
+            continue;
+        }
+        return Some(ObjectName::from(parts));
+    }
+}
+
+/// Try the statement forms sqlparser cannot read. True when one matched.
+pub(crate) fn apply(r: &mut Replayer, text: &str) -> bool {
+    let words = head_words(text, 3);
+    let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    // CREATE MATERIALIZED VIEW ... WITH [NO] DATA: the data clause is not schema.
+    if w.starts_with(&["CREATE", "MATERIALIZED", "VIEW"]) {
+        let trimmed = text.trim_end();
+        let lower = trimmed.to_ascii_lowercase();
+        for suffix in ["with no data", "with data"] {
+            if lower.ends_with(suffix) {
+                let cut = &trimmed[..trimmed.len() - suffix.len()];
+                r.replay_inner(cut);
+                return true;
+            }
+        }
+        return false;
+    }
+    let Some(toks) = tokens(text) else {
+        return false;
+    };
+    let mut i;
+    // ALTER SEQUENCE s ... OWNED BY t.c | NONE
+    if kw(toks.first(), "alter") && kw(toks.get(1), "sequence") {
+        i = 2;
+        if kw(toks.get(i), "if") && kw(toks.get(i + 1), "exists") {
+            i += 2;
+        }
+        let Some(seq) = object_name(&toks, &mut i) else {
+            return false;
+        };
+        while i + 1 < toks.len() {
+            if kw(toks.get(i), "owned") && kw(toks.get(i + 1), "by") {
+                let mut j = i + 2;
+                if kw(toks.get(j), "none") {
+                    r.set_sequence_owner(&seq, None);
+                } else if let Some(owner) = object_name(&toks, &mut j) {
+                    r.set_sequence_owner(&seq, Some(&owner));
+                }
+                return true;
+            }
+            i += 1;
+        }
+        // Other sequence changes (restart, increment) do not matter here.
+        return true;
+    }
+    // ALTER INDEX parent ATTACH PARTITION child
+    if kw(toks.first(), "alter") && kw(toks.get(1), "index") {
+        i = 2;
+        if kw(toks.get(i), "if") && kw(toks.get(i + 1), "exists") {
+            i += 2;
+        }
+        if object_name(&toks, &mut i).is_none() {
+            return false;
+        }
+        if kw(toks.get(i), "attach") && kw(toks.get(i + 1), "partition") {
+            i += 2;
+            if let Some(child) = object_name(&toks, &mut i) {
+                let (schema, name) = crate::replay::split_name(&child);
+                r.attach_index_partition(schema.as_deref(), &name);
+                return true;
+            }
+        }
+        // ALTER INDEX ... SET (...) / SET TABLESPACE / ALTER COLUMN ... SET STATISTICS.
+        return true;
+    }
+    // ALTER TABLE [ONLY] [IF EXISTS] t ALTER [COLUMN] c ADD GENERATED {ALWAYS | BY DEFAULT} AS IDENTITY (...)
+    if kw(toks.first(), "alter") && kw(toks.get(1), "table") {
+        i = 2;
+        if kw(toks.get(i), "if") && kw(toks.get(i + 1), "exists") {
+            i += 2;
+        }
+        if kw(toks.get(i), "only") {
+            i += 1;
+        }
+        let Some(table) = object_name(&toks, &mut i) else {
+            return false;
+        };
+        if !kw(toks.get(i), "alter") {
+            return false;
+        }
+        i += 1;
+        if kw(toks.get(i), "column") {
+            i += 1;
+        }
+        let Some(Token::Word(col)) = toks.get(i) else {
+            return false;
+        };
+        let col = if col.quote_style.is_some() {
+            col.value.clone()
+        } else {
+            col.value.to_lowercase()
+        };
+        i += 1;
+        if kw(toks.get(i), "add") && kw(toks.get(i + 1), "generated") {
+            let by_default = kw(toks.get(i + 2), "by");
+            r.set_identity(&table, &col, by_default);
+            return true;
+        }
+        // ALTER COLUMN ... SET STATISTICS / SET STORAGE / SET (options): no schema change.
+        if kw(toks.get(i), "set")
+            && (kw(toks.get(i + 1), "statistics")
+                || kw(toks.get(i + 1), "storage")
+                || matches!(toks.get(i + 1), Some(Token::LParen))
+                || kw(toks.get(i + 1), "compression"))
+        {
+            return true;
+        }
+        return false;
+    }
+    false
+}

@@ -1,0 +1,353 @@
+//! Views and materialized views: the columns of the defining query, inferred offline from the
+//! tables it reads (PostgreSQL's own rules for names and common functions' result types).
+
+use super::{Replayer, ident, split_name};
+use nest_catalog::{Column, SqlType, Table, TableKind, codes};
+use sqlparser::ast::{
+    BinaryOperator, CreateView, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Query,
+    SelectItem, SetExpr, TableFactor, Value,
+};
+
+/// The relations a SELECT reads, with the name each is visible under.
+struct Scope {
+    rels: Vec<(String, Table)>,
+}
+
+impl Scope {
+    fn column(&self, qualifier: Option<&str>, name: &str) -> Option<SqlType> {
+        self.rels
+            .iter()
+            .filter(|(alias, _)| qualifier.is_none_or(|q| q == alias))
+            .find_map(|(_, t)| t.column(name).map(|c| c.ty.clone()))
+    }
+}
+
+fn simple(name: &str) -> SqlType {
+    SqlType::simple(name)
+}
+
+fn is_integer(t: &SqlType) -> bool {
+    !t.array && matches!(t.name.as_str(), "smallint" | "integer" | "bigint")
+}
+
+fn first_arg(f: &sqlparser::ast::Function, i: usize) -> Option<&Expr> {
+    match &f.args {
+        FunctionArguments::List(l) => match l.args.get(i)? {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+            FunctionArg::Named {
+                arg: FunctionArgExpr::Expr(e),
+                ..
+            } => Some(e),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Type of an expression, when it can be known from the scope and the expression alone.
+fn infer(e: &Expr, scope: &Scope) -> Option<SqlType> {
+    match e {
+        Expr::Identifier(i) => scope.column(None, &ident(i)),
+        Expr::CompoundIdentifier(ids) if ids.len() >= 2 => {
+            let q = ident(&ids[ids.len() - 2]);
+            scope.column(Some(&q), &ident(&ids[ids.len() - 1]))
+        }
+        Expr::Nested(inner) => infer(inner, scope),
+        Expr::Cast { data_type, .. } => SqlType::parse(&data_type.to_string()).ok(),
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => Some(if n.contains('.') || n.contains('e') || n.contains('E') {
+                simple("numeric")
+            } else if n.parse::<i32>().is_ok() {
+                simple("integer")
+            } else if n.parse::<i64>().is_ok() {
+                simple("bigint")
+            } else {
+                simple("numeric")
+            }),
+            Value::SingleQuotedString(_) => Some(simple("text")),
+            Value::Boolean(_) => Some(simple("boolean")),
+            _ => None,
+        },
+        Expr::BinaryOp { left, op, right } => match op {
+            BinaryOperator::Eq
+            | BinaryOperator::NotEq
+            | BinaryOperator::Lt
+            | BinaryOperator::LtEq
+            | BinaryOperator::Gt
+            | BinaryOperator::GtEq
+            | BinaryOperator::And
+            | BinaryOperator::Or => Some(simple("boolean")),
+            BinaryOperator::StringConcat => Some(simple("text")),
+            _ => infer(left, scope).or_else(|| infer(right, scope)),
+        },
+        Expr::IsNull(_)
+        | Expr::IsNotNull(_)
+        | Expr::In { .. }
+        | Expr::Between { .. }
+        | Expr::Like { .. }
+        | Expr::ILike { .. }
+        | Expr::Exists { .. } => Some(simple("boolean")),
+        Expr::Case {
+            conditions,
+            else_result,
+            ..
+        } => conditions
+            .iter()
+            .find_map(|c| infer(&c.result, scope))
+            .or_else(|| else_result.as_ref().and_then(|e| infer(e, scope))),
+        Expr::Function(f) => {
+            let name = f
+                .name
+                .0
+                .last()
+                .map(|p| p.to_string().to_lowercase())
+                .unwrap_or_default();
+            let arg0 = || first_arg(f, 0).and_then(|a| infer(a, scope));
+            match name.as_str() {
+                "count" => Some(simple("bigint")),
+                "sum" => arg0().map(|t| match t.name.as_str() {
+                    "smallint" | "integer" => simple("bigint"),
+                    "real" => simple("real"),
+                    "double precision" => simple("double precision"),
+                    "interval" => simple("interval"),
+                    _ => simple("numeric"),
+                }),
+                "avg" => arg0().map(|t| match t.name.as_str() {
+                    "real" | "double precision" => simple("double precision"),
+                    "interval" => simple("interval"),
+                    _ => simple("numeric"),
+                }),
+                "min" | "max" | "first" | "last" | "coalesce" | "nullif" | "greatest" | "least"
+                | "abs" => arg0(),
+                // date_trunc(field, ts) and time_bucket(width, ts) keep the time type.
+                "date_trunc" | "time_bucket" | "time_bucket_gapfill" => {
+                    first_arg(f, 1).and_then(|a| infer(a, scope))
+                }
+                "now"
+                | "current_timestamp"
+                | "transaction_timestamp"
+                | "statement_timestamp"
+                | "clock_timestamp" => Some(simple("timestamp with time zone")),
+                "current_date" => Some(simple("date")),
+                "lower" | "upper" | "concat" | "concat_ws" | "trim" | "btrim" | "substring"
+                | "substr" | "replace" | "initcap" | "left" | "right" | "format" | "string_agg"
+                | "md5" | "to_char" => Some(simple("text")),
+                "length" | "char_length" | "position" | "row_number" | "rank" | "dense_rank" => {
+                    Some(simple(
+                        if name == "length" || name == "char_length" || name == "position" {
+                            "integer"
+                        } else {
+                            "bigint"
+                        },
+                    ))
+                }
+                "bool_and" | "bool_or" | "every" => Some(simple("boolean")),
+                "array_agg" => arg0().map(|t| SqlType { array: true, ..t }),
+                "json_agg" | "json_build_object" | "json_object_agg" | "to_json" => {
+                    Some(simple("json"))
+                }
+                "jsonb_agg" | "jsonb_build_object" | "jsonb_object_agg" | "to_jsonb" => {
+                    Some(simple("jsonb"))
+                }
+                "round" | "trunc" => {
+                    arg0().map(|t| if is_integer(&t) { simple("numeric") } else { t })
+                }
+                "extract" | "date_part" => Some(simple("numeric")),
+                "gen_random_uuid" | "uuid_generate_v4" | "uuid_generate_v7" => Some(simple("uuid")),
+                _ => None,
+            }
+        }
+        Expr::Extract { .. } => Some(simple("numeric")),
+        _ => None,
+    }
+}
+
+/// PostgreSQL's column name for an unnamed select item (FigureColname).
+fn figure_name(e: &Expr) -> String {
+    match e {
+        Expr::Identifier(i) => ident(i),
+        Expr::CompoundIdentifier(ids) => ids.last().map(ident).unwrap_or_else(|| "?column?".into()),
+        Expr::Function(f) => f
+            .name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(ident)
+            .unwrap_or_else(|| "?column?".into()),
+        Expr::Cast {
+            expr, data_type, ..
+        } => match &**expr {
+            Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Function(_) => {
+                figure_name(expr)
+            }
+            _ => SqlType::parse(&data_type.to_string())
+                .map(|t| t.name)
+                .unwrap_or_else(|_| "?column?".into()),
+        },
+        Expr::Nested(inner) => figure_name(inner),
+        Expr::Case { .. } => "case".into(),
+        _ => "?column?".into(),
+    }
+}
+
+impl Replayer {
+    fn scope_of(&self, q: &Query) -> (Scope, Option<Vec<SelectItem>>) {
+        let mut body = &*q.body;
+        loop {
+            match body {
+                SetExpr::SetOperation { left, .. } => body = left,
+                SetExpr::Query(q) => body = &q.body,
+                _ => break,
+            }
+        }
+        let SetExpr::Select(sel) = body else {
+            return (Scope { rels: Vec::new() }, None);
+        };
+        let mut rels = Vec::new();
+        let mut factors = Vec::new();
+        for twj in &sel.from {
+            factors.push(&twj.relation);
+            for j in &twj.joins {
+                factors.push(&j.relation);
+            }
+        }
+        for f in factors {
+            if let TableFactor::Table { name, alias, .. } = f {
+                let (_, tname) = split_name(name);
+                if let Some(key) = self.lookup_table(name) {
+                    if let Some(t) = self.table_ref(&key) {
+                        let visible = alias.as_ref().map(|a| ident(&a.name)).unwrap_or(tname);
+                        rels.push((visible, t.clone()));
+                    }
+                }
+            }
+        }
+        (Scope { rels }, Some(sel.projection.clone()))
+    }
+
+    pub(crate) fn create_view(&mut self, cv: CreateView, text: &str) {
+        if cv.temporary {
+            return;
+        }
+        let (schema, name) = self.create_name(&cv.name);
+        if Self::is_tool_schema(&schema) {
+            return;
+        }
+        let key = (schema.clone(), name.clone());
+        let name_at = cv
+            .name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(|i| self.at(i.span))
+            .unwrap_or_else(|| self.here());
+        if self.table_index.contains_key(&key) {
+            if cv.or_replace {
+                self.remove_table(&key);
+            } else if cv.if_not_exists {
+                return;
+            } else {
+                self.error(
+                    codes::DUPLICATE_OBJECT,
+                    name_at,
+                    format!("relation `{schema}.{name}` is defined twice"),
+                    "use CREATE OR REPLACE VIEW",
+                );
+                return;
+            }
+        }
+        let kind = if cv.materialized {
+            TableKind::MaterializedView
+        } else {
+            TableKind::View
+        };
+        let mut table = Table::new(&schema, &name, kind);
+        table.origin = Some(name_at.clone());
+        table.definition = Some(cv.query.to_string());
+        let (scope, projection) = self.scope_of(&cv.query);
+        let mut cols: Vec<Column> = Vec::new();
+        let mut unknown = Vec::new();
+        for item in projection.unwrap_or_default() {
+            match item {
+                SelectItem::Wildcard(_) => {
+                    for (_, t) in &scope.rels {
+                        cols.extend(t.columns.iter().cloned());
+                    }
+                }
+                SelectItem::QualifiedWildcard(kind, _) => {
+                    let q = kind
+                        .to_string()
+                        .trim_end_matches(".*")
+                        .rsplit('.')
+                        .next()
+                        .unwrap_or("")
+                        .trim_matches('"')
+                        .to_string();
+                    for (alias, t) in &scope.rels {
+                        if alias.eq_ignore_ascii_case(&q) {
+                            cols.extend(t.columns.iter().cloned());
+                        }
+                    }
+                }
+                SelectItem::UnnamedExpr(e) => {
+                    let n = figure_name(&e);
+                    let ty = infer(&e, &scope);
+                    if ty.is_none() {
+                        unknown.push(n.clone());
+                    }
+                    cols.push(view_column(n, ty));
+                }
+                SelectItem::ExprWithAlias { expr, alias } => {
+                    let n = ident(&alias);
+                    let ty = infer(&expr, &scope);
+                    if ty.is_none() {
+                        unknown.push(n.clone());
+                    }
+                    cols.push(view_column(n, ty));
+                }
+                SelectItem::ExprWithAliases { .. } => {}
+            }
+        }
+        // Explicit column names: CREATE VIEW v (a, b) AS ...
+        for (c, def) in cols.iter_mut().zip(cv.columns.iter()) {
+            c.name = ident(&def.name);
+        }
+        for c in &mut cols {
+            c.nullable = true;
+            c.default = None;
+            c.identity = None;
+            c.generated = None;
+            c.comment = None;
+        }
+        if !unknown.is_empty() {
+            self.info(
+                codes::IGNORED_STATEMENT,
+                name_at,
+                format!("view `{name}`: the type of column(s) {} could not be inferred offline and is taken as text", unknown.join(", ")),
+            );
+        }
+        if cols.is_empty() && !text.is_empty() {
+            let here = self.here();
+            self.warn(
+                codes::IGNORED_STATEMENT,
+                here,
+                format!("view `{name}`: no column could be read from its query"),
+                "name the view's columns, or read the live database with --database-url",
+            );
+        }
+        table.columns = cols;
+        self.insert_table(table);
+    }
+}
+
+fn view_column(name: String, ty: Option<SqlType>) -> Column {
+    Column {
+        name,
+        ty: ty.unwrap_or_else(|| SqlType::simple("text")),
+        nullable: true,
+        default: None,
+        identity: None,
+        generated: None,
+        comment: None,
+    }
+}

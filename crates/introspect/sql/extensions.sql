@@ -1,0 +1,1 @@
+SELECT e.extname::text FROM pg_catalog.pg_extension e WHERE e.extname <> 'plpgsql'
