@@ -99,21 +99,13 @@ impl Diagnostic {
         self
     }
     pub fn location(&self) -> Location {
-        Location {
-            file: self.file.clone(),
-            line: self.line,
-            column: self.column,
-        }
+        Location { file: self.file.clone(), line: self.line, column: self.column }
     }
 }
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}[{}]: {}",
-            self.file, self.line, self.column, self.severity, self.code, self.message
-        )?;
+        write!(f, "{}:{}:{}: {}[{}]: {}", self.file, self.line, self.column, self.severity, self.code, self.message)?;
         if let Some(h) = &self.help {
             write!(f, "\n  help: {h}")?;
         }

@@ -28,10 +28,7 @@ pub struct QualifiedName {
 
 impl QualifiedName {
     pub fn new(schema: impl Into<String>, name: impl Into<String>) -> Self {
-        QualifiedName {
-            schema: schema.into(),
-            name: name.into(),
-        }
+        QualifiedName { schema: schema.into(), name: name.into() }
     }
 }
 
@@ -157,10 +154,7 @@ pub struct Index {
 impl Index {
     /// Column names when every element is a plain column.
     pub fn column_names(&self) -> Option<Vec<&str>> {
-        self.columns
-            .iter()
-            .map(|e| e.is_column.then_some(e.expr.as_str()))
-            .collect()
+        self.columns.iter().map(|e| e.is_column.then_some(e.expr.as_str())).collect()
     }
 }
 
@@ -395,16 +389,8 @@ pub const EXTENSION_TYPES: &[(&str, &[&str])] = &[
     ("ltree", &["ltree", "lquery", "ltxtquery"]),
     ("cube", &["cube"]),
     ("seg", &["seg"]),
-    (
-        "isn",
-        &[
-            "ean13", "isbn", "isbn13", "ismn", "ismn13", "issn", "issn13", "upc",
-        ],
-    ),
-    (
-        "postgis",
-        &["geometry", "geography", "box2d", "box3d", "spheroid"],
-    ),
+    ("isn", &["ean13", "isbn", "isbn13", "ismn", "ismn13", "issn", "issn13", "upc"]),
+    ("postgis", &["geometry", "geography", "box2d", "box3d", "spheroid"]),
     ("vector", &["vector", "halfvec", "sparsevec"]),
     ("timescaledb", &[]),
     ("pg_trgm", &["gtrgm"]),
@@ -414,9 +400,7 @@ pub const EXTENSION_TYPES: &[(&str, &[&str])] = &[
 
 impl Catalog {
     pub fn table(&self, schema: &str, name: &str) -> Option<&Table> {
-        self.tables
-            .iter()
-            .find(|t| t.schema == schema && t.name == name)
+        self.tables.iter().find(|t| t.schema == schema && t.name == name)
     }
 
     /// Find a table by `name` or `schema.name`.
@@ -432,9 +416,7 @@ impl Catalog {
     }
 
     pub fn has_errors(&self) -> bool {
-        self.diagnostics
-            .iter()
-            .any(|d| d.severity == Severity::Error)
+        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
     }
 
     /// Resolve a column type to what it refers to.
@@ -443,25 +425,13 @@ impl Catalog {
             return TypeRef::Builtin;
         }
         let schema = t.schema.as_deref().unwrap_or("public");
-        if let Some(e) = self
-            .enums
-            .iter()
-            .find(|e| e.schema == schema && e.name == t.name)
-        {
+        if let Some(e) = self.enums.iter().find(|e| e.schema == schema && e.name == t.name) {
             return TypeRef::Enum(e);
         }
-        if let Some(d) = self
-            .domains
-            .iter()
-            .find(|d| d.schema == schema && d.name == t.name)
-        {
+        if let Some(d) = self.domains.iter().find(|d| d.schema == schema && d.name == t.name) {
             return TypeRef::Domain(d);
         }
-        if let Some(c) = self
-            .composite_types
-            .iter()
-            .find(|c| c.schema == schema && c.name == t.name)
-        {
+        if let Some(c) = self.composite_types.iter().find(|c| c.schema == schema && c.name == t.name) {
             return TypeRef::Composite(c);
         }
         for (ext, types) in EXTENSION_TYPES {
@@ -481,22 +451,15 @@ impl Catalog {
         self.schemas.sort();
         self.schemas.dedup();
         self.extensions.sort_by(|a, b| a.name.cmp(&b.name));
-        self.enums
-            .sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
-        self.domains
-            .sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
-        self.composite_types
-            .sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
-        self.sequences
-            .sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
-        self.tables
-            .sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+        self.enums.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+        self.domains.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+        self.composite_types.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+        self.sequences.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+        self.tables.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
         for t in &mut self.tables {
             t.sort();
         }
-        self.functions.sort_by(|a, b| {
-            (&a.schema, &a.name, &a.arguments).cmp(&(&b.schema, &b.name, &b.arguments))
-        });
+        self.functions.sort_by(|a, b| (&a.schema, &a.name, &a.arguments).cmp(&(&b.schema, &b.name, &b.arguments)));
         self.metadata.sort();
     }
 

@@ -49,62 +49,28 @@ impl MetaColumn {
         match (self.default, self.ty) {
             (None, _) => Value::Null,
             (Some(d), MetaType::Boolean) => Value::Bool(d == "true"),
-            (Some(d), MetaType::Integer) => {
-                d.parse::<i64>().map(Value::from).unwrap_or(Value::Null)
-            }
+            (Some(d), MetaType::Integer) => d.parse::<i64>().map(Value::from).unwrap_or(Value::Null),
             (Some(d), _) => Value::String(d.trim_matches('\'').to_string()),
         }
     }
 }
 
 const fn col(name: &'static str, ty: MetaType, doc: &'static str) -> MetaColumn {
-    MetaColumn {
-        name,
-        ty,
-        default: None,
-        allowed: &[],
-        doc,
-    }
+    MetaColumn { name, ty, default: None, allowed: &[], doc }
 }
 
-const fn choice(
-    name: &'static str,
-    allowed: &'static [&'static str],
-    doc: &'static str,
-) -> MetaColumn {
-    MetaColumn {
-        name,
-        ty: MetaType::Text,
-        default: None,
-        allowed,
-        doc,
-    }
+const fn choice(name: &'static str, allowed: &'static [&'static str], doc: &'static str) -> MetaColumn {
+    MetaColumn { name, ty: MetaType::Text, default: None, allowed, doc }
 }
 
 use MetaType::*;
 
 /// Per-table settings (`meta.table_metadata`), keyed by `(schema_name, table_name)`.
 pub const TABLE_METADATA: &[MetaColumn] = &[
-    col(
-        "table_purpose",
-        Text,
-        "What the table is for; used in generated docs.",
-    ),
-    col(
-        "display_name",
-        Text,
-        "Human name of the resource in OpenAPI.",
-    ),
-    col(
-        "module_name",
-        Text,
-        "Override of the generated module/file name.",
-    ),
-    col(
-        "route_path",
-        Text,
-        "Override of the HTTP route (default: kebab-case table name).",
-    ),
+    col("table_purpose", Text, "What the table is for; used in generated docs."),
+    col("display_name", Text, "Human name of the resource in OpenAPI."),
+    col("module_name", Text, "Override of the generated module/file name."),
+    col("route_path", Text, "Override of the HTTP route (default: kebab-case table name)."),
     MetaColumn {
         name: "is_active",
         ty: Boolean,
@@ -113,109 +79,33 @@ pub const TABLE_METADATA: &[MetaColumn] = &[
         doc: "false: the table is not generated.",
     },
     col("is_readonly", Boolean, "Only read routes are generated."),
-    col(
-        "has_soft_delete",
-        Boolean,
-        "DELETE sets deleted_at; restore route. NULL: inferred from a deleted_at column.",
-    ),
+    col("has_soft_delete", Boolean, "DELETE sets deleted_at; restore route. NULL: inferred from a deleted_at column."),
     col("cache_enabled", Boolean, "Cache read responses."),
     col("cache_ttl", Integer, "Cache lifetime in seconds."),
-    col(
-        "enable_swagger",
-        Boolean,
-        "Document the routes in OpenAPI (default true).",
-    ),
-    col(
-        "enable_versioning",
-        Boolean,
-        "Serve routes under a version prefix (/v1).",
-    ),
-    col(
-        "enable_rbac",
-        Boolean,
-        "Require <resource>:<action> permissions on every route.",
-    ),
-    col(
-        "enable_auth",
-        Boolean,
-        "This table holds the users that log in (password hash column).",
-    ),
-    col(
-        "enable_audit",
-        Boolean,
-        "Record every change in audit_logs.",
-    ),
-    col(
-        "default_page_size",
-        Integer,
-        "Rows per page when the client sends no limit.",
-    ),
-    col(
-        "max_page_size",
-        Integer,
-        "Largest limit a client may ask for.",
-    ),
-    choice(
-        "count_mode",
-        &["exact", "estimated", "none"],
-        "Default total count on list routes.",
-    ),
+    col("enable_swagger", Boolean, "Document the routes in OpenAPI (default true)."),
+    col("enable_versioning", Boolean, "Serve routes under a version prefix (/v1)."),
+    col("enable_rbac", Boolean, "Require <resource>:<action> permissions on every route."),
+    col("enable_auth", Boolean, "This table holds the users that log in (password hash column)."),
+    col("enable_audit", Boolean, "Record every change in audit_logs."),
+    col("default_page_size", Integer, "Rows per page when the client sends no limit."),
+    col("max_page_size", Integer, "Largest limit a client may ask for."),
+    choice("count_mode", &["exact", "estimated", "none"], "Default total count on list routes."),
 ];
 
 /// Enterprise features per table (`meta.enterprise_features`), linked by `table_metadata_id`.
 pub const ENTERPRISE_FEATURES: &[MetaColumn] = &[
-    col(
-        "enable_tenant_isolation",
-        Boolean,
-        "Rows belong to a tenant; RLS + application filter.",
-    ),
-    col(
-        "tenant_column_name",
-        Text,
-        "Column holding the tenant id (default organization_id).",
-    ),
-    col(
-        "enable_audit",
-        Boolean,
-        "Record every change in audit_logs.",
-    ),
-    choice(
-        "audit_mode",
-        &["application", "trigger"],
-        "Where audit rows are written.",
-    ),
-    col(
-        "audit_sensitive_columns",
-        TextArray,
-        "Columns masked in audit rows, besides inferred secrets.",
-    ),
-    col(
-        "enable_event_sourcing",
-        Boolean,
-        "Append-only event stream table.",
-    ),
-    col(
-        "enable_time_series",
-        Boolean,
-        "Time-series table (bucketed aggregates).",
-    ),
-    col(
-        "time_column_name",
-        Text,
-        "Time column of a time-series table.",
-    ),
-    col(
-        "enable_file_upload",
-        Boolean,
-        "File storage routes (upload, download).",
-    ),
+    col("enable_tenant_isolation", Boolean, "Rows belong to a tenant; RLS + application filter."),
+    col("tenant_column_name", Text, "Column holding the tenant id (default organization_id)."),
+    col("enable_audit", Boolean, "Record every change in audit_logs."),
+    choice("audit_mode", &["application", "trigger"], "Where audit rows are written."),
+    col("audit_sensitive_columns", TextArray, "Columns masked in audit rows, besides inferred secrets."),
+    col("enable_event_sourcing", Boolean, "Append-only event stream table."),
+    col("enable_time_series", Boolean, "Time-series table (bucketed aggregates)."),
+    col("time_column_name", Text, "Time column of a time-series table."),
+    col("enable_file_upload", Boolean, "File storage routes (upload, download)."),
     col("enable_notifications", Boolean, "Notification delivery."),
     col("enable_queue", Boolean, "Deliver through a job queue."),
-    col(
-        "enable_realtime",
-        Boolean,
-        "Push changes to connected clients.",
-    ),
+    col("enable_realtime", Boolean, "Push changes to connected clients."),
 ];
 
 /// Per-column settings (`meta.column_metadata`), linked by `table_metadata_id` + `column_name`.
@@ -224,33 +114,13 @@ pub const COLUMN_METADATA: &[MetaColumn] = &[
     col("description", Text, "Field description in OpenAPI."),
     col("example", Text, "Example value in OpenAPI."),
     col("is_hidden", Boolean, "Never returned in responses."),
-    col(
-        "is_sensitive",
-        Boolean,
-        "Write-only secret: never returned, masked in audit rows.",
-    ),
+    col("is_sensitive", Boolean, "Write-only secret: never returned, masked in audit rows."),
     col("is_readonly", Boolean, "Not accepted from clients."),
-    col(
-        "is_searchable",
-        Boolean,
-        "Included in the full-text `q` search.",
-    ),
-    col(
-        "is_filterable",
-        Boolean,
-        "Filter operators are allowed on the field.",
-    ),
+    col("is_searchable", Boolean, "Included in the full-text `q` search."),
+    col("is_filterable", Boolean, "Filter operators are allowed on the field."),
     col("is_sortable", Boolean, "Allowed in `sort`."),
-    col(
-        "filter_operators",
-        TextArray,
-        "Operators allowed on the field (default: by type).",
-    ),
-    col(
-        "validation",
-        Jsonb,
-        "Extra validation: {\"min\":..,\"max\":..,\"pattern\":..,\"format\":..}.",
-    ),
+    col("filter_operators", TextArray, "Operators allowed on the field (default: by type)."),
+    col("validation", Jsonb, "Extra validation: {\"min\":..,\"max\":..,\"pattern\":..,\"format\":..}."),
 ];
 
 /// The metadata tables, by name, with their settings columns.
@@ -261,10 +131,7 @@ pub const META_TABLES: &[(&str, &[MetaColumn])] = &[
 ];
 
 pub fn settings_of(table: &str) -> Option<&'static [MetaColumn]> {
-    META_TABLES
-        .iter()
-        .find(|(n, _)| *n == table)
-        .map(|(_, c)| *c)
+    META_TABLES.iter().find(|(n, _)| *n == table).map(|(_, c)| *c)
 }
 
 /// One row of a metadata table, with its table (and column) resolved to names and its
@@ -294,15 +161,8 @@ impl MetaRow {
 }
 
 /// Columns of the meta tables that are keys or bookkeeping, not settings.
-pub const KEY_COLUMNS: &[&str] = &[
-    "id",
-    "schema_name",
-    "table_name",
-    "table_metadata_id",
-    "column_name",
-    "created_at",
-    "updated_at",
-];
+pub const KEY_COLUMNS: &[&str] =
+    &["id", "schema_name", "table_name", "table_metadata_id", "column_name", "created_at", "updated_at"];
 
 /// A row of meta `table` with every known setting (its default where the row has none) and
 /// any extra column the user added to their meta tables.
@@ -315,25 +175,14 @@ pub fn meta_row(
 ) -> MetaRow {
     let mut out = BTreeMap::new();
     for c in settings_of(table).unwrap_or(&[]) {
-        out.insert(
-            c.name.to_string(),
-            values
-                .get(c.name)
-                .cloned()
-                .unwrap_or_else(|| c.default_json()),
-        );
+        out.insert(c.name.to_string(), values.get(c.name).cloned().unwrap_or_else(|| c.default_json()));
     }
     for (k, v) in values {
         if !KEY_COLUMNS.contains(&k.as_str()) && !out.contains_key(k) {
             out.insert(k.clone(), v.clone());
         }
     }
-    MetaRow {
-        schema_name: schema,
-        table_name: name,
-        column_name: column,
-        values: out,
-    }
+    MetaRow { schema_name: schema, table_name: name, column_name: column, values: out }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -345,45 +194,29 @@ pub struct Metadata {
 
 impl Metadata {
     pub fn sort(&mut self) {
-        for rows in [
-            &mut self.table_metadata,
-            &mut self.enterprise_features,
-            &mut self.column_metadata,
-        ] {
+        for rows in [&mut self.table_metadata, &mut self.enterprise_features, &mut self.column_metadata] {
             rows.sort_by(|a, b| {
-                (&a.schema_name, &a.table_name, &a.column_name).cmp(&(
-                    &b.schema_name,
-                    &b.table_name,
-                    &b.column_name,
-                ))
+                (&a.schema_name, &a.table_name, &a.column_name).cmp(&(&b.schema_name, &b.table_name, &b.column_name))
             });
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.table_metadata.is_empty()
-            && self.enterprise_features.is_empty()
-            && self.column_metadata.is_empty()
+        self.table_metadata.is_empty() && self.enterprise_features.is_empty() && self.column_metadata.is_empty()
     }
 
     pub fn table(&self, schema: &str, table: &str) -> Option<&MetaRow> {
-        self.table_metadata
-            .iter()
-            .find(|r| r.schema_name == schema && r.table_name == table)
+        self.table_metadata.iter().find(|r| r.schema_name == schema && r.table_name == table)
     }
 
     pub fn features(&self, schema: &str, table: &str) -> Option<&MetaRow> {
-        self.enterprise_features
-            .iter()
-            .find(|r| r.schema_name == schema && r.table_name == table)
+        self.enterprise_features.iter().find(|r| r.schema_name == schema && r.table_name == table)
     }
 
     pub fn column(&self, schema: &str, table: &str, column: &str) -> Option<&MetaRow> {
-        self.column_metadata.iter().find(|r| {
-            r.schema_name == schema
-                && r.table_name == table
-                && r.column_name.as_deref() == Some(column)
-        })
+        self.column_metadata
+            .iter()
+            .find(|r| r.schema_name == schema && r.table_name == table && r.column_name.as_deref() == Some(column))
     }
 }
 
@@ -398,12 +231,7 @@ fn settings_ddl(out: &mut String, cols: &[MetaColumn]) {
             out.push_str(&format!(" NOT NULL DEFAULT {d}"));
         }
         if !c.allowed.is_empty() {
-            let list = c
-                .allowed
-                .iter()
-                .map(|a| sql_quote(a))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let list = c.allowed.iter().map(|a| sql_quote(a)).collect::<Vec<_>>().join(", ");
             out.push_str(&format!(" CHECK ({} IN ({list}))", c.name));
         }
         out.push_str(",\n");
@@ -412,50 +240,36 @@ fn settings_ddl(out: &mut String, cols: &[MetaColumn]) {
 
 fn comments(out: &mut String, table: &str, cols: &[MetaColumn]) {
     for c in cols {
-        out.push_str(&format!(
-            "COMMENT ON COLUMN meta.{table}.{} IS {};\n",
-            c.name,
-            sql_quote(c.doc)
-        ));
+        out.push_str(&format!("COMMENT ON COLUMN meta.{table}.{} IS {};\n", c.name, sql_quote(c.doc)));
     }
 }
 
-/// `uuid_generate_v7()`: PostgreSQL 18's `uuidv7()` where it exists, an SQL implementation
-/// (RFC 9562 layout: 48-bit millisecond timestamp, version 7, random rest) before that.
-pub const UUID_V7_SQL: &str = r#"-- uuid_generate_v7(): time-ordered UUIDs (RFC 9562). PostgreSQL 18 ships uuidv7();
--- older servers get the same layout from gen_random_uuid() (built in since PostgreSQL 13):
--- the first 48 bits become the Unix time in milliseconds and the version nibble becomes 7.
-DO $do$
+/// `uuid_generate_v7()`: PostgreSQL 18's `uuidv7()` where it exists, the same layout built
+/// from `gen_random_uuid()` before that (RFC 9562: 48-bit Unix milliseconds, version 7, random
+/// rest). PL/pgSQL resolves `uuidv7()` only when that branch runs, so this loads on any version.
+pub const UUID_V7_SQL: &str = r#"CREATE OR REPLACE FUNCTION public.uuid_generate_v7() RETURNS uuid
+LANGUAGE plpgsql VOLATILE PARALLEL SAFE AS $$
 BEGIN
   IF current_setting('server_version_num')::int >= 180000 THEN
-    EXECUTE 'CREATE OR REPLACE FUNCTION public.uuid_generate_v7() RETURNS uuid
-      LANGUAGE sql VOLATILE PARALLEL SAFE AS $fn$ SELECT uuidv7() $fn$';
-  ELSE
-    EXECUTE 'CREATE OR REPLACE FUNCTION public.uuid_generate_v7() RETURNS uuid
-      LANGUAGE sql VOLATILE PARALLEL SAFE AS $fn$
-        SELECT encode(
-          set_bit(set_bit(
-            overlay(uuid_send(gen_random_uuid())
-                    PLACING substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
-                    FROM 1 FOR 6),
-            52, 1), 53, 1),
-          ''hex'')::uuid
-      $fn$';
+    RETURN uuidv7();
   END IF;
+  RETURN encode(
+    set_bit(set_bit(
+      overlay(uuid_send(gen_random_uuid())
+              PLACING substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
+              FROM 1 FOR 6),
+      52, 1), 53, 1),
+    'hex')::uuid;
 END
-$do$;
+$$;
 "#;
 
 /// The DDL of the metadata schema, as `nest-generator sql meta` prints it. Idempotent.
 pub fn meta_schema_sql() -> String {
     let mut out = String::new();
     out.push_str("-- nest-generator metadata schema. Safe to run more than once.\n");
-    out.push_str(
-        "-- Every setting is NULL by default, meaning \"not set here\": the generator then uses\n",
-    );
-    out.push_str(
-        "-- nest-generator.toml, then what it infers from the schema. CLI flags override all.\n\n",
-    );
+    out.push_str("-- Every setting is NULL by default, meaning \"not set here\": the generator then uses\n");
+    out.push_str("-- nest-generator.toml, then what it infers from the schema. CLI flags override all.\n\n");
     out.push_str(UUID_V7_SQL);
     out.push_str("\nCREATE SCHEMA IF NOT EXISTS meta;\n\n");
 
@@ -470,9 +284,7 @@ pub fn meta_schema_sql() -> String {
 
     out.push_str("CREATE TABLE IF NOT EXISTS meta.enterprise_features (\n");
     out.push_str("  id uuid PRIMARY KEY DEFAULT public.uuid_generate_v7(),\n");
-    out.push_str(
-        "  table_metadata_id uuid NOT NULL UNIQUE REFERENCES meta.table_metadata (id) ON DELETE CASCADE,\n",
-    );
+    out.push_str("  table_metadata_id uuid NOT NULL UNIQUE REFERENCES meta.table_metadata (id) ON DELETE CASCADE,\n");
     settings_ddl(&mut out, ENTERPRISE_FEATURES);
     out.push_str("  created_at timestamptz NOT NULL DEFAULT now(),\n");
     out.push_str("  updated_at timestamptz NOT NULL DEFAULT now()\n);\n\n");
@@ -521,15 +333,9 @@ mod tests {
 
     #[test]
     fn defaults_as_json() {
-        let active = TABLE_METADATA
-            .iter()
-            .find(|c| c.name == "is_active")
-            .unwrap();
+        let active = TABLE_METADATA.iter().find(|c| c.name == "is_active").unwrap();
         assert_eq!(active.default_json(), Value::Bool(true));
-        let ttl = TABLE_METADATA
-            .iter()
-            .find(|c| c.name == "cache_ttl")
-            .unwrap();
+        let ttl = TABLE_METADATA.iter().find(|c| c.name == "cache_ttl").unwrap();
         assert_eq!(ttl.default_json(), Value::Null);
     }
 }

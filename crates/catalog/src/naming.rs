@@ -46,12 +46,7 @@ fn clip(s: &str, n: usize) -> &str {
 }
 
 /// Pick a name not yet `taken`, appending 1, 2, ... to the label as PostgreSQL does.
-pub fn choose_name(
-    name1: &str,
-    name2: Option<&str>,
-    label: &str,
-    taken: impl Fn(&str) -> bool,
-) -> String {
+pub fn choose_name(name1: &str, name2: Option<&str>, label: &str, taken: impl Fn(&str) -> bool) -> String {
     let mut candidate = make_object_name(name1, name2, Some(label));
     let mut pass = 0;
     while taken(&candidate) {
@@ -70,11 +65,7 @@ mod tests {
     fn short_names() {
         assert_eq!(make_object_name("users", None, Some("pkey")), "users_pkey");
         assert_eq!(
-            make_object_name(
-                "organization_users",
-                Some("organization_id_email"),
-                Some("key")
-            ),
+            make_object_name("organization_users", Some("organization_id_email"), Some("key")),
             "organization_users_organization_id_email_key"
         );
     }

@@ -129,12 +129,7 @@ pub const BUILTIN_TYPES: &[&str] = &[
 
 impl SqlType {
     pub fn simple(name: &str) -> SqlType {
-        SqlType {
-            schema: None,
-            name: name.to_string(),
-            modifiers: Vec::new(),
-            array: false,
-        }
+        SqlType { schema: None, name: name.to_string(), modifiers: Vec::new(), array: false }
     }
 
     /// Parse a type as written in DDL or printed by PostgreSQL and normalize it.
@@ -145,16 +140,10 @@ impl SqlType {
     /// Like [`SqlType::parse`], also telling whether the type was a `serial` pseudo-type.
     pub fn parse_with_serial(text: &str) -> Result<(SqlType, Serial), TypeParseError> {
         let tokens = tokenize(text)?;
-        let mut p = TypeParser {
-            tokens,
-            pos: 0,
-            source: text,
-        };
+        let mut p = TypeParser { tokens, pos: 0, source: text };
         let r = p.parse()?;
         if p.pos != p.tokens.len() {
-            return Err(TypeParseError(format!(
-                "unexpected text after type in `{text}`"
-            )));
+            return Err(TypeParseError(format!("unexpected text after type in `{text}`")));
         }
         Ok(r)
     }
@@ -165,10 +154,7 @@ impl SqlType {
 
     /// The element type of an array type (or the type itself).
     pub fn element(&self) -> SqlType {
-        SqlType {
-            array: false,
-            ..self.clone()
-        }
+        SqlType { array: false, ..self.clone() }
     }
 
     /// The name used to look the type up among enums and domains: `schema.name` or `name`.
@@ -182,9 +168,7 @@ impl SqlType {
     /// Length limit for character types (`varchar(255)` → 255).
     pub fn max_length(&self) -> Option<u32> {
         match self.name.as_str() {
-            "character varying" | "character" | "bit" | "bit varying" => {
-                self.modifiers.first().copied()
-            }
+            "character varying" | "character" | "bit" | "bit varying" => self.modifiers.first().copied(),
             _ => None,
         }
     }
@@ -198,14 +182,7 @@ impl fmt::Display for SqlType {
         let mods = if self.modifiers.is_empty() {
             String::new()
         } else {
-            format!(
-                "({})",
-                self.modifiers
-                    .iter()
-                    .map(|m| m.to_string())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            )
+            format!("({})", self.modifiers.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(","))
         };
         // PostgreSQL prints the modifier of the time types before the zone words.
         match self.name.as_str() {
@@ -253,19 +230,10 @@ impl<'de> Deserialize<'de> for SqlType {
 /// Quote an identifier the way PostgreSQL's `quote_ident` does.
 pub fn quote_ident_if_needed(id: &str) -> String {
     let plain = !id.is_empty()
-        && id
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$')
+        && id.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$')
         && !crate::keywords::is_reserved(id);
-    if plain {
-        id.to_string()
-    } else {
-        format!("\"{}\"", id.replace('"', "\"\""))
-    }
+    if plain { id.to_string() } else { format!("\"{}\"", id.replace('"', "\"\"")) }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -343,28 +311,20 @@ fn tokenize(text: &str) -> Result<Vec<Tok>, TypeParseError> {
                     j += 1;
                 }
                 let s: String = chars[i..j].iter().collect();
-                let n = s
-                    .parse::<u32>()
-                    .map_err(|_| TypeParseError(format!("type modifier `{s}` is too large")))?;
+                let n = s.parse::<u32>().map_err(|_| TypeParseError(format!("type modifier `{s}` is too large")))?;
                 out.push(Tok::Number(n));
                 i = j;
             }
             c if c.is_alphabetic() || c == '_' => {
                 let mut j = i;
-                while j < chars.len()
-                    && (chars[j].is_alphanumeric() || chars[j] == '_' || chars[j] == '$')
-                {
+                while j < chars.len() && (chars[j].is_alphanumeric() || chars[j] == '_' || chars[j] == '$') {
                     j += 1;
                 }
-                out.push(Tok::Word(
-                    chars[i..j].iter().collect::<String>().to_lowercase(),
-                ));
+                out.push(Tok::Word(chars[i..j].iter().collect::<String>().to_lowercase()));
                 i = j;
             }
             other => {
-                return Err(TypeParseError(format!(
-                    "unexpected `{other}` in type `{text}`"
-                )));
+                return Err(TypeParseError(format!("unexpected `{other}` in type `{text}`")));
             }
         }
     }
@@ -429,10 +389,7 @@ impl TypeParser<'_> {
         if self.peek_word("with") && self.peek_word_at(1, "time") && self.peek_word_at(2, "zone") {
             self.pos += 3;
             Ok(format!("{base} with time zone"))
-        } else if self.peek_word("without")
-            && self.peek_word_at(1, "time")
-            && self.peek_word_at(2, "zone")
-        {
+        } else if self.peek_word("without") && self.peek_word_at(1, "time") && self.peek_word_at(2, "zone") {
             self.pos += 3;
             Ok(format!("{base} without time zone"))
         } else {
@@ -505,8 +462,7 @@ impl TypeParser<'_> {
                     "character varying".into()
                 }
                 "character" | "char" | "nchar" | "national" => {
-                    if first == "national" && !(self.eat_word("character") || self.eat_word("char"))
-                    {
+                    if first == "national" && !(self.eat_word("character") || self.eat_word("char")) {
                         return Err(self.err("expected CHARACTER after NATIONAL"));
                     }
                     if self.eat_word("varying") {
@@ -522,11 +478,7 @@ impl TypeParser<'_> {
                 }
                 "bpchar" => {
                     modifiers = self.modifiers()?;
-                    if modifiers.is_empty() {
-                        "bpchar".into()
-                    } else {
-                        "character".into()
-                    }
+                    if modifiers.is_empty() { "bpchar".into() } else { "character".into() }
                 }
                 "bool" | "boolean" => "boolean".into(),
                 "timestamp" => {
@@ -548,9 +500,7 @@ impl TypeParser<'_> {
                 "interval" => {
                     let mut fields = Vec::new();
                     while let Some(Tok::Word(w)) = self.peek().cloned() {
-                        if ["year", "month", "day", "hour", "minute", "second", "to"]
-                            .contains(&w.as_str())
-                        {
+                        if ["year", "month", "day", "hour", "minute", "second", "to"].contains(&w.as_str()) {
                             fields.push(w);
                             self.pos += 1;
                         } else {
@@ -558,11 +508,7 @@ impl TypeParser<'_> {
                         }
                     }
                     modifiers = self.modifiers()?;
-                    if fields.is_empty() {
-                        "interval".into()
-                    } else {
-                        format!("interval {}", fields.join(" "))
-                    }
+                    if fields.is_empty() { "interval".into() } else { format!("interval {}", fields.join(" ")) }
                 }
                 "bit" => {
                     if self.eat_word("varying") {
@@ -603,15 +549,7 @@ impl TypeParser<'_> {
             None | Some("pg_catalog") | Some("public") => None,
             Some(s) => Some(s.to_string()),
         };
-        Ok((
-            SqlType {
-                schema,
-                name,
-                modifiers,
-                array,
-            },
-            serial,
-        ))
+        Ok((SqlType { schema, name, modifiers, array }, serial))
     }
 }
 
@@ -636,14 +574,8 @@ mod tests {
         assert_eq!(n("numeric"), "numeric");
         assert_eq!(n("TIMESTAMP"), "timestamp without time zone");
         assert_eq!(n("TIMESTAMPTZ"), "timestamp with time zone");
-        assert_eq!(
-            n("timestamp(0) without time zone"),
-            "timestamp(0) without time zone"
-        );
-        assert_eq!(
-            n("TIMESTAMP(3) WITH TIME ZONE"),
-            "timestamp(3) with time zone"
-        );
+        assert_eq!(n("timestamp(0) without time zone"), "timestamp(0) without time zone");
+        assert_eq!(n("TIMESTAMP(3) WITH TIME ZONE"), "timestamp(3) with time zone");
         assert_eq!(n("time"), "time without time zone");
         assert_eq!(n("timetz(3)"), "time(3) with time zone");
         assert_eq!(n("DOUBLE PRECISION"), "double precision");
@@ -671,18 +603,9 @@ mod tests {
 
     #[test]
     fn serial_types_become_integers() {
-        assert_eq!(
-            SqlType::parse_with_serial("serial").unwrap(),
-            (SqlType::simple("integer"), Serial::Regular)
-        );
-        assert_eq!(
-            SqlType::parse_with_serial("BIGSERIAL").unwrap(),
-            (SqlType::simple("bigint"), Serial::Big)
-        );
-        assert_eq!(
-            SqlType::parse_with_serial("smallserial").unwrap().1,
-            Serial::Small
-        );
+        assert_eq!(SqlType::parse_with_serial("serial").unwrap(), (SqlType::simple("integer"), Serial::Regular));
+        assert_eq!(SqlType::parse_with_serial("BIGSERIAL").unwrap(), (SqlType::simple("bigint"), Serial::Big));
+        assert_eq!(SqlType::parse_with_serial("smallserial").unwrap().1, Serial::Small);
     }
 
     #[test]
@@ -696,10 +619,7 @@ mod tests {
 
     #[test]
     fn max_length() {
-        assert_eq!(
-            SqlType::parse("varchar(20)").unwrap().max_length(),
-            Some(20)
-        );
+        assert_eq!(SqlType::parse("varchar(20)").unwrap().max_length(), Some(20));
         assert_eq!(SqlType::parse("text").unwrap().max_length(), None);
     }
 }

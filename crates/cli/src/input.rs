@@ -13,14 +13,13 @@ impl Source {
     pub fn from_args(m: &ArgMatches) -> Result<Source, String> {
         let schema = m.get_one::<String>("schema");
         let url = m.get_one::<String>("database-url");
-        let schemas: Vec<String> = m
-            .get_many::<String>("schemas")
-            .map(|v| v.cloned().collect())
-            .unwrap_or_default();
+        let schemas: Vec<String> = m.get_many::<String>("schemas").map(|v| v.cloned().collect()).unwrap_or_default();
         match (schema, url) {
             (Some(p), _) => Ok(Source::Offline(PathBuf::from(p))),
             (None, Some(u)) => Ok(Source::Live { url: u.clone(), schemas }),
-            (None, None) => Err("no input: pass --schema PATH (a .sql file or a folder of migrations) or --database-url URL".into()),
+            (None, None) => {
+                Err("no input: pass --schema PATH (a .sql file or a folder of migrations) or --database-url URL".into())
+            }
         }
     }
 }
@@ -28,8 +27,6 @@ impl Source {
 pub fn load(source: &Source) -> Result<Catalog, String> {
     match source {
         Source::Offline(p) => Ok(nest_ddl::parse_path(p)),
-        Source::Live { url, schemas } => {
-            nest_introspect::introspect_blocking(url, schemas).map_err(|e| e.to_string())
-        }
+        Source::Live { url, schemas } => nest_introspect::introspect_blocking(url, schemas).map_err(|e| e.to_string()),
     }
 }

@@ -11,9 +11,12 @@ const EXIT_INPUT: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 
 fn input_args(cmd: Command) -> Command {
-    cmd.arg(Arg::new("schema").long("schema").value_name("PATH").help(
-        "SQL file, or folder of .sql files read in name order (migrations); offline, the default",
-    ))
+    cmd.arg(
+        Arg::new("schema")
+            .long("schema")
+            .value_name("PATH")
+            .help("SQL file, or folder of .sql files read in name order (migrations); offline, the default"),
+    )
     .arg(
         Arg::new("database-url")
             .long("database-url")
@@ -36,25 +39,14 @@ fn cli() -> Command {
         .about("Turn a PostgreSQL schema into a NestJS backend")
         .subcommand_required(true)
         .arg_required_else_help(true)
-        .subcommand(
-            input_args(
-                Command::new("inspect").about("Read a schema and print what the generator sees"),
-            )
-            .arg(
-                Arg::new("json")
-                    .long("json")
-                    .action(ArgAction::SetTrue)
-                    .help("Print the catalog as stable, sorted JSON"),
-            ),
-        )
+        .subcommand(input_args(Command::new("inspect").about("Read a schema and print what the generator sees")).arg(
+            Arg::new("json").long("json").action(ArgAction::SetTrue).help("Print the catalog as stable, sorted JSON"),
+        ))
         .subcommand(
             Command::new("sql")
                 .about("Print SQL the generated application relies on")
                 .subcommand_required(true)
-                .subcommand(
-                    Command::new("meta")
-                        .about("The metadata schema (meta.*) and uuid_generate_v7()"),
-                ),
+                .subcommand(Command::new("meta").about("The metadata schema (meta.*) and uuid_generate_v7()")),
         )
 }
 
@@ -64,9 +56,7 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    ExitCode::SUCCESS
-                }
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => ExitCode::SUCCESS,
                 _ => ExitCode::from(EXIT_USAGE),
             };
         }
@@ -116,9 +106,5 @@ fn inspect(m: &ArgMatches) -> anyhow::Result<ExitCode> {
         print!("{}", render::summary(&catalog));
         render::diagnostics(&catalog, false);
     }
-    Ok(if catalog.has_errors() {
-        ExitCode::from(EXIT_INPUT)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if catalog.has_errors() { ExitCode::from(EXIT_INPUT) } else { ExitCode::SUCCESS })
 }

@@ -12,9 +12,7 @@ pub fn diagnostics(c: &Catalog, verbose: bool) {
         if d.severity == Severity::Info && !verbose {
             continue;
         }
-        let text = sources
-            .entry(d.file.clone())
-            .or_insert_with(|| std::fs::read_to_string(&d.file).ok());
+        let text = sources.entry(d.file.clone()).or_insert_with(|| std::fs::read_to_string(&d.file).ok());
         eprintln!("{}", format_diagnostic(d, text.as_deref()));
     }
     diagnostics_summary_stderr(c);
@@ -22,16 +20,8 @@ pub fn diagnostics(c: &Catalog, verbose: bool) {
 
 /// One line counting errors and warnings (JSON mode keeps stdout for the document).
 pub fn diagnostics_summary_stderr(c: &Catalog) {
-    let errors = c
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count();
-    let warnings = c
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Warning)
-        .count();
+    let errors = c.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let warnings = c.diagnostics.iter().filter(|d| d.severity == Severity::Warning).count();
     if errors + warnings > 0 {
         eprintln!("{errors} error(s), {warnings} warning(s)");
     }
@@ -41,10 +31,7 @@ pub fn format_diagnostic(d: &Diagnostic, source: Option<&str>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}[{}]: {}", d.severity, d.code, d.message);
     let _ = write!(out, "  --> {}:{}:{}", d.file, d.line, d.column);
-    if let Some(line) = source
-        .and_then(|s| s.lines().nth(d.line.saturating_sub(1) as usize))
-        .filter(|_| d.line > 0)
-    {
+    if let Some(line) = source.and_then(|s| s.lines().nth(d.line.saturating_sub(1) as usize)).filter(|_| d.line > 0) {
         let num = d.line.to_string();
         let pad = " ".repeat(num.len());
         let caret_pad: String = line
@@ -89,22 +76,11 @@ pub fn summary(c: &Catalog) -> String {
         let _ = writeln!(
             out,
             "extensions: {}",
-            c.extensions
-                .iter()
-                .map(|e| e.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            c.extensions.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", ")
         );
     }
     for t in &c.tables {
-        let _ = writeln!(
-            out,
-            "\n{}.{} ({}, {} columns)",
-            t.schema,
-            t.name,
-            kind_name(t.kind),
-            t.columns.len()
-        );
+        let _ = writeln!(out, "\n{}.{} ({}, {} columns)", t.schema, t.name, kind_name(t.kind), t.columns.len());
         if let Some(cm) = &t.comment {
             let _ = writeln!(out, "  comment: {cm}");
         }
@@ -119,23 +95,13 @@ pub fn summary(c: &Catalog) -> String {
             if let Some(i) = col.identity {
                 flags.push(format!(
                     "identity {}",
-                    if i == nest_catalog::Identity::Always {
-                        "always"
-                    } else {
-                        "by default"
-                    }
+                    if i == nest_catalog::Identity::Always { "always" } else { "by default" }
                 ));
             }
             if let Some(g) = &col.generated {
                 flags.push(format!("generated as ({g})"));
             }
-            let _ = writeln!(
-                out,
-                "  {:<28} {:<30} {}",
-                col.name,
-                col.ty.to_string(),
-                flags.join(", ")
-            );
+            let _ = writeln!(out, "  {:<28} {:<30} {}", col.name, col.ty.to_string(), flags.join(", "));
         }
         if let Some(pk) = &t.primary_key {
             let _ = writeln!(out, "  primary key ({})", pk.columns.join(", "));
@@ -155,17 +121,8 @@ pub fn summary(c: &Catalog) -> String {
             );
         }
         for i in &t.indexes {
-            let cols = i
-                .columns
-                .iter()
-                .map(|e| e.expr.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
-            let pred = i
-                .predicate
-                .as_ref()
-                .map(|p| format!(" where {p}"))
-                .unwrap_or_default();
+            let cols = i.columns.iter().map(|e| e.expr.as_str()).collect::<Vec<_>>().join(", ");
+            let pred = i.predicate.as_ref().map(|p| format!(" where {p}")).unwrap_or_default();
             let _ = writeln!(
                 out,
                 "  index {} {}({}){}{}",
@@ -173,31 +130,17 @@ pub fn summary(c: &Catalog) -> String {
                 if i.unique { "unique " } else { "" },
                 cols,
                 pred,
-                if i.method != "btree" {
-                    format!(" using {}", i.method)
-                } else {
-                    String::new()
-                }
+                if i.method != "btree" { format!(" using {}", i.method) } else { String::new() }
             );
         }
         for k in &t.checks {
             let _ = writeln!(out, "  check {}", k.expression);
         }
         if t.rls_enabled {
-            let _ = writeln!(
-                out,
-                "  row level security{}",
-                if t.rls_forced { " (forced)" } else { "" }
-            );
+            let _ = writeln!(out, "  row level security{}", if t.rls_forced { " (forced)" } else { "" });
         }
         for p in &t.policies {
-            let _ = writeln!(
-                out,
-                "  policy {} for {} using {}",
-                p.name,
-                p.command,
-                p.using.as_deref().unwrap_or("-")
-            );
+            let _ = writeln!(out, "  policy {} for {} using {}", p.name, p.command, p.using.as_deref().unwrap_or("-"));
         }
         for tr in &t.triggers {
             let _ = writeln!(
@@ -213,11 +156,7 @@ pub fn summary(c: &Catalog) -> String {
             let _ = writeln!(out, "  partition by {p}");
         }
         if let Some(p) = &t.partition_of {
-            let _ = writeln!(
-                out,
-                "  partition of {}.{} {}",
-                p.parent.schema, p.parent.name, p.bound
-            );
+            let _ = writeln!(out, "  partition of {}.{} {}", p.parent.schema, p.parent.name, p.bound);
         }
         if let Some(h) = &t.hypertable {
             let _ = writeln!(out, "  timescaledb hypertable on {}", h.time_column);

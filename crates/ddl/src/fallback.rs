@@ -20,9 +20,7 @@ fn head_words(text: &str, n: usize) -> Vec<String> {
             rest = r.split_once("*/").map_or("", |(_, b)| b);
             continue;
         }
-        let end = rest
-            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
-            .unwrap_or(rest.len());
+        let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.')).unwrap_or(rest.len());
         if end == 0 {
             break;
         }
@@ -122,14 +120,9 @@ pub(crate) fn is_ignorable(text: &str) -> bool {
         return !text.to_ascii_lowercase().contains("search_path");
     }
     if words[0] == "COMMENT" && words.get(1).is_some_and(|w| w == "ON") {
-        return !words
-            .get(2)
-            .is_some_and(|w| KEPT_COMMENTS.contains(&w.as_str()));
+        return !words.get(2).is_some_and(|w| KEPT_COMMENTS.contains(&w.as_str()));
     }
-    if IGNORED_HEADS
-        .iter()
-        .any(|h| h.len() <= words.len() && h.iter().zip(&words).all(|(a, b)| a == b))
-    {
+    if IGNORED_HEADS.iter().any(|h| h.len() <= words.len() && h.iter().zip(&words).all(|(a, b)| a == b)) {
         return true;
     }
     // `ALTER TABLE x OWNER TO y`, `ALTER SEQUENCE s OWNER TO y`, `ALTER TYPE t OWNER TO y`.
@@ -146,11 +139,7 @@ pub(crate) fn is_ignorable(text: &str) -> bool {
 fn tokens(text: &str) -> Option<Vec<Token>> {
     let dialect = PostgreSqlDialect {};
     let toks = Tokenizer::new(&dialect, text).tokenize().ok()?;
-    Some(
-        toks.into_iter()
-            .filter(|t| !matches!(t, Token::Whitespace(_)))
-            .collect(),
-    )
+    Some(toks.into_iter().filter(|t| !matches!(t, Token::Whitespace(_))).collect())
 }
 
 fn kw(t: Option<&Token>, w: &str) -> bool {
@@ -194,6 +183,10 @@ pub(crate) fn apply(r: &mut Replayer, text: &str) -> bool {
             }
         }
         return false;
+    }
+    // CREATE DOMAIN d AS t [CONSTRAINT c] NOT NULL ...: sqlparser has no NOT NULL for domains.
+    if w.starts_with(&["CREATE", "DOMAIN"]) {
+        return create_domain_not_null(r, text);
     }
     let Some(toks) = tokens(text) else {
         return false;
@@ -265,11 +258,7 @@ pub(crate) fn apply(r: &mut Replayer, text: &str) -> bool {
         let Some(Token::Word(col)) = toks.get(i) else {
             return false;
         };
-        let col = if col.quote_style.is_some() {
-            col.value.clone()
-        } else {
-            col.value.to_lowercase()
-        };
+        let col = if col.quote_style.is_some() { col.value.clone() } else { col.value.to_lowercase() };
         i += 1;
         if kw(toks.get(i), "add") && kw(toks.get(i + 1), "generated") {
             let by_default = kw(toks.get(i + 2), "by");
@@ -288,4 +277,38 @@ pub(crate) fn apply(r: &mut Replayer, text: &str) -> bool {
         return false;
     }
     false
+}
+
+/// Replay CREATE DOMAIN without its top-level `[CONSTRAINT name] NOT NULL`, then mark the
+/// domain not null.
+fn create_domain_not_null(r: &mut Replayer, text: &str) -> bool {
+    let dialect = PostgreSqlDialect {};
+    let Ok(all) = Tokenizer::new(&dialect, text).tokenize() else { return false };
+    let sig: Vec<usize> = (0..all.len()).filter(|&j| !matches!(all[j], Token::Whitespace(_))).collect();
+    let mut skip = std::collections::HashSet::new();
+    let mut depth = 0i32;
+    for (n, &j) in sig.iter().enumerate() {
+        match &all[j] {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            _ => {}
+        }
+        let next_is_null = sig.get(n + 1).is_some_and(|&x| kw(Some(&all[x]), "null"));
+        if depth == 0 && kw(Some(&all[j]), "not") && next_is_null {
+            skip.insert(j);
+            skip.insert(sig[n + 1]);
+            if n >= 2 && kw(Some(&all[sig[n - 2]]), "constraint") {
+                skip.insert(sig[n - 2]);
+                skip.insert(sig[n - 1]);
+            }
+        }
+    }
+    if skip.is_empty() {
+        return false;
+    }
+    let rewritten: String =
+        all.iter().enumerate().filter(|(j, _)| !skip.contains(j)).map(|(_, t)| t.to_string()).collect();
+    r.replay_inner(&rewritten);
+    r.mark_last_domain_not_null();
+    true
 }

@@ -28,10 +28,7 @@ pub fn parse_sources(files: &[SourceFile]) -> Catalog {
 
 /// Replay one SQL text (named `name` in diagnostics).
 pub fn parse_str(name: &str, text: &str) -> Catalog {
-    parse_sources(&[SourceFile {
-        name: name.to_string(),
-        text: text.to_string(),
-    }])
+    parse_sources(&[SourceFile { name: name.to_string(), text: text.to_string() }])
 }
 
 /// Read a file or a folder of migrations and replay it. An unreadable path gives a catalog
@@ -41,11 +38,7 @@ pub fn parse_path(path: &Path) -> Catalog {
         Ok(files) => parse_sources(&files),
         Err(e) => {
             let mut c = Catalog::default();
-            let at = Location {
-                file: e.path.display().to_string(),
-                line: 0,
-                column: 0,
-            };
+            let at = Location { file: e.path.display().to_string(), line: 0, column: 0 };
             c.diagnostics.push(
                 Diagnostic::error(codes::IO, &at, e.message)
                     .with_help("pass --schema a .sql file or a folder containing .sql files"),

@@ -36,9 +36,7 @@ impl LineIndex {
         };
         let start = self.starts[line];
         let end = offset.min(src.len());
-        let col = src
-            .get(start..end)
-            .map_or(end - start, |s| s.chars().count());
+        let col = src.get(start..end).map_or(end - start, |s| s.chars().count());
         (line as u32 + 1, col as u32 + 1)
     }
 }
@@ -62,26 +60,17 @@ fn dollar_tag(bytes: &[u8], i: usize) -> Option<usize> {
             return None;
         }
     }
-    while j < bytes.len()
-        && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_' || bytes[j] >= 0x80)
-    {
+    while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_' || bytes[j] >= 0x80) {
         j += 1;
     }
-    if bytes.get(j) == Some(&b'$') {
-        Some(j + 1 - i)
-    } else {
-        None
-    }
+    if bytes.get(j) == Some(&b'$') { Some(j + 1 - i) } else { None }
 }
 
 fn find_sub(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
     if needle.is_empty() || from > hay.len() {
         return None;
     }
-    hay[from..]
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
+    hay[from..].windows(needle.len()).position(|w| w == needle).map(|p| p + from)
 }
 
 /// Skip whitespace and comments from `i`; returns the next significant byte offset.
@@ -171,11 +160,7 @@ pub fn split(src: &str) -> Vec<RawStatement<'_>> {
             continue;
         }
         let start = i;
-        let mut words = WordState {
-            prev: String::new(),
-            atomic_depth: 0,
-            in_atomic: false,
-        };
+        let mut words = WordState { prev: String::new(), atomic_depth: 0, in_atomic: false };
         let mut end = bytes.len();
         let mut next = bytes.len();
         while i < bytes.len() {
@@ -254,12 +239,7 @@ pub fn split(src: &str) -> Vec<RawStatement<'_>> {
             continue;
         }
         let (line, column) = index.position(src, start);
-        out.push(RawStatement {
-            text,
-            offset: start,
-            line,
-            column,
-        });
+        out.push(RawStatement { text, offset: start, line, column });
         // COPY ... FROM stdin is followed by data up to a line `\.`.
         if is_copy_from_stdin(text) {
             let mut j = i;
@@ -293,13 +273,7 @@ mod tests {
     #[test]
     fn splits_on_semicolons_outside_quotes_and_comments() {
         let src = "CREATE TABLE a (x text DEFAULT 'a;b'); -- c;\n/* d; /* e; */ */ SELECT \"x;y\" FROM a;";
-        assert_eq!(
-            texts(src),
-            vec![
-                "CREATE TABLE a (x text DEFAULT 'a;b')",
-                "SELECT \"x;y\" FROM a"
-            ]
-        );
+        assert_eq!(texts(src), vec!["CREATE TABLE a (x text DEFAULT 'a;b')", "SELECT \"x;y\" FROM a"]);
     }
 
     #[test]
@@ -323,10 +297,7 @@ mod tests {
     #[test]
     fn psql_meta_commands_and_copy_data_are_skipped() {
         let src = "\\restrict abc\nSET x = 1;\nCOPY t (a) FROM stdin;\n1;2\n\\.\nSELECT 1;\n\\unrestrict abc\n";
-        assert_eq!(
-            texts(src),
-            vec!["SET x = 1", "COPY t (a) FROM stdin", "SELECT 1"]
-        );
+        assert_eq!(texts(src), vec!["SET x = 1", "COPY t (a) FROM stdin", "SELECT 1"]);
     }
 
     #[test]
@@ -345,9 +316,7 @@ mod tests {
 
     #[test]
     fn unterminated_input_does_not_panic() {
-        for src in [
-            "'abc", "$$ abc", "/* abc", "\"abc", "E'\\", "$a", "--", "\\",
-        ] {
+        for src in ["'abc", "$$ abc", "/* abc", "\"abc", "E'\\", "$a", "--", "\\"] {
             let _ = split(src);
         }
     }

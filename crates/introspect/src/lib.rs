@@ -10,9 +10,9 @@ use futures_util::future::try_join_all;
 use nest_catalog::expr::canonical;
 use nest_catalog::meta::meta_row;
 use nest_catalog::{
-    Catalog, Check, Column, CompositeType, Domain, EnumType, Extension, FkAction, ForeignKey,
-    Function, Hypertable, Identity, Index, IndexElement, KeyConstraint, Metadata, PartitionOf,
-    Policy, QualifiedName, Sequence, SqlType, Table, TableKind, Trigger,
+    Catalog, Check, Column, CompositeType, Domain, EnumType, Extension, FkAction, ForeignKey, Function, Hypertable,
+    Identity, Index, IndexElement, KeyConstraint, Metadata, PartitionOf, Policy, QualifiedName, Sequence, SqlType,
+    Table, TableKind, Trigger,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -61,9 +61,8 @@ pub fn introspect_blocking(url: &str, schemas: &[String]) -> Result<Catalog, Int
 
 /// Read the catalog of `url`; `schemas` empty means every user schema but `meta`.
 pub async fn introspect(url: &str, schemas: &[String]) -> Result<Catalog, IntrospectError> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .map_err(|e| IntrospectError::Connect(e.to_string()))?;
+    let (client, connection) =
+        tokio_postgres::connect(url, NoTls).await.map_err(|e| IntrospectError::Connect(e.to_string()))?;
     let conn = tokio::spawn(connection);
     let result = read(&client, schemas).await;
     drop(client);
@@ -109,11 +108,7 @@ fn canonical_bound(bound: &str) -> String {
         let lit = &after[..end];
         let short = if lit.len() > 10 && lit[..10].chars().filter(|c| *c == '-').count() == 2 {
             let tail = lit[10..].trim();
-            if ["00:00:00", "00:00:00+00", "00:00:00+00:00", "00:00:00Z"].contains(&tail) {
-                &lit[..10]
-            } else {
-                lit
-            }
+            if ["00:00:00", "00:00:00+00", "00:00:00+00:00", "00:00:00Z"].contains(&tail) { &lit[..10] } else { lit }
         } else {
             lit
         };
@@ -126,11 +121,7 @@ fn canonical_bound(bound: &str) -> String {
     out
 }
 
-async fn query(
-    client: &Client,
-    sql: &str,
-    schemas: &[String],
-) -> Result<Vec<Row>, IntrospectError> {
+async fn query(client: &Client, sql: &str, schemas: &[String]) -> Result<Vec<Row>, IntrospectError> {
     if sql.contains("$1") {
         client.query(sql, &[&schemas]).await.map_err(qerr)
     } else {
@@ -141,7 +132,9 @@ async fn query(
 async fn read(client: &Client, wanted: &[String]) -> Result<Catalog, IntrospectError> {
     // Qualified names everywhere, as pg_dump prints them; and a consistent snapshot.
     client
-        .batch_execute("SET search_path = pg_catalog; SET TIME ZONE 'UTC'; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .batch_execute(
+            "SET search_path = pg_catalog; SET TIME ZONE 'UTC'; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        )
         .await
         .map_err(qerr)?;
 
@@ -149,25 +142,14 @@ async fn read(client: &Client, wanted: &[String]) -> Result<Catalog, IntrospectE
         let v = client.query_one("SELECT current_setting('server_version_num')::int4", &[]);
         let p = client.query_one(META_PRESENT, &[]);
         let s = client.query(SCHEMAS, &[]);
-        let (v, p, s) = futures_util::future::try_join3(v, p, s)
-            .await
-            .map_err(qerr)?;
-        (
-            v.get::<_, i32>(0),
-            p,
-            s.iter()
-                .map(|r| r.get::<_, String>(0))
-                .collect::<Vec<String>>(),
-        )
+        let (v, p, s) = futures_util::future::try_join3(v, p, s).await.map_err(qerr)?;
+        (v.get::<_, i32>(0), p, s.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<String>>())
     };
     let schemas: Vec<String> = if wanted.is_empty() {
         all_schemas
     } else {
         let exists: Vec<String> = client
-            .query(
-                "SELECT nspname::text FROM pg_catalog.pg_namespace WHERE nspname = ANY($1)",
-                &[&wanted],
-            )
+            .query("SELECT nspname::text FROM pg_catalog.pg_namespace WHERE nspname = ANY($1)", &[&wanted])
             .await
             .map_err(qerr)?
             .iter()
@@ -186,12 +168,8 @@ async fn read(client: &Client, wanted: &[String]) -> Result<Catalog, IntrospectE
     } else {
         CONSTRAINTS.to_string()
     };
-    let (has_tm, has_ef, has_cm, has_tsdb): (bool, bool, bool, bool) = (
-        present.get(0),
-        present.get(1),
-        present.get(2),
-        present.get(3),
-    );
+    let (has_tm, has_ef, has_cm, has_tsdb): (bool, bool, bool, bool) =
+        (present.get(0), present.get(1), present.get(2), present.get(3));
     let mut sqls: Vec<String> = vec![
         RELATIONS.into(),
         COLUMNS.into(),
@@ -205,11 +183,7 @@ async fn read(client: &Client, wanted: &[String]) -> Result<Catalog, IntrospectE
         EXTENSIONS.into(),
     ];
     let meta_sql = |t: &str, ok: bool| {
-        if ok {
-            format!("SELECT to_jsonb(t)::text FROM meta.{t} t")
-        } else {
-            "SELECT NULL::text WHERE false".into()
-        }
+        if ok { format!("SELECT to_jsonb(t)::text FROM meta.{t} t") } else { "SELECT NULL::text WHERE false".into() }
     };
     sqls.push(meta_sql("table_metadata", has_tm));
     sqls.push(meta_sql("enterprise_features", has_ef));
@@ -226,35 +200,11 @@ async fn read(client: &Client, wanted: &[String]) -> Result<Catalog, IntrospectE
     client.batch_execute("COMMIT").await.map_err(qerr)?;
     let mut it = results.into_iter();
     let mut next = || it.next().unwrap_or_default();
-    let (
-        relations,
-        columns,
-        constraints,
-        indexes,
-        policies,
-        triggers,
-        types,
-        sequences,
-        functions,
-        extensions,
-    ) = (
-        next(),
-        next(),
-        next(),
-        next(),
-        next(),
-        next(),
-        next(),
-        next(),
-        next(),
-        next(),
-    );
+    let (relations, columns, constraints, indexes, policies, triggers, types, sequences, functions, extensions) =
+        (next(), next(), next(), next(), next(), next(), next(), next(), next(), next());
     let (tm, ef, cm, hyper) = (next(), next(), next(), next());
 
-    let mut c = Catalog {
-        schemas: schemas.clone(),
-        ..Default::default()
-    };
+    let mut c = Catalog { schemas: schemas.clone(), ..Default::default() };
     if !c.schemas.iter().any(|s| s == "public") && wanted.is_empty() {
         c.schemas.push("public".into());
     }
@@ -262,20 +212,14 @@ async fn read(client: &Client, wanted: &[String]) -> Result<Catalog, IntrospectE
     let mut by_oid: HashMap<i64, usize> = HashMap::new();
     for r in &relations {
         let oid: i64 = r.get(0);
-        let mut t = Table::new(
-            r.get::<_, &str>(1),
-            r.get::<_, &str>(2),
-            kind_of(r.get(3), r.get(4)),
-        );
+        let mut t = Table::new(r.get::<_, &str>(1), r.get::<_, &str>(2), kind_of(r.get(3), r.get(4)));
         t.rls_enabled = r.get(5);
         t.rls_forced = r.get(6);
         t.comment = r.get(7);
         t.partition_by = r.get::<_, Option<String>>(8).map(|p| canonical_partkey(&p));
-        if let (Some(bound), Some(ps), Some(pn)) = (
-            r.get::<_, Option<String>>(9),
-            r.get::<_, Option<String>>(10),
-            r.get::<_, Option<String>>(11),
-        ) {
+        if let (Some(bound), Some(ps), Some(pn)) =
+            (r.get::<_, Option<String>>(9), r.get::<_, Option<String>>(10), r.get::<_, Option<String>>(11))
+        {
             t.partition_of = Some(PartitionOf {
                 parent: QualifiedName::new(ps, pn),
                 bound: canonical_bound(&canonical_bound_exprs(&bound)),
@@ -316,18 +260,8 @@ async fn read(client: &Client, wanted: &[String]) -> Result<Catalog, IntrospectE
         let cols: Vec<String> = r.get(3);
         let t = &mut c.tables[i];
         match r.get::<_, &str>(2) {
-            "p" => {
-                t.primary_key = Some(KeyConstraint {
-                    name,
-                    columns: cols,
-                    nulls_not_distinct: false,
-                })
-            }
-            "u" => t.unique.push(KeyConstraint {
-                name,
-                columns: cols,
-                nulls_not_distinct: r.get(11),
-            }),
+            "p" => t.primary_key = Some(KeyConstraint { name, columns: cols, nulls_not_distinct: false }),
+            "u" => t.unique.push(KeyConstraint { name, columns: cols, nulls_not_distinct: r.get(11) }),
             "f" => t.foreign_keys.push(ForeignKey {
                 name,
                 columns: cols,
@@ -340,10 +274,9 @@ async fn read(client: &Client, wanted: &[String]) -> Result<Catalog, IntrospectE
                 on_update: fk_action(r.get(8)),
                 deferrable: r.get(9),
             }),
-            "c" => t.checks.push(Check {
-                name,
-                expression: canonical(&r.get::<_, Option<String>>(10).unwrap_or_default(), None),
-            }),
+            "c" => t
+                .checks
+                .push(Check { name, expression: canonical(&r.get::<_, Option<String>>(10).unwrap_or_default(), None) }),
             _ => {}
         }
     }
@@ -365,16 +298,9 @@ async fn read(client: &Client, wanted: &[String]) -> Result<Catalog, IntrospectE
             }
             let column = is_col.get(k).copied().unwrap_or(false);
             let descending = opts.get(k).is_some_and(|o| o & 1 != 0);
-            let nulls_first = opts
-                .get(k)
-                .map(|o| o & 2 != 0)
-                .filter(|nf| *nf != descending);
+            let nulls_first = opts.get(k).map(|o| o & 2 != 0).filter(|nf| *nf != descending);
             elements.push(IndexElement {
-                expr: if column {
-                    unquote(e)
-                } else {
-                    canonical(e, None)
-                },
+                expr: if column { unquote(e) } else { canonical(e, None) },
                 is_column: column,
                 descending,
                 nulls_first,
@@ -440,11 +366,7 @@ async fn read(client: &Client, wanted: &[String]) -> Result<Catalog, IntrospectE
     for r in &types {
         let (schema, name): (String, String) = (r.get(0), r.get(1));
         match r.get::<_, &str>(2) {
-            "e" => c.enums.push(EnumType {
-                schema,
-                name,
-                values: r.get(3),
-            }),
+            "e" => c.enums.push(EnumType { schema, name, values: r.get(3) }),
             "d" => {
                 let ty = parse_type(&r.get::<_, Option<String>>(4).unwrap_or_default());
                 let names: Vec<String> = r.get(7);
@@ -452,18 +374,13 @@ async fn read(client: &Client, wanted: &[String]) -> Result<Catalog, IntrospectE
                 c.domains.push(Domain {
                     schema,
                     name,
-                    default: r
-                        .get::<_, Option<String>>(6)
-                        .map(|d| canonical(&d, Some(&ty))),
+                    default: r.get::<_, Option<String>>(6).map(|d| canonical(&d, Some(&ty))),
                     ty,
                     nullable: !r.get::<_, bool>(5),
                     checks: names
                         .into_iter()
                         .zip(exprs)
-                        .map(|(n, e)| Check {
-                            name: n,
-                            expression: canonical(&e, None),
-                        })
+                        .map(|(n, e)| Check { name: n, expression: canonical(&e, None) })
                         .collect(),
                 });
             }
@@ -473,21 +390,13 @@ async fn read(client: &Client, wanted: &[String]) -> Result<Catalog, IntrospectE
                 c.composite_types.push(CompositeType {
                     schema,
                     name,
-                    attributes: names
-                        .into_iter()
-                        .zip(tys.iter().map(|t| parse_type(t)))
-                        .collect(),
+                    attributes: names.into_iter().zip(tys.iter().map(|t| parse_type(t))).collect(),
                 });
             }
         }
     }
     for r in &sequences {
-        c.sequences.push(Sequence {
-            schema: r.get(0),
-            name: r.get(1),
-            ty: parse_type(r.get(2)),
-            owned_by: r.get(3),
-        });
+        c.sequences.push(Sequence { schema: r.get(0), name: r.get(1), ty: parse_type(r.get(2)), owned_by: r.get(3) });
     }
     for r in &functions {
         let args: Vec<String> = r.get(2);
@@ -508,8 +417,7 @@ async fn read(client: &Client, wanted: &[String]) -> Result<Catalog, IntrospectE
         c.extensions.push(Extension { name: r.get(0) });
     }
     for r in &hyper {
-        let (s, n, col, iv): (String, String, String, Option<String>) =
-            (r.get(0), r.get(1), r.get(2), r.get(3));
+        let (s, n, col, iv): (String, String, String, Option<String>) = (r.get(0), r.get(1), r.get(2), r.get(3));
         if let Some(t) = c.tables.iter_mut().find(|t| t.schema == s && t.name == n) {
             t.hypertable = Some(Hypertable {
                 time_column: col,
@@ -535,11 +443,7 @@ fn canonical_partkey(p: &str) -> String {
     match p.split_once(' ') {
         Some((strategy, rest)) => {
             let inner = rest.trim().trim_start_matches('(').trim_end_matches(')');
-            let args = inner
-                .split(',')
-                .map(|a| canonical(a.trim(), None))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let args = inner.split(',').map(|a| canonical(a.trim(), None)).collect::<Vec<_>>().join(", ");
             format!("{} ({args})", strategy.to_uppercase())
         }
         None => p.to_string(),
@@ -553,23 +457,13 @@ fn canonical_bound_exprs(b: &str) -> String {
     }
     let canon_list = |s: &str| {
         s.split(", ")
-            .map(|v| {
-                if v == "MINVALUE" || v == "MAXVALUE" {
-                    v.to_string()
-                } else {
-                    canonical(v, None)
-                }
-            })
+            .map(|v| if v == "MINVALUE" || v == "MAXVALUE" { v.to_string() } else { canonical(v, None) })
             .collect::<Vec<_>>()
             .join(", ")
     };
     if let Some(rest) = b.strip_prefix("FOR VALUES FROM (") {
         if let Some((from, to)) = rest.split_once(") TO (") {
-            return format!(
-                "FOR VALUES FROM ({}) TO ({})",
-                canon_list(from),
-                canon_list(to.trim_end_matches(')'))
-            );
+            return format!("FOR VALUES FROM ({}) TO ({})", canon_list(from), canon_list(to.trim_end_matches(')')));
         }
     }
     if let Some(rest) = b.strip_prefix("FOR VALUES IN (") {
@@ -589,23 +483,17 @@ fn metadata(tm: &[Row], ef: &[Row], cm: &[Row]) -> Metadata {
     let mut md = Metadata::default();
     let mut by_id: HashMap<String, (String, String)> = HashMap::new();
     for row in parse(tm) {
-        let (Some(schema), Some(table)) =
-            (text(row.get("schema_name")), text(row.get("table_name")))
-        else {
+        let (Some(schema), Some(table)) = (text(row.get("schema_name")), text(row.get("table_name"))) else {
             continue;
         };
         if let Some(id) = row.get("id") {
             by_id.insert(id.to_string(), (schema.clone(), table.clone()));
         }
-        md.table_metadata
-            .push(meta_row("table_metadata", schema, table, None, &row));
+        md.table_metadata.push(meta_row("table_metadata", schema, table, None, &row));
     }
     for (name, rows) in [("enterprise_features", ef), ("column_metadata", cm)] {
         for row in parse(rows) {
-            let Some((schema, table)) = row
-                .get("table_metadata_id")
-                .and_then(|id| by_id.get(&id.to_string()))
-                .cloned()
+            let Some((schema, table)) = row.get("table_metadata_id").and_then(|id| by_id.get(&id.to_string())).cloned()
             else {
                 continue;
             };
@@ -634,9 +522,6 @@ mod tests {
             )),
             "FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')"
         );
-        assert_eq!(
-            canonical_partkey("RANGE (created_at)"),
-            "RANGE (created_at)"
-        );
+        assert_eq!(canonical_partkey("RANGE (created_at)"), "RANGE (created_at)");
     }
 }

@@ -52,10 +52,7 @@ impl Replayer {
                         self.error(
                             codes::UNKNOWN_COLUMN,
                             fc.at.clone(),
-                            format!(
-                                "foreign key `{}` references `{}`, which has no primary key",
-                                fk.name, target.name
-                            ),
+                            format!("foreign key `{}` references `{}`, which has no primary key", fk.name, target.name),
                             "name the referenced columns: REFERENCES table (column)",
                         );
                         continue;
@@ -101,10 +98,7 @@ impl Replayer {
     /// Checks over the finished catalog: every column type must be known.
     pub(crate) fn validate(&mut self, c: &mut Catalog) {
         let known_exts: Vec<&str> = EXTENSION_TYPES.iter().map(|(e, _)| *e).collect();
-        let foreign_ext = c
-            .extensions
-            .iter()
-            .any(|e| !known_exts.contains(&e.name.as_str()));
+        let foreign_ext = c.extensions.iter().any(|e| !known_exts.contains(&e.name.as_str()));
         let mut found = Vec::new();
         for t in &c.tables {
             for col in &t.columns {
@@ -119,9 +113,8 @@ impl Replayer {
             }
         }
         for (at, table, col, ty) in found {
-            let msg = format!(
-                "column `{table}.{col}` has type `{ty}`, which is neither built in nor declared in the input"
-            );
+            let msg =
+                format!("column `{table}.{col}` has type `{ty}`, which is neither built in nor declared in the input");
             if foreign_ext {
                 self.warn(
                     codes::UNKNOWN_TYPE,
@@ -130,15 +123,16 @@ impl Replayer {
                     "it is treated as text",
                 );
             } else {
-                self.error(codes::UNKNOWN_TYPE, at, msg, "declare it (CREATE TYPE / CREATE DOMAIN / CREATE EXTENSION) before the table, or fix the spelling");
+                self.error(
+                    codes::UNKNOWN_TYPE,
+                    at,
+                    msg,
+                    "declare it (CREATE TYPE / CREATE DOMAIN / CREATE EXTENSION) before the table, or fix the spelling",
+                );
             }
         }
         if c.tables.is_empty() && !self.has_errors() {
-            let at = Location {
-                file: self.file.clone(),
-                line: 1,
-                column: 1,
-            };
+            let at = Location { file: self.file.clone(), line: 1, column: 1 };
             self.warn(
                 codes::EMPTY_SCHEMA,
                 at,

@@ -6,9 +6,8 @@ use nest_catalog::meta::{MetaType, meta_row, settings_of};
 use nest_catalog::{Location, Metadata, codes};
 use serde_json::Value;
 use sqlparser::ast::{
-    AssignmentTarget, BinaryOperator, Delete, Expr, FromTable, InTarget, Insert, OnConflictAction,
-    OnInsert, Query, SelectItem, SetExpr, TableFactor, TableObject, UnaryOperator, Update,
-    Value as SqlValue,
+    AssignmentTarget, BinaryOperator, Delete, Expr, FromTable, InTarget, Insert, OnConflictAction, OnInsert, Query,
+    SelectItem, SetExpr, TableFactor, TableObject, UnaryOperator, Update, Value as SqlValue,
 };
 use std::collections::BTreeMap;
 
@@ -22,12 +21,9 @@ pub(crate) struct StoredRow {
 fn conflict_key(table: &str, row: &BTreeMap<String, Value>) -> Vec<Value> {
     let get = |k: &str| row.get(k).cloned().unwrap_or(Value::Null);
     match table {
-        "table_metadata" => vec![
-            row.get("schema_name")
-                .cloned()
-                .unwrap_or_else(|| Value::String("public".into())),
-            get("table_name"),
-        ],
+        "table_metadata" => {
+            vec![row.get("schema_name").cloned().unwrap_or_else(|| Value::String("public".into())), get("table_name")]
+        }
         "enterprise_features" => vec![get("table_metadata_id")],
         "column_metadata" => vec![get("table_metadata_id"), get("column_name")],
         _ => vec![get("id")],
@@ -77,9 +73,7 @@ pub(crate) fn coerce(v: Value, ty: MetaType) -> Result<Value, String> {
         },
         (MetaType::Text, Value::String(s)) => Value::String(s),
         (MetaType::Text, other) => Value::String(text_of(&other)),
-        (MetaType::Jsonb, Value::String(s)) => {
-            serde_json::from_str(&s).map_err(|e| format!("invalid JSON: {e}"))?
-        }
+        (MetaType::Jsonb, Value::String(s)) => serde_json::from_str(&s).map_err(|e| format!("invalid JSON: {e}"))?,
         (MetaType::Jsonb, other) => other,
         (MetaType::TextArray, Value::Array(a)) => {
             Value::Array(a.into_iter().map(|x| Value::String(text_of(&x))).collect())
@@ -132,12 +126,8 @@ struct Ctx<'a> {
 fn eval(e: &Expr, ctx: &Ctx) -> Result<Value, String> {
     match e {
         Expr::Value(v) => Ok(match &v.value {
-            SqlValue::Number(n, _) => {
-                serde_json::from_str::<Value>(n).unwrap_or_else(|_| Value::String(n.clone()))
-            }
-            SqlValue::SingleQuotedString(s) | SqlValue::EscapedStringLiteral(s) => {
-                Value::String(s.clone())
-            }
+            SqlValue::Number(n, _) => serde_json::from_str::<Value>(n).unwrap_or_else(|_| Value::String(n.clone())),
+            SqlValue::SingleQuotedString(s) | SqlValue::EscapedStringLiteral(s) => Value::String(s.clone()),
             SqlValue::DollarQuotedString(d) => Value::String(d.value.clone()),
             SqlValue::Boolean(b) => Value::Bool(*b),
             SqlValue::Null => Value::Null,
@@ -145,38 +135,23 @@ fn eval(e: &Expr, ctx: &Ctx) -> Result<Value, String> {
         }),
         Expr::Identifier(i) => {
             let n = ident(i);
-            ctx.row
-                .and_then(|r| r.get(&n).cloned())
-                .map(Ok)
-                .unwrap_or_else(|| {
-                    if ctx.row.is_some() {
-                        Ok(Value::Null)
-                    } else {
-                        Err(format!("unknown column `{n}`"))
-                    }
-                })
+            ctx.row.and_then(|r| r.get(&n).cloned()).map(Ok).unwrap_or_else(|| {
+                if ctx.row.is_some() { Ok(Value::Null) } else { Err(format!("unknown column `{n}`")) }
+            })
         }
         Expr::CompoundIdentifier(ids) => {
             let q = ids.first().map(ident).unwrap_or_default();
             let n = ids.last().map(ident).unwrap_or_default();
             if q == "excluded" {
-                return Ok(ctx
-                    .excluded
-                    .and_then(|r| r.get(&n).cloned())
-                    .unwrap_or(Value::Null));
+                return Ok(ctx.excluded.and_then(|r| r.get(&n).cloned()).unwrap_or(Value::Null));
             }
             if ctx.alias.is_some_and(|a| a == q) || ctx.row.is_some() {
-                return Ok(ctx
-                    .row
-                    .and_then(|r| r.get(&n).cloned())
-                    .unwrap_or(Value::Null));
+                return Ok(ctx.row.and_then(|r| r.get(&n).cloned()).unwrap_or(Value::Null));
             }
             Err(format!("unknown column `{q}.{n}`"))
         }
         Expr::Nested(inner) => eval(inner, ctx),
-        Expr::Cast {
-            expr, data_type, ..
-        } => {
+        Expr::Cast { expr, data_type, .. } => {
             let v = eval(expr, ctx)?;
             let t = data_type.to_string().to_lowercase();
             let ty = if t.starts_with("bool") {
@@ -195,17 +170,11 @@ fn eval(e: &Expr, ctx: &Ctx) -> Result<Value, String> {
                 None => Ok(v),
             }
         }
-        Expr::UnaryOp {
-            op: UnaryOperator::Not,
-            expr,
-        } => match eval(expr, ctx)? {
+        Expr::UnaryOp { op: UnaryOperator::Not, expr } => match eval(expr, ctx)? {
             Value::Bool(b) => Ok(Value::Bool(!b)),
             _ => Ok(Value::Null),
         },
-        Expr::UnaryOp {
-            op: UnaryOperator::Minus,
-            expr,
-        } => match eval(expr, ctx)? {
+        Expr::UnaryOp { op: UnaryOperator::Minus, expr } => match eval(expr, ctx)? {
             Value::Number(n) => Ok(n
                 .as_i64()
                 .map(|i| Value::from(-i))
@@ -215,12 +184,7 @@ fn eval(e: &Expr, ctx: &Ctx) -> Result<Value, String> {
         },
         Expr::IsNull(x) => Ok(Value::Bool(eval(x, ctx)?.is_null())),
         Expr::IsNotNull(x) => Ok(Value::Bool(!eval(x, ctx)?.is_null())),
-        Expr::In {
-            expr,
-            target: InTarget::List(list),
-            negated,
-            ..
-        } => {
+        Expr::In { expr, target: InTarget::List(list), negated, .. } => {
             let v = eval(expr, ctx)?;
             if v.is_null() {
                 return Ok(Value::Null);
@@ -248,22 +212,12 @@ fn eval(e: &Expr, ctx: &Ctx) -> Result<Value, String> {
                     (Value::Bool(false), Value::Bool(false)) => Value::Bool(false),
                     _ => Value::Null,
                 },
-                BinaryOperator::Eq => cmp()
-                    .map(|o| Value::Bool(o == Equal))
-                    .unwrap_or(Value::Null),
-                BinaryOperator::NotEq => cmp()
-                    .map(|o| Value::Bool(o != Equal))
-                    .unwrap_or(Value::Null),
+                BinaryOperator::Eq => cmp().map(|o| Value::Bool(o == Equal)).unwrap_or(Value::Null),
+                BinaryOperator::NotEq => cmp().map(|o| Value::Bool(o != Equal)).unwrap_or(Value::Null),
                 BinaryOperator::Lt => cmp().map(|o| Value::Bool(o == Less)).unwrap_or(Value::Null),
-                BinaryOperator::LtEq => cmp()
-                    .map(|o| Value::Bool(o != Greater))
-                    .unwrap_or(Value::Null),
-                BinaryOperator::Gt => cmp()
-                    .map(|o| Value::Bool(o == Greater))
-                    .unwrap_or(Value::Null),
-                BinaryOperator::GtEq => {
-                    cmp().map(|o| Value::Bool(o != Less)).unwrap_or(Value::Null)
-                }
+                BinaryOperator::LtEq => cmp().map(|o| Value::Bool(o != Greater)).unwrap_or(Value::Null),
+                BinaryOperator::Gt => cmp().map(|o| Value::Bool(o == Greater)).unwrap_or(Value::Null),
+                BinaryOperator::GtEq => cmp().map(|o| Value::Bool(o != Less)).unwrap_or(Value::Null),
                 BinaryOperator::StringConcat => {
                     if l.is_null() || r.is_null() {
                         Value::Null
@@ -272,18 +226,11 @@ fn eval(e: &Expr, ctx: &Ctx) -> Result<Value, String> {
                     }
                 }
                 other => {
-                    return Err(format!(
-                        "operator {other} is not supported in metadata statements"
-                    ));
+                    return Err(format!("operator {other} is not supported in metadata statements"));
                 }
             })
         }
-        Expr::Array(a) => Ok(Value::Array(
-            a.elem
-                .iter()
-                .map(|x| eval(x, ctx))
-                .collect::<Result<_, _>>()?,
-        )),
+        Expr::Array(a) => Ok(Value::Array(a.elem.iter().map(|x| eval(x, ctx)).collect::<Result<_, _>>()?)),
         Expr::Function(f) => {
             let n = f.name.to_string().to_lowercase();
             match n.as_str() {
@@ -307,13 +254,7 @@ impl Replayer {
         let (schema, table) = split_name(name);
         match schema.as_deref() {
             Some(s) if Self::is_tool_schema(s) => Some(table),
-            None if self
-                .search_path
-                .first()
-                .is_some_and(|s| Self::is_tool_schema(s)) =>
-            {
-                Some(table)
-            }
+            None if self.search_path.first().is_some_and(|s| Self::is_tool_schema(s)) => Some(table),
             _ => None,
         }
     }
@@ -327,73 +268,43 @@ impl Replayer {
     fn source_rows(&mut self, q: &Query) -> Result<Vec<Vec<Value>>, String> {
         match &*q.body {
             SetExpr::Values(v) => {
-                let ctx = Ctx {
-                    row: None,
-                    alias: None,
-                    excluded: None,
-                };
-                v.rows
-                    .iter()
-                    .map(|r| r.iter().map(|e| eval(e, &ctx)).collect())
-                    .collect()
+                let ctx = Ctx { row: None, alias: None, excluded: None };
+                v.rows.iter().map(|r| r.iter().map(|e| eval(e, &ctx)).collect()).collect()
             }
             SetExpr::Select(sel) => {
                 let items: Vec<&Expr> = sel
                     .projection
                     .iter()
                     .map(|p| match p {
-                        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
-                            Ok(e)
-                        }
+                        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Ok(e),
                         _ => Err("SELECT * is not supported in metadata statements".to_string()),
                     })
                     .collect::<Result<_, _>>()?;
                 if sel.from.is_empty() {
-                    let ctx = Ctx {
-                        row: None,
-                        alias: None,
-                        excluded: None,
-                    };
-                    return Ok(vec![
-                        items
-                            .iter()
-                            .map(|e| eval(e, &ctx))
-                            .collect::<Result<_, _>>()?,
-                    ]);
+                    let ctx = Ctx { row: None, alias: None, excluded: None };
+                    return Ok(vec![items.iter().map(|e| eval(e, &ctx)).collect::<Result<_, _>>()?]);
                 }
                 if sel.from.len() != 1 || !sel.from[0].joins.is_empty() {
-                    return Err(
-                        "only a single meta table can be read in an INSERT ... SELECT".into(),
-                    );
+                    return Err("only a single meta table can be read in an INSERT ... SELECT".into());
                 }
                 let TableFactor::Table { name, alias, .. } = &sel.from[0].relation else {
                     return Err("only a meta table can be read in an INSERT ... SELECT".into());
                 };
                 let Some(src) = self.meta_table_of(name) else {
-                    return Err(format!(
-                        "`{name}` is not a meta table; only meta.* can be read offline"
-                    ));
+                    return Err(format!("`{name}` is not a meta table; only meta.* can be read offline"));
                 };
                 let alias = alias.as_ref().map(|a| ident(&a.name));
                 let rows = self.meta_rows.get(&src).cloned().unwrap_or_default();
                 let mut out = Vec::new();
                 for r in &rows {
-                    let ctx = Ctx {
-                        row: Some(&r.values),
-                        alias: alias.as_deref().or(Some(src.as_str())),
-                        excluded: None,
-                    };
+                    let ctx =
+                        Ctx { row: Some(&r.values), alias: alias.as_deref().or(Some(src.as_str())), excluded: None };
                     let keep = match &sel.selection {
                         Some(w) => truthy(&eval(w, &ctx)?),
                         None => true,
                     };
                     if keep {
-                        out.push(
-                            items
-                                .iter()
-                                .map(|e| eval(e, &ctx))
-                                .collect::<Result<_, _>>()?,
-                        );
+                        out.push(items.iter().map(|e| eval(e, &ctx)).collect::<Result<_, _>>()?);
                     }
                 }
                 Ok(out)
@@ -402,11 +313,7 @@ impl Replayer {
         }
     }
 
-    fn coerce_row(
-        &self,
-        table: &str,
-        row: BTreeMap<String, Value>,
-    ) -> Result<BTreeMap<String, Value>, String> {
+    fn coerce_row(&self, table: &str, row: BTreeMap<String, Value>) -> Result<BTreeMap<String, Value>, String> {
         let settings = settings_of(table);
         let mut out = BTreeMap::new();
         for (k, v) in row {
@@ -427,11 +334,7 @@ impl Replayer {
             self.count_data_statement();
             return;
         };
-        let columns: Vec<String> = ins
-            .columns
-            .iter()
-            .map(|c| name_parts(c).pop().unwrap_or_default())
-            .collect();
+        let columns: Vec<String> = ins.columns.iter().map(|c| name_parts(c).pop().unwrap_or_default()).collect();
         let Some(src) = &ins.source else { return };
         let rows = match self.source_rows(src) {
             Ok(r) => r,
@@ -448,12 +351,7 @@ impl Replayer {
             let cols: Vec<String> = if columns.is_empty() {
                 // Positional insert: the tool's own column order.
                 let mut c = vec!["id".to_string()];
-                c.extend(
-                    settings_of(&table)
-                        .unwrap_or(&[])
-                        .iter()
-                        .map(|m| m.name.to_string()),
-                );
+                c.extend(settings_of(&table).unwrap_or(&[]).iter().map(|m| m.name.to_string()));
                 c
             } else {
                 columns.clone()
@@ -461,10 +359,7 @@ impl Replayer {
             let mut row: BTreeMap<String, Value> = cols.into_iter().zip(values).collect();
             if row.get("id").is_none_or(Value::is_null) {
                 self.meta_seq += 1;
-                row.insert(
-                    "id".into(),
-                    Value::String(format!("offline-{}", self.meta_seq)),
-                );
+                row.insert("id".into(), Value::String(format!("offline-{}", self.meta_seq)));
             }
             let row = match self.coerce_row(&table, row) {
                 Ok(r) => r,
@@ -472,18 +367,13 @@ impl Replayer {
             };
             let key = conflict_key(&table, &row);
             let at = self.here();
-            let existing = self.meta_rows.get(&table).and_then(|rows| {
-                rows.iter()
-                    .position(|r| conflict_key(&table, &r.values) == key)
-            });
+            let existing = self
+                .meta_rows
+                .get(&table)
+                .and_then(|rows| rows.iter().position(|r| conflict_key(&table, &r.values) == key));
             match (existing, &ins.on) {
-                (None, _) => self
-                    .meta_rows
-                    .entry(table.clone())
-                    .or_default()
-                    .push(StoredRow { values: row, at }),
-                (Some(_), Some(OnInsert::OnConflict(oc)))
-                    if matches!(oc.action, OnConflictAction::DoNothing) => {}
+                (None, _) => self.meta_rows.entry(table.clone()).or_default().push(StoredRow { values: row, at }),
+                (Some(_), Some(OnInsert::OnConflict(oc))) if matches!(oc.action, OnConflictAction::DoNothing) => {}
                 (Some(i), Some(OnInsert::OnConflict(oc))) => {
                     if let OnConflictAction::DoUpdate(du) = &oc.action {
                         let current = self.meta_rows[&table][i].values.clone();
@@ -493,11 +383,7 @@ impl Replayer {
                                 continue;
                             };
                             let col = name_parts(c).pop().unwrap_or_default();
-                            let ctx = Ctx {
-                                row: Some(&current),
-                                alias: Some(table.as_str()),
-                                excluded: Some(&row),
-                            };
+                            let ctx = Ctx { row: Some(&current), alias: Some(table.as_str()), excluded: Some(&row) };
                             match eval(&a.value, &ctx) {
                                 Ok(v) => {
                                     updated.insert(col, v);
@@ -529,18 +415,11 @@ impl Replayer {
             self.count_data_statement();
             return;
         };
-        let alias = alias
-            .as_ref()
-            .map(|a| ident(&a.name))
-            .unwrap_or_else(|| table.clone());
+        let alias = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_else(|| table.clone());
         let rows = self.meta_rows.get(&table).cloned().unwrap_or_default();
         let mut new_rows = Vec::new();
         for mut r in rows {
-            let ctx = Ctx {
-                row: Some(&r.values),
-                alias: Some(&alias),
-                excluded: None,
-            };
+            let ctx = Ctx { row: Some(&r.values), alias: Some(&alias), excluded: None };
             let hit = match &u.selection {
                 Some(w) => match eval(w, &ctx) {
                     Ok(v) => truthy(&v),
@@ -583,19 +462,12 @@ impl Replayer {
             self.count_data_statement();
             return;
         };
-        let alias = alias
-            .as_ref()
-            .map(|a| ident(&a.name))
-            .unwrap_or_else(|| table.clone());
+        let alias = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_else(|| table.clone());
         let rows = self.meta_rows.get(&table).cloned().unwrap_or_default();
         let mut keep = Vec::new();
         let mut removed_ids = Vec::new();
         for r in rows {
-            let ctx = Ctx {
-                row: Some(&r.values),
-                alias: Some(&alias),
-                excluded: None,
-            };
+            let ctx = Ctx { row: Some(&r.values), alias: Some(&alias), excluded: None };
             let hit = match &d.selection {
                 Some(w) => match eval(w, &ctx) {
                     Ok(v) => truthy(&v),
@@ -614,10 +486,7 @@ impl Replayer {
         if table == "table_metadata" {
             for dep in ["enterprise_features", "column_metadata"] {
                 if let Some(rows) = self.meta_rows.get_mut(dep) {
-                    rows.retain(|r| {
-                        !removed_ids
-                            .contains(r.values.get("table_metadata_id").unwrap_or(&Value::Null))
-                    });
+                    rows.retain(|r| !removed_ids.contains(r.values.get("table_metadata_id").unwrap_or(&Value::Null)));
                 }
             }
         }
@@ -626,25 +495,11 @@ impl Replayer {
     /// Stored rows → [`Metadata`]: links resolved to names, every known setting present.
     pub(crate) fn metadata(&mut self) -> Metadata {
         let mut md = Metadata::default();
-        let tm = self
-            .meta_rows
-            .get("table_metadata")
-            .cloned()
-            .unwrap_or_default();
+        let tm = self.meta_rows.get("table_metadata").cloned().unwrap_or_default();
         let mut by_id: BTreeMap<String, (String, String)> = BTreeMap::new();
         for r in &tm {
-            let schema = r
-                .values
-                .get("schema_name")
-                .and_then(Value::as_str)
-                .unwrap_or("public")
-                .to_string();
-            let Some(table) = r
-                .values
-                .get("table_name")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-            else {
+            let schema = r.values.get("schema_name").and_then(Value::as_str).unwrap_or("public").to_string();
+            let Some(table) = r.values.get("table_name").and_then(Value::as_str).map(str::to_string) else {
                 self.error(
                     codes::BAD_METADATA,
                     r.at.clone(),
@@ -656,29 +511,21 @@ impl Replayer {
             if let Some(id) = r.values.get("id") {
                 by_id.insert(text_of(id), (schema.clone(), table.clone()));
             }
-            md.table_metadata
-                .push(meta_row("table_metadata", schema, table, None, &r.values));
+            md.table_metadata.push(meta_row("table_metadata", schema, table, None, &r.values));
         }
         for dep in ["enterprise_features", "column_metadata"] {
             for r in self.meta_rows.get(dep).cloned().unwrap_or_default() {
                 let link = r.values.get("table_metadata_id").map(text_of);
-                let Some((schema, table)) = link.as_ref().and_then(|l| by_id.get(l)).cloned()
-                else {
+                let Some((schema, table)) = link.as_ref().and_then(|l| by_id.get(l)).cloned() else {
                     self.error(
                         codes::BAD_METADATA,
                         r.at.clone(),
-                        format!(
-                            "meta.{dep} row refers to a table_metadata row that does not exist"
-                        ),
+                        format!("meta.{dep} row refers to a table_metadata row that does not exist"),
                         "insert the meta.table_metadata row first and link it by id",
                     );
                     continue;
                 };
-                let column = r
-                    .values
-                    .get("column_name")
-                    .and_then(Value::as_str)
-                    .map(str::to_string);
+                let column = r.values.get("column_name").and_then(Value::as_str).map(str::to_string);
                 let row = meta_row(dep, schema, table, column, &r.values);
                 match dep {
                     "enterprise_features" => md.enterprise_features.push(row),

@@ -9,8 +9,8 @@ mod views;
 
 use crate::split;
 use nest_catalog::{
-    Catalog, CompositeType, Diagnostic, Domain, EnumType, Extension, Function, Location,
-    QualifiedName, Sequence, Severity, Table, codes,
+    Catalog, CompositeType, Diagnostic, Domain, EnumType, Extension, Function, Location, QualifiedName, Sequence,
+    Severity, Table, codes,
 };
 use sqlparser::ast::{Ident, ObjectName, ObjectNamePart, Statement};
 use sqlparser::dialect::PostgreSqlDialect;
@@ -68,11 +68,7 @@ impl Default for Replayer {
 
 /// Identifier as PostgreSQL stores it: unquoted names fold to lower case.
 pub(crate) fn ident(i: &Ident) -> String {
-    if i.quote_style.is_some() {
-        i.value.clone()
-    } else {
-        i.value.to_lowercase()
-    }
+    if i.quote_style.is_some() { i.value.clone() } else { i.value.to_lowercase() }
 }
 
 pub(crate) fn name_parts(n: &ObjectName) -> Vec<String> {
@@ -141,11 +137,7 @@ impl Replayer {
 
     /// Location of the current statement.
     pub(crate) fn here(&self) -> Location {
-        Location {
-            file: self.file.clone(),
-            line: self.line,
-            column: self.column,
-        }
+        Location { file: self.file.clone(), line: self.line, column: self.column }
     }
 
     /// Location of a span inside the current statement (sqlparser spans start at 1:1).
@@ -162,11 +154,7 @@ impl Replayer {
         } else {
             (self.line + line - 1, column)
         };
-        Location {
-            file: self.file.clone(),
-            line: l,
-            column: c,
-        }
+        Location { file: self.file.clone(), line: l, column: c }
     }
 
     pub(crate) fn error(&mut self, code: &str, at: Location, msg: impl Into<String>, help: &str) {
@@ -191,10 +179,7 @@ impl Replayer {
 
     /// Schema a new unqualified object is created in.
     pub(crate) fn creation_schema(&self) -> String {
-        self.search_path
-            .first()
-            .cloned()
-            .unwrap_or_else(|| "public".to_string())
+        self.search_path.first().cloned().unwrap_or_else(|| "public".to_string())
     }
 
     /// Resolve a written name to `(schema, name)` for creating an object.
@@ -211,11 +196,7 @@ impl Replayer {
         self.lookup_table_parts(schema.as_deref(), &name)
     }
 
-    pub(crate) fn lookup_table_parts(
-        &self,
-        schema: Option<&str>,
-        name: &str,
-    ) -> Option<(String, String)> {
+    pub(crate) fn lookup_table_parts(&self, schema: Option<&str>, name: &str) -> Option<(String, String)> {
         match schema {
             Some(s) => self
                 .table_index
@@ -226,10 +207,7 @@ impl Replayer {
                 .iter()
                 .map(String::as_str)
                 .chain(std::iter::once("public"))
-                .find(|s| {
-                    self.table_index
-                        .contains_key(&(s.to_string(), name.to_string()))
-                })
+                .find(|s| self.table_index.contains_key(&(s.to_string(), name.to_string())))
                 .map(|s| (s.to_string(), name.to_string())),
         }
     }
@@ -250,11 +228,7 @@ impl Replayer {
 
     /// Find the table a statement targets, reporting an error if it does not exist. `Ok(None)`
     /// means the statement targets the tool's own schema and is ignored.
-    pub(crate) fn target_table(
-        &mut self,
-        n: &ObjectName,
-        if_exists: bool,
-    ) -> Result<Option<(String, String)>, ()> {
+    pub(crate) fn target_table(&mut self, n: &ObjectName, if_exists: bool) -> Result<Option<(String, String)>, ()> {
         let (schema, name) = split_name(n);
         if schema.as_deref().is_some_and(Self::is_tool_schema) {
             return Ok(None);
@@ -263,11 +237,7 @@ impl Replayer {
             Some(k) => Ok(Some(k)),
             None if if_exists => Ok(None),
             None => {
-                let at =
-                    n.0.last()
-                        .and_then(|p| p.as_ident())
-                        .map(|i| self.at(i.span))
-                        .unwrap_or_else(|| self.here());
+                let at = n.0.last().and_then(|p| p.as_ident()).map(|i| self.at(i.span)).unwrap_or_else(|| self.here());
                 self.error(
                     codes::UNKNOWN_TABLE,
                     at,
@@ -289,11 +259,7 @@ impl Replayer {
             self.replay_statement(stmt.text);
         }
         if self.data_statements > 0 {
-            let at = Location {
-                file: name.to_string(),
-                line: 1,
-                column: 1,
-            };
+            let at = Location { file: name.to_string(), line: 1, column: 1 };
             let n = self.data_statements;
             self.info(
                 codes::IGNORED_STATEMENT,
@@ -321,21 +287,13 @@ impl Replayer {
         };
         match t.column_mut(column) {
             Some(c) => {
-                c.identity = Some(if by_default {
-                    nest_catalog::Identity::ByDefault
-                } else {
-                    nest_catalog::Identity::Always
-                });
+                c.identity =
+                    Some(if by_default { nest_catalog::Identity::ByDefault } else { nest_catalog::Identity::Always });
                 c.nullable = false;
             }
             None => {
                 let tn = t.name.clone();
-                self.error(
-                    codes::UNKNOWN_COLUMN,
-                    here,
-                    format!("`{tn}` has no column `{column}`"),
-                    "",
-                );
+                self.error(codes::UNKNOWN_COLUMN, here, format!("`{tn}` has no column `{column}`"), "");
             }
         }
     }
@@ -345,9 +303,7 @@ impl Replayer {
             return;
         }
         let dialect = PostgreSqlDialect {};
-        let parsed = Parser::new(&dialect)
-            .try_with_sql(text)
-            .and_then(|mut p| p.parse_statements());
+        let parsed = Parser::new(&dialect).try_with_sql(text).and_then(|mut p| p.parse_statements());
         match parsed {
             Ok(stmts) => {
                 for s in stmts {
@@ -363,11 +319,7 @@ impl Replayer {
                     Some((l, c)) => self.offset(l, c),
                     None => self.here(),
                 };
-                let head: String = text
-                    .split_whitespace()
-                    .take(4)
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                let head: String = text.split_whitespace().take(4).collect::<Vec<_>>().join(" ");
                 self.warn(
                     codes::UNPARSED_STATEMENT,
                     at,
@@ -391,21 +343,15 @@ impl Replayer {
             Statement::DropTrigger(t) => self.drop_trigger(t),
             Statement::CreateFunction(f) => self.create_function(f),
             Statement::DropFunction(f) => self.drop_function(f),
-            Statement::CreateType {
-                name,
-                representation,
-            } => self.create_type(&name, representation),
+            Statement::CreateType { name, representation } => self.create_type(&name, representation),
             Statement::AlterType(t) => self.alter_type(t),
             Statement::CreateDomain(d) => self.create_domain(d),
             Statement::DropDomain(d) => {
                 self.drop_objects_named(sqlparser::ast::ObjectType::Type, &[d.name], d.if_exists)
             }
-            Statement::CreateSequence {
-                name,
-                sequence_options,
-                if_not_exists,
-                ..
-            } => self.create_sequence(&name, &sequence_options, if_not_exists),
+            Statement::CreateSequence { name, sequence_options, if_not_exists, .. } => {
+                self.create_sequence(&name, &sequence_options, if_not_exists)
+            }
             Statement::CreateExtension(e) => self.create_extension(&ident(&e.name)),
             Statement::DropExtension(e) => {
                 for n in &e.names {
@@ -415,24 +361,19 @@ impl Replayer {
             }
             Statement::CreateSchema { schema_name, .. } => {
                 let name = match &schema_name {
-                    sqlparser::ast::SchemaName::Simple(n)
-                    | sqlparser::ast::SchemaName::NamedAuthorization(n, _) => split_name(n).1,
+                    sqlparser::ast::SchemaName::Simple(n) | sqlparser::ast::SchemaName::NamedAuthorization(n, _) => {
+                        split_name(n).1
+                    }
                     sqlparser::ast::SchemaName::UnnamedAuthorization(i) => ident(i),
                 };
                 self.schemas.insert(name);
             }
-            Statement::Comment {
-                object_type,
-                object_name,
-                comment,
-                ..
-            } => self.comment(object_type, &object_name, comment),
-            Statement::Drop {
-                object_type,
-                names,
-                if_exists,
-                ..
-            } => self.drop_objects_named(object_type, &names, if_exists),
+            Statement::Comment { object_type, object_name, comment, .. } => {
+                self.comment(object_type, &object_name, comment)
+            }
+            Statement::Drop { object_type, names, if_exists, .. } => {
+                self.drop_objects_named(object_type, &names, if_exists)
+            }
             Statement::AlterIndex { name, operation } => self.alter_index(&name, operation),
             Statement::Insert(i) => self.insert(i),
             Statement::Update(u) => self.update(u),
@@ -452,28 +393,15 @@ impl Replayer {
             .split(',')
             .map(|p| p.trim().trim_matches('\'').trim())
             .filter(|p| !p.is_empty() && *p != "\"$user\"" && *p != "$user" && *p != "pg_catalog")
-            .map(|p| {
-                if p.starts_with('"') {
-                    p.trim_matches('"').to_string()
-                } else {
-                    p.to_lowercase()
-                }
-            })
+            .map(|p| if p.starts_with('"') { p.trim_matches('"').to_string() } else { p.to_lowercase() })
             .collect();
         self.search_path = parts;
     }
 
     fn set(&mut self, set: sqlparser::ast::Set) {
-        if let sqlparser::ast::Set::SingleAssignment {
-            variable, values, ..
-        } = set
-        {
+        if let sqlparser::ast::Set::SingleAssignment { variable, values, .. } = set {
             if variable.to_string().eq_ignore_ascii_case("search_path") {
-                let v = values
-                    .iter()
-                    .map(|v| v.to_string())
-                    .collect::<Vec<_>>()
-                    .join(",");
+                let v = values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",");
                 self.set_search_path(&v);
             }
         }
@@ -483,12 +411,7 @@ impl Replayer {
     pub fn finish(mut self) -> Catalog {
         self.resolve();
         let mut c = Catalog {
-            schemas: self
-                .schemas
-                .iter()
-                .filter(|s| !Self::is_tool_schema(s))
-                .cloned()
-                .collect(),
+            schemas: self.schemas.iter().filter(|s| !Self::is_tool_schema(s)).cloned().collect(),
             extensions: std::mem::take(&mut self.extensions),
             enums: std::mem::take(&mut self.enums),
             domains: std::mem::take(&mut self.domains),
@@ -502,8 +425,7 @@ impl Replayer {
         self.validate(&mut c);
         c.diagnostics = std::mem::take(&mut self.diagnostics);
         c.diagnostics.sort_by(|a, b| {
-            (&a.file, a.line, a.column, a.severity, &a.code)
-                .cmp(&(&b.file, b.line, b.column, b.severity, &b.code))
+            (&a.file, a.line, a.column, a.severity, &a.code).cmp(&(&b.file, b.line, b.column, b.severity, &b.code))
         });
         c.diagnostics.dedup();
         c.sort();
@@ -511,8 +433,6 @@ impl Replayer {
     }
 
     pub(crate) fn has_errors(&self) -> bool {
-        self.diagnostics
-            .iter()
-            .any(|d| d.severity == Severity::Error)
+        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
     }
 }

@@ -5,15 +5,14 @@
 use super::{Replayer, ident, name_parts, split_name};
 use nest_catalog::expr::canonical;
 use nest_catalog::{
-    Check, CompositeType, Domain, EnumType, Extension, Function, Hypertable, Policy, QualifiedName,
-    Sequence, SqlType, Trigger, codes,
+    Check, CompositeType, Domain, EnumType, Extension, Function, Hypertable, Policy, QualifiedName, Sequence, SqlType,
+    Trigger, codes,
 };
 use sqlparser::ast::{
-    AlterPolicy, AlterPolicyOperation, AlterType, AlterTypeAddValuePosition, AlterTypeOperation,
-    CommentObject, CreateDomain, CreateFunction, CreatePolicy, CreatePolicyCommand,
-    CreatePolicyType, CreateTrigger, DataType, DropFunction, DropPolicy, DropTrigger, Expr,
-    FunctionArg, FunctionArgExpr, FunctionArguments, FunctionReturnType, ObjectName, ObjectType,
-    Owner, Query, SelectItem, SequenceOptions, SetExpr, TableConstraint, TriggerEvent,
+    AlterPolicy, AlterPolicyOperation, AlterType, AlterTypeAddValuePosition, AlterTypeOperation, CommentObject,
+    CreateDomain, CreateFunction, CreatePolicy, CreatePolicyCommand, CreatePolicyType, CreateTrigger, DataType,
+    DropFunction, DropPolicy, DropTrigger, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, FunctionReturnType,
+    ObjectName, ObjectType, Owner, Query, SelectItem, SequenceOptions, SetExpr, TableConstraint, TriggerEvent,
     TriggerObject, TriggerObjectKind, TriggerPeriod, UserDefinedTypeRepresentation, Value,
 };
 
@@ -37,10 +36,7 @@ fn type_text(dt: &DataType) -> String {
 fn string_arg(a: &FunctionArg) -> Option<String> {
     let e = match a {
         FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => e,
-        FunctionArg::Named {
-            arg: FunctionArgExpr::Expr(e),
-            ..
-        } => e,
+        FunctionArg::Named { arg: FunctionArgExpr::Expr(e), .. } => e,
         _ => return None,
     };
     literal_string(e)
@@ -90,21 +86,13 @@ impl Replayer {
                 _ => vec!["public".into()],
             },
             using: p.using.as_ref().map(|e| canonical(&e.to_string(), None)),
-            with_check: p
-                .with_check
-                .as_ref()
-                .map(|e| canonical(&e.to_string(), None)),
+            with_check: p.with_check.as_ref().map(|e| canonical(&e.to_string(), None)),
         };
         let at = self.at(p.name.span);
         let t = self.table_mut(&key).expect("looked up");
         if t.policies.iter().any(|x| x.name == name) {
             let tn = t.name.clone();
-            self.error(
-                codes::DUPLICATE_OBJECT,
-                at,
-                format!("policy `{name}` on `{tn}` is defined twice"),
-                "",
-            );
+            self.error(codes::DUPLICATE_OBJECT, at, format!("policy `{name}` on `{tn}` is defined twice"), "");
             return;
         }
         t.policies.push(policy);
@@ -123,11 +111,7 @@ impl Replayer {
         };
         match p.operation {
             AlterPolicyOperation::Rename { new_name } => pol.name = ident(&new_name),
-            AlterPolicyOperation::Apply {
-                to,
-                using,
-                with_check,
-            } => {
+            AlterPolicyOperation::Apply { to, using, with_check } => {
                 if let Some(to) = to {
                     pol.roles = to.iter().map(owner_name).collect();
                 }
@@ -159,11 +143,7 @@ impl Replayer {
                 let s = self
                     .search_path
                     .iter()
-                    .find(|s| {
-                        self.functions
-                            .iter()
-                            .any(|f| &f.schema == *s && f.name == name)
-                    })
+                    .find(|s| self.functions.iter().any(|f| &f.schema == *s && f.name == name))
                     .cloned()
                     .unwrap_or_else(|| "public".to_string());
                 QualifiedName::new(s, name)
@@ -204,10 +184,7 @@ impl Replayer {
             events: events.into_iter().map(String::from).collect(),
             for_each_row: matches!(
                 t.trigger_object,
-                Some(
-                    TriggerObjectKind::ForEach(TriggerObject::Row)
-                        | TriggerObjectKind::For(TriggerObject::Row)
-                )
+                Some(TriggerObjectKind::ForEach(TriggerObject::Row) | TriggerObjectKind::For(TriggerObject::Row))
             ),
             function,
         };
@@ -243,67 +220,29 @@ impl Replayer {
             Some(FunctionReturnType::SetOf(dt)) => format!("setof {}", type_text(dt)),
             None => "void".to_string(),
         };
-        let language = f
-            .language
-            .as_ref()
-            .map(ident)
-            .unwrap_or_else(|| "sql".into());
-        self.functions
-            .retain(|x| !(x.schema == schema && x.name == name && x.arguments == arguments));
-        self.functions.push(Function {
-            schema,
-            name,
-            arguments,
-            returns,
-            language,
-        });
+        let language = f.language.as_ref().map(ident).unwrap_or_else(|| "sql".into());
+        self.functions.retain(|x| !(x.schema == schema && x.name == name && x.arguments == arguments));
+        self.functions.push(Function { schema, name, arguments, returns, language });
     }
 
     pub(crate) fn drop_function(&mut self, f: DropFunction) {
         for d in f.func_desc {
             let q = self.resolve_function(&d.name);
-            let args: Option<Vec<String>> = d
-                .args
-                .map(|a| a.iter().map(|x| type_text(&x.data_type)).collect());
+            let args: Option<Vec<String>> = d.args.map(|a| a.iter().map(|x| type_text(&x.data_type)).collect());
             self.functions.retain(|x| {
-                !(x.schema == q.schema
-                    && x.name == q.name
-                    && args.as_ref().is_none_or(|a| *a == x.arguments))
+                !(x.schema == q.schema && x.name == q.name && args.as_ref().is_none_or(|a| *a == x.arguments))
             });
         }
     }
 
-    pub(crate) fn create_type(
-        &mut self,
-        name: &ObjectName,
-        rep: Option<UserDefinedTypeRepresentation>,
-    ) {
+    pub(crate) fn create_type(&mut self, name: &ObjectName, rep: Option<UserDefinedTypeRepresentation>) {
         let (schema, tname) = self.create_name(name);
-        if self
-            .enums
-            .iter()
-            .any(|e| e.schema == schema && e.name == tname)
-            || self
-                .composites
-                .iter()
-                .any(|e| e.schema == schema && e.name == tname)
-            || self
-                .domains
-                .iter()
-                .any(|e| e.schema == schema && e.name == tname)
+        if self.enums.iter().any(|e| e.schema == schema && e.name == tname)
+            || self.composites.iter().any(|e| e.schema == schema && e.name == tname)
+            || self.domains.iter().any(|e| e.schema == schema && e.name == tname)
         {
-            let at = name
-                .0
-                .last()
-                .and_then(|p| p.as_ident())
-                .map(|i| self.at(i.span))
-                .unwrap_or_else(|| self.here());
-            self.error(
-                codes::DUPLICATE_OBJECT,
-                at,
-                format!("type `{schema}.{tname}` is defined twice"),
-                "",
-            );
+            let at = name.0.last().and_then(|p| p.as_ident()).map(|i| self.at(i.span)).unwrap_or_else(|| self.here());
+            self.error(codes::DUPLICATE_OBJECT, at, format!("type `{schema}.{tname}` is defined twice"), "");
             return;
         }
         match rep {
@@ -318,24 +257,15 @@ impl Replayer {
                     .map(|a| {
                         (
                             ident(&a.name),
-                            SqlType::parse(&a.data_type.to_string())
-                                .unwrap_or_else(|_| SqlType::simple("text")),
+                            SqlType::parse(&a.data_type.to_string()).unwrap_or_else(|_| SqlType::simple("text")),
                         )
                     })
                     .collect();
-                self.composites.push(CompositeType {
-                    schema,
-                    name: tname,
-                    attributes,
-                });
+                self.composites.push(CompositeType { schema, name: tname, attributes });
             }
             // Range and base types behave like built-in scalars for the API: a composite with
             // no attributes marks the name as declared.
-            _ => self.composites.push(CompositeType {
-                schema,
-                name: tname,
-                attributes: Vec::new(),
-            }),
+            _ => self.composites.push(CompositeType { schema, name: tname, attributes: Vec::new() }),
         }
     }
 
@@ -348,11 +278,7 @@ impl Replayer {
                 .cloned()
                 .unwrap_or_else(|| "public".into())
         });
-        let Some(e) = self
-            .enums
-            .iter_mut()
-            .find(|e| e.schema == schema && e.name == name)
-        else {
+        let Some(e) = self.enums.iter_mut().find(|e| e.schema == schema && e.name == name) else {
             return;
         };
         match t.operation {
@@ -363,20 +289,11 @@ impl Replayer {
                 }
                 match av.position {
                     Some(AlterTypeAddValuePosition::Before(b)) => {
-                        let i = e
-                            .values
-                            .iter()
-                            .position(|x| *x == b.value)
-                            .unwrap_or(e.values.len());
+                        let i = e.values.iter().position(|x| *x == b.value).unwrap_or(e.values.len());
                         e.values.insert(i, v);
                     }
                     Some(AlterTypeAddValuePosition::After(a)) => {
-                        let i = e
-                            .values
-                            .iter()
-                            .position(|x| *x == a.value)
-                            .map(|i| i + 1)
-                            .unwrap_or(e.values.len());
+                        let i = e.values.iter().position(|x| *x == a.value).map(|i| i + 1).unwrap_or(e.values.len());
                         e.values.insert(i, v);
                     }
                     None => e.values.push(v),
@@ -402,60 +319,30 @@ impl Replayer {
             }
         };
         let mut checks = Vec::new();
-        let mut nullable = true;
         for c in &d.constraints {
             if let TableConstraint::Check(ck) = c {
-                let cname = ck
-                    .name
-                    .as_ref()
-                    .map(ident)
-                    .unwrap_or_else(|| format!("{name}_check"));
-                checks.push(Check {
-                    name: cname,
-                    expression: canonical(&ck.expr.to_string(), None),
-                });
+                let cname = ck.name.as_ref().map(ident).unwrap_or_else(|| format!("{name}_check"));
+                checks.push(Check { name: cname, expression: canonical(&ck.expr.to_string(), None) });
             }
         }
-        // sqlparser keeps `NOT NULL` of a domain in the statement text only.
-        if d.to_string().to_uppercase().contains(" NOT NULL") {
-            nullable = false;
-        }
-        let default = d
-            .default
-            .as_ref()
-            .map(|e| canonical(&e.to_string(), Some(&ty)));
-        self.domains
-            .retain(|x| !(x.schema == schema && x.name == name));
-        self.domains.push(Domain {
-            schema,
-            name,
-            ty,
-            nullable,
-            default,
-            checks,
-        });
+        let default = d.default.as_ref().map(|e| canonical(&e.to_string(), Some(&ty)));
+        self.domains.retain(|x| !(x.schema == schema && x.name == name));
+        self.domains.push(Domain { schema, name, ty, nullable: true, default, checks });
     }
 
-    pub(crate) fn create_sequence(
-        &mut self,
-        name: &ObjectName,
-        opts: &[SequenceOptions],
-        if_not_exists: bool,
-    ) {
+    /// The fallback reader strips `NOT NULL` from CREATE DOMAIN and applies it here.
+    pub(crate) fn mark_last_domain_not_null(&mut self) {
+        if let Some(d) = self.domains.last_mut() {
+            d.nullable = false;
+        }
+    }
+
+    pub(crate) fn create_sequence(&mut self, name: &ObjectName, opts: &[SequenceOptions], if_not_exists: bool) {
         let (schema, sname) = self.create_name(name);
-        if self
-            .sequences
-            .iter()
-            .any(|s| s.schema == schema && s.name == sname)
-        {
+        if self.sequences.iter().any(|s| s.schema == schema && s.name == sname) {
             if !if_not_exists {
                 let at = self.here();
-                self.error(
-                    codes::DUPLICATE_OBJECT,
-                    at,
-                    format!("sequence `{schema}.{sname}` is defined twice"),
-                    "",
-                );
+                self.error(codes::DUPLICATE_OBJECT, at, format!("sequence `{schema}.{sname}` is defined twice"), "");
             }
             return;
         }
@@ -473,12 +360,7 @@ impl Replayer {
             }
         }
         self.relation_names.insert((schema.clone(), sname.clone()));
-        self.sequences.push(Sequence {
-            schema,
-            name: sname,
-            ty,
-            owned_by,
-        });
+        self.sequences.push(Sequence { schema, name: sname, ty, owned_by });
     }
 
     /// `schema.table.column` for `OWNED BY [schema.]table.column`.
@@ -495,29 +377,18 @@ impl Replayer {
         let (schema, name) = split_name(seq);
         let owned = owner.and_then(|o| self.owned_by_text(o));
         let schema = schema.unwrap_or_else(|| self.creation_schema());
-        if let Some(s) = self
-            .sequences
-            .iter_mut()
-            .find(|s| s.schema == schema && s.name == name)
-        {
+        if let Some(s) = self.sequences.iter_mut().find(|s| s.schema == schema && s.name == name) {
             s.owned_by = owned;
         }
     }
 
     pub(crate) fn create_extension(&mut self, name: &str) {
         if !self.extensions.iter().any(|e| e.name == name) {
-            self.extensions.push(Extension {
-                name: name.to_string(),
-            });
+            self.extensions.push(Extension { name: name.to_string() });
         }
     }
 
-    pub(crate) fn comment(
-        &mut self,
-        kind: CommentObject,
-        name: &ObjectName,
-        comment: Option<String>,
-    ) {
+    pub(crate) fn comment(&mut self, kind: CommentObject, name: &ObjectName, comment: Option<String>) {
         match kind {
             CommentObject::Table | CommentObject::View | CommentObject::MaterializedView => {
                 let Ok(Some(key)) = self.target_table(name, false) else {
@@ -564,24 +435,15 @@ impl Replayer {
         }
     }
 
-    pub(crate) fn drop_objects_named(
-        &mut self,
-        kind: ObjectType,
-        names: &[ObjectName],
-        if_exists: bool,
-    ) {
+    pub(crate) fn drop_objects_named(&mut self, kind: ObjectType, names: &[ObjectName], if_exists: bool) {
         for n in names {
             match kind {
-                ObjectType::Table
-                | ObjectType::View
-                | ObjectType::MaterializedView
-                | ObjectType::ForeignTable => {
+                ObjectType::Table | ObjectType::View | ObjectType::MaterializedView | ObjectType::ForeignTable => {
                     let Ok(Some(key)) = self.target_table(n, if_exists) else {
                         continue;
                     };
                     self.remove_table(&key);
-                    self.fk_checks
-                        .retain(|f| !(f.table.schema == key.0 && f.table.name == key.1));
+                    self.fk_checks.retain(|f| !(f.table.schema == key.0 && f.table.name == key.1));
                 }
                 ObjectType::Index => {
                     let (schema, name) = split_name(n);
@@ -596,28 +458,19 @@ impl Replayer {
                 ObjectType::Sequence => {
                     let (schema, name) = split_name(n);
                     let schema = schema.unwrap_or_else(|| self.creation_schema());
-                    self.sequences
-                        .retain(|s| !(s.schema == schema && s.name == name));
+                    self.sequences.retain(|s| !(s.schema == schema && s.name == name));
                     self.relation_names.remove(&(schema, name));
                 }
                 ObjectType::Type => {
                     let (schema, name) = split_name(n);
                     let schema = schema.unwrap_or_else(|| self.creation_schema());
-                    self.enums
-                        .retain(|e| !(e.schema == schema && e.name == name));
-                    self.composites
-                        .retain(|e| !(e.schema == schema && e.name == name));
-                    self.domains
-                        .retain(|e| !(e.schema == schema && e.name == name));
+                    self.enums.retain(|e| !(e.schema == schema && e.name == name));
+                    self.composites.retain(|e| !(e.schema == schema && e.name == name));
+                    self.domains.retain(|e| !(e.schema == schema && e.name == name));
                 }
                 ObjectType::Schema => {
                     let (_, name) = split_name(n);
-                    let keys: Vec<_> = self
-                        .table_index
-                        .keys()
-                        .filter(|k| k.0 == name)
-                        .cloned()
-                        .collect();
+                    let keys: Vec<_> = self.table_index.keys().filter(|k| k.0 == name).cloned().collect();
                     for k in keys {
                         self.remove_table(&k);
                     }
@@ -647,12 +500,7 @@ impl Replayer {
                 _ => continue,
             };
             let Expr::Function(f) = e else { continue };
-            let fname = f
-                .name
-                .0
-                .last()
-                .map(|p| p.to_string().to_lowercase())
-                .unwrap_or_default();
+            let fname = f.name.0.last().map(|p| p.to_string().to_lowercase()).unwrap_or_default();
             let FunctionArguments::List(list) = &f.args else {
                 continue;
             };
@@ -675,18 +523,11 @@ impl Replayer {
     fn create_hypertable(&mut self, args: &[FunctionArg]) {
         let named = |n: &str| {
             args.iter().find_map(|a| match a {
-                FunctionArg::Named {
-                    name,
-                    arg: FunctionArgExpr::Expr(e),
-                    ..
-                } if ident(name) == n => Some(e.clone()),
+                FunctionArg::Named { name, arg: FunctionArgExpr::Expr(e), .. } if ident(name) == n => Some(e.clone()),
                 _ => None,
             })
         };
-        let positional: Vec<&FunctionArg> = args
-            .iter()
-            .filter(|a| matches!(a, FunctionArg::Unnamed(_)))
-            .collect();
+        let positional: Vec<&FunctionArg> = args.iter().filter(|a| matches!(a, FunctionArg::Unnamed(_))).collect();
         let table = positional
             .first()
             .and_then(|a| string_arg(a))
@@ -726,17 +567,9 @@ impl Replayer {
         let t = self.table_mut(&key).expect("looked up");
         if t.column(&column).is_none() {
             let tn = t.name.clone();
-            self.error(
-                codes::UNKNOWN_COLUMN,
-                at,
-                format!("create_hypertable: `{tn}` has no column `{column}`"),
-                "",
-            );
+            self.error(codes::UNKNOWN_COLUMN, at, format!("create_hypertable: `{tn}` has no column `{column}`"), "");
             return;
         }
-        t.hypertable = Some(Hypertable {
-            time_column: column,
-            chunk_time_interval: interval,
-        });
+        t.hypertable = Some(Hypertable { time_column: column, chunk_time_interval: interval });
     }
 }

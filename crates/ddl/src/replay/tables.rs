@@ -5,14 +5,13 @@ use nest_catalog::expr::canonical;
 use nest_catalog::naming::choose_name;
 use nest_catalog::sqltype::Serial;
 use nest_catalog::{
-    Check, Column, FkAction, ForeignKey, Identity, Index, IndexElement, KeyConstraint, Location,
-    PartitionOf, QualifiedName, Sequence, SqlType, Table, TableKind, codes,
+    Check, Column, FkAction, ForeignKey, Identity, Index, IndexElement, KeyConstraint, Location, PartitionOf,
+    QualifiedName, Sequence, SqlType, Table, TableKind, codes,
 };
 use sqlparser::ast::{
-    AlterColumnOperation, AlterIndexOperation, AlterTable, AlterTableOperation, ColumnDef,
-    ColumnOption, CreateIndex, CreateTable, CreateTableOptions, Expr, ForValues, GeneratedAs,
-    IndexColumn, IndexType, ObjectName, OrderBySort, PartitionBoundValue, ReferentialAction,
-    RenameTableNameKind, SqlOption, TableConstraint,
+    AlterColumnOperation, AlterIndexOperation, AlterTable, AlterTableOperation, ColumnDef, ColumnOption, CreateIndex,
+    CreateTable, CreateTableOptions, Expr, ForValues, GeneratedAs, IndexColumn, IndexType, ObjectName, OrderBySort,
+    PartitionBoundValue, ReferentialAction, RenameTableNameKind, SqlOption, TableConstraint,
 };
 use sqlparser::tokenizer::{Token, Tokenizer};
 
@@ -77,17 +76,10 @@ pub(crate) fn referenced_columns(expr: &str, table: &Table) -> Vec<String> {
         return Vec::new();
     };
     let mut out: Vec<String> = Vec::new();
-    let significant: Vec<&Token> = tokens
-        .iter()
-        .filter(|t| !matches!(t, Token::Whitespace(_)))
-        .collect();
+    let significant: Vec<&Token> = tokens.iter().filter(|t| !matches!(t, Token::Whitespace(_))).collect();
     for (i, t) in significant.iter().enumerate() {
         if let Token::Word(w) = t {
-            let name = if w.quote_style.is_some() {
-                w.value.clone()
-            } else {
-                w.value.to_lowercase()
-            };
+            let name = if w.quote_style.is_some() { w.value.clone() } else { w.value.to_lowercase() };
             let is_call = matches!(significant.get(i + 1), Some(Token::LParen));
             if !is_call && table.column(&name).is_some() && !out.contains(&name) {
                 out.push(name);
@@ -107,11 +99,7 @@ pub(crate) fn rename_in_expr(expr: &str, old: &str, new: &str) -> String {
     for t in tokens {
         match &t {
             Token::Word(w)
-                if (if w.quote_style.is_some() {
-                    w.value == old
-                } else {
-                    w.value.to_lowercase() == old
-                }) =>
+                if (if w.quote_style.is_some() { w.value == old } else { w.value.to_lowercase() == old }) =>
             {
                 out.push_str(&nest_catalog::sqltype::quote_ident_if_needed(new))
             }
@@ -123,8 +111,7 @@ pub(crate) fn rename_in_expr(expr: &str, old: &str, new: &str) -> String {
 
 impl Replayer {
     fn add_relation_name(&mut self, schema: &str, name: &str) {
-        self.relation_names
-            .insert((schema.to_string(), name.to_string()));
+        self.relation_names.insert((schema.to_string(), name.to_string()));
     }
 
     pub(crate) fn insert_table(&mut self, t: Table) {
@@ -143,25 +130,16 @@ impl Replayer {
             }
         }
         self.relation_names.remove(key);
-        let owned: Vec<_> = self
-            .index_owner
-            .iter()
-            .filter(|(_, o)| *o == key)
-            .map(|(k, _)| k.clone())
-            .collect();
+        let owned: Vec<_> = self.index_owner.iter().filter(|(_, o)| *o == key).map(|(k, _)| k.clone()).collect();
         for k in owned {
             self.index_owner.remove(&k);
             self.relation_names.remove(&k);
         }
         for c in t.constraint_names() {
-            self.constraint_names
-                .remove(&(t.schema.clone(), c.to_string()));
+            self.constraint_names.remove(&(t.schema.clone(), c.to_string()));
         }
-        self.sequences.retain(|s| {
-            !s.owned_by
-                .as_deref()
-                .is_some_and(|o| o.starts_with(&format!("{}.{}.", t.schema, t.name)))
-        });
+        self.sequences
+            .retain(|s| !s.owned_by.as_deref().is_some_and(|o| o.starts_with(&format!("{}.{}.", t.schema, t.name))));
         Some(t)
     }
 
@@ -200,9 +178,7 @@ impl Replayer {
             match &opt.option {
                 ColumnOption::NotNull => col.nullable = false,
                 ColumnOption::Null => col.nullable = true,
-                ColumnOption::Default(e) => {
-                    col.default = Some(canonical(&e.to_string(), Some(&col.ty)))
-                }
+                ColumnOption::Default(e) => col.default = Some(canonical(&e.to_string(), Some(&col.ty))),
                 ColumnOption::PrimaryKey(pk) => {
                     col.nullable = false;
                     pending.push(PendingConstraint::Primary {
@@ -214,10 +190,7 @@ impl Replayer {
                 ColumnOption::Unique(u) => pending.push(PendingConstraint::Unique {
                     name: cname.or_else(|| u.name.as_ref().map(ident)),
                     columns: vec![name.clone()],
-                    nulls_not_distinct: matches!(
-                        u.nulls_distinct,
-                        sqlparser::ast::NullsDistinctOption::NotDistinct
-                    ),
+                    nulls_not_distinct: matches!(u.nulls_distinct, sqlparser::ast::NullsDistinctOption::NotDistinct),
                 }),
                 ColumnOption::ForeignKey(fk) => pending.push(PendingConstraint::Foreign {
                     name: cname.or_else(|| fk.name.as_ref().map(ident)),
@@ -226,11 +199,7 @@ impl Replayer {
                     ref_columns: fk.referred_columns.iter().map(ident).collect(),
                     on_delete: fk_action(&fk.on_delete),
                     on_update: fk_action(&fk.on_update),
-                    deferrable: fk
-                        .characteristics
-                        .as_ref()
-                        .and_then(|c| c.deferrable)
-                        .unwrap_or(false),
+                    deferrable: fk.characteristics.as_ref().and_then(|c| c.deferrable).unwrap_or(false),
                     at: self.at(fk
                         .foreign_table
                         .0
@@ -243,36 +212,29 @@ impl Replayer {
                     name: cname.or_else(|| c.name.as_ref().map(ident)),
                     expr: canonical(&c.expr.to_string(), None),
                 }),
-                ColumnOption::Generated {
-                    generated_as,
-                    generation_expr,
-                    ..
-                } => match (generated_as, generation_expr) {
-                    (_, Some(e)) => col.generated = Some(canonical(&e.to_string(), None)),
-                    (GeneratedAs::ByDefault, None) => {
-                        col.identity = Some(Identity::ByDefault);
-                        col.nullable = false;
+                ColumnOption::Generated { generated_as, generation_expr, .. } => {
+                    match (generated_as, generation_expr) {
+                        (_, Some(e)) => col.generated = Some(canonical(&e.to_string(), None)),
+                        (GeneratedAs::ByDefault, None) => {
+                            col.identity = Some(Identity::ByDefault);
+                            col.nullable = false;
+                        }
+                        (_, None) => {
+                            col.identity = Some(Identity::Always);
+                            col.nullable = false;
+                        }
                     }
-                    (_, None) => {
-                        col.identity = Some(Identity::Always);
-                        col.nullable = false;
-                    }
-                },
+                }
                 ColumnOption::Comment(c) => col.comment = Some(c.clone()),
                 _ => {}
             }
         }
         if serial != Serial::No {
             let seq = choose_name(&table.name, Some(&name), "seq", |c| {
-                self.relation_names
-                    .contains(&(table.schema.clone(), c.to_string()))
+                self.relation_names.contains(&(table.schema.clone(), c.to_string()))
             });
             self.add_relation_name(&table.schema, &seq);
-            let qualified = if table.schema == "public" {
-                seq.clone()
-            } else {
-                format!("{}.{}", table.schema, seq)
-            };
+            let qualified = if table.schema == "public" { seq.clone() } else { format!("{}.{}", table.schema, seq) };
             col.default = Some(format!("nextval('{qualified}')"));
             col.nullable = false;
             self.sequences.push(Sequence {
@@ -286,28 +248,17 @@ impl Replayer {
         Some(col)
     }
 
-    fn pending_from_table_constraint(
-        &mut self,
-        c: &TableConstraint,
-        pending: &mut Vec<PendingConstraint>,
-    ) {
+    fn pending_from_table_constraint(&mut self, c: &TableConstraint, pending: &mut Vec<PendingConstraint>) {
         match c {
             TableConstraint::PrimaryKey(pk) => pending.push(PendingConstraint::Primary {
                 name: pk.name.as_ref().map(ident),
                 columns: pk.columns.iter().map(index_column_name).collect(),
-                at: pk
-                    .name
-                    .as_ref()
-                    .map(|i| self.at(i.span))
-                    .unwrap_or_else(|| self.here()),
+                at: pk.name.as_ref().map(|i| self.at(i.span)).unwrap_or_else(|| self.here()),
             }),
             TableConstraint::Unique(u) => pending.push(PendingConstraint::Unique {
                 name: u.name.as_ref().map(ident),
                 columns: u.columns.iter().map(index_column_name).collect(),
-                nulls_not_distinct: matches!(
-                    u.nulls_distinct,
-                    sqlparser::ast::NullsDistinctOption::NotDistinct
-                ),
+                nulls_not_distinct: matches!(u.nulls_distinct, sqlparser::ast::NullsDistinctOption::NotDistinct),
             }),
             TableConstraint::ForeignKey(fk) => pending.push(PendingConstraint::Foreign {
                 name: fk.name.as_ref().map(ident),
@@ -316,11 +267,7 @@ impl Replayer {
                 ref_columns: fk.referred_columns.iter().map(ident).collect(),
                 on_delete: fk_action(&fk.on_delete),
                 on_update: fk_action(&fk.on_update),
-                deferrable: fk
-                    .characteristics
-                    .as_ref()
-                    .and_then(|c| c.deferrable)
-                    .unwrap_or(false),
+                deferrable: fk.characteristics.as_ref().and_then(|c| c.deferrable).unwrap_or(false),
                 at: self.at(fk
                     .foreign_table
                     .0
@@ -337,22 +284,13 @@ impl Replayer {
         }
     }
 
-    fn check_columns_exist(
-        &mut self,
-        table: &Table,
-        columns: &[String],
-        what: &str,
-        at: &Location,
-    ) -> bool {
+    fn check_columns_exist(&mut self, table: &Table, columns: &[String], what: &str, at: &Location) -> bool {
         for c in columns {
             if table.column(c).is_none() {
                 self.error(
                     codes::UNKNOWN_COLUMN,
                     at.clone(),
-                    format!(
-                        "{what} names column `{c}`, which table `{}` does not have",
-                        table.name
-                    ),
+                    format!("{what} names column `{c}`, which table `{}` does not have", table.name),
                     "check the column name",
                 );
                 return false;
@@ -371,26 +309,16 @@ impl Replayer {
                 PendingConstraint::Check { name, expr } => {
                     let name = name.unwrap_or_else(|| {
                         let cols = referenced_columns(&expr, table);
-                        let col = if cols.len() == 1 {
-                            Some(cols[0].as_str())
-                        } else {
-                            None
-                        };
+                        let col = if cols.len() == 1 { Some(cols[0].as_str()) } else { None };
                         choose_name(&table.name, col, "check", |c| {
-                            self.constraint_names
-                                .contains(&(schema.clone(), c.to_string()))
+                            self.constraint_names.contains(&(schema.clone(), c.to_string()))
                                 || table.checks.iter().any(|k| k.name == c)
                         })
                     });
                     self.constraint_names.insert((schema.clone(), name.clone()));
-                    table.checks.push(Check {
-                        name,
-                        expression: expr,
-                    });
+                    table.checks.push(Check { name, expression: expr });
                 }
-                p @ (PendingConstraint::Primary { .. } | PendingConstraint::Unique { .. }) => {
-                    keys.push(p)
-                }
+                p @ (PendingConstraint::Primary { .. } | PendingConstraint::Unique { .. }) => keys.push(p),
                 p @ PendingConstraint::Foreign { .. } => fks.push(p),
             }
         }
@@ -412,8 +340,7 @@ impl Replayer {
                     }
                     let name = name.unwrap_or_else(|| {
                         choose_name(&table.name, None, "pkey", |c| {
-                            self.relation_names
-                                .contains(&(schema.clone(), c.to_string()))
+                            self.relation_names.contains(&(schema.clone(), c.to_string()))
                         })
                     });
                     for c in &columns {
@@ -422,26 +349,15 @@ impl Replayer {
                         }
                     }
                     self.register_index_name(&schema, &name, &table.name);
-                    table.primary_key = Some(KeyConstraint {
-                        name,
-                        columns,
-                        nulls_not_distinct: false,
-                    });
+                    table.primary_key = Some(KeyConstraint { name, columns, nulls_not_distinct: false });
                 }
-                PendingConstraint::Unique {
-                    name,
-                    columns,
-                    nulls_not_distinct,
-                } => {
+                PendingConstraint::Unique { name, columns, nulls_not_distinct } => {
                     if !self.check_columns_exist(table, &columns, "unique constraint", &here) {
                         continue;
                     }
                     // PostgreSQL drops an unnamed key that repeats another key.
                     if name.is_none()
-                        && (table
-                            .primary_key
-                            .as_ref()
-                            .is_some_and(|k| k.columns == columns)
+                        && (table.primary_key.as_ref().is_some_and(|k| k.columns == columns)
                             || table.unique.iter().any(|k| k.columns == columns))
                     {
                         continue;
@@ -449,16 +365,11 @@ impl Replayer {
                     let addition = index_name_addition(&columns);
                     let name = name.unwrap_or_else(|| {
                         choose_name(&table.name, Some(&addition), "key", |c| {
-                            self.relation_names
-                                .contains(&(schema.clone(), c.to_string()))
+                            self.relation_names.contains(&(schema.clone(), c.to_string()))
                         })
                     });
                     self.register_index_name(&schema, &name, &table.name);
-                    table.unique.push(KeyConstraint {
-                        name,
-                        columns,
-                        nulls_not_distinct,
-                    });
+                    table.unique.push(KeyConstraint { name, columns, nulls_not_distinct });
                 }
                 _ => {}
             }
@@ -481,8 +392,7 @@ impl Replayer {
                 let addition = index_name_addition(&columns);
                 let name = name.unwrap_or_else(|| {
                     choose_name(&table.name, Some(&addition), "fkey", |c| {
-                        self.constraint_names
-                            .contains(&(schema.clone(), c.to_string()))
+                        self.constraint_names.contains(&(schema.clone(), c.to_string()))
                             || table.foreign_keys.iter().any(|k| k.name == c)
                     })
                 });
@@ -490,16 +400,13 @@ impl Replayer {
                 let (tschema, tname) = split_name(&target);
                 let explicit = tschema.is_some();
                 // A self reference or a table that exists now resolves at once; others at the end.
-                let resolved = if tschema.is_none()
-                    && tname == table.name
-                    && self.lookup_table_parts(None, &tname).is_none()
-                {
-                    Some((table.schema.clone(), tname.clone()))
-                } else {
-                    self.lookup_table_parts(tschema.as_deref(), &tname)
-                };
-                let (rs, rn) = resolved
-                    .unwrap_or_else(|| (tschema.unwrap_or_else(|| self.creation_schema()), tname));
+                let resolved =
+                    if tschema.is_none() && tname == table.name && self.lookup_table_parts(None, &tname).is_none() {
+                        Some((table.schema.clone(), tname.clone()))
+                    } else {
+                        self.lookup_table_parts(tschema.as_deref(), &tname)
+                    };
+                let (rs, rn) = resolved.unwrap_or_else(|| (tschema.unwrap_or_else(|| self.creation_schema()), tname));
                 self.fk_checks.push(FkCheck {
                     table: QualifiedName::new(&table.schema, &table.name),
                     fk: name.clone(),
@@ -522,12 +429,8 @@ impl Replayer {
 
     fn register_index_name(&mut self, schema: &str, name: &str, table: &str) {
         self.add_relation_name(schema, name);
-        self.constraint_names
-            .insert((schema.to_string(), name.to_string()));
-        self.index_owner.insert(
-            (schema.to_string(), name.to_string()),
-            (schema.to_string(), table.to_string()),
-        );
+        self.constraint_names.insert((schema.to_string(), name.to_string()));
+        self.index_owner.insert((schema.to_string(), name.to_string()), (schema.to_string(), table.to_string()));
     }
 
     pub(crate) fn create_table(&mut self, ct: CreateTable) {
@@ -538,13 +441,8 @@ impl Replayer {
         if Self::is_tool_schema(&schema) {
             return;
         }
-        let name_at = ct
-            .name
-            .0
-            .last()
-            .and_then(|p| p.as_ident())
-            .map(|i| self.at(i.span))
-            .unwrap_or_else(|| self.here());
+        let name_at =
+            ct.name.0.last().and_then(|p| p.as_ident()).map(|i| self.at(i.span)).unwrap_or_else(|| self.here());
         let key = (schema.clone(), name.clone());
         if self.table_index.contains_key(&key) || self.relation_names.contains(&key) {
             if ct.if_not_exists {
@@ -584,11 +482,7 @@ impl Replayer {
             }
             table.partition_of = Some(PartitionOf {
                 parent: QualifiedName::new(&pkey.0, &pkey.1),
-                bound: ct
-                    .for_values
-                    .as_ref()
-                    .map(for_values_text)
-                    .unwrap_or_else(|| "DEFAULT".into()),
+                bound: ct.for_values.as_ref().map(for_values_text).unwrap_or_else(|| "DEFAULT".into()),
             });
         }
         if let Some(pb) = &ct.partition_by {
@@ -663,10 +557,7 @@ impl Replayer {
                     .map(|c| c.name.clone())
             });
             if let Some(tc) = time_column {
-                table.hypertable = Some(nest_catalog::Hypertable {
-                    time_column: tc,
-                    chunk_time_interval: None,
-                });
+                table.hypertable = Some(nest_catalog::Hypertable { time_column: tc, chunk_time_interval: None });
             }
         }
     }
@@ -685,11 +576,7 @@ impl Replayer {
             return;
         };
         match op {
-            AlterTableOperation::AddColumn {
-                column_def,
-                if_not_exists,
-                ..
-            } => {
+            AlterTableOperation::AddColumn { column_def, if_not_exists, .. } => {
                 let cname = ident(&column_def.name);
                 if table.column(&cname).is_some() {
                     if !if_not_exists {
@@ -709,11 +596,7 @@ impl Replayer {
                 }
                 self.apply_constraints(&mut table, pending);
             }
-            AlterTableOperation::DropColumn {
-                column_names,
-                if_exists,
-                ..
-            } => {
+            AlterTableOperation::DropColumn { column_names, if_exists, .. } => {
                 for c in column_names {
                     let c = ident(&c);
                     if table.column(&c).is_none() {
@@ -731,10 +614,7 @@ impl Replayer {
                     drop_column(&mut table, &c);
                 }
             }
-            AlterTableOperation::RenameColumn {
-                old_column_name,
-                new_column_name,
-            } => {
+            AlterTableOperation::RenameColumn { old_column_name, new_column_name } => {
                 let (old, new) = (ident(&old_column_name), ident(&new_column_name));
                 if table.column(&old).is_none() {
                     let at = self.at(old_column_name.span);
@@ -750,11 +630,7 @@ impl Replayer {
                 // Foreign keys in other tables that point at the renamed column.
                 let target = table.qualified_name();
                 for other in self.tables.iter_mut() {
-                    for fk in other
-                        .foreign_keys
-                        .iter_mut()
-                        .filter(|f| f.references == target)
-                    {
+                    for fk in other.foreign_keys.iter_mut().filter(|f| f.references == target) {
                         for rc in fk.referenced_columns.iter_mut().filter(|rc| **rc == old) {
                             *rc = new.clone();
                         }
@@ -774,9 +650,7 @@ impl Replayer {
                 self.pending_from_table_constraint(&constraint, &mut pending);
                 self.apply_constraints(&mut table, pending);
             }
-            AlterTableOperation::DropConstraint {
-                name, if_exists, ..
-            } => {
+            AlterTableOperation::DropConstraint { name, if_exists, .. } => {
                 let n = ident(&name);
                 if !drop_constraint(&mut table, &n) && !if_exists {
                     let at = self.at(name.span);
@@ -787,8 +661,7 @@ impl Replayer {
                         "",
                     );
                 }
-                self.constraint_names
-                    .remove(&(table.schema.clone(), n.clone()));
+                self.constraint_names.remove(&(table.schema.clone(), n.clone()));
                 self.relation_names.remove(&(table.schema.clone(), n));
             }
             AlterTableOperation::DropPrimaryKey { .. } => table.primary_key = None,
@@ -796,12 +669,7 @@ impl Replayer {
                 let cname = ident(&column_name);
                 let at = self.at(column_name.span);
                 let Some(col) = table.column_mut(&cname) else {
-                    self.error(
-                        codes::UNKNOWN_COLUMN,
-                        at,
-                        format!("column `{cname}` does not exist"),
-                        "",
-                    );
+                    self.error(codes::UNKNOWN_COLUMN, at, format!("column `{cname}` does not exist"), "");
                     return;
                 };
                 match op {
@@ -815,12 +683,7 @@ impl Replayer {
                         match SqlType::parse(&data_type.to_string()) {
                             Ok(t) => col.ty = t,
                             Err(e) => {
-                                self.error(
-                                    codes::UNKNOWN_TYPE,
-                                    at,
-                                    format!("column `{cname}`: {e}"),
-                                    "",
-                                );
+                                self.error(codes::UNKNOWN_TYPE, at, format!("column `{cname}`: {e}"), "");
                                 return;
                             }
                         }
@@ -839,20 +702,14 @@ impl Replayer {
             AlterTableOperation::DisableRowLevelSecurity => table.rls_enabled = false,
             AlterTableOperation::ForceRowLevelSecurity => table.rls_forced = true,
             AlterTableOperation::NoForceRowLevelSecurity => table.rls_forced = false,
-            AlterTableOperation::AttachPartitionOf {
-                partition,
-                for_values,
-            } => {
+            AlterTableOperation::AttachPartitionOf { partition, for_values } => {
                 let Ok(Some(child)) = self.target_table(&partition, false) else {
                     return;
                 };
                 let bound = for_values_text(&for_values);
                 if let Some(c) = self.table_mut(&child) {
                     c.kind = TableKind::Partition;
-                    c.partition_of = Some(PartitionOf {
-                        parent: QualifiedName::new(&key.0, &key.1),
-                        bound,
-                    });
+                    c.partition_of = Some(PartitionOf { parent: QualifiedName::new(&key.0, &key.1), bound });
                 }
                 return;
             }
@@ -871,11 +728,7 @@ impl Replayer {
         t.name = new_name.to_string();
         let new = t.qualified_name();
         for other in self.tables.iter_mut() {
-            for fk in other
-                .foreign_keys
-                .iter_mut()
-                .filter(|f| f.references == old)
-            {
+            for fk in other.foreign_keys.iter_mut().filter(|f| f.references == old) {
                 fk.references = new.clone();
             }
             if let Some(p) = other.partition_of.as_mut().filter(|p| p.parent == old) {
@@ -886,24 +739,15 @@ impl Replayer {
             fc.table = new.clone();
         }
         for c in t.constraint_names() {
-            self.constraint_names
-                .insert((t.schema.clone(), c.to_string()));
+            self.constraint_names.insert((t.schema.clone(), c.to_string()));
         }
         for idx in &t.indexes {
-            self.index_owner.insert(
-                (t.schema.clone(), idx.name.clone()),
-                (t.schema.clone(), t.name.clone()),
-            );
-            self.relation_names
-                .insert((t.schema.clone(), idx.name.clone()));
+            self.index_owner.insert((t.schema.clone(), idx.name.clone()), (t.schema.clone(), t.name.clone()));
+            self.relation_names.insert((t.schema.clone(), idx.name.clone()));
         }
         for k in t.primary_key.iter().chain(t.unique.iter()) {
-            self.index_owner.insert(
-                (t.schema.clone(), k.name.clone()),
-                (t.schema.clone(), t.name.clone()),
-            );
-            self.relation_names
-                .insert((t.schema.clone(), k.name.clone()));
+            self.index_owner.insert((t.schema.clone(), k.name.clone()), (t.schema.clone(), t.name.clone()));
+            self.relation_names.insert((t.schema.clone(), k.name.clone()));
         }
         self.insert_table(t);
     }
@@ -919,20 +763,13 @@ impl Replayer {
         let mut names_for_default = Vec::new();
         for c in &ci.columns {
             let el = index_element(c);
-            names_for_default.push(if el.is_column {
-                el.expr.clone()
-            } else {
-                figure_expr_name(&c.column.expr)
-            });
+            names_for_default.push(if el.is_column { el.expr.clone() } else { figure_expr_name(&c.column.expr) });
             if el.is_column && table.column(&el.expr).is_none() {
                 let at = self.here();
                 self.error(
                     codes::UNKNOWN_COLUMN,
                     at,
-                    format!(
-                        "index on `{}` names column `{}`, which the table does not have",
-                        table.name, el.expr
-                    ),
+                    format!("index on `{}` names column `{}`, which the table does not have", table.name, el.expr),
                     "check the column name",
                 );
                 return;
@@ -944,8 +781,7 @@ impl Replayer {
             None => {
                 let addition = index_name_addition(&names_for_default);
                 choose_name(&table.name, Some(&addition), "idx", |c| {
-                    self.relation_names
-                        .contains(&(table.schema.clone(), c.to_string()))
+                    self.relation_names.contains(&(table.schema.clone(), c.to_string()))
                 })
             }
         };
@@ -958,9 +794,7 @@ impl Replayer {
             self.error(
                 codes::DUPLICATE_OBJECT,
                 at,
-                format!(
-                    "relation `{name}` already exists (index names share one namespace with tables)"
-                ),
+                format!("relation `{name}` already exists (index names share one namespace with tables)"),
                 "choose another index name",
             );
             return;
@@ -972,10 +806,7 @@ impl Replayer {
             columns: elements,
             method: index_method(&ci.using),
             unique: ci.unique,
-            predicate: ci
-                .predicate
-                .as_ref()
-                .map(|p| canonical(&p.to_string(), None)),
+            predicate: ci.predicate.as_ref().map(|p| canonical(&p.to_string(), None)),
             include: ci.include.iter().map(ident).collect(),
         });
         if let Some(t) = self.table_mut(&key) {
@@ -990,25 +821,14 @@ impl Replayer {
         self.rename_index(schema.as_deref(), &old, &new);
     }
 
-    pub(crate) fn find_index_owner(
-        &self,
-        schema: Option<&str>,
-        name: &str,
-    ) -> Option<(String, String, String)> {
+    pub(crate) fn find_index_owner(&self, schema: Option<&str>, name: &str) -> Option<(String, String, String)> {
         let schemas: Vec<String> = match schema {
             Some(s) => vec![s.to_string()],
-            None => self
-                .search_path
-                .iter()
-                .cloned()
-                .chain(std::iter::once("public".to_string()))
-                .collect(),
+            None => self.search_path.iter().cloned().chain(std::iter::once("public".to_string())).collect(),
         };
-        schemas.into_iter().find_map(|s| {
-            self.index_owner
-                .get(&(s.clone(), name.to_string()))
-                .map(|o| (s, o.0.clone(), o.1.clone()))
-        })
+        schemas
+            .into_iter()
+            .find_map(|s| self.index_owner.get(&(s.clone(), name.to_string())).map(|o| (s, o.0.clone(), o.1.clone())))
     }
 
     fn rename_index(&mut self, schema: Option<&str>, old: &str, new: &str) {
@@ -1017,19 +837,13 @@ impl Replayer {
         };
         self.index_owner.remove(&(s.clone(), old.to_string()));
         self.relation_names.remove(&(s.clone(), old.to_string()));
-        self.index_owner
-            .insert((s.clone(), new.to_string()), (ts.clone(), tn.clone()));
+        self.index_owner.insert((s.clone(), new.to_string()), (ts.clone(), tn.clone()));
         self.relation_names.insert((s, new.to_string()));
         if let Some(t) = self.table_mut(&(ts, tn)) {
             for i in t.indexes.iter_mut().filter(|i| i.name == old) {
                 i.name = new.to_string();
             }
-            for k in t
-                .primary_key
-                .iter_mut()
-                .chain(t.unique.iter_mut())
-                .filter(|k| k.name == old)
-            {
+            for k in t.primary_key.iter_mut().chain(t.unique.iter_mut()).filter(|k| k.name == old) {
                 k.name = new.to_string();
             }
         }
@@ -1075,25 +889,13 @@ fn index_element(c: &IndexColumn) -> IndexElement {
     // Only a NULLS order other than the direction's default is recorded.
     let nulls_first = c.column.options.nulls_first.filter(|nf| *nf != descending);
     let opclass = c.operator_class.as_ref().map(|o| name_parts(o).join("."));
-    IndexElement {
-        expr,
-        is_column,
-        descending,
-        nulls_first,
-        opclass,
-    }
+    IndexElement { expr, is_column, descending, nulls_first, opclass }
 }
 
 /// PostgreSQL's name for an index expression column (FigureColname): the function name.
 fn figure_expr_name(e: &Expr) -> String {
     match e {
-        Expr::Function(f) => f
-            .name
-            .0
-            .last()
-            .and_then(|p| p.as_ident())
-            .map(ident)
-            .unwrap_or_else(|| "expr".into()),
+        Expr::Function(f) => f.name.0.last().and_then(|p| p.as_ident()).map(ident).unwrap_or_else(|| "expr".into()),
         Expr::Nested(inner) => figure_expr_name(inner),
         Expr::Cast { expr, .. } => figure_expr_name(expr),
         _ => "expr".into(),
@@ -1144,16 +946,9 @@ pub(crate) fn for_values_text(fv: &ForValues) -> String {
     match fv {
         ForValues::In(v) => format!(
             "FOR VALUES IN ({})",
-            v.iter()
-                .map(|e| canonical(&e.to_string(), None))
-                .collect::<Vec<_>>()
-                .join(", ")
+            v.iter().map(|e| canonical(&e.to_string(), None)).collect::<Vec<_>>().join(", ")
         ),
-        ForValues::From { from, to } => format!(
-            "FOR VALUES FROM ({}) TO ({})",
-            bound_values(from),
-            bound_values(to)
-        ),
+        ForValues::From { from, to } => format!("FOR VALUES FROM ({}) TO ({})", bound_values(from), bound_values(to)),
         ForValues::With { modulus, remainder } => {
             format!("FOR VALUES WITH (modulus {modulus}, remainder {remainder})")
         }
@@ -1166,12 +961,7 @@ fn partition_by_text(e: &Expr) -> String {
     if let Expr::Function(f) = e {
         let strategy = f.name.to_string().to_uppercase();
         if let sqlparser::ast::FunctionArguments::List(l) = &f.args {
-            let args = l
-                .args
-                .iter()
-                .map(|a| canonical(&a.to_string(), None))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let args = l.args.iter().map(|a| canonical(&a.to_string(), None)).collect::<Vec<_>>().join(", ");
             return format!("{strategy} ({args})");
         }
     }
@@ -1180,21 +970,14 @@ fn partition_by_text(e: &Expr) -> String {
 
 fn drop_column(t: &mut Table, c: &str) {
     t.columns.retain(|x| x.name != c);
-    if t.primary_key
-        .as_ref()
-        .is_some_and(|k| k.columns.iter().any(|x| x == c))
-    {
+    if t.primary_key.as_ref().is_some_and(|k| k.columns.iter().any(|x| x == c)) {
         t.primary_key = None;
     }
     t.unique.retain(|k| !k.columns.iter().any(|x| x == c));
     t.foreign_keys.retain(|k| !k.columns.iter().any(|x| x == c));
-    t.indexes
-        .retain(|i| !i.columns.iter().any(|e| e.is_column && e.expr == c));
+    t.indexes.retain(|i| !i.columns.iter().any(|e| e.is_column && e.expr == c));
     let cols: Vec<String> = t.checks.iter().map(|k| k.expression.clone()).collect();
-    let keep: Vec<bool> = cols
-        .iter()
-        .map(|e| !referenced_columns(e, t).iter().any(|x| x == c))
-        .collect();
+    let keep: Vec<bool> = cols.iter().map(|e| !referenced_columns(e, t).iter().any(|x| x == c)).collect();
     let mut i = 0;
     t.checks.retain(|_| {
         i += 1;

@@ -4,8 +4,8 @@
 use super::{Replayer, ident, split_name};
 use nest_catalog::{Column, SqlType, Table, TableKind, codes};
 use sqlparser::ast::{
-    BinaryOperator, CreateView, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Query,
-    SelectItem, SetExpr, TableFactor, Value,
+    BinaryOperator, CreateView, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Query, SelectItem, SetExpr,
+    TableFactor, Value,
 };
 
 /// The relations a SELECT reads, with the name each is visible under.
@@ -34,10 +34,7 @@ fn first_arg(f: &sqlparser::ast::Function, i: usize) -> Option<&Expr> {
     match &f.args {
         FunctionArguments::List(l) => match l.args.get(i)? {
             FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
-            FunctionArg::Named {
-                arg: FunctionArgExpr::Expr(e),
-                ..
-            } => Some(e),
+            FunctionArg::Named { arg: FunctionArgExpr::Expr(e), .. } => Some(e),
             _ => None,
         },
         _ => None,
@@ -87,21 +84,12 @@ fn infer(e: &Expr, scope: &Scope) -> Option<SqlType> {
         | Expr::Like { .. }
         | Expr::ILike { .. }
         | Expr::Exists { .. } => Some(simple("boolean")),
-        Expr::Case {
-            conditions,
-            else_result,
-            ..
-        } => conditions
+        Expr::Case { conditions, else_result, .. } => conditions
             .iter()
             .find_map(|c| infer(&c.result, scope))
             .or_else(|| else_result.as_ref().and_then(|e| infer(e, scope))),
         Expr::Function(f) => {
-            let name = f
-                .name
-                .0
-                .last()
-                .map(|p| p.to_string().to_lowercase())
-                .unwrap_or_default();
+            let name = f.name.0.last().map(|p| p.to_string().to_lowercase()).unwrap_or_default();
             let arg0 = || first_arg(f, 0).and_then(|a| infer(a, scope));
             match name.as_str() {
                 "count" => Some(simple("bigint")),
@@ -117,41 +105,27 @@ fn infer(e: &Expr, scope: &Scope) -> Option<SqlType> {
                     "interval" => simple("interval"),
                     _ => simple("numeric"),
                 }),
-                "min" | "max" | "first" | "last" | "coalesce" | "nullif" | "greatest" | "least"
-                | "abs" => arg0(),
+                "min" | "max" | "first" | "last" | "coalesce" | "nullif" | "greatest" | "least" | "abs" => arg0(),
                 // date_trunc(field, ts) and time_bucket(width, ts) keep the time type.
-                "date_trunc" | "time_bucket" | "time_bucket_gapfill" => {
-                    first_arg(f, 1).and_then(|a| infer(a, scope))
+                "date_trunc" | "time_bucket" | "time_bucket_gapfill" => first_arg(f, 1).and_then(|a| infer(a, scope)),
+                "now" | "current_timestamp" | "transaction_timestamp" | "statement_timestamp" | "clock_timestamp" => {
+                    Some(simple("timestamp with time zone"))
                 }
-                "now"
-                | "current_timestamp"
-                | "transaction_timestamp"
-                | "statement_timestamp"
-                | "clock_timestamp" => Some(simple("timestamp with time zone")),
                 "current_date" => Some(simple("date")),
-                "lower" | "upper" | "concat" | "concat_ws" | "trim" | "btrim" | "substring"
-                | "substr" | "replace" | "initcap" | "left" | "right" | "format" | "string_agg"
-                | "md5" | "to_char" => Some(simple("text")),
+                "lower" | "upper" | "concat" | "concat_ws" | "trim" | "btrim" | "substring" | "substr" | "replace"
+                | "initcap" | "left" | "right" | "format" | "string_agg" | "md5" | "to_char" => Some(simple("text")),
                 "length" | "char_length" | "position" | "row_number" | "rank" | "dense_rank" => {
-                    Some(simple(
-                        if name == "length" || name == "char_length" || name == "position" {
-                            "integer"
-                        } else {
-                            "bigint"
-                        },
-                    ))
+                    Some(simple(if name == "length" || name == "char_length" || name == "position" {
+                        "integer"
+                    } else {
+                        "bigint"
+                    }))
                 }
                 "bool_and" | "bool_or" | "every" => Some(simple("boolean")),
                 "array_agg" => arg0().map(|t| SqlType { array: true, ..t }),
-                "json_agg" | "json_build_object" | "json_object_agg" | "to_json" => {
-                    Some(simple("json"))
-                }
-                "jsonb_agg" | "jsonb_build_object" | "jsonb_object_agg" | "to_jsonb" => {
-                    Some(simple("jsonb"))
-                }
-                "round" | "trunc" => {
-                    arg0().map(|t| if is_integer(&t) { simple("numeric") } else { t })
-                }
+                "json_agg" | "json_build_object" | "json_object_agg" | "to_json" => Some(simple("json")),
+                "jsonb_agg" | "jsonb_build_object" | "jsonb_object_agg" | "to_jsonb" => Some(simple("jsonb")),
+                "round" | "trunc" => arg0().map(|t| if is_integer(&t) { simple("numeric") } else { t }),
                 "extract" | "date_part" => Some(simple("numeric")),
                 "gen_random_uuid" | "uuid_generate_v4" | "uuid_generate_v7" => Some(simple("uuid")),
                 _ => None,
@@ -167,22 +141,10 @@ fn figure_name(e: &Expr) -> String {
     match e {
         Expr::Identifier(i) => ident(i),
         Expr::CompoundIdentifier(ids) => ids.last().map(ident).unwrap_or_else(|| "?column?".into()),
-        Expr::Function(f) => f
-            .name
-            .0
-            .last()
-            .and_then(|p| p.as_ident())
-            .map(ident)
-            .unwrap_or_else(|| "?column?".into()),
-        Expr::Cast {
-            expr, data_type, ..
-        } => match &**expr {
-            Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Function(_) => {
-                figure_name(expr)
-            }
-            _ => SqlType::parse(&data_type.to_string())
-                .map(|t| t.name)
-                .unwrap_or_else(|_| "?column?".into()),
+        Expr::Function(f) => f.name.0.last().and_then(|p| p.as_ident()).map(ident).unwrap_or_else(|| "?column?".into()),
+        Expr::Cast { expr, data_type, .. } => match &**expr {
+            Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Function(_) => figure_name(expr),
+            _ => SqlType::parse(&data_type.to_string()).map(|t| t.name).unwrap_or_else(|_| "?column?".into()),
         },
         Expr::Nested(inner) => figure_name(inner),
         Expr::Case { .. } => "case".into(),
@@ -234,13 +196,8 @@ impl Replayer {
             return;
         }
         let key = (schema.clone(), name.clone());
-        let name_at = cv
-            .name
-            .0
-            .last()
-            .and_then(|p| p.as_ident())
-            .map(|i| self.at(i.span))
-            .unwrap_or_else(|| self.here());
+        let name_at =
+            cv.name.0.last().and_then(|p| p.as_ident()).map(|i| self.at(i.span)).unwrap_or_else(|| self.here());
         if self.table_index.contains_key(&key) {
             if cv.or_replace {
                 self.remove_table(&key);
@@ -256,11 +213,7 @@ impl Replayer {
                 return;
             }
         }
-        let kind = if cv.materialized {
-            TableKind::MaterializedView
-        } else {
-            TableKind::View
-        };
+        let kind = if cv.materialized { TableKind::MaterializedView } else { TableKind::View };
         let mut table = Table::new(&schema, &name, kind);
         table.origin = Some(name_at.clone());
         table.definition = Some(cv.query.to_string());
@@ -323,7 +276,10 @@ impl Replayer {
             self.info(
                 codes::IGNORED_STATEMENT,
                 name_at,
-                format!("view `{name}`: the type of column(s) {} could not be inferred offline and is taken as text", unknown.join(", ")),
+                format!(
+                    "view `{name}`: the type of column(s) {} could not be inferred offline and is taken as text",
+                    unknown.join(", ")
+                ),
             );
         }
         if cols.is_empty() && !text.is_empty() {
