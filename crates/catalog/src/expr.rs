@@ -32,6 +32,10 @@ pub fn canonical_expr(e: Expr, column_type: Option<&SqlType>) -> String {
         (Some(t), Expr::Cast { expr, data_type, .. }) if is_literal(&expr) && same_type(&data_type, t) => *expr,
         (_, e) => e,
     };
+    let e = match (column_type, e) {
+        (Some(t), e) if t.name == "jsonb" && !t.array => jsonb_literal(e),
+        (_, e) => e,
+    };
     parenthesize(e).to_string()
 }
 
@@ -324,11 +328,23 @@ fn canonical_value(v: Value) -> Value {
     }
 }
 
+/// A jsonb constant is stored parsed: PostgreSQL prints it with its own key order and spacing.
+/// Both readers print it as compact JSON with sorted keys.
+fn jsonb_literal(e: Expr) -> Expr {
+    if let Some(s) = string_value(&e) {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(s) {
+            return Expr::Value(ValueWithSpan { value: Value::SingleQuotedString(v.to_string()), span: Span::empty() });
+        }
+    }
+    e
+}
+
 fn normalize_cast(kind: CastKind, expr: Expr, data_type: DataType, format: Option<sqlparser::ast::CastFormat>) -> Expr {
     let inner = normalize(expr);
     let Some(target) = cast_type(&data_type) else {
         return Expr::Cast { kind, expr: bx(inner), data_type, format };
     };
+    let inner = if target.name == "jsonb" && !target.array { jsonb_literal(inner) } else { inner };
     if matches!(kind, CastKind::Cast | CastKind::DoubleColon) && format.is_none() {
         // 'x'::regclass is how PostgreSQL spells a relation name argument.
         if target.name == "regclass" && string_value(&inner).is_some() {
@@ -494,6 +510,7 @@ mod tests {
         assert_eq!(d("CURRENT_TIMESTAMP", "timestamptz"), "current_timestamp");
         assert_eq!(d("'{}'::text[]", "text[]"), "'{}'");
         assert_eq!(d("false", "boolean"), "false");
+        assert_eq!(d("'{\n \"b\": 1,  \"a\": [1, 2]}'", "jsonb"), d("'{\"a\": [1, 2], \"b\": 1}'::jsonb", "jsonb"));
     }
 
     #[test]

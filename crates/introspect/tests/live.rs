@@ -1,0 +1,194 @@
+//! Live introspection against a throwaway PostgreSQL database: the same schema read offline,
+//! read live, and read back from `pg_dump --schema-only` gives the same Catalog.
+
+use nest_catalog::meta::meta_schema_sql;
+use nest_catalog::{Catalog, Severity, TableKind};
+use nest_ddl::{SourceFile, parse_sources, parse_str};
+use nest_testdb::TestDb;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture(rel: &str) -> SourceFile {
+    let p = root().join(rel);
+    SourceFile {
+        name: rel.to_string(),
+        text: std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+    }
+}
+
+fn meta_file() -> SourceFile {
+    SourceFile { name: "meta.sql".into(), text: meta_schema_sql() }
+}
+
+/// The parts of a catalog both readers must agree on: everything but diagnostics (only the
+/// offline reader has input positions) and view query text (PostgreSQL rewrites it).
+fn comparable(c: &Catalog) -> serde_json::Value {
+    let mut c = c.clone();
+    c.diagnostics.clear();
+    for t in &mut c.tables {
+        t.definition = None;
+    }
+    serde_json::to_value(&c).unwrap()
+}
+
+fn assert_same(what: &str, expected: &Catalog, actual: &Catalog) {
+    let (e, a) = (comparable(expected), comparable(actual));
+    if e != a {
+        let es = serde_json::to_string_pretty(&e).unwrap();
+        let as_ = serde_json::to_string_pretty(&a).unwrap();
+        let diff: Vec<String> = es
+            .lines()
+            .zip(as_.lines())
+            .enumerate()
+            .filter(|(_, (x, y))| x != y)
+            .take(15)
+            .map(|(i, (x, y))| format!("line {}:\n  expected {x}\n  actual   {y}", i + 1))
+            .collect();
+        panic!("{what}: catalogs differ\n{}", diff.join("\n"));
+    }
+}
+
+fn no_problems(what: &str, c: &Catalog) {
+    let bad: Vec<String> =
+        c.diagnostics.iter().filter(|d| d.severity != Severity::Info).map(|d| d.to_string()).collect();
+    assert!(bad.is_empty(), "{what}: unexpected diagnostics:\n{}", bad.join("\n"));
+}
+
+fn pg_dump(db: &TestDb) -> String {
+    let out = Command::new("pg_dump")
+        .args(["--schema-only", "--dbname", &db.url])
+        .output()
+        .expect("pg_dump must be installed (PostgreSQL client tools) for this test");
+    assert!(out.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Load `files` (after the tool's meta schema) into a fresh database and check that live
+/// introspection and the pg_dump round trip both equal the offline reading.
+fn three_way(name: &str, files: &[&str]) -> Catalog {
+    let mut sources = vec![meta_file()];
+    sources.extend(files.iter().map(|f| fixture(f)));
+    let offline = parse_sources(&sources);
+    no_problems(&format!("{name} offline"), &offline);
+
+    let db = TestDb::create(name);
+    for s in &sources {
+        db.execute(&s.text).unwrap_or_else(|e| panic!("{name}: PostgreSQL rejected {}: {e}", s.name));
+    }
+    let live = nest_introspect::introspect_blocking(&db.url, &[]).expect("introspect");
+    assert_same(&format!("{name}: offline vs live"), &offline, &live);
+
+    let dump = pg_dump(&db);
+    assert!(dump.contains("ALTER TABLE ONLY") || !offline.tables.iter().any(|t| t.primary_key.is_some()));
+    let from_dump = parse_str("dump.sql", &dump);
+    no_problems(&format!("{name} pg_dump"), &from_dump);
+    // pg_dump --schema-only carries no rows, so no meta.* settings: compare without them.
+    let mut offline_schema = offline.clone();
+    offline_schema.metadata = Default::default();
+    assert_same(&format!("{name}: offline vs pg_dump"), &offline_schema, &from_dump);
+    offline
+}
+
+#[test]
+fn seed_multi_tenancy_with_metadata() {
+    let c =
+        three_way("seed01", &["fixtures/seed/01-multi-tenancy.sql", "fixtures/seed/01b-multi-tenancy-metadata.sql"]);
+    assert_eq!(c.metadata.table_metadata.len(), 3);
+    assert_eq!(c.metadata.enterprise_features.len(), 2);
+    let f = c.metadata.features("public", "projects").unwrap();
+    assert_eq!(f.bool("enable_tenant_isolation"), Some(true));
+    assert_eq!(f.str("tenant_column_name"), Some("organization_id"));
+    let projects = c.find_table("projects").unwrap();
+    assert!(projects.rls_enabled);
+    assert_eq!(
+        projects.policies[0].using.as_deref(),
+        Some("organization_id = (current_setting('app.current_organization_id')::uuid)")
+    );
+}
+
+#[test]
+fn seed_rbac() {
+    let c = three_way("seed02", &["fixtures/seed/02-rbac.sql"]);
+    let rp = c.find_table("role_permissions").unwrap();
+    assert_eq!(rp.primary_key.as_ref().unwrap().columns, vec!["role_id", "permission_id"]);
+    let roles = c.find_table("roles").unwrap();
+    assert_eq!(roles.foreign_keys[0].references.name, "roles");
+}
+
+#[test]
+fn seed_event_sourcing() {
+    let c = three_way("seed04", &["fixtures/seed/04-event-sourcing.sql"]);
+    let ev = c.find_table("events").unwrap();
+    assert_eq!(ev.unique[0].columns, vec!["aggregate_id", "version"]);
+    assert_eq!(ev.unique[0].name, "events_aggregate_id_version_key");
+}
+
+#[test]
+fn seed_notifications() {
+    let c = three_way("seed07", &["fixtures/seed/07-notifications.sql"]);
+    let prefs = c.find_table("notification_preferences").unwrap();
+    assert_eq!(prefs.column("quiet_hours_start").unwrap().ty.to_string(), "time without time zone");
+}
+
+#[test]
+fn rich_schema_enums_domains_identity_serial_views_partitions() {
+    let c = three_way("rich", &["fixtures/pg/rich.sql"]);
+    let people = c.table("app", "people").unwrap();
+    assert_eq!(people.column("id").unwrap().identity, Some(nest_catalog::Identity::Always));
+    assert_eq!(people.column("serial_no").unwrap().default.as_deref(), Some("nextval('app.people_serial_no_seq')"));
+    assert!(
+        c.sequences
+            .iter()
+            .any(|s| s.name == "people_serial_no_seq" && s.owned_by.as_deref() == Some("app.people.serial_no"))
+    );
+    assert_eq!(c.enums[0].values, vec!["happy", "sad", "it's ok"]);
+    assert_eq!(c.table("app", "logs_2024").unwrap().kind, TableKind::Partition);
+    assert_eq!(c.table("app", "logs").unwrap().partition_by.as_deref(), Some("RANGE (at)"));
+    let view = c.table("app", "active_people").unwrap();
+    assert_eq!(view.kind, TableKind::View);
+    assert_eq!(
+        view.columns.iter().map(|c| c.ty.to_string()).collect::<Vec<_>>(),
+        vec!["bigint", "app.email", "numeric(10,2)"]
+    );
+    assert_eq!(c.table("app", "mood_counts").unwrap().column("n").unwrap().ty.to_string(), "bigint");
+    assert!(
+        people
+            .checks
+            .iter()
+            .any(|k| k.name == "people_status_check" && k.expression == "status IN ('active', 'disabled')")
+    );
+}
+
+#[test]
+fn meta_schema_is_idempotent_and_takes_the_seed_metadata() {
+    let db = TestDb::create("meta");
+    db.execute(&meta_schema_sql()).unwrap();
+    db.execute(&meta_schema_sql()).expect("running the meta DDL twice must succeed");
+    db.execute(&fixture("fixtures/seed/01-multi-tenancy.sql").text).unwrap();
+    db.execute(&fixture("fixtures/seed/01b-multi-tenancy-metadata.sql").text).expect("seed metadata INSERTs");
+    let c = nest_introspect::introspect_blocking(&db.url, &[]).unwrap();
+    assert_eq!(c.metadata.enterprise_features.len(), 2);
+    // uuid_generate_v7 gives version-7 UUIDs in time order.
+    db.execute(
+        "DO $$ DECLARE a uuid := uuid_generate_v7(); b uuid; BEGIN PERFORM pg_sleep(0.002); b := uuid_generate_v7();
+           IF substr(a::text, 15, 1) <> '7' OR a >= b THEN RAISE EXCEPTION 'not v7 or not ordered: % %', a, b; END IF; END $$",
+    )
+    .unwrap();
+}
+
+#[test]
+fn schema_filter_reads_only_the_named_schemas() {
+    let db = TestDb::create("filter");
+    db.execute(
+        "CREATE SCHEMA app; CREATE TABLE app.a (id int PRIMARY KEY); CREATE TABLE public.b (id int PRIMARY KEY);",
+    )
+    .unwrap();
+    let c = nest_introspect::introspect_blocking(&db.url, &["app".to_string()]).unwrap();
+    assert_eq!(c.tables.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), vec!["a"]);
+    let err = nest_introspect::introspect_blocking(&db.url, &["nope".to_string()]).unwrap_err();
+    assert!(err.to_string().contains("nope"));
+}

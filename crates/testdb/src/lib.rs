@@ -1,0 +1,97 @@
+//! Throwaway PostgreSQL databases for tests.
+//!
+//! The server is found through `NEST_TEST_DATABASE_URL` (an admin connection, default
+//! `postgres://postgres@127.0.0.1:5432/postgres`). Each [`TestDb`] creates its own database
+//! with a unique name and drops it when dropped. A missing server is a test failure with a
+//! message saying how to start one, never a silent skip.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use tokio_postgres::NoTls;
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+pub fn admin_url() -> String {
+    std::env::var("NEST_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime")
+}
+
+fn with_db(url: &str, db: &str) -> String {
+    // Replace the database name at the end of the URL path, keeping any query string.
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let base = match base.rfind('/') {
+        Some(i) if i > "postgres://".len() => &base[..i],
+        _ => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+/// Run SQL (several statements) on a connection URL.
+pub fn execute(url: &str, sql: &str) -> Result<(), String> {
+    runtime().block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, NoTls).await.map_err(|e| e.to_string())?;
+        let h = tokio::spawn(conn);
+        let r = client.batch_execute(sql).await.map_err(|e| match e.as_db_error() {
+            Some(db) => format!("{}: {}", db.severity(), db.message()),
+            None => e.to_string(),
+        });
+        drop(client);
+        let _ = h.await;
+        r
+    })
+}
+
+/// A database that exists for the life of the value.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    /// Create a fresh, empty database named after `prefix`.
+    pub fn create(prefix: &str) -> TestDb {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let clean: String =
+            prefix.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+        let name = format!("ngt_{}_{}_{}", clean, std::process::id(), n);
+        let admin = admin_url();
+        let _ = execute(&admin, &format!("DROP DATABASE IF EXISTS {name}"));
+        execute(&admin, &format!("CREATE DATABASE {name}")).unwrap_or_else(|e| {
+            panic!(
+                "cannot create a test database through {admin}: {e}\n\
+                 Start PostgreSQL (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) \
+                 or point NEST_TEST_DATABASE_URL at a server where this user may CREATE DATABASE."
+            )
+        });
+        TestDb { url: with_db(&admin, &name), name }
+    }
+
+    pub fn execute(&self, sql: &str) -> Result<(), String> {
+        execute(&self.url, sql)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let _ = execute(&admin_url(), &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_rewrite() {
+        assert_eq!(with_db("postgres://u@h:5432/postgres", "x"), "postgres://u@h:5432/x");
+        assert_eq!(with_db("postgres://u@h/postgres?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
+    }
+}
