@@ -1,0 +1,91 @@
+//! The binary as a user runs it: outputs and exit codes (0 ok, 1 errors in input, 2 usage).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nest-generator"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run nest-generator")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_string()
+}
+
+#[test]
+fn inspect_seed_folder() {
+    let out = run(&["inspect", "--schema", "fixtures/seed"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("25 tables, 1 partitions, 0 views, 1 materialized views"), "{stdout}");
+    assert!(stdout.contains("public.role_permissions (table, 3 columns)"));
+    assert!(stdout.contains("foreign key (folder_id) -> public.folders (id)"));
+    // The seed's partition warning is shown with its location.
+    assert!(text(&out.stderr).contains("fixtures/seed/03-audit.sql:34:14"));
+}
+
+#[test]
+fn inspect_json_is_stable() {
+    let a = run(&["inspect", "--schema", "fixtures/seed", "--json"]);
+    let b = run(&["inspect", "--schema", "fixtures/seed", "--json"]);
+    assert_eq!(a.status.code(), Some(0));
+    assert_eq!(a.stdout, b.stdout, "same input, same bytes");
+    let v: serde_json::Value = serde_json::from_slice(&a.stdout).expect("valid JSON");
+    assert_eq!(v["tables"].as_array().unwrap().len(), 27);
+    for key in ["enums", "metadata", "diagnostics", "functions", "sequences"] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    let t = &v["tables"][0];
+    for key in
+        ["schema", "name", "kind", "columns", "unique", "foreign_keys", "indexes", "checks", "rls_enabled", "policies"]
+    {
+        assert!(t.get(key).is_some(), "table misses {key}");
+    }
+}
+
+#[test]
+fn errors_in_input_exit_1_with_location() {
+    let dir = std::env::temp_dir().join(format!("ng-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("bad.sql");
+    std::fs::write(&f, "CREATE TABLE a (id int PRIMARY KEY);\nCREATE TABLE b (a_id int REFERENCES nowhere(id));\n")
+        .unwrap();
+    let out = run(&["inspect", "--schema", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("error[unknown-foreign-key-target]"), "{err}");
+    assert!(err.contains("bad.sql:2:37"), "{err}");
+    assert!(err.contains("help:"), "{err}");
+    let missing = run(&["inspect", "--schema", "does/not/exist.sql"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing.stderr).contains("does/not/exist.sql"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(run(&["inspect"]).status.code(), Some(2));
+    assert_eq!(run(&["inspect", "--schema"]).status.code(), Some(2));
+    assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(run(&[]).status.code(), Some(2));
+    assert_eq!(run(&["--help"]).status.code(), Some(0));
+}
+
+#[test]
+fn sql_meta_prints_the_metadata_schema() {
+    let out = run(&["sql", "meta"]);
+    assert_eq!(out.status.code(), Some(0));
+    let s = text(&out.stdout);
+    assert!(s.contains("CREATE TABLE IF NOT EXISTS meta.table_metadata"));
+    assert!(s.contains("CREATE TABLE IF NOT EXISTS meta.enterprise_features"));
+    assert!(s.contains("CREATE TABLE IF NOT EXISTS meta.column_metadata"));
+    assert!(s.contains("FUNCTION public.uuid_generate_v7()"));
+}
