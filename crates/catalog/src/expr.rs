@@ -124,13 +124,11 @@ fn canonical_name(name: ObjectName) -> ObjectName {
             other => other,
         })
         .collect();
-    if parts.len() == 2 {
-        if let ObjectNamePart::Identifier(i) = &parts[0] {
-            if i.value == "public" || i.value == "pg_catalog" {
+    if parts.len() == 2
+        && let ObjectNamePart::Identifier(i) = &parts[0]
+            && (i.value == "public" || i.value == "pg_catalog") {
                 parts.remove(0);
             }
-        }
-    }
     ObjectName(parts)
 }
 
@@ -288,15 +286,12 @@ fn normalize(e: Expr) -> Expr {
                     })
                     .collect();
                 // Sequence functions take a name: `nextval('public.s')` and `nextval('s')` are one.
-                if matches!(fname.as_str(), "nextval" | "currval" | "setval") {
-                    if let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(v)))) = list.args.first_mut() {
-                        if let Value::SingleQuotedString(s) = &mut v.value {
-                            if let Some(rest) = s.strip_prefix("public.") {
+                if matches!(fname.as_str(), "nextval" | "currval" | "setval")
+                    && let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(v)))) = list.args.first_mut()
+                        && let Value::SingleQuotedString(s) = &mut v.value
+                            && let Some(rest) = s.strip_prefix("public.") {
                                 *s = rest.to_string();
                             }
-                        }
-                    }
-                }
             }
             Expr::Function(f)
         }
@@ -310,13 +305,11 @@ fn normalize(e: Expr) -> Expr {
 
 /// `OPERATOR(pg_catalog.~)` and `OPERATOR(public.~)` are the plain operator `~`.
 fn plain_operator(op: BinaryOperator) -> BinaryOperator {
-    if let BinaryOperator::PGCustomBinaryOperator(parts) = &op {
-        if parts.len() == 2 && (parts[0] == "pg_catalog" || parts[0] == "public") {
-            if let Some(Expr::BinaryOp { op: plain, .. }) = parse_expr(&format!("a {} b", parts[1])) {
+    if let BinaryOperator::PGCustomBinaryOperator(parts) = &op
+        && parts.len() == 2 && (parts[0] == "pg_catalog" || parts[0] == "public")
+            && let Some(Expr::BinaryOp { op: plain, .. }) = parse_expr(&format!("a {} b", parts[1])) {
                 return plain;
             }
-        }
-    }
     op
 }
 
@@ -331,11 +324,10 @@ fn canonical_value(v: Value) -> Value {
 /// A jsonb constant is stored parsed: PostgreSQL prints it with its own key order and spacing.
 /// Both readers print it as compact JSON with sorted keys.
 fn jsonb_literal(e: Expr) -> Expr {
-    if let Some(s) = string_value(&e) {
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(s) {
+    if let Some(s) = string_value(&e)
+        && let Ok(v) = serde_json::from_str::<serde_json::Value>(s) {
             return Expr::Value(ValueWithSpan { value: Value::SingleQuotedString(v.to_string()), span: Span::empty() });
         }
-    }
     e
 }
 
@@ -356,11 +348,10 @@ fn normalize_cast(kind: CastKind, expr: Expr, data_type: DataType, format: Optio
         }
         // Numeric literal written as a string ('-1'::integer) or cast to a wider numeric type.
         if is_numeric(&target) {
-            if let Some(s) = string_value(&inner) {
-                if looks_numeric(s) {
+            if let Some(s) = string_value(&inner)
+                && looks_numeric(s) {
                     return number(s);
                 }
-            }
             if let Expr::Value(ValueWithSpan { value: Value::Number(..), .. }) = inner {
                 return inner;
             }
@@ -370,13 +361,11 @@ fn normalize_cast(kind: CastKind, expr: Expr, data_type: DataType, format: Optio
             return inner;
         }
         // ARRAY['a'::varchar, 'b'::varchar]::text[] is an array of strings.
-        if target.array && is_text_like(&target.element()) {
-            if let Expr::Array(a) = &inner {
-                if a.elem.iter().all(|e| string_value(e).is_some()) {
+        if target.array && is_text_like(&target.element())
+            && let Expr::Array(a) = &inner
+                && a.elem.iter().all(|e| string_value(e).is_some()) {
                     return inner;
                 }
-            }
-        }
     }
     Expr::Cast { kind: CastKind::DoubleColon, expr: bx(inner), data_type: to_type(&target), format: None }
 }
@@ -420,7 +409,7 @@ fn parenthesize(e: Expr) -> Expr {
         Expr::Cast { kind, expr, data_type, format } => Expr::Cast { kind, expr: wrap(*expr), data_type, format },
         Expr::In { expr, target: InTarget::List(list), negated, global } => Expr::In {
             expr: wrap(*expr),
-            target: InTarget::List(list.into_iter().map(|x| parenthesize(x)).collect()),
+            target: InTarget::List(list.into_iter().map(parenthesize).collect()),
             negated,
             global,
         },
@@ -449,7 +438,7 @@ fn parenthesize(e: Expr) -> Expr {
             Expr::AtTimeZone { timestamp: wrap(*timestamp), time_zone: wrap(*time_zone) }
         }
         Expr::Array(mut a) => {
-            a.elem = a.elem.into_iter().map(|x| parenthesize(x)).collect();
+            a.elem = a.elem.into_iter().map(parenthesize).collect();
             Expr::Array(a)
         }
         Expr::Function(mut f) => {

@@ -534,16 +534,9 @@ impl TypeParser<'_> {
         };
         // Trailing array markers: `[]`, `[3]`, `ARRAY`, `ARRAY[3]`.
         let mut array = false;
-        loop {
-            if self.peek() == Some(&Tok::Brackets) {
-                self.pos += 1;
-                array = true;
-            } else if self.peek_word("array") {
-                self.pos += 1;
-                array = true;
-            } else {
-                break;
-            }
+        while self.peek() == Some(&Tok::Brackets) || self.peek_word("array") {
+            self.pos += 1;
+            array = true;
         }
         let schema = match schema.as_deref() {
             None | Some("pg_catalog") | Some("public") => None,

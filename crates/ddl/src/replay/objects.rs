@@ -53,11 +53,10 @@ fn literal_string(e: &Expr) -> Option<String> {
         Expr::Function(f) => {
             // by_range('time') in TimescaleDB 2.13+.
             let n = f.name.to_string().to_lowercase();
-            if n.ends_with("by_range") || n.ends_with("by_hash") {
-                if let FunctionArguments::List(l) = &f.args {
+            if (n.ends_with("by_range") || n.ends_with("by_hash"))
+                && let FunctionArguments::List(l) = &f.args {
                     return l.args.first().and_then(string_arg);
                 }
-            }
             None
         }
         _ => None,
@@ -508,11 +507,10 @@ impl Replayer {
                 "set_config" => {
                     let key = list.args.first().and_then(string_arg);
                     let value = list.args.get(1).and_then(string_arg);
-                    if let (Some(k), Some(v)) = (key, value) {
-                        if k == "search_path" {
+                    if let (Some(k), Some(v)) = (key, value)
+                        && k == "search_path" {
                             self.set_search_path(&v);
                         }
-                    }
                 }
                 "create_hypertable" => self.create_hypertable(&list.args),
                 _ => {}

@@ -910,7 +910,7 @@ pub(crate) fn index_name_addition(cols: &[String]) -> String {
             buf.push('_');
         }
         buf.push_str(c);
-        if buf.len() >= nest_catalog::naming::MAX_IDENT + 1 {
+        if buf.len() > nest_catalog::naming::MAX_IDENT {
             break;
         }
     }

@@ -176,12 +176,11 @@ impl Replayer {
         for f in factors {
             if let TableFactor::Table { name, alias, .. } = f {
                 let (_, tname) = split_name(name);
-                if let Some(key) = self.lookup_table(name) {
-                    if let Some(t) = self.table_ref(&key) {
+                if let Some(key) = self.lookup_table(name)
+                    && let Some(t) = self.table_ref(&key) {
                         let visible = alias.as_ref().map(|a| ident(&a.name)).unwrap_or(tname);
                         rels.push((visible, t.clone()));
                     }
-                }
             }
         }
         (Scope { rels }, Some(sel.projection.clone()))

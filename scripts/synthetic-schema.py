@@ -1,0 +1,33 @@
+#!/usr/bin/env python3
+"""Write a synthetic schema: N tables x 10 columns, each table with a foreign key to an
+earlier table, two indexes (one partial), a unique key, a
+check, and metadata rows. Deterministic: the same N gives the same text.
+
+usage: scripts/synthetic-schema.py [N] > schema.sql
+"""
+import sys
+
+n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+out = sys.stdout
+out.write("-- synthetic schema: %d tables x 10 columns\n" % n)
+for i in range(n):
+    t = "t%04d" % i
+    cols = [
+        "  id uuid PRIMARY KEY DEFAULT uuid_generate_v7()",
+        "  name varchar(200) NOT NULL",
+        "  code varchar(40) NOT NULL UNIQUE",
+        "  amount numeric(12,2) DEFAULT 0 CHECK (amount >= 0)",
+        "  quantity integer NOT NULL DEFAULT 1",
+        "  status varchar(20) DEFAULT 'active'",
+        "  payload jsonb DEFAULT '{}'",
+        "  parent_id uuid" + (" REFERENCES t%04d(id) ON DELETE CASCADE" % (i // 2) if i > 0 else ""),
+        "  created_at timestamptz NOT NULL DEFAULT now()",
+        "  deleted_at timestamptz",
+    ]
+    out.write("CREATE TABLE %s (\n%s\n);\n" % (t, ",\n".join(cols)))
+    out.write("CREATE INDEX idx_%s_parent ON %s (parent_id) WHERE deleted_at IS NULL;\n" % (t, t))
+    out.write("CREATE INDEX idx_%s_created ON %s (created_at DESC, id);\n" % (t, t))
+    if i % 10 == 0:
+        out.write("COMMENT ON TABLE %s IS 'table %d';\n" % (t, i))
+out.write("INSERT INTO meta.table_metadata (schema_name, table_name, has_soft_delete, enable_rbac) VALUES\n")
+out.write(",\n".join("  ('public', 't%04d', true, true)" % i for i in range(0, n, 10)) + ";\n")
