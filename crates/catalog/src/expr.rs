@@ -126,9 +126,10 @@ fn canonical_name(name: ObjectName) -> ObjectName {
         .collect();
     if parts.len() == 2
         && let ObjectNamePart::Identifier(i) = &parts[0]
-            && (i.value == "public" || i.value == "pg_catalog") {
-                parts.remove(0);
-            }
+        && (i.value == "public" || i.value == "pg_catalog")
+    {
+        parts.remove(0);
+    }
     ObjectName(parts)
 }
 
@@ -288,10 +289,11 @@ fn normalize(e: Expr) -> Expr {
                 // Sequence functions take a name: `nextval('public.s')` and `nextval('s')` are one.
                 if matches!(fname.as_str(), "nextval" | "currval" | "setval")
                     && let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(v)))) = list.args.first_mut()
-                        && let Value::SingleQuotedString(s) = &mut v.value
-                            && let Some(rest) = s.strip_prefix("public.") {
-                                *s = rest.to_string();
-                            }
+                    && let Value::SingleQuotedString(s) = &mut v.value
+                    && let Some(rest) = s.strip_prefix("public.")
+                {
+                    *s = rest.to_string();
+                }
             }
             Expr::Function(f)
         }
@@ -306,10 +308,12 @@ fn normalize(e: Expr) -> Expr {
 /// `OPERATOR(pg_catalog.~)` and `OPERATOR(public.~)` are the plain operator `~`.
 fn plain_operator(op: BinaryOperator) -> BinaryOperator {
     if let BinaryOperator::PGCustomBinaryOperator(parts) = &op
-        && parts.len() == 2 && (parts[0] == "pg_catalog" || parts[0] == "public")
-            && let Some(Expr::BinaryOp { op: plain, .. }) = parse_expr(&format!("a {} b", parts[1])) {
-                return plain;
-            }
+        && parts.len() == 2
+        && (parts[0] == "pg_catalog" || parts[0] == "public")
+        && let Some(Expr::BinaryOp { op: plain, .. }) = parse_expr(&format!("a {} b", parts[1]))
+    {
+        return plain;
+    }
     op
 }
 
@@ -325,9 +329,10 @@ fn canonical_value(v: Value) -> Value {
 /// Both readers print it as compact JSON with sorted keys.
 fn jsonb_literal(e: Expr) -> Expr {
     if let Some(s) = string_value(&e)
-        && let Ok(v) = serde_json::from_str::<serde_json::Value>(s) {
-            return Expr::Value(ValueWithSpan { value: Value::SingleQuotedString(v.to_string()), span: Span::empty() });
-        }
+        && let Ok(v) = serde_json::from_str::<serde_json::Value>(s)
+    {
+        return Expr::Value(ValueWithSpan { value: Value::SingleQuotedString(v.to_string()), span: Span::empty() });
+    }
     e
 }
 
@@ -349,9 +354,10 @@ fn normalize_cast(kind: CastKind, expr: Expr, data_type: DataType, format: Optio
         // Numeric literal written as a string ('-1'::integer) or cast to a wider numeric type.
         if is_numeric(&target) {
             if let Some(s) = string_value(&inner)
-                && looks_numeric(s) {
-                    return number(s);
-                }
+                && looks_numeric(s)
+            {
+                return number(s);
+            }
             if let Expr::Value(ValueWithSpan { value: Value::Number(..), .. }) = inner {
                 return inner;
             }
@@ -361,11 +367,13 @@ fn normalize_cast(kind: CastKind, expr: Expr, data_type: DataType, format: Optio
             return inner;
         }
         // ARRAY['a'::varchar, 'b'::varchar]::text[] is an array of strings.
-        if target.array && is_text_like(&target.element())
+        if target.array
+            && is_text_like(&target.element())
             && let Expr::Array(a) = &inner
-                && a.elem.iter().all(|e| string_value(e).is_some()) {
-                    return inner;
-                }
+            && a.elem.iter().all(|e| string_value(e).is_some())
+        {
+            return inner;
+        }
     }
     Expr::Cast { kind: CastKind::DoubleColon, expr: bx(inner), data_type: to_type(&target), format: None }
 }

@@ -56,9 +56,10 @@ fn dollar_tag(bytes: &[u8], i: usize) -> Option<usize> {
     }
     let mut j = i + 1;
     if let Some(&c) = bytes.get(j)
-        && c.is_ascii_digit() {
-            return None;
-        }
+        && c.is_ascii_digit()
+    {
+        return None;
+    }
     while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_' || bytes[j] >= 0x80) {
         j += 1;
     }

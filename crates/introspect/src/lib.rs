@@ -462,9 +462,10 @@ fn canonical_bound_exprs(b: &str) -> String {
             .join(", ")
     };
     if let Some(rest) = b.strip_prefix("FOR VALUES FROM (")
-        && let Some((from, to)) = rest.split_once(") TO (") {
-            return format!("FOR VALUES FROM ({}) TO ({})", canon_list(from), canon_list(to.trim_end_matches(')')));
-        }
+        && let Some((from, to)) = rest.split_once(") TO (")
+    {
+        return format!("FOR VALUES FROM ({}) TO ({})", canon_list(from), canon_list(to.trim_end_matches(')')));
+    }
     if let Some(rest) = b.strip_prefix("FOR VALUES IN (") {
         return format!("FOR VALUES IN ({})", canon_list(rest.trim_end_matches(')')));
     }

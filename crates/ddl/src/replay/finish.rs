@@ -87,10 +87,11 @@ impl Replayer {
             }
             let references = QualifiedName::new(&target_key.0, &target_key.1);
             if let Some(t) = self.table_mut(&key)
-                && let Some(f) = t.foreign_keys.iter_mut().find(|f| f.name == fc.fk) {
-                    f.references = references;
-                    f.referenced_columns = ref_cols;
-                }
+                && let Some(f) = t.foreign_keys.iter_mut().find(|f| f.name == fc.fk)
+            {
+                f.references = references;
+                f.referenced_columns = ref_cols;
+            }
         }
     }
 

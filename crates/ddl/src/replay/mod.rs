@@ -400,10 +400,11 @@ impl Replayer {
 
     fn set(&mut self, set: sqlparser::ast::Set) {
         if let sqlparser::ast::Set::SingleAssignment { variable, values, .. } = set
-            && variable.to_string().eq_ignore_ascii_case("search_path") {
-                let v = values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",");
-                self.set_search_path(&v);
-            }
+            && variable.to_string().eq_ignore_ascii_case("search_path")
+        {
+            let v = values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",");
+            self.set_search_path(&v);
+        }
     }
 
     /// The catalog, after checking what can only be checked once everything is read.

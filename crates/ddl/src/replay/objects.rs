@@ -54,9 +54,10 @@ fn literal_string(e: &Expr) -> Option<String> {
             // by_range('time') in TimescaleDB 2.13+.
             let n = f.name.to_string().to_lowercase();
             if (n.ends_with("by_range") || n.ends_with("by_hash"))
-                && let FunctionArguments::List(l) = &f.args {
-                    return l.args.first().and_then(string_arg);
-                }
+                && let FunctionArguments::List(l) = &f.args
+            {
+                return l.args.first().and_then(string_arg);
+            }
             None
         }
         _ => None,
@@ -508,9 +509,10 @@ impl Replayer {
                     let key = list.args.first().and_then(string_arg);
                     let value = list.args.get(1).and_then(string_arg);
                     if let (Some(k), Some(v)) = (key, value)
-                        && k == "search_path" {
-                            self.set_search_path(&v);
-                        }
+                        && k == "search_path"
+                    {
+                        self.set_search_path(&v);
+                    }
                 }
                 "create_hypertable" => self.create_hypertable(&list.args),
                 _ => {}

@@ -177,10 +177,11 @@ impl Replayer {
             if let TableFactor::Table { name, alias, .. } = f {
                 let (_, tname) = split_name(name);
                 if let Some(key) = self.lookup_table(name)
-                    && let Some(t) = self.table_ref(&key) {
-                        let visible = alias.as_ref().map(|a| ident(&a.name)).unwrap_or(tname);
-                        rels.push((visible, t.clone()));
-                    }
+                    && let Some(t) = self.table_ref(&key)
+                {
+                    let visible = alias.as_ref().map(|a| ident(&a.name)).unwrap_or(tname);
+                    rels.push((visible, t.clone()));
+                }
             }
         }
         (Scope { rels }, Some(sel.projection.clone()))
