@@ -1,14 +1,16 @@
 //! `nest-generator`: the command line. The only crate that prints.
 
+mod generate;
 mod input;
 mod render;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
+use nest_model::Flags;
 use std::process::ExitCode;
 
-/// Exit codes: 0 ok, 1 errors in the input, 2 usage errors.
-const EXIT_INPUT: u8 = 1;
-const EXIT_USAGE: u8 = 2;
+/// Exit codes: 0 ok, 1 errors in the input (or merge conflicts), 2 usage errors.
+pub const EXIT_INPUT: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
 
 fn input_args(cmd: Command) -> Command {
     cmd.arg(
@@ -21,8 +23,7 @@ fn input_args(cmd: Command) -> Command {
         Arg::new("database-url")
             .long("database-url")
             .value_name("URL")
-            .env("DATABASE_URL")
-            .help("Read a live PostgreSQL catalog instead (postgres://user@host/db)"),
+            .help("Read a live PostgreSQL catalog instead (postgres://user@host/db); DATABASE_URL is used when nothing else names an input"),
     )
     .arg(
         Arg::new("schemas")
@@ -31,27 +32,71 @@ fn input_args(cmd: Command) -> Command {
             .value_delimiter(',')
             .help("Live only: schemas to read (default: every user schema but `meta`)"),
     )
+    .arg(
+        Arg::new("config")
+            .long("config")
+            .value_name("FILE")
+            .help("Settings file (default: ./nest-generator.toml when present)"),
+    )
 }
 
 fn cli() -> Command {
     Command::new("nest-generator")
         .version(env!("CARGO_PKG_VERSION"))
         .about("Turn a PostgreSQL schema into a NestJS backend")
+        .after_help("Feature flags: --features.<name>=true|false (auth, rbac, tenant-scoped, audit, readonly, soft-delete, event-sourcing, time-series, file-upload, queue, realtime, cache, swagger, versioning)")
         .subcommand_required(true)
         .arg_required_else_help(true)
-        .subcommand(input_args(Command::new("inspect").about("Read a schema and print what the generator sees")).arg(
-            Arg::new("json").long("json").action(ArgAction::SetTrue).help("Print the catalog as stable, sorted JSON"),
-        ))
+        .subcommand(
+            input_args(Command::new("inspect").about("Read a schema and print what the generator sees"))
+                .arg(Arg::new("json").long("json").action(ArgAction::SetTrue).help("Print the catalog as stable, sorted JSON")),
+        )
+        .subcommand(
+            input_args(Command::new("generate").about("Generate a NestJS project, or add tables to one"))
+                .arg(Arg::new("tables").value_name("TABLE").num_args(0..).help("Tables to generate (name or schema.name); default: all, or the project's tables"))
+                .arg(Arg::new("all").long("all").action(ArgAction::SetTrue).help("Every table of the schema"))
+                .arg(Arg::new("out").long("out").short('o').value_name("DIR").help("Project folder (default: config `out`, or the current folder if it is a generated project)"))
+                .arg(Arg::new("force").long("force").action(ArgAction::SetTrue).help("Generate into a non-empty folder that is not a generated project (existing files are merged, never overwritten)"))
+                .arg(Arg::new("dry-run").long("dry-run").action(ArgAction::SetTrue).help("Print a unified diff of what would change; write nothing"))
+                .arg(Arg::new("check").long("check").action(ArgAction::SetTrue).help("Exit 1 and list stale files if the project is not up to date; write nothing"))
+                .arg(Arg::new("templates").long("templates").value_name("DIR").help("Folder of .j2 templates overriding the built-in ones by name")),
+        )
+        .subcommand(
+            input_args(Command::new("explain").about("Print what the generator resolved for tables, and why"))
+                .arg(Arg::new("tables").value_name("TABLE").num_args(0..)),
+        )
         .subcommand(
             Command::new("sql")
                 .about("Print SQL the generated application relies on")
                 .subcommand_required(true)
-                .subcommand(Command::new("meta").about("The metadata schema (meta.*) and uuid_generate_v7()")),
+                .subcommand(Command::new("meta").about("The metadata schema (meta.*) and uuid_generate_v7()"))
+                .subcommand(input_args(Command::new("schema").about("DDL for the schema, loadable on PostgreSQL 15+"))),
         )
 }
 
+/// Take `--features.x=y` out of the arguments (clap cannot declare open-ended names).
+fn split_feature_flags(args: Vec<String>) -> Result<(Vec<String>, Flags), String> {
+    let mut flags = Flags::default();
+    let mut rest = Vec::new();
+    for a in args {
+        if a.starts_with("--features.") {
+            flags.parse_one(&a)?;
+        } else {
+            rest.push(a);
+        }
+    }
+    Ok((rest, flags))
+}
+
 fn main() -> ExitCode {
-    let matches = match cli().try_get_matches() {
+    let (args, flags) = match split_feature_flags(std::env::args().collect()) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let matches = match cli().try_get_matches_from(args) {
         Ok(m) => m,
         Err(e) => {
             let _ = e.print();
@@ -61,7 +106,7 @@ fn main() -> ExitCode {
             };
         }
     };
-    match run(&matches) {
+    match run(&matches, flags) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -70,34 +115,45 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(m: &ArgMatches) -> anyhow::Result<ExitCode> {
+fn run(m: &ArgMatches, flags: Flags) -> anyhow::Result<ExitCode> {
     match m.subcommand() {
         Some(("inspect", sub)) => inspect(sub),
+        Some(("generate", sub)) => generate::generate(sub, flags),
+        Some(("explain", sub)) => generate::explain(sub, flags),
         Some(("sql", sub)) => match sub.subcommand() {
             Some(("meta", _)) => {
                 print!("{}", nest_catalog::meta::meta_schema_sql());
                 Ok(ExitCode::SUCCESS)
             }
+            Some(("schema", s)) => sql_schema(s),
             _ => Ok(ExitCode::from(EXIT_USAGE)),
         },
         _ => Ok(ExitCode::from(EXIT_USAGE)),
     }
 }
 
-fn inspect(m: &ArgMatches) -> anyhow::Result<ExitCode> {
-    let source = match input::Source::from_args(m) {
-        Ok(s) => s,
+/// Load the catalog named by the input arguments; `Err(code)` after printing why.
+pub fn load_catalog(m: &ArgMatches) -> Result<(input::Resolved, nest_catalog::Catalog), ExitCode> {
+    let resolved = match input::resolve(m, None) {
+        Ok(r) => r,
         Err(msg) => {
             eprintln!("error: {msg}");
-            return Ok(ExitCode::from(EXIT_USAGE));
+            return Err(ExitCode::from(EXIT_USAGE));
         }
     };
-    let catalog = match input::load(&source) {
-        Ok(c) => c,
+    match input::load(&resolved.source) {
+        Ok(c) => Ok((resolved, c)),
         Err(e) => {
             eprintln!("error: {e}");
-            return Ok(ExitCode::from(EXIT_INPUT));
+            Err(ExitCode::from(EXIT_INPUT))
         }
+    }
+}
+
+fn inspect(m: &ArgMatches) -> anyhow::Result<ExitCode> {
+    let (_, catalog) = match load_catalog(m) {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
     };
     if m.get_flag("json") {
         println!("{}", catalog.to_json());
@@ -107,4 +163,21 @@ fn inspect(m: &ArgMatches) -> anyhow::Result<ExitCode> {
         render::diagnostics(&catalog, false);
     }
     Ok(if catalog.has_errors() { ExitCode::from(EXIT_INPUT) } else { ExitCode::SUCCESS })
+}
+
+fn sql_schema(m: &ArgMatches) -> anyhow::Result<ExitCode> {
+    let (_, catalog) = match load_catalog(m) {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
+    };
+    if catalog.has_errors() {
+        render::diagnostics(&catalog, false);
+        return Ok(ExitCode::from(EXIT_INPUT));
+    }
+    let (sql, notes) = nest_sql::schema_sql(&catalog);
+    print!("{sql}");
+    for n in notes {
+        eprintln!("note: {}", n.0);
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -173,3 +173,78 @@ pub fn summary(c: &Catalog) -> String {
     }
     out
 }
+
+/// `explain`: every resolved setting of every resource, and where it came from.
+pub fn explain(m: &nest_model::Model) -> String {
+    use nest_model::Access;
+    let mut out = String::new();
+    for r in &m.resources {
+        let _ = writeln!(out, "{} → /{}{}", r.qualified(), if r.versioned.value { "v1/" } else { "" }, r.names.route);
+        let _ = writeln!(
+            out,
+            "  classes: {}Module, {}Controller, {}Service, {}Dto",
+            r.names.plural_class, r.names.plural_class, r.names.plural_class, r.names.class
+        );
+        let o = &r.operations;
+        let ops: Vec<&str> = [
+            (o.list, "list"),
+            (o.get, "get"),
+            (o.create, "create"),
+            (o.bulk_create, "bulk create"),
+            (o.update, "update"),
+            (o.delete, if r.soft_delete.is_some() { "soft delete" } else { "delete" }),
+            (o.restore, "restore"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| *n)
+        .collect();
+        let _ = writeln!(out, "  routes: {}", ops.join(", "));
+        let key = r.key_fields().iter().map(|f| f.column.as_str()).collect::<Vec<_>>().join(", ");
+        let _ = writeln!(
+            out,
+            "  key: {}; pages break ties on {}",
+            if key.is_empty() { "none" } else { &key },
+            r.tie_breaker.as_str()
+        );
+        let _ = writeln!(out, "  readonly: {} ({})", r.readonly.value, r.readonly.source);
+        let _ = writeln!(
+            out,
+            "  page size: {} ({}), max {} ({}); count: {} ({})",
+            r.default_limit.value,
+            r.default_limit.source,
+            r.max_limit.value,
+            r.max_limit.source,
+            r.count_mode.value,
+            r.count_mode.source
+        );
+        for (name, s) in &r.features {
+            let _ = writeln!(out, "  feature {name}: {} ({})", s.value, s.source);
+        }
+        for f in &r.fields {
+            let access = match f.access {
+                Access::ReadWrite => "read-write",
+                Access::ReadOnly => "read-only",
+                Access::WriteOnly => "write-only",
+                Access::None => "hidden",
+            };
+            let _ = writeln!(
+                out,
+                "  {:<26} {:<14} {:<11}{}{}",
+                format!("{} → {}", f.column, f.property),
+                f.kind.runtime_name(),
+                access,
+                if f.required_on_create { " required" } else { "" },
+                f.why.as_ref().map(|w| format!(" ({w})")).unwrap_or_default()
+            );
+        }
+        for n in &r.notes {
+            let _ = writeln!(out, "  note: {n}");
+        }
+        out.push('\n');
+    }
+    for (t, why) in &m.skipped {
+        let _ = writeln!(out, "{t}: not served ({why})");
+    }
+    out
+}

@@ -1,0 +1,277 @@
+//! `generate` and `explain`.
+
+use crate::input::{self, Source};
+use crate::{EXIT_INPUT, EXIT_USAGE, render};
+use clap::ArgMatches;
+use nest_model::{Flags, Model, Selection};
+use nest_write::{Action, Manifest, Options, STATE_DIR};
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+use std::process::ExitCode;
+
+/// `to` relative to the folder `from` (both made absolute first).
+fn relative(from: &Path, to: &Path) -> PathBuf {
+    let abs = |p: &Path| -> PathBuf {
+        let p = if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir().unwrap_or_default().join(p) };
+        let mut out = PathBuf::new();
+        for c in p.components() {
+            match c {
+                Component::ParentDir => {
+                    out.pop();
+                }
+                Component::CurDir => {}
+                other => out.push(other),
+            }
+        }
+        out
+    };
+    let (f, t) = (abs(from), abs(to));
+    let fc: Vec<_> = f.components().collect();
+    let tc: Vec<_> = t.components().collect();
+    let common = fc.iter().zip(&tc).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..fc.len() {
+        out.push("..");
+    }
+    for c in &tc[common..] {
+        out.push(c);
+    }
+    if out.as_os_str().is_empty() { PathBuf::from(".") } else { out }
+}
+
+fn recorded_source(manifest: &Manifest, out: &Path) -> Option<Source> {
+    match manifest.source.get("kind").map(String::as_str) {
+        Some("schema") => manifest.source.get("path").map(|p| Source::Offline(out.join(p))),
+        _ => None,
+    }
+}
+
+fn selection(m: &ArgMatches, flags: Flags, manifest: &Manifest) -> Selection {
+    let named: Vec<String> = m.get_many::<String>("tables").map(|v| v.cloned().collect()).unwrap_or_default();
+    let all = m.try_get_one::<bool>("all").ok().flatten().copied().unwrap_or(false);
+    let recorded: BTreeMap<String, Flags> =
+        manifest.tables.iter().map(|(t, f)| (t.clone(), Flags { features: f.clone() })).collect();
+    let tables = if all || (named.is_empty() && recorded.is_empty()) {
+        Vec::new()
+    } else if named.is_empty() {
+        recorded.keys().cloned().collect()
+    } else {
+        let mut t: Vec<String> = recorded.keys().cloned().collect();
+        for n in &named {
+            if !t.iter().any(|x| x == n || x.rsplit('.').next() == Some(n.as_str())) {
+                t.push(n.clone());
+            }
+        }
+        t
+    };
+    // Flags apply to the named tables, or to everything when none is named.
+    let mut sel = Selection { tables, flags: Flags::default(), recorded };
+    if named.is_empty() {
+        sel.flags = flags;
+    } else {
+        for n in &named {
+            let key = sel.recorded.keys().find(|k| *k == n || k.rsplit('.').next() == Some(n.as_str())).cloned();
+            let key = key.unwrap_or_else(|| if n.contains('.') { n.clone() } else { format!("public.{n}") });
+            sel.recorded.entry(key).or_default().features.extend(flags.features.clone());
+        }
+    }
+    sel
+}
+
+fn print_notes(model: &Model) {
+    for r in &model.resources {
+        for n in &r.notes {
+            eprintln!("note: {}: {n}", r.qualified());
+        }
+    }
+}
+
+pub fn generate(m: &ArgMatches, flags: Flags) -> anyhow::Result<ExitCode> {
+    let cwd_is_project = Path::new(STATE_DIR).join("manifest.json").exists();
+    // The config can name the output folder, so read it first (from the current folder).
+    let pre = input::resolve_with(m, None, Some(Source::Offline(PathBuf::from("."))));
+    let out: PathBuf = match (m.get_one::<String>("out"), &pre) {
+        (Some(o), _) => PathBuf::from(o),
+        (None, Ok(r)) if r.config.out.is_some() => {
+            r.config_dir.clone().unwrap_or_default().join(r.config.out.as_deref().unwrap_or("."))
+        }
+        _ if cwd_is_project => PathBuf::from("."),
+        _ => {
+            eprintln!(
+                "error: no output folder: pass --out DIR, set `out` in nest-generator.toml, or run inside a generated project"
+            );
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    let manifest = match nest_write::read_manifest(&out) {
+        Ok(m) => m.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_INPUT));
+        }
+    };
+    let resolved = match input::resolve_with(m, Some(&out), recorded_source(&manifest, &out)) {
+        Ok(r) => r,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    let catalog = match input::load(&resolved.source) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_INPUT));
+        }
+    };
+    if catalog.has_errors() {
+        render::diagnostics(&catalog, false);
+        eprintln!("nothing was written: fix the input first");
+        return Ok(ExitCode::from(EXIT_INPUT));
+    }
+    render::diagnostics(&catalog, false);
+    let sel = selection(m, flags, &manifest);
+    let mut config = resolved.config.clone();
+    if config.project.name.is_none() {
+        let name = std::fs::canonicalize(&out)
+            .ok()
+            .or_else(|| std::env::current_dir().ok().map(|d| d.join(&out)))
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_string()))
+            .unwrap_or_else(|| "nest-api".into());
+        config.project.name = Some(nest_model::names::kebab(&name));
+    }
+    let model = nest_model::build(&catalog, &config, &sel);
+    if !model.diagnostics.is_empty() {
+        for d in &model.diagnostics {
+            eprintln!("{}", render::format_diagnostic(d, None));
+        }
+        eprintln!("nothing was written");
+        return Ok(ExitCode::from(EXIT_INPUT));
+    }
+    if model.resources.is_empty() {
+        eprintln!("error: no table to generate");
+        return Ok(ExitCode::from(EXIT_INPUT));
+    }
+    print_notes(&model);
+    let (schema_sql, sql_notes) = nest_sql::schema_sql(&catalog);
+    for n in &sql_notes {
+        eprintln!("note: db/01-schema.sql: {}", n.0);
+    }
+    let opts = nest_nest::RenderOptions {
+        template_dir: m.get_one::<String>("templates").map(PathBuf::from),
+        sql: vec![
+            ("db/00-meta.sql".into(), nest_catalog::meta::meta_schema_sql()),
+            ("db/01-schema.sql".into(), schema_sql),
+        ],
+    };
+    let mut tree = match nest_nest::render(&model, &catalog, &opts) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_INPUT));
+        }
+    };
+    // Remember where the schema is, relative to the project, for later runs inside it.
+    let mut extra = Manifest::default();
+    if let Source::Offline(p) = &resolved.source {
+        let rel = relative(&out, p).to_string_lossy().replace('\\', "/");
+        extra.source.insert("kind".into(), "schema".into());
+        extra.source.insert("path".into(), rel.clone());
+        if let Some(f) = tree.get_mut("nest-generator.toml") {
+            f.content = f.content.replacen(
+                "# schema = \"../db/schema.sql\"   # SQL file or folder the project is generated from",
+                &format!("schema = {}", serde_json::Value::String(rel)),
+                1,
+            );
+        }
+    } else {
+        extra.source.insert("kind".into(), "database".into());
+    }
+    for r in &model.resources {
+        let flags = sel.recorded.get(&r.qualified()).map(|f| f.features.clone()).unwrap_or_default();
+        let mut flags = flags;
+        if sel.tables.is_empty() {
+            flags.extend(sel.flags.features.clone());
+        }
+        extra.tables.insert(r.qualified(), flags);
+    }
+
+    let check = m.get_flag("check");
+    let dry = m.get_flag("dry-run") || check;
+    let wopts = Options { force: m.get_flag("force"), dry_run: dry };
+    let (report, diffs) = match nest_write::write(&out, &tree, &extra, &wopts) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_INPUT));
+        }
+    };
+    if check {
+        let stale = report.changed();
+        if stale.is_empty() {
+            eprintln!("up to date: {} files", report.actions.len());
+            return Ok(ExitCode::SUCCESS);
+        }
+        for p in &stale {
+            println!("{p}");
+        }
+        eprintln!("{} stale file(s); run nest-generator generate", stale.len());
+        return Ok(ExitCode::from(EXIT_INPUT));
+    }
+    if dry {
+        for d in &diffs {
+            let (path, old, new) = (&d.path, &d.old, &d.new);
+            let patch = diffy::create_patch(old, new);
+            println!("--- a/{path}\n+++ b/{path}");
+            let text = patch.to_string();
+            for line in text.lines().skip_while(|l| l.starts_with("---") || l.starts_with("+++")) {
+                println!("{line}");
+            }
+        }
+        eprintln!("dry run: {} file(s) would change, nothing written", report.changed().len());
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "{}: {} resources; {} created, {} updated, {} merged, {} unchanged, {} user files kept, {} deleted",
+        out.display(),
+        model.resources.len(),
+        report.count(Action::Create),
+        report.count(Action::Replace),
+        report.count(Action::Merged),
+        report.count(Action::Unchanged),
+        report.count(Action::KeptUserFile),
+        report.count(Action::Delete)
+    );
+    for p in report.paths(Action::KeptEditedOrphan) {
+        eprintln!("kept: {p} is no longer generated but you edited it; delete it when done");
+    }
+    if report.has_conflicts() {
+        for p in report.paths(Action::Conflict) {
+            eprintln!("conflict: {p} (resolve the <<<<<<< markers)");
+        }
+        return Ok(ExitCode::from(EXIT_INPUT));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn explain(m: &ArgMatches, flags: Flags) -> anyhow::Result<ExitCode> {
+    let (resolved, catalog) = match crate::load_catalog(m) {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
+    };
+    if catalog.has_errors() {
+        render::diagnostics(&catalog, false);
+        return Ok(ExitCode::from(EXIT_INPUT));
+    }
+    let named: Vec<String> = m.get_many::<String>("tables").map(|v| v.cloned().collect()).unwrap_or_default();
+    let sel = Selection { tables: named, flags, recorded: BTreeMap::new() };
+    let model = nest_model::build(&catalog, &resolved.config, &sel);
+    for d in &model.diagnostics {
+        eprintln!("{}", render::format_diagnostic(d, None));
+    }
+    if !model.diagnostics.is_empty() {
+        return Ok(ExitCode::from(EXIT_INPUT));
+    }
+    print!("{}", render::explain(&model));
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,472 @@
+//! Catalog + metadata + config + flags → Model: per table the resolved settings, names,
+//! fields with their TypeScript shape and validation, and what clients may do. Every inference
+//! rule of the generator lives here; later stages only render.
+
+mod fields;
+pub mod names;
+pub mod settings;
+
+pub use fields::{Access, Field, FieldKind, Format};
+pub use settings::{Config, Flags, Setting, Source};
+
+use nest_catalog::{Catalog, Diagnostic, Location, Table, TableKind, codes};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceKind {
+    Table,
+    View,
+    MaterializedView,
+}
+
+/// How keyset pagination breaks ties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TieBreaker {
+    Key,
+    Ctid,
+    None,
+}
+
+impl TieBreaker {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TieBreaker::Key => "key",
+            TieBreaker::Ctid => "ctid",
+            TieBreaker::None => "none",
+        }
+    }
+}
+
+/// Names of one resource in every convention it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    /// Singular PascalCase base of class names: `OrganizationUser`.
+    pub class: String,
+    /// Plural PascalCase for module, controller, service: `OrganizationUsers`.
+    pub plural_class: String,
+    /// kebab-case folder and file stem: `organization-users`.
+    pub file: String,
+    /// kebab-case singular for DTO files: `organization-user`.
+    pub singular_file: String,
+    /// URL path: `organization-users`.
+    pub route: String,
+    /// Constant name of the resource spec: `ORGANIZATION_USERS`.
+    pub constant: String,
+    /// Human singular: `organization user`.
+    pub human: String,
+    /// Permission resource slug: `organization_users`.
+    pub permission: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operations {
+    pub list: bool,
+    pub get: bool,
+    pub create: bool,
+    pub bulk_create: bool,
+    pub update: bool,
+    pub delete: bool,
+    pub restore: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub schema: String,
+    pub table: String,
+    pub kind: ResourceKind,
+    pub names: Names,
+    pub description: Option<String>,
+    pub fields: Vec<Field>,
+    /// Indexes into `fields` of the primary key, in key order.
+    pub key: Vec<usize>,
+    pub tie_breaker: TieBreaker,
+    pub default_sort: Vec<String>,
+    pub soft_delete: Option<usize>,
+    pub updated_at: Option<usize>,
+    pub operations: Operations,
+    pub readonly: Setting<bool>,
+    pub versioned: Setting<bool>,
+    pub swagger: Setting<bool>,
+    pub default_limit: Setting<u32>,
+    pub max_limit: Setting<u32>,
+    pub count_mode: Setting<String>,
+    /// Every feature asked for, with where from (including ones this version does not build yet).
+    pub features: BTreeMap<String, Setting<bool>>,
+    /// Notes for `explain` and for the generate report.
+    pub notes: Vec<String>,
+}
+
+impl Resource {
+    pub fn key_fields(&self) -> Vec<&Field> {
+        self.key.iter().map(|&i| &self.fields[i]).collect()
+    }
+    pub fn qualified(&self) -> String {
+        format!("{}.{}", self.schema, self.table)
+    }
+    pub fn feature(&self, name: &str) -> bool {
+        self.features.get(name).is_some_and(|s| s.value)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub name: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub project: Project,
+    pub resources: Vec<Resource>,
+    /// Tables seen but not served, and why (partitions, excluded).
+    pub skipped: Vec<(String, String)>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Model {
+    pub fn resource(&self, name: &str) -> Option<&Resource> {
+        self.resources.iter().find(|r| r.table == name || r.qualified() == name)
+    }
+}
+
+/// What to build.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Tables (`name` or `schema.name`) to generate; empty means all.
+    pub tables: Vec<String>,
+    /// Flags for the selected tables.
+    pub flags: Flags,
+    /// Flags recorded for tables generated before (`generate TABLE` into an existing project).
+    pub recorded: BTreeMap<String, Flags>,
+}
+
+/// Features this version generates; the rest are accepted, recorded and reported.
+pub const IMPLEMENTED_FEATURES: &[&str] = &["readonly", "soft-delete", "swagger", "versioning"];
+
+fn table_kind(t: &Table) -> Option<ResourceKind> {
+    match t.kind {
+        TableKind::Table => Some(ResourceKind::Table),
+        TableKind::View => Some(ResourceKind::View),
+        TableKind::MaterializedView => Some(ResourceKind::MaterializedView),
+        TableKind::Partition => None,
+    }
+}
+
+/// Build the model for `selection` of `catalog`.
+pub fn build(catalog: &Catalog, config: &Config, selection: &Selection) -> Model {
+    let mut diagnostics = Vec::new();
+    let mut skipped = Vec::new();
+    let wanted: Vec<&Table> = if selection.tables.is_empty() {
+        catalog.tables.iter().collect()
+    } else {
+        let mut out = Vec::new();
+        for spec in &selection.tables {
+            match catalog.find_table(spec) {
+                Some(t) => out.push(t),
+                None => diagnostics.push(
+                    Diagnostic::error(
+                        codes::UNKNOWN_TABLE,
+                        &Location::default(),
+                        format!("table `{spec}` is not in the schema"),
+                    )
+                    .with_help(format!(
+                        "known tables: {}",
+                        catalog.tables.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+                    )),
+                ),
+            }
+        }
+        out
+    };
+    // Class and route names must be unique across the project.
+    let mut taken_class = HashSet::new();
+    let mut taken_route = HashSet::new();
+    let mut resources = Vec::new();
+    for t in wanted {
+        let Some(kind) = table_kind(t) else {
+            skipped.push((
+                format!("{}.{}", t.schema, t.name),
+                format!(
+                    "partition of {}: served through its parent",
+                    t.partition_of.as_ref().map(|p| p.parent.name.as_str()).unwrap_or("?")
+                ),
+            ));
+            continue;
+        };
+        let tcfg = config.table(&t.schema, &t.name).cloned().unwrap_or_default();
+        if tcfg.exclude == Some(true) {
+            skipped.push((format!("{}.{}", t.schema, t.name), "excluded in nest-generator.toml".into()));
+            continue;
+        }
+        if let Some(row) = catalog.metadata.table(&t.schema, &t.name)
+            && row.bool("is_active") == Some(false)
+        {
+            skipped.push((format!("{}.{}", t.schema, t.name), "meta.table_metadata.is_active = false".into()));
+            continue;
+        }
+        let flags = selection.recorded.get(&format!("{}.{}", t.schema, t.name)).cloned().unwrap_or_default();
+        let mut merged = flags.clone();
+        let selected = selection.tables.is_empty()
+            || selection.tables.iter().any(|s| s == &t.name || *s == format!("{}.{}", t.schema, t.name));
+        if selected {
+            merged.features.extend(selection.flags.features.clone());
+        }
+        let r = resource(catalog, t, kind, config, &tcfg, &merged, &mut taken_class, &mut taken_route);
+        resources.push(r);
+    }
+    let name = config.project.name.clone().unwrap_or_else(|| "nest-api".into());
+    let title = config.project.title.clone().unwrap_or_else(|| format!("{name} API"));
+    Model { project: Project { name, title }, resources, skipped, diagnostics }
+}
+
+fn unique(base: String, taken: &mut HashSet<String>, prefix: &str) -> String {
+    let mut candidate = base.clone();
+    if taken.contains(&candidate) {
+        candidate = format!("{prefix}{base}");
+    }
+    let mut n = 2;
+    while taken.contains(&candidate) {
+        candidate = format!("{base}{n}");
+        n += 1;
+    }
+    taken.insert(candidate.clone());
+    candidate
+}
+
+fn names_for(
+    t: &Table,
+    route_override: Option<&str>,
+    taken_class: &mut HashSet<String>,
+    taken_route: &mut HashSet<String>,
+) -> Names {
+    let singular = names::singular_words(&t.name);
+    let schema_prefix = names::pascal(&t.schema);
+    let base_class = names::pascal(&singular.join("_"));
+    let class = unique(base_class.clone(), taken_class, &schema_prefix);
+    // Module, controller and service take the table's (plural) name; a schema prefix or number
+    // added to the class for uniqueness goes there too.
+    let plural_class = match class.strip_suffix(&base_class) {
+        Some(prefix) => format!("{prefix}{}", names::pascal(&t.name)),
+        None => class.clone(),
+    };
+    let base_route = route_override.map(str::to_string).unwrap_or_else(|| names::kebab(&t.name));
+    let route = unique(base_route, taken_route, &format!("{}-", names::kebab(&t.schema)));
+    let file = route.replace('/', "-");
+    let singular_file = {
+        let s = names::kebab(&singular.join("_"));
+        if s == file { format!("{s}-item") } else { s }
+    };
+    Names {
+        constant: names::words(&file).join("_").to_uppercase(),
+        human: singular.join(" "),
+        permission: t.name.clone(),
+        class,
+        plural_class,
+        file,
+        singular_file,
+        route,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn resource(
+    catalog: &Catalog,
+    t: &Table,
+    kind: ResourceKind,
+    config: &Config,
+    tcfg: &settings::TableConfig,
+    flags: &Flags,
+    taken_class: &mut HashSet<String>,
+    taken_route: &mut HashSet<String>,
+) -> Resource {
+    let md = catalog.metadata.table(&t.schema, &t.name);
+    let ef = catalog.metadata.features(&t.schema, &t.name);
+    let names = names_for(t, tcfg.route.as_deref(), taken_class, taken_route);
+    let mut notes = Vec::new();
+
+    // Features: flag > config table > config global > metadata > inference.
+    let mut features: BTreeMap<String, Setting<bool>> = BTreeMap::new();
+    let meta_feature = |name: &str| -> Option<(bool, String)> {
+        let (row, table, col) = match name {
+            "rbac" => (md, "table_metadata", "enable_rbac"),
+            "auth" => (
+                md.filter(|r| r.get("enable_auth").is_some()).or(ef),
+                if md.and_then(|r| r.get("enable_auth")).is_some() { "table_metadata" } else { "enterprise_features" },
+                "enable_auth",
+            ),
+            "audit" => (
+                md.filter(|r| r.get("enable_audit").is_some()).or(ef),
+                if md.and_then(|r| r.get("enable_audit")).is_some() { "table_metadata" } else { "enterprise_features" },
+                "enable_audit",
+            ),
+            "readonly" => (md, "table_metadata", "is_readonly"),
+            "soft-delete" => (md, "table_metadata", "has_soft_delete"),
+            "cache" => (md, "table_metadata", "cache_enabled"),
+            "swagger" => (md, "table_metadata", "enable_swagger"),
+            "versioning" => (md, "table_metadata", "enable_versioning"),
+            "tenant-scoped" => (ef, "enterprise_features", "enable_tenant_isolation"),
+            "event-sourcing" => (ef, "enterprise_features", "enable_event_sourcing"),
+            "time-series" => (ef, "enterprise_features", "enable_time_series"),
+            "file-upload" => (ef, "enterprise_features", "enable_file_upload"),
+            "queue" => (ef, "enterprise_features", "enable_queue"),
+            "realtime" => (ef, "enterprise_features", "enable_realtime"),
+            _ => return None,
+        };
+        row.and_then(|r| r.bool(col)).map(|v| (v, format!("{table}.{col}")))
+    };
+    for (name, _) in settings::FEATURES {
+        let s = if let Some(v) = flags.features.get(*name) {
+            Some(Setting::new(*v, Source::Flag))
+        } else if let Some(v) = tcfg.features.get(*name).or_else(|| config.features.get(*name)) {
+            Some(Setting::new(*v, Source::Config))
+        } else {
+            meta_feature(name).map(|(v, col)| Setting::new(v, Source::Metadata(col)))
+        };
+        if let Some(s) = s {
+            features.insert(name.to_string(), s);
+        }
+    }
+
+    let fields = fields::build_fields(catalog, t, tcfg, &mut notes);
+    let key: Vec<usize> = t
+        .primary_key
+        .as_ref()
+        .map(|pk| pk.columns.iter().filter_map(|c| fields.iter().position(|f| &f.column == c)).collect())
+        .unwrap_or_default();
+    let is_view = kind != ResourceKind::Table;
+
+    // Soft delete: a deleted_at timestamp column, unless switched off.
+    let deleted_at = fields.iter().position(|f| f.column == "deleted_at" && f.kind == FieldKind::Timestamp);
+    let soft_setting = features.get("soft-delete").cloned();
+    let soft_delete = match (&soft_setting, deleted_at) {
+        (Some(s), _) if !s.value => None,
+        (Some(s), None) if s.value => {
+            notes.push(format!(
+                "soft delete asked by {} but the table has no deleted_at timestamp column; deletes are hard",
+                s.source
+            ));
+            None
+        }
+        (_, d) if !is_view => d,
+        _ => None,
+    };
+    if soft_setting.is_none() && soft_delete.is_some() {
+        features.insert("soft-delete".into(), Setting::new(true, Source::Inferred("deleted_at column".into())));
+    }
+    let updated_at = fields
+        .iter()
+        .position(|f| matches!(f.column.as_str(), "updated_at" | "modified_at") && f.kind == FieldKind::Timestamp);
+
+    let readonly = match features.get("readonly") {
+        Some(s) => s.clone(),
+        None if is_view => Setting::new(true, Source::Inferred("a view".into())),
+        None => Setting::new(false, Source::Default),
+    };
+    let readonly_value = readonly.value || is_view;
+    let has_key = !key.is_empty();
+    let operations = Operations {
+        list: true,
+        get: has_key,
+        create: !readonly_value,
+        bulk_create: !readonly_value,
+        update: !readonly_value && has_key && fields.iter().any(|f| f.writable() && !f.is_key),
+        delete: !readonly_value && has_key,
+        restore: !readonly_value && has_key && soft_delete.is_some(),
+    };
+    if !has_key && kind == ResourceKind::Table {
+        notes.push(
+            "no primary key: list and append-only create; pages break ties on the row's physical position (ctid)"
+                .into(),
+        );
+    }
+    let tie_breaker = if has_key {
+        TieBreaker::Key
+    } else if kind == ResourceKind::View {
+        TieBreaker::None
+    } else {
+        TieBreaker::Ctid
+    };
+    let default_sort: Vec<String> = if has_key {
+        key.iter().map(|&i| fields[i].property.clone()).collect()
+    } else {
+        let time = t
+            .hypertable
+            .as_ref()
+            .and_then(|h| fields.iter().find(|f| f.column == h.time_column))
+            .or_else(|| fields.iter().find(|f| f.kind == FieldKind::Timestamp && f.sortable && !f.array));
+        match time {
+            Some(f) => vec![f.property.clone()],
+            None => fields.iter().find(|f| f.sortable).map(|f| vec![f.property.clone()]).unwrap_or_default(),
+        }
+    };
+
+    let versioned = features.get("versioning").cloned().unwrap_or(Setting::new(false, Source::Default));
+    let swagger = features.get("swagger").cloned().unwrap_or(Setting::new(true, Source::Default));
+    let default_limit = tcfg
+        .default_page_size
+        .map(|v| Setting::new(v, Source::Config))
+        .or_else(|| {
+            md.and_then(|r| r.int("default_page_size")).map(|v| {
+                Setting::new(v.clamp(1, 10_000) as u32, Source::Metadata("table_metadata.default_page_size".into()))
+            })
+        })
+        .unwrap_or(Setting::new(20, Source::Default));
+    let max_limit = tcfg
+        .max_page_size
+        .map(|v| Setting::new(v, Source::Config))
+        .or_else(|| {
+            md.and_then(|r| r.int("max_page_size")).map(|v| {
+                Setting::new(v.clamp(1, 10_000) as u32, Source::Metadata("table_metadata.max_page_size".into()))
+            })
+        })
+        .unwrap_or(Setting::new(100.max(default_limit.value), Source::Default));
+    let count_mode = tcfg
+        .count
+        .clone()
+        .map(|v| Setting::new(v, Source::Config))
+        .or_else(|| {
+            md.and_then(|r| r.str("count_mode"))
+                .map(|v| Setting::new(v.to_string(), Source::Metadata("table_metadata.count_mode".into())))
+        })
+        .unwrap_or(Setting::new("none".into(), Source::Default));
+
+    for (name, s) in &features {
+        if s.value && !IMPLEMENTED_FEATURES.contains(&name.as_str()) {
+            notes.push(format!(
+                "feature `{name}` (from {}) is not generated by this version yet; the module is plain CRUD",
+                s.source
+            ));
+        }
+    }
+    let description = md.and_then(|r| r.str("table_purpose")).map(str::to_string).or_else(|| t.comment.clone());
+    Resource {
+        schema: t.schema.clone(),
+        table: t.name.clone(),
+        kind,
+        names,
+        description,
+        fields,
+        key,
+        tie_breaker,
+        default_sort,
+        soft_delete,
+        updated_at,
+        operations,
+        readonly,
+        versioned,
+        swagger,
+        default_limit,
+        max_limit,
+        count_mode,
+        features,
+        notes,
+    }
+}
+
+/// Every table a resource's foreign keys point to (for module ordering and docs).
+pub fn referenced_tables(catalog: &Catalog, r: &Resource) -> BTreeSet<String> {
+    catalog
+        .table(&r.schema, &r.table)
+        .map(|t| t.foreign_keys.iter().map(|f| f.references.to_string()).collect())
+        .unwrap_or_default()
+}

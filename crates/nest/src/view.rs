@@ -1,0 +1,271 @@
+//! View models: what templates see. Everything is precomputed text, so templates only place it.
+
+use crate::dto::{self, DtoKind, Imports};
+use nest_model::{FieldKind, Model, Resource, ResourceKind};
+use serde::Serialize;
+
+/// A TypeScript string literal with single quotes.
+pub fn ts_string(s: &str) -> String {
+    let mut out = String::from("'");
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+#[derive(Serialize)]
+pub struct KeyView {
+    pub property: String,
+    pub column: String,
+    pub swagger_type: String,
+    pub swagger_format: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct OpsView {
+    pub list: bool,
+    pub get: bool,
+    pub create: bool,
+    pub bulk: bool,
+    pub update: bool,
+    pub delete: bool,
+    pub restore: bool,
+}
+
+#[derive(Serialize)]
+pub struct ResourceView {
+    pub class: String,
+    pub plural_class: String,
+    pub file: String,
+    pub singular_file: String,
+    pub route: String,
+    pub constant: String,
+    pub human: String,
+    pub description: String,
+    pub table_literal: String,
+    pub qualified: String,
+    pub is_view: bool,
+    pub versioned: bool,
+    pub swagger: bool,
+    pub key: Vec<KeyView>,
+    pub key_path: String,
+    pub key_object: String,
+    pub ops: OpsView,
+    pub soft_delete: bool,
+    pub spec_fields: Vec<String>,
+    pub key_list: String,
+    pub tie_breaker: String,
+    pub default_sort: String,
+    pub soft_delete_column: Option<String>,
+    pub updated_at_column: Option<String>,
+    pub default_limit: u32,
+    pub max_limit: u32,
+    pub count_mode: String,
+    pub read_imports: String,
+    pub read_body: String,
+    pub create_imports: String,
+    pub create_body: String,
+    pub update_imports: String,
+    pub update_body: String,
+    pub notes: Vec<String>,
+}
+
+fn spec_field(f: &nest_model::Field) -> String {
+    let mut parts = vec![
+        format!("column: {}", ts_string(&f.column)),
+        format!("property: {}", ts_string(&f.property)),
+        format!("filterKey: {}", ts_string(&f.filter_key)),
+        format!("kind: '{}'", f.kind.runtime_name()),
+        format!("array: {}", f.array),
+        format!("nullable: {}", f.nullable),
+        format!("sqlType: {}", ts_string(&f.cast_type)),
+        format!("ops: [{}]", f.ops.iter().map(|o| format!("'{o}'")).collect::<Vec<_>>().join(", ")),
+        format!("sortable: {}", f.sortable),
+        format!("readable: {}", f.readable()),
+        format!("writable: {}", f.writable()),
+    ];
+    if !f.values.is_empty() {
+        parts.push(format!("values: [{}]", f.values.iter().map(|v| ts_string(v)).collect::<Vec<_>>().join(", ")));
+    }
+    format!("{{ {} }}", parts.join(", "))
+}
+
+pub fn resource_view(r: &Resource) -> ResourceView {
+    let readable: Vec<_> = r.fields.iter().filter(|f| f.readable()).collect();
+    let creatable: Vec<_> = r.fields.iter().filter(|f| f.writable()).collect();
+    let updatable: Vec<_> = r.fields.iter().filter(|f| f.writable() && !f.is_key).collect();
+    let mut ri = Imports::default();
+    let read_body = dto::read_dto(&readable, &mut ri);
+    let mut ci = Imports::default();
+    let create_body = dto::write_dto(&creatable, DtoKind::Create, &mut ci);
+    let mut ui = Imports::default();
+    let update_body = dto::write_dto(&updatable, DtoKind::Update, &mut ui);
+    let core = "../../../core/crud";
+    let key: Vec<KeyView> = r
+        .key_fields()
+        .iter()
+        .map(|f| {
+            let (t, fmt) = match f.kind {
+                FieldKind::Uuid => ("String", Some("uuid")),
+                FieldKind::Int | FieldKind::BigInt => ("String", Some("int64")),
+                _ => ("String", None),
+            };
+            KeyView {
+                property: f.property.clone(),
+                column: f.column.clone(),
+                swagger_type: t.into(),
+                swagger_format: fmt.map(str::to_string),
+            }
+        })
+        .collect();
+    let key_path = key.iter().map(|k| format!(":{}", k.property)).collect::<Vec<_>>().join("/");
+    let key_object = format!("{{ {} }}", key.iter().map(|k| k.property.clone()).collect::<Vec<_>>().join(", "));
+    ResourceView {
+        class: r.names.class.clone(),
+        plural_class: r.names.plural_class.clone(),
+        file: r.names.file.clone(),
+        singular_file: r.names.singular_file.clone(),
+        route: r.names.route.clone(),
+        constant: r.names.constant.clone(),
+        human: r.names.human.clone(),
+        description: r.description.clone().unwrap_or_default(),
+        table_literal: ts_string(&format!("{}.{}", quote_ident(&r.schema), quote_ident(&r.table))),
+        qualified: format!("{}.{}", r.schema, r.table),
+        is_view: r.kind != ResourceKind::Table,
+        versioned: r.versioned.value,
+        swagger: r.swagger.value,
+        key_path,
+        key_object,
+        key_list: format!("[{}]", r.key_fields().iter().map(|f| ts_string(&f.property)).collect::<Vec<_>>().join(", ")),
+        key,
+        ops: OpsView {
+            list: r.operations.list,
+            get: r.operations.get,
+            create: r.operations.create,
+            bulk: r.operations.bulk_create,
+            update: r.operations.update,
+            delete: r.operations.delete,
+            restore: r.operations.restore,
+        },
+        soft_delete: r.soft_delete.is_some(),
+        spec_fields: r.fields.iter().map(spec_field).collect(),
+        tie_breaker: r.tie_breaker.as_str().into(),
+        default_sort: format!("[{}]", r.default_sort.iter().map(|s| ts_string(s)).collect::<Vec<_>>().join(", ")),
+        soft_delete_column: r.soft_delete.map(|i| ts_string(&r.fields[i].column)),
+        updated_at_column: r.updated_at.map(|i| ts_string(&r.fields[i].column)),
+        default_limit: r.default_limit.value,
+        max_limit: r.max_limit.value,
+        count_mode: r.count_mode.value.clone(),
+        read_imports: ri.render(core),
+        read_body,
+        create_imports: ci.render(core),
+        create_body,
+        update_imports: ui.render(core),
+        update_body,
+        notes: r.notes.clone(),
+    }
+}
+
+#[derive(Serialize)]
+pub struct ModuleRef {
+    pub plural_class: String,
+    pub file: String,
+}
+
+#[derive(Serialize)]
+pub struct PackageView {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Serialize)]
+pub struct RouteDoc {
+    pub route: String,
+    pub table: String,
+    pub operations: String,
+    pub notes: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct ProjectView {
+    pub name: String,
+    pub title: String,
+    pub title_literal: String,
+    pub modules: Vec<ModuleRef>,
+    pub dependencies: Vec<PackageView>,
+    pub dev_dependencies: Vec<PackageView>,
+    pub routes: Vec<RouteDoc>,
+    pub skipped: Vec<(String, String)>,
+}
+
+pub fn project_view(m: &Model) -> ProjectView {
+    let mut modules: Vec<ModuleRef> = m
+        .resources
+        .iter()
+        .map(|r| ModuleRef { plural_class: r.names.plural_class.clone(), file: r.names.file.clone() })
+        .collect();
+    modules.sort_by(|a, b| a.file.cmp(&b.file));
+    let pkgs = |dev: bool| {
+        crate::PACKAGES
+            .iter()
+            .filter(|(_, _, d)| *d == dev)
+            .map(|(n, v, _)| PackageView { name: n.to_string(), version: v.to_string() })
+            .collect()
+    };
+    let routes = m
+        .resources
+        .iter()
+        .map(|r| {
+            let o = &r.operations;
+            let mut ops = Vec::new();
+            let k = r.key_fields().iter().map(|f| format!(":{}", f.property)).collect::<Vec<_>>().join("/");
+            let base = format!("{}/{}", if r.versioned.value { "/v1" } else { "" }, r.names.route);
+            if o.list {
+                ops.push(format!("GET {base}"));
+            }
+            if o.get {
+                ops.push(format!("GET {base}/{k}"));
+            }
+            if o.create {
+                ops.push(format!("POST {base}"));
+            }
+            if o.bulk_create {
+                ops.push(format!("POST {base}/bulk"));
+            }
+            if o.update {
+                ops.push(format!("PATCH {base}/{k}"));
+            }
+            if o.delete {
+                ops.push(format!("DELETE {base}/{k}"));
+            }
+            if o.restore {
+                ops.push(format!("POST {base}/{k}/restore"));
+            }
+            RouteDoc { route: base, table: r.qualified(), operations: ops.join(", "), notes: r.notes.clone() }
+        })
+        .collect();
+    ProjectView {
+        name: m.project.name.clone(),
+        title: m.project.title.clone(),
+        title_literal: ts_string(&m.project.title),
+        modules,
+        dependencies: pkgs(false),
+        dev_dependencies: pkgs(true),
+        routes,
+        skipped: m.skipped.clone(),
+    }
+}

@@ -1,0 +1,82 @@
+/**
+ * What a generated resource looks like to the shared CRUD runtime: its table, its fields and
+ * what clients may do with each. Specs are generated from the database schema; SQL identifiers
+ * come only from here, and every value a client sends travels as a query parameter.
+ */
+export type FieldKind =
+  | 'uuid'
+  | 'text'
+  | 'int'
+  | 'bigint'
+  | 'decimal'
+  | 'float'
+  | 'bool'
+  | 'date'
+  | 'timestamp'
+  | 'time'
+  | 'json'
+  | 'bytes'
+  | 'interval'
+  | 'enum'
+  | 'other';
+
+export type FilterOp =
+  | 'eq'
+  | 'neq'
+  | 'gt'
+  | 'gte'
+  | 'lt'
+  | 'lte'
+  | 'like'
+  | 'ilike'
+  | 'in'
+  | 'is'
+  | 'cs'
+  | 'cd'
+  | 'ov';
+
+export interface FieldSpec {
+  /** SQL column name. */
+  readonly column: string;
+  /** JSON property name. */
+  readonly property: string;
+  /** Query parameter that filters on the field. */
+  readonly filterKey: string;
+  readonly kind: FieldKind;
+  readonly array: boolean;
+  readonly nullable: boolean;
+  /** SQL type, for casts of parameters (e.g. `uuid`, `character varying(20)`). */
+  readonly sqlType: string;
+  readonly ops: readonly FilterOp[];
+  readonly sortable: boolean;
+  /** False for write-only and hidden fields: never selected, never returned. */
+  readonly readable: boolean;
+  /** Clients may set it on create / update. */
+  readonly writable: boolean;
+  /** Allowed values (enums, CHECK ... IN). */
+  readonly values?: readonly string[];
+}
+
+export interface ResourceSpec {
+  /** Quoted, schema-qualified table name. */
+  readonly table: string;
+  /** Human name, for messages. */
+  readonly name: string;
+  readonly fields: readonly FieldSpec[];
+  /** Properties of the primary key, in key order; empty for tables without one. */
+  readonly key: readonly string[];
+  /** How keyset pagination breaks ties: the key, the row's ctid (append-only tables), or not at all (views). */
+  readonly tieBreaker: 'key' | 'ctid' | 'none';
+  /** Default sort when the client gives none (properties; `-` for descending). */
+  readonly defaultSort: readonly string[];
+  readonly softDeleteColumn?: string;
+  readonly updatedAtColumn?: string;
+  readonly defaultLimit: number;
+  readonly maxLimit: number;
+  readonly defaultCount: 'exact' | 'estimated' | 'none';
+}
+
+/** Quote an SQL identifier. Only ever called with names from a ResourceSpec. */
+export function ident(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}

@@ -1,0 +1,20 @@
+import { Controller, Get, HttpCode, ServiceUnavailableException } from '@nestjs/common';
+import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { DatabaseService } from '../database/database.service.js';
+
+@ApiTags('health')
+@Controller('health')
+export class HealthController {
+  constructor(private readonly db: DatabaseService) {}
+
+  @Get()
+  @HttpCode(200)
+  @ApiOkResponse({ description: 'The app and its database answer', schema: { example: { status: 'ok', database: 'up' } } })
+  @ApiServiceUnavailableResponse({ description: 'The database does not answer' })
+  async check(): Promise<{ status: string; database: string }> {
+    if (!(await this.db.ping())) {
+      throw new ServiceUnavailableException('database unavailable');
+    }
+    return { status: 'ok', database: 'up' };
+  }
+}

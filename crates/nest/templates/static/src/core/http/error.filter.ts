@@ -1,0 +1,139 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+/** The one error shape every route returns. */
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string;
+  details?: unknown;
+  requestId?: string;
+}
+
+interface PgError {
+  code: string;
+  constraint?: string;
+  detail?: string;
+  column?: string;
+  table?: string;
+}
+
+function isPgError(e: unknown): e is PgError {
+  return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' &&
+    /^[0-9A-Z]{5}$/.test((e as { code: string }).code) && 'severity' in e;
+}
+
+/** `Key (email)=(a@b.c) already exists.` → ["email"] */
+function keyColumns(detail: string | undefined): string[] | undefined {
+  const m = detail?.match(/^Key \(([^)]*)\)=/);
+  return m ? m[1].split(',').map((s) => s.trim().replace(/^"|"$/g, '')) : undefined;
+}
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Entity',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+/** Map a PostgreSQL error to an HTTP status and a message that does not leak SQL. */
+export function fromPgError(e: PgError): { status: number; message: string; details?: unknown } {
+  const columns = keyColumns(e.detail);
+  switch (e.code) {
+    case '23505':
+      return { status: 409, message: `A row with the same ${columns?.join(', ') ?? 'unique key'} already exists`, details: { constraint: e.constraint, columns } };
+    case '23503':
+      return e.detail?.includes('is still referenced')
+        ? { status: 409, message: 'The row is still referenced by other rows', details: { constraint: e.constraint } }
+        : { status: 409, message: `The referenced ${columns?.join(', ') ?? 'row'} does not exist`, details: { constraint: e.constraint, columns } };
+    case '23502':
+      return { status: 400, message: `${e.column ?? 'A required field'} must not be null`, details: { column: e.column } };
+    case '23514':
+      return { status: 400, message: 'A value breaks a check rule of the table', details: { constraint: e.constraint } };
+    case '23P01':
+      return { status: 409, message: 'The row conflicts with an existing one', details: { constraint: e.constraint } };
+    case '22P02':
+    case '22007':
+    case '22008':
+    case '22003':
+    case '22001':
+    case '22023':
+    case '2201W':
+    case '2201X':
+    case '22P05':
+    case '22021':
+      return { status: 400, message: 'A value is not valid for its column type or range' };
+    case '40001':
+    case '40P01':
+      return { status: 503, message: 'The request conflicted with another one; retry it' };
+    case '57014':
+      return { status: 504, message: 'The query took too long' };
+    case '53300':
+      return { status: 503, message: 'The database is busy; retry later' };
+    default:
+      return { status: 500, message: 'Internal server error' };
+  }
+}
+
+@Catch()
+export class AllExceptionsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const ctx = host.switchToHttp();
+    const reply = ctx.getResponse<FastifyReply>();
+    const request = ctx.getRequest<FastifyRequest>();
+    let status = HttpStatus.INTERNAL_SERVER_ERROR;
+    let message = 'Internal server error';
+    let details: unknown;
+
+    if (exception instanceof HttpException) {
+      status = exception.getStatus();
+      const body = exception.getResponse();
+      if (typeof body === 'string') {
+        message = body;
+      } else if (typeof body === 'object' && body !== null) {
+        const b = body as { message?: unknown; details?: unknown };
+        if (Array.isArray(b.message)) {
+          message = b.message.join('; ');
+          details = { errors: b.message };
+        } else if (typeof b.message === 'string') {
+          message = b.message;
+        }
+        if (b.details !== undefined) details = b.details;
+      }
+    } else if (isPgError(exception)) {
+      const mapped = fromPgError(exception);
+      status = mapped.status;
+      message = mapped.message;
+      details = mapped.details;
+      if (status >= 500) this.logger.error(`database error ${exception.code} on ${request.method} ${request.url}`);
+    } else if (typeof exception === 'object' && exception !== null && 'statusCode' in exception) {
+      // Fastify's own errors (body too large, bad JSON, unsupported media type).
+      const s = Number((exception as { statusCode: unknown }).statusCode);
+      if (s >= 400 && s < 600) {
+        status = s;
+        message = (exception as { message?: string }).message ?? message;
+      }
+    }
+    if (status >= 500 && !isPgError(exception)) {
+      this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    }
+    const payload: ErrorBody = {
+      statusCode: status,
+      error: REASONS[status] ?? 'Error',
+      message,
+      ...(details === undefined ? {} : { details }),
+      requestId: String(request.id),
+    };
+    void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(payload);
+  }
+}

@@ -1,0 +1,50 @@
+import 'reflect-metadata';
+import { ConsoleLogger, Logger, ValidationPipe, VersioningType } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { AppModule } from './app.module.js';
+import { loadConfig } from './core/config.js';
+import { AllExceptionsFilter } from './core/http/error.filter.js';
+import { setupOpenApi } from './openapi.js';
+
+async function bootstrap(): Promise<void> {
+  const config = loadConfig();
+  const adapter = new FastifyAdapter({
+    // A client's x-request-id is kept (if sane) and echoed; otherwise one is made.
+    genReqId: (req: IncomingMessage) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.:-]{1,100}$/.test(given) ? given : randomUUID();
+    },
+    bodyLimit: 10 * 1024 * 1024,
+    trustProxy: true,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, {
+    logger: new ConsoleLogger({ json: config.logFormat === 'json' }),
+  });
+  app.getHttpAdapter().getInstance().addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.useGlobalPipes(
+    new ValidationPipe({
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      transform: true,
+      stopAtFirstError: false,
+      validationError: { target: false, value: false },
+    }),
+  );
+  app.useGlobalFilters(new AllExceptionsFilter());
+  app.enableVersioning({ type: VersioningType.URI });
+  if (config.corsOrigin) app.enableCors({ origin: config.corsOrigin.split(',') });
+  app.enableShutdownHooks();
+  if (config.swagger) setupOpenApi(app);
+  await app.listen(config.port, config.host);
+  new Logger('Bootstrap').log(`listening on http://${config.host}:${config.port} (OpenAPI at /docs)`);
+}
+
+bootstrap().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
