@@ -1,0 +1,169 @@
+//! End to end: generate the seed project with the binary, type-check it with tsc, build it,
+//! load its own SQL (db/00-meta.sql, db/01-schema.sql) into a throwaway PostgreSQL database,
+//! boot it, and drive it over HTTP with the Node test suites in e2e/tests.
+//!
+//! npm packages come from e2e/package-lock.json (the versions generated projects pin); they are
+//! installed once with `npm ci` and reused while the lockfile does not change.
+
+use nest_testdb::TestDb;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+static NPM: Mutex<()> = Mutex::new(());
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn run(cmd: &mut Command, what: &str) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{what} failed ({}):\n{text}", out.status);
+    text
+}
+
+/// `e2e/node_modules`, installed with `npm ci` when missing or when the lockfile changed.
+pub fn node_modules() -> PathBuf {
+    let _guard = NPM.lock().unwrap_or_else(|e| e.into_inner());
+    let e2e = root().join("e2e");
+    let lock = std::fs::read(e2e.join("package-lock.json")).expect("e2e/package-lock.json");
+    let stamp = e2e.join("node_modules/.nest-generator-lock");
+    let want = format!(
+        "{:x}",
+        lock.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x0100_0000_01b3))
+    );
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(want.as_str()) {
+        run(
+            Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(&e2e),
+            "npm ci in e2e/",
+        );
+        std::fs::write(&stamp, &want).unwrap();
+    }
+    e2e.join("node_modules")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct App(Child);
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn generate(out: &Path, args: &[&str]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nest-generator"));
+    cmd.arg("generate").args(args).arg("--out").arg(out).current_dir(root()).env_remove("DATABASE_URL");
+    run(&mut cmd, "nest-generator generate")
+}
+
+fn link_node_modules(project: &Path) {
+    let nm = node_modules();
+    let link = project.join("node_modules");
+    if !link.exists() {
+        std::os::unix::fs::symlink(&nm, &link).unwrap();
+    }
+}
+
+fn tsc(project: &Path, args: &[&str]) -> String {
+    let tsc = project.join("node_modules/.bin/tsc");
+    run(Command::new(tsc).args(["-p", "tsconfig.json"]).args(args).current_dir(project), "tsc")
+}
+
+fn boot(project: &Path, db: &TestDb) -> (App, String) {
+    let port = free_port();
+    let mut child = Command::new("node")
+        .arg("dist/main.js")
+        .current_dir(project)
+        .env("DATABASE_URL", &db.url)
+        .env("PORT", port.to_string())
+        .env("HOST", "127.0.0.1")
+        .env("LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node");
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("[app] {line}");
+        }
+    });
+    let app = App(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the app did not start listening within 30 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (app, base)
+}
+
+fn node_test(project_env: (&str, &str), files: &[&str]) {
+    let e2e = root().join("e2e");
+    let out = Command::new("node")
+        .arg("--test")
+        .arg("--test-concurrency=1")
+        .arg("--test-reporter=spec")
+        .args(files.iter().map(|f| format!("tests/{f}")))
+        .current_dir(&e2e)
+        .env("BASE_URL", project_env.0)
+        .env("DATABASE_URL", project_env.1)
+        .output()
+        .expect("node --test");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    println!("{text}");
+    assert!(out.status.success(), "HTTP tests failed:\n{text}");
+}
+
+/// The generated package.json pins exactly the versions the tests install.
+fn assert_pinned_versions(project: &Path) {
+    let generated: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(project.join("package.json")).unwrap()).unwrap();
+    let e2e: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("e2e/package.json")).unwrap()).unwrap();
+    assert_eq!(generated["dependencies"], e2e["dependencies"], "generated dependencies differ from e2e/package.json");
+    assert_eq!(
+        generated["devDependencies"], e2e["devDependencies"],
+        "generated devDependencies differ from e2e/package.json"
+    );
+}
+
+#[test]
+fn seed_project_compiles_boots_and_serves_every_table() {
+    let tmp = tempdir("seed");
+    let project = tmp.join("api");
+    let report = generate(&project, &["--schema", "fixtures/seed"]);
+    assert!(report.contains("26 resources"), "{report}");
+    assert_pinned_versions(&project);
+    link_node_modules(&project);
+    tsc(&project, &["--noEmit"]);
+    tsc(&project, &[]);
+
+    let db = TestDb::create("e2e_seed");
+    for f in ["db/00-meta.sql", "db/01-schema.sql"] {
+        let sql = std::fs::read_to_string(project.join(f)).unwrap();
+        db.execute(&sql).unwrap_or_else(|e| panic!("PostgreSQL rejected the generated {f}: {e}"));
+    }
+    let (_app, base) = boot(&project, &db);
+    node_test((&base, &db.url), &["crud.test.mjs", "injection.test.mjs"]);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ng-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}

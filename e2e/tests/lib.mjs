@@ -1,0 +1,82 @@
+// Helpers for driving a generated app over HTTP and checking its database.
+import assert from 'node:assert/strict';
+import pg from 'pg';
+
+export const BASE = process.env.BASE_URL ?? 'http://127.0.0.1:3000';
+export const DATABASE_URL = process.env.DATABASE_URL;
+
+/** Every response body seen, for the secrets scan. */
+export const seenBodies = [];
+
+export async function call(method, path, body, { headers = {}, raw = false } = {}) {
+  const started = performance.now();
+  const res = await fetch(BASE + path, {
+    method,
+    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  const ms = performance.now() - started;
+  seenBodies.push(text);
+  let json;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, body: json, text, headers: res.headers, ms };
+}
+
+export function expectStatus(r, status, what) {
+  assert.equal(r.status, status, `${what}: expected ${status}, got ${r.status}: ${r.text.slice(0, 400)}`);
+  return r;
+}
+
+/** The one error shape. */
+export function expectError(r, status, what) {
+  expectStatus(r, status, what);
+  assert.equal(r.body.statusCode, status, `${what}: error body statusCode`);
+  assert.equal(typeof r.body.message, 'string', `${what}: error message`);
+  assert.equal(typeof r.body.error, 'string', `${what}: error name`);
+  assert.ok(r.body.requestId, `${what}: requestId`);
+  return r;
+}
+
+export async function db() {
+  const c = new pg.Client({ connectionString: DATABASE_URL });
+  await c.connect();
+  return c;
+}
+
+/** Walk every page with cursors; returns the keys in order. */
+export async function walkCursor(path, keyOf, limit) {
+  const sep = path.includes('?') ? '&' : '?';
+  const out = [];
+  let cursor;
+  for (let i = 0; i < 1000; i++) {
+    const r = expectStatus(await call('GET', `${path}${sep}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`), 200, `cursor page ${i}`);
+    out.push(...r.body.data.map(keyOf));
+    cursor = r.body.meta.nextCursor;
+    if (!cursor) return out;
+  }
+  throw new Error('cursor never ended');
+}
+
+/** Walk every page with offsets; returns the keys in order. */
+export async function walkOffset(path, keyOf, limit) {
+  const sep = path.includes('?') ? '&' : '?';
+  const out = [];
+  for (let offset = 0; offset < 100000; offset += limit) {
+    const r = expectStatus(await call('GET', `${path}${sep}limit=${limit}&offset=${offset}`), 200, `offset page ${offset}`);
+    out.push(...r.body.data.map(keyOf));
+    if (r.body.data.length < limit) return out;
+  }
+  throw new Error('offset never ended');
+}
+
+export function assertSameSequence(actual, expected, what) {
+  assert.equal(new Set(actual).size, actual.length, `${what}: a row was repeated`);
+  assert.deepEqual(actual, expected, `${what}: rows skipped or out of order`);
+}
+
+export const uuid = () => crypto.randomUUID();
