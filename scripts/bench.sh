@@ -19,6 +19,7 @@ echo "schema: $N tables x 10 columns, $(wc -c < "$WORK/schema.sql") bytes, $(gre
 
 measure() { # label, command...
   local label=$1; shift
+  sync
   local times=() rss=0
   for _ in $(seq "$RUNS"); do
     /usr/bin/time -f "%e %M" -o "$WORK/t" "$@" > /dev/null
@@ -33,6 +34,19 @@ measure() { # label, command...
 }
 
 measure "offline inspect --json" "$BIN" inspect --schema "$WORK/schema.sql" --json
+
+# Generation into a new folder each run (every file is written). Folders are removed only after
+# all runs: deleting thousands of files right before a run slows the next one's writes.
+gen_fresh() { "$BIN" generate --schema "$WORK/schema.sql" --out "$WORK/out-$(date +%s%N)" 2> /dev/null; }
+export -f gen_fresh; export BIN WORK
+measure "generate (new project)" bash -c gen_fresh
+mv "$(ls -d "$WORK"/out-* | head -1)" "$WORK/out"
+rm -rf "$WORK"/out-*
+files=$(find "$WORK/out" -path "$WORK/out/.nest-generator" -prune -o -type f -print | wc -l)
+lines=$(find "$WORK/out" -path "$WORK/out/.nest-generator" -prune -o -type f -print0 | xargs -0 cat | wc -l)
+bytes=$(find "$WORK/out" -path "$WORK/out/.nest-generator" -prune -o -type f -print0 | xargs -0 cat | wc -c)
+echo "generated: $files files, $lines lines, $((bytes / 1024)) KB (plus .nest-generator/ merge bases)"
+measure "regenerate (no change)" "$BIN" generate --schema "$WORK/schema.sql" --out "$WORK/out" 2> /dev/null
 
 if psql "$ADMIN_URL" -qAtc 'select 1' > /dev/null 2>&1; then
   DB="ng_bench_$$"

@@ -78,10 +78,19 @@ fn selection(m: &ArgMatches, flags: Flags, manifest: &Manifest) -> Selection {
     sel
 }
 
+/// Notes per resource; the same note for many tables is printed once with a count.
 fn print_notes(model: &Model) {
+    let mut grouped: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for r in &model.resources {
         for n in &r.notes {
-            eprintln!("note: {}: {n}", r.qualified());
+            grouped.entry(n.as_str()).or_default().push(r.qualified());
+        }
+    }
+    for (note, tables) in grouped {
+        if tables.len() <= 3 {
+            eprintln!("note: {}: {note}", tables.join(", "));
+        } else {
+            eprintln!("note: {} tables ({}, ...): {note}", tables.len(), tables[..3].join(", "));
         }
     }
 }
@@ -140,7 +149,15 @@ pub fn generate(m: &ArgMatches, flags: Flags) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| "nest-api".into());
         config.project.name = Some(nest_model::names::kebab(&name));
     }
-    let model = nest_model::build(&catalog, &config, &sel);
+    let generated =
+        match nest_nest::generate(&catalog, &config, &sel, m.get_one::<String>("templates").map(PathBuf::from)) {
+            Ok(g) => g,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(EXIT_INPUT));
+            }
+        };
+    let model = &generated.model;
     if !model.diagnostics.is_empty() {
         for d in &model.diagnostics {
             eprintln!("{}", render::format_diagnostic(d, None));
@@ -152,25 +169,11 @@ pub fn generate(m: &ArgMatches, flags: Flags) -> anyhow::Result<ExitCode> {
         eprintln!("error: no table to generate");
         return Ok(ExitCode::from(EXIT_INPUT));
     }
-    print_notes(&model);
-    let (schema_sql, sql_notes) = nest_sql::schema_sql(&catalog);
-    for n in &sql_notes {
-        eprintln!("note: db/01-schema.sql: {}", n.0);
+    print_notes(model);
+    for n in &generated.sql_notes {
+        eprintln!("note: db/01-schema.sql: {n}");
     }
-    let opts = nest_nest::RenderOptions {
-        template_dir: m.get_one::<String>("templates").map(PathBuf::from),
-        sql: vec![
-            ("db/00-meta.sql".into(), nest_catalog::meta::meta_schema_sql()),
-            ("db/01-schema.sql".into(), schema_sql),
-        ],
-    };
-    let mut tree = match nest_nest::render(&model, &catalog, &opts) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(EXIT_INPUT));
-        }
-    };
+    let mut tree = generated.tree.clone();
     // Remember where the schema is, relative to the project, for later runs inside it.
     let mut extra = Manifest::default();
     if let Source::Offline(p) = &resolved.source {

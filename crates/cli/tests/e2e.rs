@@ -167,3 +167,68 @@ fn tempdir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// The seed document's commands, as written, run inside a project: each adds its module,
+/// registers it, and the project still compiles.
+#[test]
+fn seed_commands_work_as_written_inside_a_project() {
+    let tmp = tempdir("commands");
+    let project = tmp.join("api");
+    // Start a project with one table; it records where the schema is.
+    generate(&project, &["--schema", "fixtures/seed", "users"]);
+    let toml = std::fs::read_to_string(project.join("nest-generator.toml")).unwrap();
+    assert!(toml.contains("schema = \""), "{toml}");
+    let commands: &[&[&str]] = &[
+        &["organizations", "--features.rbac=true", "--features.audit=true"],
+        &["organization_users", "--features.rbac=true", "--features.tenant-scoped=true"],
+        &["users", "--features.auth=true", "--features.rbac=true"],
+        &["roles", "--features.rbac=true"],
+        &["permissions", "--features.rbac=true"],
+        &["audit_logs", "--features.audit=true", "--features.readonly=true"],
+        &["events", "--features.event-sourcing=true", "--features.readonly=true"],
+        &["files", "--features.file-upload=true", "--features.rbac=true"],
+        &["notifications", "--features.queue=true", "--features.realtime=true"],
+    ];
+    for args in commands {
+        let out = Command::new(env!("CARGO_BIN_EXE_nest-generator"))
+            .arg("generate")
+            .args(*args)
+            .current_dir(&project)
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "nest-generator generate {}: {text}", args.join(" "));
+    }
+    let app_module = std::fs::read_to_string(project.join("src/app.module.ts")).unwrap();
+    for m in [
+        "UsersModule",
+        "OrganizationsModule",
+        "OrganizationUsersModule",
+        "RolesModule",
+        "PermissionsModule",
+        "AuditLogsModule",
+        "EventsModule",
+        "FilesModule",
+        "NotificationsModule",
+    ] {
+        assert!(app_module.contains(m), "{m} not registered:\n{app_module}");
+    }
+    assert!(!app_module.contains("MetricsModule"), "only the tables asked for");
+    // --features.readonly=true: no write routes.
+    let audit = std::fs::read_to_string(project.join("src/modules/audit-logs/audit-logs.controller.ts")).unwrap();
+    assert!(!audit.contains("@Post(") && !audit.contains("@Patch(") && !audit.contains("@Delete("), "{audit}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(project.join(".nest-generator/manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["tables"]["public.users"]["auth"], true, "flags are remembered per table");
+    assert_eq!(manifest["tables"]["public.audit_logs"]["readonly"], true);
+    // A second run with no arguments regenerates the same tables and changes nothing.
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_nest-generator")).arg("generate").current_dir(&project).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains(" 0 created, 0 updated, 0 merged"), "{text}");
+    link_node_modules(&project);
+    tsc(&project, &["--noEmit"]);
+    let _ = std::fs::remove_dir_all(&tmp);
+}

@@ -176,6 +176,9 @@ pub fn build(catalog: &Catalog, config: &Config, selection: &Selection) -> Model
                 ),
             }
         }
+        // The catalog's order, whatever order the tables were named in: same input, same output.
+        out.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+        out.dedup_by(|a, b| a.schema == b.schema && a.name == b.name);
         out
     };
     // Class and route names must be unique across the project.

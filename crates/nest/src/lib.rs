@@ -221,3 +221,37 @@ pub fn render(model: &Model, catalog: &Catalog, opts: &RenderOptions) -> Result<
     }
     Ok(tree)
 }
+
+/// Everything `generate` produces for a catalog, in memory.
+pub struct Generated {
+    pub model: Model,
+    pub tree: FileTree,
+    /// Decisions taken while writing db/01-schema.sql.
+    pub sql_notes: Vec<String>,
+}
+
+/// Catalog + settings → model → files (project, modules, db/*.sql). No disk access besides
+/// reading a user template folder when one is given.
+pub fn generate(
+    catalog: &Catalog,
+    config: &nest_model::Config,
+    selection: &nest_model::Selection,
+    template_dir: Option<std::path::PathBuf>,
+) -> Result<Generated, RenderError> {
+    let model = nest_model::build(catalog, config, selection);
+    let (schema_sql, notes) = nest_sql::schema_sql(catalog);
+    let opts = RenderOptions {
+        template_dir,
+        sql: vec![
+            ("db/00-meta.sql".into(), nest_catalog::meta::meta_schema_sql()),
+            ("db/01-schema.sql".into(), schema_sql),
+        ],
+    };
+    let tree = render(&model, catalog, &opts)?;
+    Ok(Generated { model, tree, sql_notes: notes.into_iter().map(|n| n.0).collect() })
+}
+
+/// Paths of the runtime files every project gets verbatim.
+pub fn static_paths() -> impl Iterator<Item = &'static str> {
+    STATIC.iter().map(|(p, _)| *p)
+}

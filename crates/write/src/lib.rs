@@ -1,8 +1,8 @@
 //! FileTree → disk without losing a user's work.
 //!
 //! The output keeps `.nest-generator/manifest.json` (each file's path, ownership and the hash of
-//! what was generated) and `.nest-generator/base/` (the last generated text, the base of a
-//! three-way merge). On regeneration:
+//! what was generated) and `.nest-generator/base.json` (the last generated text of every
+//! generated file, the base of a three-way merge). On regeneration:
 //! - a generated file the user did not touch is replaced;
 //! - a generated file the user edited is merged (last generated, user's, new generated): a clean
 //!   merge is written, a conflict is written with standard markers and reported;
@@ -18,6 +18,17 @@ use std::path::{Component, Path, PathBuf};
 
 pub const STATE_DIR: &str = ".nest-generator";
 const MANIFEST: &str = "manifest.json";
+const BASE: &str = "base.json";
+
+/// Last generated text of every generated file.
+fn read_bases(out: &Path) -> Result<BTreeMap<String, String>, WriteError> {
+    let p = out.join(STATE_DIR).join(BASE);
+    match std::fs::read_to_string(&p) {
+        Ok(t) => serde_json::from_str(&t).map_err(|e| WriteError::BadManifest(p, e.to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(e) => Err(WriteError::Io(p, e)),
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -180,6 +191,16 @@ fn read_opt(p: &Path) -> Result<Option<String>, WriteError> {
     }
 }
 
+/// Run `f` over `items` on two threads (file system calls dominate; the machine has two cores).
+fn in_parallel<T: Sync>(items: &[T], f: impl Fn(&T) -> Result<(), WriteError> + Sync) -> Result<(), WriteError> {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
+    let chunk = items.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items.chunks(chunk).map(|part| scope.spawn(|| part.iter().try_for_each(&f))).collect();
+        handles.into_iter().try_for_each(|h| h.join().expect("writer thread"))
+    })
+}
+
 /// Three-way merge; `Err` holds the text with conflict markers.
 pub fn merge3(base: &str, ours: &str, theirs: &str) -> Result<String, String> {
     diffy::merge(base, ours, theirs)
@@ -207,7 +228,7 @@ pub fn write(
         }
     }
     let prev = previous.unwrap_or_default();
-    let base_dir = out.join(STATE_DIR).join("base");
+    let old_bases = read_bases(out)?;
     let mut plan: Vec<Planned> = Vec::new();
     for (path, file) in tree {
         let target = safe_join(out, path)?;
@@ -223,8 +244,8 @@ pub fn write(
                 if untouched {
                     (Action::Replace, Some(file.content.clone()))
                 } else {
-                    let base = read_opt(&safe_join(&base_dir, path)?)?.unwrap_or_default();
-                    match merge3(&base, d, &file.content) {
+                    let base = old_bases.get(path).map(String::as_str).unwrap_or("");
+                    match merge3(base, d, &file.content) {
                         Ok(m) if m == *d => (Action::Unchanged, None),
                         Ok(m) => (Action::Merged, Some(m)),
                         Err(c) => (Action::Conflict, Some(c)),
@@ -275,19 +296,12 @@ pub fn write(
     let staging = out.join(STATE_DIR).join(format!("staging-{}", std::process::id()));
     std::fs::create_dir_all(&staging).map_err(io(&staging))?;
     let result = (|| -> Result<(), WriteError> {
-        let mut moves: Vec<(PathBuf, PathBuf)> = Vec::new();
-        for (i, p) in plan.iter().enumerate() {
-            if let Some(c) = &p.content {
-                let staged = staging.join(format!("f{i}"));
-                std::fs::write(&staged, c).map_err(io(&staged))?;
-                moves.push((staged, out.join(&p.path)));
-            }
-            if let Some(b) = &p.base {
-                let staged = staging.join(format!("b{i}"));
-                std::fs::write(&staged, b).map_err(io(&staged))?;
-                moves.push((staged, safe_join(&base_dir, &p.path)?));
-            }
-        }
+        let writes: Vec<(PathBuf, &str, PathBuf)> = plan
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.content.as_deref().map(|c| (staging.join(format!("f{i}")), c, out.join(&p.path))))
+            .collect();
+        in_parallel(&writes, |(staged, content, _)| std::fs::write(staged, content).map_err(io(staged)))?;
         let mut manifest = Manifest { version: 1, ..manifest_extra.clone() };
         for p in &plan {
             match (&p.entry, p.action) {
@@ -302,19 +316,22 @@ pub fn write(
                 _ => {}
             }
         }
+        let bases: BTreeMap<&str, &str> =
+            plan.iter().filter_map(|p| p.base.as_deref().map(|b| (p.path.as_str(), b))).collect();
+        let staged_bases = staging.join(BASE);
+        std::fs::write(&staged_bases, serde_json::to_string(&bases).expect("bases serialize"))
+            .map_err(io(&staged_bases))?;
         let staged_manifest = staging.join(MANIFEST);
         std::fs::write(&staged_manifest, serde_json::to_string_pretty(&manifest).expect("manifest serializes") + "\n")
             .map_err(io(&staged_manifest))?;
-        for (from, to) in &moves {
-            if let Some(parent) = to.parent() {
-                std::fs::create_dir_all(parent).map_err(io(parent))?;
-            }
-            std::fs::rename(from, to).map_err(io(to))?;
+        let dirs: std::collections::BTreeSet<&Path> = writes.iter().filter_map(|(_, _, to)| to.parent()).collect();
+        for d in dirs {
+            std::fs::create_dir_all(d).map_err(io(d))?;
         }
+        in_parallel(&writes, |(from, _, to)| std::fs::rename(from, to).map_err(io(to)))?;
         for p in plan.iter().filter(|p| p.action == Action::Delete) {
             let t = out.join(&p.path);
             std::fs::remove_file(&t).map_err(io(&t))?;
-            let _ = std::fs::remove_file(base_dir.join(&p.path));
             // Remove folders the deletion emptied.
             let mut dir = t.parent().map(Path::to_path_buf);
             while let Some(d) = dir {
@@ -324,6 +341,8 @@ pub fn write(
                 dir = d.parent().map(Path::to_path_buf);
             }
         }
+        let final_bases = out.join(STATE_DIR).join(BASE);
+        std::fs::rename(&staged_bases, &final_bases).map_err(io(&final_bases))?;
         let final_manifest = out.join(STATE_DIR).join(MANIFEST);
         std::fs::rename(&staged_manifest, &final_manifest).map_err(io(&final_manifest))?;
         Ok(())
