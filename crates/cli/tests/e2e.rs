@@ -232,3 +232,21 @@ fn seed_commands_work_as_written_inside_a_project() {
     tsc(&project, &["--noEmit"]);
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// A schema with the types and shapes of real databases compiles, loads and serves.
+#[test]
+fn rich_schema_project_serves_every_type() {
+    let tmp = tempdir("rich");
+    let project = tmp.join("api");
+    generate(&project, &["--schema", "fixtures/pg/rich.sql"]);
+    link_node_modules(&project);
+    tsc(&project, &[]);
+    let db = TestDb::create("e2e_rich");
+    for f in ["db/00-meta.sql", "db/01-schema.sql"] {
+        let sql = std::fs::read_to_string(project.join(f)).unwrap();
+        db.execute(&sql).unwrap_or_else(|e| panic!("PostgreSQL rejected the generated {f}: {e}"));
+    }
+    let (_app, base) = boot(&project, &db);
+    node_test((&base, &db.url), &["rich.test.mjs"]);
+    let _ = std::fs::remove_dir_all(&tmp);
+}

@@ -77,6 +77,9 @@ pub struct Field {
     pub sql_type: SqlType,
     /// Type for casting parameters: without modifiers, so a cast never rounds or truncates.
     pub cast_type: String,
+    /// Cast applied when reading: arrays of enums and other user types come back as `text[]`
+    /// (node-postgres only parses arrays of types it knows).
+    pub read_cast: Option<String>,
     pub kind: FieldKind,
     pub array: bool,
     pub nullable: bool,
@@ -353,7 +356,11 @@ pub(crate) fn build_fields(catalog: &Catalog, t: &Table, tcfg: &TableConfig, not
             .and_then(|c| c.description.clone())
             .or_else(|| cm.and_then(|m| m.str("description")).map(str::to_string))
             .or_else(|| col.comment.clone());
+        let user_type = !element.is_builtin() && !matches!(catalog.resolve_type(&element), TypeRef::Extension(_));
+        let read_cast =
+            (array && (kind == FieldKind::Enum || kind == FieldKind::Other || user_type)).then(|| "text[]".to_string());
         out.push(Field {
+            read_cast,
             column: col.name.clone(),
             property,
             filter_key,

@@ -98,6 +98,9 @@ fn spec_field(f: &nest_model::Field) -> String {
         format!("readable: {}", f.readable()),
         format!("writable: {}", f.writable()),
     ];
+    if let Some(c) = &f.read_cast {
+        parts.push(format!("readCast: {}", ts_string(c)));
+    }
     if !f.values.is_empty() {
         parts.push(format!("values: [{}]", f.values.iter().map(|v| ts_string(v)).collect::<Vec<_>>().join(", ")));
     }

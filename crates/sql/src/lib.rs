@@ -329,13 +329,15 @@ pub fn schema_sql(c: &Catalog) -> (String, Vec<Note>) {
         }
         s.push_str(";\n");
         if part.is_some()
+            && t.partition_by.is_none()
             && !c
                 .tables
                 .iter()
                 .any(|p| p.partition_of.as_ref().is_some_and(|po| po.parent.name == t.name && po.bound == "DEFAULT"))
         {
             let default_name = nest_catalog::naming::make_object_name(&t.name, None, Some("default"));
-            let _ = writeln!(s, "-- Rows outside every declared range land here instead of failing.");
+            let _ =
+                writeln!(s, "-- The input declared no partitioning; rows outside its partitions' ranges land here.");
             let _ = writeln!(
                 s,
                 "CREATE TABLE {} PARTITION OF {} DEFAULT;",

@@ -35,7 +35,8 @@ export class CrudRepository<T extends Row = Row> {
     readonly spec: ResourceSpec,
   ) {
     this.readable = spec.fields.filter((f) => f.readable);
-    this.selectList = this.readable.map((f) => `${ident(f.column)} AS ${ident(f.property)}`).join(', ') || '1 AS "_"';
+    this.selectList =
+      this.readable.map((f) => `${ident(f.column)}${f.readCast ? `::${f.readCast}` : ''} AS ${ident(f.property)}`).join(', ') || '1 AS "_"';
     this.byProperty = new Map(spec.fields.map((f) => [f.property, f]));
   }
 

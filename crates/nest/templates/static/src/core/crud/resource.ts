@@ -53,6 +53,8 @@ export interface FieldSpec {
   readonly readable: boolean;
   /** Clients may set it on create / update. */
   readonly writable: boolean;
+  /** Cast when selecting (arrays of enums come back as text[], which node-postgres parses). */
+  readonly readCast?: string;
   /** Allowed values (enums, CHECK ... IN). */
   readonly values?: readonly string[];
 }
