@@ -46,19 +46,41 @@ fn recorded_source(manifest: &Manifest, out: &Path) -> Option<Source> {
     }
 }
 
-fn selection(m: &ArgMatches, flags: Flags, manifest: &Manifest) -> Selection {
-    let named: Vec<String> = m.get_many::<String>("tables").map(|v| v.cloned().collect()).unwrap_or_default();
-    let all = m.try_get_one::<bool>("all").ok().flatten().copied().unwrap_or(false);
-    let recorded: BTreeMap<String, Flags> =
-        manifest.tables.iter().map(|(t, f)| (t.clone(), Flags { features: f.clone() })).collect();
-    let tables = if all || (named.is_empty() && recorded.is_empty()) {
+/// What to generate: named tables (plus the project's recorded ones), everything, or the
+/// recorded set; minus removed tables and tables the schema no longer has.
+fn selection(
+    named: &[String],
+    all: bool,
+    flags: Flags,
+    manifest: &Manifest,
+    catalog: &nest_catalog::Catalog,
+    removed: &[String],
+) -> Selection {
+    let matches = |key: &str, n: &str| key == n || key.rsplit('.').next() == Some(n);
+    let mut recorded: BTreeMap<String, Flags> = BTreeMap::new();
+    for (t, f) in &manifest.tables {
+        if removed.iter().any(|r| matches(t, r)) {
+            continue;
+        }
+        if catalog.find_table(t).is_none() {
+            eprintln!(
+                "note: {t} is no longer in the schema: its generated files are removed (files you edited are kept)"
+            );
+            continue;
+        }
+        recorded.insert(t.clone(), Flags { features: f.clone() });
+    }
+    // A project generated for the whole schema follows it: new tables are picked up.
+    let whole_schema = removed.is_empty()
+        && (all
+            || manifest.source.get("scope").map(String::as_str) == Some("all")
+            || (named.is_empty() && recorded.is_empty()));
+    let tables = if whole_schema {
         Vec::new()
-    } else if named.is_empty() {
-        recorded.keys().cloned().collect()
     } else {
         let mut t: Vec<String> = recorded.keys().cloned().collect();
-        for n in &named {
-            if !t.iter().any(|x| x == n || x.rsplit('.').next() == Some(n.as_str())) {
+        for n in named {
+            if !t.iter().any(|x| matches(x, n)) {
                 t.push(n.clone());
             }
         }
@@ -69,9 +91,12 @@ fn selection(m: &ArgMatches, flags: Flags, manifest: &Manifest) -> Selection {
     if named.is_empty() {
         sel.flags = flags;
     } else {
-        for n in &named {
-            let key = sel.recorded.keys().find(|k| *k == n || k.rsplit('.').next() == Some(n.as_str())).cloned();
-            let key = key.unwrap_or_else(|| if n.contains('.') { n.clone() } else { format!("public.{n}") });
+        for n in named {
+            let key = sel.recorded.keys().find(|k| matches(k, n)).cloned();
+            let key = key.unwrap_or_else(|| match catalog.find_table(n) {
+                Some(t) => format!("{}.{}", t.schema, t.name),
+                None => n.clone(),
+            });
             sel.recorded.entry(key).or_default().features.extend(flags.features.clone());
         }
     }
@@ -96,6 +121,18 @@ fn print_notes(model: &Model) {
 }
 
 pub fn generate(m: &ArgMatches, flags: Flags) -> anyhow::Result<ExitCode> {
+    let named: Vec<String> = m.get_many::<String>("tables").map(|v| v.cloned().collect()).unwrap_or_default();
+    let all = m.get_flag("all");
+    run(m, flags, &named, all, &[])
+}
+
+/// `remove TABLE ...`: regenerate without the tables; their files go (edited ones stay).
+pub fn remove(m: &ArgMatches) -> anyhow::Result<ExitCode> {
+    let tables: Vec<String> = m.get_many::<String>("tables").map(|v| v.cloned().collect()).unwrap_or_default();
+    run(m, Flags::default(), &[], false, &tables)
+}
+
+fn run(m: &ArgMatches, flags: Flags, named: &[String], all: bool, removed: &[String]) -> anyhow::Result<ExitCode> {
     let cwd_is_project = Path::new(STATE_DIR).join("manifest.json").exists();
     // The config can name the output folder, so read it first (from the current folder).
     let pre = input::resolve_with(m, None, Some(Source::Offline(PathBuf::from("."))));
@@ -139,7 +176,23 @@ pub fn generate(m: &ArgMatches, flags: Flags) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_INPUT));
     }
     render::diagnostics(&catalog, false);
-    let sel = selection(m, flags, &manifest);
+    for r in removed {
+        if !manifest.tables.keys().any(|k| k == r || k.rsplit('.').next() == Some(r.as_str())) {
+            eprintln!(
+                "error: {r} is not a table of this project (its tables: {})",
+                manifest.tables.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    }
+    let sel = selection(named, all, flags, &manifest, &catalog, removed);
+    if !removed.is_empty() && sel.tables.is_empty() {
+        eprintln!(
+            "error: removing {} would leave the project without tables; delete the folder instead",
+            removed.join(", ")
+        );
+        return Ok(ExitCode::from(EXIT_USAGE));
+    }
     let mut config = resolved.config.clone();
     if config.project.name.is_none() {
         let name = std::fs::canonicalize(&out)
@@ -176,6 +229,7 @@ pub fn generate(m: &ArgMatches, flags: Flags) -> anyhow::Result<ExitCode> {
     let mut tree = generated.tree.clone();
     // Remember where the schema is, relative to the project, for later runs inside it.
     let mut extra = Manifest::default();
+    extra.source.insert("scope".into(), if sel.tables.is_empty() { "all" } else { "tables" }.into());
     if let Source::Offline(p) = &resolved.source {
         let rel = relative(&out, p).to_string_lossy().replace('\\', "/");
         extra.source.insert("kind".into(), "schema".into());
@@ -209,6 +263,9 @@ pub fn generate(m: &ArgMatches, flags: Flags) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_INPUT));
         }
     };
+    if report.recovered {
+        eprintln!("note: finished a generation that was interrupted earlier");
+    }
     if check {
         let stale = report.changed();
         if stale.is_empty() {

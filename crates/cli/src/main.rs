@@ -62,6 +62,15 @@ fn cli() -> Command {
                 .arg(Arg::new("templates").long("templates").value_name("DIR").help("Folder of .j2 templates overriding the built-in ones by name")),
         )
         .subcommand(
+            input_args(Command::new("remove").about("Remove tables' modules from a generated project (edited files are kept)"))
+                .arg(Arg::new("tables").value_name("TABLE").num_args(1..).required(true))
+                .arg(Arg::new("out").long("out").short('o').value_name("DIR").help("Project folder (default: the current folder)"))
+                .arg(Arg::new("force").long("force").action(ArgAction::SetTrue).hide(true))
+                .arg(Arg::new("dry-run").long("dry-run").action(ArgAction::SetTrue).help("Print what would change; write nothing"))
+                .arg(Arg::new("check").long("check").action(ArgAction::SetTrue).hide(true))
+                .arg(Arg::new("templates").long("templates").value_name("DIR").hide(true)),
+        )
+        .subcommand(
             input_args(Command::new("explain").about("Print what the generator resolved for tables, and why"))
                 .arg(Arg::new("tables").value_name("TABLE").num_args(0..)),
         )
@@ -119,6 +128,7 @@ fn run(m: &ArgMatches, flags: Flags) -> anyhow::Result<ExitCode> {
     match m.subcommand() {
         Some(("inspect", sub)) => inspect(sub),
         Some(("generate", sub)) => generate::generate(sub, flags),
+        Some(("remove", sub)) => generate::remove(sub),
         Some(("explain", sub)) => generate::explain(sub, flags),
         Some(("sql", sub)) => match sub.subcommand() {
             Some(("meta", _)) => {

@@ -5,46 +5,15 @@
 //! npm packages come from e2e/package-lock.json (the versions generated projects pin); they are
 //! installed once with `npm ci` and reused while the lockfile does not change.
 
+mod common;
+
+use common::{node_modules, root, run};
 use nest_testdb::TestDb;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-static NPM: Mutex<()> = Mutex::new(());
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
-
-fn run(cmd: &mut Command, what: &str) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{what} failed ({}):\n{text}", out.status);
-    text
-}
-
-/// `e2e/node_modules`, installed with `npm ci` when missing or when the lockfile changed.
-pub fn node_modules() -> PathBuf {
-    let _guard = NPM.lock().unwrap_or_else(|e| e.into_inner());
-    let e2e = root().join("e2e");
-    let lock = std::fs::read(e2e.join("package-lock.json")).expect("e2e/package-lock.json");
-    let stamp = e2e.join("node_modules/.nest-generator-lock");
-    let want = format!(
-        "{:x}",
-        lock.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x0100_0000_01b3))
-    );
-    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(want.as_str()) {
-        run(
-            Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(&e2e),
-            "npm ci in e2e/",
-        );
-        std::fs::write(&stamp, &want).unwrap();
-    }
-    e2e.join("node_modules")
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

@@ -112,6 +112,8 @@ pub enum Action {
 #[derive(Debug, Default, Clone)]
 pub struct Report {
     pub actions: Vec<(String, Action)>,
+    /// A generation killed half-way was finished first.
+    pub recovered: bool,
 }
 
 impl Report {
@@ -191,6 +193,103 @@ fn read_opt(p: &Path) -> Result<Option<String>, WriteError> {
     }
 }
 
+const JOURNAL: &str = "journal.json";
+
+/// Moves (staged file → path in the project) and deletions of one generation, written before
+/// any of them happens.
+#[derive(Debug, Serialize, Deserialize)]
+struct Journal {
+    staging: String,
+    moves: Vec<(String, String)>,
+    deletes: Vec<String>,
+}
+
+/// Test hook: `NEST_GENERATOR_FAULT=stage:N` fails the N-th staged write with an I/O error,
+/// `abort-after-move:N` kills the process (abort, like SIGKILL) after N moves. Unset in normal use.
+fn fault(stage: &str, n: usize) -> Result<(), WriteError> {
+    if let Ok(spec) = std::env::var("NEST_GENERATOR_FAULT")
+        && let Some((what, at)) = spec.split_once(':')
+        && at.parse::<usize>().ok() == Some(n)
+    {
+        if what == stage {
+            return Err(WriteError::Io(
+                PathBuf::from("(fault injection)"),
+                std::io::Error::other("injected write failure"),
+            ));
+        }
+        if what == format!("abort-after-{stage}") {
+            std::process::abort();
+        }
+    }
+    Ok(())
+}
+
+/// Apply a journal: move staged files into place, delete what goes, drop the journal.
+fn commit(out: &Path, j: &Journal) -> Result<(), WriteError> {
+    let dirs: std::collections::BTreeSet<PathBuf> =
+        j.moves.iter().filter_map(|(_, to)| out.join(to).parent().map(Path::to_path_buf)).collect();
+    for d in dirs {
+        std::fs::create_dir_all(&d).map_err(io(&d))?;
+    }
+    let (files, state): (Vec<_>, Vec<_>) = j.moves.iter().partition(|(_, to)| !to.starts_with(STATE_DIR));
+    let counter = std::sync::atomic::AtomicUsize::new(0);
+    in_parallel(&files, |(from, to)| {
+        let target = out.join(to);
+        if Path::new(from).exists() {
+            std::fs::rename(from, &target).map_err(io(&target))?;
+        }
+        fault("move", counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1)
+    })?;
+    for path in &j.deletes {
+        let t = out.join(path);
+        match std::fs::remove_file(&t) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(WriteError::Io(t, e)),
+        }
+        // Remove folders the deletion emptied.
+        let mut dir = t.parent().map(Path::to_path_buf);
+        while let Some(d) = dir {
+            if d == out || std::fs::remove_dir(&d).is_err() {
+                break;
+            }
+            dir = d.parent().map(Path::to_path_buf);
+        }
+    }
+    for (from, to) in state {
+        let target = out.join(to);
+        if Path::new(from).exists() {
+            std::fs::rename(from, &target).map_err(io(&target))?;
+        }
+    }
+    let _ = std::fs::remove_file(out.join(STATE_DIR).join(JOURNAL));
+    let _ = std::fs::remove_dir_all(&j.staging);
+    Ok(())
+}
+
+/// Finish a generation a killed process left half-moved. True if there was one.
+pub fn recover(out: &Path) -> Result<bool, WriteError> {
+    let p = out.join(STATE_DIR).join(JOURNAL);
+    let text = match std::fs::read_to_string(&p) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Staging left by a process killed before its journal: nothing was moved.
+            if let Ok(entries) = std::fs::read_dir(out.join(STATE_DIR)) {
+                for e in entries.flatten() {
+                    if e.file_name().to_string_lossy().starts_with("staging-") {
+                        let _ = std::fs::remove_dir_all(e.path());
+                    }
+                }
+            }
+            return Ok(false);
+        }
+        Err(e) => return Err(WriteError::Io(p, e)),
+    };
+    let j: Journal = serde_json::from_str(&text).map_err(|e| WriteError::BadManifest(p.clone(), e.to_string()))?;
+    commit(out, &j)?;
+    Ok(true)
+}
+
 /// Run `f` over `items` on two threads (file system calls dominate; the machine has two cores).
 fn in_parallel<T: Sync>(items: &[T], f: impl Fn(&T) -> Result<(), WriteError> + Sync) -> Result<(), WriteError> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
@@ -220,6 +319,7 @@ pub fn write(
     manifest_extra: &Manifest,
     opts: &Options,
 ) -> Result<(Report, Vec<FileDiff>), WriteError> {
+    let recovered = !opts.dry_run && recover(out)?;
     let previous = read_manifest(out)?;
     if previous.is_none() && out.exists() && !opts.force {
         let non_empty = std::fs::read_dir(out).map_err(io(out))?.next().is_some();
@@ -256,8 +356,10 @@ pub fn write(
         let base = if owner == Owner::Generated { Some(file.content.clone()) } else { None };
         plan.push(Planned { path: path.clone(), action, content, entry: Some(entry), base });
     }
+    // Files no longer generated (a dropped or removed table): deleted if unedited, generated
+    // or created-once alike; kept and reported if the user changed them.
     for (path, e) in &prev.files {
-        if tree.contains_key(path) || e.ownership == Owner::User {
+        if tree.contains_key(path) {
             continue;
         }
         let target = safe_join(out, path)?;
@@ -279,7 +381,7 @@ pub fn write(
             None => {}
         }
     }
-    let report = Report { actions: plan.iter().map(|p| (p.path.clone(), p.action)).collect() };
+    let report = Report { actions: plan.iter().map(|p| (p.path.clone(), p.action)).collect(), recovered };
     let diffs: Vec<FileDiff> = plan
         .iter()
         .filter(|p| p.content.is_some() || p.action == Action::Delete)
@@ -292,16 +394,21 @@ pub fn write(
         return Ok((report, diffs));
     }
 
-    // Stage everything, then move into place.
+    // 1. Stage every new byte under .nest-generator/. A failure or a kill here leaves the tree
+    //    as it was.
     let staging = out.join(STATE_DIR).join(format!("staging-{}", std::process::id()));
     std::fs::create_dir_all(&staging).map_err(io(&staging))?;
-    let result = (|| -> Result<(), WriteError> {
-        let writes: Vec<(PathBuf, &str, PathBuf)> = plan
+    let staged = (|| -> Result<Journal, WriteError> {
+        let writes: Vec<(PathBuf, &str, String)> = plan
             .iter()
             .enumerate()
-            .filter_map(|(i, p)| p.content.as_deref().map(|c| (staging.join(format!("f{i}")), c, out.join(&p.path))))
+            .filter_map(|(i, p)| p.content.as_deref().map(|c| (staging.join(format!("f{i}")), c, p.path.clone())))
             .collect();
-        in_parallel(&writes, |(staged, content, _)| std::fs::write(staged, content).map_err(io(staged)))?;
+        let counter = std::sync::atomic::AtomicUsize::new(0);
+        in_parallel(&writes, |(staged, content, _)| {
+            fault("stage", counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst))?;
+            std::fs::write(staged, content).map_err(io(staged))
+        })?;
         let mut manifest = Manifest { version: 1, ..manifest_extra.clone() };
         for p in &plan {
             match (&p.entry, p.action) {
@@ -316,38 +423,49 @@ pub fn write(
                 _ => {}
             }
         }
-        let bases: BTreeMap<&str, &str> =
+        let mut bases: BTreeMap<&str, &str> =
             plan.iter().filter_map(|p| p.base.as_deref().map(|b| (p.path.as_str(), b))).collect();
-        let staged_bases = staging.join(BASE);
-        std::fs::write(&staged_bases, serde_json::to_string(&bases).expect("bases serialize"))
-            .map_err(io(&staged_bases))?;
-        let staged_manifest = staging.join(MANIFEST);
-        std::fs::write(&staged_manifest, serde_json::to_string_pretty(&manifest).expect("manifest serializes") + "\n")
-            .map_err(io(&staged_manifest))?;
-        let dirs: std::collections::BTreeSet<&Path> = writes.iter().filter_map(|(_, _, to)| to.parent()).collect();
-        for d in dirs {
-            std::fs::create_dir_all(d).map_err(io(d))?;
-        }
-        in_parallel(&writes, |(from, _, to)| std::fs::rename(from, to).map_err(io(to)))?;
-        for p in plan.iter().filter(|p| p.action == Action::Delete) {
-            let t = out.join(&p.path);
-            std::fs::remove_file(&t).map_err(io(&t))?;
-            // Remove folders the deletion emptied.
-            let mut dir = t.parent().map(Path::to_path_buf);
-            while let Some(d) = dir {
-                if d == out || std::fs::remove_dir(&d).is_err() {
-                    break;
-                }
-                dir = d.parent().map(Path::to_path_buf);
+        // An edited file that is no longer generated keeps its base for later merges.
+        for p in plan.iter().filter(|p| p.action == Action::KeptEditedOrphan) {
+            if let Some(b) = old_bases.get(&p.path) {
+                bases.insert(p.path.as_str(), b.as_str());
             }
         }
-        let final_bases = out.join(STATE_DIR).join(BASE);
-        std::fs::rename(&staged_bases, &final_bases).map_err(io(&final_bases))?;
-        let final_manifest = out.join(STATE_DIR).join(MANIFEST);
-        std::fs::rename(&staged_manifest, &final_manifest).map_err(io(&final_manifest))?;
-        Ok(())
+        let mut moves: Vec<(String, String)> =
+            writes.iter().map(|(from, _, to)| (from.to_string_lossy().to_string(), to.clone())).collect();
+        // State files are rewritten only when they change (an unchanged run touches nothing);
+        // the manifest goes last: it says the tree is complete.
+        let state = [
+            (BASE, serde_json::to_string(&bases).expect("bases serialize")),
+            (MANIFEST, serde_json::to_string_pretty(&manifest).expect("manifest serializes") + "\n"),
+        ];
+        for (name, text) in state {
+            if read_opt(&out.join(STATE_DIR).join(name))?.as_deref() == Some(text.as_str()) {
+                continue;
+            }
+            let staged = staging.join(name);
+            std::fs::write(&staged, text).map_err(io(&staged))?;
+            moves.push((staged.to_string_lossy().to_string(), format!("{STATE_DIR}/{name}")));
+        }
+        let deletes = plan.iter().filter(|p| p.action == Action::Delete).map(|p| p.path.clone()).collect();
+        Ok(Journal { staging: staging.to_string_lossy().to_string(), moves, deletes })
     })();
-    let _ = std::fs::remove_dir_all(&staging);
-    result?;
+    let journal = match staged {
+        Ok(j) => j,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    // 2. Record what is about to move, then move it. A kill from here on leaves every file
+    //    either old or new (renames are atomic), and the next run finishes the moves.
+    if journal.moves.is_empty() && journal.deletes.is_empty() {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Ok((report, diffs));
+    }
+    let journal_path = out.join(STATE_DIR).join(JOURNAL);
+    std::fs::write(&journal_path, serde_json::to_string(&journal).expect("journal serializes"))
+        .map_err(io(&journal_path))?;
+    commit(out, &journal)?;
     Ok((report, diffs))
 }

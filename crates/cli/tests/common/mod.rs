@@ -1,0 +1,84 @@
+//! Helpers shared by the CLI integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+static NPM: Mutex<()> = Mutex::new(());
+
+/// A lock file shared by the test processes (cargo runs test binaries in parallel).
+struct FileLock(PathBuf);
+
+impl FileLock {
+    fn take(path: PathBuf) -> FileLock {
+        let started = std::time::Instant::now();
+        loop {
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(_) => return FileLock(path),
+                Err(_) => {
+                    let stale = std::fs::metadata(&path)
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|t| t.elapsed().unwrap_or_default().as_secs() > 900);
+                    if stale {
+                        let _ = std::fs::remove_file(&path);
+                    }
+                    assert!(started.elapsed().as_secs() < 1200, "waited 20 minutes for {}", path.display());
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+pub fn run(cmd: &mut Command, what: &str) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{what} failed ({}):\n{text}", out.status);
+    text
+}
+
+/// `e2e/node_modules`, installed with `npm ci` when missing or when the lockfile changed.
+pub fn node_modules() -> PathBuf {
+    let _guard = NPM.lock().unwrap_or_else(|e| e.into_inner());
+    let e2e = root().join("e2e");
+    let _lock = FileLock::take(e2e.join(".npm-install.lock"));
+    let lock = std::fs::read(e2e.join("package-lock.json")).expect("e2e/package-lock.json");
+    let stamp = e2e.join("node_modules/.nest-generator-lock");
+    let want = format!(
+        "{:x}",
+        lock.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x0100_0000_01b3))
+    );
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(want.as_str()) {
+        run(
+            Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(&e2e),
+            "npm ci in e2e/",
+        );
+        std::fs::write(&stamp, &want).unwrap();
+    }
+    e2e.join("node_modules")
+}
+
+/// `tsc -p tsconfig.json` in a project, with e2e/node_modules linked in.
+pub fn typecheck(project: &Path) {
+    let link = project.join("node_modules");
+    if !link.exists() {
+        std::os::unix::fs::symlink(node_modules(), &link).unwrap();
+    }
+    run(
+        Command::new(project.join("node_modules/.bin/tsc"))
+            .args(["-p", "tsconfig.json", "--noEmit"])
+            .current_dir(project),
+        "tsc --noEmit",
+    );
+}

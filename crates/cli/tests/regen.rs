@@ -1,0 +1,465 @@
+//! Regeneration never loses a user's work: scenario tests for every case, check and dry-run
+//! modes, atomicity under an injected write failure and a kill, `remove`, refusal to write into
+//! foreign folders or through symlinks, and a property test over random rounds of edits and
+//! schema changes.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_nest-generator");
+
+struct Project {
+    root: PathBuf,
+    api: PathBuf,
+    schema: PathBuf,
+}
+
+impl Project {
+    fn new(name: &str, sql: &str) -> Project {
+        let root = std::env::temp_dir().join(format!("ng-regen-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let p = Project { api: root.join("api"), schema: root.join("schema.sql"), root };
+        p.set_schema(sql);
+        p
+    }
+    fn set_schema(&self, sql: &str) {
+        std::fs::write(&self.schema, sql).unwrap();
+    }
+    /// `nest-generator generate --schema ... --out api ARGS`, from outside the project.
+    fn generate(&self, args: &[&str]) -> Output {
+        self.generate_env(args, &[])
+    }
+    fn generate_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut c = Command::new(BIN);
+        c.arg("generate")
+            .arg("--schema")
+            .arg(&self.schema)
+            .arg("--out")
+            .arg(&self.api)
+            .args(args)
+            .env_remove("DATABASE_URL");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    }
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.generate(args);
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(o.status.success(), "generate {args:?} failed: {err}");
+        err
+    }
+    fn path(&self, rel: &str) -> PathBuf {
+        self.api.join(rel)
+    }
+    fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+    fn write(&self, rel: &str, text: &str) {
+        std::fs::write(self.path(rel), text).unwrap();
+    }
+    /// Every file under the project (but node_modules) → content.
+    fn snapshot(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        fn walk(dir: &Path, root: &Path, out: &mut BTreeMap<String, String>) {
+            for e in std::fs::read_dir(dir).unwrap().flatten() {
+                let p = e.path();
+                if e.file_name() == "node_modules" {
+                    continue;
+                }
+                if p.is_dir() {
+                    walk(&p, root, out);
+                } else {
+                    out.insert(
+                        p.strip_prefix(root).unwrap().to_string_lossy().to_string(),
+                        std::fs::read_to_string(&p).unwrap_or_default(),
+                    );
+                }
+            }
+        }
+        walk(&self.api, &self.api, &mut out);
+        out
+    }
+    fn mtimes(&self) -> BTreeMap<String, std::time::SystemTime> {
+        self.snapshot()
+            .keys()
+            .map(|k| (k.clone(), std::fs::metadata(self.path(k)).unwrap().modified().unwrap()))
+            .collect()
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+const V1: &str = "CREATE TABLE authors (\n  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),\n  name text NOT NULL,\n  bio text\n);\n\
+CREATE TABLE books (\n  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n  author_id uuid NOT NULL REFERENCES authors(id),\n  title varchar(200) NOT NULL,\n  pages integer,\n  created_at timestamptz NOT NULL DEFAULT now()\n);\n";
+
+/// V1 with: books.pages renamed to page_count and made bigint, authors.bio dropped,
+/// authors.email added, a new table.
+const V2: &str = "CREATE TABLE authors (\n  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),\n  name text NOT NULL,\n  email varchar(255)\n);\n\
+CREATE TABLE books (\n  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n  author_id uuid NOT NULL REFERENCES authors(id),\n  title varchar(200) NOT NULL,\n  page_count bigint,\n  created_at timestamptz NOT NULL DEFAULT now()\n);\n\
+CREATE TABLE reviews (\n  id serial PRIMARY KEY,\n  book_id bigint NOT NULL REFERENCES books(id),\n  stars smallint NOT NULL CHECK (stars BETWEEN 1 AND 5)\n);\n";
+
+const CONTROLLER: &str = "src/modules/books/books.controller.ts";
+const RESOURCE: &str = "src/modules/books/books.resource.ts";
+
+#[test]
+fn schema_change_updates_untouched_files_and_merges_edited_ones() {
+    let p = Project::new("merge", V1);
+    p.ok(&[]);
+    // The user adds a line to the DTO, away from the fields the schema change touches.
+    let dto = "src/modules/books/dto/book.dto.ts";
+    let c = p.read(dto);
+    let edited = c.replacen(
+        "export class BookResponseDto {",
+        "// user: audited by compliance\nexport class BookResponseDto {",
+        1,
+    );
+    assert_ne!(c, edited);
+    p.write(dto, &edited);
+    // An edit to a file the change does not touch stays as it is.
+    let controller = p.read(CONTROLLER) + "// user: controller note\n";
+    p.write(CONTROLLER, &controller);
+    p.set_schema(V2);
+    let err = p.ok(&[]);
+    assert!(err.contains("1 merged"), "{err}");
+    assert_eq!(p.read(CONTROLLER), controller);
+    let merged = p.read(dto);
+    assert!(merged.contains("// user: audited by compliance"), "user line kept");
+    assert!(!merged.contains("<<<<<<<"), "clean merge");
+    assert!(merged.contains("pageCount") && !merged.contains("pages!"), "{merged}");
+    // Untouched generated files follow the schema.
+    let resource = p.read(RESOURCE);
+    assert!(resource.contains("'page_count'") && !resource.contains("'pages'"), "{resource}");
+    assert!(p.read("src/modules/authors/authors.resource.ts").contains("'email'"));
+    assert!(p.read("src/app.module.ts").contains("ReviewsModule"), "new table registered");
+    common::typecheck(&p.api);
+}
+
+#[test]
+fn conflicting_edits_get_markers_and_exit_1() {
+    let p = Project::new("conflict", V1);
+    p.ok(&[]);
+    // The user edits exactly the line the schema change rewrites.
+    let r = p.read(RESOURCE);
+    let line = r.lines().find(|l| l.contains("column: 'pages'")).unwrap().to_string();
+    p.write(RESOURCE, &r.replace(&line, &line.replace("sortable: true", "sortable: false")));
+    p.set_schema(V2);
+    let o = p.generate(&[]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("conflict: {RESOURCE}")), "{err}");
+    let text = p.read(RESOURCE);
+    assert!(text.contains("<<<<<<<") && text.contains(">>>>>>>") && text.contains("sortable: false"), "{text}");
+    // Everything else was still regenerated.
+    assert!(p.read("src/app.module.ts").contains("ReviewsModule"));
+}
+
+#[test]
+fn user_owned_files_are_never_rewritten() {
+    let p = Project::new("owned", V1);
+    p.ok(&[]);
+    let svc = "src/modules/books/books.service.ts";
+    let mine = "// all mine\nexport class Whatever {}\n";
+    p.write(svc, mine);
+    p.write("nest-generator.toml", "# mine too\n");
+    p.set_schema(V2);
+    p.ok(&[]);
+    assert_eq!(p.read(svc), mine);
+    assert_eq!(p.read("nest-generator.toml"), "# mine too\n");
+    // Deleted by the user: created again (it is the module's extension point).
+    std::fs::remove_file(p.path(svc)).unwrap();
+    p.ok(&[]);
+    assert!(p.read(svc).contains("extends BooksServiceBase"));
+}
+
+#[test]
+fn dropped_table_files_go_unless_edited() {
+    let p = Project::new("drop", V2);
+    p.ok(&[]);
+    let edited = "src/modules/reviews/reviews.controller.ts";
+    let text = p.read(edited) + "// keep me\n";
+    p.write(edited, &text);
+    p.set_schema(V1);
+    let err = p.ok(&[]);
+    assert!(err.contains(&format!("kept: {edited}")), "{err}");
+    assert_eq!(p.read(edited), text);
+    assert!(!p.path("src/modules/reviews/reviews.module.ts").exists(), "unedited files deleted");
+    assert!(!p.read("src/app.module.ts").contains("ReviewsModule"), "registration removed");
+}
+
+#[test]
+fn feature_flag_toggle_regenerates_the_module() {
+    let p = Project::new("flags", V1);
+    p.ok(&["books", "--features.readonly=true"]);
+    assert!(!p.read(CONTROLLER).contains("@Post("));
+    // Run inside the project, as the seed commands are written.
+    let o = Command::new(BIN)
+        .args(["generate", "books", "--features.readonly=false"])
+        .current_dir(&p.api)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(p.read(CONTROLLER).contains("@Post("));
+}
+
+#[test]
+fn check_and_dry_run_write_nothing() {
+    let p = Project::new("check", V1);
+    p.ok(&[]);
+    assert_eq!(p.generate(&["--check"]).status.code(), Some(0), "fresh project is up to date");
+    let before = p.snapshot();
+    let times = p.mtimes();
+    p.set_schema(V2);
+    let o = p.generate(&["--check"]);
+    assert_eq!(o.status.code(), Some(1));
+    let stale = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(stale.lines().any(|l| l == RESOURCE), "{stale}");
+    let o = p.generate(&["--dry-run"]);
+    assert_eq!(o.status.code(), Some(0));
+    let diff = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(diff.contains(&format!("+++ b/{RESOURCE}")) && diff.contains("+    { column: 'page_count'"), "{diff}");
+    assert_eq!(p.snapshot(), before, "nothing written");
+    assert_eq!(p.mtimes(), times, "nothing touched");
+}
+
+#[test]
+fn unchanged_input_rewrites_nothing() {
+    let p = Project::new("same", V2);
+    p.ok(&[]);
+    let before = p.snapshot();
+    let times = p.mtimes();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let err = p.ok(&[]);
+    assert!(err.contains(" 0 created, 0 updated, 0 merged"), "{err}");
+    assert_eq!(p.snapshot(), before, "byte-identical");
+    assert_eq!(p.mtimes(), times, "modification times unchanged");
+}
+
+#[test]
+fn bad_schema_and_injected_failure_leave_the_tree_intact() {
+    let p = Project::new("atomic", V1);
+    p.ok(&[]);
+    let before = p.snapshot();
+    p.set_schema("CREATE TABLE broken (id int REFERENCES nowhere(id));");
+    assert_eq!(p.generate(&[]).status.code(), Some(1));
+    assert_eq!(p.snapshot(), before, "bad schema: nothing written");
+    p.set_schema(V2);
+    let o = p.generate_env(&[], &[("NEST_GENERATOR_FAULT", "stage:5")]);
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("injected write failure"));
+    assert_eq!(p.snapshot(), before, "write failure: previous tree intact, no staging left");
+}
+
+#[test]
+fn a_kill_between_moves_leaves_whole_files_and_the_next_run_finishes() {
+    let p = Project::new("kill", V1);
+    p.ok(&[]);
+    let old = p.snapshot();
+    p.set_schema(V2);
+    let o = p.generate_env(&[], &[("NEST_GENERATOR_FAULT", "abort-after-move:4")]);
+    assert!(!o.status.success() && o.status.code().is_none(), "killed by a signal");
+    // Every project file is whole: its old or its new version.
+    let fresh = Project::new("kill-ref", V2);
+    fresh.ok(&[]);
+    let new = fresh.snapshot();
+    let mid = p.snapshot();
+    let mut moved = 0;
+    for (path, text) in &mid {
+        if path.starts_with(".nest-generator") {
+            continue;
+        }
+        let is_old = old.get(path) == Some(text);
+        let is_new = new.get(path) == Some(text);
+        assert!(is_old || is_new, "{path} is neither the old nor the new version");
+        if !is_old {
+            moved += 1;
+        }
+    }
+    assert!(moved >= 1, "some files had moved before the kill");
+    let err = p.ok(&[]);
+    assert!(err.contains("interrupted"), "{err}");
+    let done = p.snapshot();
+    for (path, text) in &new {
+        if path.starts_with(".nest-generator") || path == "nest-generator.toml" {
+            continue;
+        }
+        assert_eq!(done.get(path), Some(text), "{path} after recovery");
+    }
+}
+
+#[test]
+fn remove_a_table() {
+    let p = Project::new("remove", V2);
+    p.ok(&[]);
+    let o = Command::new(BIN).args(["remove", "reviews"]).current_dir(&p.api).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!p.path("src/modules/reviews").exists());
+    assert!(!p.read("src/app.module.ts").contains("ReviewsModule"));
+    let manifest = p.read(".nest-generator/manifest.json");
+    assert!(!manifest.contains("public.reviews"));
+    let o = Command::new(BIN).args(["remove", "nope"]).current_dir(&p.api).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    common::typecheck(&p.api);
+}
+
+#[test]
+fn foreign_folders_and_symlinks_are_refused() {
+    let p = Project::new("foreign", V1);
+    std::fs::create_dir_all(&p.api).unwrap();
+    p.write("README.md", "# my own project\n");
+    let o = p.generate(&[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--force"));
+    assert_eq!(std::fs::read_dir(&p.api).unwrap().count(), 1, "nothing written");
+    // With --force, the user's README is merged, never overwritten.
+    let o = p.generate(&["--force"]);
+    assert_eq!(o.status.code(), Some(1), "conflict with the user's README");
+    let readme = p.read("README.md");
+    assert!(readme.contains("# my own project") && readme.contains("<<<<<<<"));
+
+    let q = Project::new("symlink", V1);
+    q.ok(&[]);
+    let outside = q.root.join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::remove_dir_all(q.path("src/modules/books")).unwrap();
+    std::os::unix::fs::symlink(&outside, q.path("src/modules/books")).unwrap();
+    let o = q.generate(&[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("symlink"));
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "nothing written through the link");
+}
+
+/// xorshift64*: deterministic rounds.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// A random schema: tables t0..tn with random columns.
+fn random_schema(tables: &BTreeMap<String, Vec<(String, String)>>) -> String {
+    let mut s = String::new();
+    for (t, cols) in tables {
+        let mut lines = vec!["  id uuid PRIMARY KEY DEFAULT gen_random_uuid()".to_string()];
+        lines.extend(cols.iter().map(|(c, ty)| format!("  {c} {ty}")));
+        s.push_str(&format!("CREATE TABLE {t} (\n{}\n);\n", lines.join(",\n")));
+    }
+    s
+}
+
+#[test]
+fn property_no_user_line_is_ever_lost() {
+    const TYPES: &[&str] = &[
+        "text",
+        "integer",
+        "bigint",
+        "boolean",
+        "timestamptz",
+        "numeric(10,2)",
+        "varchar(50) NOT NULL",
+        "jsonb",
+        "date",
+    ];
+    let mut rng = Rng(0x5EED_1234_ABCD);
+    let mut tables: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for t in 0..3 {
+        tables.insert(
+            format!("t{t}"),
+            (0..3).map(|c| (format!("c{c}"), TYPES[(t + c) % TYPES.len()].to_string())).collect(),
+        );
+    }
+    let p = Project::new("property", &random_schema(&tables));
+    p.ok(&[]);
+    // user line → file it was added to
+    let mut lines: Vec<(String, String)> = Vec::new();
+    let mut next_col = 100;
+    for round in 0..25 {
+        // The user adds a line to a generated file, right after a line the generator never
+        // changes for that file (its first import or the class declaration).
+        let files: Vec<String> = p
+            .snapshot()
+            .keys()
+            .filter(|k| k.starts_with("src/modules/") && k.ends_with(".ts") && !k.ends_with(".service.ts"))
+            .cloned()
+            .collect();
+        if !files.is_empty() {
+            let f = &files[rng.below(files.len())];
+            let text = p.read(f);
+            let anchors: Vec<usize> = text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| {
+                    l.starts_with("import ") || l.starts_with("export class ") || l.starts_with("export const ")
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if let Some(&at) = anchors.get(rng.below(anchors.len().max(1))) {
+                let marker = format!("// user line {round}");
+                let mut ls: Vec<&str> = text.lines().collect();
+                ls.insert(at + 1, &marker);
+                p.write(f, &(ls.join("\n") + "\n"));
+                lines.push((f.clone(), marker));
+            }
+        }
+        // The schema changes.
+        let names: Vec<String> = tables.keys().cloned().collect();
+        let t = names[rng.below(names.len())].clone();
+        match rng.below(6) {
+            0 => {
+                tables.get_mut(&t).unwrap().push((format!("c{next_col}"), TYPES[rng.below(TYPES.len())].to_string()));
+                next_col += 1;
+            }
+            1 if tables[&t].len() > 1 => {
+                let i = rng.below(tables[&t].len());
+                tables.get_mut(&t).unwrap().remove(i);
+            }
+            2 => {
+                let cols = tables.get_mut(&t).unwrap();
+                let i = rng.below(cols.len());
+                cols[i].0 = format!("c{next_col}");
+                next_col += 1;
+            }
+            3 => {
+                let cols = tables.get_mut(&t).unwrap();
+                let i = rng.below(cols.len());
+                cols[i].1 = TYPES[rng.below(TYPES.len())].to_string();
+            }
+            4 => {
+                tables.insert(format!("t{}", 10 + round), vec![("name".into(), "text".into())]);
+            }
+            _ if tables.len() > 2 => {
+                tables.remove(&t);
+            }
+            _ => {}
+        }
+        p.set_schema(&random_schema(&tables));
+        let o = p.generate(&[]);
+        assert!(
+            o.status.code() == Some(0) || o.status.code() == Some(1),
+            "round {round}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        // The property: every line the user wrote is still in its file (merged, or inside
+        // conflict markers, or in a file kept because it was edited).
+        for (f, marker) in &lines {
+            let text = std::fs::read_to_string(p.path(f))
+                .unwrap_or_else(|_| panic!("round {round}: {f} (edited) was deleted"));
+            assert!(text.contains(marker.as_str()), "round {round}: `{marker}` lost from {f}");
+        }
+    }
+}
