@@ -219,3 +219,24 @@ fn rich_schema_project_serves_every_type() {
     node_test((&base, &db.url), &["rich.test.mjs"]);
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// Names that trip generators (fixtures/pg/names.sql) still give a project that compiles,
+/// with the `public` table unprefixed and the other schema's prefixed.
+#[test]
+fn tricky_names_compile() {
+    let tmp = tempdir("names");
+    let project = tmp.join("api");
+    generate(&project, &["--schema", "fixtures/pg/names.sql"]);
+    for m in ["users", "app-users", "order", "data", "news", "people", "statuses"] {
+        assert!(project.join("src/modules").join(m).is_dir(), "module {m}");
+    }
+    let spec = std::fs::read_to_string(project.join("src/modules/users/users.resource.ts")).unwrap();
+    assert!(
+        spec.contains("filterKey: 'limit_'") && spec.contains("filterKey: 'count_'"),
+        "list parameters are not shadowed"
+    );
+    assert!(spec.contains("property: 'constructorValue'") && spec.contains("property: 'userId2'"));
+    link_node_modules(&project);
+    tsc(&project, &["--noEmit"]);
+    let _ = std::fs::remove_dir_all(&tmp);
+}

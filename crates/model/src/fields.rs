@@ -309,6 +309,10 @@ pub(crate) fn build_fields(catalog: &Catalog, t: &Table, tcfg: &TableConfig, not
             access = Access::ReadWrite;
         }
         let mut property = names::camel(&col.name);
+        // A class property cannot be called `constructor`.
+        if property == "constructor" {
+            property = "constructorValue".into();
+        }
         if !used.insert(property.clone()) {
             let mut n = 2;
             while !used.insert(format!("{property}{n}")) {

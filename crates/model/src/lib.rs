@@ -185,6 +185,9 @@ pub fn build(catalog: &Catalog, config: &Config, selection: &Selection) -> Model
     let mut taken_class = HashSet::new();
     let mut taken_route = HashSet::new();
     let mut resources = Vec::new();
+    // Tables of `public` choose names first: `public.users` is /users, `app.users` /app-users.
+    let mut wanted = wanted;
+    wanted.sort_by_key(|t| t.schema != "public");
     for t in wanted {
         let Some(kind) = table_kind(t) else {
             skipped.push((
@@ -217,6 +220,7 @@ pub fn build(catalog: &Catalog, config: &Config, selection: &Selection) -> Model
         let r = resource(catalog, t, kind, config, &tcfg, &merged, &mut taken_class, &mut taken_route);
         resources.push(r);
     }
+    resources.sort_by(|a: &Resource, b: &Resource| (&a.schema, &a.table).cmp(&(&b.schema, &b.table)));
     let name = config.project.name.clone().unwrap_or_else(|| "nest-api".into());
     let title = config.project.title.clone().unwrap_or_else(|| format!("{name} API"));
     Model { project: Project { name, title }, resources, skipped, diagnostics }
