@@ -264,6 +264,13 @@ fn a_kill_between_moves_leaves_whole_files_and_the_next_run_finishes() {
     p.ok(&[]);
     let old = p.snapshot();
     p.set_schema(V2);
+    // Killed while staging (most of a run): the project is exactly as it was.
+    let o = p.generate_env(&[], &[("NEST_GENERATOR_FAULT", "abort-after-stage:3")]);
+    assert!(o.status.code().is_none(), "killed by a signal");
+    let after_kill: BTreeMap<String, String> =
+        p.snapshot().into_iter().filter(|(k, _)| !k.starts_with(".nest-generator/staging-")).collect();
+    assert_eq!(after_kill, old, "a kill while staging leaves the previous tree intact");
+    // Killed between moves: every file whole, old or new.
     let o = p.generate_env(&[], &[("NEST_GENERATOR_FAULT", "abort-after-move:4")]);
     assert!(!o.status.success() && o.status.code().is_none(), "killed by a signal");
     // Every project file is whole: its old or its new version.
