@@ -4,6 +4,7 @@
 
 mod fields;
 pub mod names;
+pub mod security;
 pub mod settings;
 
 pub use fields::{Access, Field, FieldKind, Format};
@@ -118,6 +119,10 @@ pub struct Project {
 pub struct Model {
     pub project: Project,
     pub resources: Vec<Resource>,
+    /// The users table that signs in, when any table asked for auth or RBAC.
+    pub auth: Option<security::AuthModel>,
+    /// Roles, permissions and assignments, when any table asked for RBAC.
+    pub rbac: Option<security::RbacModel>,
     /// Tables seen but not served, and why (partitions, excluded).
     pub skipped: Vec<(String, String)>,
     pub diagnostics: Vec<Diagnostic>,
@@ -141,7 +146,7 @@ pub struct Selection {
 }
 
 /// Features this version generates; the rest are accepted, recorded and reported.
-pub const IMPLEMENTED_FEATURES: &[&str] = &["readonly", "soft-delete", "swagger", "versioning"];
+pub const IMPLEMENTED_FEATURES: &[&str] = &["readonly", "soft-delete", "swagger", "versioning", "auth", "rbac"];
 
 fn table_kind(t: &Table) -> Option<ResourceKind> {
     match t.kind {
@@ -221,9 +226,10 @@ pub fn build(catalog: &Catalog, config: &Config, selection: &Selection) -> Model
         resources.push(r);
     }
     resources.sort_by(|a: &Resource, b: &Resource| (&a.schema, &a.table).cmp(&(&b.schema, &b.table)));
+    let (auth, rbac) = security_for(catalog, &mut resources, &mut diagnostics);
     let name = config.project.name.clone().unwrap_or_else(|| "nest-api".into());
     let title = config.project.title.clone().unwrap_or_else(|| format!("{name} API"));
-    Model { project: Project { name, title }, resources, skipped, diagnostics }
+    Model { project: Project { name, title }, resources, auth, rbac, skipped, diagnostics }
 }
 
 fn unique(base: String, taken: &mut HashSet<String>, prefix: &str) -> String {
@@ -468,6 +474,95 @@ fn resource(
         features,
         notes,
     }
+}
+
+fn security_error(diagnostics: &mut Vec<Diagnostic>, msg: String, help: &str) {
+    diagnostics.push(Diagnostic::error(codes::BAD_METADATA, &Location::default(), msg).with_help(help));
+}
+
+/// Find the users table and the RBAC tables; adjust the users resource for auth.
+fn security_for(
+    catalog: &Catalog,
+    resources: &mut [Resource],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> (Option<security::AuthModel>, Option<security::RbacModel>) {
+    let wants_rbac = resources.iter().any(|r| r.feature("rbac"));
+    let mut auth_idx = resources.iter().position(|r| r.feature("auth"));
+    if auth_idx.is_none() && wants_rbac {
+        // RBAC needs someone to sign in: the table user_roles' key points at (not roles).
+        let target =
+            ["user_roles", "users_roles", "role_users"].iter().find_map(|n| catalog.find_table(n)).and_then(|ur| {
+                ur.foreign_keys
+                    .iter()
+                    .filter(|f| f.columns.len() == 1 && !matches!(f.references.name.as_str(), "roles" | "role"))
+                    .find(|f| ur.primary_key.as_ref().is_some_and(|k| k.columns.contains(&f.columns[0])))
+                    .map(|f| f.references.clone())
+            });
+        auth_idx = resources.iter().position(|r| {
+            target.as_ref().is_some_and(|q| q.schema == r.schema && q.name == r.table)
+                && catalog.table(&r.schema, &r.table).is_some_and(|t| security::detect_auth(catalog, t).is_ok())
+        });
+    }
+    let users_table = auth_idx.and_then(|i| catalog.table(&resources[i].schema, &resources[i].table));
+    let auth = match (auth_idx, users_table) {
+        (Some(_), Some(t)) => match security::detect_auth(catalog, t) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                security_error(
+                    diagnostics,
+                    e,
+                    "auth signs users in with an email and an argon2 password hash; name them email and password_hash",
+                );
+                None
+            }
+        },
+        (None, _) if wants_rbac => {
+            security_error(
+                diagnostics,
+                "RBAC needs a users table to sign in (email and password_hash columns); none was found".into(),
+                "generate the users table with --features.auth=true",
+            );
+            None
+        }
+        _ => None,
+    };
+    let rbac = match (&auth, users_table, wants_rbac) {
+        (Some(_), Some(u), true) => match security::detect_rbac(catalog, u) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                security_error(
+                    diagnostics,
+                    format!("RBAC: {e}"),
+                    "RBAC reads roles, permissions, role_permissions, user_roles and user_permissions tables shaped as seed scenario 2",
+                );
+                None
+            }
+        },
+        _ => None,
+    };
+    if let (Some(a), Some(i)) = (&auth, auth_idx) {
+        let r = &mut resources[i];
+        if !r.feature("auth") {
+            r.features.insert(
+                "auth".into(),
+                Setting::new(true, Source::Inferred("RBAC needs a users table to sign in".into())),
+            );
+        }
+        for f in r.fields.iter_mut().filter(|f| a.managed.contains(&f.column)) {
+            let secret = f.column == a.password_hash || Some(&f.column) == a.two_factor_secret.as_ref();
+            f.access = if secret { Access::None } else { Access::ReadOnly };
+            f.required_on_create = false;
+            f.ops.retain(|_| !secret);
+            f.why = Some("kept by the auth routes".into());
+        }
+        r.operations.create = false;
+        r.operations.bulk_create = false;
+        r.operations.update = r.fields.iter().any(|f| f.writable() && !f.is_key);
+        r.notes.push(
+            "users sign up through POST /auth/register; password and second factor change only through /auth".into(),
+        );
+    }
+    (auth, rbac)
 }
 
 /// Every table a resource's foreign keys point to (for module ordering and docs).

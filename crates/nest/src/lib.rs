@@ -5,6 +5,7 @@
 //! built in [`view`]. A template folder given by the user overrides any template by name.
 
 mod dto;
+mod security;
 mod view;
 
 use minijinja::Environment;
@@ -53,6 +54,9 @@ pub const PACKAGES: &[(&str, &str, bool)] = &[
     ("typescript", "6.0.3", true),
 ];
 
+/// Packages a project with sign-in also needs.
+pub const AUTH_PACKAGES: &[(&str, &str, bool)] = &[("@node-rs/argon2", "2.2.1", false), ("jose", "6.2.18", false)];
+
 macro_rules! static_files {
     ($($path:literal),* $(,)?) => {
         &[$(($path, include_str!(concat!("../templates/static/", $path)))),*]
@@ -67,6 +71,7 @@ const STATIC: &[(&str, &str)] = static_files![
     "src/core/database/database.service.ts",
     "src/core/database/pg-types.ts",
     "src/core/http/error.filter.ts",
+    "src/core/http/public.decorator.ts",
     "src/core/health/health.controller.ts",
     "src/core/crud/dto.ts",
     "src/core/crud/key.pipe.ts",
@@ -78,6 +83,25 @@ const STATIC: &[(&str, &str)] = static_files![
     "tsconfig.json",
     ".gitignore",
 ];
+
+/// Runtime of sign-in (when a table has auth).
+const AUTH_STATIC: &[(&str, &str)] = static_files![
+    "src/core/auth/auth.config.ts",
+    "src/core/auth/auth.controller.ts",
+    "src/core/auth/auth.dto.ts",
+    "src/core/auth/auth.guard.ts",
+    "src/core/auth/auth.module.ts",
+    "src/core/auth/auth.service.ts",
+    "src/core/auth/current-user.decorator.ts",
+    "src/core/auth/jwt.ts",
+    "src/core/auth/password.ts",
+    "src/core/auth/totp.ts",
+    "src/core/rbac/permission.decorator.ts",
+];
+
+/// Runtime of RBAC (when a table has rbac).
+const RBAC_STATIC: &[(&str, &str)] =
+    static_files!["src/core/rbac/rbac.controller.ts", "src/core/rbac/rbac.module.ts", "src/core/rbac/rbac.service.ts",];
 
 macro_rules! templates {
     ($($name:literal),* $(,)?) => {
@@ -101,6 +125,9 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "resource/service.ts.j2",
     "resource/controller.ts.j2",
     "resource/module.ts.j2",
+    "auth/auth.users.ts.j2",
+    "auth/register.dto.ts.j2",
+    "rbac/rbac.tables.ts.j2",
 ];
 
 #[derive(Debug)]
@@ -164,8 +191,8 @@ fn put(tree: &mut FileTree, path: String, content: String, ownership: Ownership)
 }
 
 /// Files of one resource (module folder).
-pub fn render_resource(env: &Environment, r: &Resource, tree: &mut FileTree) -> Result<(), RenderError> {
-    let v = view::resource_view(r);
+pub fn render_resource(env: &Environment, m: &Model, r: &Resource, tree: &mut FileTree) -> Result<(), RenderError> {
+    let v = view::resource_view(m, r);
     let ctx = minijinja::Value::from(minijinja::value::Serde(&v));
     let dir = format!("src/modules/{}", r.names.file);
     let f = &r.names.file;
@@ -194,7 +221,6 @@ pub fn render_resource(env: &Environment, r: &Resource, tree: &mut FileTree) -> 
 
 /// The whole project for `model`.
 pub fn render(model: &Model, catalog: &Catalog, opts: &RenderOptions) -> Result<FileTree, RenderError> {
-    let _ = catalog;
     let env = environment(opts)?;
     let mut tree = FileTree::new();
     for (path, text) in STATIC {
@@ -217,7 +243,37 @@ pub fn render(model: &Model, catalog: &Catalog, opts: &RenderOptions) -> Result<
         put(&mut tree, path.clone(), text.clone(), Ownership::Generated);
     }
     for r in &model.resources {
-        render_resource(&env, r, &mut tree)?;
+        render_resource(&env, model, r, &mut tree)?;
+    }
+    if let Some(a) = &model.auth {
+        for (path, text) in AUTH_STATIC {
+            put(&mut tree, path.to_string(), text.to_string(), Ownership::Generated);
+        }
+        let ctx = minijinja::Value::from(minijinja::value::Serde(security::auth_view(model, a)));
+        put(
+            &mut tree,
+            "src/core/auth/auth.users.ts".into(),
+            render_one(&env, "auth/auth.users.ts.j2", ctx.clone())?,
+            Ownership::Generated,
+        );
+        put(
+            &mut tree,
+            "src/core/auth/register.dto.ts".into(),
+            render_one(&env, "auth/register.dto.ts.j2", ctx)?,
+            Ownership::Generated,
+        );
+        if let Some(r) = &model.rbac {
+            for (path, text) in RBAC_STATIC {
+                put(&mut tree, path.to_string(), text.to_string(), Ownership::Generated);
+            }
+            let ctx = minijinja::Value::from(minijinja::value::Serde(security::rbac_view(catalog, a, r)));
+            put(
+                &mut tree,
+                "src/core/rbac/rbac.tables.ts".into(),
+                render_one(&env, "rbac/rbac.tables.ts.j2", ctx)?,
+                Ownership::Generated,
+            );
+        }
     }
     Ok(tree)
 }
@@ -240,13 +296,17 @@ pub fn generate(
 ) -> Result<Generated, RenderError> {
     let model = nest_model::build(catalog, config, selection);
     let (schema_sql, notes) = nest_sql::schema_sql(catalog);
-    let opts = RenderOptions {
-        template_dir,
-        sql: vec![
-            ("db/00-meta.sql".into(), nest_catalog::meta::meta_schema_sql()),
-            ("db/01-schema.sql".into(), schema_sql),
-        ],
-    };
+    let mut sql = vec![
+        ("db/00-meta.sql".to_string(), nest_catalog::meta::meta_schema_sql()),
+        ("db/01-schema.sql".to_string(), schema_sql),
+    ];
+    if let Some(a) = &model.auth {
+        sql.push(("db/02-auth.sql".into(), security::auth_sql(a)));
+        if let Some(r) = &model.rbac {
+            sql.push(("db/03-rbac.sql".into(), security::rbac_sql(&model, r)));
+        }
+    }
+    let opts = RenderOptions { template_dir, sql };
     let tree = render(&model, catalog, &opts)?;
     Ok(Generated { model, tree, sql_notes: notes.into_iter().map(|n| n.0).collect() })
 }

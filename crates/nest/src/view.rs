@@ -1,6 +1,7 @@
 //! View models: what templates see. Everything is precomputed text, so templates only place it.
 
 use crate::dto::{self, DtoKind, Imports};
+use nest_model::security::actions;
 use nest_model::{FieldKind, Model, Resource, ResourceKind};
 use serde::Serialize;
 
@@ -82,6 +83,11 @@ pub struct ResourceView {
     pub update_imports: String,
     pub update_body: String,
     pub notes: Vec<String>,
+    /// The project signs users in: routes need a bearer token.
+    pub auth: bool,
+    /// Routes need `<permission>:<action>`.
+    pub rbac: bool,
+    pub permission: String,
 }
 
 fn spec_field(f: &nest_model::Field) -> String {
@@ -107,7 +113,7 @@ fn spec_field(f: &nest_model::Field) -> String {
     format!("{{ {} }}", parts.join(", "))
 }
 
-pub fn resource_view(r: &Resource) -> ResourceView {
+pub fn resource_view(m: &Model, r: &Resource) -> ResourceView {
     let readable: Vec<_> = r.fields.iter().filter(|f| f.readable()).collect();
     let creatable: Vec<_> = r.fields.iter().filter(|f| f.writable()).collect();
     let updatable: Vec<_> = r.fields.iter().filter(|f| f.writable() && !f.is_key).collect();
@@ -180,6 +186,9 @@ pub fn resource_view(r: &Resource) -> ResourceView {
         update_imports: ui.render(core),
         update_body,
         notes: r.notes.clone(),
+        auth: m.auth.is_some(),
+        rbac: m.rbac.is_some() && r.feature("rbac"),
+        permission: r.names.permission.clone(),
     }
 }
 
@@ -213,6 +222,10 @@ pub struct ProjectView {
     pub dev_dependencies: Vec<PackageView>,
     pub routes: Vec<RouteDoc>,
     pub skipped: Vec<(String, String)>,
+    pub auth: bool,
+    pub rbac: bool,
+    /// `resource:action` permissions, for the README.
+    pub permissions: Vec<String>,
 }
 
 pub fn project_view(m: &Model) -> ProjectView {
@@ -222,12 +235,16 @@ pub fn project_view(m: &Model) -> ProjectView {
         .map(|r| ModuleRef { plural_class: r.names.plural_class.clone(), file: r.names.file.clone() })
         .collect();
     modules.sort_by(|a, b| a.file.cmp(&b.file));
+    let extra: &[(&str, &str, bool)] = if m.auth.is_some() { crate::AUTH_PACKAGES } else { &[] };
     let pkgs = |dev: bool| {
-        crate::PACKAGES
+        let mut v: Vec<PackageView> = crate::PACKAGES
             .iter()
+            .chain(extra.iter())
             .filter(|(_, _, d)| *d == dev)
             .map(|(n, v, _)| PackageView { name: n.to_string(), version: v.to_string() })
-            .collect()
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
     };
     let routes = m
         .resources
@@ -270,5 +287,13 @@ pub fn project_view(m: &Model) -> ProjectView {
         dev_dependencies: pkgs(true),
         routes,
         skipped: m.skipped.clone(),
+        auth: m.auth.is_some(),
+        rbac: m.rbac.is_some(),
+        permissions: m
+            .resources
+            .iter()
+            .filter(|r| m.rbac.is_some() && r.feature("rbac"))
+            .flat_map(|r| actions(&r.operations).into_iter().map(move |a| format!("{}:{a}", r.names.permission)))
+            .collect(),
     }
 }

@@ -146,8 +146,14 @@ export class CrudRepository<T extends Row = Row> {
     return out;
   }
 
-  async create(dto: object, db: Queryable = this.db): Promise<T> {
+  /** Insert one row. `server` sets columns clients may not (by column name), e.g. a password hash. */
+  async create(dto: object, db: Queryable = this.db, server: Record<string, unknown> = {}): Promise<T> {
     const entries = this.writableEntries(dto);
+    for (const [column, value] of Object.entries(server)) {
+      const f = this.spec.fields.find((x) => x.column === column);
+      if (!f) throw new Error(`unknown column ${column}`);
+      entries.push([f, this.toParam(f, value)]);
+    }
     const params = entries.map(([, v]) => v);
     const sql = entries.length
       ? `INSERT INTO ${this.spec.table} (${entries.map(([f]) => ident(f.column)).join(', ')}) VALUES (${entries.map((_, i) => `$${i + 1}`).join(', ')})`

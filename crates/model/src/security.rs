@@ -1,0 +1,241 @@
+//! Authentication and RBAC: which table holds the users that sign in, and which tables hold
+//! roles, permissions and their assignments (seed scenario 2's shape, found by name and
+//! foreign keys).
+
+use nest_catalog::{Catalog, Table};
+
+/// Columns of the users table the auth runtime needs. Optional ones enable their feature
+/// (lockout, status, second factor).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthModel {
+    pub schema: String,
+    pub table: String,
+    pub id: String,
+    /// Type of the id, for casts (`uuid`, `bigint`).
+    pub id_type: String,
+    pub email: String,
+    pub password_hash: String,
+    pub status: Option<String>,
+    pub failed_logins: Option<String>,
+    pub locked_until: Option<String>,
+    pub two_factor_enabled: Option<String>,
+    pub two_factor_secret: Option<String>,
+    pub last_login_at: Option<String>,
+    pub deleted_at: Option<String>,
+    /// Columns only the auth runtime writes (never through the users CRUD routes).
+    pub managed: Vec<String>,
+}
+
+/// A table and the columns RBAC reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RbacTable {
+    pub schema: String,
+    pub table: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RbacModel {
+    pub roles: RbacTable,
+    pub role_id: String,
+    pub role_slug: String,
+    pub role_parent: Option<String>,
+    pub role_name: Option<String>,
+    pub role_level: Option<String>,
+    pub permissions: RbacTable,
+    pub permission_id: String,
+    /// SQL expression (over alias `p`) giving `resource:action`.
+    pub permission_slug_sql: String,
+    /// Columns to fill when seeding permissions: (column, what) with what in slug/name/resource/action.
+    pub permission_seed_columns: Vec<(String, String)>,
+    pub role_permissions: RbacTable,
+    pub rp_role: String,
+    pub rp_permission: String,
+    pub user_roles: RbacTable,
+    pub ur_user: String,
+    pub ur_role: String,
+    pub ur_expires: Option<String>,
+    pub ur_assigned_by: Option<String>,
+    pub user_permissions: Option<RbacTable>,
+    pub up_user: String,
+    pub up_permission: String,
+    pub up_granted: Option<String>,
+    pub up_expires: Option<String>,
+    pub up_granted_by: Option<String>,
+}
+
+fn has(t: &Table, c: &str) -> bool {
+    t.column(c).is_some()
+}
+
+fn opt(t: &Table, c: &str) -> Option<String> {
+    has(t, c).then(|| c.to_string())
+}
+
+/// The users table that signs in: an email column and a password hash column.
+pub fn detect_auth(catalog: &Catalog, t: &Table) -> Result<AuthModel, String> {
+    let email = ["email", "email_address", "username", "login"]
+        .iter()
+        .find(|c| has(t, c))
+        .ok_or_else(|| format!("{}: auth needs an email (or username) column", t.name))?;
+    let password_hash = ["password_hash", "password_digest", "hashed_password", "encrypted_password", "password"]
+        .iter()
+        .find(|c| has(t, c))
+        .ok_or_else(|| format!("{}: auth needs a password_hash column", t.name))?;
+    let pk = t
+        .primary_key
+        .as_ref()
+        .filter(|k| k.columns.len() == 1)
+        .ok_or_else(|| format!("{}: auth needs a single-column primary key", t.name))?;
+    let id = pk.columns[0].clone();
+    let id_type = t
+        .column(&id)
+        .map(|c| nest_catalog::SqlType { modifiers: vec![], ..c.ty.clone() }.to_string())
+        .unwrap_or_default();
+    let _ = catalog;
+    let mut m = AuthModel {
+        schema: t.schema.clone(),
+        table: t.name.clone(),
+        id,
+        id_type,
+        email: email.to_string(),
+        password_hash: password_hash.to_string(),
+        status: opt(t, "status"),
+        failed_logins: opt(t, "failed_login_attempts").or_else(|| opt(t, "failed_logins")),
+        locked_until: opt(t, "locked_until"),
+        two_factor_enabled: opt(t, "two_factor_enabled").or_else(|| opt(t, "mfa_enabled")),
+        two_factor_secret: opt(t, "two_factor_secret").or_else(|| opt(t, "mfa_secret")),
+        last_login_at: opt(t, "last_login_at"),
+        deleted_at: opt(t, "deleted_at"),
+        managed: Vec::new(),
+    };
+    m.managed = [
+        Some(m.password_hash.clone()),
+        m.failed_logins.clone(),
+        m.locked_until.clone(),
+        m.two_factor_enabled.clone(),
+        m.two_factor_secret.clone(),
+        m.last_login_at.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    Ok(m)
+}
+
+fn find<'a>(catalog: &'a Catalog, names: &[&str]) -> Option<&'a Table> {
+    names.iter().find_map(|n| catalog.find_table(n)).filter(|t| !t.kind.is_view())
+}
+
+/// The column of `t` that references `target`. When several do (`user_id` and `assigned_by`
+/// both point at users), the one in the primary key wins, then `<target>_id`.
+fn fk_to(t: &Table, target: &Table) -> Option<String> {
+    let candidates: Vec<String> = t
+        .foreign_keys
+        .iter()
+        .filter(|f| f.references.name == target.name && f.references.schema == target.schema && f.columns.len() == 1)
+        .map(|f| f.columns[0].clone())
+        .collect();
+    let in_pk = |c: &String| t.primary_key.as_ref().is_some_and(|k| k.columns.contains(c));
+    let singular = crate::names::singular_words(&target.name).join("_");
+    candidates
+        .iter()
+        .find(|c| in_pk(c))
+        .or_else(|| candidates.iter().find(|c| **c == format!("{singular}_id")))
+        .or_else(|| candidates.first())
+        .cloned()
+}
+
+fn rt(t: &Table) -> RbacTable {
+    RbacTable { schema: t.schema.clone(), table: t.name.clone() }
+}
+
+/// Roles, permissions and assignment tables, by name and foreign keys.
+pub fn detect_rbac(catalog: &Catalog, users: &Table) -> Result<RbacModel, String> {
+    let roles = find(catalog, &["roles", "role"]).ok_or("RBAC needs a roles table")?;
+    let perms = find(catalog, &["permissions", "permission"]).ok_or("RBAC needs a permissions table")?;
+    let rp = find(catalog, &["role_permissions", "roles_permissions", "permission_roles"])
+        .ok_or("RBAC needs a role_permissions table")?;
+    let ur = find(catalog, &["user_roles", "users_roles", "role_users"]).ok_or("RBAC needs a user_roles table")?;
+    let up = find(catalog, &["user_permissions", "users_permissions"]);
+    let single_pk = |t: &Table| t.primary_key.as_ref().filter(|k| k.columns.len() == 1).map(|k| k.columns[0].clone());
+    let role_id = single_pk(roles).ok_or("roles needs a single-column primary key")?;
+    let permission_id = single_pk(perms).ok_or("permissions needs a single-column primary key")?;
+    let role_slug = opt(roles, "slug").or_else(|| opt(roles, "name")).ok_or("roles needs a slug or name column")?;
+    let (permission_slug_sql, mut seed) = if has(perms, "slug") {
+        ("p.slug".to_string(), vec![("slug".to_string(), "slug".to_string())])
+    } else if has(perms, "resource") && has(perms, "action") {
+        ("(p.resource || ':' || p.action)".to_string(), Vec::new())
+    } else if has(perms, "name") {
+        ("p.name".to_string(), vec![("name".to_string(), "slug".to_string())])
+    } else {
+        return Err("permissions needs a slug column (or resource and action)".into());
+    };
+    for (c, what) in [("name", "name"), ("resource", "resource"), ("action", "action")] {
+        if has(perms, c) && !seed.iter().any(|(x, _)| x == c) {
+            seed.push((c.to_string(), what.to_string()));
+        }
+    }
+    let rp_role = fk_to(rp, roles).ok_or("role_permissions needs a foreign key to roles")?;
+    let rp_permission = fk_to(rp, perms).ok_or("role_permissions needs a foreign key to permissions")?;
+    let ur_user = fk_to(ur, users).ok_or("user_roles needs a foreign key to the users table")?;
+    let ur_role = fk_to(ur, roles).ok_or("user_roles needs a foreign key to roles")?;
+    let (up_user, up_permission) = match up {
+        Some(t) => (
+            fk_to(t, users).ok_or("user_permissions needs a foreign key to the users table")?,
+            fk_to(t, perms).ok_or("user_permissions needs a foreign key to permissions")?,
+        ),
+        None => (String::new(), String::new()),
+    };
+    let role_parent = roles
+        .foreign_keys
+        .iter()
+        .find(|f| f.references.name == roles.name && f.columns.len() == 1)
+        .map(|f| f.columns[0].clone());
+    Ok(RbacModel {
+        roles: rt(roles),
+        role_id,
+        role_slug,
+        role_parent,
+        role_name: opt(roles, "name"),
+        role_level: opt(roles, "level"),
+        permissions: rt(perms),
+        permission_id,
+        permission_slug_sql,
+        permission_seed_columns: seed,
+        role_permissions: rt(rp),
+        rp_role,
+        rp_permission,
+        user_roles: rt(ur),
+        ur_user,
+        ur_role,
+        ur_expires: opt(ur, "expires_at"),
+        ur_assigned_by: opt(ur, "assigned_by"),
+        up_granted: up.and_then(|t| opt(t, "granted")),
+        up_expires: up.and_then(|t| opt(t, "expires_at")),
+        up_granted_by: up.and_then(|t| opt(t, "granted_by")),
+        user_permissions: up.map(rt),
+        up_user,
+        up_permission,
+    })
+}
+
+/// Permission actions of a resource's routes.
+pub fn actions(ops: &crate::Operations) -> Vec<&'static str> {
+    let mut out = vec!["read"];
+    if ops.create {
+        out.push("create");
+    }
+    if ops.bulk_create {
+        out.push("bulk-create");
+    }
+    if ops.update {
+        out.push("update");
+    }
+    if ops.delete {
+        out.push("delete");
+    }
+    if ops.restore {
+        out.push("restore");
+    }
+    out
+}

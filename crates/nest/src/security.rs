@@ -1,0 +1,462 @@
+//! Auth and RBAC output: the users-table mapping, the RBAC statements the runtime runs, the
+//! register DTO, and the SQL files (refresh tokens; permission and role seeds; change triggers).
+
+use crate::dto::{self, DtoKind, Imports};
+use crate::view::ts_string;
+use nest_catalog::Catalog;
+use nest_catalog::sqltype::quote_ident_if_needed as q;
+use nest_model::security::{AuthModel, RbacModel, RbacTable, actions};
+use nest_model::{Access, Field, FieldKind, Format, Model};
+use serde::Serialize;
+use std::fmt::Write;
+
+/// The permission that guards the RBAC admin routes.
+pub const MANAGE_PERMISSION: &str = "roles:manage";
+pub const NOTIFY_CHANNEL: &str = "nestgen_rbac";
+
+fn qt(schema: &str, table: &str) -> String {
+    format!("{}.{}", q(schema), q(table))
+}
+
+fn qtab(t: &RbacTable) -> String {
+    qt(&t.schema, &t.table)
+}
+
+fn col_type(c: &Catalog, t: &RbacTable, column: &str) -> String {
+    c.table(&t.schema, &t.table)
+        .and_then(|tab| tab.column(column))
+        .map(|col| nest_catalog::SqlType { modifiers: vec![], ..col.ty.clone() }.to_string())
+        .unwrap_or_else(|| "text".into())
+}
+
+#[derive(Serialize)]
+pub struct AuthView {
+    pub users_import: String,
+    pub users_constant: String,
+    pub table: String,
+    pub id: String,
+    pub id_type: String,
+    pub id_property: String,
+    pub email: String,
+    pub email_property: String,
+    pub password_hash: String,
+    pub password_hash_column: String,
+    pub status: String,
+    pub active_status: String,
+    pub failed_logins: String,
+    pub locked_until: String,
+    pub two_factor_enabled: String,
+    pub two_factor_secret: String,
+    pub last_login_at: String,
+    pub deleted_at: String,
+    pub register_imports: String,
+    pub register_body: String,
+}
+
+fn opt_ident(c: &Option<String>) -> String {
+    c.as_ref().map(|x| ts_string(&q(x))).unwrap_or_else(|| "null".into())
+}
+
+pub fn auth_view(m: &Model, a: &AuthModel) -> AuthView {
+    let users = m.resources.iter().find(|r| r.schema == a.schema && r.table == a.table).expect("auth resource");
+    let prop =
+        |col: &str| users.fields.iter().find(|f| f.column == col).map(|f| f.property.clone()).unwrap_or_default();
+    // Sign-up takes the profile fields clients may write, plus a password.
+    let mut fields: Vec<Field> = users.fields.iter().filter(|f| f.writable()).cloned().collect();
+    fields.push(Field {
+        column: "password".into(),
+        property: "password".into(),
+        filter_key: "password".into(),
+        sql_type: nest_catalog::SqlType::simple("text"),
+        cast_type: "text".into(),
+        read_cast: None,
+        kind: FieldKind::Text,
+        array: false,
+        nullable: false,
+        has_default: false,
+        required_on_create: true,
+        access: Access::WriteOnly,
+        is_key: false,
+        max_length: Some(256),
+        precision: None,
+        with_zone: false,
+        int_bits: 32,
+        values: Vec::new(),
+        format: None,
+        ops: Vec::new(),
+        sortable: false,
+        description: Some("At least 8 characters".into()),
+        why: None,
+    });
+    let refs: Vec<&Field> = fields.iter().collect();
+    let mut imports = Imports::default();
+    let mut body = dto::write_dto(&refs, DtoKind::Create, &mut imports);
+    // Passwords need a minimum length; emails a format.
+    body = body.replacen("  password!: string;", "  @MinLength(8)\n  password!: string;", 1);
+    imports.validator.insert("MinLength");
+    if !users.fields.iter().any(|f| f.column == a.email && f.format == Some(Format::Email)) {
+        imports.validator.insert("IsEmail");
+    }
+    AuthView {
+        users_import: format!("../../modules/{}/{}.resource.js", users.names.file, users.names.file),
+        users_constant: users.names.constant.clone(),
+        table: ts_string(&qt(&a.schema, &a.table)),
+        id: ts_string(&q(&a.id)),
+        id_type: ts_string(&a.id_type),
+        id_property: ts_string(&prop(&a.id)),
+        email: ts_string(&q(&a.email)),
+        email_property: ts_string(&prop(&a.email)),
+        password_hash: ts_string(&q(&a.password_hash)),
+        password_hash_column: ts_string(&a.password_hash),
+        status: opt_ident(&a.status),
+        active_status: ts_string("active"),
+        failed_logins: opt_ident(&a.failed_logins),
+        locked_until: opt_ident(&a.locked_until),
+        two_factor_enabled: opt_ident(&a.two_factor_enabled),
+        two_factor_secret: opt_ident(&a.two_factor_secret),
+        last_login_at: opt_ident(&a.last_login_at),
+        deleted_at: opt_ident(&a.deleted_at),
+        register_imports: imports.render("../crud"),
+        register_body: body,
+    }
+}
+
+#[derive(Serialize)]
+pub struct Stmt {
+    pub sql: String,
+    pub args: String,
+}
+
+#[derive(Serialize)]
+pub struct RbacView {
+    pub effective_sql: String,
+    pub user_exists_sql: String,
+    pub assign_role: Stmt,
+    pub unassign_role_sql: String,
+    pub grant: Option<Stmt>,
+    pub ungrant_sql: Option<String>,
+    pub manage_permission: String,
+    pub notify_channel: String,
+}
+
+fn lit(s: &str) -> String {
+    // Inside a TS template literal: no backticks or ${ in identifiers we quote, but be safe.
+    s.replace('\\', "\\\\").replace('`', "\\`").replace("${", "\\${")
+}
+
+fn args(list: &[&str]) -> String {
+    format!("[{}]", list.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(", "))
+}
+
+pub fn rbac_view(c: &Catalog, a: &AuthModel, r: &RbacModel) -> RbacView {
+    let uid = &a.id_type;
+    let roles = qtab(&r.roles);
+    let perms = qtab(&r.permissions);
+    let rp = qtab(&r.role_permissions);
+    let ur = qtab(&r.user_roles);
+    let role_id_type = col_type(c, &r.roles, &r.role_id);
+    let perm_id_type = col_type(c, &r.permissions, &r.permission_id);
+    let slug = r.permission_slug_sql.clone();
+    let ur_live =
+        r.ur_expires.as_ref().map(|e| format!(" AND (ur.{0} IS NULL OR ur.{0} > now())", q(e))).unwrap_or_default();
+    let parent_sel = r.role_parent.as_ref().map(|p| format!("r.{}", q(p))).unwrap_or_else(|| "NULL".into());
+    let mut sql = format!(
+        "WITH RECURSIVE granted_roles AS (\n  SELECT r.{id} AS id, {parent_sel} AS parent, r.{slug_col}::text AS slug\n    FROM {roles} r JOIN {ur} ur ON ur.{ur_role} = r.{id}\n   WHERE ur.{ur_user} = $1::{uid}{ur_live}",
+        id = q(&r.role_id),
+        slug_col = q(&r.role_slug),
+        ur_role = q(&r.ur_role),
+        ur_user = q(&r.ur_user),
+    );
+    if let Some(p) = &r.role_parent {
+        let _ = write!(
+            sql,
+            "\n  UNION\n  SELECT r.{id}, r.{p}, r.{slug_col}::text FROM {roles} r JOIN granted_roles g ON r.{id} = g.parent",
+            id = q(&r.role_id),
+            p = q(p),
+            slug_col = q(&r.role_slug)
+        );
+    }
+    let _ = write!(
+        sql,
+        "\n),\nfrom_roles AS (\n  SELECT ({slug})::text AS slug FROM granted_roles g\n    JOIN {rp} rp ON rp.{rp_role} = g.id\n    JOIN {perms} p ON p.{pid} = rp.{rp_perm}\n)",
+        rp_role = q(&r.rp_role),
+        pid = q(&r.permission_id),
+        rp_perm = q(&r.rp_permission)
+    );
+    let direct = r.user_permissions.as_ref().map(|up| {
+        let granted = r.up_granted.as_ref().map(|g| format!("COALESCE(up.{}, true)", q(g))).unwrap_or_else(|| "true".into());
+        let live = r.up_expires.as_ref().map(|e| format!(" AND (up.{0} IS NULL OR up.{0} > now())", q(e))).unwrap_or_default();
+        format!(
+            ",\ndirect AS (\n  SELECT ({slug})::text AS slug, {granted} AS granted FROM {up} up\n    JOIN {perms} p ON p.{pid} = up.{up_perm}\n   WHERE up.{up_user} = $1::{uid}{live}\n)",
+            up = qtab(up),
+            pid = q(&r.permission_id),
+            up_perm = q(&r.up_permission),
+            up_user = q(&r.up_user),
+        )
+    });
+    let perms_expr = if direct.is_some() {
+        "ARRAY(SELECT slug FROM from_roles UNION SELECT slug FROM direct WHERE granted EXCEPT SELECT slug FROM direct WHERE NOT granted)"
+    } else {
+        "ARRAY(SELECT DISTINCT slug FROM from_roles)"
+    };
+    let _ = write!(
+        sql,
+        "{}\nSELECT ARRAY(SELECT DISTINCT slug FROM granted_roles) AS roles, {perms_expr} AS permissions",
+        direct.unwrap_or_default()
+    );
+
+    let users = qt(&a.schema, &a.table);
+    let alive = a.deleted_at.as_ref().map(|d| format!(" AND {} IS NULL", q(d))).unwrap_or_default();
+    let user_exists_sql = format!("SELECT 1 FROM {users} WHERE {} = $1::{uid}{alive}", q(&a.id));
+
+    let mut cols = vec![q(&r.ur_user), q(&r.ur_role)];
+    let mut vals = vec![format!("$1::{uid}"), format!("$2::{role_id_type}")];
+    let mut a_args = vec!["userId", "roleId"];
+    let mut n = 3;
+    if let Some(e) = &r.ur_expires {
+        cols.push(q(e));
+        vals.push(format!("${n}::timestamptz"));
+        a_args.push("expiresAt");
+        n += 1;
+    }
+    if let Some(b) = &r.ur_assigned_by {
+        cols.push(q(b));
+        vals.push(format!("${n}::{uid}"));
+        a_args.push("by");
+    }
+    let on_conflict = match &r.ur_expires {
+        Some(e) => {
+            format!(" ON CONFLICT ({}, {}) DO UPDATE SET {e} = EXCLUDED.{e}", q(&r.ur_user), q(&r.ur_role), e = q(e))
+        }
+        None => " ON CONFLICT DO NOTHING".into(),
+    };
+    let assign_role = Stmt {
+        sql: format!("INSERT INTO {ur} ({}) VALUES ({}){on_conflict}", cols.join(", "), vals.join(", ")),
+        args: args(&a_args),
+    };
+    let unassign_role_sql =
+        format!("DELETE FROM {ur} WHERE {} = $1::{uid} AND {} = $2::{role_id_type}", q(&r.ur_user), q(&r.ur_role));
+    let (grant, ungrant_sql) = match &r.user_permissions {
+        Some(up) => {
+            let mut cols = vec![q(&r.up_user), q(&r.up_permission)];
+            let mut vals = vec![format!("$1::{uid}"), format!("$2::{perm_id_type}")];
+            let mut g_args = vec!["userId", "permissionId"];
+            let mut sets = Vec::new();
+            let mut n = 3;
+            for (col, arg, ty) in [
+                (&r.up_granted, "granted", "boolean".to_string()),
+                (&r.up_expires, "expiresAt", "timestamptz".to_string()),
+                (&r.up_granted_by, "by", uid.clone()),
+            ] {
+                if let Some(c) = col {
+                    cols.push(q(c));
+                    vals.push(format!("${n}::{ty}"));
+                    g_args.push(arg);
+                    if arg != "by" {
+                        sets.push(format!("{0} = EXCLUDED.{0}", q(c)));
+                    }
+                    n += 1;
+                }
+            }
+            let conflict = if sets.is_empty() {
+                " ON CONFLICT DO NOTHING".to_string()
+            } else {
+                format!(" ON CONFLICT ({}, {}) DO UPDATE SET {}", q(&r.up_user), q(&r.up_permission), sets.join(", "))
+            };
+            (
+                Some(Stmt {
+                    sql: format!(
+                        "INSERT INTO {} ({}) VALUES ({}){conflict}",
+                        qtab(up),
+                        cols.join(", "),
+                        vals.join(", ")
+                    ),
+                    args: args(&g_args),
+                }),
+                Some(format!(
+                    "DELETE FROM {} WHERE {} = $1::{uid} AND {} = $2::{perm_id_type}",
+                    qtab(up),
+                    q(&r.up_user),
+                    q(&r.up_permission)
+                )),
+            )
+        }
+        None => (None, None),
+    };
+    RbacView {
+        effective_sql: lit(&sql),
+        user_exists_sql: lit(&user_exists_sql),
+        assign_role: Stmt { sql: lit(&assign_role.sql), args: assign_role.args },
+        unassign_role_sql: lit(&unassign_role_sql),
+        grant: grant.map(|g| Stmt { sql: lit(&g.sql), args: g.args }),
+        ungrant_sql: ungrant_sql.map(|s| lit(&s)),
+        manage_permission: MANAGE_PERMISSION.into(),
+        notify_channel: NOTIFY_CHANNEL.into(),
+    }
+}
+
+/// db/02-auth.sql: where refresh tokens live.
+pub fn auth_sql(a: &AuthModel) -> String {
+    format!(
+        "-- Refresh tokens of the auth routes, stored as SHA-256 hashes. One row per token; a sign-in's\n\
+         -- rotations share a family, so a reused token can close the whole sign-in.\n\
+         CREATE SCHEMA IF NOT EXISTS nestgen;\n\n\
+         CREATE TABLE IF NOT EXISTS nestgen.refresh_tokens (\n  \
+           id uuid PRIMARY KEY,\n  \
+           user_id {id_type} NOT NULL REFERENCES {users} ({id}) ON DELETE CASCADE,\n  \
+           family_id uuid NOT NULL,\n  \
+           token_hash text NOT NULL UNIQUE,\n  \
+           expires_at timestamptz NOT NULL,\n  \
+           revoked_at timestamptz,\n  \
+           replaced_by uuid,\n  \
+           ip text,\n  \
+           user_agent text,\n  \
+           created_at timestamptz NOT NULL DEFAULT now()\n);\n\
+         CREATE INDEX IF NOT EXISTS refresh_tokens_family_idx ON nestgen.refresh_tokens (family_id);\n\
+         CREATE INDEX IF NOT EXISTS refresh_tokens_user_idx ON nestgen.refresh_tokens (user_id);\n",
+        id_type = a.id_type,
+        users = qt(&a.schema, &a.table),
+        id = q(&a.id),
+    )
+}
+
+/// Default roles (the seed's), each inheriting from the next: guest ← user ← manager ← admin.
+/// super-admin bypasses every check. (name, slug, level, parent slug, actions granted).
+type RoleSeed = (&'static str, &'static str, i32, Option<&'static str>, &'static [&'static str]);
+
+const ROLES: &[RoleSeed] = &[
+    ("Super Admin", "super-admin", 100, None, &[]),
+    ("Admin", "admin", 50, Some("manager"), &["delete", "restore", "manage"]),
+    ("Manager", "manager", 30, Some("user"), &["update", "bulk-create"]),
+    ("User", "user", 10, Some("guest"), &["create"]),
+    ("Guest", "guest", 0, None, &["read"]),
+];
+
+fn sql_str(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// db/03-rbac.sql: one permission per resource and action, the default roles and what they
+/// grant, and triggers that tell running apps to drop their permission cache.
+pub fn rbac_sql(m: &Model, r: &RbacModel) -> String {
+    let mut s = String::from(
+        "-- RBAC: permissions of the generated routes, default roles and grants, change notifications.\n\
+         -- Safe to run again: existing rows are kept.\n\n",
+    );
+    let perms = qtab(&r.permissions);
+    let mut all: Vec<(String, String, String)> = Vec::new();
+    for res in m.resources.iter().filter(|x| x.feature("rbac")) {
+        for a in actions(&res.operations) {
+            all.push((format!("{}:{a}", res.names.permission), res.names.permission.clone(), a.to_string()));
+        }
+    }
+    all.push((MANAGE_PERMISSION.into(), "roles".into(), "manage".into()));
+    all.sort();
+    all.dedup();
+    let cols: Vec<&(String, String)> = r.permission_seed_columns.iter().collect();
+    if !cols.is_empty() {
+        let _ = writeln!(
+            s,
+            "INSERT INTO {perms} ({}) VALUES",
+            cols.iter().map(|(c, _)| q(c)).collect::<Vec<_>>().join(", ")
+        );
+        let rows: Vec<String> = all
+            .iter()
+            .map(|(slug, resource, action)| {
+                let vals: Vec<String> = cols
+                    .iter()
+                    .map(|(_, what)| match what.as_str() {
+                        "slug" => sql_str(slug),
+                        "name" => sql_str(&format!("{resource}: {action}")),
+                        "resource" => sql_str(resource),
+                        _ => sql_str(action),
+                    })
+                    .collect();
+                format!("  ({})", vals.join(", "))
+            })
+            .collect();
+        let _ = writeln!(s, "{}\nON CONFLICT DO NOTHING;\n", rows.join(",\n"));
+    }
+    let roles = qtab(&r.roles);
+    let mut rcols = vec![q(&r.role_slug)];
+    if let Some(n) = r.role_name.as_ref().filter(|n| **n != r.role_slug) {
+        rcols.push(q(n));
+    }
+    if let Some(l) = &r.role_level {
+        rcols.push(q(l));
+    }
+    let rows: Vec<String> = ROLES
+        .iter()
+        .map(|(name, slug, level, _, _)| {
+            let mut v = vec![sql_str(slug)];
+            if r.role_name.as_ref().is_some_and(|n| *n != r.role_slug) {
+                v.push(sql_str(name));
+            }
+            if r.role_level.is_some() {
+                v.push(level.to_string());
+            }
+            format!("  ({})", v.join(", "))
+        })
+        .collect();
+    let _ = writeln!(
+        s,
+        "INSERT INTO {roles} ({}) VALUES\n{}\nON CONFLICT DO NOTHING;\n",
+        rcols.join(", "),
+        rows.join(",\n")
+    );
+    if let Some(p) = &r.role_parent {
+        for (_, slug, _, parent, _) in ROLES {
+            if let Some(parent) = parent {
+                let _ = writeln!(
+                    s,
+                    "UPDATE {roles} SET {p} = (SELECT {id} FROM {roles} WHERE {sl} = {parent}) WHERE {sl} = {slug} AND {p} IS NULL;",
+                    p = q(p),
+                    id = q(&r.role_id),
+                    sl = q(&r.role_slug),
+                    parent = sql_str(parent),
+                    slug = sql_str(slug)
+                );
+            }
+        }
+        s.push('\n');
+    }
+    for (_, slug, _, _, acts) in ROLES {
+        let wanted: Vec<String> =
+            all.iter().filter(|(_, _, a)| acts.contains(&a.as_str())).map(|(sl, _, _)| sql_str(sl)).collect();
+        if wanted.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "INSERT INTO {rp} ({rp_role}, {rp_perm})\nSELECT r.{rid}, p.{pid} FROM {roles} r, {perms} p\n WHERE r.{sl} = {slug} AND ({pslug}) IN ({list})\nON CONFLICT DO NOTHING;\n",
+            rp = qtab(&r.role_permissions),
+            rp_role = q(&r.rp_role),
+            rp_perm = q(&r.rp_permission),
+            rid = q(&r.role_id),
+            pid = q(&r.permission_id),
+            sl = q(&r.role_slug),
+            slug = sql_str(slug),
+            pslug = r.permission_slug_sql,
+            list = wanted.join(", ")
+        );
+    }
+    let _ = writeln!(
+        s,
+        "CREATE SCHEMA IF NOT EXISTS nestgen;\n\
+         CREATE OR REPLACE FUNCTION nestgen.rbac_changed() RETURNS trigger LANGUAGE plpgsql AS $$\n\
+         BEGIN\n  PERFORM pg_notify('{NOTIFY_CHANNEL}', TG_TABLE_NAME);\n  RETURN NULL;\nEND\n$$;"
+    );
+    let mut tables = vec![&r.roles, &r.permissions, &r.role_permissions, &r.user_roles];
+    if let Some(up) = &r.user_permissions {
+        tables.push(up);
+    }
+    for t in tables {
+        let _ = writeln!(
+            s,
+            "DROP TRIGGER IF EXISTS nestgen_rbac_changed ON {0};\n\
+             CREATE TRIGGER nestgen_rbac_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {0}\n  FOR EACH STATEMENT EXECUTE FUNCTION nestgen.rbac_changed();",
+            qtab(t)
+        );
+    }
+    s
+}

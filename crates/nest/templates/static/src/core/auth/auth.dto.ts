@@ -1,0 +1,55 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+
+export class LoginDto {
+  @ApiProperty({ format: 'email', maxLength: 320 })
+  @IsString()
+  @MaxLength(320)
+  email!: string;
+
+  @ApiProperty({ format: 'password', writeOnly: true, maxLength: 256 })
+  @IsString()
+  @MaxLength(256)
+  password!: string;
+
+  @ApiPropertyOptional({ description: 'Current one-time code, when the second factor is on', example: '123456' })
+  @IsOptional()
+  @Matches(/^\d{6}$/, { message: 'totp must be 6 digits' })
+  totp?: string;
+}
+
+export class RefreshDto {
+  @ApiProperty({ writeOnly: true })
+  @IsString()
+  @MinLength(20)
+  @MaxLength(200)
+  refreshToken!: string;
+}
+
+export class CodeDto {
+  @ApiProperty({ example: '123456' })
+  @Matches(/^\d{6}$/, { message: 'code must be 6 digits' })
+  code!: string;
+}
+
+export class TokensDto {
+  @ApiProperty({ description: 'Bearer token for the Authorization header' })
+  accessToken!: string;
+
+  @ApiProperty({ description: 'Single use: trade it at POST /auth/refresh for new tokens' })
+  refreshToken!: string;
+
+  @ApiProperty({ enum: ['Bearer'] })
+  tokenType!: 'Bearer';
+
+  @ApiProperty({ description: 'Seconds until the access token expires' })
+  expiresIn!: number;
+}
+
+export class TwoFactorSetupDto {
+  @ApiProperty({ description: 'Base32 secret for an authenticator app' })
+  secret!: string;
+
+  @ApiProperty({ description: 'otpauth:// URL (show it as a QR code)' })
+  otpauthUrl!: string;
+}

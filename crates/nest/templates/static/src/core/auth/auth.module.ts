@@ -1,0 +1,15 @@
+import { Global, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { AUTH_CONFIG, loadAuthConfig } from './auth.config.js';
+import { AuthController } from './auth.controller.js';
+import { AuthGuard } from './auth.guard.js';
+import { AuthService } from './auth.service.js';
+
+/** Sign-in and the global guard: every route needs an access token unless marked @Public(). */
+@Global()
+@Module({
+  controllers: [AuthController],
+  providers: [{ provide: AUTH_CONFIG, useFactory: loadAuthConfig }, AuthService, { provide: APP_GUARD, useClass: AuthGuard }],
+  exports: [AUTH_CONFIG, AuthService],
+})
+export class AuthModule {}

@@ -1,0 +1,101 @@
+import { Body, Controller, Delete, Get, HttpCode, NotFoundException, Param, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { IsBoolean, IsISO8601, IsOptional, IsString, MaxLength } from 'class-validator';
+import { CurrentUser } from '../auth/current-user.decorator.js';
+import type { AuthUser } from '../auth/auth.guard.js';
+import { DatabaseService } from '../database/database.service.js';
+import { RequirePermission } from './permission.decorator.js';
+import { RbacService } from './rbac.service.js';
+import { RBAC } from './rbac.tables.js';
+
+class AssignRoleDto {
+  @ApiProperty({ description: 'Role id' })
+  @IsString()
+  @MaxLength(100)
+  roleId!: string;
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'The role stops counting after this time' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  expiresAt?: string;
+}
+
+class GrantDto {
+  @ApiProperty({ description: 'Permission id' })
+  @IsString()
+  @MaxLength(100)
+  permissionId!: string;
+
+  @ApiProperty({ description: 'true grants the permission, false revokes it even if a role grants it' })
+  @IsBoolean()
+  granted!: boolean;
+
+  @ApiPropertyOptional({ format: 'date-time' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  expiresAt?: string;
+}
+
+/** Role and permission assignments of users; every route requires `roles:manage`. */
+@ApiTags('rbac')
+@ApiBearerAuth()
+@RequirePermission(RBAC.managePermission)
+@Controller('rbac/users/:userId')
+export class RbacController {
+  constructor(
+    private readonly db: DatabaseService,
+    private readonly rbac: RbacService,
+  ) {}
+
+  private async userExists(userId: string): Promise<void> {
+    const { rows } = await this.db.query(RBAC.userExistsSql, [userId]).catch(() => ({ rows: [] }));
+    if (rows.length === 0) throw new NotFoundException('user not found');
+  }
+
+  @Get('permissions')
+  @ApiOperation({ summary: "A user's roles and effective permissions" })
+  async effective(@Param('userId') userId: string) {
+    await this.userExists(userId);
+    return { data: await this.rbac.effective(userId) };
+  }
+
+  @Post('roles')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Give a user a role (again: changes its expiry)' })
+  async assign(@Param('userId') userId: string, @Body() dto: AssignRoleDto, @CurrentUser() by: AuthUser): Promise<void> {
+    await this.userExists(userId);
+    const values: Record<string, unknown> = { userId, roleId: dto.roleId, expiresAt: dto.expiresAt ?? null, by: by.id };
+    await this.db.query(RBAC.assignRole.sql, RBAC.assignRole.args.map((a) => values[a]));
+    this.rbac.invalidate(userId);
+  }
+
+  @Delete('roles/:roleId')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Take a role from a user' })
+  async unassign(@Param('userId') userId: string, @Param('roleId') roleId: string): Promise<void> {
+    const r = await this.db.query(RBAC.unassignRoleSql, [userId, roleId]);
+    if (r.rowCount === 0) throw new NotFoundException('the user does not have that role');
+    this.rbac.invalidate(userId);
+  }
+
+  @Post('permissions')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Grant or revoke one permission for a user, on top of their roles' })
+  async grant(@Param('userId') userId: string, @Body() dto: GrantDto, @CurrentUser() by: AuthUser): Promise<void> {
+    if (!RBAC.grant) throw new NotFoundException('this schema has no user_permissions table');
+    await this.userExists(userId);
+    const values: Record<string, unknown> = { userId, permissionId: dto.permissionId, granted: dto.granted, expiresAt: dto.expiresAt ?? null, by: by.id };
+    await this.db.query(RBAC.grant.sql, RBAC.grant.args.map((a) => values[a]));
+    this.rbac.invalidate(userId);
+  }
+
+  @Delete('permissions/:permissionId')
+  @HttpCode(204)
+  @ApiOperation({ summary: "Remove a user's direct grant or revoke" })
+  async ungrant(@Param('userId') userId: string, @Param('permissionId') permissionId: string): Promise<void> {
+    if (!RBAC.ungrantSql) throw new NotFoundException('this schema has no user_permissions table');
+    const r = await this.db.query(RBAC.ungrantSql, [userId, permissionId]);
+    if (r.rowCount === 0) throw new NotFoundException('no direct grant for that permission');
+    this.rbac.invalidate(userId);
+  }
+}

@@ -1,0 +1,287 @@
+// Auth and RBAC over HTTP: a project made with the seed's commands
+//   generate users --features.auth=true --features.rbac=true
+//   generate roles --features.rbac=true
+//   generate permissions --features.rbac=true
+// Route × role matrix, inheritance, expiry, grants and revokes, lockout, refresh rotation and
+// reuse, tampered tokens, second factor, no secret in any response.
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { call, db, expectError, expectStatus, seenBodies } from './lib.mjs';
+
+const SECRET = process.env.AUTH_JWT_SECRET;
+const PASSWORD = 'correct horse battery staple';
+let sql;
+const users = {};
+
+const auth = (token) => ({ headers: { authorization: `Bearer ${token}` } });
+
+async function register(email, name = email.split('@')[0]) {
+  const r = expectStatus(await call('POST', '/auth/register', { email, password: PASSWORD, name }), 201, `register ${email}`);
+  assert.ok(!('passwordHash' in r.body.data));
+  return r.body.data;
+}
+
+async function login(email, password = PASSWORD, totp) {
+  return call('POST', '/auth/login', { email, password, ...(totp ? { totp } : {}) });
+}
+
+async function token(email) {
+  return expectStatus(await login(email), 200, `login ${email}`).body.accessToken;
+}
+
+async function roleId(slug) {
+  return (await sql.query('SELECT id FROM roles WHERE slug = $1', [slug])).rows[0].id;
+}
+
+async function permId(slug) {
+  return (await sql.query('SELECT id FROM permissions WHERE slug = $1', [slug])).rows[0].id;
+}
+
+before(async () => {
+  sql = await db();
+  for (const name of ['anon', 'guest', 'member', 'manager', 'admin', 'root', 'expired', 'revoked', 'direct', 'nobody']) {
+    users[name] = await register(`${name}@example.com`);
+  }
+  // The first super-admin is made in SQL (as an operator would); the rest through the API.
+  await sql.query('INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)', [users.root.id, await roleId('super-admin')]);
+  const root = await token('root@example.com');
+  const give = async (who, slug, extra = {}) =>
+    expectStatus(await call('POST', `/rbac/users/${users[who].id}/roles`, { roleId: await roleId(slug), ...extra }, auth(root)), 204, `give ${who} ${slug}`);
+  await give('guest', 'guest');
+  await give('member', 'user');
+  await give('manager', 'manager');
+  await give('admin', 'admin');
+  await give('expired', 'admin', { expiresAt: '2000-01-01T00:00:00Z' });
+  await give('revoked', 'manager');
+  await give('direct', 'guest');
+  expectStatus(await call('POST', `/rbac/users/${users.revoked.id}/permissions`, { permissionId: await permId('users:read'), granted: false }, auth(root)), 204, 'revoke users:read');
+  expectStatus(await call('POST', `/rbac/users/${users.direct.id}/permissions`, { permissionId: await permId('roles:delete'), granted: true }, auth(root)), 204, 'grant roles:delete');
+});
+
+after(async () => {
+  await sql?.end();
+});
+
+// What each account may do (resource:action), from db/03-rbac.sql's defaults plus the changes above.
+const ACTIONS = ['read', 'create', 'bulk-create', 'update', 'delete', 'restore'];
+function allowed(who, resource, action) {
+  const by = {
+    guest: ['read'],
+    member: ['read', 'create'],
+    manager: ['read', 'create', 'update', 'bulk-create'],
+    admin: ACTIONS,
+    root: ACTIONS,
+    expired: [],
+    nobody: [],
+    revoked: ['read', 'create', 'update', 'bulk-create'],
+    direct: ['read'],
+  }[who];
+  if (who === 'revoked' && resource === 'users' && action === 'read') return false;
+  if (who === 'direct' && resource === 'roles' && action === 'delete') return true;
+  return by.includes(action);
+}
+
+let seq = 0;
+const uniq = () => `${Date.now()}-${++seq}`;
+
+/** One request per route of a resource, each on a row of its own. */
+async function routes(resource, root) {
+  const make = {
+    roles: () => ({ name: `Role ${uniq()}`, slug: `role-${uniq()}` }),
+    permissions: () => ({ name: `Perm ${uniq()}`, slug: `p:${uniq()}`, resource: 'x', action: 'y' }),
+  }[resource];
+  const fresh = async () => {
+    if (resource === 'users') return (await register(`victim-${uniq()}@example.com`)).id;
+    return expectStatus(await call('POST', `/${resource}`, make(), auth(root)), 201, `fresh ${resource}`).body.data.id;
+  };
+  const out = [
+    ['read', 'GET', () => `/${resource}`, undefined],
+    ['read', 'GET', async () => `/${resource}/${await fresh()}`, undefined],
+    ['update', 'PATCH', async () => `/${resource}/${await fresh()}`, () => (resource === 'users' ? { name: 'Renamed' } : { description: 'changed' })],
+    ['delete', 'DELETE', async () => `/${resource}/${await fresh()}`, undefined],
+  ];
+  if (resource !== 'users') {
+    out.push(['create', 'POST', () => `/${resource}`, make], ['bulk-create', 'POST', () => `/${resource}/bulk`, () => [make(), make()]]);
+  } else {
+    out.push(['restore', 'POST', async () => {
+      const id = await fresh();
+      expectStatus(await call('DELETE', `/users/${id}`, undefined, auth(root)), 204, 'delete for restore');
+      return `/users/${id}/restore`;
+    }, undefined]);
+  }
+  return out;
+}
+
+test('route × role matrix: 401 without a token, 403 without the permission, 2xx with it', async () => {
+  const root = await token('root@example.com');
+  const tokens = {};
+  for (const who of ['guest', 'member', 'manager', 'admin', 'root', 'expired', 'revoked', 'direct', 'nobody']) {
+    tokens[who] = await token(`${who}@example.com`);
+  }
+  let checked = 0;
+  for (const resource of ['users', 'roles', 'permissions']) {
+    for (const [action, method, path, body] of await routes(resource, root)) {
+      const p = await path();
+      expectError(await call(method, p, body?.()), 401, `anonymous ${method} ${p}`);
+      for (const [who, t] of Object.entries(tokens)) {
+        const p2 = method === 'GET' && action === 'read' ? p : await path();
+        const r = await call(method, p2, body?.(), auth(t));
+        const what = `${who} ${method} ${resource} (${resource}:${action})`;
+        if (allowed(who, resource, action)) {
+          assert.ok(r.status >= 200 && r.status < 300, `${what}: expected success, got ${r.status} ${r.text.slice(0, 200)}`);
+        } else {
+          expectError(r, 403, what);
+          assert.match(r.body.message, new RegExp(`${resource}:${action}`));
+        }
+        checked++;
+      }
+    }
+  }
+  assert.ok(checked >= 100, `checked ${checked} combinations`);
+  // Users are created through /auth/register only.
+  expectStatus(await call('POST', '/users', { email: 'x@example.com', name: 'x' }, auth(root)), 404, 'no POST /users');
+});
+
+test('effective permissions: inheritance through parent roles, expiry, grants and revokes', async () => {
+  const root = await token('root@example.com');
+  const eff = async (who) => expectStatus(await call('GET', `/rbac/users/${users[who].id}/permissions`, undefined, auth(root)), 200, `effective ${who}`).body.data;
+  const manager = await eff('manager');
+  assert.deepEqual(manager.roles, ['guest', 'manager', 'user'], 'manager inherits user, which inherits guest');
+  assert.ok(manager.permissions.includes('users:read'), 'read comes from guest through the chain');
+  assert.ok(manager.permissions.includes('roles:update') && !manager.permissions.includes('roles:delete'));
+  assert.deepEqual((await eff('expired')).permissions, [], 'an expired role grants nothing');
+  const revoked = await eff('revoked');
+  assert.ok(!revoked.permissions.includes('users:read') && revoked.permissions.includes('roles:read'), 'a direct revoke wins over roles');
+  assert.ok((await eff('direct')).permissions.includes('roles:delete'), 'a direct grant adds');
+  const me = expectStatus(await call('GET', '/auth/me', undefined, auth(await token('manager@example.com'))), 200, 'me').body;
+  assert.deepEqual(me.roles, manager.roles);
+  // Admin routes need roles:manage.
+  expectError(await call('GET', `/rbac/users/${users.guest.id}/permissions`, undefined, auth(await token('manager@example.com'))), 403, 'manager cannot manage roles');
+  expectStatus(await call('GET', `/rbac/users/${users.guest.id}/permissions`, undefined, auth(await token('admin@example.com'))), 200, 'admin can');
+  // A change applies at once (cache invalidated): take guest's role away.
+  const guestToken = await token('guest@example.com');
+  expectStatus(await call('GET', '/roles', undefined, auth(guestToken)), 200, 'guest reads');
+  expectStatus(await call('DELETE', `/rbac/users/${users.guest.id}/roles/${await roleId('guest')}`, undefined, auth(root)), 204, 'take role');
+  expectError(await call('GET', '/roles', undefined, auth(guestToken)), 403, 'guest no longer reads');
+  // And a change made directly in SQL too (NOTIFY from the trigger).
+  await sql.query('INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)', [users.guest.id, await roleId('guest')]);
+  let ok = false;
+  for (let i = 0; i < 20 && !ok; i++) {
+    ok = (await call('GET', '/roles', undefined, auth(guestToken))).status === 200;
+    if (!ok) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(ok, 'a role given in SQL counts within 2 s');
+});
+
+test('lockout after repeated failures, unlock after locked_until, inactive accounts refused', async () => {
+  const email = 'lock@example.com';
+  await register(email);
+  const max = Number(process.env.AUTH_MAX_FAILED_LOGINS);
+  for (let i = 0; i < max; i++) expectError(await login(email, 'wrong password'), 401, `failure ${i + 1}`);
+  const locked = expectError(await login(email), 423, 'locked even with the right password');
+  assert.ok(locked.body.details.lockedUntil);
+  const row = (await sql.query('SELECT failed_login_attempts, locked_until FROM users WHERE email = $1', [email])).rows[0];
+  assert.equal(row.failed_login_attempts, max);
+  await sql.query("UPDATE users SET locked_until = now() - interval '1 second' WHERE email = $1", [email]);
+  expectStatus(await login(email), 200, 'unlocked after locked_until');
+  const after = (await sql.query('SELECT failed_login_attempts, locked_until FROM users WHERE email = $1', [email])).rows[0];
+  assert.deepEqual([after.failed_login_attempts, after.locked_until], [0, null], 'counter reset');
+  await sql.query("UPDATE users SET status = 'suspended' WHERE email = $1", [email]);
+  expectError(await login(email), 403, 'suspended account');
+  expectError(await login('nobody-here@example.com'), 401, 'unknown email: same answer as a wrong password');
+});
+
+test('refresh tokens rotate; reuse closes the whole sign-in; logout ends it', async () => {
+  const first = expectStatus(await login('member@example.com'), 200, 'login').body;
+  const second = expectStatus(await call('POST', '/auth/refresh', { refreshToken: first.refreshToken }), 200, 'refresh').body;
+  assert.notEqual(second.refreshToken, first.refreshToken);
+  expectStatus(await call('GET', '/auth/me', undefined, auth(second.accessToken)), 200, 'new access token works');
+  expectError(await call('POST', '/auth/refresh', { refreshToken: first.refreshToken }), 401, 'reusing a rotated token');
+  expectError(await call('POST', '/auth/refresh', { refreshToken: second.refreshToken }), 401, 'the family is revoked after reuse');
+  const other = expectStatus(await login('member@example.com'), 200, 'login again').body;
+  expectStatus(await call('POST', '/auth/logout', { refreshToken: other.refreshToken }), 204, 'logout');
+  expectError(await call('POST', '/auth/refresh', { refreshToken: other.refreshToken }), 401, 'refresh after logout');
+  expectError(await call('POST', '/auth/refresh', { refreshToken: 'x'.repeat(43) }), 401, 'unknown refresh token');
+  const stored = (await sql.query('SELECT token_hash FROM nestgen.refresh_tokens LIMIT 1')).rows[0].token_hash;
+  assert.match(stored, /^[0-9a-f]{64}$/, 'refresh tokens are stored hashed');
+});
+
+function sign(header, payload, secret = SECRET, alg = 'sha256') {
+  const b = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const data = `${b(header)}.${b(payload)}`;
+  return `${data}.${createHmac(alg, secret).update(data).digest('base64url')}`;
+}
+
+test('tampered, expired, wrong-algorithm and unsigned tokens are rejected', async () => {
+  const good = await token('admin@example.com');
+  const [h, p, s] = good.split('.');
+  const claims = JSON.parse(Buffer.from(p, 'base64url').toString());
+  const now = Math.floor(Date.now() / 1000);
+  const forged = `${h}.${Buffer.from(JSON.stringify({ ...claims, sub: users.root.id })).toString('base64url')}.${s}`;
+  const cases = {
+    'tampered payload': forged,
+    'bad signature': `${h}.${p}.${s.slice(0, -2)}xx`,
+    expired: sign({ alg: 'HS256', typ: 'JWT' }, { ...claims, iat: now - 7200, exp: now - 3600 }),
+    'alg none': `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${p}.`,
+    'HS512 instead of HS256': sign({ alg: 'HS512', typ: 'JWT' }, claims, SECRET, 'sha512'),
+    'RS256 header': sign({ alg: 'RS256', typ: 'JWT' }, claims),
+    'wrong secret': sign({ alg: 'HS256', typ: 'JWT' }, claims, 'another secret that is long enough!!'),
+    'wrong issuer': sign({ alg: 'HS256', typ: 'JWT' }, { ...claims, iss: 'someone-else' }),
+    garbage: 'not.a.token',
+  };
+  expectStatus(await call('GET', '/auth/me', undefined, auth(good)), 200, 'the real token works');
+  for (const [what, t] of Object.entries(cases)) {
+    expectError(await call('GET', '/auth/me', undefined, auth(t)), 401, what);
+    expectError(await call('GET', '/users', undefined, auth(t)), 401, `${what} on a resource`);
+  }
+});
+
+function totp(secret, offset = 0) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const msg = Buffer.alloc(8);
+  msg.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000) + offset));
+  const h = createHmac('sha1', key).update(msg).digest();
+  const o = h[h.length - 1] & 15;
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, '0');
+}
+
+test('second factor: enable, verify, required at sign-in, disable', async () => {
+  const email = 'tfa@example.com';
+  await register(email);
+  const t = await token(email);
+  const setup = expectStatus(await call('POST', '/auth/2fa/enable', undefined, auth(t)), 200, 'enable').body;
+  assert.match(setup.otpauthUrl, /^otpauth:\/\/totp\//);
+  expectError(await call('POST', '/auth/2fa/verify', { code: '000000' === totp(setup.secret) ? '111111' : '000000' }, auth(t)), 401, 'wrong code');
+  expectStatus(await call('POST', '/auth/2fa/verify', { code: totp(setup.secret) }, auth(t)), 204, 'verify');
+  const need = expectError(await login(email), 401, 'code required');
+  assert.equal(need.body.details.twoFactorRequired, true);
+  expectError(await login(email, PASSWORD, totp(setup.secret, 5)), 401, 'stale code');
+  expectStatus(await login(email, PASSWORD, totp(setup.secret)), 200, 'password and code');
+  expectStatus(await call('POST', '/auth/2fa/disable', { code: totp(setup.secret) }, auth(t)), 204, 'disable');
+  expectStatus(await login(email), 200, 'password alone again');
+});
+
+test('no password, hash, secret or token hash in any response; OpenAPI shows security', async () => {
+  const doc = (await call('GET', '/docs-json')).body;
+  assert.equal(doc.components.securitySchemes.bearer.scheme, 'bearer');
+  assert.equal(doc.paths['/users'].get['x-required-permission'], 'users:read');
+  assert.equal(doc.paths['/roles/{id}'].delete['x-required-permission'], 'roles:delete');
+  assert.ok(doc.paths['/users'].get.security.some((s) => 'bearer' in s));
+  assert.ok(doc.paths['/users'].get.responses['403'] && doc.paths['/users'].get.responses['401']);
+  for (const [name, schema] of Object.entries(doc.components.schemas)) {
+    const props = Object.keys(schema.properties ?? {});
+    if (!name.startsWith('Register') && !name.startsWith('Login')) {
+      assert.ok(!props.includes('passwordHash') && !props.includes('twoFactorSecret') && !props.includes('password'), `${name} exposes a secret`);
+    }
+  }
+  const hashes = (await sql.query('SELECT password_hash FROM users LIMIT 3')).rows.map((r) => r.password_hash);
+  for (const body of seenBodies.filter((b) => !b.startsWith('{"openapi"'))) {
+    for (const s of [PASSWORD, ...hashes, '"passwordHash"', '"twoFactorSecret"', 'token_hash', '$argon2id$']) {
+      assert.ok(!body.includes(s), `a response contains ${s.slice(0, 20)}: ${body.slice(0, 200)}`);
+    }
+  }
+});
