@@ -1,7 +1,7 @@
--- User schemas: not system, not the tool's own `meta`, not owned by an extension.
+-- User schemas: not system, not the tool's own `meta` and `nestgen`, not owned by an extension.
 SELECT n.nspname::text
 FROM pg_catalog.pg_namespace n
-WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'meta', 'pg_toast')
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'meta', 'nestgen', 'pg_toast')
   AND n.nspname NOT LIKE 'pg\_%'
   AND n.nspname NOT LIKE '\_timescaledb%'
   AND n.nspname NOT LIKE 'timescaledb\_%'

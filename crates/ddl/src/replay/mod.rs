@@ -19,7 +19,7 @@ use sqlparser::tokenizer::Span;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Schemas whose tables are the tool's own configuration, not part of the API.
-pub const TOOL_SCHEMAS: &[&str] = &["meta"];
+pub const TOOL_SCHEMAS: &[&str] = &["meta", "nestgen"];
 
 /// A foreign key whose target is checked once every statement has been read (DDL may
 /// reference a table created later in the same file, as the seed's `files → folders` does).
