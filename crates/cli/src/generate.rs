@@ -41,7 +41,9 @@ fn relative(from: &Path, to: &Path) -> PathBuf {
 
 fn recorded_source(manifest: &Manifest, out: &Path) -> Option<Source> {
     match manifest.source.get("kind").map(String::as_str) {
-        Some("schema") => manifest.source.get("path").map(|p| Source::Offline(out.join(p))),
+        Some("schema") => {
+            manifest.source.get("path").map(|p| Source::Offline(p.split('\n').map(|x| out.join(x)).collect()))
+        }
         _ => None,
     }
 }
@@ -135,7 +137,7 @@ pub fn remove(m: &ArgMatches) -> anyhow::Result<ExitCode> {
 fn run(m: &ArgMatches, flags: Flags, named: &[String], all: bool, removed: &[String]) -> anyhow::Result<ExitCode> {
     let cwd_is_project = Path::new(STATE_DIR).join("manifest.json").exists();
     // The config can name the output folder, so read it first (from the current folder).
-    let pre = input::resolve_with(m, None, Some(Source::Offline(PathBuf::from("."))));
+    let pre = input::resolve_with(m, None, Some(Source::Offline(vec![PathBuf::from(".")])));
     let out: PathBuf = match (m.get_one::<String>("out"), &pre) {
         (Some(o), _) => PathBuf::from(o),
         (None, Ok(r)) if r.config.out.is_some() => {
@@ -230,14 +232,19 @@ fn run(m: &ArgMatches, flags: Flags, named: &[String], all: bool, removed: &[Str
     // Remember where the schema is, relative to the project, for later runs inside it.
     let mut extra = Manifest::default();
     extra.source.insert("scope".into(), if sel.tables.is_empty() { "all" } else { "tables" }.into());
-    if let Source::Offline(p) = &resolved.source {
-        let rel = relative(&out, p).to_string_lossy().replace('\\', "/");
+    if let Source::Offline(paths) = &resolved.source {
+        let rels: Vec<String> = paths.iter().map(|p| relative(&out, p).to_string_lossy().replace('\\', "/")).collect();
         extra.source.insert("kind".into(), "schema".into());
-        extra.source.insert("path".into(), rel.clone());
+        extra.source.insert("path".into(), rels.join("\n"));
+        let value = if rels.len() == 1 {
+            serde_json::Value::String(rels[0].clone()).to_string()
+        } else {
+            serde_json::Value::from(rels.clone()).to_string()
+        };
         if let Some(f) = tree.get_mut("nest-generator.toml") {
             f.content = f.content.replacen(
                 "# schema = \"../db/schema.sql\"   # SQL file or folder the project is generated from",
-                &format!("schema = {}", serde_json::Value::String(rel)),
+                &format!("schema = {value}"),
                 1,
             );
         }

@@ -10,8 +10,12 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
 pub enum Source {
-    Offline(PathBuf),
-    Live { url: String, schemas: Vec<String> },
+    /// SQL files or folders, read in order.
+    Offline(Vec<PathBuf>),
+    Live {
+        url: String,
+        schemas: Vec<String>,
+    },
 }
 
 pub struct Resolved {
@@ -62,12 +66,12 @@ pub fn resolve_with(m: &ArgMatches, project_dir: Option<&Path>, recorded: Option
             _ => p,
         }
     };
-    let source = if let Some(p) = m.get_one::<String>("schema") {
-        Source::Offline(PathBuf::from(p))
+    let source = if let Some(ps) = m.get_many::<String>("schema") {
+        Source::Offline(ps.map(PathBuf::from).collect())
     } else if let Some(u) = m.get_one::<String>("database-url") {
         Source::Live { url: u.clone(), schemas }
-    } else if let Some(p) = &config.schema {
-        Source::Offline(rel(p))
+    } else if let Some(ps) = &config.schema {
+        Source::Offline(ps.iter().map(|p| rel(p)).collect())
     } else if let Some(u) = &config.database_url {
         Source::Live { url: u.clone(), schemas }
     } else if let Some(r) = recorded {
@@ -88,7 +92,7 @@ pub fn resolve(m: &ArgMatches, project_dir: Option<&Path>) -> Result<Resolved, S
 
 pub fn load(source: &Source) -> Result<Catalog, String> {
     match source {
-        Source::Offline(p) => Ok(nest_ddl::parse_path(p)),
+        Source::Offline(paths) => Ok(nest_ddl::parse_paths(paths)),
         Source::Live { url, schemas } => nest_introspect::introspect_blocking(url, schemas).map_err(|e| e.to_string()),
     }
 }

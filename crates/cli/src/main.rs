@@ -17,7 +17,8 @@ fn input_args(cmd: Command) -> Command {
         Arg::new("schema")
             .long("schema")
             .value_name("PATH")
-            .help("SQL file, or folder of .sql files read in name order (migrations); offline, the default"),
+            .action(ArgAction::Append)
+            .help("SQL file, or folder of .sql files read in name order (migrations); offline, the default. Repeat to read several in order"),
     )
     .arg(
         Arg::new("database-url")

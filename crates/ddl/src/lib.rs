@@ -31,6 +31,18 @@ pub fn parse_str(name: &str, text: &str) -> Catalog {
     parse_sources(&[SourceFile { name: name.to_string(), text: text.to_string() }])
 }
 
+/// Read several files or folders, in order, as one input.
+pub fn parse_paths(paths: &[std::path::PathBuf]) -> Catalog {
+    let mut files = Vec::new();
+    for p in paths {
+        match source::load(p) {
+            Ok(f) => files.extend(f),
+            Err(_) => return parse_path(p),
+        }
+    }
+    parse_sources(&files)
+}
+
 /// Read a file or a folder of migrations and replay it. An unreadable path gives a catalog
 /// with one `io` error.
 pub fn parse_path(path: &Path) -> Catalog {

@@ -95,6 +95,8 @@ pub struct Resource {
     pub features: BTreeMap<String, Setting<bool>>,
     /// Notes for `explain` and for the generate report.
     pub notes: Vec<String>,
+    /// Index into `fields` of the tenant column, for tenant-scoped tables.
+    pub tenant_column: Option<usize>,
 }
 
 impl Resource {
@@ -123,6 +125,8 @@ pub struct Model {
     pub auth: Option<security::AuthModel>,
     /// Roles, permissions and assignments, when any table asked for RBAC.
     pub rbac: Option<security::RbacModel>,
+    /// Tenant and membership tables, when any table is tenant-scoped.
+    pub tenancy: Option<security::TenancyModel>,
     /// Tables seen but not served, and why (partitions, excluded).
     pub skipped: Vec<(String, String)>,
     pub diagnostics: Vec<Diagnostic>,
@@ -146,7 +150,8 @@ pub struct Selection {
 }
 
 /// Features this version generates; the rest are accepted, recorded and reported.
-pub const IMPLEMENTED_FEATURES: &[&str] = &["readonly", "soft-delete", "swagger", "versioning", "auth", "rbac"];
+pub const IMPLEMENTED_FEATURES: &[&str] =
+    &["readonly", "soft-delete", "swagger", "versioning", "auth", "rbac", "tenant-scoped"];
 
 fn table_kind(t: &Table) -> Option<ResourceKind> {
     match t.kind {
@@ -227,9 +232,10 @@ pub fn build(catalog: &Catalog, config: &Config, selection: &Selection) -> Model
     }
     resources.sort_by(|a: &Resource, b: &Resource| (&a.schema, &a.table).cmp(&(&b.schema, &b.table)));
     let (auth, rbac) = security_for(catalog, &mut resources, &mut diagnostics);
+    let tenancy = tenancy_for(catalog, &mut resources, auth.as_ref(), &mut diagnostics);
     let name = config.project.name.clone().unwrap_or_else(|| "nest-api".into());
     let title = config.project.title.clone().unwrap_or_else(|| format!("{name} API"));
-    Model { project: Project { name, title }, resources, auth, rbac, skipped, diagnostics }
+    Model { project: Project { name, title }, resources, auth, rbac, tenancy, skipped, diagnostics }
 }
 
 fn unique(base: String, taken: &mut HashSet<String>, prefix: &str) -> String {
@@ -473,6 +479,7 @@ fn resource(
         count_mode,
         features,
         notes,
+        tenant_column: None,
     }
 }
 
@@ -563,6 +570,93 @@ fn security_for(
         );
     }
     (auth, rbac)
+}
+
+/// Tenant-scoped tables: find the tenant column (metadata `tenant_column_name`, else
+/// `organization_id`, else the column referencing the tenant table), make it server-set and
+/// unfilterable, and find the tenant and membership tables.
+fn tenancy_for(
+    catalog: &Catalog,
+    resources: &mut [Resource],
+    auth: Option<&security::AuthModel>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<security::TenancyModel> {
+    let scoped: Vec<usize> = (0..resources.len()).filter(|&i| resources[i].feature("tenant-scoped")).collect();
+    if scoped.is_empty() {
+        return None;
+    }
+    let Some(a) = auth else {
+        security_error(
+            diagnostics,
+            "tenant scoping needs signed-in users: the tenant comes from the user's membership".into(),
+            "generate the users table with --features.auth=true",
+        );
+        return None;
+    };
+    let users = catalog.table(&a.schema, &a.table);
+    let mut model: Option<security::TenancyModel> = None;
+    for i in scoped {
+        let r = &resources[i];
+        let column = catalog
+            .metadata
+            .features(&r.schema, &r.table)
+            .and_then(|f| f.str("tenant_column_name"))
+            .map(str::to_string)
+            .unwrap_or_else(|| "organization_id".into());
+        let Some(t) = catalog.table(&r.schema, &r.table) else { continue };
+        let Some(idx) = r.fields.iter().position(|f| f.column == column) else {
+            security_error(
+                diagnostics,
+                format!("{}: tenant-scoped but has no column {column}", r.table),
+                "set meta.enterprise_features.tenant_column_name",
+            );
+            continue;
+        };
+        match security::detect_tenancy(catalog, t, &column, users) {
+            Ok(m) => {
+                if model.as_ref().is_some_and(|x| x.tenant != m.tenant) {
+                    security_error(
+                        diagnostics,
+                        format!("{}: a second tenant table ({})", r.table, m.tenant.table),
+                        "one project has one kind of tenant",
+                    );
+                    continue;
+                }
+                model.get_or_insert(m);
+            }
+            Err(e) => {
+                security_error(
+                    diagnostics,
+                    e,
+                    "a tenant-scoped table needs a foreign key to its tenant table (organizations)",
+                );
+                continue;
+            }
+        }
+        let r = &mut resources[i];
+        let f = &mut r.fields[idx];
+        f.access = Access::ReadOnly;
+        f.required_on_create = false;
+        f.ops.clear();
+        f.why = Some("set from the signed-in user's organization".into());
+        r.tenant_column = Some(idx);
+        r.operations.update = r.fields.iter().any(|f| f.writable() && !f.is_key);
+    }
+    // The tenant table itself: a member sees and changes only their own organization.
+    if let Some(t) = &model {
+        if let Some(r) = resources.iter_mut().find(|r| r.schema == t.tenant.schema && r.table == t.tenant.table) {
+            if let Some(idx) = r.fields.iter().position(|f| f.column == t.tenant_id) {
+                r.tenant_column = Some(idx);
+                r.operations.create = false;
+                r.operations.bulk_create = false;
+                r.notes.push(format!(
+                    "{}: members see only their own organization; new organizations are created in SQL (or by a platform admin), not through this route",
+                    r.table
+                ));
+            }
+        }
+    }
+    model
 }
 
 /// Every table a resource's foreign keys point to (for module ordering and docs).

@@ -239,3 +239,81 @@ pub fn actions(ops: &crate::Operations) -> Vec<&'static str> {
     }
     out
 }
+
+/// Multi-tenancy: the tenant table (organizations), the membership table that says who belongs
+/// to which tenant (organization_users), and the setting the RLS policies read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenancyModel {
+    pub tenant: RbacTable,
+    pub tenant_id: String,
+    pub tenant_id_type: String,
+    pub tenant_status: Option<String>,
+    pub tenant_deleted_at: Option<String>,
+    pub members: RbacTable,
+    /// Column of the membership table that references the tenant.
+    pub member_tenant: String,
+    /// How a member row is matched to the signed-in user: by email, or by a users foreign key.
+    pub member_email: Option<String>,
+    pub member_user: Option<String>,
+    pub member_role: Option<String>,
+    pub member_status: Option<String>,
+    pub member_deleted_at: Option<String>,
+    /// PostgreSQL setting the policies compare with (`app.current_<tenant>_id`).
+    pub setting: String,
+}
+
+/// Find the tenant and membership tables from a tenant-scoped table's tenant column.
+pub fn detect_tenancy(
+    catalog: &Catalog,
+    scoped: &Table,
+    tenant_column: &str,
+    users: Option<&Table>,
+) -> Result<TenancyModel, String> {
+    let fk = scoped.foreign_keys.iter().find(|f| f.columns == [tenant_column.to_string()]).ok_or_else(|| {
+        format!("{}.{tenant_column} must be a foreign key to the tenant table (e.g. organizations)", scoped.name)
+    })?;
+    let tenant = catalog
+        .table(&fk.references.schema, &fk.references.name)
+        .ok_or_else(|| format!("tenant table {} not found", fk.references.name))?;
+    let tenant_id = fk.referenced_columns.first().cloned().unwrap_or_else(|| "id".into());
+    let tenant_id_type = tenant
+        .column(&tenant_id)
+        .map(|c| nest_catalog::SqlType { modifiers: vec![], ..c.ty.clone() }.to_string())
+        .unwrap_or_else(|| "uuid".into());
+    // Membership: a table referencing the tenant that also identifies a user.
+    let members = catalog
+        .tables
+        .iter()
+        .filter(|t| !t.kind.is_view() && t.partition_of.is_none())
+        .filter(|t| {
+            t.foreign_keys.iter().any(|f| f.references.name == tenant.name && f.references.schema == tenant.schema)
+        })
+        .filter(|t| {
+            has(t, "email")
+                || users.is_some_and(|u| {
+                    t.foreign_keys.iter().any(|f| f.references.name == u.name && f.references.schema == u.schema)
+                })
+        })
+        .max_by_key(|t| (t.name.contains("user") || t.name.contains("member"), has(t, "role")))
+        .ok_or_else(|| {
+            format!("no membership table: a table referencing {} with an email or a users foreign key", tenant.name)
+        })?;
+    let member_tenant = fk_to(members, tenant).ok_or("membership table without tenant key")?;
+    let member_user = users.and_then(|u| fk_to(members, u));
+    let singular = crate::names::singular_words(&tenant.name).join("_");
+    Ok(TenancyModel {
+        tenant: rt(tenant),
+        tenant_id,
+        tenant_id_type,
+        tenant_status: opt(tenant, "status"),
+        tenant_deleted_at: opt(tenant, "deleted_at"),
+        members: rt(members),
+        member_tenant,
+        member_email: if member_user.is_some() { None } else { opt(members, "email") },
+        member_user,
+        member_role: opt(members, "role"),
+        member_status: opt(members, "status"),
+        member_deleted_at: opt(members, "deleted_at"),
+        setting: format!("app.current_{singular}_id"),
+    })
+}

@@ -101,8 +101,9 @@ pub struct ProjectConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// SQL file or folder (relative to the config file).
-    pub schema: Option<String>,
+    /// SQL file or folder, or a list of them read in order (relative to the config file).
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub schema: Option<Vec<String>>,
     pub database_url: Option<String>,
     #[serde(default)]
     pub schemas: Vec<String>,
@@ -115,6 +116,20 @@ pub struct Config {
     pub features: BTreeMap<String, bool>,
     #[serde(default)]
     pub tables: BTreeMap<String, TableConfig>,
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        None => None,
+        Some(OneOrMany::One(s)) => Some(vec![s]),
+        Some(OneOrMany::Many(v)) => Some(v),
+    })
 }
 
 impl Config {

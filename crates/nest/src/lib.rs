@@ -72,6 +72,7 @@ const STATIC: &[(&str, &str)] = static_files![
     "src/core/database/pg-types.ts",
     "src/core/http/error.filter.ts",
     "src/core/http/public.decorator.ts",
+    "src/core/http/request-context.ts",
     "src/core/health/health.controller.ts",
     "src/core/crud/dto.ts",
     "src/core/crud/key.pipe.ts",
@@ -97,6 +98,14 @@ const AUTH_STATIC: &[(&str, &str)] = static_files![
     "src/core/auth/password.ts",
     "src/core/auth/totp.ts",
     "src/core/rbac/permission.decorator.ts",
+    "src/core/tenancy/tenant.decorator.ts",
+];
+
+/// Runtime of multi-tenancy (when a table is tenant-scoped).
+const TENANCY_STATIC: &[(&str, &str)] = static_files![
+    "src/core/tenancy/tenancy.controller.ts",
+    "src/core/tenancy/tenancy.module.ts",
+    "src/core/tenancy/tenancy.service.ts",
 ];
 
 /// Runtime of RBAC (when a table has rbac).
@@ -128,6 +137,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "auth/auth.users.ts.j2",
     "auth/register.dto.ts.j2",
     "rbac/rbac.tables.ts.j2",
+    "tenancy/tenancy.tables.ts.j2",
 ];
 
 #[derive(Debug)]
@@ -274,6 +284,18 @@ pub fn render(model: &Model, catalog: &Catalog, opts: &RenderOptions) -> Result<
                 Ownership::Generated,
             );
         }
+        if let Some(t) = &model.tenancy {
+            for (path, text) in TENANCY_STATIC {
+                put(&mut tree, path.to_string(), text.to_string(), Ownership::Generated);
+            }
+            let ctx = minijinja::Value::from(minijinja::value::Serde(security::tenancy_view(catalog, a, t)));
+            put(
+                &mut tree,
+                "src/core/tenancy/tenancy.tables.ts".into(),
+                render_one(&env, "tenancy/tenancy.tables.ts.j2", ctx)?,
+                Ownership::Generated,
+            );
+        }
     }
     Ok(tree)
 }
@@ -304,6 +326,9 @@ pub fn generate(
         sql.push(("db/02-auth.sql".into(), security::auth_sql(a)));
         if let Some(r) = &model.rbac {
             sql.push(("db/03-rbac.sql".into(), security::rbac_sql(&model, r)));
+        }
+        if let Some(t) = &model.tenancy {
+            sql.push(("db/04-tenancy.sql".into(), security::tenancy_sql(&model, t)));
         }
     }
     let opts = RenderOptions { template_dir, sql };

@@ -311,6 +311,7 @@ pub fn auth_sql(a: &AuthModel) -> String {
            replaced_by uuid,\n  \
            ip text,\n  \
            user_agent text,\n  \
+           org text,\n  \
            created_at timestamptz NOT NULL DEFAULT now()\n);\n\
          CREATE INDEX IF NOT EXISTS refresh_tokens_family_idx ON nestgen.refresh_tokens (family_id);\n\
          CREATE INDEX IF NOT EXISTS refresh_tokens_user_idx ON nestgen.refresh_tokens (user_id);\n",
@@ -351,6 +352,9 @@ pub fn rbac_sql(m: &Model, r: &RbacModel) -> String {
         }
     }
     all.push((MANAGE_PERMISSION.into(), "roles".into(), "manage".into()));
+    if m.tenancy.is_some() {
+        all.push((CROSS_TENANT_PERMISSION.into(), "tenants".into(), "cross".into()));
+    }
     all.sort();
     all.dedup();
     let cols: Vec<&(String, String)> = r.permission_seed_columns.iter().collect();
@@ -458,5 +462,138 @@ pub fn rbac_sql(m: &Model, r: &RbacModel) -> String {
             qtab(t)
         );
     }
+    s
+}
+
+/// Permission that lets a user act in any organization with the X-Organization-Id header.
+pub const CROSS_TENANT_PERMISSION: &str = "tenants:cross";
+
+#[derive(Serialize)]
+pub struct TenancyView {
+    pub member_sql: String,
+    pub member_args: String,
+    pub tenant_status_sql: String,
+    pub default_tenant_sql: String,
+    pub default_tenant_args: String,
+    pub list_tenants_sql: String,
+    pub cross_permission: String,
+    pub active_status: String,
+}
+
+pub fn tenancy_view(c: &Catalog, a: &AuthModel, t: &nest_model::security::TenancyModel) -> TenancyView {
+    let members = qtab(&t.members);
+    let tid = &t.tenant_id_type;
+    let (matcher, match_arg, n) = match (&t.member_user, &t.member_email) {
+        (Some(u), _) => (format!("m.{} = $2::{}", q(u), a.id_type), "userId", 2),
+        (None, Some(e)) => (format!("lower(m.{}) = lower($2)", q(e)), "email", 2),
+        (None, None) => ("false".to_string(), "email", 2),
+    };
+    let _ = n;
+    let mut live = String::new();
+    if let Some(s) = &t.member_status {
+        let _ = write!(live, " AND (m.{0} IS NULL OR m.{0} = 'active')", q(s));
+    }
+    if let Some(d) = &t.member_deleted_at {
+        let _ = write!(live, " AND m.{} IS NULL", q(d));
+    }
+    let role = t.member_role.as_ref().map(|r| format!("m.{}::text", q(r))).unwrap_or_else(|| "NULL::text".into());
+    let member_sql = format!(
+        "SELECT {role} AS role FROM {members} m WHERE m.{mt} = $1::{tid} AND {matcher}{live} LIMIT 1",
+        mt = q(&t.member_tenant)
+    );
+    // Default and list queries take the user as $1.
+    let matcher1 = matcher.replace("$2", "$1");
+    let default_tenant_sql = format!(
+        "SELECT m.{mt}::text AS tenant FROM {members} m WHERE {matcher1}{live} ORDER BY 1 LIMIT 1",
+        mt = q(&t.member_tenant)
+    );
+    let list_tenants_sql = format!(
+        "SELECT m.{mt}::text AS id, {role} AS role FROM {members} m WHERE {matcher1}{live} ORDER BY 1",
+        mt = q(&t.member_tenant)
+    );
+    let tenant = qtab(&t.tenant);
+    let status = t.tenant_status.as_ref().map(|s| format!("{}::text", q(s))).unwrap_or_else(|| "NULL::text".into());
+    let alive = t.tenant_deleted_at.as_ref().map(|d| format!(" AND {} IS NULL", q(d))).unwrap_or_default();
+    let tenant_status_sql =
+        format!("SELECT {status} AS status FROM {tenant} WHERE {} = $1::{tid}{alive}", q(&t.tenant_id));
+    let _ = c;
+    TenancyView {
+        member_sql: lit(&member_sql),
+        member_args: args(&["tenant", match_arg]),
+        tenant_status_sql: lit(&tenant_status_sql),
+        default_tenant_sql: lit(&default_tenant_sql),
+        default_tenant_args: args(&[match_arg]),
+        list_tenants_sql: lit(&list_tenants_sql),
+        cross_permission: CROSS_TENANT_PERMISSION.into(),
+        active_status: "active".into(),
+    }
+}
+
+/// db/04-tenancy.sql: row-level security on every tenant-scoped table (forced, so it holds for
+/// the table owner too), and a function that grants an application role what it needs.
+pub fn tenancy_sql(m: &Model, t: &nest_model::security::TenancyModel) -> String {
+    let mut s = format!(
+        "-- Tenant isolation in the database: a row is visible and writable only while the\n\
+         -- transaction's {setting} names its organization. The app sets it with SET LOCAL\n\
+         -- (set_config(..., true)) at the start of every transaction on these tables.\n\
+         --\n\
+         -- Two roles: the migration owner runs these files; the app connects as a role that\n\
+         -- does not own the tables, is not a superuser and has no BYPASSRLS, e.g.:\n\
+         --   CREATE ROLE app_runtime LOGIN PASSWORD '...';\n\
+         --   SELECT nestgen.grant_app_role('app_runtime');\n\n",
+        setting = t.setting
+    );
+    // The tenant table is filtered by the app only: the membership and status checks read it
+    // before a tenant is set.
+    for r in m
+        .resources
+        .iter()
+        .filter(|r| r.tenant_column.is_some() && !(r.schema == t.tenant.schema && r.table == t.tenant.table))
+    {
+        let col = &r.fields[r.tenant_column.expect("filtered")];
+        let table = qt(&r.schema, &r.table);
+        let check =
+            format!("{} = nullif(current_setting('{}', true), '')::{}", q(&col.column), t.setting, col.cast_type);
+        // Members may read their own membership rows in any organization (to sign in to one).
+        let is_members = r.schema == t.members.schema && r.table == t.members.table;
+        let self_match = match (&t.member_user, &t.member_email) {
+            (Some(u), _) => Some(format!(
+                "{} = nullif(current_setting('app.current_user_id', true), '')::{}",
+                q(u),
+                m.auth.as_ref().map(|a| a.id_type.as_str()).unwrap_or("uuid")
+            )),
+            (None, Some(e)) => {
+                Some(format!("lower({}) = lower(current_setting('app.current_user_email', true))", q(e)))
+            }
+            _ => None,
+        };
+        let using = match (is_members, &self_match) {
+            (true, Some(sm)) => format!("({check}) OR ({sm})"),
+            _ => check.clone(),
+        };
+        let _ = writeln!(
+            s,
+            "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;\nALTER TABLE {table} FORCE ROW LEVEL SECURITY;\n\
+             DROP POLICY IF EXISTS nestgen_tenant_isolation ON {table};\n\
+             CREATE POLICY nestgen_tenant_isolation ON {table} AS RESTRICTIVE\n  USING ({using})\n  WITH CHECK ({check});\n\
+             DROP POLICY IF EXISTS nestgen_tenant_access ON {table};\n\
+             CREATE POLICY nestgen_tenant_access ON {table}\n  USING ({using})\n  WITH CHECK ({check});\n"
+        );
+    }
+    let mut schemas: Vec<&str> = m.resources.iter().map(|r| r.schema.as_str()).collect();
+    schemas.push("nestgen");
+    schemas.sort();
+    schemas.dedup();
+    let _ = writeln!(
+        s,
+        "CREATE SCHEMA IF NOT EXISTS nestgen;\n\
+         -- What the application role needs: data, not ownership.\n\
+         CREATE OR REPLACE FUNCTION nestgen.grant_app_role(role_name text) RETURNS void LANGUAGE plpgsql AS $$\n\
+         DECLARE s text;\nBEGIN\n  FOREACH s IN ARRAY ARRAY[{list}] LOOP\n    \
+           EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', s, role_name);\n    \
+           EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO %I', s, role_name);\n    \
+           EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO %I', s, role_name);\n  END LOOP;\nEND\n$$;",
+        list = schemas.iter().map(|x| sql_str(x)).collect::<Vec<_>>().join(", ")
+    );
     s
 }

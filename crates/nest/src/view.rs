@@ -88,6 +88,10 @@ pub struct ResourceView {
     /// Routes need `<permission>:<action>`.
     pub rbac: bool,
     pub permission: String,
+    /// `{ column, type, setting }` of a tenant-scoped table.
+    pub tenant_spec: Option<String>,
+    /// The membership table: writes need an owner or admin of the organization.
+    pub members: bool,
 }
 
 fn spec_field(f: &nest_model::Field) -> String {
@@ -189,6 +193,19 @@ pub fn resource_view(m: &Model, r: &Resource) -> ResourceView {
         auth: m.auth.is_some(),
         rbac: m.rbac.is_some() && r.feature("rbac"),
         permission: r.names.permission.clone(),
+        tenant_spec: match (&m.tenancy, r.tenant_column) {
+            (Some(t), Some(i)) => Some(format!(
+                "{{ column: {}, type: {}, setting: {} }}",
+                ts_string(&r.fields[i].column),
+                ts_string(&r.fields[i].cast_type),
+                ts_string(&t.setting)
+            )),
+            _ => None,
+        },
+        members: m.tenancy.as_ref().is_some_and(|t| {
+            (t.members.schema == r.schema && t.members.table == r.table)
+                || (t.tenant.schema == r.schema && t.tenant.table == r.table)
+        }),
     }
 }
 
@@ -224,6 +241,8 @@ pub struct ProjectView {
     pub skipped: Vec<(String, String)>,
     pub auth: bool,
     pub rbac: bool,
+    pub tenancy: bool,
+    pub tenant_setting: String,
     /// `resource:action` permissions, for the README.
     pub permissions: Vec<String>,
 }
@@ -289,6 +308,8 @@ pub fn project_view(m: &Model) -> ProjectView {
         skipped: m.skipped.clone(),
         auth: m.auth.is_some(),
         rbac: m.rbac.is_some(),
+        tenancy: m.tenancy.is_some(),
+        tenant_setting: m.tenancy.as_ref().map(|t| t.setting.clone()).unwrap_or_default(),
         permissions: m
             .resources
             .iter()

@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { AppModule } from './app.module.js';
 import { loadConfig } from './core/config.js';
 import { AllExceptionsFilter } from './core/http/error.filter.js';
+import { runWithContext } from './core/http/request-context.js';
 import { setupOpenApi } from './openapi.js';
 
 async function bootstrap(): Promise<void> {
@@ -23,6 +24,8 @@ async function bootstrap(): Promise<void> {
   const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, {
     logger: new ConsoleLogger({ json: config.logFormat === 'json' }),
   });
+  // One context per request (caller, organization), read by the repositories.
+  app.getHttpAdapter().getInstance().addHook('onRequest', (_request, _reply, done) => runWithContext(done));
   app.getHttpAdapter().getInstance().addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

@@ -1,7 +1,9 @@
 import { CanActivate, ExecutionContext, ForbiddenException, Inject, Injectable, Optional, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
+import { requestContext } from '../http/request-context.js';
 import { PERMISSION_CHECKER, type PermissionChecker, REQUIRED_PERMISSION } from '../rbac/permission.decorator.js';
+import { TENANT_RESOLVER, TENANT_ROLES, TENANT_SCOPED, type TenantResolver } from '../tenancy/tenant.decorator.js';
 import { AUTH_CONFIG, type AuthConfig } from './auth.config.js';
 import { verifyAccessToken } from './jwt.js';
 import { IS_PUBLIC } from '../http/public.decorator.js';
@@ -23,24 +25,42 @@ export class AuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     @Inject(AUTH_CONFIG) private readonly config: AuthConfig,
     @Optional() @Inject(PERMISSION_CHECKER) private readonly rbac?: PermissionChecker,
+    @Optional() @Inject(TENANT_RESOLVER) private readonly tenancy?: TenantResolver,
   ) {}
 
-  async canActivate(ctx: ExecutionContext): Promise<boolean> {
-    const targets = [ctx.getHandler(), ctx.getClass()];
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets)) return true;
-    const req = ctx.switchToHttp().getRequest<AuthedRequest>();
+    const req = context.switchToHttp().getRequest<AuthedRequest>();
     const header = req.headers.authorization;
     const token = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
     if (!token) throw new UnauthorizedException('sign in first: send Authorization: Bearer <access token>');
     const claims = await verifyAccessToken(this.config, token);
     if (!claims) throw new UnauthorizedException('the access token is invalid or expired');
     req.user = { id: claims.sub, email: claims.email };
+    const ctx = requestContext();
+    if (ctx) {
+      ctx.userId = claims.sub;
+      ctx.email = claims.email;
+    }
     const permission = this.reflector.getAllAndOverride<string | undefined>(REQUIRED_PERMISSION, targets);
     if (permission) {
       if (!this.rbac) throw new ForbiddenException(`requires ${permission}`);
       if (!(await this.rbac.can(claims.sub, permission))) {
         throw new ForbiddenException(`requires permission ${permission}`);
       }
+    }
+    if (this.reflector.getAllAndOverride<boolean>(TENANT_SCOPED, targets)) {
+      if (!this.tenancy || !ctx) throw new ForbiddenException('tenancy is not configured');
+      const header = req.headers['x-organization-id'];
+      ctx.tenant = await this.tenancy.resolve({
+        userId: claims.sub,
+        email: claims.email,
+        claimed: claims.org,
+        header: typeof header === 'string' ? header : undefined,
+        method: req.method,
+        roles: this.reflector.getAllAndOverride<string[] | undefined>(TENANT_ROLES, targets),
+      });
     }
     return true;
   }

@@ -1,7 +1,8 @@
-import { ForbiddenException, HttpException, HttpStatus, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
+import { ForbiddenException, HttpException, HttpStatus, Inject, Injectable, Optional, UnauthorizedException } from '@nestjs/common';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { CrudRepository, type Row } from '../crud/repository.js';
 import { DatabaseService, type Queryable } from '../database/database.service.js';
+import { TENANT_RESOLVER, type TenantResolver } from '../tenancy/tenant.decorator.js';
 import { AUTH_CONFIG, type AuthConfig } from './auth.config.js';
 import { AUTH_USERS as U } from './auth.users.js';
 import { signAccessToken } from './jwt.js';
@@ -47,6 +48,7 @@ export class AuthService {
   constructor(
     private readonly db: DatabaseService,
     @Inject(AUTH_CONFIG) private readonly config: AuthConfig,
+    @Optional() @Inject(TENANT_RESOLVER) private readonly tenancy?: TenantResolver,
   ) {
     this.users = new CrudRepository(db, U.resource);
   }
@@ -68,7 +70,9 @@ export class AuthService {
     if (typeof profile[U.emailProperty] === 'string') profile[U.emailProperty] = (profile[U.emailProperty] as string).trim().toLowerCase();
     const hash = await hashPassword(String(password));
     const user = await this.users.create(profile, this.db, { [U.passwordHashColumn]: hash });
-    const tokens = await this.issue(String(user[U.idProperty]), String(user[U.emailProperty]), undefined, meta);
+    const id = String(user[U.idProperty]);
+    const email2 = String(user[U.emailProperty]);
+    const tokens = await this.issue(id, email2, undefined, meta, this.db, await this.tenancy?.defaultTenant(id, email2));
     return { user, tokens };
   }
 
@@ -102,7 +106,7 @@ export class AuthService {
       U.lastLoginAt && `${U.lastLoginAt} = now()`,
     ].filter(Boolean);
     if (sets.length) await this.db.query(`UPDATE ${U.table} SET ${sets.join(', ')} WHERE ${U.id} = $1::${U.idType}`, [c.id]);
-    return this.issue(c.id, c.email, undefined, meta);
+    return this.issue(c.id, c.email, undefined, meta, this.db, await this.tenancy?.defaultTenant(c.id, c.email));
   }
 
   /** Count a failed sign-in; lock the account at the limit. A lock that has run out restarts the count. */
@@ -120,14 +124,21 @@ export class AuthService {
     ].slice(0, U.lockedUntil ? 3 : 1));
   }
 
-  private async issue(userId: string, email: string, family: string | undefined, meta: { ip?: string; userAgent?: string }, db: Queryable = this.db): Promise<Tokens> {
+  private async issue(
+    userId: string,
+    email: string,
+    family: string | undefined,
+    meta: { ip?: string; userAgent?: string },
+    db: Queryable = this.db,
+    org?: string,
+  ): Promise<Tokens> {
     const refreshToken = randomBytes(32).toString('base64url');
     await db.query(
-      `INSERT INTO ${U.refreshTable} (id, user_id, family_id, token_hash, expires_at, ip, user_agent)
-       VALUES ($1, $2::${U.idType}, $3, $4, now() + make_interval(secs => $5), $6, $7)`,
-      [randomUUID(), userId, family ?? randomUUID(), sha256(refreshToken), this.config.refreshTtlSeconds, meta.ip ?? null, meta.userAgent?.slice(0, 500) ?? null],
+      `INSERT INTO ${U.refreshTable} (id, user_id, family_id, token_hash, expires_at, ip, user_agent, org)
+       VALUES ($1, $2::${U.idType}, $3, $4, now() + make_interval(secs => $5), $6, $7, $8)`,
+      [randomUUID(), userId, family ?? randomUUID(), sha256(refreshToken), this.config.refreshTtlSeconds, meta.ip ?? null, meta.userAgent?.slice(0, 500) ?? null, org ?? null],
     );
-    const accessToken = await signAccessToken(this.config, { sub: userId, email });
+    const accessToken = await signAccessToken(this.config, { sub: userId, email, ...(org ? { org } : {}) });
     return { accessToken, refreshToken, tokenType: 'Bearer', expiresIn: this.config.accessTtlSeconds };
   }
 
@@ -135,11 +146,11 @@ export class AuthService {
   async refresh(token: string, meta: { ip?: string; userAgent?: string }): Promise<Tokens> {
     const result = await this.db.transaction(async (tx) => {
       const { rows } = await tx.query(
-        `SELECT id, user_id::text AS user_id, family_id, revoked_at IS NOT NULL AS revoked, expires_at <= now() AS expired
+        `SELECT id, user_id::text AS user_id, family_id, org, revoked_at IS NOT NULL AS revoked, expires_at <= now() AS expired
            FROM ${U.refreshTable} WHERE token_hash = $1 FOR UPDATE`,
         [sha256(token)],
       );
-      const row = rows[0] as { id: string; user_id: string; family_id: string; revoked: boolean; expired: boolean } | undefined;
+      const row = rows[0] as { id: string; user_id: string; family_id: string; org: string | null; revoked: boolean; expired: boolean } | undefined;
       if (!row) return { error: 'the refresh token is not valid' };
       if (row.revoked) {
         await tx.query(`UPDATE ${U.refreshTable} SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL`, [row.family_id]);
@@ -152,7 +163,7 @@ export class AuthService {
         await tx.query(`UPDATE ${U.refreshTable} SET revoked_at = now() WHERE family_id = $1`, [row.family_id]);
         return { error: 'the account can no longer sign in' };
       }
-      const tokens = await this.issue(user.id, user.email, row.family_id, meta, tx);
+      const tokens = await this.issue(user.id, user.email, row.family_id, meta, tx, row.org ?? undefined);
       await tx.query(
         `UPDATE ${U.refreshTable} SET revoked_at = now(), replaced_by = (SELECT id FROM ${U.refreshTable} WHERE token_hash = $2) WHERE id = $1`,
         [row.id, sha256(tokens.refreshToken)],

@@ -5,11 +5,13 @@ export interface AccessClaims {
   /** User id. */
   sub: string;
   email: string;
+  /** Organization the token acts in (multi-tenant projects). */
+  org?: string;
 }
 
 /** Short-lived HS256 access token. */
 export async function signAccessToken(config: AuthConfig, claims: AccessClaims): Promise<string> {
-  return new SignJWT({ email: claims.email, typ: 'access' })
+  return new SignJWT({ email: claims.email, typ: 'access', ...(claims.org ? { org: claims.org } : {}) })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(claims.sub)
     .setIssuer(config.issuer)
@@ -28,7 +30,7 @@ export async function verifyAccessToken(config: AuthConfig, token: string): Prom
       audience: config.issuer,
     });
     if (payload.typ !== 'access' || typeof payload.sub !== 'string' || typeof payload.email !== 'string') return null;
-    return { sub: payload.sub, email: payload.email };
+    return { sub: payload.sub, email: payload.email, ...(typeof payload.org === 'string' ? { org: payload.org } : {}) };
   } catch (e) {
     if (e instanceof errors.JOSEError) return null;
     throw e;

@@ -1,5 +1,6 @@
-import { BadRequestException, NotFoundException } from '@nestjs/common';
+import { BadRequestException, ForbiddenException, NotFoundException } from '@nestjs/common';
 import type { DatabaseService, Queryable } from '../database/database.service.js';
+import { requestContext } from '../http/request-context.js';
 import { type CountMode, encodeCursor, orderBy, planList, whereClause } from './query.js';
 import { type FieldSpec, type ResourceSpec, ident } from './resource.js';
 
@@ -22,8 +23,29 @@ export interface ListResult<T> {
 const MAX_BULK = 1000;
 
 /**
+ * Test hook: NESTGEN_TEST_TENANT_APP_FILTER=off drops the application's tenant filter so the
+ * tests can show row-level security alone still isolates tenants. Never set it in production.
+ */
+const APP_TENANT_FILTER = process.env.NESTGEN_TEST_TENANT_APP_FILTER !== 'off';
+
+/** Adds `$n` parameters to a list and returns their placeholders. */
+type Bind = (value: unknown, cast?: string) => string;
+
+function binder(params: unknown[]): Bind {
+  return (value, cast) => {
+    params.push(value);
+    return `$${params.length}${cast ? `::${cast}` : ''}`;
+  };
+}
+
+/**
  * SQL for one resource, built from its spec: identifiers from the spec (quoted), values as
  * parameters. Generated repositories extend this with their spec.
+ *
+ * Tenant-scoped tables: every statement runs in a transaction that first sets the tenant for
+ * row-level security (`set_config(setting, tenant, true)`, i.e. SET LOCAL: nothing survives
+ * on the pooled connection), and also filters by the tenant column; inserts take the tenant
+ * from the request, never from the client.
  */
 export class CrudRepository<T extends Row = Row> {
   private readonly selectList: string;
@@ -50,16 +72,38 @@ export class CrudRepository<T extends Row = Row> {
     return this.spec.softDeleteColumn ? [`${ident(this.spec.softDeleteColumn)} IS NULL`] : [];
   }
 
-  /** `"a" = $1 AND "b" = $2` for the key, appending to `params`. */
-  private keyWhere(key: KeyValues, params: unknown[]): string {
+  /**
+   * Run `fn` with the request's tenant: inside a transaction that sets it for RLS (tenant-scoped
+   * tables), passing conditions that filter by it. Other tables run as they are.
+   */
+  private async scoped<R>(db: Queryable, fn: (db: Queryable, tenantWhere: (bind: Bind) => string[], tenant?: string) => Promise<R>): Promise<R> {
+    const t = this.spec.tenant;
+    if (!t) return fn(db, () => []);
+    const tenant = requestContext()?.tenant;
+    if (!tenant) throw new ForbiddenException('no organization for this request');
+    const where = (bind: Bind) => (APP_TENANT_FILTER ? [`${ident(t.column)} = ${bind(tenant, t.type)}`] : []);
+    const ctx = requestContext();
+    const run = async (tx: Queryable) => {
+      await tx.query("SELECT set_config($1, $2, true), set_config('app.current_user_id', $3, true), set_config('app.current_user_email', $4, true)", [
+        t.setting,
+        tenant,
+        ctx?.userId ?? '',
+        ctx?.email ?? '',
+      ]);
+      return fn(tx, where, tenant);
+    };
+    return db === this.db ? this.db.transaction(run) : run(db);
+  }
+
+  /** `"a" = $1 AND "b" = $2` for the key. */
+  private keyWhere(key: KeyValues, bind: Bind): string {
     if (this.spec.key.length === 0) throw new NotFoundException(`${this.spec.name} rows have no key`);
     return this.spec.key
       .map((p) => {
         const f = this.field(p);
         const v = key[p];
         if (v === undefined) throw new BadRequestException(`missing key ${p}`);
-        params.push(v);
-        return `${ident(f.column)} = $${params.length}::${f.sqlType}`;
+        return `${ident(f.column)} = ${bind(v, f.sqlType)}`;
       })
       .join(' AND ');
   }
@@ -93,27 +137,33 @@ export class CrudRepository<T extends Row = Row> {
   async list(query: Record<string, unknown>, db: Queryable = this.db): Promise<ListResult<T>> {
     const base = this.withDeleted(query.withDeleted) ? [] : this.notDeleted();
     const plan = planList(this.spec, query, base);
-    const params = [...plan.params, plan.limit + 1, plan.offset];
-    const ctidCol = plan.ctid ? ', ctid::text AS "__ctid"' : '';
-    const sql =
-      `SELECT ${this.selectList}${ctidCol} FROM ${this.spec.table}${whereClause(plan.where)}` +
-      ` ORDER BY ${orderBy(plan)} LIMIT $${params.length - 1} OFFSET $${params.length}`;
-    const rows = (await db.query(sql, params)).rows as Row[];
-    const more = rows.length > plan.limit;
-    if (more) rows.pop();
-    const meta: ListMeta = { limit: plan.limit, countMode: plan.count };
-    if (query.cursor === undefined) meta.offset = plan.offset;
-    if (more && this.spec.tieBreaker !== 'none') {
-      const last = rows[rows.length - 1];
-      const values = plan.sort.map((k) => {
-        const v = last[k.field.property];
-        return v === null || v === undefined ? null : typeof v === 'object' ? JSON.stringify(v) : String(v);
-      });
-      if (plan.ctid) values.push(String(last.__ctid));
-      meta.nextCursor = encodeCursor(plan.sortSignature, values);
-    }
-    if (plan.count !== 'none') meta.count = await this.count(plan.count, plan.countWhere, plan.countParams, db);
-    return { data: rows.map((r) => this.toApi(r)), meta };
+    return this.scoped(db, async (q, tenantWhere) => {
+      const params = [...plan.params];
+      const where = [...plan.where, ...tenantWhere(binder(params))];
+      const countParams = [...plan.countParams];
+      const countWhere = [...plan.countWhere, ...tenantWhere(binder(countParams))];
+      const bind = binder(params);
+      const ctidCol = plan.ctid ? ', ctid::text AS "__ctid"' : '';
+      const sql =
+        `SELECT ${this.selectList}${ctidCol} FROM ${this.spec.table}${whereClause(where)}` +
+        ` ORDER BY ${orderBy(plan)} LIMIT ${bind(plan.limit + 1)} OFFSET ${bind(plan.offset)}`;
+      const rows = (await q.query(sql, params)).rows as Row[];
+      const more = rows.length > plan.limit;
+      if (more) rows.pop();
+      const meta: ListMeta = { limit: plan.limit, countMode: plan.count };
+      if (query.cursor === undefined) meta.offset = plan.offset;
+      if (more && this.spec.tieBreaker !== 'none') {
+        const last = rows[rows.length - 1];
+        const values = plan.sort.map((k) => {
+          const v = last[k.field.property];
+          return v === null || v === undefined ? null : typeof v === 'object' ? JSON.stringify(v) : String(v);
+        });
+        if (plan.ctid) values.push(String(last.__ctid));
+        meta.nextCursor = encodeCursor(plan.sortSignature, values);
+      }
+      if (plan.count !== 'none') meta.count = await this.count(plan.count, countWhere, countParams, q);
+      return { data: rows.map((r) => this.toApi(r)), meta };
+    });
   }
 
   private async count(mode: CountMode, where: string[], params: unknown[], db: Queryable): Promise<number> {
@@ -128,11 +178,14 @@ export class CrudRepository<T extends Row = Row> {
   }
 
   async get(key: KeyValues, options: { withDeleted?: boolean } = {}, db: Queryable = this.db): Promise<T> {
-    const params: unknown[] = [];
-    const conds = [this.keyWhere(key, params), ...(options.withDeleted ? [] : this.notDeleted())];
-    const r = await db.query(`SELECT ${this.selectList} FROM ${this.spec.table} WHERE ${conds.join(' AND ')}`, params);
-    if (r.rows.length === 0) throw new NotFoundException(`${this.spec.name} not found`);
-    return this.toApi(r.rows[0] as Row);
+    return this.scoped(db, async (q, tenantWhere) => {
+      const params: unknown[] = [];
+      const bind = binder(params);
+      const conds = [this.keyWhere(key, bind), ...tenantWhere(bind), ...(options.withDeleted ? [] : this.notDeleted())];
+      const r = await q.query(`SELECT ${this.selectList} FROM ${this.spec.table} WHERE ${conds.join(' AND ')}`, params);
+      if (r.rows.length === 0) throw new NotFoundException(`${this.spec.name} not found`);
+      return this.toApi(r.rows[0] as Row);
+    });
   }
 
   private writableEntries(dto: object): [FieldSpec, unknown][] {
@@ -146,85 +199,106 @@ export class CrudRepository<T extends Row = Row> {
     return out;
   }
 
-  /** Insert one row. `server` sets columns clients may not (by column name), e.g. a password hash. */
-  async create(dto: object, db: Queryable = this.db, server: Record<string, unknown> = {}): Promise<T> {
-    const entries = this.writableEntries(dto);
+  /** Columns the server sets on insert: `server` (by column name) and the request's tenant. */
+  private serverEntries(server: Record<string, unknown>, tenant?: string): [FieldSpec, unknown][] {
+    const out: [FieldSpec, unknown][] = [];
     for (const [column, value] of Object.entries(server)) {
       const f = this.spec.fields.find((x) => x.column === column);
       if (!f) throw new Error(`unknown column ${column}`);
-      entries.push([f, this.toParam(f, value)]);
+      out.push([f, this.toParam(f, value)]);
     }
-    const params = entries.map(([, v]) => v);
-    const sql = entries.length
-      ? `INSERT INTO ${this.spec.table} (${entries.map(([f]) => ident(f.column)).join(', ')}) VALUES (${entries.map((_, i) => `$${i + 1}`).join(', ')})`
-      : `INSERT INTO ${this.spec.table} DEFAULT VALUES`;
-    const r = await db.query(`${sql} RETURNING ${this.selectList}`, params);
-    return this.toApi(r.rows[0] as Row);
+    if (this.spec.tenant && tenant !== undefined) {
+      const f = this.spec.fields.find((x) => x.column === this.spec.tenant?.column);
+      if (f) out.push([f, tenant]);
+    }
+    return out;
+  }
+
+  /** Insert one row. `server` sets columns clients may not (by column name), e.g. a password hash. */
+  async create(dto: object, db: Queryable = this.db, server: Record<string, unknown> = {}): Promise<T> {
+    const entries = this.writableEntries(dto);
+    return this.scoped(db, async (q, _where, tenant) => {
+      const all = [...entries, ...this.serverEntries(server, tenant)];
+      const params = all.map(([, v]) => v);
+      const sql = all.length
+        ? `INSERT INTO ${this.spec.table} (${all.map(([f]) => ident(f.column)).join(', ')}) VALUES (${all.map((_, i) => `$${i + 1}`).join(', ')})`
+        : `INSERT INTO ${this.spec.table} DEFAULT VALUES`;
+      const r = await q.query(`${sql} RETURNING ${this.selectList}`, params);
+      return this.toApi(r.rows[0] as Row);
+    });
   }
 
   /** All rows or none: one INSERT statement. */
   async createMany(dtos: object[], db: Queryable = this.db): Promise<T[]> {
     if (dtos.length === 0) throw new BadRequestException('send at least one row');
     if (dtos.length > MAX_BULK) throw new BadRequestException(`send at most ${MAX_BULK} rows at once`);
-    const rows = dtos.map((d) => new Map(this.writableEntries(d).map(([f, v]) => [f.column, v])));
-    const columns = [...new Set(rows.flatMap((r) => [...r.keys()]))];
-    if (columns.length === 0) {
-      const out: T[] = [];
-      for (let i = 0; i < rows.length; i++) out.push(await this.create({}, db));
-      return out;
-    }
-    const params: unknown[] = [];
-    const values = rows.map(
-      (r) =>
-        `(${columns
-          .map((c) => {
-            if (!r.has(c)) return 'DEFAULT';
-            params.push(r.get(c));
-            return `$${params.length}`;
-          })
-          .join(', ')})`,
-    );
-    const sql = `INSERT INTO ${this.spec.table} (${columns.map(ident).join(', ')}) VALUES ${values.join(', ')} RETURNING ${this.selectList}`;
-    return (await db.query(sql, params)).rows.map((r) => this.toApi(r as Row));
+    const written = dtos.map((d) => this.writableEntries(d));
+    return this.scoped(db, async (q, _where, tenant) => {
+      const rows = written.map((e) => new Map([...e, ...this.serverEntries({}, tenant)].map(([f, v]) => [f.column, v])));
+      const columns = [...new Set(rows.flatMap((r) => [...r.keys()]))];
+      if (columns.length === 0) {
+        const out: T[] = [];
+        for (let i = 0; i < rows.length; i++) {
+          const r = await q.query(`INSERT INTO ${this.spec.table} DEFAULT VALUES RETURNING ${this.selectList}`);
+          out.push(this.toApi(r.rows[0] as Row));
+        }
+        return out;
+      }
+      const params: unknown[] = [];
+      const bind = binder(params);
+      const values = rows.map((r) => `(${columns.map((c) => (r.has(c) ? bind(r.get(c)) : 'DEFAULT')).join(', ')})`);
+      const sql = `INSERT INTO ${this.spec.table} (${columns.map(ident).join(', ')}) VALUES ${values.join(', ')} RETURNING ${this.selectList}`;
+      return (await q.query(sql, params)).rows.map((r) => this.toApi(r as Row));
+    });
   }
 
   async update(key: KeyValues, dto: object, db: Queryable = this.db): Promise<T> {
     const entries = this.writableEntries(dto);
     if (entries.length === 0) throw new BadRequestException('send at least one field to change');
-    const params: unknown[] = entries.map(([, v]) => v);
-    const sets = entries.map(([f], i) => `${ident(f.column)} = $${i + 1}`);
-    if (this.spec.updatedAtColumn && !entries.some(([f]) => f.column === this.spec.updatedAtColumn)) {
-      sets.push(`${ident(this.spec.updatedAtColumn)} = now()`);
-    }
-    const conds = [this.keyWhere(key, params), ...this.notDeleted()];
-    const r = await db.query(`UPDATE ${this.spec.table} SET ${sets.join(', ')} WHERE ${conds.join(' AND ')} RETURNING ${this.selectList}`, params);
-    if (r.rows.length === 0) throw new NotFoundException(`${this.spec.name} not found`);
-    return this.toApi(r.rows[0] as Row);
+    return this.scoped(db, async (q, tenantWhere) => {
+      const params: unknown[] = [];
+      const bind = binder(params);
+      const sets = entries.map(([f, v]) => `${ident(f.column)} = ${bind(v)}`);
+      if (this.spec.updatedAtColumn && !entries.some(([f]) => f.column === this.spec.updatedAtColumn)) {
+        sets.push(`${ident(this.spec.updatedAtColumn)} = now()`);
+      }
+      const conds = [this.keyWhere(key, bind), ...tenantWhere(bind), ...this.notDeleted()];
+      const r = await q.query(`UPDATE ${this.spec.table} SET ${sets.join(', ')} WHERE ${conds.join(' AND ')} RETURNING ${this.selectList}`, params);
+      if (r.rows.length === 0) throw new NotFoundException(`${this.spec.name} not found`);
+      return this.toApi(r.rows[0] as Row);
+    });
   }
 
   /** Soft delete where the table has a deleted_at column, hard delete otherwise. */
   async remove(key: KeyValues, db: Queryable = this.db): Promise<void> {
-    const params: unknown[] = [];
-    const keyWhere = this.keyWhere(key, params);
-    const r = this.spec.softDeleteColumn
-      ? await db.query(
-          `UPDATE ${this.spec.table} SET ${ident(this.spec.softDeleteColumn)} = now()${this.spec.updatedAtColumn ? `, ${ident(this.spec.updatedAtColumn)} = now()` : ''} WHERE ${keyWhere} AND ${ident(this.spec.softDeleteColumn)} IS NULL`,
-          params,
-        )
-      : await db.query(`DELETE FROM ${this.spec.table} WHERE ${keyWhere}`, params);
-    if (r.rowCount === 0) throw new NotFoundException(`${this.spec.name} not found`);
+    await this.scoped(db, async (q, tenantWhere) => {
+      const params: unknown[] = [];
+      const bind = binder(params);
+      const conds = [this.keyWhere(key, bind), ...tenantWhere(bind)];
+      const soft = this.spec.softDeleteColumn;
+      const r = soft
+        ? await q.query(
+            `UPDATE ${this.spec.table} SET ${ident(soft)} = now()${this.spec.updatedAtColumn ? `, ${ident(this.spec.updatedAtColumn)} = now()` : ''} WHERE ${[...conds, `${ident(soft)} IS NULL`].join(' AND ')}`,
+            params,
+          )
+        : await q.query(`DELETE FROM ${this.spec.table} WHERE ${conds.join(' AND ')}`, params);
+      if (r.rowCount === 0) throw new NotFoundException(`${this.spec.name} not found`);
+    });
   }
 
   async restore(key: KeyValues, db: Queryable = this.db): Promise<T> {
     const column = this.spec.softDeleteColumn;
     if (!column) throw new NotFoundException(`${this.spec.name} rows are not soft-deleted`);
-    const params: unknown[] = [];
-    const keyWhere = this.keyWhere(key, params);
-    const r = await db.query(
-      `UPDATE ${this.spec.table} SET ${ident(column)} = NULL${this.spec.updatedAtColumn ? `, ${ident(this.spec.updatedAtColumn)} = now()` : ''} WHERE ${keyWhere} AND ${ident(column)} IS NOT NULL RETURNING ${this.selectList}`,
-      params,
-    );
-    if (r.rows.length === 0) throw new NotFoundException(`no deleted ${this.spec.name} with that key`);
-    return this.toApi(r.rows[0] as Row);
+    return this.scoped(db, async (q, tenantWhere) => {
+      const params: unknown[] = [];
+      const bind = binder(params);
+      const conds = [this.keyWhere(key, bind), ...tenantWhere(bind), `${ident(column)} IS NOT NULL`];
+      const r = await q.query(
+        `UPDATE ${this.spec.table} SET ${ident(column)} = NULL${this.spec.updatedAtColumn ? `, ${ident(this.spec.updatedAtColumn)} = now()` : ''} WHERE ${conds.join(' AND ')} RETURNING ${this.selectList}`,
+        params,
+      );
+      if (r.rows.length === 0) throw new NotFoundException(`no deleted ${this.spec.name} with that key`);
+      return this.toApi(r.rows[0] as Row);
+    });
   }
 }

@@ -76,6 +76,8 @@ export interface ResourceSpec {
   readonly defaultLimit: number;
   readonly maxLimit: number;
   readonly defaultCount: 'exact' | 'estimated' | 'none';
+  /** Tenant-scoped tables: the tenant column, its type and the setting RLS policies read. */
+  readonly tenant?: { readonly column: string; readonly type: string; readonly setting: string };
 }
 
 /** Quote an SQL identifier. Only ever called with names from a ResourceSpec. */

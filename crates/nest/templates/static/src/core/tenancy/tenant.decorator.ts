@@ -1,0 +1,20 @@
+import { SetMetadata } from '@nestjs/common';
+
+export const TENANT_SCOPED = 'tenancy:scoped';
+export const TENANT_ROLES = 'tenancy:roles';
+
+/** Routes of a tenant-scoped table: the request must act in one organization the caller belongs to. */
+export const TenantScoped = () => SetMetadata(TENANT_SCOPED, true);
+
+/** Routes only some members of the organization may call (e.g. owner and admin manage members). */
+export const TenantRoles = (...roles: string[]) => SetMetadata(TENANT_ROLES, roles);
+
+/** Resolves and checks the tenant of a request (provided by TenancyModule). */
+export interface TenantResolver {
+  /** The organization id to act in, after every check; throws 403 otherwise. */
+  resolve(input: { userId: string; email: string; claimed?: string; header?: string; method: string; roles?: string[] }): Promise<string>;
+  /** Default organization for a user who signs in (their first active membership). */
+  defaultTenant(userId: string, email: string): Promise<string | undefined>;
+}
+
+export const TENANT_RESOLVER = Symbol('TENANT_RESOLVER');
