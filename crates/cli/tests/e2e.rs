@@ -48,16 +48,16 @@ fn tsc(project: &Path, args: &[&str]) -> String {
 }
 
 fn boot(project: &Path, db: &TestDb) -> (App, String) {
-    boot_env(project, db, &[])
+    boot_env(project, &db.url, &[])
 }
 
-fn boot_env(project: &Path, db: &TestDb, env: &[(&str, &str)]) -> (App, String) {
+fn boot_env(project: &Path, db_url: &str, env: &[(&str, &str)]) -> (App, String) {
     let port = free_port();
     let mut child = Command::new("node")
         .arg("dist/main.js")
         .current_dir(project)
         .envs(env.iter().copied())
-        .env("DATABASE_URL", &db.url)
+        .env("DATABASE_URL", db_url)
         .env("PORT", port.to_string())
         .env("HOST", "127.0.0.1")
         .env("LOG_FORMAT", "json")
@@ -127,9 +127,10 @@ fn assert_pinned_versions(project: &Path) {
 fn seed_project_compiles_boots_and_serves_every_table() {
     let tmp = tempdir("seed");
     let project = tmp.join("api");
-    // The seed's metadata asks for RBAC on its multi-tenancy tables; this test is about CRUD,
-    // so it switches that off (auth_and_rbac_enforced_on_every_route covers it).
-    let report = generate(&project, &["--schema", "fixtures/seed", "--features.rbac=false"]);
+    // The seed's metadata asks for RBAC and tenant isolation on its multi-tenancy tables; this
+    // test is about CRUD, so it switches those off (the auth and tenancy tests cover them).
+    let report =
+        generate(&project, &["--schema", "fixtures/seed", "--features.rbac=false", "--features.tenant-scoped=false"]);
     assert!(report.contains("26 resources"), "{report}");
     assert_pinned_versions(&project);
     link_node_modules(&project);
@@ -285,7 +286,63 @@ fn auth_and_rbac_enforced_on_every_route() {
     }
     let secret = "e2e-secret-0123456789-0123456789-abcdef";
     let env = [("AUTH_JWT_SECRET", secret), ("AUTH_MAX_FAILED_LOGINS", "3"), ("AUTH_LOCK_MINUTES", "5")];
-    let (_app, base) = boot_env(&project, &db, &env);
+    let (_app, base) = boot_env(&project, &db.url, &env);
     node_test_env((&base, &db.url), &["auth.test.mjs"], &env);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// Multi-tenancy, with the seed's commands, attacked over HTTP and in SQL.
+#[test]
+fn tenants_are_isolated_by_the_app_and_by_row_level_security() {
+    let tmp = tempdir("tenancy");
+    let project = tmp.join("api");
+    generate(
+        &project,
+        &[
+            "--schema",
+            "fixtures/seed/02-rbac.sql",
+            "--schema",
+            "fixtures/seed/01-multi-tenancy.sql",
+            "--schema",
+            "fixtures/seed/01b-multi-tenancy-metadata.sql",
+            "--schema",
+            "fixtures/pg/tenancy-extra.sql",
+            "users",
+            "--features.auth=true",
+            "--features.rbac=true",
+        ],
+    );
+    let commands: &[&[&str]] = &[
+        &["organizations", "--features.rbac=true"],
+        &["organization_users", "--features.rbac=true", "--features.tenant-scoped=true"],
+        &["projects"],
+        &["project_tags"],
+    ];
+    for args in commands {
+        let out = Command::new(env!("CARGO_BIN_EXE_nest-generator"))
+            .arg("generate")
+            .args(*args)
+            .current_dir(&project)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    link_node_modules(&project);
+    tsc(&project, &[]);
+    let mut db = TestDb::create("e2e_tenancy");
+    for f in ["db/00-meta.sql", "db/01-schema.sql", "db/02-auth.sql", "db/03-rbac.sql", "db/04-tenancy.sql"] {
+        let sql = std::fs::read_to_string(project.join(f)).unwrap();
+        db.execute(&sql).unwrap_or_else(|e| panic!("PostgreSQL rejected the generated {f}: {e}"));
+    }
+    let app_url = db.app_role("SELECT nestgen.grant_app_role('{role}')");
+    let secret = "tenancy-secret-0123456789-0123456789-abc";
+    let (_app, base) = boot_env(&project, &app_url, &[("AUTH_JWT_SECRET", secret)]);
+    let (_nofilter, base_nofilter) =
+        boot_env(&project, &app_url, &[("AUTH_JWT_SECRET", secret), ("NESTGEN_TEST_TENANT_APP_FILTER", "off")]);
+    node_test_env(
+        (&base, &db.url),
+        &["tenancy.test.mjs"],
+        &[("AUTH_JWT_SECRET", secret), ("DATABASE_URL_APP", &app_url), ("BASE_URL_NOFILTER", &base_nofilter)],
+    );
     let _ = std::fs::remove_dir_all(&tmp);
 }

@@ -510,6 +510,20 @@ fn security_for(
                 && catalog.table(&r.schema, &r.table).is_some_and(|t| security::detect_auth(catalog, t).is_ok())
         });
     }
+    let wants_tenancy = resources.iter().any(|r| r.feature("tenant-scoped"));
+    if auth_idx.is_none() && (wants_rbac || wants_tenancy) {
+        // Otherwise the one table shaped like a users table (email + password hash), if unambiguous.
+        let shaped: Vec<usize> = (0..resources.len())
+            .filter(|&i| {
+                catalog
+                    .table(&resources[i].schema, &resources[i].table)
+                    .is_some_and(|t| security::detect_auth(catalog, t).is_ok())
+            })
+            .collect();
+        if let [only] = shaped[..] {
+            auth_idx = Some(only);
+        }
+    }
     let users_table = auth_idx.and_then(|i| catalog.table(&resources[i].schema, &resources[i].table));
     let auth = match (auth_idx, users_table) {
         (Some(_), Some(t)) => match security::detect_auth(catalog, t) {
@@ -552,7 +566,13 @@ fn security_for(
         if !r.feature("auth") {
             r.features.insert(
                 "auth".into(),
-                Setting::new(true, Source::Inferred("RBAC needs a users table to sign in".into())),
+                Setting::new(
+                    true,
+                    Source::Inferred(
+                        if wants_rbac { "RBAC needs a users table to sign in" } else { "tenant scoping needs signed-in users" }
+                            .into(),
+                    ),
+                ),
             );
         }
         for f in r.fields.iter_mut().filter(|f| a.managed.contains(&f.column)) {
@@ -643,18 +663,17 @@ fn tenancy_for(
         r.operations.update = r.fields.iter().any(|f| f.writable() && !f.is_key);
     }
     // The tenant table itself: a member sees and changes only their own organization.
-    if let Some(t) = &model {
-        if let Some(r) = resources.iter_mut().find(|r| r.schema == t.tenant.schema && r.table == t.tenant.table) {
-            if let Some(idx) = r.fields.iter().position(|f| f.column == t.tenant_id) {
-                r.tenant_column = Some(idx);
-                r.operations.create = false;
-                r.operations.bulk_create = false;
-                r.notes.push(format!(
-                    "{}: members see only their own organization; new organizations are created in SQL (or by a platform admin), not through this route",
-                    r.table
-                ));
-            }
-        }
+    if let Some(t) = &model
+        && let Some(r) = resources.iter_mut().find(|r| r.schema == t.tenant.schema && r.table == t.tenant.table)
+        && let Some(idx) = r.fields.iter().position(|f| f.column == t.tenant_id)
+    {
+        r.tenant_column = Some(idx);
+        r.operations.create = false;
+        r.operations.bulk_create = false;
+        r.notes.push(format!(
+            "{}: members see only their own tenant row; new tenants are created in SQL (or by a platform admin), not through this route",
+            r.table
+        ));
     }
     model
 }

@@ -328,7 +328,7 @@ pub fn generate(
             sql.push(("db/03-rbac.sql".into(), security::rbac_sql(&model, r)));
         }
         if let Some(t) = &model.tenancy {
-            sql.push(("db/04-tenancy.sql".into(), security::tenancy_sql(&model, t)));
+            sql.push(("db/04-tenancy.sql".into(), security::tenancy_sql(catalog, &model, t)));
         }
     }
     let opts = RenderOptions { template_dir, sql };

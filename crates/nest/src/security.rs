@@ -531,7 +531,7 @@ pub fn tenancy_view(c: &Catalog, a: &AuthModel, t: &nest_model::security::Tenanc
 
 /// db/04-tenancy.sql: row-level security on every tenant-scoped table (forced, so it holds for
 /// the table owner too), and a function that grants an application role what it needs.
-pub fn tenancy_sql(m: &Model, t: &nest_model::security::TenancyModel) -> String {
+pub fn tenancy_sql(c: &Catalog, m: &Model, t: &nest_model::security::TenancyModel) -> String {
     let mut s = format!(
         "-- Tenant isolation in the database: a row is visible and writable only while the\n\
          -- transaction's {setting} names its organization. The app sets it with SET LOCAL\n\
@@ -580,14 +580,62 @@ pub fn tenancy_sql(m: &Model, t: &nest_model::security::TenancyModel) -> String 
              CREATE POLICY nestgen_tenant_access ON {table}\n  USING ({using})\n  WITH CHECK ({check});\n"
         );
     }
+    // Foreign keys ignore row-level security: without this, a row could point at another
+    // tenant's row (and its id would be confirmed by the answer). Each reference between
+    // tenant-scoped tables must stay inside one tenant.
+    let tenant_col = |schema: &str, table: &str| {
+        m.resources
+            .iter()
+            .find(|r| r.schema == schema && r.table == table)
+            .and_then(|r| r.tenant_column.map(|i| r.fields[i].column.clone()))
+            .filter(|_| !(schema == t.tenant.schema && table == t.tenant.table))
+    };
+    let _ = writeln!(s, "CREATE SCHEMA IF NOT EXISTS nestgen;");
+    for r in m.resources.iter() {
+        let Some(own) = tenant_col(&r.schema, &r.table) else { continue };
+        let Some(table) = c.table(&r.schema, &r.table) else { continue };
+        for fk in table.foreign_keys.iter().filter(|f| f.columns.len() == 1) {
+            let Some(theirs) = tenant_col(&fk.references.schema, &fk.references.name) else { continue };
+            let col = &fk.columns[0];
+            if *col == own {
+                continue;
+            }
+            let func = nest_catalog::naming::make_object_name(&r.table, Some(&fk.name), Some("same_tenant"));
+            let detail = sql_str(&format!("Key ({col})=(%s) is not present in table {}.", fk.references.name));
+            let func_q = q(&func);
+            let table_q = qt(&r.schema, &r.table);
+            let _ = writeln!(
+                s,
+                "CREATE OR REPLACE FUNCTION nestgen.{func_q}() RETURNS trigger LANGUAGE plpgsql AS $$\n\
+                 BEGIN\n\
+                 \x20 IF NEW.{col_q} IS NOT NULL AND NOT EXISTS (\n\
+                 \x20   SELECT 1 FROM {reft} x WHERE x.{refc} = NEW.{col_q} AND x.{theirs} = NEW.{own}) THEN\n\
+                 \x20   RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation', CONSTRAINT = {cname},\n\
+                 \x20     MESSAGE = {msg}, DETAIL = format({detail}, NEW.{col_q});\n\
+                 \x20 END IF;\n\
+                 \x20 RETURN NEW;\n\
+                 END\n\
+                 $$;\n\
+                 DROP TRIGGER IF EXISTS {func_q} ON {table_q};\n\
+                 CREATE TRIGGER {func_q} BEFORE INSERT OR UPDATE OF {col_q}, {own} ON {table_q}\n\
+                 \x20 FOR EACH ROW EXECUTE FUNCTION nestgen.{func_q}();\n",
+                col_q = q(col),
+                reft = qt(&fk.references.schema, &fk.references.name),
+                refc = q(&fk.referenced_columns[0]),
+                theirs = q(&theirs),
+                own = q(&own),
+                cname = sql_str(&fk.name),
+                msg = sql_str(&format!("{} must reference a row of the same tenant ({})", r.table, t.tenant.table)),
+            );
+        }
+    }
     let mut schemas: Vec<&str> = m.resources.iter().map(|r| r.schema.as_str()).collect();
     schemas.push("nestgen");
     schemas.sort();
     schemas.dedup();
     let _ = writeln!(
         s,
-        "CREATE SCHEMA IF NOT EXISTS nestgen;\n\
-         -- What the application role needs: data, not ownership.\n\
+        "-- What the application role needs: data, not ownership.\n\
          CREATE OR REPLACE FUNCTION nestgen.grant_app_role(role_name text) RETURNS void LANGUAGE plpgsql AS $$\n\
          DECLARE s text;\nBEGIN\n  FOREACH s IN ARRAY ARRAY[{list}] LOOP\n    \
            EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', s, role_name);\n    \

@@ -53,6 +53,7 @@ pub fn execute(url: &str, sql: &str) -> Result<(), String> {
 pub struct TestDb {
     pub name: String,
     pub url: String,
+    roles: Vec<String>,
 }
 
 impl TestDb {
@@ -71,17 +72,40 @@ impl TestDb {
                  or point NEST_TEST_DATABASE_URL at a server where this user may CREATE DATABASE."
             )
         });
-        TestDb { url: with_db(&admin, &name), name }
+        TestDb { url: with_db(&admin, &name), name, roles: Vec::new() }
     }
 
     pub fn execute(&self, sql: &str) -> Result<(), String> {
         execute(&self.url, sql)
+    }
+
+    /// A login role that owns nothing here and is not a superuser (so row-level security
+    /// applies to it), with `grant_sql` run for it (`{role}` is replaced by its name). Returns
+    /// the connection URL as that role. The role is dropped with the database.
+    pub fn app_role(&mut self, grant_sql: &str) -> String {
+        let role = format!("{}_app", self.name);
+        let admin = admin_url();
+        let _ = execute(&admin, &format!("DROP ROLE IF EXISTS {role}"));
+        execute(&admin, &format!("CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS")).expect("create app role");
+        self.execute(&grant_sql.replace("{role}", &role)).expect("grant app role");
+        self.roles.push(role.clone());
+        let base = self.url.replacen("://", &format!("://{role}@"), 1);
+        // Drop a user already in the URL (postgres://user@host → postgres://role@host).
+        match base.split_once('@') {
+            Some((head, rest)) if rest.contains('@') => {
+                format!("{head}@{}", rest.split_once('@').map(|(_, r)| r).unwrap_or(rest))
+            }
+            _ => base,
+        }
     }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
         let _ = execute(&admin_url(), &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        for r in &self.roles {
+            let _ = execute(&admin_url(), &format!("DROP ROLE IF EXISTS {r}"));
+        }
     }
 }
 

@@ -1,0 +1,195 @@
+// Multi-tenancy attacks over HTTP and in SQL. Two organizations, members of each; every route
+// on the other tenant's rows must give 404/403 with no data; row-level security alone (the app
+// filter switched off in a second instance) still isolates; concurrent requests on one pool
+// never see the other tenant's rows.
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import pg from 'pg';
+import { BASE, call, db, expectError, expectStatus } from './lib.mjs';
+
+const NOFILTER = process.env.BASE_URL_NOFILTER;
+const APP_URL = process.env.DATABASE_URL_APP;
+const SECRET = process.env.AUTH_JWT_SECRET;
+const PASSWORD = 'tenant password 123';
+let sql;
+const org = {};
+const tok = {};
+const user = {};
+const rows = { A: {}, B: {} };
+
+const auth = (t, extra = {}) => ({ headers: { authorization: `Bearer ${t}`, ...extra } });
+
+async function at(base, method, path, body, opts) {
+  const res = await fetch(base + path, {
+    method,
+    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(opts?.headers ?? {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined, text };
+}
+
+before(async () => {
+  sql = await db();
+  for (const slug of ['A', 'B']) {
+    org[slug] = (await sql.query('INSERT INTO organizations (name, slug) VALUES ($1, $2) RETURNING id', [`Org ${slug}`, slug.toLowerCase()])).rows[0].id;
+  }
+  const people = { ownerA: ['A', 'owner'], memberA: ['A', 'member'], ownerB: ['B', 'owner'], memberB: ['B', 'member'], root: [null, null] };
+  const adminRole = (await sql.query("SELECT id FROM roles WHERE slug = 'admin'")).rows[0].id;
+  const superRole = (await sql.query("SELECT id FROM roles WHERE slug = 'super-admin'")).rows[0].id;
+  for (const [name, [o, role]] of Object.entries(people)) {
+    const email = `${name.toLowerCase()}@tenancy.io`;
+    user[name] = expectStatus(await call('POST', '/auth/register', { email, password: PASSWORD, name }), 201, `register ${name}`).body.data;
+    if (o) await sql.query('INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, $2, $3, $4)', [org[o], email, name, role]);
+    await sql.query('INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)', [user[name].id, o ? adminRole : superRole]);
+    tok[name] = expectStatus(await call('POST', '/auth/login', { email, password: PASSWORD }), 200, `login ${name}`).body.accessToken;
+  }
+  for (const o of ['A', 'B']) {
+    const t = tok[`owner${o}`];
+    for (const n of [1, 2, 3]) {
+      rows[o][`p${n}`] = expectStatus(await call('POST', '/v1/projects', { name: `${o} project ${n}` }, auth(t)), 201, `project ${o}${n}`).body.data;
+    }
+    rows[o].tag = expectStatus(await call('POST', '/project-tags', { projectId: rows[o].p1.id, tag: 'red' }, auth(t)), 201, `tag ${o}`).body.data;
+    expectStatus(await call('DELETE', `/v1/projects/${rows[o].p3.id}`, undefined, auth(t)), 204, `soft delete ${o}3`);
+  }
+});
+
+after(async () => {
+  await sql?.end();
+});
+
+test('the token carries the organization; rows are stamped with it', async () => {
+  const claims = JSON.parse(Buffer.from(tok.memberA.split('.')[1], 'base64url').toString());
+  assert.equal(claims.org, org.A);
+  assert.equal(rows.A.p1.organizationId, org.A);
+  assert.equal(rows.B.p1.organizationId, org.B);
+  const orgs = expectStatus(await call('GET', '/auth/organizations', undefined, auth(tok.memberA)), 200, 'my organizations').body.data;
+  assert.deepEqual(orgs.map((o) => o.id), [org.A]);
+  const seen = expectStatus(await call('GET', '/v1/organizations', undefined, auth(tok.memberA)), 200, 'organizations').body.data;
+  assert.deepEqual(seen.map((o) => o.id), [org.A], 'a member sees only their organization');
+});
+
+test('every route on the other tenant’s rows: 404 or 403, no data', async () => {
+  const t = auth(tok.memberA);
+  const b = rows.B;
+  const cases = [
+    ['GET', `/v1/projects/${b.p1.id}`, undefined, 404],
+    ['GET', `/v1/projects/${b.p3.id}?withDeleted=true`, undefined, 404],
+    ['PATCH', `/v1/projects/${b.p1.id}`, { name: 'stolen' }, 404],
+    ['DELETE', `/v1/projects/${b.p1.id}`, undefined, 404],
+    ['POST', `/v1/projects/${b.p3.id}/restore`, undefined, 404],
+    ['GET', `/project-tags/${b.p1.id}/red`, undefined, 404],
+    ['DELETE', `/project-tags/${b.p1.id}/red`, undefined, 404],
+    ['PATCH', `/v1/organizations/${org.B}`, { name: 'stolen' }, 404],
+    ['GET', `/v1/organizations/${org.B}`, undefined, 404],
+    ['GET', `/v1/organization-users/${(await sql.query('SELECT id FROM organization_users WHERE organization_id = $1 LIMIT 1', [org.B])).rows[0].id}`, undefined, 404],
+  ];
+  for (const [method, path, body, status] of cases) {
+    const r = await call(method, path, body, t);
+    // 404 (not found in your organization) or 403 (not allowed): never the row.
+    expectError(r, r.status === 403 ? 403 : status, `${method} ${path}`);
+    assert.ok(!r.text.includes(org.B), `${method} ${path} leaks the other organization's id`);
+  }
+  // Nothing changed in B.
+  const still = (await sql.query('SELECT name, deleted_at FROM projects WHERE id = $1', [b.p1.id])).rows[0];
+  assert.deepEqual([still.name, still.deleted_at], ['B project 1', null]);
+  // Lists only ever show A.
+  for (const q of ['', '?withDeleted=true', '?count=exact', '?sort=-name&limit=100']) {
+    const list = expectStatus(await call('GET', `/v1/projects${q}`, undefined, t), 200, `list ${q}`).body;
+    assert.ok(list.data.length > 0 && list.data.every((p) => p.organizationId === org.A), `list ${q} shows another tenant`);
+    if (list.meta.count !== undefined) assert.equal(list.meta.count, 2);
+  }
+  expectError(await call('GET', `/v1/projects?organizationId=eq.${org.B}`, undefined, t), 400, 'filter naming the tenant column');
+  expectError(await call('GET', `/v1/projects?organization_id=eq.${org.B}`, undefined, t), 400, 'filter naming the tenant column (snake)');
+  // A forged cursor pointing into B's rows still pages A only.
+  const forged = Buffer.from(JSON.stringify({ s: 'id', v: [b.p1.id] })).toString('base64url');
+  const paged = expectStatus(await call('GET', `/v1/projects?cursor=${forged}`, undefined, t), 200, 'forged cursor').body.data;
+  assert.ok(paged.every((p) => p.organizationId === org.A));
+  // Bodies cannot name a tenant.
+  expectError(await call('POST', '/v1/projects', { name: 'x', organizationId: org.B }, t), 400, 'create in another tenant');
+  expectError(await call('PATCH', `/v1/projects/${rows.A.p1.id}`, { organizationId: org.B }, t), 400, 'move a row to another tenant');
+  expectError(await call('POST', '/v1/projects/bulk', [{ name: 'x' }, { name: 'y', organizationId: org.B }], t), 400, 'bulk into another tenant');
+  const bulk = expectStatus(await call('POST', '/v1/projects/bulk', [{ name: 'bulk 1' }, { name: 'bulk 2' }], t), 201, 'bulk').body.data;
+  assert.ok(bulk.every((p) => p.organizationId === org.A));
+  expectError(await call('POST', '/project-tags', { projectId: b.p1.id, tag: 'mine' }, t), 409, 'tag on another tenant’s project (the FK cannot see it)');
+  // Another organization in the header, or in a forged token.
+  expectError(await call('GET', '/v1/projects', undefined, auth(tok.memberA, { 'x-organization-id': org.B })), 403, 'header for a foreign tenant');
+  const claims = JSON.parse(Buffer.from(tok.memberA.split('.')[1], 'base64url').toString());
+  const h = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
+  const p = Buffer.from(JSON.stringify({ ...claims, org: org.B })).toString('base64url');
+  const forgedToken = `${h}.${p}.${createHmac('sha256', SECRET).update(`${h}.${p}`).digest('base64url')}`;
+  expectError(await call('GET', '/v1/projects', undefined, auth(forgedToken)), 403, 'validly signed token naming a foreign tenant');
+  expectError(await call('POST', '/auth/organization', { organizationId: org.B }, t), 403, 'switch to a foreign tenant');
+});
+
+test('unique keys are per tenant; members are managed by owners; cross-tenant only with permission', async () => {
+  expectStatus(await call('POST', '/v1/organization-users', { email: 'shared@x.io', name: 'S' }, auth(tok.ownerA)), 201, 'member in A');
+  expectError(await call('POST', '/v1/organization-users', { email: 'shared@x.io', name: 'S' }, auth(tok.ownerA)), 409, 'same email twice in A');
+  expectStatus(await call('POST', '/v1/organization-users', { email: 'shared@x.io', name: 'S' }, auth(tok.ownerB)), 201, 'same email in B');
+  expectError(await call('POST', '/v1/organization-users', { email: 'x@x.io', name: 'X' }, auth(tok.memberA)), 403, 'a member cannot add members');
+  const members = expectStatus(await call('GET', '/v1/organization-users?limit=100', undefined, auth(tok.memberA)), 200, 'members').body.data;
+  assert.ok(members.every((m) => m.organizationId === org.A));
+  const cross = expectStatus(await call('GET', '/v1/projects', undefined, auth(tok.root, { 'x-organization-id': org.B })), 200, 'super-admin across tenants').body.data;
+  assert.ok(cross.length > 0 && cross.every((p) => p.organizationId === org.B));
+});
+
+test('a suspended organization is read-only', async () => {
+  await sql.query("UPDATE organizations SET status = 'suspended' WHERE id = $1", [org.B]);
+  expectStatus(await call('GET', '/v1/projects', undefined, auth(tok.ownerB)), 200, 'reads still work');
+  expectError(await call('POST', '/v1/projects', { name: 'blocked' }, auth(tok.ownerB)), 403, 'writes are refused');
+  await sql.query("UPDATE organizations SET status = 'active' WHERE id = $1", [org.B]);
+  expectStatus(await call('POST', '/v1/projects', { name: 'allowed again' }, auth(tok.ownerB)), 201, 'active again');
+});
+
+test('row-level security alone isolates (SQL as the application role)', async () => {
+  const app = new pg.Client({ connectionString: APP_URL });
+  await app.connect();
+  try {
+    const super_ = (await app.query('SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user')).rows[0];
+    assert.deepEqual([super_.rolsuper, super_.rolbypassrls], [false, false], 'the app role is subject to RLS');
+    // No tenant set: no rows (or, with the seed's own policy, which reads the setting without
+    // missing_ok, an error; either way nothing is returned).
+    const unset = await app.query('SELECT count(*)::int AS n FROM projects').then(
+      (r) => r.rows[0].n,
+      (e) => (assert.match(e.message, /app\.current_organization_id/), 0),
+    );
+    assert.equal(unset, 0, 'no tenant set: no rows');
+    assert.equal((await app.query('SELECT count(*)::int AS n FROM project_tags')).rows[0].n, 0, 'no tenant set: no rows');
+    await app.query('BEGIN');
+    await app.query("SELECT set_config('app.current_organization_id', $1, true)", [org.A]);
+    const seen = (await app.query('SELECT DISTINCT organization_id FROM projects')).rows.map((r) => r.organization_id);
+    assert.deepEqual(seen, [org.A]);
+    assert.equal((await app.query('SELECT count(*)::int AS n FROM projects WHERE organization_id = $1', [org.B])).rows[0].n, 0);
+    assert.equal((await app.query("UPDATE projects SET name = 'x' WHERE organization_id = $1", [org.B])).rowCount, 0);
+    assert.equal((await app.query('DELETE FROM project_tags WHERE organization_id = $1', [org.B])).rowCount, 0);
+    await assert.rejects(app.query("INSERT INTO projects (organization_id, name) VALUES ($1, 'smuggled')", [org.B]), /row-level security/);
+    await app.query('ROLLBACK');
+    // SET LOCAL does not outlive the transaction on a pooled connection.
+    assert.equal((await app.query("SELECT current_setting('app.current_organization_id', true) AS v")).rows[0].v ?? '', '');
+  } finally {
+    await app.end();
+  }
+});
+
+test('with the application filter off, RLS still isolates over HTTP; concurrent tenants never mix', async () => {
+  assert.ok(NOFILTER, 'second app instance');
+  const a = auth(tok.memberA);
+  const list = await at(NOFILTER, 'GET', '/v1/projects?limit=100', undefined, a);
+  assert.equal(list.status, 200);
+  assert.ok(list.body.data.every((p) => p.organizationId === org.A));
+  assert.equal((await at(NOFILTER, 'GET', `/v1/projects/${rows.B.p1.id}`, undefined, a)).status, 404);
+  assert.equal((await at(NOFILTER, 'PATCH', `/v1/projects/${rows.B.p1.id}`, { name: 'stolen' }, a)).status, 404);
+  assert.equal((await at(NOFILTER, 'DELETE', `/project-tags/${rows.B.p1.id}/red`, undefined, a)).status, 404);
+  // 300 requests at once, alternating tenants, on both instances.
+  const jobs = [];
+  for (let i = 0; i < 300; i++) {
+    const o = i % 2 ? 'A' : 'B';
+    const base = i % 3 ? NOFILTER : BASE;
+    jobs.push(at(base, 'GET', '/v1/projects?limit=100', undefined, auth(tok[`member${o}`])).then((r) => ({ o, r })));
+  }
+  for (const { o, r } of await Promise.all(jobs)) {
+    assert.equal(r.status, 200, r.text);
+    assert.ok(r.body.data.length > 0 && r.body.data.every((p) => p.organizationId === org[o]), `tenant ${o} saw another tenant's rows`);
+  }
+});
