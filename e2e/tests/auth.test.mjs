@@ -79,6 +79,11 @@ function allowed(who, resource, action) {
   }[who];
   if (who === 'revoked' && resource === 'users' && action === 'read') return false;
   if (who === 'direct' && resource === 'roles' && action === 'delete') return true;
+  if (action === 'read' || who === 'root') return by.includes(action);
+  // Writes to accounts: admin only. Writes to role and permission tables: no default role
+  // (holding them means being able to make oneself anything).
+  if (resource === 'users') return who === 'admin';
+  if (resource === 'roles' || resource === 'permissions') return false;
   return by.includes(action);
 }
 
@@ -149,7 +154,8 @@ test('effective permissions: inheritance through parent roles, expiry, grants an
   const manager = await eff('manager');
   assert.deepEqual(manager.roles, ['guest', 'manager', 'user'], 'manager inherits user, which inherits guest');
   assert.ok(manager.permissions.includes('users:read'), 'read comes from guest through the chain');
-  assert.ok(manager.permissions.includes('roles:update') && !manager.permissions.includes('roles:delete'));
+  assert.ok(!manager.permissions.includes('roles:update') && !manager.permissions.includes('users:update'), 'no default role writes roles; accounts are the admin\'s');
+  assert.ok((await eff('admin')).permissions.includes('users:update'));
   assert.deepEqual((await eff('expired')).permissions, [], 'an expired role grants nothing');
   const revoked = await eff('revoked');
   assert.ok(!revoked.permissions.includes('users:read') && revoked.permissions.includes('roles:read'), 'a direct revoke wins over roles');
@@ -159,6 +165,23 @@ test('effective permissions: inheritance through parent roles, expiry, grants an
   // Admin routes need roles:manage.
   expectError(await call('GET', `/rbac/users/${users.guest.id}/permissions`, undefined, auth(await token('manager@example.com'))), 403, 'manager cannot manage roles');
   expectStatus(await call('GET', `/rbac/users/${users.guest.id}/permissions`, undefined, auth(await token('admin@example.com'))), 200, 'admin can');
+  // No one hands out more than they hold: admin (roles:manage) cannot give super-admin or a
+  // role with permissions admin lacks, nor grant a permission admin does not have.
+  const adminToken = await token('admin@example.com');
+  const target = users.nobody.id;
+  const denied = expectError(await call('POST', `/rbac/users/${target}/roles`, { roleId: await roleId('super-admin') }, auth(adminToken)), 403, 'admin gives super-admin');
+  assert.match(denied.body.message, /super-admin/);
+  await sql.query("INSERT INTO roles (name, slug, level) VALUES ('Role editor', 'role-editor', 60) ON CONFLICT DO NOTHING");
+  await sql.query("INSERT INTO role_permissions (role_id, permission_id) SELECT r.id, p.id FROM roles r, permissions p WHERE r.slug = 'role-editor' AND p.slug = 'roles:create' ON CONFLICT DO NOTHING");
+  const missing = expectError(await call('POST', `/rbac/users/${target}/roles`, { roleId: await roleId('role-editor') }, auth(adminToken)), 403, 'admin gives a role with more');
+  assert.deepEqual(missing.body.details.missing, ['roles:create']);
+  expectError(await call('POST', `/rbac/users/${target}/permissions`, { permissionId: await permId('roles:create'), granted: true }, auth(adminToken)), 403, 'admin grants what admin lacks');
+  expectStatus(await call('POST', `/rbac/users/${target}/roles`, { roleId: await roleId('manager') }, auth(adminToken)), 204, 'admin gives manager');
+  expectStatus(await call('DELETE', `/rbac/users/${target}/roles/${await roleId('manager')}`, undefined, auth(adminToken)), 204, 'and takes it back');
+  expectError(await call('POST', `/rbac/users/${target}/roles`, { roleId: '00000000-0000-0000-0000-000000000000' }, auth(adminToken)), 404, 'unknown role');
+  // Self-service escalation through the generic routes is closed too.
+  const member = await token('member@example.com');
+  expectError(await call('POST', '/roles', { name: 'Mine', slug: `mine-${uniq()}` }, auth(member)), 403, 'member creates a role');
   // A change applies at once (cache invalidated): take guest's role away.
   const guestToken = await token('guest@example.com');
   expectStatus(await call('GET', '/roles', undefined, auth(guestToken)), 200, 'guest reads');
@@ -179,7 +202,9 @@ test('lockout after repeated failures, unlock after locked_until, inactive accou
   await register(email);
   const max = Number(process.env.AUTH_MAX_FAILED_LOGINS);
   for (let i = 0; i < max; i++) expectError(await login(email, 'wrong password'), 401, `failure ${i + 1}`);
-  const locked = expectError(await login(email), 423, 'locked even with the right password');
+  // While locked, a wrong password gets the same 401 as for any account (no hint it exists).
+  expectError(await login(email, 'still wrong'), 401, 'wrong password while locked');
+  const locked = expectError(await login(email), 423, 'locked, with the right password');
   assert.ok(locked.body.details.lockedUntil);
   const row = (await sql.query('SELECT failed_login_attempts, locked_until FROM users WHERE email = $1', [email])).rows[0];
   assert.equal(row.failed_login_attempts, max);
@@ -257,6 +282,8 @@ test('second factor: enable, verify, required at sign-in, disable', async () => 
   assert.match(setup.otpauthUrl, /^otpauth:\/\/totp\//);
   expectError(await call('POST', '/auth/2fa/verify', { code: '000000' === totp(setup.secret) ? '111111' : '000000' }, auth(t)), 401, 'wrong code');
   expectStatus(await call('POST', '/auth/2fa/verify', { code: totp(setup.secret) }, auth(t)), 204, 'verify');
+  // A stolen access token cannot swap the working second factor for its own.
+  expectError(await call('POST', '/auth/2fa/enable', undefined, auth(t)), 409, 'enable while on');
   const need = expectError(await login(email), 401, 'code required');
   assert.equal(need.body.details.twoFactorRequired, true);
   expectError(await login(email, PASSWORD, totp(setup.secret, 5)), 401, 'stale code');

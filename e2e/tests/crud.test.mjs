@@ -192,6 +192,11 @@ test('notifications: filters, sort with ties, offset and cursor pages agree', as
   const before = (await sql.query('SELECT count(*)::int AS n FROM notifications')).rows[0].n;
   expectError(await call('POST', '/notifications/bulk', [{ userId: user, type: 'email', message: 'ok' }, { userId: user, type: 'email' }]), 400, 'bulk with an invalid row');
   expectError(await call('POST', '/notifications/bulk', [{ userId: user, type: 'email', message: 'ok' }, { userId: user, type: 'x'.repeat(60), message: 'too long type' }]), 400, 'bulk with a too long value');
+  // The row cap is checked before any row is validated; nothing is written.
+  const tooMany = Array.from({ length: 1001 }, () => ({ userId: user, type: 'email', message: 'm' }));
+  expectError(await call('POST', '/notifications/bulk', tooMany), 413, 'bulk over 1000 rows');
+  expectError(await call('POST', '/notifications/bulk', []), 400, 'empty bulk');
+  expectError(await call('POST', '/notifications/bulk', { userId: user }), 400, 'bulk body that is not an array');
   assert.equal((await sql.query('SELECT count(*)::int AS n FROM notifications')).rows[0].n, before, 'nothing written');
 
   const base = `/notifications?userId=eq.${user}&sort=priority,-type`;

@@ -47,6 +47,9 @@ test('pets: composite bigint + text key; pet toys without a key', async () => {
   expectStatus(await call('POST', '/pets', { ownerId: owner.id, name: 'Rex the 2nd' }), 201, 'pet');
   expectStatus(await call('GET', `/pets/${owner.id}/${encodeURIComponent('Rex the 2nd')}`), 200, 'composite get');
   expectError(await call('POST', '/pets', { ownerId: owner.id, name: 'Rex the 2nd' }), 409, 'duplicate');
+  // bigint: a JSON number is taken while it is exact; past 2^53 it must be a string.
+  expectStatus(await call('POST', '/pets', { ownerId: Number(owner.id), name: 'Numbered' }), 201, 'bigint as a safe number');
+  expectError(await call('POST', '/pets', { ownerId: 9007199254740993, name: 'Rounded' }), 400, 'bigint beyond 2^53 as a number');
   expectStatus(await call('POST', '/pet-toys', { ownerId: owner.id, petName: 'Rex the 2nd', toy: 'ball' }), 201, 'toy');
   expectError(await call('POST', '/pet-toys', { ownerId: owner.id, petName: 'Nobody', toy: 'ball' }), 409, 'composite FK');
   expectError(await call('DELETE', `/pets/${owner.id}/${encodeURIComponent('Rex the 2nd')}`), 409, 'still referenced by a toy');
@@ -62,7 +65,14 @@ test('partitioned logs are served through the parent; plain types round-trip', a
     'plain',
   ).body.data;
   assert.equal(r.num, '1.23456789012345678901234567890', 'numeric keeps every digit');
-  assert.equal(r.ts, '2024-01-01T00:00:00', 'timestamp(0) keeps whole seconds');
+  assert.equal(r.ts, '2024-01-01T00:00:00Z', 'timestamp(0) keeps whole seconds; naive timestamps are UTC');
+  // An offset is converted to UTC, not cut off (PostgreSQL alone would store 10:00).
+  const shifted = expectStatus(await call('POST', '/plain', { ts: '2024-01-01T10:00:00+02:00' }), 201, 'timestamp with an offset').body.data;
+  assert.equal(shifted.ts, '2024-01-01T08:00:00Z');
+  const found = expectStatus(await call('GET', `/plain?ts=eq.${encodeURIComponent('2024-01-01T09:00:00+01:00')}`), 200, 'filter with an offset').body.data;
+  assert.deepEqual(found.map((x) => x.id), [shifted.id]);
+  expectStatus(await call('PATCH', `/plain/${shifted.id}`, { ts: '2024-01-01T08:00:00-05:00' }), 200, 'patch with an offset');
+  assert.equal(expectStatus(await call('GET', `/plain/${shifted.id}`), 200, 'get').body.data.ts, '2024-01-01T13:00:00Z');
   assert.equal(r.by, 'aGVsbG8=');
   expectError(await call('POST', '/plain', { n: 70000 }), 400, 'smallint range');
   expectError(await call('POST', '/plain', { dt: '2024-02-30' }), 400, 'impossible date');

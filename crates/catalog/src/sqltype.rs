@@ -17,6 +17,9 @@ pub struct SqlType {
     pub modifiers: Vec<u32>,
     /// `text[]`: PostgreSQL does not distinguish array dimensions in a type.
     pub array: bool,
+    /// Modifiers of an extension type that are not numbers, as written (`geography(Point,4326)`
+    /// → `Point,4326`); PostgreSQL hands them to the type's own modifier function.
+    pub typmod: Option<String>,
 }
 
 /// What a type name was written as before normalization, when that matters
@@ -49,6 +52,7 @@ pub const BUILTIN_TYPES: &[&str] = &[
     "money",
     "character varying",
     "character",
+    "bpchar",
     "text",
     "char",
     "name",
@@ -129,7 +133,7 @@ pub const BUILTIN_TYPES: &[&str] = &[
 
 impl SqlType {
     pub fn simple(name: &str) -> SqlType {
-        SqlType { schema: None, name: name.to_string(), modifiers: Vec::new(), array: false }
+        SqlType { schema: None, name: name.to_string(), modifiers: Vec::new(), array: false, typmod: None }
     }
 
     /// Parse a type as written in DDL or printed by PostgreSQL and normalize it.
@@ -179,7 +183,9 @@ impl fmt::Display for SqlType {
         if let Some(s) = &self.schema {
             write!(f, "{}.", quote_ident_if_needed(s))?;
         }
-        let mods = if self.modifiers.is_empty() {
+        let mods = if let Some(t) = &self.typmod {
+            format!("({t})")
+        } else if self.modifiers.is_empty() {
             String::new()
         } else {
             format!("({})", self.modifiers.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(","))
@@ -385,6 +391,34 @@ impl TypeParser<'_> {
         }
     }
 
+    /// Modifiers of a type PostgreSQL does not ship: numbers, or anything an extension's
+    /// modifier function reads (`geography(Point,4326)`, kept as text).
+    fn extension_modifiers(&mut self) -> Result<(Vec<u32>, Option<String>), TypeParseError> {
+        let start = self.pos;
+        if let Ok(m) = self.modifiers() {
+            return Ok((m, None));
+        }
+        self.pos = start + 1;
+        let mut parts = Vec::new();
+        loop {
+            match self.peek().cloned() {
+                Some(Tok::Number(n)) => parts.push(n.to_string()),
+                Some(Tok::Word(w)) => parts.push(w),
+                Some(Tok::Quoted(w)) => parts.push(quote_ident_if_needed(&w)),
+                _ => return Err(self.err("expected a type modifier")),
+            }
+            self.pos += 1;
+            match self.peek() {
+                Some(Tok::Comma) => self.pos += 1,
+                Some(Tok::RParen) => {
+                    self.pos += 1;
+                    return Ok((Vec::new(), Some(parts.join(","))));
+                }
+                _ => return Err(self.err("expected `,` or `)` in type modifiers")),
+            }
+        }
+    }
+
     fn zone(&mut self, base: &str) -> Result<String, TypeParseError> {
         if self.peek_word("with") && self.peek_word_at(1, "time") && self.peek_word_at(2, "zone") {
             self.pos += 3;
@@ -417,9 +451,10 @@ impl TypeParser<'_> {
         let schema = parts.pop().map(|(s, _)| s);
         let mut serial = Serial::No;
         let mut modifiers = Vec::new();
+        let mut typmod = None;
         let is_catalog = matches!(schema.as_deref(), None | Some("pg_catalog"));
         let name: String = if quoted || !is_catalog {
-            modifiers = self.modifiers()?;
+            (modifiers, typmod) = self.extension_modifiers()?;
             first
         } else {
             match first.as_str() {
@@ -526,6 +561,10 @@ impl TypeParser<'_> {
                     modifiers = self.modifiers()?;
                     "bit varying".into()
                 }
+                _ if !BUILTIN_TYPES.contains(&first.as_str()) => {
+                    (modifiers, typmod) = self.extension_modifiers()?;
+                    first
+                }
                 _ => {
                     modifiers = self.modifiers()?;
                     first
@@ -542,7 +581,7 @@ impl TypeParser<'_> {
             None | Some("pg_catalog") | Some("public") => None,
             Some(s) => Some(s.to_string()),
         };
-        Ok((SqlType { schema, name, modifiers, array }, serial))
+        Ok((SqlType { schema, name, modifiers, array, typmod }, serial))
     }
 }
 
@@ -592,6 +631,18 @@ mod tests {
         assert_eq!(n("\"My Type\""), "\"My Type\"");
         assert!(!SqlType::parse("mood").unwrap().is_builtin());
         assert!(SqlType::parse("uuid").unwrap().is_builtin());
+    }
+
+    #[test]
+    fn extension_types_keep_word_modifiers() {
+        assert_eq!(n("postgis.geography(Point,4326)"), "postgis.geography(point,4326)");
+        assert_eq!(n("geometry(MultiPolygon, 4326)[]"), "geometry(multipolygon,4326)[]");
+        assert_eq!(n("vector(1536)"), "vector(1536)");
+        assert_eq!(n("bpchar"), "bpchar");
+        assert!(SqlType::parse("bpchar").unwrap().is_builtin());
+        // Built-in types still take numbers only.
+        assert!(SqlType::parse("varchar(max)").is_err());
+        assert!(SqlType::parse("numeric(a)").is_err());
     }
 
     #[test]

@@ -268,6 +268,10 @@ pub(crate) fn build_fields(catalog: &Catalog, t: &Table, tcfg: &TableConfig, not
         t.primary_key.as_ref().map(|k| k.columns.iter().map(String::as_str).collect()).unwrap_or_default();
     let mut used = std::collections::HashSet::new();
     let mut out = Vec::new();
+    // A BEFORE INSERT row trigger may fill NOT NULL columns (search vectors, slugs, tenants):
+    // the database, not the DTO, reports a value that is still missing.
+    let before_insert =
+        t.triggers.iter().find(|g| g.timing == "before" && g.for_each_row && g.events.iter().any(|e| e == "insert"));
     for col in &t.columns {
         let cm = catalog.metadata.column(&t.schema, &t.name, &col.name);
         let cc = tcfg.columns.get(&col.name);
@@ -302,6 +306,13 @@ pub(crate) fn build_fields(catalog: &Catalog, t: &Table, tcfg: &TableConfig, not
                 _ => Access::None,
             };
             why = Some("read-only by settings".into());
+        }
+        if let Some(g) = before_insert
+            && element.name == "tsvector"
+            && access == Access::ReadWrite
+        {
+            access = Access::ReadOnly;
+            why = Some(format!("search vector kept by trigger {}", g.name));
         }
         if is_key && !matches!(access, Access::ReadWrite | Access::ReadOnly) {
             // A key must be readable to address rows.
@@ -353,7 +364,7 @@ pub(crate) fn build_fields(catalog: &Catalog, t: &Table, tcfg: &TableConfig, not
             None
         };
         let cast_type = {
-            let bare = SqlType { modifiers: Vec::new(), ..col.ty.clone() };
+            let bare = SqlType { modifiers: Vec::new(), typmod: None, ..col.ty.clone() };
             bare.to_string()
         };
         let description = cc
@@ -373,7 +384,7 @@ pub(crate) fn build_fields(catalog: &Catalog, t: &Table, tcfg: &TableConfig, not
             array,
             nullable,
             has_default,
-            required_on_create: writable && !nullable && !has_default,
+            required_on_create: writable && !nullable && !has_default && before_insert.is_none(),
             access,
             is_key,
             max_length: element.max_length().filter(|_| kind == FieldKind::Text),

@@ -561,6 +561,29 @@ fn security_for(
         },
         _ => None,
     };
+    if let Some(r) = &rbac {
+        // Deny by default: once the project has RBAC, every route needs a permission, unless a
+        // flag or the config file turns RBAC off for that table. The role and permission tables
+        // are always guarded.
+        let guarded = r.tables();
+        for res in resources.iter_mut() {
+            let core = guarded.iter().any(|t| t.schema == res.schema && t.table == res.table);
+            let explicit_off =
+                res.features.get("rbac").is_some_and(|s| !s.value && matches!(s.source, Source::Flag | Source::Config));
+            if res.feature("rbac") || (explicit_off && !core) {
+                continue;
+            }
+            let why = if core {
+                "role and permission tables are always guarded"
+            } else {
+                "the project uses RBAC: every route needs a permission (deny by default)"
+            };
+            if explicit_off {
+                res.notes.push(format!("{}: RBAC cannot be turned off for a role or permission table", res.table));
+            }
+            res.features.insert("rbac".into(), Setting::new(true, Source::Inferred(why.into())));
+        }
+    }
     if let (Some(a), Some(i)) = (&auth, auth_idx) {
         let r = &mut resources[i];
         if !r.feature("auth") {
@@ -569,8 +592,12 @@ fn security_for(
                 Setting::new(
                     true,
                     Source::Inferred(
-                        if wants_rbac { "RBAC needs a users table to sign in" } else { "tenant scoping needs signed-in users" }
-                            .into(),
+                        if wants_rbac {
+                            "RBAC needs a users table to sign in"
+                        } else {
+                            "tenant scoping needs signed-in users"
+                        }
+                        .into(),
                     ),
                 ),
             );

@@ -63,6 +63,15 @@ pub struct RbacModel {
     pub up_granted_by: Option<String>,
 }
 
+impl RbacModel {
+    /// The tables that decide who may do what: writing to them grants power.
+    pub fn tables(&self) -> Vec<&RbacTable> {
+        let mut v = vec![&self.roles, &self.permissions, &self.role_permissions, &self.user_roles];
+        v.extend(self.user_permissions.as_ref());
+        v
+    }
+}
+
 fn has(t: &Table, c: &str) -> bool {
     t.column(c).is_some()
 }
@@ -89,7 +98,7 @@ pub fn detect_auth(catalog: &Catalog, t: &Table) -> Result<AuthModel, String> {
     let id = pk.columns[0].clone();
     let id_type = t
         .column(&id)
-        .map(|c| nest_catalog::SqlType { modifiers: vec![], ..c.ty.clone() }.to_string())
+        .map(|c| nest_catalog::SqlType { modifiers: vec![], typmod: None, ..c.ty.clone() }.to_string())
         .unwrap_or_default();
     let _ = catalog;
     let mut m = AuthModel {
@@ -108,7 +117,15 @@ pub fn detect_auth(catalog: &Catalog, t: &Table) -> Result<AuthModel, String> {
         deleted_at: opt(t, "deleted_at"),
         managed: Vec::new(),
     };
+    // Email is who signs in and, with tenancy, which memberships match: it changes only through
+    // auth. Verification stamps prove something the CRUD routes cannot.
+    let verified = t
+        .columns
+        .iter()
+        .filter(|c| c.name.ends_with("_verified_at") || c.name.ends_with("_verified") || c.name == "verified_at")
+        .map(|c| Some(c.name.clone()));
     m.managed = [
+        Some(m.email.clone()),
         Some(m.password_hash.clone()),
         m.failed_logins.clone(),
         m.locked_until.clone(),
@@ -117,6 +134,7 @@ pub fn detect_auth(catalog: &Catalog, t: &Table) -> Result<AuthModel, String> {
         m.last_login_at.clone(),
     ]
     .into_iter()
+    .chain(verified)
     .flatten()
     .collect();
     Ok(m)
@@ -278,7 +296,7 @@ pub fn detect_tenancy(
     let tenant_id = fk.referenced_columns.first().cloned().unwrap_or_else(|| "id".into());
     let tenant_id_type = tenant
         .column(&tenant_id)
-        .map(|c| nest_catalog::SqlType { modifiers: vec![], ..c.ty.clone() }.to_string())
+        .map(|c| nest_catalog::SqlType { modifiers: vec![], typmod: None, ..c.ty.clone() }.to_string())
         .unwrap_or_else(|| "uuid".into());
     // Membership: a table referencing the tenant that also identifies a user.
     let members = catalog

@@ -74,6 +74,7 @@ const STATIC: &[(&str, &str)] = static_files![
     "src/core/http/public.decorator.ts",
     "src/core/http/request-context.ts",
     "src/core/health/health.controller.ts",
+    "src/core/crud/bulk.pipe.ts",
     "src/core/crud/dto.ts",
     "src/core/crud/key.pipe.ts",
     "src/core/crud/openapi.ts",

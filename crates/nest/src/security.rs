@@ -25,7 +25,7 @@ fn qtab(t: &RbacTable) -> String {
 fn col_type(c: &Catalog, t: &RbacTable, column: &str) -> String {
     c.table(&t.schema, &t.table)
         .and_then(|tab| tab.column(column))
-        .map(|col| nest_catalog::SqlType { modifiers: vec![], ..col.ty.clone() }.to_string())
+        .map(|col| nest_catalog::SqlType { modifiers: vec![], typmod: None, ..col.ty.clone() }.to_string())
         .unwrap_or_else(|| "text".into())
 }
 
@@ -39,6 +39,7 @@ pub struct AuthView {
     pub id_property: String,
     pub email: String,
     pub email_property: String,
+    pub email_column: String,
     pub password_hash: String,
     pub password_hash_column: String,
     pub status: String,
@@ -61,8 +62,21 @@ pub fn auth_view(m: &Model, a: &AuthModel) -> AuthView {
     let users = m.resources.iter().find(|r| r.schema == a.schema && r.table == a.table).expect("auth resource");
     let prop =
         |col: &str| users.fields.iter().find(|f| f.column == col).map(|f| f.property.clone()).unwrap_or_default();
-    // Sign-up takes the profile fields clients may write, plus a password.
-    let mut fields: Vec<Field> = users.fields.iter().filter(|f| f.writable()).cloned().collect();
+    // Sign-up takes the email, the profile fields clients may write (not the account status),
+    // and a password.
+    let mut fields: Vec<Field> = users
+        .fields
+        .iter()
+        .filter(|f| f.column == a.email || (f.writable() && Some(&f.column) != a.status.as_ref()))
+        .cloned()
+        .map(|mut f| {
+            if f.column == a.email {
+                f.access = Access::ReadWrite;
+                f.required_on_create = true;
+            }
+            f
+        })
+        .collect();
     fields.push(Field {
         column: "password".into(),
         property: "password".into(),
@@ -106,6 +120,7 @@ pub fn auth_view(m: &Model, a: &AuthModel) -> AuthView {
         id_property: ts_string(&prop(&a.id)),
         email: ts_string(&q(&a.email)),
         email_property: ts_string(&prop(&a.email)),
+        email_column: ts_string(&a.email),
         password_hash: ts_string(&q(&a.password_hash)),
         password_hash_column: ts_string(&a.password_hash),
         status: opt_ident(&a.status),
@@ -135,6 +150,10 @@ pub struct RbacView {
     pub unassign_role_sql: String,
     pub grant: Option<Stmt>,
     pub ungrant_sql: Option<String>,
+    /// $1 = role id → its slug and every permission it gives (with its parent chain).
+    pub role_grants_sql: String,
+    /// $1 = permission id → its `resource:action`.
+    pub permission_slug_sql: String,
     pub manage_permission: String,
     pub notify_channel: String,
 }
@@ -283,7 +302,31 @@ pub fn rbac_view(c: &Catalog, a: &AuthModel, r: &RbacModel) -> RbacView {
         }
         None => (None, None),
     };
+    let mut chain = format!(
+        "WITH RECURSIVE chain AS (\n  SELECT r.{id} AS id, {parent_sel} AS parent FROM {roles} r WHERE r.{id} = $1::{role_id_type}",
+        id = q(&r.role_id),
+    );
+    if let Some(p) = &r.role_parent {
+        let _ = write!(
+            chain,
+            "\n  UNION\n  SELECT r.{id}, r.{p} FROM {roles} r JOIN chain c ON r.{id} = c.parent",
+            id = q(&r.role_id),
+            p = q(p)
+        );
+    }
+    let role_grants_sql = format!(
+        "{chain}\n)\nSELECT (SELECT {slug_col}::text FROM {roles} WHERE {id} = $1::{role_id_type}) AS slug,\n  ARRAY(SELECT DISTINCT ({slug})::text FROM chain g JOIN {rp} rp ON rp.{rp_role} = g.id JOIN {perms} p ON p.{pid} = rp.{rp_perm}) AS permissions",
+        slug_col = q(&r.role_slug),
+        id = q(&r.role_id),
+        rp_role = q(&r.rp_role),
+        pid = q(&r.permission_id),
+        rp_perm = q(&r.rp_permission)
+    );
+    let permission_slug_sql =
+        format!("SELECT ({slug})::text AS slug FROM {perms} p WHERE p.{} = $1::{perm_id_type}", q(&r.permission_id));
     RbacView {
+        role_grants_sql: lit(&role_grants_sql),
+        permission_slug_sql: lit(&permission_slug_sql),
         effective_sql: lit(&sql),
         user_exists_sql: lit(&user_exists_sql),
         assign_role: Stmt { sql: lit(&assign_role.sql), args: assign_role.args },
@@ -314,11 +357,29 @@ pub fn auth_sql(a: &AuthModel) -> String {
            org text,\n  \
            created_at timestamptz NOT NULL DEFAULT now()\n);\n\
          CREATE INDEX IF NOT EXISTS refresh_tokens_family_idx ON nestgen.refresh_tokens (family_id);\n\
-         CREATE INDEX IF NOT EXISTS refresh_tokens_user_idx ON nestgen.refresh_tokens (user_id);\n",
+         CREATE INDEX IF NOT EXISTS refresh_tokens_user_idx ON nestgen.refresh_tokens (user_id);\n\n\
+         -- Sign-in looks accounts up by lower(email).\n\
+         CREATE INDEX IF NOT EXISTS {email_idx} ON {users} (lower({email}));\n",
+        email_idx =
+            q(&nest_catalog::naming::make_object_name(&a.table, Some(&format!("lower_{}", a.email)), Some("idx"))),
+        email = q(&a.email),
         id_type = a.id_type,
         users = qt(&a.schema, &a.table),
         id = q(&a.id),
     )
+}
+
+/// Which default roles get a permission (reads always go to `guest`, and so to every role).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Grant {
+    /// Each role its actions (user: create; manager: update, bulk-create; admin: delete, restore).
+    ByAction,
+    /// Writes to accounts: admin only.
+    Admin,
+    /// Writes to role and permission tables, crossing tenants: no default role (super-admin,
+    /// or an explicit grant). Holding `user_roles:create` means being able to make oneself
+    /// anything.
+    Nobody,
 }
 
 /// Default roles (the seed's), each inheriting from the next: guest ← user ← manager ← admin.
@@ -345,18 +406,27 @@ pub fn rbac_sql(m: &Model, r: &RbacModel) -> String {
          -- Safe to run again: existing rows are kept.\n\n",
     );
     let perms = qtab(&r.permissions);
-    let mut all: Vec<(String, String, String)> = Vec::new();
+    // (slug, resource, action, who gets it by default beyond reads).
+    let mut all: Vec<(String, String, String, Grant)> = Vec::new();
+    let guarded = r.tables();
     for res in m.resources.iter().filter(|x| x.feature("rbac")) {
+        let class = if guarded.iter().any(|t| t.schema == res.schema && t.table == res.table) {
+            Grant::Nobody
+        } else if m.auth.as_ref().is_some_and(|a| a.schema == res.schema && a.table == res.table) {
+            Grant::Admin
+        } else {
+            Grant::ByAction
+        };
         for a in actions(&res.operations) {
-            all.push((format!("{}:{a}", res.names.permission), res.names.permission.clone(), a.to_string()));
+            all.push((format!("{}:{a}", res.names.permission), res.names.permission.clone(), a.to_string(), class));
         }
     }
-    all.push((MANAGE_PERMISSION.into(), "roles".into(), "manage".into()));
+    all.push((MANAGE_PERMISSION.into(), "roles".into(), "manage".into(), Grant::ByAction));
     if m.tenancy.is_some() {
-        all.push((CROSS_TENANT_PERMISSION.into(), "tenants".into(), "cross".into()));
+        all.push((CROSS_TENANT_PERMISSION.into(), "tenants".into(), "cross".into(), Grant::Nobody));
     }
     all.sort();
-    all.dedup();
+    all.dedup_by(|a, b| a.0 == b.0);
     let cols: Vec<&(String, String)> = r.permission_seed_columns.iter().collect();
     if !cols.is_empty() {
         let _ = writeln!(
@@ -366,7 +436,7 @@ pub fn rbac_sql(m: &Model, r: &RbacModel) -> String {
         );
         let rows: Vec<String> = all
             .iter()
-            .map(|(slug, resource, action)| {
+            .map(|(slug, resource, action, _)| {
                 let vals: Vec<String> = cols
                     .iter()
                     .map(|(_, what)| match what.as_str() {
@@ -425,8 +495,17 @@ pub fn rbac_sql(m: &Model, r: &RbacModel) -> String {
         s.push('\n');
     }
     for (_, slug, _, _, acts) in ROLES {
-        let wanted: Vec<String> =
-            all.iter().filter(|(_, _, a)| acts.contains(&a.as_str())).map(|(sl, _, _)| sql_str(sl)).collect();
+        let wanted: Vec<String> = all
+            .iter()
+            .filter(|(_, _, a, class)| match class {
+                // Reads go to guest, and so to every role above it.
+                _ if a == "read" => acts.contains(&"read"),
+                Grant::ByAction => acts.contains(&a.as_str()),
+                Grant::Admin => *slug == "admin",
+                Grant::Nobody => false,
+            })
+            .map(|(sl, _, _, _)| sql_str(sl))
+            .collect();
         if wanted.is_empty() {
             continue;
         }

@@ -18,8 +18,8 @@ async function bootstrap(): Promise<void> {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.:-]{1,100}$/.test(given) ? given : randomUUID();
     },
-    bodyLimit: 10 * 1024 * 1024,
-    trustProxy: true,
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, {
     logger: new ConsoleLogger({ json: config.logFormat === 'json' }),

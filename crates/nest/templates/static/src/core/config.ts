@@ -4,7 +4,12 @@ export interface AppConfig {
   host: string;
   port: number;
   poolMax: number;
+  /** How long a request waits for a free connection before it gets 503. */
+  poolTimeoutMs: number;
   statementTimeoutMs: number;
+  bodyLimitBytes: number;
+  /** Fastify's trustProxy: false, a hop count, or addresses/CIDRs of the proxies. */
+  trustProxy: boolean | string[] | ((address: string, hop: number) => boolean);
   logFormat: 'text' | 'json';
   corsOrigin: string | undefined;
   swagger: boolean;
@@ -18,6 +23,21 @@ function int(name: string, fallback: number, min: number, max: number): number {
     throw new Error(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
   }
   return n;
+}
+
+/** Client addresses come from X-Forwarded-For only when the proxies in front are named. */
+function trustProxy(raw: string | undefined): AppConfig['trustProxy'] {
+  if (raw === undefined || raw === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (/^\d+$/.test(raw)) {
+    const hops = Number(raw);
+    return (_address, hop) => hop < hops;
+  }
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (list.some((s) => !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(s) && !['loopback', 'linklocal', 'uniquelocal'].includes(s))) {
+    throw new Error(`TRUST_PROXY must be false, true, a hop count, or addresses/CIDRs of your proxies, got "${raw}"`);
+  }
+  return list;
 }
 
 export function loadConfig(): AppConfig {
@@ -34,10 +54,14 @@ export function loadConfig(): AppConfig {
     host: process.env.HOST ?? '0.0.0.0',
     port: int('PORT', 3000, 0, 65535),
     poolMax: int('DB_POOL_MAX', 10, 1, 1000),
+    poolTimeoutMs: int('DB_POOL_TIMEOUT_MS', 5000, 100, 600_000),
+    bodyLimitBytes: int('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    trustProxy: trustProxy(process.env.TRUST_PROXY),
     statementTimeoutMs: int('DB_STATEMENT_TIMEOUT_MS', 15000, 0, 3_600_000),
     logFormat,
     corsOrigin: process.env.CORS_ORIGIN || undefined,
-    swagger: (process.env.SWAGGER ?? 'true') !== 'false',
+    // API docs are on in development and off in production unless asked for.
+    swagger: (process.env.SWAGGER ?? (process.env.NODE_ENV === 'production' ? 'false' : 'true')) !== 'false',
   };
 }
 

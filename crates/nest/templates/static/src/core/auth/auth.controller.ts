@@ -86,6 +86,7 @@ export class AuthController {
   @ApiBearerAuth()
   @ApiOperation({ summary: 'Start the second factor: returns a secret; it is active after /auth/2fa/verify' })
   @ApiOkResponse({ type: TwoFactorSetupDto })
+  @ApiConflictResponse({ type: ErrorResponseDto, description: 'The second factor is already on' })
   enableTwoFactor(@CurrentUser() user: AuthUser): Promise<TwoFactorSetupDto> {
     return this.auth.startTwoFactor(user.id, user.email);
   }

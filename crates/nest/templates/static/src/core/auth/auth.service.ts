@@ -1,4 +1,4 @@
-import { ForbiddenException, HttpException, HttpStatus, Inject, Injectable, Optional, UnauthorizedException } from '@nestjs/common';
+import { ConflictException, ForbiddenException, HttpException, HttpStatus, Inject, Injectable, Optional, UnauthorizedException } from '@nestjs/common';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { CrudRepository, type Row } from '../crud/repository.js';
 import { DatabaseService, type Queryable } from '../database/database.service.js';
@@ -66,10 +66,13 @@ export class AuthService {
   }
 
   async register(dto: Record<string, unknown>, meta: { ip?: string; userAgent?: string }): Promise<{ user: Row; tokens: Tokens }> {
-    const { password, ...profile } = dto;
-    if (typeof profile[U.emailProperty] === 'string') profile[U.emailProperty] = (profile[U.emailProperty] as string).trim().toLowerCase();
+    // Email and password hash are set by the server (the users CRUD routes cannot change them).
+    const { password, [U.emailProperty]: email, ...profile } = dto;
     const hash = await hashPassword(String(password));
-    const user = await this.users.create(profile, this.db, { [U.passwordHashColumn]: hash });
+    const user = await this.users.create(profile, this.db, {
+      [U.emailColumn]: String(email).trim().toLowerCase(),
+      [U.passwordHashColumn]: hash,
+    });
     const id = String(user[U.idProperty]);
     const email2 = String(user[U.emailProperty]);
     const tokens = await this.issue(id, email2, undefined, meta, this.db, await this.tenancy?.defaultTenant(id, email2));
@@ -84,12 +87,14 @@ export class AuthService {
       await verifyPassword(await dummyHash(), password);
       throw new UnauthorizedException('invalid email or password');
     }
-    if (c.locked) locked(c.locked_until);
     const ok = await verifyPassword(c.password_hash, password);
+    // A locked account answers like any other to a wrong password (no hint that it exists);
+    // failures while locked do not extend the lock.
     if (!ok) {
-      await this.failed(c.id);
+      if (!c.locked) await this.failed(c.id);
       throw new UnauthorizedException('invalid email or password');
     }
+    if (c.locked) locked(c.locked_until);
     if (U.status && c.status !== U.activeStatus) {
       throw new ForbiddenException(`the account is ${c.status ?? 'not active'}`);
     }
@@ -190,6 +195,9 @@ export class AuthService {
   /** Start enabling the second factor: a new secret, active once verified. */
   async startTwoFactor(userId: string, email: string): Promise<{ secret: string; otpauthUrl: string }> {
     if (!U.twoFactorSecret || !U.twoFactorEnabled) throw new ForbiddenException('this users table has no second factor columns');
+    // A stolen access token must not be enough to replace (and so remove) a working second factor.
+    const { rows } = await this.credentials(U.id, userId);
+    if (rows[0]?.tfa_enabled) throw new ConflictException('the second factor is already on; disable it with a code first');
     const secret = newTotpSecret();
     await this.db.query(
       `UPDATE ${U.table} SET ${U.twoFactorSecret} = $2, ${U.twoFactorEnabled} = false WHERE ${U.id} = $1::${U.idType}`,
@@ -201,7 +209,13 @@ export class AuthService {
   async verifyTwoFactor(userId: string, code: string, enable: boolean): Promise<void> {
     const { rows } = await this.credentials(U.id, userId);
     const c = rows[0];
-    if (!c?.tfa_secret || !verifyTotp(c.tfa_secret, code)) throw new UnauthorizedException('invalid one-time code');
+    if (!c) throw new UnauthorizedException('the account is gone');
+    if (c.locked) locked(c.locked_until);
+    if (!c.tfa_secret || !verifyTotp(c.tfa_secret, code)) {
+      // Wrong codes count toward the lockout like wrong passwords.
+      await this.failed(c.id);
+      throw new UnauthorizedException('invalid one-time code');
+    }
     const sets = enable
       ? `${U.twoFactorEnabled} = true`
       : `${U.twoFactorEnabled} = false, ${U.twoFactorSecret} = NULL`;

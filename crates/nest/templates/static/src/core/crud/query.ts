@@ -1,5 +1,5 @@
 import { BadRequestException } from '@nestjs/common';
-import { type FieldSpec, type FilterOp, type ResourceSpec, ident } from './resource.js';
+import { type FieldSpec, type FilterOp, type ResourceSpec, ident, typedParam } from './resource.js';
 
 /**
  * The list query language (PostgREST style):
@@ -134,9 +134,6 @@ class Params {
   }
 }
 
-function cast(field: FieldSpec, array = false): string {
-  return `::${field.sqlType}${array && !field.sqlType.endsWith('[]') ? '[]' : ''}`;
-}
 
 /** One `field=[not.]op.value` condition as SQL. */
 function condition(field: FieldSpec, raw: string, params: Params): string {
@@ -164,7 +161,7 @@ function condition(field: FieldSpec, raw: string, params: Params): string {
     case 'lt':
     case 'lte': {
       const sym = { eq: '=', neq: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=' }[op];
-      sql = `${col} ${sym} ${params.add(scalarValue(field, value, where))}${cast(field)}`;
+      sql = `${col} ${sym} ${typedParam(params.add(scalarValue(field, value, where)), field.sqlType)}`;
       break;
     }
     case 'like':
@@ -175,7 +172,7 @@ function condition(field: FieldSpec, raw: string, params: Params): string {
     }
     case 'in': {
       const items = parseList(value, where).map((v) => scalarValue(field, v, where));
-      sql = `${col} = ANY(${params.add(items)}${cast(field, true)})`;
+      sql = `${col} = ANY(${typedParam(params.add(items), field.sqlType, true)})`;
       break;
     }
     case 'is': {
@@ -192,7 +189,7 @@ function condition(field: FieldSpec, raw: string, params: Params): string {
     case 'ov': {
       const v = containerValue(field, value, where);
       const sym = { cs: '@>', cd: '<@', ov: '&&' }[op];
-      sql = `${col} ${sym} ${params.add(v)}${field.kind === 'json' ? '::jsonb' : cast(field, true)}`;
+      sql = `${col} ${sym} ${field.kind === 'json' ? `${params.add(v)}::jsonb` : typedParam(params.add(v), field.sqlType, true)}`;
       break;
     }
     default:
@@ -280,7 +277,7 @@ function keyset(sort: SortKey[], ctid: boolean, values: (string | null)[], param
         gt = k.desc ? `${expr} IS NOT NULL` : 'false';
         eq = `${expr} IS NULL`;
       } else {
-        const p = `${params.add(scalarValue(k.field, v, 'cursor'))}${cast(k.field)}`;
+        const p = typedParam(params.add(scalarValue(k.field, v, 'cursor')), k.field.sqlType);
         gt = k.desc ? `${expr} < ${p}` : `(${expr} > ${p} OR ${expr} IS NULL)`;
         eq = `${expr} = ${p}`;
       }

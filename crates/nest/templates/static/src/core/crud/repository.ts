@@ -1,8 +1,9 @@
-import { BadRequestException, ForbiddenException, NotFoundException } from '@nestjs/common';
+import { BadRequestException, ForbiddenException, NotFoundException, PayloadTooLargeException } from '@nestjs/common';
+import { MAX_BULK } from './bulk.pipe.js';
 import type { DatabaseService, Queryable } from '../database/database.service.js';
 import { requestContext } from '../http/request-context.js';
 import { type CountMode, encodeCursor, orderBy, planList, whereClause } from './query.js';
-import { type FieldSpec, type ResourceSpec, ident } from './resource.js';
+import { type FieldSpec, type ResourceSpec, ident, typedParam, writeCast } from './resource.js';
 
 export type Row = Record<string, unknown>;
 export type KeyValues = Record<string, string>;
@@ -20,7 +21,6 @@ export interface ListResult<T> {
   meta: ListMeta;
 }
 
-const MAX_BULK = 1000;
 
 /**
  * Test hook: NESTGEN_TEST_TENANT_APP_FILTER=off drops the application's tenant filter so the
@@ -34,7 +34,7 @@ type Bind = (value: unknown, cast?: string) => string;
 function binder(params: unknown[]): Bind {
   return (value, cast) => {
     params.push(value);
-    return `$${params.length}${cast ? `::${cast}` : ''}`;
+    return cast ? typedParam(`$${params.length}`, cast) : `$${params.length}`;
   };
 }
 
@@ -221,7 +221,7 @@ export class CrudRepository<T extends Row = Row> {
       const all = [...entries, ...this.serverEntries(server, tenant)];
       const params = all.map(([, v]) => v);
       const sql = all.length
-        ? `INSERT INTO ${this.spec.table} (${all.map(([f]) => ident(f.column)).join(', ')}) VALUES (${all.map((_, i) => `$${i + 1}`).join(', ')})`
+        ? `INSERT INTO ${this.spec.table} (${all.map(([f]) => ident(f.column)).join(', ')}) VALUES (${all.map(([f], i) => (writeCast(f) ? typedParam(`$${i + 1}`, f.sqlType) : `$${i + 1}`)).join(', ')})`
         : `INSERT INTO ${this.spec.table} DEFAULT VALUES`;
       const r = await q.query(`${sql} RETURNING ${this.selectList}`, params);
       return this.toApi(r.rows[0] as Row);
@@ -231,7 +231,7 @@ export class CrudRepository<T extends Row = Row> {
   /** All rows or none: one INSERT statement. */
   async createMany(dtos: object[], db: Queryable = this.db): Promise<T[]> {
     if (dtos.length === 0) throw new BadRequestException('send at least one row');
-    if (dtos.length > MAX_BULK) throw new BadRequestException(`send at most ${MAX_BULK} rows at once`);
+    if (dtos.length > MAX_BULK) throw new PayloadTooLargeException(`send at most ${MAX_BULK} rows at once`);
     const written = dtos.map((d) => this.writableEntries(d));
     return this.scoped(db, async (q, _where, tenant) => {
       const rows = written.map((e) => new Map([...e, ...this.serverEntries({}, tenant)].map(([f, v]) => [f.column, v])));
@@ -246,7 +246,8 @@ export class CrudRepository<T extends Row = Row> {
       }
       const params: unknown[] = [];
       const bind = binder(params);
-      const values = rows.map((r) => `(${columns.map((c) => (r.has(c) ? bind(r.get(c)) : 'DEFAULT')).join(', ')})`);
+      const casts = new Map(this.spec.fields.map((f) => [f.column, writeCast(f)]));
+      const values = rows.map((r) => `(${columns.map((c) => (r.has(c) ? bind(r.get(c), casts.get(c)) : 'DEFAULT')).join(', ')})`);
       const sql = `INSERT INTO ${this.spec.table} (${columns.map(ident).join(', ')}) VALUES ${values.join(', ')} RETURNING ${this.selectList}`;
       return (await q.query(sql, params)).rows.map((r) => this.toApi(r as Row));
     });
@@ -258,7 +259,7 @@ export class CrudRepository<T extends Row = Row> {
     return this.scoped(db, async (q, tenantWhere) => {
       const params: unknown[] = [];
       const bind = binder(params);
-      const sets = entries.map(([f, v]) => `${ident(f.column)} = ${bind(v)}`);
+      const sets = entries.map(([f, v]) => `${ident(f.column)} = ${bind(v, writeCast(f))}`);
       if (this.spec.updatedAtColumn && !entries.some(([f]) => f.column === this.spec.updatedAtColumn)) {
         sets.push(`${ident(this.spec.updatedAtColumn)} = now()`);
       }

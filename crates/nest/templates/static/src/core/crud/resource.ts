@@ -84,3 +84,23 @@ export interface ResourceSpec {
 export function ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
+
+const NAIVE_TIMESTAMP = 'timestamp without time zone';
+
+/**
+ * A parameter placeholder cast to a field's type. `timestamp without time zone` columns hold UTC
+ * (the pool's session time zone): a value with an offset is converted to UTC, never cut off.
+ */
+export function typedParam(placeholder: string, sqlType: string, array = false): string {
+  if (sqlType === NAIVE_TIMESTAMP) {
+    return array
+      ? `ARRAY(SELECT x AT TIME ZONE 'UTC' FROM unnest(${placeholder}::timestamptz[]) x)`
+      : `(${placeholder}::timestamptz AT TIME ZONE 'UTC')`;
+  }
+  return `${placeholder}::${sqlType}${array && !sqlType.endsWith('[]') ? '[]' : ''}`;
+}
+
+/** The cast a written value needs: only naive timestamps (see typedParam); others take the column's type. */
+export function writeCast(field: FieldSpec): string | undefined {
+  return field.sqlType === NAIVE_TIMESTAMP ? NAIVE_TIMESTAMP : undefined;
+}

@@ -63,7 +63,13 @@ export function IsJsonValue(options?: ValidationOptions) {
   return make('isJsonValue', (v) => v !== undefined, (a) => `${a.property} must be a JSON value`, options);
 }
 
-/** Numbers become strings before validation, for bigint and numeric fields. */
+/**
+ * Numbers become strings before validation, for bigint and numeric fields. An integer beyond
+ * 2^53 has already lost digits in JSON.parse, so it stays a number and fails validation: send
+ * such values as strings.
+ */
 export function numberToString({ value }: { value: unknown }): unknown {
-  return typeof value === 'number' && Number.isFinite(value) ? String(value) : value;
+  if (typeof value !== 'number' || !Number.isFinite(value)) return value;
+  if (Number.isInteger(value) && !Number.isSafeInteger(value)) return value;
+  return String(value);
 }

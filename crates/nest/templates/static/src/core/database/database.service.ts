@@ -19,6 +19,7 @@ export class DatabaseService implements OnApplicationShutdown {
     this.pool = new pg.Pool({
       connectionString: config.databaseUrl,
       max: config.poolMax,
+      connectionTimeoutMillis: config.poolTimeoutMs,
       application_name: 'nest-api',
       statement_timeout: config.statementTimeoutMs || undefined,
       // Timestamps with time zone come back in UTC.

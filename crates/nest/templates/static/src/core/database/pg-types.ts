@@ -23,6 +23,11 @@ export function isoTimestamp(text: string): string {
   return /[+-]\d\d$/.test(t) ? `${t}:00` : t;
 }
 
+/** "2024-01-02 03:04:05.123456" (timestamp without time zone, kept in UTC) → "2024-01-02T03:04:05.123456Z" */
+export function isoUtcTimestamp(text: string): string {
+  return /^\d/.test(text) ? `${text.replace(' ', 'T')}Z` : text;
+}
+
 let installed = false;
 
 export function installTypeParsers(): void {
@@ -36,7 +41,7 @@ export function installTypeParsers(): void {
   pg.types.setTypeParser(OID.time, raw);
   pg.types.setTypeParser(OID.timetz, raw);
   pg.types.setTypeParser(OID.interval, raw);
-  pg.types.setTypeParser(OID.timestamp, isoTimestamp);
+  pg.types.setTypeParser(OID.timestamp, isoUtcTimestamp);
   pg.types.setTypeParser(OID.timestamptz, isoTimestamp);
   // Arrays of the same types (their OIDs are not in pg-types' list of built-ins).
   const set = (oid: number, f: (v: string) => unknown) => pg.types.setTypeParser(oid as Parameters<typeof pg.types.setTypeParser>[0], f);
@@ -44,6 +49,6 @@ export function installTypeParsers(): void {
   set(1016, arrayOf(raw)); // int8[]
   set(1231, arrayOf(raw)); // numeric[]
   set(1182, arrayOf(raw)); // date[]
-  set(1115, arrayOf(isoTimestamp)); // timestamp[]
+  set(1115, arrayOf(isoUtcTimestamp)); // timestamp[]
   set(1185, arrayOf(isoTimestamp)); // timestamptz[]
 }

@@ -12,6 +12,7 @@ export interface ErrorBody {
 
 interface PgError {
   code: string;
+  message?: string;
   constraint?: string;
   detail?: string;
   column?: string;
@@ -21,6 +22,14 @@ interface PgError {
 function isPgError(e: unknown): e is PgError {
   return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' &&
     /^[0-9A-Z]{5}$/.test((e as { code: string }).code) && 'severity' in e;
+}
+
+/** The pool could not get a connection: the server is down or every connection is busy. */
+function isUnavailable(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  const code = (e as { code?: unknown }).code;
+  return (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) ||
+    /timeout exceeded when trying to connect|Connection terminated/.test(e.message);
 }
 
 /** `Key (email)=(a@b.c) already exists.` → ["email"] */
@@ -77,9 +86,19 @@ export function fromPgError(e: PgError): { status: number; message: string; deta
     case '57014':
       return { status: 504, message: 'The query took too long' };
     case '53300':
+    case '57P03':
       return { status: 503, message: 'The database is busy; retry later' };
+    case '55000':
+      return /has not been populated/.test(e.message ?? '')
+        ? { status: 503, message: 'The materialized view has not been populated yet (REFRESH MATERIALIZED VIEW)' }
+        : { status: 500, message: 'Internal server error' };
+    case '42501':
+      return { status: 403, message: 'The database refused this change for the signed-in user' };
     default:
-      return { status: 500, message: 'Internal server error' };
+      // Class 22 is bad data (a LIKE pattern ending in a backslash, a value out of range).
+      return e.code.startsWith('22')
+        ? { status: 400, message: 'A value is not valid for its column type or range' }
+        : { status: 500, message: 'Internal server error' };
   }
 }
 
@@ -115,7 +134,13 @@ export class AllExceptionsFilter implements ExceptionFilter {
       status = mapped.status;
       message = mapped.message;
       details = mapped.details;
-      if (status >= 500) this.logger.error(`database error ${exception.code} on ${request.method} ${request.url}`);
+      if (status >= 500) {
+        this.logger.error(`database error ${exception.code} on ${request.method} ${request.url}: ${exception.message ?? ''}`);
+      }
+    } else if (isUnavailable(exception)) {
+      status = 503;
+      message = 'The database is not reachable; retry later';
+      this.logger.error(`database unavailable on ${request.method} ${request.url}: ${(exception as Error).message}`);
     } else if (typeof exception === 'object' && exception !== null && 'statusCode' in exception) {
       // Fastify's own errors (body too large, bad JSON, unsupported media type).
       const s = Number((exception as { statusCode: unknown }).statusCode);
@@ -124,7 +149,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
         message = (exception as { message?: string }).message ?? message;
       }
     }
-    if (status >= 500 && !isPgError(exception)) {
+    if (status >= 500 && !isPgError(exception) && status !== 503) {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     }
     const payload: ErrorBody = {

@@ -1,5 +1,5 @@
-import { Body, Controller, Delete, Get, HttpCode, NotFoundException, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, ForbiddenException, Get, HttpCode, NotFoundException, Param, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiForbiddenResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsBoolean, IsISO8601, IsOptional, IsString, MaxLength } from 'class-validator';
 import { CurrentUser } from '../auth/current-user.decorator.js';
 import type { AuthUser } from '../auth/auth.guard.js';
@@ -36,7 +36,12 @@ class GrantDto {
   expiresAt?: string;
 }
 
-/** Role and permission assignments of users; every route requires `roles:manage`. */
+/**
+ * Role and permission assignments of users; every route requires `roles:manage`. No one hands
+ * out more than they hold: a role only if every permission it gives is the caller's own (and
+ * never the super-admin role), a grant or revoke only of a permission the caller has. Only a
+ * super-admin is not bound by this.
+ */
 @ApiTags('rbac')
 @ApiBearerAuth()
 @RequirePermission(RBAC.managePermission)
@@ -48,8 +53,31 @@ export class RbacController {
   ) {}
 
   private async userExists(userId: string): Promise<void> {
-    const { rows } = await this.db.query(RBAC.userExistsSql, [userId]).catch(() => ({ rows: [] }));
+    const { rows } = await this.db.query(RBAC.userExistsSql, [userId]);
     if (rows.length === 0) throw new NotFoundException('user not found');
+  }
+
+  /** The role exists and gives nothing the caller lacks. */
+  private async mayHandOutRole(by: AuthUser, roleId: string): Promise<void> {
+    const { rows } = await this.db.query<{ slug: string | null; permissions: string[] }>(RBAC.roleGrantsSql, [roleId]);
+    const role = rows[0];
+    if (!role?.slug) throw new NotFoundException('role not found');
+    const mine = await this.rbac.effective(by.id);
+    if (mine.superAdmin) return;
+    if (role.slug === RBAC.superAdminRole) throw new ForbiddenException('only a super-admin can give the super-admin role');
+    const missing = role.permissions.filter((p) => !mine.permissions.includes(p));
+    if (missing.length > 0) {
+      throw new ForbiddenException({ message: 'the role gives permissions you do not have', details: { missing: missing.sort() } });
+    }
+  }
+
+  /** The permission exists and the caller holds it. */
+  private async mayHandOutPermission(by: AuthUser, permissionId: string): Promise<void> {
+    const { rows } = await this.db.query<{ slug: string }>(RBAC.permissionSlugSql, [permissionId]);
+    if (!rows[0]) throw new NotFoundException('permission not found');
+    if (!(await this.rbac.can(by.id, rows[0].slug))) {
+      throw new ForbiddenException(`you can only grant or revoke permissions you have (${rows[0].slug})`);
+    }
   }
 
   @Get('permissions')
@@ -62,8 +90,10 @@ export class RbacController {
   @Post('roles')
   @HttpCode(204)
   @ApiOperation({ summary: 'Give a user a role (again: changes its expiry)' })
+  @ApiForbiddenResponse({ description: 'Requires roles:manage, and every permission the role gives' })
   async assign(@Param('userId') userId: string, @Body() dto: AssignRoleDto, @CurrentUser() by: AuthUser): Promise<void> {
     await this.userExists(userId);
+    await this.mayHandOutRole(by, dto.roleId);
     const values: Record<string, unknown> = { userId, roleId: dto.roleId, expiresAt: dto.expiresAt ?? null, by: by.id };
     await this.db.query(RBAC.assignRole.sql, RBAC.assignRole.args.map((a) => values[a]));
     this.rbac.invalidate(userId);
@@ -72,7 +102,9 @@ export class RbacController {
   @Delete('roles/:roleId')
   @HttpCode(204)
   @ApiOperation({ summary: 'Take a role from a user' })
-  async unassign(@Param('userId') userId: string, @Param('roleId') roleId: string): Promise<void> {
+  @ApiForbiddenResponse({ description: 'Requires roles:manage, and every permission the role gives' })
+  async unassign(@Param('userId') userId: string, @Param('roleId') roleId: string, @CurrentUser() by: AuthUser): Promise<void> {
+    await this.mayHandOutRole(by, roleId);
     const r = await this.db.query(RBAC.unassignRoleSql, [userId, roleId]);
     if (r.rowCount === 0) throw new NotFoundException('the user does not have that role');
     this.rbac.invalidate(userId);
@@ -81,9 +113,11 @@ export class RbacController {
   @Post('permissions')
   @HttpCode(204)
   @ApiOperation({ summary: 'Grant or revoke one permission for a user, on top of their roles' })
+  @ApiForbiddenResponse({ description: 'Requires roles:manage, and the permission itself' })
   async grant(@Param('userId') userId: string, @Body() dto: GrantDto, @CurrentUser() by: AuthUser): Promise<void> {
     if (!RBAC.grant) throw new NotFoundException('this schema has no user_permissions table');
     await this.userExists(userId);
+    await this.mayHandOutPermission(by, dto.permissionId);
     const values: Record<string, unknown> = { userId, permissionId: dto.permissionId, granted: dto.granted, expiresAt: dto.expiresAt ?? null, by: by.id };
     await this.db.query(RBAC.grant.sql, RBAC.grant.args.map((a) => values[a]));
     this.rbac.invalidate(userId);
@@ -92,8 +126,9 @@ export class RbacController {
   @Delete('permissions/:permissionId')
   @HttpCode(204)
   @ApiOperation({ summary: "Remove a user's direct grant or revoke" })
-  async ungrant(@Param('userId') userId: string, @Param('permissionId') permissionId: string): Promise<void> {
+  async ungrant(@Param('userId') userId: string, @Param('permissionId') permissionId: string, @CurrentUser() by: AuthUser): Promise<void> {
     if (!RBAC.ungrantSql) throw new NotFoundException('this schema has no user_permissions table');
+    await this.mayHandOutPermission(by, permissionId);
     const r = await this.db.query(RBAC.ungrantSql, [userId, permissionId]);
     if (r.rowCount === 0) throw new NotFoundException('no direct grant for that permission');
     this.rbac.invalidate(userId);

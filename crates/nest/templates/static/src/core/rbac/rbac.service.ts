@@ -16,32 +16,65 @@ export interface Effective {
  * permission. Results are cached per user and dropped when any role, permission or assignment
  * row changes (PostgreSQL NOTIFY from triggers in db/03-rbac.sql) or after RBAC_CACHE_TTL_MS.
  */
+function cacheTtl(): number {
+  const raw = process.env.RBAC_CACHE_TTL_MS ?? '30000';
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 86_400_000) throw new Error(`RBAC_CACHE_TTL_MS must be an integer of milliseconds (0 to 86400000), got "${raw}"`);
+  return n;
+}
+
 @Injectable()
 export class RbacService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(RbacService.name);
   private readonly cache = new Map<string, { at: number; value: Effective }>();
-  private readonly ttlMs = Number(process.env.RBAC_CACHE_TTL_MS ?? 30_000);
+  private readonly ttlMs = cacheTtl();
   private listener?: pg.Client;
+  private retryMs = 1000;
+  private retry?: NodeJS.Timeout;
+  private closing = false;
 
   constructor(private readonly db: DatabaseService) {}
 
   async onModuleInit(): Promise<void> {
+    await this.listen();
+  }
+
+  /** LISTEN for changes; when the connection drops, clear the cache and reconnect with backoff. */
+  private async listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    let gone = false;
+    const lost = (why: string) => {
+      if (gone || this.closing) return;
+      gone = true;
+      this.listener = undefined;
+      this.cache.clear();
+      this.logger.warn(`RBAC change listener lost (${why}); retrying in ${this.retryMs} ms, cache TTL ${this.ttlMs} ms meanwhile`);
+      this.retry = setTimeout(() => {
+        this.retry = undefined;
+        void this.listen();
+      }, this.retryMs);
+      this.retry.unref();
+      this.retryMs = Math.min(this.retryMs * 2, 30_000);
+    };
     try {
-      const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
-      await client.connect();
       client.on('notification', () => this.cache.clear());
-      client.on('error', (e) => {
-        this.logger.warn(`RBAC change listener lost (${e.message}); falling back to the cache TTL`);
-        this.listener = undefined;
-      });
+      client.on('error', (e) => lost(e.message));
+      client.on('end', () => lost('connection ended'));
+      await client.connect();
       await client.query(`LISTEN ${RBAC.notifyChannel}`);
       this.listener = client;
+      this.retryMs = 1000;
+      // Changes made while no one listened.
+      this.cache.clear();
     } catch (e) {
-      this.logger.warn(`cannot listen for RBAC changes (${(e as Error).message}); the cache expires after ${this.ttlMs} ms`);
+      await client.end().catch(() => undefined);
+      lost((e as Error).message);
     }
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.closing = true;
+    if (this.retry) clearTimeout(this.retry);
     await this.listener?.end().catch(() => undefined);
   }
 
