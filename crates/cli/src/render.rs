@@ -29,8 +29,11 @@ pub fn diagnostics_summary_stderr(c: &Catalog) {
 
 pub fn format_diagnostic(d: &Diagnostic, source: Option<&str>) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{}[{}]: {}", d.severity, d.code, d.message);
-    let _ = write!(out, "  --> {}:{}:{}", d.file, d.line, d.column);
+    let _ = write!(out, "{}[{}]: {}", d.severity, d.code, d.message);
+    // Settings-level findings (from metadata rows, flags) have no place in a file.
+    if !d.file.is_empty() {
+        let _ = write!(out, "\n  --> {}:{}:{}", d.file, d.line, d.column);
+    }
     if let Some(line) = source.and_then(|s| s.lines().nth(d.line.saturating_sub(1) as usize)).filter(|_| d.line > 0) {
         let num = d.line.to_string();
         let pad = " ".repeat(num.len());

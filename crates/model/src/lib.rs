@@ -541,7 +541,7 @@ fn security_for(
             security_error(
                 diagnostics,
                 "RBAC needs a users table to sign in (email and password_hash columns); none was found".into(),
-                "generate the users table with --features.auth=true",
+                "include a users table in the input and generate it with --features.auth=true, or turn RBAC off with --features.rbac=false",
             );
             None
         }
@@ -633,10 +633,14 @@ fn tenancy_for(
         return None;
     }
     let Some(a) = auth else {
+        let tables = scoped.iter().map(|&i| resources[i].table.as_str()).collect::<Vec<_>>().join(", ");
         security_error(
             diagnostics,
-            "tenant scoping needs signed-in users: the tenant comes from the user's membership".into(),
-            "generate the users table with --features.auth=true",
+            format!(
+                "tenant scoping ({tables}) needs signed-in users, since the tenant comes from the user's membership, \
+                 and no users table (email and password_hash columns) is being generated"
+            ),
+            "include a users table in the input and generate it with --features.auth=true, or turn tenant scoping off with --features.tenant-scoped=false",
         );
         return None;
     };

@@ -243,6 +243,10 @@ pub struct ProjectView {
     pub rbac: bool,
     pub tenancy: bool,
     pub tenant_setting: String,
+    pub tenant_table: String,
+    pub member_table: String,
+    /// Tenant-scoped tables and their tenant column.
+    pub tenant_scoped: Vec<(String, String)>,
     /// `resource:action` permissions, for the README.
     pub permissions: Vec<String>,
 }
@@ -310,6 +314,14 @@ pub fn project_view(m: &Model) -> ProjectView {
         rbac: m.rbac.is_some(),
         tenancy: m.tenancy.is_some(),
         tenant_setting: m.tenancy.as_ref().map(|t| t.setting.clone()).unwrap_or_default(),
+        tenant_table: m.tenancy.as_ref().map(|t| t.tenant.table.clone()).unwrap_or_default(),
+        member_table: m.tenancy.as_ref().map(|t| t.members.table.clone()).unwrap_or_default(),
+        tenant_scoped: m
+            .resources
+            .iter()
+            .filter(|r| m.tenancy.as_ref().is_some_and(|t| !(t.tenant.schema == r.schema && t.tenant.table == r.table)))
+            .filter_map(|r| r.tenant_column.map(|i| (r.qualified(), r.fields[i].column.clone())))
+            .collect(),
         permissions: m
             .resources
             .iter()

@@ -29,6 +29,10 @@ fn snapshot_text(files: &[&str]) -> String {
     let g = nest_nest::generate(&catalog, &config, &Selection::default(), None).unwrap();
     let statics: Vec<&str> = nest_nest::static_paths().collect();
     let mut out = String::new();
+    // What the CLI would refuse to write (and why) is part of the snapshot.
+    for d in &g.model.diagnostics {
+        out.push_str(&format!("# {}[{}]: {}\n", d.severity, d.code, d.message));
+    }
     for n in &g.sql_notes {
         out.push_str(&format!("# note: {n}\n"));
     }
@@ -65,9 +69,19 @@ fn check(name: &str, files: &[&str]) {
     }
 }
 
+/// Scenario 1 alone has no users table, so its tenant isolation cannot be built: the snapshot
+/// records the refusal. With scenario 2's users it is built.
 #[test]
 fn multi_tenancy() {
     check("01-multi-tenancy", &["fixtures/seed/01-multi-tenancy.sql", "fixtures/seed/01b-multi-tenancy-metadata.sql"]);
+    check(
+        "01-multi-tenancy-with-users",
+        &[
+            "fixtures/seed/02-rbac.sql",
+            "fixtures/seed/01-multi-tenancy.sql",
+            "fixtures/seed/01b-multi-tenancy-metadata.sql",
+        ],
+    );
 }
 
 #[test]

@@ -13,11 +13,17 @@ const UUIDISH = /^[0-9A-Za-z_.:-]{1,100}$/;
  * `tenants:cross` permission. An organization whose status is not active is read-only
  * (TENANT_SUSPENDED=readonly, the default) or closed (TENANT_SUSPENDED=locked).
  */
+function suspendedMode(): 'readonly' | 'locked' {
+  const raw = process.env.TENANT_SUSPENDED ?? 'readonly';
+  if (raw !== 'readonly' && raw !== 'locked') throw new Error(`TENANT_SUSPENDED must be "readonly" or "locked", got "${raw}"`);
+  return raw;
+}
+
 @Injectable()
 export class TenancyService implements TenantResolver {
   private readonly cache = new Map<string, { at: number; role: string | null; member: boolean }>();
   private readonly ttlMs = Number(process.env.TENANT_CACHE_TTL_MS ?? 10_000);
-  private readonly suspended = process.env.TENANT_SUSPENDED === 'locked' ? 'locked' : 'readonly';
+  private readonly suspended = suspendedMode();
 
   constructor(
     private readonly db: DatabaseService,
