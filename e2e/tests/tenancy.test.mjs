@@ -134,12 +134,18 @@ test('unique keys are per tenant; members are managed by owners; cross-tenant on
   assert.ok(cross.length > 0 && cross.every((p) => p.organizationId === org.B));
 });
 
-test('a suspended organization is read-only', async () => {
+test('a suspended organization, or one whose subscription ran out, is read-only', async () => {
   await sql.query("UPDATE organizations SET status = 'suspended' WHERE id = $1", [org.B]);
   expectStatus(await call('GET', '/v1/projects', undefined, auth(tok.ownerB)), 200, 'reads still work');
   expectError(await call('POST', '/v1/projects', { name: 'blocked' }, auth(tok.ownerB)), 403, 'writes are refused');
   await sql.query("UPDATE organizations SET status = 'active' WHERE id = $1", [org.B]);
   expectStatus(await call('POST', '/v1/projects', { name: 'allowed again' }, auth(tok.ownerB)), 201, 'active again');
+  // A subscription that ran out counts as a status too.
+  await sql.query("UPDATE organizations SET subscription_expires_at = now() - interval '1 day' WHERE id = $1", [org.B]);
+  const expired = expectError(await call('POST', '/v1/projects', { name: 'expired' }, auth(tok.ownerB)), 403, 'expired subscription');
+  assert.match(expired.body.message, /expired/);
+  expectStatus(await call('GET', '/v1/projects', undefined, auth(tok.ownerB)), 200, 'reads still work when expired');
+  await sql.query('UPDATE organizations SET subscription_expires_at = NULL WHERE id = $1', [org.B]);
 });
 
 test('row-level security alone isolates (SQL as the application role)', async () => {

@@ -266,6 +266,8 @@ pub struct TenancyModel {
     pub tenant_id: String,
     pub tenant_id_type: String,
     pub tenant_status: Option<String>,
+    /// When the tenant's subscription runs out: past it, the tenant is treated as `expired`.
+    pub tenant_expires: Option<String>,
     pub tenant_deleted_at: Option<String>,
     pub members: RbacTable,
     /// Column of the membership table that references the tenant.
@@ -324,6 +326,9 @@ pub fn detect_tenancy(
         tenant_id,
         tenant_id_type,
         tenant_status: opt(tenant, "status"),
+        tenant_expires: opt(tenant, "subscription_expires_at")
+            .or_else(|| opt(tenant, "subscription_ends_at"))
+            .or_else(|| opt(tenant, "expires_at")),
         tenant_deleted_at: opt(tenant, "deleted_at"),
         members: rt(members),
         member_tenant,

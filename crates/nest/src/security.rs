@@ -591,7 +591,10 @@ pub fn tenancy_view(c: &Catalog, a: &AuthModel, t: &nest_model::security::Tenanc
         mt = q(&t.member_tenant)
     );
     let tenant = qtab(&t.tenant);
-    let status = t.tenant_status.as_ref().map(|s| format!("{}::text", q(s))).unwrap_or_else(|| "NULL::text".into());
+    let mut status = t.tenant_status.as_ref().map(|s| format!("{}::text", q(s))).unwrap_or_else(|| "NULL::text".into());
+    if let Some(e) = &t.tenant_expires {
+        status = format!("CASE WHEN {e} IS NOT NULL AND {e} < now() THEN 'expired' ELSE {status} END", e = q(e));
+    }
     let alive = t.tenant_deleted_at.as_ref().map(|d| format!(" AND {} IS NULL", q(d))).unwrap_or_default();
     let tenant_status_sql =
         format!("SELECT {status} AS status FROM {tenant} WHERE {} = $1::{tid}{alive}", q(&t.tenant_id));
