@@ -331,13 +331,37 @@ pub fn explain(m: &ArgMatches, flags: Flags) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_INPUT));
     }
     let named: Vec<String> = m.get_many::<String>("tables").map(|v| v.cloned().collect()).unwrap_or_default();
-    let sel = Selection { tables: named, flags, recorded: BTreeMap::new() };
-    let model = nest_model::build(&catalog, &resolved.config, &sel);
+    // The whole schema decides cross-table settings (who signs in, RBAC, the audit trail); the
+    // flags apply to the named tables, and only those are printed.
+    let mut recorded = BTreeMap::new();
+    let mut wanted = Vec::new();
+    for spec in &named {
+        let Some(t) = catalog.find_table(spec) else {
+            let d = nest_catalog::Diagnostic::error(
+                nest_catalog::codes::UNKNOWN_TABLE,
+                &nest_catalog::Location::default(),
+                format!("table `{spec}` is not in the schema"),
+            );
+            eprintln!("{}", render::format_diagnostic(&d, None));
+            return Ok(ExitCode::from(EXIT_INPUT));
+        };
+        recorded.insert(format!("{}.{}", t.schema, t.name), flags.clone());
+        wanted.push((t.schema.clone(), t.name.clone()));
+    }
+    let sel = if named.is_empty() {
+        Selection { tables: Vec::new(), flags, recorded }
+    } else {
+        Selection { tables: Vec::new(), flags: Flags::default(), recorded }
+    };
+    let mut model = nest_model::build(&catalog, &resolved.config, &sel);
     for d in &model.diagnostics {
         eprintln!("{}", render::format_diagnostic(d, None));
     }
     if !model.diagnostics.is_empty() {
         return Ok(ExitCode::from(EXIT_INPUT));
+    }
+    if !wanted.is_empty() {
+        model.resources.retain(|r| wanted.iter().any(|(s, t)| *s == r.schema && *t == r.table));
     }
     print!("{}", render::explain(&model));
     Ok(ExitCode::SUCCESS)

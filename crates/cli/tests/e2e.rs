@@ -47,6 +47,20 @@ fn tsc(project: &Path, args: &[&str]) -> String {
     run(Command::new(tsc).args(["-p", "tsconfig.json"]).args(args).current_dir(project), "tsc")
 }
 
+/// Run every generated db/*.sql file, in name order, as the owner (what the README says to do).
+fn load_db(project: &Path, db: &TestDb) {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(project.join("db"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        .collect();
+    files.sort();
+    for f in files {
+        let sql = std::fs::read_to_string(&f).unwrap();
+        db.execute(&sql).unwrap_or_else(|e| panic!("PostgreSQL rejected the generated {}: {e}", f.display()));
+    }
+}
+
 fn boot(project: &Path, db: &TestDb) -> (App, String) {
     boot_env(project, &db.url, &[])
 }
@@ -330,10 +344,7 @@ fn tenants_are_isolated_by_the_app_and_by_row_level_security() {
     link_node_modules(&project);
     tsc(&project, &[]);
     let mut db = TestDb::create("e2e_tenancy");
-    for f in ["db/00-meta.sql", "db/01-schema.sql", "db/02-auth.sql", "db/03-rbac.sql", "db/04-tenancy.sql"] {
-        let sql = std::fs::read_to_string(project.join(f)).unwrap();
-        db.execute(&sql).unwrap_or_else(|e| panic!("PostgreSQL rejected the generated {f}: {e}"));
-    }
+    load_db(&project, &db);
     let app_url = db.app_role("SELECT nestgen.grant_app_role('{role}')");
     let secret = "tenancy-secret-0123456789-0123456789-abc";
     let (_app, base) = boot_env(&project, &app_url, &[("AUTH_JWT_SECRET", secret)]);
@@ -368,5 +379,90 @@ fn real_pg_dump_schemas_generate_compile_and_serve() {
     db.execute(&dump).unwrap_or_else(|e| panic!("PostgreSQL rejected pagila's own dump: {e}"));
     let (_app, base) = boot(&project, &db);
     node_test((&base, &db.url), &["pagila.test.mjs"]);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// Audit trail (seed scenario 3) in both modes: the same HTTP requests against a project whose
+/// app writes the audit rows and one whose database triggers do; each run checks every mutation
+/// kind, masking, failures, read-only routes and retention (e2e/tests/audit.test.mjs), and the
+/// two runs must leave identical audit rows.
+#[test]
+fn audit_trail_in_both_modes_writes_the_same_rows() {
+    let tmp = tempdir("audit");
+    let mut traces = Vec::new();
+    for mode in ["application", "trigger"] {
+        let project = tmp.join(format!("api-{mode}"));
+        generate(
+            &project,
+            &[
+                "--schema",
+                "fixtures/seed/02-rbac.sql",
+                "--schema",
+                "fixtures/seed/03-audit.sql",
+                "--schema",
+                "fixtures/seed/03b-audit-trigger.sql",
+                "--schema",
+                "fixtures/pg/audit-extra.sql",
+                "users",
+                "--features.auth=true",
+                "--features.rbac=true",
+            ],
+        );
+        if mode == "trigger" {
+            let toml = project.join("nest-generator.toml");
+            let text = std::fs::read_to_string(&toml).unwrap();
+            std::fs::write(&toml, format!("{text}\n[audit]\nmode = \"trigger\"\n")).unwrap();
+        }
+        let commands: &[&[&str]] = &[
+            &["audit_logs", "--features.audit=true", "--features.readonly=true"],
+            &["field_changes", "audit_retention_policies"],
+            &["documents", "document_tags", "counters", "--features.audit=true"],
+        ];
+        for args in commands {
+            let out = Command::new(env!("CARGO_BIN_EXE_nest-generator"))
+                .arg("generate")
+                .args(*args)
+                .current_dir(&project)
+                .env_remove("DATABASE_URL")
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+        let audit_sql = std::fs::read_to_string(project.join("db/05-audit.sql")).unwrap();
+        assert_eq!(
+            audit_sql.contains("CREATE TRIGGER nestgen_audit AFTER INSERT OR UPDATE OR DELETE ON public.documents"),
+            mode == "trigger",
+            "{mode}: trigger only in trigger mode"
+        );
+        link_node_modules(&project);
+        tsc(&project, &[]);
+        let mut db = TestDb::create(&format!("e2e_audit_{mode}"));
+        load_db(&project, &db);
+        let app_url = db.app_role("SELECT nestgen.grant_app_role('{role}')");
+        let secret = "audit-secret-0123456789-0123456789-abcdef";
+        let (_app, base) =
+            boot_env(&project, &app_url, &[("AUTH_JWT_SECRET", secret), ("AUDIT_MAINTENANCE_MINUTES", "0")]);
+        let trace = tmp.join(format!("trace-{mode}.json"));
+        node_test_env(
+            (&base, &db.url),
+            &["audit.test.mjs"],
+            &[("AUDIT_MODE", mode), ("DATABASE_URL_APP", &app_url), ("AUDIT_TRACE_OUT", trace.to_str().unwrap())],
+        );
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+        traces.push(v["trace"].clone());
+    }
+    assert!(traces[0].as_array().is_some_and(|t| t.len() >= 10));
+    if traces[0] != traces[1] {
+        let a = traces[0].as_array().unwrap();
+        let b = traces[1].as_array().unwrap();
+        let at = a.iter().zip(b.iter()).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+        panic!(
+            "trigger mode wrote other audit rows than application mode ({} vs {} rows); first difference at {at}:\napplication: {}\ntrigger:     {}",
+            a.len(),
+            b.len(),
+            a.get(at).map(|x| x.to_string()).unwrap_or_default(),
+            b.get(at).map(|x| x.to_string()).unwrap_or_default()
+        );
+    }
     let _ = std::fs::remove_dir_all(&tmp);
 }

@@ -101,6 +101,8 @@ pub struct Field {
     pub description: Option<String>,
     /// Why the field's access is what it is (for `explain`).
     pub why: Option<String>,
+    /// A secret: masked in audit rows (by name, column metadata `is_sensitive` or config).
+    pub sensitive: bool,
 }
 
 impl Field {
@@ -385,6 +387,7 @@ pub(crate) fn build_fields(catalog: &Catalog, t: &Table, tcfg: &TableConfig, not
             nullable,
             has_default,
             required_on_create: writable && !nullable && !has_default && before_insert.is_none(),
+            sensitive,
             access,
             is_key,
             max_length: element.max_length().filter(|_| kind == FieldKind::Text),

@@ -2,6 +2,7 @@
 //! fields with their TypeScript shape and validation, and what clients may do. Every inference
 //! rule of the generator lives here; later stages only render.
 
+pub mod audit;
 mod fields;
 pub mod names;
 pub mod security;
@@ -59,7 +60,7 @@ pub struct Names {
     pub permission: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Operations {
     pub list: bool,
     pub get: bool,
@@ -97,6 +98,8 @@ pub struct Resource {
     pub notes: Vec<String>,
     /// Index into `fields` of the tenant column, for tenant-scoped tables.
     pub tenant_column: Option<usize>,
+    /// `application` or `trigger`, for audited tables.
+    pub audit_mode: Setting<String>,
 }
 
 impl Resource {
@@ -127,6 +130,8 @@ pub struct Model {
     pub rbac: Option<security::RbacModel>,
     /// Tenant and membership tables, when any table is tenant-scoped.
     pub tenancy: Option<security::TenancyModel>,
+    /// The audit trail, when any table is audited.
+    pub audit: Option<audit::AuditModel>,
     /// Tables seen but not served, and why (partitions, excluded).
     pub skipped: Vec<(String, String)>,
     pub diagnostics: Vec<Diagnostic>,
@@ -151,7 +156,7 @@ pub struct Selection {
 
 /// Features this version generates; the rest are accepted, recorded and reported.
 pub const IMPLEMENTED_FEATURES: &[&str] =
-    &["readonly", "soft-delete", "swagger", "versioning", "auth", "rbac", "tenant-scoped"];
+    &["readonly", "soft-delete", "swagger", "versioning", "auth", "rbac", "tenant-scoped", "audit"];
 
 fn table_kind(t: &Table) -> Option<ResourceKind> {
     match t.kind {
@@ -233,9 +238,10 @@ pub fn build(catalog: &Catalog, config: &Config, selection: &Selection) -> Model
     resources.sort_by(|a: &Resource, b: &Resource| (&a.schema, &a.table).cmp(&(&b.schema, &b.table)));
     let (auth, rbac) = security_for(catalog, &mut resources, &mut diagnostics);
     let tenancy = tenancy_for(catalog, &mut resources, auth.as_ref(), &mut diagnostics);
+    let audit = audit_for(catalog, &mut resources, auth.as_ref(), &mut diagnostics);
     let name = config.project.name.clone().unwrap_or_else(|| "nest-api".into());
     let title = config.project.title.clone().unwrap_or_else(|| format!("{name} API"));
-    Model { project: Project { name, title }, resources, auth, rbac, tenancy, skipped, diagnostics }
+    Model { project: Project { name, title }, resources, auth, rbac, tenancy, audit, skipped, diagnostics }
 }
 
 fn unique(base: String, taken: &mut HashSet<String>, prefix: &str) -> String {
@@ -448,6 +454,17 @@ fn resource(
                 .map(|v| Setting::new(v.to_string(), Source::Metadata("table_metadata.count_mode".into())))
         })
         .unwrap_or(Setting::new("none".into(), Source::Default));
+    let audit_mode = tcfg
+        .audit_mode
+        .clone()
+        .map(|v| Setting::new(v, Source::Config))
+        .or_else(|| config.audit.mode.clone().map(|v| Setting::new(v, Source::Config)))
+        .or_else(|| {
+            ef.and_then(|r| r.str("audit_mode"))
+                .filter(|v| audit::AuditMode::parse(v).is_some())
+                .map(|v| Setting::new(v.to_string(), Source::Metadata("enterprise_features.audit_mode".into())))
+        })
+        .unwrap_or(Setting::new("application".into(), Source::Default));
 
     for (name, s) in &features {
         if s.value && !IMPLEMENTED_FEATURES.contains(&name.as_str()) {
@@ -480,6 +497,7 @@ fn resource(
         features,
         notes,
         tenant_column: None,
+        audit_mode,
     }
 }
 
@@ -707,6 +725,65 @@ fn tenancy_for(
         ));
     }
     model
+}
+
+/// Audited tables: find the audit log table and its companions; the log and field-change tables
+/// are the trail itself, served read-only whatever the flags say.
+fn audit_for(
+    catalog: &Catalog,
+    resources: &mut [Resource],
+    auth: Option<&security::AuthModel>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<audit::AuditModel> {
+    let wanted = resources.iter().any(|r| r.feature("audit"));
+    let logs = audit::find_log_table(catalog);
+    if !wanted {
+        // An audit trail kept by the database's own triggers is still read-only through the API.
+        if let Some(logs) = logs {
+            let store = audit::detect(catalog, logs, &[], None);
+            for r in resources.iter_mut().filter(|r| audit::is_store(&store, &r.schema, &r.table)) {
+                r.operations = Operations { list: true, get: true, ..Operations::default() };
+                r.notes.push(format!("{}: an audit trail is read-only through the API", r.table));
+            }
+        }
+        return None;
+    }
+    let Some(logs) = logs else {
+        let tables = resources.iter().filter(|r| r.feature("audit")).map(|r| r.table.as_str()).collect::<Vec<_>>();
+        security_error(
+            diagnostics,
+            format!(
+                "audit ({}) needs an audit log table (columns table_name, record_id, operation, old_values/new_values); none is in the input",
+                tables.join(", ")
+            ),
+            "add seed scenario 3's audit_logs table to the input, or turn auditing off with --features.audit=false",
+        );
+        return None;
+    };
+    let users = auth.and_then(|a| catalog.table(&a.schema, &a.table));
+    // Placeholder model to tell store tables apart; the audited list is built below.
+    let store = audit::detect(catalog, logs, &[], users);
+    let mut audited = Vec::new();
+    for r in resources.iter_mut() {
+        if audit::is_store(&store, &r.schema, &r.table) {
+            r.operations = Operations { list: true, get: true, ..Operations::default() };
+            r.notes.push(format!(
+                "{}: the audit trail is read-only through the API (rows are written by the audit)",
+                r.table
+            ));
+            continue;
+        }
+        if !r.feature("audit") {
+            continue;
+        }
+        if r.key.is_empty() || matches!(r.kind, ResourceKind::View | ResourceKind::MaterializedView) {
+            r.notes.push(format!("{}: not audited: rows without a primary key cannot be traced", r.table));
+            continue;
+        }
+        audited.push(r.clone());
+    }
+    let refs: Vec<&Resource> = audited.iter().collect();
+    Some(audit::detect(catalog, logs, &refs, users))
 }
 
 /// Every table a resource's foreign keys point to (for module ordering and docs).

@@ -85,8 +85,18 @@ pub struct TableConfig {
     pub default_page_size: Option<u32>,
     pub max_page_size: Option<u32>,
     pub count: Option<String>,
+    /// `application` or `trigger`: who writes this table's audit rows.
+    pub audit_mode: Option<String>,
     #[serde(default)]
     pub columns: BTreeMap<String, ColumnConfig>,
+}
+
+/// `[audit]` in the config file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// `application` (default) or `trigger`, for every audited table.
+    pub mode: Option<String>,
 }
 
 /// `[project]` in the config file.
@@ -116,6 +126,8 @@ pub struct Config {
     pub features: BTreeMap<String, bool>,
     #[serde(default)]
     pub tables: BTreeMap<String, TableConfig>,
+    #[serde(default)]
+    pub audit: AuditConfig,
 }
 
 fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
@@ -138,6 +150,11 @@ impl Config {
         for name in c.features.keys().chain(c.tables.values().flat_map(|t| t.features.keys())) {
             if !is_feature(name) {
                 return Err(format!("unknown feature `{name}`; known: {}", feature_list()));
+            }
+        }
+        for mode in c.audit.mode.iter().chain(c.tables.values().filter_map(|t| t.audit_mode.as_ref())) {
+            if crate::audit::AuditMode::parse(mode).is_none() {
+                return Err(format!("audit mode `{mode}`: write \"application\" or \"trigger\""));
             }
         }
         Ok(c)

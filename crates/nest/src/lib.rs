@@ -4,6 +4,7 @@
 //! per-resource files come from minijinja templates (`templates/*.j2`) fed with view models
 //! built in [`view`]. A template folder given by the user overrides any template by name.
 
+mod audit;
 mod dto;
 mod security;
 mod view;
@@ -109,6 +110,10 @@ const TENANCY_STATIC: &[(&str, &str)] = static_files![
     "src/core/tenancy/tenancy.service.ts",
 ];
 
+/// Runtime of the audit trail (when a table is audited).
+const AUDIT_STATIC: &[(&str, &str)] =
+    static_files!["src/core/audit/audit.dto.ts", "src/core/audit/audit.module.ts", "src/core/audit/audit.service.ts",];
+
 /// Runtime of RBAC (when a table has rbac).
 const RBAC_STATIC: &[(&str, &str)] =
     static_files!["src/core/rbac/rbac.controller.ts", "src/core/rbac/rbac.module.ts", "src/core/rbac/rbac.service.ts",];
@@ -139,6 +144,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "auth/register.dto.ts.j2",
     "rbac/rbac.tables.ts.j2",
     "tenancy/tenancy.tables.ts.j2",
+    "audit/audit.tables.ts.j2",
 ];
 
 #[derive(Debug)]
@@ -183,7 +189,27 @@ fn environment(opts: &RenderOptions) -> Result<Environment<'static>, RenderError
 }
 
 fn render_one(env: &Environment, name: &str, ctx: minijinja::Value) -> Result<String, RenderError> {
-    env.get_template(name).and_then(|t| t.render(ctx)).map_err(|e| RenderError(format!("template {name}: {e:#}")))
+    let text = env
+        .get_template(name)
+        .and_then(|t| t.render(ctx))
+        .map_err(|e| RenderError(format!("template {name}: {e:#}")))?;
+    Ok(if name.ends_with(".ts.j2") { tidy_decorators(&text) } else { text })
+}
+
+/// Drop blank lines that macros leave between two decorators of one member.
+fn tidy_decorators(text: &str) -> String {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        let between = line.trim().is_empty()
+            && i > 0
+            && lines[i - 1].trim_start().starts_with('@')
+            && lines.get(i + 1).is_some_and(|n| n.trim_start().starts_with('@'));
+        if !between {
+            out.push(*line);
+        }
+    }
+    out.join("\n")
 }
 
 fn header_for(path: &str) -> &'static str {
@@ -255,6 +281,18 @@ pub fn render(model: &Model, catalog: &Catalog, opts: &RenderOptions) -> Result<
     }
     for r in &model.resources {
         render_resource(&env, model, r, &mut tree)?;
+    }
+    if let Some(a) = &model.audit {
+        for (path, text) in AUDIT_STATIC {
+            put(&mut tree, path.to_string(), text.to_string(), Ownership::Generated);
+        }
+        let ctx = minijinja::Value::from(minijinja::value::Serde(audit::audit_view(a)));
+        put(
+            &mut tree,
+            "src/core/audit/audit.tables.ts".into(),
+            render_one(&env, "audit/audit.tables.ts.j2", ctx)?,
+            Ownership::Generated,
+        );
     }
     if let Some(a) = &model.auth {
         for (path, text) in AUTH_STATIC {
@@ -332,6 +370,10 @@ pub fn generate(
             sql.push(("db/04-tenancy.sql".into(), security::tenancy_sql(catalog, &model, t)));
         }
     }
+    if let Some(a) = &model.audit {
+        sql.push(("db/05-audit.sql".into(), audit::audit_sql(catalog, &model, a)));
+    }
+    sql.push(("db/90-app-role.sql".into(), security::app_role_sql(&model)));
     let opts = RenderOptions { template_dir, sql };
     let tree = render(&model, catalog, &opts)?;
     Ok(Generated { model, tree, sql_notes: notes.into_iter().map(|n| n.0).collect() })

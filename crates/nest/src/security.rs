@@ -101,6 +101,7 @@ pub fn auth_view(m: &Model, a: &AuthModel) -> AuthView {
         sortable: false,
         description: Some("At least 8 characters".into()),
         why: None,
+        sensitive: true,
     });
     let refs: Vec<&Field> = fields.iter().collect();
     let mut imports = Imports::default();
@@ -376,6 +377,8 @@ enum Grant {
     ByAction,
     /// Writes to accounts: admin only.
     Admin,
+    /// The audit trail: read by admin, written by no one through the API.
+    AdminReads,
     /// Writes to role and permission tables, crossing tenants: no default role (super-admin,
     /// or an explicit grant). Holding `user_roles:create` means being able to make oneself
     /// anything.
@@ -409,8 +412,13 @@ pub fn rbac_sql(m: &Model, r: &RbacModel) -> String {
     // (slug, resource, action, who gets it by default beyond reads).
     let mut all: Vec<(String, String, String, Grant)> = Vec::new();
     let guarded = r.tables();
+    let audit_store = |res: &nest_model::Resource| {
+        m.audit.as_ref().is_some_and(|a| nest_model::audit::is_store(a, &res.schema, &res.table))
+    };
     for res in m.resources.iter().filter(|x| x.feature("rbac")) {
-        let class = if guarded.iter().any(|t| t.schema == res.schema && t.table == res.table) {
+        let class = if audit_store(res) {
+            Grant::AdminReads
+        } else if guarded.iter().any(|t| t.schema == res.schema && t.table == res.table) {
             Grant::Nobody
         } else if m.auth.as_ref().is_some_and(|a| a.schema == res.schema && a.table == res.table) {
             Grant::Admin
@@ -422,6 +430,12 @@ pub fn rbac_sql(m: &Model, r: &RbacModel) -> String {
         }
     }
     all.push((MANAGE_PERMISSION.into(), "roles".into(), "manage".into(), Grant::ByAction));
+    // Reading the audit trail (and so every audited row's history), even when the log table has
+    // no routes of its own here.
+    if let Some(p) = crate::view::audit_read_permission(m) {
+        let (resource, action) = p.split_once(':').unwrap_or((p.as_str(), "read"));
+        all.push((p.clone(), resource.to_string(), action.to_string(), Grant::AdminReads));
+    }
     if m.tenancy.is_some() {
         all.push((CROSS_TENANT_PERMISSION.into(), "tenants".into(), "cross".into(), Grant::Nobody));
     }
@@ -498,6 +512,8 @@ pub fn rbac_sql(m: &Model, r: &RbacModel) -> String {
         let wanted: Vec<String> = all
             .iter()
             .filter(|(_, _, a, class)| match class {
+                // The audit trail holds every table's old values: admin reads it.
+                Grant::AdminReads => *slug == "admin",
                 // Reads go to guest, and so to every role above it.
                 _ if a == "read" => acts.contains(&"read"),
                 Grant::ByAction => acts.contains(&a.as_str()),
@@ -711,19 +727,60 @@ pub fn tenancy_sql(c: &Catalog, m: &Model, t: &nest_model::security::TenancyMode
             );
         }
     }
+    s
+}
+
+/// db/90-app-role.sql: `nestgen.grant_app_role(role)` gives the role the app connects as the data
+/// rights it needs and nothing more: no ownership (so row-level security applies), and read-only
+/// access to the audit trail.
+pub fn app_role_sql(m: &Model) -> String {
     let mut schemas: Vec<&str> = m.resources.iter().map(|r| r.schema.as_str()).collect();
     schemas.push("nestgen");
     schemas.sort();
     schemas.dedup();
-    let _ = writeln!(
+    let mut read_only: Vec<String> = Vec::new();
+    if let Some(a) = &m.audit {
+        read_only.push(qtab(&a.logs));
+        if let Some(c) = &a.changes {
+            read_only.push(qtab(&c.table));
+        }
+        read_only.push("nestgen.audit_tables".into());
+    }
+    let partitions_of = m.audit.as_ref().filter(|a| a.partition_column.is_some()).map(|a| qtab(&a.logs));
+    let mut s = String::from(
+        "-- Two roles: the migration owner runs these files and owns the tables; the app connects as a\n\
+         -- role that owns nothing, is not a superuser and has no BYPASSRLS, e.g.:\n\
+         --   CREATE ROLE app_runtime LOGIN PASSWORD '...' NOSUPERUSER NOBYPASSRLS;\n\
+         --   SELECT nestgen.grant_app_role('app_runtime');   -- again after adding tables\n\n\
+         CREATE SCHEMA IF NOT EXISTS nestgen;\n\n",
+    );
+    let _ = write!(
         s,
-        "-- What the application role needs: data, not ownership.\n\
-         CREATE OR REPLACE FUNCTION nestgen.grant_app_role(role_name text) RETURNS void LANGUAGE plpgsql AS $$\n\
-         DECLARE s text;\nBEGIN\n  FOREACH s IN ARRAY ARRAY[{list}] LOOP\n    \
+        "CREATE OR REPLACE FUNCTION nestgen.grant_app_role(role_name text) RETURNS void LANGUAGE plpgsql AS $$\n\
+         DECLARE\n  s text;\n  r regclass;\n\
+         BEGIN\n  FOREACH s IN ARRAY ARRAY[{list}]::text[] LOOP\n    \
            EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', s, role_name);\n    \
            EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO %I', s, role_name);\n    \
-           EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO %I', s, role_name);\n  END LOOP;\nEND\n$$;",
+           EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO %I', s, role_name);\n  END LOOP;\n",
         list = schemas.iter().map(|x| sql_str(x)).collect::<Vec<_>>().join(", ")
     );
+    if !read_only.is_empty() {
+        let _ = write!(
+            s,
+            "  -- The audit trail is written only through nestgen.audit_record() (SECURITY DEFINER).\n  \
+             FOREACH r IN ARRAY ARRAY[{}]::regclass[] LOOP\n    \
+               EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON %s FROM %I', r, role_name);\n  END LOOP;\n",
+            read_only.iter().map(|t| sql_str(t)).collect::<Vec<_>>().join(", ")
+        );
+    }
+    if let Some(p) = partitions_of {
+        let _ = write!(
+            s,
+            "  FOR r IN SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = {}::regclass LOOP\n    \
+               EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON %s FROM %I', r, role_name);\n  END LOOP;\n",
+            sql_str(&p)
+        );
+    }
+    s.push_str("END\n$$;\n");
     s
 }

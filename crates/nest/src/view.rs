@@ -92,6 +92,22 @@ pub struct ResourceView {
     pub tenant_spec: Option<String>,
     /// The membership table: writes need an owner or admin of the organization.
     pub members: bool,
+    /// `{ schema, table, mode }` of an audited table (it gets GET /:key/history).
+    pub audit_spec: Option<String>,
+    /// Permission that reads the audit trail (and so the history route).
+    pub audit_permission: String,
+}
+
+/// The permission that reads the audit trail: `<audit log resource>:read`.
+pub fn audit_read_permission(m: &Model) -> Option<String> {
+    let a = m.audit.as_ref()?;
+    let name = m
+        .resources
+        .iter()
+        .find(|r| r.schema == a.logs.schema && r.table == a.logs.table)
+        .map(|r| r.names.permission.clone())
+        .unwrap_or_else(|| a.logs.table.clone());
+    Some(format!("{name}:read"))
 }
 
 fn spec_field(f: &nest_model::Field) -> String {
@@ -206,6 +222,17 @@ pub fn resource_view(m: &Model, r: &Resource) -> ResourceView {
             (t.members.schema == r.schema && t.members.table == r.table)
                 || (t.tenant.schema == r.schema && t.tenant.table == r.table)
         }),
+        audit_spec: m.audit.as_ref().and_then(|a| {
+            a.audited.iter().find(|t| t.schema == r.schema && t.table == r.table).map(|t| {
+                format!(
+                    "{{ schema: {}, table: {}, mode: '{}' }}",
+                    ts_string(&t.schema),
+                    ts_string(&t.table),
+                    t.mode.as_str()
+                )
+            })
+        }),
+        audit_permission: audit_read_permission(m).unwrap_or_default(),
     }
 }
 
@@ -242,6 +269,13 @@ pub struct ProjectView {
     pub auth: bool,
     pub rbac: bool,
     pub tenancy: bool,
+    pub audit: bool,
+    /// Audited tables and who writes their audit rows.
+    pub audited: Vec<(String, String)>,
+    pub audit_log_table: String,
+    pub audit_permission: String,
+    pub audit_partitioned: bool,
+    pub audit_retention_table: String,
     pub tenant_setting: String,
     pub tenant_table: String,
     pub member_table: String,
@@ -313,6 +347,20 @@ pub fn project_view(m: &Model) -> ProjectView {
         auth: m.auth.is_some(),
         rbac: m.rbac.is_some(),
         tenancy: m.tenancy.is_some(),
+        audit: m.audit.is_some(),
+        audited: m
+            .audit
+            .iter()
+            .flat_map(|a| a.audited.iter().map(|t| (format!("{}.{}", t.schema, t.table), t.mode.as_str().to_string())))
+            .collect(),
+        audit_log_table: m.audit.as_ref().map(|a| a.logs.table.clone()).unwrap_or_default(),
+        audit_permission: audit_read_permission(m).unwrap_or_default(),
+        audit_partitioned: m.audit.as_ref().is_some_and(|a| a.partition_column.is_some()),
+        audit_retention_table: m
+            .audit
+            .as_ref()
+            .and_then(|a| a.retention.as_ref().map(|r| r.table.table.clone()))
+            .unwrap_or_default(),
         tenant_setting: m.tenancy.as_ref().map(|t| t.setting.clone()).unwrap_or_default(),
         tenant_table: m.tenancy.as_ref().map(|t| t.tenant.table.clone()).unwrap_or_default(),
         member_table: m.tenancy.as_ref().map(|t| t.members.table.clone()).unwrap_or_default(),

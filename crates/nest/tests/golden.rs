@@ -11,7 +11,7 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn snapshot_text(files: &[&str]) -> String {
+fn snapshot_text(files: &[&str], config_toml: &str) -> String {
     let mut sources = Vec::new();
     for f in files {
         let mut loaded = source::load(&root().join(f)).unwrap();
@@ -22,10 +22,8 @@ fn snapshot_text(files: &[&str]) -> String {
     }
     let catalog = parse_sources(&sources);
     assert!(!catalog.has_errors(), "{:#?}", catalog.diagnostics);
-    let config = Config {
-        project: nest_model::settings::ProjectConfig { name: Some("seed-api".into()), title: None },
-        ..Default::default()
-    };
+    let mut config = Config::parse(config_toml).unwrap();
+    config.project = nest_model::settings::ProjectConfig { name: Some("seed-api".into()), title: None };
     let g = nest_nest::generate(&catalog, &config, &Selection::default(), None).unwrap();
     let statics: Vec<&str> = nest_nest::static_paths().collect();
     let mut out = String::new();
@@ -50,8 +48,12 @@ fn snapshot_text(files: &[&str]) -> String {
 }
 
 fn check(name: &str, files: &[&str]) {
+    check_with(name, files, "");
+}
+
+fn check_with(name: &str, files: &[&str], config_toml: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(format!("{name}.snap"));
-    let actual = snapshot_text(files);
+    let actual = snapshot_text(files, config_toml);
     if std::env::var("BLESS").is_ok_and(|v| v == "1") {
         std::fs::write(&path, &actual).unwrap();
         return;
@@ -81,6 +83,24 @@ fn multi_tenancy() {
             "fixtures/seed/01-multi-tenancy.sql",
             "fixtures/seed/01b-multi-tenancy-metadata.sql",
         ],
+    );
+}
+
+/// Scenario 3 with auditing asked for in the config file (as `--features.audit=true` would):
+/// the writer, the trigger for the table in trigger mode, retention and partitions.
+#[test]
+fn audit_with_audited_tables() {
+    check_with(
+        "03-audit-audited",
+        &[
+            "fixtures/seed/02-rbac.sql",
+            "fixtures/seed/03-audit.sql",
+            "fixtures/seed/03b-audit-trigger.sql",
+            "fixtures/pg/audit-extra.sql",
+        ],
+        "[features]\nrbac = true\n[tables.users]\nfeatures = { auth = true, audit = true }\n\
+         [tables.documents]\nfeatures = { audit = true }\naudit_mode = \"trigger\"\n\
+         [tables.document_tags]\nfeatures = { audit = true }\n",
     );
 }
 
@@ -121,5 +141,5 @@ fn whole_seed() {
 
 #[test]
 fn generation_is_deterministic() {
-    assert_eq!(snapshot_text(&["fixtures/seed"]), snapshot_text(&["fixtures/seed"]));
+    assert_eq!(snapshot_text(&["fixtures/seed"], ""), snapshot_text(&["fixtures/seed"], ""));
 }

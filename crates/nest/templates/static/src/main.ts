@@ -10,6 +10,8 @@ import { AllExceptionsFilter } from './core/http/error.filter.js';
 import { runWithContext } from './core/http/request-context.js';
 import { setupOpenApi } from './openapi.js';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 async function bootstrap(): Promise<void> {
   const config = loadConfig();
   const adapter = new FastifyAdapter({
@@ -24,10 +26,23 @@ async function bootstrap(): Promise<void> {
   const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, {
     logger: new ConsoleLogger({ json: config.logFormat === 'json' }),
   });
-  // One context per request (caller, organization), read by the repositories.
-  app.getHttpAdapter().getInstance().addHook('onRequest', (_request, _reply, done) => runWithContext(done));
-  app.getHttpAdapter().getInstance().addHook('onSend', async (request, reply) => {
+  // One context per request (caller, organization, where from), read by the repositories. A
+  // client's X-Correlation-Id (a UUID) ties requests together; otherwise one is made.
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', (request, reply, done) => {
+    const given = request.headers['x-correlation-id'];
+    const correlationId = typeof given === 'string' && UUID.test(given) ? given.toLowerCase() : randomUUID();
+    const reason = request.headers['x-audit-reason'];
+    const userAgent = request.headers['user-agent'];
     reply.header('x-request-id', request.id);
+    reply.header('x-correlation-id', correlationId);
+    runWithContext(done, {
+      ip: request.ip,
+      userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 1000) : undefined,
+      requestId: String(request.id),
+      correlationId,
+      reason: typeof reason === 'string' && reason.trim() ? reason.trim().slice(0, 1000) : undefined,
+    });
   });
   app.useGlobalPipes(
     new ValidationPipe({

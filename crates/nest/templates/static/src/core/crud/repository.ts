@@ -28,6 +28,9 @@ export interface ListResult<T> {
  */
 const APP_TENANT_FILTER = process.env.NESTGEN_TEST_TENANT_APP_FILTER !== 'off';
 
+/** What a change is, in the audit trail. */
+export type AuditOp = 'INSERT' | 'UPDATE' | 'DELETE' | 'RESTORE';
+
 /** Adds `$n` parameters to a list and returns their placeholders. */
 type Bind = (value: unknown, cast?: string) => string;
 
@@ -73,26 +76,97 @@ export class CrudRepository<T extends Row = Row> {
   }
 
   /**
-   * Run `fn` with the request's tenant: inside a transaction that sets it for RLS (tenant-scoped
-   * tables), passing conditions that filter by it. Other tables run as they are.
+   * Run `fn` with the request's tenant and, for a change to an audited table, its audit context:
+   * inside a transaction that sets them (`set_config(..., true)`: nothing survives on the pooled
+   * connection), passing conditions that filter by the tenant. Other statements run as they are.
    */
-  private async scoped<R>(db: Queryable, fn: (db: Queryable, tenantWhere: (bind: Bind) => string[], tenant?: string) => Promise<R>): Promise<R> {
+  private async scoped<R>(
+    db: Queryable,
+    fn: (db: Queryable, tenantWhere: (bind: Bind) => string[], tenant?: string) => Promise<R>,
+    op?: AuditOp,
+  ): Promise<R> {
     const t = this.spec.tenant;
-    if (!t) return fn(db, () => []);
-    const tenant = requestContext()?.tenant;
-    if (!tenant) throw new ForbiddenException('no organization for this request');
-    const where = (bind: Bind) => (APP_TENANT_FILTER ? [`${ident(t.column)} = ${bind(tenant, t.type)}`] : []);
+    const audit = op ? this.spec.audit : undefined;
+    if (!t && !audit) return fn(db, () => []);
     const ctx = requestContext();
+    const tenant = t ? ctx?.tenant : undefined;
+    if (t && !tenant) throw new ForbiddenException('no organization for this request');
+    const where = (bind: Bind) => (t && APP_TENANT_FILTER ? [`${ident(t.column)} = ${bind(tenant, t.type)}`] : []);
     const run = async (tx: Queryable) => {
-      await tx.query("SELECT set_config($1, $2, true), set_config('app.current_user_id', $3, true), set_config('app.current_user_email', $4, true)", [
-        t.setting,
-        tenant,
-        ctx?.userId ?? '',
-        ctx?.email ?? '',
-      ]);
+      const params: unknown[] = [];
+      const sets: string[] = [];
+      const set = (name: string, value: string) => {
+        params.push(name, value);
+        sets.push(`set_config($${params.length - 1}, $${params.length}, true)`);
+      };
+      if (t && tenant) {
+        set(t.setting, tenant);
+        set('app.current_user_id', ctx?.userId ?? '');
+        set('app.current_user_email', ctx?.email ?? '');
+      }
+      if (audit) {
+        set(
+          'nestgen.audit_context',
+          JSON.stringify({
+            userId: ctx?.userId,
+            email: ctx?.email,
+            ip: ctx?.ip,
+            userAgent: ctx?.userAgent,
+            requestId: ctx?.requestId,
+            correlationId: ctx?.correlationId,
+            reason: ctx?.reason,
+            op,
+            opTable: `${audit.schema}.${audit.table}`,
+          }),
+        );
+      }
+      await tx.query(`SELECT ${sets.join(', ')}`, params);
       return fn(tx, where, tenant);
     };
     return db === this.db ? this.db.transaction(run) : run(db);
+  }
+
+  /** The app writes this table's audit rows (mode `application`). */
+  private get auditing(): boolean {
+    return this.spec.audit?.mode === 'application';
+  }
+
+  /** `, to_jsonb(row)::text` in a RETURNING list, when the app audits. */
+  private get auditColumn(): string {
+    return this.auditing ? ', to_jsonb(__row)::text AS "__audit"' : '';
+  }
+
+  /** The row as to_jsonb() text, locked for the change that follows (audit's old values). */
+  private async before(q: Queryable, key: KeyValues, tenantWhere: (bind: Bind) => string[], extra: string[]): Promise<string | undefined> {
+    if (!this.auditing) return undefined;
+    const params: unknown[] = [];
+    const bind = binder(params);
+    const conds = [this.keyWhere(key, bind), ...tenantWhere(bind), ...extra];
+    const r = await q.query(`SELECT to_jsonb(__row)::text AS j FROM ${this.spec.table} AS __row WHERE ${conds.join(' AND ')} FOR UPDATE`, params);
+    return (r.rows[0] as { j?: string } | undefined)?.j;
+  }
+
+  /** Record changed rows in the audit trail, in the change's transaction (mode `application`). */
+  private async record(q: Queryable, op: AuditOp, changes: { old?: unknown; new?: unknown }[]): Promise<void> {
+    const a = this.spec.audit;
+    if (!a || !this.auditing || changes.length === 0) return;
+    // The rows stay PostgreSQL's own JSON text: no JavaScript number ever rounds a value.
+    const json = (v: unknown) => (typeof v === 'string' ? v : 'null');
+    const rows = `[${changes.map((c) => `{"old":${json(c.old)},"new":${json(c.new)}}`).join(',')}]`;
+    await q.query('SELECT nestgen.audit_record($1, $2, $3, $4::jsonb)', [a.schema, a.table, op, rows]);
+  }
+
+  /** The row as to_jsonb() text (for its audit history), within the caller's tenant; 404 if absent. */
+  async rowJson(key: KeyValues, db: Queryable = this.db): Promise<string> {
+    return this.scoped(db, async (q, tenantWhere) => {
+      const params: unknown[] = [];
+      const bind = binder(params);
+      const conds = [this.keyWhere(key, bind), ...tenantWhere(bind)];
+      const r = await q.query(`SELECT to_jsonb(__row)::text AS j FROM ${this.spec.table} AS __row WHERE ${conds.join(' AND ')}`, params);
+      const j = (r.rows[0] as { j?: string } | undefined)?.j;
+      if (!j) throw new NotFoundException(`${this.spec.name} not found`);
+      return j;
+    });
   }
 
   /** `"a" = $1 AND "b" = $2` for the key. */
@@ -123,6 +197,7 @@ export class CrudRepository<T extends Row = Row> {
       if (f.kind === 'bytes' && Buffer.isBuffer(v)) row[f.property] = v.toString('base64');
     }
     delete row.__ctid;
+    delete row.__audit;
     return row as T;
   }
 
@@ -217,15 +292,21 @@ export class CrudRepository<T extends Row = Row> {
   /** Insert one row. `server` sets columns clients may not (by column name), e.g. a password hash. */
   async create(dto: object, db: Queryable = this.db, server: Record<string, unknown> = {}): Promise<T> {
     const entries = this.writableEntries(dto);
-    return this.scoped(db, async (q, _where, tenant) => {
-      const all = [...entries, ...this.serverEntries(server, tenant)];
-      const params = all.map(([, v]) => v);
-      const sql = all.length
-        ? `INSERT INTO ${this.spec.table} (${all.map(([f]) => ident(f.column)).join(', ')}) VALUES (${all.map(([f], i) => (writeCast(f) ? typedParam(`$${i + 1}`, f.sqlType) : `$${i + 1}`)).join(', ')})`
-        : `INSERT INTO ${this.spec.table} DEFAULT VALUES`;
-      const r = await q.query(`${sql} RETURNING ${this.selectList}`, params);
-      return this.toApi(r.rows[0] as Row);
-    });
+    return this.scoped(
+      db,
+      async (q, _where, tenant) => {
+        const all = [...entries, ...this.serverEntries(server, tenant)];
+        const params = all.map(([, v]) => v);
+        const sql = all.length
+          ? `INSERT INTO ${this.spec.table} AS __row (${all.map(([f]) => ident(f.column)).join(', ')}) VALUES (${all.map(([f], i) => (writeCast(f) ? typedParam(`$${i + 1}`, f.sqlType) : `$${i + 1}`)).join(', ')})`
+          : `INSERT INTO ${this.spec.table} AS __row DEFAULT VALUES`;
+        const r = await q.query(`${sql} RETURNING ${this.selectList}${this.auditColumn}`, params);
+        const row = r.rows[0] as Row;
+        await this.record(q, 'INSERT', [{ new: row.__audit }]);
+        return this.toApi(row);
+      },
+      'INSERT',
+    );
   }
 
   /** All rows or none: one INSERT statement. */
@@ -233,73 +314,105 @@ export class CrudRepository<T extends Row = Row> {
     if (dtos.length === 0) throw new BadRequestException('send at least one row');
     if (dtos.length > MAX_BULK) throw new PayloadTooLargeException(`send at most ${MAX_BULK} rows at once`);
     const written = dtos.map((d) => this.writableEntries(d));
-    return this.scoped(db, async (q, _where, tenant) => {
-      const rows = written.map((e) => new Map([...e, ...this.serverEntries({}, tenant)].map(([f, v]) => [f.column, v])));
-      const columns = [...new Set(rows.flatMap((r) => [...r.keys()]))];
-      if (columns.length === 0) {
-        const out: T[] = [];
-        for (let i = 0; i < rows.length; i++) {
-          const r = await q.query(`INSERT INTO ${this.spec.table} DEFAULT VALUES RETURNING ${this.selectList}`);
-          out.push(this.toApi(r.rows[0] as Row));
+    return this.scoped(
+      db,
+      async (q, _where, tenant) => {
+        const rows = written.map((e) => new Map([...e, ...this.serverEntries({}, tenant)].map(([f, v]) => [f.column, v])));
+        const columns = [...new Set(rows.flatMap((r) => [...r.keys()]))];
+        let inserted: Row[];
+        if (columns.length === 0) {
+          inserted = [];
+          for (let i = 0; i < rows.length; i++) {
+            const r = await q.query(`INSERT INTO ${this.spec.table} AS __row DEFAULT VALUES RETURNING ${this.selectList}${this.auditColumn}`);
+            inserted.push(r.rows[0] as Row);
+          }
+        } else {
+          const params: unknown[] = [];
+          const bind = binder(params);
+          const casts = new Map(this.spec.fields.map((f) => [f.column, writeCast(f)]));
+          const values = rows.map((r) => `(${columns.map((c) => (r.has(c) ? bind(r.get(c), casts.get(c)) : 'DEFAULT')).join(', ')})`);
+          const sql = `INSERT INTO ${this.spec.table} AS __row (${columns.map(ident).join(', ')}) VALUES ${values.join(', ')} RETURNING ${this.selectList}${this.auditColumn}`;
+          inserted = (await q.query(sql, params)).rows as Row[];
         }
-        return out;
-      }
-      const params: unknown[] = [];
-      const bind = binder(params);
-      const casts = new Map(this.spec.fields.map((f) => [f.column, writeCast(f)]));
-      const values = rows.map((r) => `(${columns.map((c) => (r.has(c) ? bind(r.get(c), casts.get(c)) : 'DEFAULT')).join(', ')})`);
-      const sql = `INSERT INTO ${this.spec.table} (${columns.map(ident).join(', ')}) VALUES ${values.join(', ')} RETURNING ${this.selectList}`;
-      return (await q.query(sql, params)).rows.map((r) => this.toApi(r as Row));
-    });
+        await this.record(q, 'INSERT', inserted.map((r) => ({ new: r.__audit })));
+        return inserted.map((r) => this.toApi(r));
+      },
+      'INSERT',
+    );
   }
 
   async update(key: KeyValues, dto: object, db: Queryable = this.db): Promise<T> {
     const entries = this.writableEntries(dto);
     if (entries.length === 0) throw new BadRequestException('send at least one field to change');
-    return this.scoped(db, async (q, tenantWhere) => {
-      const params: unknown[] = [];
-      const bind = binder(params);
-      const sets = entries.map(([f, v]) => `${ident(f.column)} = ${bind(v, writeCast(f))}`);
-      if (this.spec.updatedAtColumn && !entries.some(([f]) => f.column === this.spec.updatedAtColumn)) {
-        sets.push(`${ident(this.spec.updatedAtColumn)} = now()`);
-      }
-      const conds = [this.keyWhere(key, bind), ...tenantWhere(bind), ...this.notDeleted()];
-      const r = await q.query(`UPDATE ${this.spec.table} SET ${sets.join(', ')} WHERE ${conds.join(' AND ')} RETURNING ${this.selectList}`, params);
-      if (r.rows.length === 0) throw new NotFoundException(`${this.spec.name} not found`);
-      return this.toApi(r.rows[0] as Row);
-    });
+    return this.scoped(
+      db,
+      async (q, tenantWhere) => {
+        const old = await this.before(q, key, tenantWhere, this.notDeleted());
+        const params: unknown[] = [];
+        const bind = binder(params);
+        const sets = entries.map(([f, v]) => `${ident(f.column)} = ${bind(v, writeCast(f))}`);
+        if (this.spec.updatedAtColumn && !entries.some(([f]) => f.column === this.spec.updatedAtColumn)) {
+          sets.push(`${ident(this.spec.updatedAtColumn)} = now()`);
+        }
+        const conds = [this.keyWhere(key, bind), ...tenantWhere(bind), ...this.notDeleted()];
+        const r = await q.query(
+          `UPDATE ${this.spec.table} AS __row SET ${sets.join(', ')} WHERE ${conds.join(' AND ')} RETURNING ${this.selectList}${this.auditColumn}`,
+          params,
+        );
+        if (r.rows.length === 0) throw new NotFoundException(`${this.spec.name} not found`);
+        const row = r.rows[0] as Row;
+        await this.record(q, 'UPDATE', [{ old, new: row.__audit }]);
+        return this.toApi(row);
+      },
+      'UPDATE',
+    );
   }
 
   /** Soft delete where the table has a deleted_at column, hard delete otherwise. */
   async remove(key: KeyValues, db: Queryable = this.db): Promise<void> {
-    await this.scoped(db, async (q, tenantWhere) => {
-      const params: unknown[] = [];
-      const bind = binder(params);
-      const conds = [this.keyWhere(key, bind), ...tenantWhere(bind)];
-      const soft = this.spec.softDeleteColumn;
-      const r = soft
-        ? await q.query(
-            `UPDATE ${this.spec.table} SET ${ident(soft)} = now()${this.spec.updatedAtColumn ? `, ${ident(this.spec.updatedAtColumn)} = now()` : ''} WHERE ${[...conds, `${ident(soft)} IS NULL`].join(' AND ')}`,
-            params,
-          )
-        : await q.query(`DELETE FROM ${this.spec.table} WHERE ${conds.join(' AND ')}`, params);
-      if (r.rowCount === 0) throw new NotFoundException(`${this.spec.name} not found`);
-    });
+    const soft = this.spec.softDeleteColumn;
+    await this.scoped(
+      db,
+      async (q, tenantWhere) => {
+        const old = soft ? await this.before(q, key, tenantWhere, [`${ident(soft)} IS NULL`]) : undefined;
+        const params: unknown[] = [];
+        const bind = binder(params);
+        const conds = [this.keyWhere(key, bind), ...tenantWhere(bind)];
+        const returning = this.auditing ? ' RETURNING to_jsonb(__row)::text AS "__audit"' : '';
+        const r = soft
+          ? await q.query(
+              `UPDATE ${this.spec.table} AS __row SET ${ident(soft)} = now()${this.spec.updatedAtColumn ? `, ${ident(this.spec.updatedAtColumn)} = now()` : ''} WHERE ${[...conds, `${ident(soft)} IS NULL`].join(' AND ')}${returning}`,
+              params,
+            )
+          : await q.query(`DELETE FROM ${this.spec.table} AS __row WHERE ${conds.join(' AND ')}${returning}`, params);
+        if (r.rowCount === 0) throw new NotFoundException(`${this.spec.name} not found`);
+        const changed = (r.rows as Row[]).map((x) => (soft ? { old, new: x.__audit } : { old: x.__audit }));
+        await this.record(q, 'DELETE', changed);
+      },
+      'DELETE',
+    );
   }
 
   async restore(key: KeyValues, db: Queryable = this.db): Promise<T> {
     const column = this.spec.softDeleteColumn;
     if (!column) throw new NotFoundException(`${this.spec.name} rows are not soft-deleted`);
-    return this.scoped(db, async (q, tenantWhere) => {
-      const params: unknown[] = [];
-      const bind = binder(params);
-      const conds = [this.keyWhere(key, bind), ...tenantWhere(bind), `${ident(column)} IS NOT NULL`];
-      const r = await q.query(
-        `UPDATE ${this.spec.table} SET ${ident(column)} = NULL${this.spec.updatedAtColumn ? `, ${ident(this.spec.updatedAtColumn)} = now()` : ''} WHERE ${conds.join(' AND ')} RETURNING ${this.selectList}`,
-        params,
-      );
-      if (r.rows.length === 0) throw new NotFoundException(`no deleted ${this.spec.name} with that key`);
-      return this.toApi(r.rows[0] as Row);
-    });
+    return this.scoped(
+      db,
+      async (q, tenantWhere) => {
+        const old = await this.before(q, key, tenantWhere, [`${ident(column)} IS NOT NULL`]);
+        const params: unknown[] = [];
+        const bind = binder(params);
+        const conds = [this.keyWhere(key, bind), ...tenantWhere(bind), `${ident(column)} IS NOT NULL`];
+        const r = await q.query(
+          `UPDATE ${this.spec.table} AS __row SET ${ident(column)} = NULL${this.spec.updatedAtColumn ? `, ${ident(this.spec.updatedAtColumn)} = now()` : ''} WHERE ${conds.join(' AND ')} RETURNING ${this.selectList}${this.auditColumn}`,
+          params,
+        );
+        if (r.rows.length === 0) throw new NotFoundException(`no deleted ${this.spec.name} with that key`);
+        const row = r.rows[0] as Row;
+        await this.record(q, 'RESTORE', [{ old, new: row.__audit }]);
+        return this.toApi(row);
+      },
+      'RESTORE',
+    );
   }
 }

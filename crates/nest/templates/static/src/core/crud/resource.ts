@@ -78,6 +78,11 @@ export interface ResourceSpec {
   readonly defaultCount: 'exact' | 'estimated' | 'none';
   /** Tenant-scoped tables: the tenant column, its type and the setting RLS policies read. */
   readonly tenant?: { readonly column: string; readonly type: string; readonly setting: string };
+  /**
+   * Audited tables: every change is recorded in the audit trail in its own transaction, by the
+   * app (`application`) or by the table's trigger (`trigger`). `schema` and `table` are unquoted.
+   */
+  readonly audit?: { readonly schema: string; readonly table: string; readonly mode: 'application' | 'trigger' };
 }
 
 /** Quote an SQL identifier. Only ever called with names from a ResourceSpec. */
