@@ -450,6 +450,23 @@ fn audit_trail_in_both_modes_writes_the_same_rows() {
         );
         let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
         traces.push(v["trace"].clone());
+        // The app's own job: an instance that boots with maintenance on removes an expired row.
+        if mode == "application" {
+            db.execute(
+                "INSERT INTO audit_logs (table_name, record_id, operation, created_at) \
+                 VALUES ('documents', '00000000-0000-0000-0000-0000000000aa', 'INSERT', now() - interval '400 days')",
+            )
+            .unwrap();
+            let count = "SELECT count(*) FROM audit_logs WHERE record_id = '00000000-0000-0000-0000-0000000000aa'";
+            assert_eq!(db.query_text(count).unwrap().as_deref(), Some("1"));
+            let (_job, _) =
+                boot_env(&project, &app_url, &[("AUTH_JWT_SECRET", secret), ("AUDIT_MAINTENANCE_MINUTES", "60")]);
+            let started = Instant::now();
+            while db.query_text(count).unwrap().as_deref() != Some("0") {
+                assert!(started.elapsed() < Duration::from_secs(20), "the scheduled audit job did not run");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
     }
     assert!(traces[0].as_array().is_some_and(|t| t.len() >= 10));
     if traces[0] != traces[1] {

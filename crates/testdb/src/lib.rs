@@ -49,6 +49,23 @@ pub fn execute(url: &str, sql: &str) -> Result<(), String> {
     })
 }
 
+/// The first column of the first row of a query, as text (`None` for no row or NULL).
+pub fn query_text(url: &str, sql: &str) -> Result<Option<String>, String> {
+    runtime().block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, NoTls).await.map_err(|e| e.to_string())?;
+        let h = tokio::spawn(conn);
+        let r = client.simple_query(sql).await.map_err(|e| e.to_string()).map(|msgs| {
+            msgs.into_iter().find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_string)),
+                _ => None,
+            })
+        });
+        drop(client);
+        let _ = h.await;
+        r.map(Option::flatten)
+    })
+}
+
 /// A database that exists for the life of the value.
 pub struct TestDb {
     pub name: String,
@@ -77,6 +94,10 @@ impl TestDb {
 
     pub fn execute(&self, sql: &str) -> Result<(), String> {
         execute(&self.url, sql)
+    }
+
+    pub fn query_text(&self, sql: &str) -> Result<Option<String>, String> {
+        query_text(&self.url, sql)
     }
 
     /// A login role that owns nothing here and is not a superuser (so row-level security
