@@ -22,7 +22,11 @@ measure() { # label, command...
   sync
   local times=() rss=0
   for _ in $(seq "$RUNS"); do
-    /usr/bin/time -f "%e %M" -o "$WORK/t" "$@" > /dev/null
+    if ! /usr/bin/time -f "%e %M" -o "$WORK/t" "$@" > /dev/null 2> "$WORK/err"; then
+      echo "$label failed:" >&2
+      tail -20 "$WORK/err" >&2
+      exit 1
+    fi
     read -r t m < "$WORK/t"
     times+=("$t")
     (( m > rss )) && rss=$m
@@ -37,7 +41,7 @@ measure "offline inspect --json" "$BIN" inspect --schema "$WORK/schema.sql" --js
 
 # Generation into a new folder each run (every file is written). Folders are removed only after
 # all runs: deleting thousands of files right before a run slows the next one's writes.
-gen_fresh() { "$BIN" generate --schema "$WORK/schema.sql" --out "$WORK/out-$(date +%s%N)" 2> /dev/null; }
+gen_fresh() { "$BIN" generate --schema "$WORK/schema.sql" --out "$WORK/out-$(date +%s%N)"; }
 export -f gen_fresh; export BIN WORK
 measure "generate (new project)" bash -c gen_fresh
 mv "$(ls -d "$WORK"/out-* | head -1)" "$WORK/out"
@@ -46,7 +50,7 @@ files=$(find "$WORK/out" -path "$WORK/out/.nest-generator" -prune -o -type f -pr
 lines=$(find "$WORK/out" -path "$WORK/out/.nest-generator" -prune -o -type f -print0 | xargs -0 cat | wc -l)
 bytes=$(find "$WORK/out" -path "$WORK/out/.nest-generator" -prune -o -type f -print0 | xargs -0 cat | wc -c)
 echo "generated: $files files, $lines lines, $((bytes / 1024)) KB (plus .nest-generator/ merge bases)"
-measure "regenerate (no change)" "$BIN" generate --schema "$WORK/schema.sql" --out "$WORK/out" 2> /dev/null
+measure "regenerate (no change)" "$BIN" generate --schema "$WORK/schema.sql" --out "$WORK/out"
 
 if psql "$ADMIN_URL" -qAtc 'select 1' > /dev/null 2>&1; then
   DB="ng_bench_$$"

@@ -9,7 +9,19 @@ import sys
 
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
 out = sys.stdout
-out.write("-- synthetic schema: %d tables x 10 columns\n" % n)
+out.write("-- synthetic schema: %d tables x 10 columns, plus users and RBAC tables\n" % n)
+out.write("""CREATE TABLE users (id uuid PRIMARY KEY DEFAULT uuid_generate_v7(), email varchar(255) UNIQUE NOT NULL,
+  password_hash varchar(255) NOT NULL, name varchar(200), status varchar(20) DEFAULT 'active',
+  created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE roles (id uuid PRIMARY KEY DEFAULT uuid_generate_v7(), name varchar(100) UNIQUE NOT NULL,
+  slug varchar(100) UNIQUE NOT NULL, parent_role_id uuid REFERENCES roles(id), level integer DEFAULT 0);
+CREATE TABLE permissions (id uuid PRIMARY KEY DEFAULT uuid_generate_v7(), name varchar(100) NOT NULL,
+  slug varchar(100) UNIQUE NOT NULL, resource varchar(50) NOT NULL, action varchar(50) NOT NULL);
+CREATE TABLE role_permissions (role_id uuid REFERENCES roles(id) ON DELETE CASCADE,
+  permission_id uuid REFERENCES permissions(id) ON DELETE CASCADE, PRIMARY KEY (role_id, permission_id));
+CREATE TABLE user_roles (user_id uuid REFERENCES users(id) ON DELETE CASCADE, role_id uuid REFERENCES roles(id)
+  ON DELETE CASCADE, expires_at timestamptz, PRIMARY KEY (user_id, role_id));
+""")
 for i in range(n):
     t = "t%04d" % i
     cols = [
