@@ -217,6 +217,25 @@ test('lockout after repeated failures, unlock after locked_until, inactive accou
   expectError(await login('nobody-here@example.com'), 401, 'unknown email: same answer as a wrong password');
 });
 
+test('a suspended or deleted account loses access within seconds, not when its token expires', async () => {
+  for (const [email, change] of [
+    ['suspend-me@example.com', "UPDATE users SET status = 'suspended' WHERE email = $1"],
+    ['delete-me@example.com', 'UPDATE users SET deleted_at = now() WHERE email = $1'],
+  ]) {
+    const u = await register(email);
+    await sql.query('INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)', [u.id, await roleId('guest')]);
+    const t = await token(email);
+    expectStatus(await call('GET', '/roles', undefined, auth(t)), 200, 'before');
+    await sql.query(change, [email]);
+    let status = 200;
+    for (let i = 0; i < 40 && status === 200; i++) {
+      status = (await call('GET', '/roles', undefined, auth(t))).status;
+      if (status === 200) await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.equal(status, 401, `${change}: the token stops working`);
+  }
+});
+
 test('refresh tokens rotate; reuse closes the whole sign-in; logout ends it', async () => {
   const first = expectStatus(await login('member@example.com'), 200, 'login').body;
   const second = expectStatus(await call('POST', '/auth/refresh', { refreshToken: first.refreshToken }), 200, 'refresh').body;

@@ -5,6 +5,7 @@ import { requestContext } from '../http/request-context.js';
 import { PERMISSION_CHECKER, type PermissionChecker, REQUIRED_PERMISSION } from '../rbac/permission.decorator.js';
 import { TENANT_RESOLVER, TENANT_ROLES, TENANT_SCOPED, type TenantResolver } from '../tenancy/tenant.decorator.js';
 import { AUTH_CONFIG, type AuthConfig } from './auth.config.js';
+import { AuthService } from './auth.service.js';
 import { verifyAccessToken } from './jwt.js';
 import { IS_PUBLIC } from '../http/public.decorator.js';
 
@@ -24,6 +25,7 @@ export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     @Inject(AUTH_CONFIG) private readonly config: AuthConfig,
+    private readonly auth: AuthService,
     @Optional() @Inject(PERMISSION_CHECKER) private readonly rbac?: PermissionChecker,
     @Optional() @Inject(TENANT_RESOLVER) private readonly tenancy?: TenantResolver,
   ) {}
@@ -37,6 +39,7 @@ export class AuthGuard implements CanActivate {
     if (!token) throw new UnauthorizedException('sign in first: send Authorization: Bearer <access token>');
     const claims = await verifyAccessToken(this.config, token);
     if (!claims) throw new UnauthorizedException('the access token is invalid or expired');
+    if (!(await this.auth.isActive(claims.sub))) throw new UnauthorizedException('the account is no longer active');
     req.user = { id: claims.sub, email: claims.email };
     const ctx = requestContext();
     if (ctx) {

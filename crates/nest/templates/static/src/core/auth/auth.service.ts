@@ -28,6 +28,13 @@ interface Credentials {
   tfa_secret: string | null;
 }
 
+function stateTtl(): number {
+  const raw = process.env.AUTH_STATE_CACHE_MS ?? '5000';
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 600_000) throw new Error(`AUTH_STATE_CACHE_MS must be 0 to 600000, got "${raw}"`);
+  return n;
+}
+
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 function locked(until: string | null): never {
@@ -186,6 +193,31 @@ export class AuthService {
         WHERE family_id = (SELECT family_id FROM ${U.refreshTable} WHERE token_hash = $1) AND revoked_at IS NULL`,
       [sha256(token)],
     );
+  }
+
+  private readonly active = new Map<string, { at: number; ok: boolean }>();
+  private readonly stateTtlMs = stateTtl();
+
+  /**
+   * Whether the account behind a valid access token may still act: not deleted and (with a
+   * status column) active. Checked on every request, cached for AUTH_STATE_CACHE_MS (default 5 s),
+   * so a suspended or deleted user loses access within seconds, not when the token expires.
+   */
+  async isActive(userId: string): Promise<boolean> {
+    const hit = this.active.get(userId);
+    if (hit && Date.now() - hit.at < this.stateTtlMs) return hit.ok;
+    const conds = [`${U.id} = $1::${U.idType}`];
+    if (U.deletedAt) conds.push(`${U.deletedAt} IS NULL`);
+    const params: unknown[] = [userId];
+    if (U.status) {
+      conds.push(`${U.status} = $2`);
+      params.push(U.activeStatus);
+    }
+    const { rows } = await this.db.query(`SELECT 1 FROM ${U.table} WHERE ${conds.join(' AND ')}`, params);
+    const ok = rows.length > 0;
+    if (this.active.size > 10_000) this.active.clear();
+    this.active.set(userId, { at: Date.now(), ok });
+    return ok;
   }
 
   me(userId: string): Promise<Row> {
