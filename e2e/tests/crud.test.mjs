@@ -230,6 +230,7 @@ test('notifications: filters, sort with ties, offset and cursor pages agree', as
   const page = expectStatus(await call('GET', `${base}&limit=2`), 200, 'page').body;
   expectError(await call('GET', `/notifications?sort=type&cursor=${encodeURIComponent(page.meta.nextCursor)}`), 400, 'cursor for another sort');
   expectError(await call('GET', `${base}&cursor=${encodeURIComponent(page.meta.nextCursor)}&offset=2`), 400, 'cursor with offset');
+  expectError(await call('GET', `${base}&offset=100001`), 400, 'offset beyond the cap');
   expectError(await call('GET', '/notifications?withDeleted=true'), 400, 'no soft delete here');
 
   const n = created[0];

@@ -8,6 +8,14 @@ import { type FieldSpec, type FilterOp, type ResourceSpec, ident, typedParam } f
  *   &count=exact|estimated|none   &withDeleted=true
  * Unknown fields, operators and malformed values are 400s; values are always SQL parameters.
  */
+/** Largest offset a list accepts (LIST_MAX_OFFSET, default 100000). */
+const MAX_OFFSET = (() => {
+  const raw = process.env.LIST_MAX_OFFSET ?? '100000';
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`LIST_MAX_OFFSET must be a whole number, got "${raw}"`);
+  return n;
+})();
+
 export const CONTROL_PARAMS = ['limit', 'offset', 'cursor', 'sort', 'count', 'withDeleted'] as const;
 
 export type CountMode = 'exact' | 'estimated' | 'none';
@@ -326,6 +334,8 @@ export function planList(spec: ResourceSpec, query: Record<string, unknown>, bas
   if (offsetRaw !== undefined) {
     if (!/^\d{1,9}$/.test(offsetRaw)) bad('offset: a whole number of at least 0');
     offset = Number(offsetRaw);
+    // Skipping rows costs as much as reading them: deep pages go through cursors.
+    if (offset > MAX_OFFSET) bad(`offset: at most ${MAX_OFFSET}; page further with cursor (meta.nextCursor)`);
   }
   const countRaw = single(query, 'count') ?? spec.defaultCount;
   if (countRaw !== 'exact' && countRaw !== 'estimated' && countRaw !== 'none') bad('count: exact, estimated or none');
