@@ -375,6 +375,27 @@ fn resource(
         (_, d) if !is_view => d,
         _ => None,
     };
+    if soft_delete.is_some() {
+        // A unique key over all rows keeps a soft-deleted row's values taken.
+        let whole_table: Vec<String> = t
+            .unique
+            .iter()
+            .map(|u| u.columns.join(", "))
+            .chain(
+                t.indexes
+                    .iter()
+                    .filter(|i| i.unique && i.predicate.is_none())
+                    .filter_map(|i| i.column_names().map(|c| c.join(", "))),
+            )
+            .filter(|cols| !cols.is_empty())
+            .collect();
+        for cols in whole_table {
+            notes.push(format!(
+                "{}: UNIQUE ({cols}) also counts soft-deleted rows, so their values stay taken (409) until purged; a partial unique index WHERE deleted_at IS NULL frees them",
+                t.name
+            ));
+        }
+    }
     if soft_setting.is_none() && soft_delete.is_some() {
         features.insert("soft-delete".into(), Setting::new(true, Source::Inferred("deleted_at column".into())));
     }
