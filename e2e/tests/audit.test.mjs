@@ -174,6 +174,16 @@ test('history route; the trail is read-only for every role, and for the app role
       await assert.rejects(app.query(stmt), /permission denied/, `the app role may not: ${stmt}`);
     }
     assert.ok(Number((await app.query('SELECT count(*) AS n FROM audit_logs')).rows[0].n) > 0, 'but may read');
+    // The SECURITY DEFINER helpers are not the app's to call: no purging, no partition flood.
+    for (const stmt of ['SELECT nestgen.audit_retention()', 'SELECT nestgen.audit_partitions_ahead(50)']) {
+      await assert.rejects(app.query(stmt), /permission denied/, stmt);
+    }
+    const write = "SELECT nestgen.audit_record('public', 'documents', $1, '[]'::jsonb)";
+    if (MODE === 'trigger') {
+      await assert.rejects(app.query(write, ['INSERT']), /permission denied/, 'trigger mode: the app cannot write audit rows itself');
+    } else {
+      await assert.rejects(app.query(write, ['LOL']), /unknown operation/, 'only the four operations');
+    }
   } finally {
     await app.end();
   }
@@ -184,7 +194,13 @@ test('retention removes only expired rows, then empty expired partitions; partit
     "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_logs'::regclass AND c.relname = 'audit_logs_' || to_char(now() + interval '3 months', 'YYYY_MM')",
   );
   assert.equal(ahead.rows.length, 1, 'a partition three months ahead exists');
-  await sql.query("INSERT INTO audit_retention_policies (table_name, retention_days) VALUES ('documents', 30)");
+  // Shortening retention deletes audit rows: only a super-admin may, and the change is audited.
+  expectError(await call('POST', '/audit-retention-policies', { tableName: 'documents', retentionDays: 1 }, auth(tok.member)), 403, 'member sets a policy');
+  const policy = expectStatus(await call('POST', '/audit-retention-policies', { tableName: 'documents', retentionDays: 30 }, auth(tok.admin)), 201, 'policy').body.data;
+  const [logged] = (await logsAfter(0)).filter((r) => r.table_name === 'audit_retention_policies');
+  assert.deepEqual([logged.operation, logged.record_id, logged.user_email], ['INSERT', policy.id, 'admin@audit.io']);
+  // A policy under a day is ignored (it would purge the trail at once).
+  expectStatus(await call('POST', '/audit-retention-policies', { tableName: 'counters', retentionDays: 0 }, auth(tok.admin)), 201, 'zero-day policy');
   const old = async (table) =>
     (await sql.query("INSERT INTO audit_logs (table_name, record_id, operation, created_at) VALUES ($1, gen_random_uuid(), 'INSERT', '2024-01-15') RETURNING id", [table])).rows[0].id;
   const oldDoc = await old('documents');

@@ -146,6 +146,11 @@ test('a suspended organization, or one whose subscription ran out, is read-only'
   assert.match(expired.body.message, /expired/);
   expectStatus(await call('GET', '/v1/projects', undefined, auth(tok.ownerB)), 200, 'reads still work when expired');
   await sql.query('UPDATE organizations SET subscription_expires_at = NULL WHERE id = $1', [org.B]);
+  // Status and billing are the platform's: an owner cannot lift a suspension or extend a subscription.
+  for (const body of [{ status: 'active' }, { subscriptionExpiresAt: '2099-01-01T00:00:00Z' }, { subscriptionTier: 'enterprise' }]) {
+    expectError(await call('PATCH', `/v1/organizations/${org.B}`, body, auth(tok.ownerB)), 400, `owner sets ${Object.keys(body)[0]}`);
+  }
+  expectStatus(await call('PATCH', `/v1/organizations/${org.B}`, { name: 'Org B, renamed' }, auth(tok.ownerB)), 200, 'the name is the owner\'s');
 });
 
 test('row-level security alone isolates (SQL as the application role)', async () => {
@@ -171,6 +176,16 @@ test('row-level security alone isolates (SQL as the application role)', async ()
     assert.equal((await app.query('DELETE FROM project_tags WHERE organization_id = $1', [org.B])).rowCount, 0);
     await assert.rejects(app.query("INSERT INTO projects (organization_id, name) VALUES ($1, 'smuggled')", [org.B]), /row-level security/);
     await app.query('ROLLBACK');
+    // A member of A and B, acting in A, may read their own membership in B but not change it.
+    await sql.query("INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, 'membera@tenancy.io', 'memberA', 'member')", [org.B]);
+    await app.query('BEGIN');
+    await app.query("SELECT set_config('app.current_organization_id', $1, true), set_config('app.current_user_email', 'membera@tenancy.io', true)", [org.A]);
+    assert.equal((await app.query('SELECT count(*)::int AS n FROM organization_users WHERE organization_id = $1', [org.B])).rows[0].n, 1, 'own membership elsewhere is readable');
+    assert.equal((await app.query("UPDATE organization_users SET role = 'owner' WHERE organization_id = $1", [org.B])).rowCount, 0, 'but not changeable');
+    assert.equal((await app.query('UPDATE organization_users SET organization_id = $1 WHERE organization_id = $2', [org.A, org.B])).rowCount, 0, 'nor movable');
+    assert.equal((await app.query('DELETE FROM organization_users WHERE organization_id = $1', [org.B])).rowCount, 0, 'nor removable');
+    await app.query('ROLLBACK');
+    await sql.query("DELETE FROM organization_users WHERE organization_id = $1 AND email = 'membera@tenancy.io'", [org.B]);
     // SET LOCAL does not outlive the transaction on a pooled connection.
     assert.equal((await app.query("SELECT current_setting('app.current_organization_id', true) AS v")).rows[0].v ?? '', '');
   } finally {

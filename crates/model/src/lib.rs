@@ -740,6 +740,19 @@ fn tenancy_for(
         r.tenant_column = Some(idx);
         r.operations.create = false;
         r.operations.bulk_create = false;
+        // Status and billing are the platform's, not the tenant's: an owner must not un-suspend
+        // their organization or extend their own subscription.
+        let platform = |c: &str| {
+            Some(c) == t.tenant_status.as_deref()
+                || Some(c) == t.tenant_expires.as_deref()
+                || ["subscription", "plan", "billing", "trial", "quota", "seats"].iter().any(|w| c.contains(w))
+        };
+        for f in r.fields.iter_mut().filter(|f| platform(&f.column) && f.writable()) {
+            f.access = Access::ReadOnly;
+            f.required_on_create = false;
+            f.why = Some("set by the platform (SQL or a super-admin), not by the tenant".into());
+        }
+        r.operations.update = r.fields.iter().any(|f| f.writable() && !f.is_key);
         r.notes.push(format!(
             "{}: members see only their own tenant row; new tenants are created in SQL (or by a platform admin), not through this route",
             r.table
@@ -793,6 +806,14 @@ fn audit_for(
                 r.table
             ));
             continue;
+        }
+        let policies = store.retention.as_ref().is_some_and(|p| p.table.schema == r.schema && p.table.table == r.table);
+        if policies && !r.feature("audit") && !r.key.is_empty() {
+            // Who shortened a retention policy is part of the trail.
+            r.features.insert(
+                "audit".into(),
+                Setting::new(true, Source::Inferred("retention policies decide what the trail keeps".into())),
+            );
         }
         if !r.feature("audit") {
             continue;

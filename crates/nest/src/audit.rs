@@ -112,9 +112,11 @@ pub fn audit_sql(c: &Catalog, m: &Model, a: &AuditModel) -> String {
              SELECT COALESCE(jsonb_object_agg(k, CASE WHEN jsonb_typeof(v) = 'number'\n      \
                AND (v::text ~ '[.eE]' OR abs(v::text::numeric) > 9007199254740991) THEN to_jsonb(v::text) ELSE v END), '{}'::jsonb)\n    \
              FROM jsonb_each(r) AS e(k, v)) END\n$$;\n\n\
-         CREATE OR REPLACE FUNCTION nestgen.audit_mask(r jsonb, sensitive text[]) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$\n  \
+         -- Secrets, and columns added after generation (not yet known to be safe), become \"***\".\n\
+         CREATE OR REPLACE FUNCTION nestgen.audit_mask(r jsonb, sensitive text[], known jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$\n  \
            SELECT CASE WHEN r IS NULL THEN NULL ELSE r || COALESCE(\n    \
-             (SELECT jsonb_object_agg(k, '\"***\"'::jsonb) FROM unnest(sensitive) AS k WHERE r ? k AND r -> k <> 'null'::jsonb),\n    \
+             (SELECT jsonb_object_agg(k, '\"***\"'::jsonb) FROM jsonb_object_keys(r) AS k\n      \
+               WHERE (k = ANY (sensitive) OR NOT known ? k) AND r -> k <> 'null'::jsonb),\n    \
              '{}'::jsonb) END\n$$;\n\n",
     );
 
@@ -139,8 +141,8 @@ pub fn audit_sql(c: &Catalog, m: &Model, a: &AuditModel) -> String {
     push(&a.user_name, "uname".into());
     push(&a.ip, "ctx ->> 'ip'".into());
     push(&a.user_agent, "ctx ->> 'userAgent'".into());
-    push(&a.old_values, "nestgen.audit_mask(o_raw, cfg.sensitive)".into());
-    push(&a.new_values, "nestgen.audit_mask(n_raw, cfg.sensitive)".into());
+    push(&a.old_values, "nestgen.audit_mask(o_raw, cfg.sensitive, cfg.column_types)".into());
+    push(&a.new_values, "nestgen.audit_mask(n_raw, cfg.sensitive, cfg.column_types)".into());
     push(&a.changed_fields, "changed".into());
     push(&a.reason, "ctx ->> 'reason'".into());
     push(&a.correlation_id, format!("NULLIF(ctx ->> 'correlationId', '')::{}", a.correlation_id_type));
@@ -163,7 +165,7 @@ pub fn audit_sql(c: &Catalog, m: &Model, a: &AuditModel) -> String {
             let masked = |side: &str| {
                 format!(
                     "CASE WHEN {side}_raw IS NULL OR {side}_raw -> f IS NULL OR {side}_raw -> f = 'null'::jsonb THEN NULL \
-                     WHEN f = ANY (cfg.sensitive) THEN '***' ELSE {side}_raw ->> f END"
+                     WHEN f = ANY (cfg.sensitive) OR NOT cfg.column_types ? f THEN '***' ELSE {side}_raw ->> f END"
                 )
             };
             if let Some(c) = &fc.old_value {
@@ -180,7 +182,7 @@ pub fn audit_sql(c: &Catalog, m: &Model, a: &AuditModel) -> String {
             }
             if let Some(c) = &fc.is_sensitive {
                 ccols.push(q(c));
-                cvals.push("f = ANY (cfg.sensitive)".into());
+                cvals.push("f = ANY (cfg.sensitive) OR NOT cfg.column_types ? f".into());
             }
             format!(
                 "    INSERT INTO {} ({})\n      SELECT {} FROM unnest(changed) AS f;\n",
@@ -219,7 +221,10 @@ pub fn audit_sql(c: &Catalog, m: &Model, a: &AuditModel) -> String {
            written integer := 0;\n\
          BEGIN\n  \
            SELECT * INTO cfg FROM nestgen.audit_tables WHERE schema_name = p_schema AND table_name = p_table;\n  \
-           IF NOT FOUND THEN\n    RETURN 0;\n  END IF;\n\
+           IF NOT FOUND THEN\n    RETURN 0;\n  END IF;\n  \
+           IF p_op IS NULL OR p_op NOT IN ('INSERT', 'UPDATE', 'DELETE', 'RESTORE') THEN\n    \
+             RAISE EXCEPTION 'audit_record: unknown operation %', p_op USING ERRCODE = 'invalid_parameter_value';\n  \
+           END IF;\n\
          {uid_set}{uname}  \
            FOR item IN SELECT value FROM jsonb_array_elements(p_rows) LOOP\n    \
              o_raw := NULLIF(item -> 'old', 'null'::jsonb);\n    \
@@ -245,7 +250,8 @@ pub fn audit_sql(c: &Catalog, m: &Model, a: &AuditModel) -> String {
     s.push_str(
         "-- Mode \"trigger\": every change, from the app or not, through the same writer. The app marks\n\
          -- a soft delete or a restore (an UPDATE to PostgreSQL) in the context.\n\
-         CREATE OR REPLACE FUNCTION nestgen.audit_trigger() RETURNS trigger LANGUAGE plpgsql AS $$\n\
+         CREATE OR REPLACE FUNCTION nestgen.audit_trigger() RETURNS trigger\n  \
+           LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$\n\
          DECLARE\n  \
            op text := TG_OP;\n  \
            ctx jsonb := nestgen.audit_context();\n\
@@ -306,7 +312,7 @@ pub fn audit_sql(c: &Catalog, m: &Model, a: &AuditModel) -> String {
                 })
                 .unwrap_or_default();
             format!(
-                "  FOR p IN SELECT {tn}::text AS table_name, {days}::integer AS days FROM {rt} WHERE {days} IS NOT NULL LOOP\n    \
+                "  FOR p IN SELECT {tn}::text AS table_name, {days}::integer AS days FROM {rt} WHERE {days} >= 1 LOOP\n    \
                    WITH gone AS (DELETE FROM {logs} WHERE {ltn} = p.table_name AND {created} < now() - make_interval(days => p.days) RETURNING {id} AS id){delete_changes}\n    \
                    SELECT count(*) INTO n FROM gone;\n    \
                    deleted := deleted + n;\n    \
@@ -392,7 +398,12 @@ pub fn audit_sql(c: &Catalog, m: &Model, a: &AuditModel) -> String {
              RETURN jsonb_build_object('skipped', true);\n  \
            END IF;\n  \
            RETURN jsonb_build_object('partitionsMade', {ahead}) || nestgen.audit_retention();\n\
-         END\n$$;"
+         END\n$$;\n\n\
+         -- Only roles given them (db/90-app-role.sql) may run the writers: nobody else can add,\n\
+         -- forge or purge audit rows through these SECURITY DEFINER functions.\n\
+         REVOKE EXECUTE ON FUNCTION nestgen.audit_record(text, text, text, jsonb), nestgen.audit_retention(),\n  \
+           nestgen.audit_maintenance(){revoke_ahead} FROM PUBLIC;",
+        revoke_ahead = if a.partition_column.is_some() { ", nestgen.audit_partitions_ahead(integer)" } else { "" }
     );
     let _ = m;
     s

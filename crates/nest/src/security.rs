@@ -416,8 +416,16 @@ pub fn rbac_sql(m: &Model, r: &RbacModel) -> String {
         m.audit.as_ref().is_some_and(|a| nest_model::audit::is_store(a, &res.schema, &res.table))
     };
     for res in m.resources.iter().filter(|x| x.feature("rbac")) {
+        let retention = m
+            .audit
+            .as_ref()
+            .and_then(|a| a.retention.as_ref())
+            .is_some_and(|p| p.table.schema == res.schema && p.table.table == res.table);
         let class = if audit_store(res) {
             Grant::AdminReads
+        } else if retention {
+            // A shorter retention deletes audit rows: super-admin (or an explicit grant) only.
+            Grant::Nobody
         } else if guarded.iter().any(|t| t.schema == res.schema && t.table == res.table) {
             Grant::Nobody
         } else if m.auth.as_ref().is_some_and(|a| a.schema == res.schema && a.table == res.table) {
@@ -665,18 +673,35 @@ pub fn tenancy_sql(c: &Catalog, m: &Model, t: &nest_model::security::TenancyMode
             }
             _ => None,
         };
-        let using = match (is_members, &self_match) {
-            (true, Some(sm)) => format!("({check}) OR ({sm})"),
-            _ => check.clone(),
-        };
         let _ = writeln!(
             s,
             "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;\nALTER TABLE {table} FORCE ROW LEVEL SECURITY;\n\
              DROP POLICY IF EXISTS nestgen_tenant_isolation ON {table};\n\
-             CREATE POLICY nestgen_tenant_isolation ON {table} AS RESTRICTIVE\n  USING ({using})\n  WITH CHECK ({check});\n\
-             DROP POLICY IF EXISTS nestgen_tenant_access ON {table};\n\
-             CREATE POLICY nestgen_tenant_access ON {table}\n  USING ({using})\n  WITH CHECK ({check});\n"
+             DROP POLICY IF EXISTS nestgen_tenant_read ON {table};\n\
+             DROP POLICY IF EXISTS nestgen_tenant_access ON {table};"
         );
+        match (is_members, &self_match) {
+            // Members may read (only read) their own membership rows in any organization; every
+            // change stays inside the current one.
+            (true, Some(sm)) => {
+                let _ = writeln!(
+                    s,
+                    "CREATE POLICY nestgen_tenant_isolation ON {table} AS RESTRICTIVE FOR ALL\n  USING (({check}) OR ({sm}))\n  WITH CHECK ({check});\n\
+                     DROP POLICY IF EXISTS nestgen_tenant_write ON {table};\n\
+                     CREATE POLICY nestgen_tenant_write ON {table} AS RESTRICTIVE FOR UPDATE\n  USING ({check});\n\
+                     DROP POLICY IF EXISTS nestgen_tenant_remove ON {table};\n\
+                     CREATE POLICY nestgen_tenant_remove ON {table} AS RESTRICTIVE FOR DELETE\n  USING ({check});\n\
+                     CREATE POLICY nestgen_tenant_access ON {table}\n  USING (({check}) OR ({sm}))\n  WITH CHECK ({check});\n"
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    s,
+                    "CREATE POLICY nestgen_tenant_isolation ON {table} AS RESTRICTIVE\n  USING ({check})\n  WITH CHECK ({check});\n\
+                     CREATE POLICY nestgen_tenant_access ON {table}\n  USING ({check})\n  WITH CHECK ({check});\n"
+                );
+            }
+        }
     }
     // Foreign keys ignore row-level security: without this, a row could point at another
     // tenant's row (and its id would be confirmed by the answer). Each reference between
@@ -772,6 +797,18 @@ pub fn app_role_sql(m: &Model) -> String {
                EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON %s FROM %I', r, role_name);\n  END LOOP;\n",
             read_only.iter().map(|t| sql_str(t)).collect::<Vec<_>>().join(", ")
         );
+    }
+    if let Some(a) = &m.audit {
+        // The scheduled job; and the writer only where the app writes audit rows itself
+        // (application mode), since whoever can call it can add rows.
+        let _ =
+            write!(s, "  EXECUTE format('GRANT EXECUTE ON FUNCTION nestgen.audit_maintenance() TO %I', role_name);\n");
+        if a.audited.iter().any(|t| t.mode == nest_model::audit::AuditMode::Application) {
+            let _ = write!(
+                s,
+                "  EXECUTE format('GRANT EXECUTE ON FUNCTION nestgen.audit_record(text, text, text, jsonb) TO %I', role_name);\n"
+            );
+        }
     }
     if let Some(p) = partitions_of {
         let _ = write!(

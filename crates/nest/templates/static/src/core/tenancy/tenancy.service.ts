@@ -51,6 +51,7 @@ export class TenancyService implements TenantResolver {
       () => [] as { role: string | null }[],
     );
     const value = { at: Date.now(), member: rows.length > 0, role: rows[0]?.role ?? null };
+    if (this.cache.size >= 10_000) this.cache.clear();
     this.cache.set(key, value);
     return value;
   }
