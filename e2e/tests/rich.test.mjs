@@ -74,6 +74,16 @@ test('partitioned logs are served through the parent; plain types round-trip', a
   expectStatus(await call('PATCH', `/plain/${shifted.id}`, { ts: '2024-01-01T08:00:00-05:00' }), 200, 'patch with an offset');
   assert.equal(expectStatus(await call('GET', `/plain/${shifted.id}`), 200, 'get').body.data.ts, '2024-01-01T13:00:00Z');
   assert.equal(r.by, 'aGVsbG8=');
+  // json (not jsonb) columns filter by containment too.
+  const withJson = expectStatus(await call('POST', '/plain', { j: { kind: 'json', n: 1 } }), 201, 'json column').body.data;
+  const byJson = expectStatus(await call('GET', `/plain?j=cs.${encodeURIComponent('{"kind":"json"}')}`), 200, 'json containment').body.data;
+  assert.deepEqual(byJson.map((x) => x.id), [withJson.id]);
+  // created_at without a default is stamped by the app (and cannot be forged).
+  const stamped = expectStatus(await call('POST', '/stamps', { label: 'one' }), 201, 'stamp').body.data;
+  assert.ok(stamped.createdAt && Math.abs(Date.parse(stamped.createdAt) - Date.now()) < 60_000, `createdAt ${stamped.createdAt}`);
+  expectError(await call('POST', '/stamps', { label: 'two', createdAt: '2000-01-01T00:00:00Z' }), 400, 'createdAt is the server\'s');
+  const bulkStamped = expectStatus(await call('POST', '/stamps/bulk', [{ label: 'a' }, { label: 'b' }]), 201, 'bulk stamps').body.data;
+  assert.ok(bulkStamped.every((x) => x.createdAt !== null));
   expectError(await call('POST', '/plain', { n: 70000 }), 400, 'smallint range');
   expectError(await call('POST', '/plain', { dt: '2024-02-30' }), 400, 'impossible date');
   expectError(await call('POST', '/plain', { by: 'not base64!' }), 400, 'bytea as base64');

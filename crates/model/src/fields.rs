@@ -129,6 +129,11 @@ pub fn is_sensitive_name(column: &str) -> bool {
         || SUFFIX.iter().any(|s| c.ends_with(s))
         || c.contains("password")
         || c.contains("passwd")
+        // pass_crypt, crypted_password, encrypted_otp; pass_hash; password_digest, remember_digest
+        || c.contains("crypt")
+        || c.starts_with("pass_")
+        || c.ends_with("_digest")
+        || c.ends_with("_pin")
 }
 
 fn format_of(column: &str) -> Option<Format> {
@@ -240,7 +245,7 @@ fn is_server_default(default: Option<&str>) -> bool {
     })
 }
 
-fn access_for(col: &Column, is_key: bool, kind: FieldKind, sensitive: bool) -> (Access, Option<String>) {
+fn access_for(col: &Column, kind: FieldKind, sensitive: bool) -> (Access, Option<String>) {
     if col.generated.is_some() {
         return (Access::ReadOnly, Some("generated column".into()));
     }
@@ -249,9 +254,6 @@ fn access_for(col: &Column, is_key: bool, kind: FieldKind, sensitive: bool) -> (
     }
     if is_server_default(col.default.as_deref()) {
         return (Access::ReadOnly, Some(format!("default {}", col.default.as_deref().unwrap_or(""))));
-    }
-    if is_key && col.default.is_some() {
-        return (Access::ReadOnly, Some("key with a default".into()));
     }
     if SERVER_TIMESTAMPS.contains(&col.name.as_str())
         && kind == FieldKind::Timestamp
@@ -270,8 +272,8 @@ pub(crate) fn build_fields(catalog: &Catalog, t: &Table, tcfg: &TableConfig, not
         t.primary_key.as_ref().map(|k| k.columns.iter().map(String::as_str).collect()).unwrap_or_default();
     let mut used = std::collections::HashSet::new();
     let mut out = Vec::new();
-    // A BEFORE INSERT row trigger may fill NOT NULL columns (search vectors, slugs, tenants):
-    // the database, not the DTO, reports a value that is still missing.
+    // A BEFORE INSERT row trigger keeps search vectors (pagila's film.fulltext): those are
+    // read-only. Other columns it may fill stay required unless marked `readonly` in the config.
     let before_insert =
         t.triggers.iter().find(|g| g.timing == "before" && g.for_each_row && g.events.iter().any(|e| e == "insert"));
     for col in &t.columns {
@@ -292,9 +294,20 @@ pub(crate) fn build_fields(catalog: &Catalog, t: &Table, tcfg: &TableConfig, not
             .and_then(|c| c.sensitive)
             .or_else(|| cm.and_then(|m| m.bool("is_sensitive")))
             .unwrap_or_else(|| is_sensitive_name(&col.name));
-        let (mut access, mut why) = access_for(col, is_key, kind, sensitive);
+        let (mut access, mut why) = access_for(col, kind, sensitive);
         let hidden = cc.and_then(|c| c.hidden).or_else(|| cm.and_then(|m| m.bool("is_hidden"))).unwrap_or(false);
-        let readonly = cc.and_then(|c| c.readonly).or_else(|| cm.and_then(|m| m.bool("is_readonly"))).unwrap_or(false);
+        let readonly_setting = cc.and_then(|c| c.readonly).or_else(|| cm.and_then(|m| m.bool("is_readonly")));
+        let readonly = readonly_setting.unwrap_or(false);
+        // `readonly = false` makes a column the generator thought server-kept writable (not a
+        // generated column or an ALWAYS identity, which PostgreSQL itself refuses to take).
+        if readonly_setting == Some(false)
+            && access == Access::ReadOnly
+            && col.generated.is_none()
+            && col.identity != Some(nest_catalog::Identity::Always)
+        {
+            access = Access::ReadWrite;
+            why = Some("writable by settings".into());
+        }
         if hidden {
             access = match access {
                 Access::ReadWrite | Access::WriteOnly => Access::WriteOnly,
@@ -386,7 +399,7 @@ pub(crate) fn build_fields(catalog: &Catalog, t: &Table, tcfg: &TableConfig, not
             array,
             nullable,
             has_default,
-            required_on_create: writable && !nullable && !has_default && before_insert.is_none(),
+            required_on_create: writable && !nullable && !has_default,
             sensitive,
             access,
             is_key,
@@ -412,10 +425,31 @@ mod tests {
 
     #[test]
     fn secrets_by_name() {
-        for s in ["password_hash", "two_factor_secret", "share_token", "refresh_token", "api_key", "password"] {
+        for s in [
+            "password_hash",
+            "two_factor_secret",
+            "share_token",
+            "refresh_token",
+            "api_key",
+            "password",
+            "pass_crypt",
+            "pass_salt",
+            "encrypted_password",
+            "remember_digest",
+            "otp_secret",
+        ] {
             assert!(is_sensitive_name(s), "{s}");
         }
-        for s in ["checksum", "token_count_x", "email", "secretary_name", "file_hash", "passenger"] {
+        for s in [
+            "checksum",
+            "token_count_x",
+            "email",
+            "secretary_name",
+            "file_hash",
+            "passenger",
+            "passport_country",
+            "digest_frequency",
+        ] {
             assert!(!is_sensitive_name(s), "{s}");
         }
     }

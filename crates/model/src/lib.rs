@@ -85,6 +85,8 @@ pub struct Resource {
     pub default_sort: Vec<String>,
     pub soft_delete: Option<usize>,
     pub updated_at: Option<usize>,
+    /// A creation timestamp without a default: set to now() on insert.
+    pub created_at: Option<usize>,
     pub operations: Operations,
     pub readonly: Setting<bool>,
     pub versioned: Setting<bool>,
@@ -402,6 +404,13 @@ fn resource(
     let updated_at = fields
         .iter()
         .position(|f| matches!(f.column.as_str(), "updated_at" | "modified_at") && f.kind == FieldKind::Timestamp);
+    // A creation stamp the database does not fill: the app stamps it on insert.
+    let created_at = fields.iter().position(|f| {
+        matches!(f.column.as_str(), "created_at" | "inserted_at")
+            && f.kind == FieldKind::Timestamp
+            && f.access == Access::ReadOnly
+            && !f.has_default
+    });
 
     let readonly = match features.get("readonly") {
         Some(s) => s.clone(),
@@ -508,6 +517,7 @@ fn resource(
         default_sort,
         soft_delete,
         updated_at,
+        created_at,
         operations,
         readonly,
         versioned,

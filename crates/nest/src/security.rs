@@ -801,7 +801,8 @@ pub fn app_role_sql(m: &Model) -> String {
     if let Some(a) = &m.audit {
         // The scheduled job; and the writer only where the app writes audit rows itself
         // (application mode), since whoever can call it can add rows.
-        let _ = writeln!(s, "  EXECUTE format('GRANT EXECUTE ON FUNCTION nestgen.audit_maintenance() TO %I', role_name);");
+        let _ =
+            writeln!(s, "  EXECUTE format('GRANT EXECUTE ON FUNCTION nestgen.audit_maintenance() TO %I', role_name);");
         if a.audited.iter().any(|t| t.mode == nest_model::audit::AuditMode::Application) {
             let _ = writeln!(
                 s,

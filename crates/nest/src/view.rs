@@ -73,6 +73,7 @@ pub struct ResourceView {
     pub default_sort: String,
     pub soft_delete_column: Option<String>,
     pub updated_at_column: Option<String>,
+    pub created_at_column: Option<String>,
     pub default_limit: u32,
     pub max_limit: u32,
     pub count_mode: String,
@@ -150,7 +151,11 @@ pub fn resource_view(m: &Model, r: &Resource) -> ResourceView {
         .map(|f| {
             let (t, fmt) = match f.kind {
                 FieldKind::Uuid => ("String", Some("uuid")),
-                FieldKind::Int | FieldKind::BigInt => ("String", Some("int64")),
+                FieldKind::Int => ("Number", Some("int32")),
+                // bigint keys are strings in responses (JSON numbers lose digits past 2^53).
+                FieldKind::BigInt => ("String", Some("int64")),
+                FieldKind::Timestamp => ("String", Some("date-time")),
+                FieldKind::Date => ("String", Some("date")),
                 _ => ("String", None),
             };
             KeyView {
@@ -196,6 +201,7 @@ pub fn resource_view(m: &Model, r: &Resource) -> ResourceView {
         default_sort: format!("[{}]", r.default_sort.iter().map(|s| ts_string(s)).collect::<Vec<_>>().join(", ")),
         soft_delete_column: r.soft_delete.map(|i| ts_string(&r.fields[i].column)),
         updated_at_column: r.updated_at.map(|i| ts_string(&r.fields[i].column)),
+        created_at_column: r.created_at.map(|i| ts_string(&r.fields[i].column)),
         default_limit: r.default_limit.value,
         max_limit: r.max_limit.value,
         count_mode: r.count_mode.value.clone(),

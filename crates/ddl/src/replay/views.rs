@@ -153,7 +153,7 @@ fn figure_name(e: &Expr) -> String {
 }
 
 impl Replayer {
-    fn scope_of(&self, q: &Query) -> (Scope, Option<Vec<SelectItem>>) {
+    fn scope_of(&self, q: &Query, depth: usize) -> (Scope, Option<Vec<SelectItem>>) {
         let mut body = &*q.body;
         loop {
             match body {
@@ -166,15 +166,20 @@ impl Replayer {
             return (Scope { rels: Vec::new() }, None);
         };
         let mut rels = Vec::new();
-        let mut factors = Vec::new();
         for twj in &sel.from {
-            factors.push(&twj.relation);
+            self.collect_relation(&twj.relation, depth, &mut rels);
             for j in &twj.joins {
-                factors.push(&j.relation);
+                self.collect_relation(&j.relation, depth, &mut rels);
             }
         }
-        for f in factors {
-            if let TableFactor::Table { name, alias, .. } = f {
+        (Scope { rels }, Some(sel.projection.clone()))
+    }
+
+    /// A FROM item's relations: tables, joins in parentheses (as pg_dump writes them), and
+    /// subqueries with an alias (their columns inferred the same way).
+    fn collect_relation(&self, f: &TableFactor, depth: usize, rels: &mut Vec<(String, Table)>) {
+        match f {
+            TableFactor::Table { name, alias, .. } => {
                 let (_, tname) = split_name(name);
                 if let Some(key) = self.lookup_table(name)
                     && let Some(t) = self.table_ref(&key)
@@ -183,41 +188,28 @@ impl Replayer {
                     rels.push((visible, t.clone()));
                 }
             }
+            TableFactor::NestedJoin { table_with_joins, .. } if depth < 32 => {
+                self.collect_relation(&table_with_joins.relation, depth + 1, rels);
+                for j in &table_with_joins.joins {
+                    self.collect_relation(&j.relation, depth + 1, rels);
+                }
+            }
+            TableFactor::Derived { subquery, alias: Some(alias), .. } if depth < 32 => {
+                let (mut cols, _) = self.columns_of(subquery, depth + 1);
+                for (c, name) in cols.iter_mut().zip(alias.columns.iter()) {
+                    c.name = ident(&name.name);
+                }
+                let mut t = Table::new("", &ident(&alias.name), TableKind::View);
+                t.columns = cols;
+                rels.push((ident(&alias.name), t));
+            }
+            _ => {}
         }
-        (Scope { rels }, Some(sel.projection.clone()))
     }
 
-    pub(crate) fn create_view(&mut self, cv: CreateView, text: &str) {
-        if cv.temporary {
-            return;
-        }
-        let (schema, name) = self.create_name(&cv.name);
-        if Self::is_tool_schema(&schema) {
-            return;
-        }
-        let key = (schema.clone(), name.clone());
-        let name_at =
-            cv.name.0.last().and_then(|p| p.as_ident()).map(|i| self.at(i.span)).unwrap_or_else(|| self.here());
-        if self.table_index.contains_key(&key) {
-            if cv.or_replace {
-                self.remove_table(&key);
-            } else if cv.if_not_exists {
-                return;
-            } else {
-                self.error(
-                    codes::DUPLICATE_OBJECT,
-                    name_at,
-                    format!("relation `{schema}.{name}` is defined twice"),
-                    "use CREATE OR REPLACE VIEW",
-                );
-                return;
-            }
-        }
-        let kind = if cv.materialized { TableKind::MaterializedView } else { TableKind::View };
-        let mut table = Table::new(&schema, &name, kind);
-        table.origin = Some(name_at.clone());
-        table.definition = Some(cv.query.to_string());
-        let (scope, projection) = self.scope_of(&cv.query);
+    /// The columns a query returns, and the names whose type could not be inferred.
+    fn columns_of(&self, q: &Query, depth: usize) -> (Vec<Column>, Vec<String>) {
+        let (scope, projection) = self.scope_of(q, depth);
         let mut cols: Vec<Column> = Vec::new();
         let mut unknown = Vec::new();
         for item in projection.unwrap_or_default() {
@@ -261,6 +253,40 @@ impl Replayer {
                 SelectItem::ExprWithAliases { .. } => {}
             }
         }
+        (cols, unknown)
+    }
+
+    pub(crate) fn create_view(&mut self, cv: CreateView, text: &str) {
+        if cv.temporary {
+            return;
+        }
+        let (schema, name) = self.create_name(&cv.name);
+        if Self::is_tool_schema(&schema) {
+            return;
+        }
+        let key = (schema.clone(), name.clone());
+        let name_at =
+            cv.name.0.last().and_then(|p| p.as_ident()).map(|i| self.at(i.span)).unwrap_or_else(|| self.here());
+        if self.table_index.contains_key(&key) {
+            if cv.or_replace {
+                self.remove_table(&key);
+            } else if cv.if_not_exists {
+                return;
+            } else {
+                self.error(
+                    codes::DUPLICATE_OBJECT,
+                    name_at,
+                    format!("relation `{schema}.{name}` is defined twice"),
+                    "use CREATE OR REPLACE VIEW",
+                );
+                return;
+            }
+        }
+        let kind = if cv.materialized { TableKind::MaterializedView } else { TableKind::View };
+        let mut table = Table::new(&schema, &name, kind);
+        table.origin = Some(name_at.clone());
+        table.definition = Some(cv.query.to_string());
+        let (mut cols, unknown) = self.columns_of(&cv.query, 0);
         // Explicit column names: CREATE VIEW v (a, b) AS ...
         for (c, def) in cols.iter_mut().zip(cv.columns.iter()) {
             c.name = ident(&def.name);

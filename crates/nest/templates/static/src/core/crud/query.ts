@@ -197,7 +197,11 @@ function condition(field: FieldSpec, raw: string, params: Params): string {
     case 'ov': {
       const v = containerValue(field, value, where);
       const sym = { cs: '@>', cd: '<@', ov: '&&' }[op];
-      sql = `${col} ${sym} ${field.kind === 'json' ? `${params.add(v)}::jsonb` : typedParam(params.add(v), field.sqlType, true)}`;
+      // json (not jsonb) has no containment operators: compare as jsonb (a no-op for jsonb).
+      sql =
+        field.kind === 'json'
+          ? `${col}::jsonb ${sym} ${params.add(v)}::jsonb`
+          : `${col} ${sym} ${typedParam(params.add(v), field.sqlType, true)}`;
       break;
     }
     default:

@@ -297,8 +297,15 @@ export class CrudRepository<T extends Row = Row> {
       async (q, _where, tenant) => {
         const all = [...entries, ...this.serverEntries(server, tenant)];
         const params = all.map(([, v]) => v);
-        const sql = all.length
-          ? `INSERT INTO ${this.spec.table} AS __row (${all.map(([f]) => ident(f.column)).join(', ')}) VALUES (${all.map(([f], i) => (writeCast(f) ? typedParam(`$${i + 1}`, f.sqlType) : `$${i + 1}`)).join(', ')})`
+        const columns = all.map(([f]) => ident(f.column));
+        const values = all.map(([f], i) => (writeCast(f) ? typedParam(`$${i + 1}`, f.sqlType) : `$${i + 1}`));
+        const stamp = this.spec.createdAtColumn;
+        if (stamp && !all.some(([f]) => f.column === stamp)) {
+          columns.push(ident(stamp));
+          values.push('now()');
+        }
+        const sql = columns.length
+          ? `INSERT INTO ${this.spec.table} AS __row (${columns.join(', ')}) VALUES (${values.join(', ')})`
           : `INSERT INTO ${this.spec.table} AS __row DEFAULT VALUES`;
         const r = await q.query(`${sql} RETURNING ${this.selectList}${this.auditColumn}`, params);
         const row = r.rows[0] as Row;
@@ -318,7 +325,8 @@ export class CrudRepository<T extends Row = Row> {
       db,
       async (q, _where, tenant) => {
         const rows = written.map((e) => new Map([...e, ...this.serverEntries({}, tenant)].map(([f, v]) => [f.column, v])));
-        const columns = [...new Set(rows.flatMap((r) => [...r.keys()]))];
+        const stamp = this.spec.createdAtColumn;
+        const columns = [...new Set([...rows.flatMap((r) => [...r.keys()]), ...(stamp ? [stamp] : [])])];
         let inserted: Row[];
         if (columns.length === 0) {
           inserted = [];
@@ -330,7 +338,7 @@ export class CrudRepository<T extends Row = Row> {
           const params: unknown[] = [];
           const bind = binder(params);
           const casts = new Map(this.spec.fields.map((f) => [f.column, writeCast(f)]));
-          const values = rows.map((r) => `(${columns.map((c) => (r.has(c) ? bind(r.get(c), casts.get(c)) : 'DEFAULT')).join(', ')})`);
+          const values = rows.map((r) => `(${columns.map((c) => (r.has(c) ? bind(r.get(c), casts.get(c)) : c === stamp ? 'now()' : 'DEFAULT')).join(', ')})`);
           const sql = `INSERT INTO ${this.spec.table} AS __row (${columns.map(ident).join(', ')}) VALUES ${values.join(', ')} RETURNING ${this.selectList}${this.auditColumn}`;
           inserted = (await q.query(sql, params)).rows as Row[];
         }

@@ -73,6 +73,8 @@ export interface ResourceSpec {
   readonly defaultSort: readonly string[];
   readonly softDeleteColumn?: string;
   readonly updatedAtColumn?: string;
+  /** A creation timestamp the database has no default for: the app sets it on insert. */
+  readonly createdAtColumn?: string;
   readonly defaultLimit: number;
   readonly maxLimit: number;
   readonly defaultCount: 'exact' | 'estimated' | 'none';

@@ -66,7 +66,9 @@ export function fromPgError(e: PgError): { status: number; message: string; deta
     case '23502':
       return { status: 400, message: `${e.column ?? 'A required field'} must not be null`, details: { column: e.column } };
     case '23514':
-      return { status: 400, message: 'A value breaks a check rule of the table', details: { constraint: e.constraint } };
+      return /no partition of relation/.test(e.message ?? '')
+        ? { status: 400, message: 'No partition of the table takes this row: its partition key is outside every range' }
+        : { status: 400, message: 'A value breaks a check rule of the table', details: { constraint: e.constraint } };
     case '23P01':
       return { status: 409, message: 'The row conflicts with an existing one', details: { constraint: e.constraint } };
     case '22P02':
@@ -92,6 +94,10 @@ export function fromPgError(e: PgError): { status: number; message: string; deta
       return /has not been populated/.test(e.message ?? '')
         ? { status: 503, message: 'The materialized view has not been populated yet (REFRESH MATERIALIZED VIEW)' }
         : { status: 500, message: 'Internal server error' };
+    case '42883':
+      // A filter on a view column whose type could not be known offline (read the live
+      // database with --database-url to get it right).
+      return { status: 400, message: 'This filter does not apply to the column\'s type' };
     case '42501':
       return { status: 403, message: 'The database refused this change for the signed-in user' };
     default:
