@@ -186,6 +186,8 @@ pub struct Trigger {
     pub events: Vec<String>,
     pub for_each_row: bool,
     pub function: QualifiedName,
+    #[serde(skip)]
+    pub source: SourceText,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -347,12 +349,31 @@ pub struct Function {
     pub arguments: Vec<String>,
     /// Result type, normalized; `setof x` for set-returning functions.
     pub returns: String,
+    /// `sql`, `plpgsql`, ... or `aggregate` for CREATE AGGREGATE.
     pub language: String,
+    #[serde(skip)]
+    pub source: SourceText,
 }
+
+/// A statement as the input wrote it (function and trigger definitions), carried so the schema
+/// can be written out again. Not a fact about the database: it compares equal whatever it
+/// holds, so catalogs from different readers still compare equal, and it is not in `--json`.
+#[derive(Debug, Clone, Default)]
+pub struct SourceText(pub Option<String>);
+
+impl PartialEq for SourceText {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for SourceText {}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Extension {
     pub name: String,
+    /// `WITH SCHEMA s`, when not `public`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

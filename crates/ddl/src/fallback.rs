@@ -60,8 +60,6 @@ const IGNORED_HEADS: &[&[&str]] = &[
     &["CREATE", "SUBSCRIPTION"],
     &["CREATE", "EVENT", "TRIGGER"],
     &["ALTER", "EVENT", "TRIGGER"],
-    &["CREATE", "AGGREGATE"],
-    &["CREATE", "OR", "REPLACE", "AGGREGATE"],
     &["CREATE", "OPERATOR"],
     &["CREATE", "TEXT", "SEARCH"],
     &["ALTER", "TEXT", "SEARCH"],
@@ -198,10 +196,18 @@ pub(crate) fn apply(r: &mut Replayer, text: &str) -> bool {
             && close > open + 1
         {
             let stripped = format!("{}(){}", &text[..open], &text[close + 1..]);
+            r.pending_source = Some(text.to_string());
             r.replay_inner(&stripped);
+            r.pending_source = None;
             return true;
         }
         return false;
+    }
+    // CREATE [OR REPLACE] AGGREGATE name (arg types) (options): kept as written.
+    if w.starts_with(&["CREATE", "AGGREGATE"])
+        || w.starts_with(&["CREATE", "OR"]) && text.to_ascii_uppercase().contains("AGGREGATE")
+    {
+        return create_aggregate(r, text);
     }
     // CREATE DOMAIN d AS t [CONSTRAINT c] NOT NULL ...: sqlparser has no NOT NULL for domains.
     if w.starts_with(&["CREATE", "DOMAIN"]) {
@@ -329,5 +335,59 @@ fn create_domain_not_null(r: &mut Replayer, text: &str) -> bool {
         all.iter().enumerate().filter(|(j, _)| !skip.contains(j)).map(|(_, t)| t.to_string()).collect();
     r.replay_inner(&rewritten);
     r.mark_last_domain_not_null();
+    true
+}
+
+/// CREATE [OR REPLACE] AGGREGATE name (types) (...): the name and argument types.
+fn create_aggregate(r: &mut Replayer, text: &str) -> bool {
+    let Some(toks) = tokens(text) else { return false };
+    let mut i = 1;
+    if kw(toks.get(i), "or") && kw(toks.get(i + 1), "replace") {
+        i += 2;
+    }
+    if !kw(toks.get(i), "aggregate") {
+        return false;
+    }
+    i += 1;
+    let Some(name) = object_name(&toks, &mut i) else { return false };
+    if !matches!(toks.get(i), Some(Token::LParen)) {
+        return false;
+    }
+    // Argument types: the text between the first parentheses, split at top-level commas.
+    let mut depth = 0;
+    let mut args = Vec::new();
+    let mut cur = String::new();
+    for t in &toks[i..] {
+        match t {
+            Token::LParen => {
+                depth += 1;
+                if depth == 1 {
+                    continue;
+                }
+            }
+            Token::RParen => {
+                depth -= 1;
+                if depth == 0 {
+                    break;
+                }
+            }
+            Token::Comma if depth == 1 => {
+                args.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push_str(&t.to_string());
+        cur.push(' ');
+    }
+    if !cur.trim().is_empty() {
+        args.push(cur);
+    }
+    let args = args
+        .iter()
+        .map(|a| nest_catalog::SqlType::parse(a.trim()).map(|t| t.to_string()).unwrap_or_else(|_| a.trim().to_string()))
+        .filter(|a| a != "*")
+        .collect();
+    r.create_aggregate(&name, args, text);
     true
 }

@@ -3,7 +3,8 @@ SELECT t.tgrelid::int8,
        t.tgname::text,
        t.tgtype::int4,
        fn.nspname::text,
-       f.proname::text
+       f.proname::text,
+       pg_catalog.pg_get_triggerdef(t.oid)
 FROM pg_catalog.pg_trigger t
 JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

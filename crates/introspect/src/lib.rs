@@ -361,6 +361,7 @@ async fn read(client: &Client, wanted: &[String]) -> Result<Catalog, IntrospectE
             events,
             for_each_row: tgtype & 1 != 0,
             function: QualifiedName::new(r.get::<_, String>(3), r.get::<_, String>(4)),
+            source: nest_catalog::SourceText(r.get::<_, Option<String>>(5)),
         });
     }
     for r in &types {
@@ -409,12 +410,14 @@ async fn read(client: &Client, wanted: &[String]) -> Result<Catalog, IntrospectE
             schema: r.get(0),
             name: r.get(1),
             arguments: args.iter().map(|a| parse_type(a).to_string()).collect(),
-            returns,
+            returns: if ret == "unknown" { ret.clone() } else { returns },
             language: r.get(4),
+            source: nest_catalog::SourceText(r.get::<_, Option<String>>(5)),
         });
     }
     for r in &extensions {
-        c.extensions.push(Extension { name: r.get(0) });
+        let schema: String = r.get(1);
+        c.extensions.push(Extension { name: r.get(0), schema: (schema != "public").then_some(schema) });
     }
     for r in &hyper {
         let (s, n, col, iv): (String, String, String, Option<String>) = (r.get(0), r.get(1), r.get(2), r.get(3));

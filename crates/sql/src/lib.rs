@@ -217,7 +217,14 @@ pub fn schema_sql(c: &Catalog) -> (String, Vec<Note>) {
     }
     let timescale = c.extensions.iter().any(|e| e.name == "timescaledb");
     for e in c.extensions.iter().filter(|e| e.name != "timescaledb") {
-        let _ = writeln!(s, "CREATE EXTENSION IF NOT EXISTS {};", q(&e.name));
+        match &e.schema {
+            Some(sc) => {
+                let _ = writeln!(s, "CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {};", q(&e.name), q(sc));
+            }
+            None => {
+                let _ = writeln!(s, "CREATE EXTENSION IF NOT EXISTS {};", q(&e.name));
+            }
+        }
     }
     if timescale {
         s.push_str(
@@ -253,6 +260,36 @@ pub fn schema_sql(c: &Catalog) -> (String, Vec<Note>) {
     }
     for seq in &c.sequences {
         let _ = writeln!(s, "\nCREATE SEQUENCE IF NOT EXISTS {} AS {};", qn(&seq.schema, &seq.name), seq.ty);
+    }
+    // Functions and aggregates as the input wrote them: those whose signature names no table
+    // first (defaults, checks and indexes may call them), the rest after the tables.
+    let relation_names: std::collections::HashSet<String> =
+        c.tables.iter().flat_map(|t| [t.name.clone(), format!("{}.{}", t.schema, t.name)]).collect();
+    let names_table = |f: &nest_catalog::Function| {
+        f.arguments.iter().chain(std::iter::once(&f.returns)).any(|ty| {
+            let base = ty.trim_start_matches("setof ").trim_end_matches("[]").trim_matches('"');
+            relation_names.contains(base)
+        })
+    };
+    let mut late_functions = Vec::new();
+    let mut wrote_functions = false;
+    for f in &c.functions {
+        let Some(src) = &f.source.0 else {
+            notes.push(Note(format!(
+                "function {}.{}: the catalog has no definition for it; not created",
+                f.schema, f.name
+            )));
+            continue;
+        };
+        if names_table(f) {
+            late_functions.push(src);
+            continue;
+        }
+        if !wrote_functions {
+            s.push_str("\n-- Functions (bodies are checked when called, as pg_dump does)\nSET check_function_bodies = false;\n");
+            wrote_functions = true;
+        }
+        let _ = writeln!(s, "\n{}", statement(src));
     }
 
     let ordered = dependency_order(c);
@@ -402,6 +439,13 @@ pub fn schema_sql(c: &Catalog) -> (String, Vec<Note>) {
         }
     }
 
+    if !late_functions.is_empty() {
+        s.push_str("\n-- Functions that take or return table rows\nSET check_function_bodies = false;\n");
+        for src in late_functions {
+            let _ = writeln!(s, "\n{}", statement(src));
+        }
+    }
+
     // Hypertables, then views (a continuous aggregate needs its hypertable).
     let hypertables: Vec<&Table> = ordered.iter().copied().filter(|t| t.hypertable.is_some()).collect();
     if !hypertables.is_empty() {
@@ -483,13 +527,28 @@ pub fn schema_sql(c: &Catalog) -> (String, Vec<Note>) {
     }
     let triggers: Vec<(&Table, &nest_catalog::Trigger)> =
         ordered.iter().flat_map(|t| t.triggers.iter().map(move |tr| (*t, tr))).collect();
+    if !triggers.is_empty() {
+        s.push_str("\n-- Triggers\n");
+    }
     for (t, tr) in triggers {
-        notes.push(Note(format!(
-            "trigger {} on {} calls {}(), whose body the catalog does not keep; create the function, then the trigger",
-            tr.name, t.name, tr.function.name
-        )));
+        let defined = c.functions.iter().any(|f| f.name == tr.function.name && f.source.0.is_some())
+            || !c.functions.iter().any(|f| f.name == tr.function.name);
+        match (&tr.source.0, defined) {
+            (Some(src), true) => {
+                let _ = writeln!(s, "{}", statement(src));
+            }
+            _ => notes.push(Note(format!(
+                "trigger {} on {} not created: the catalog has no definition for it or for {}()",
+                tr.name, t.name, tr.function.name
+            ))),
+        }
     }
     (s, notes)
+}
+
+/// A statement as written, ending in one semicolon.
+fn statement(src: &str) -> String {
+    format!("{};", src.trim().trim_end_matches(';').trim_end())
 }
 
 #[cfg(test)]

@@ -40,6 +40,9 @@ pub struct Replayer {
     pub(crate) sequences: Vec<Sequence>,
     pub(crate) functions: Vec<Function>,
     pub(crate) extensions: Vec<Extension>,
+    /// The original text of a statement replayed in a rewritten form (a trigger read without
+    /// its arguments), for its source.
+    pub(crate) pending_source: Option<String>,
     pub(crate) schemas: BTreeSet<String>,
     pub(crate) search_path: Vec<String>,
     /// Relation names per schema (tables, views, indexes, sequences): index names must not clash.
@@ -119,6 +122,7 @@ impl Replayer {
             sequences: Vec::new(),
             functions: Vec::new(),
             extensions: Vec::new(),
+            pending_source: None,
             schemas,
             search_path: vec!["public".to_string()],
             relation_names: HashSet::new(),
@@ -339,9 +343,20 @@ impl Replayer {
             Statement::CreatePolicy(p) => self.create_policy(p),
             Statement::AlterPolicy(p) => self.alter_policy(p),
             Statement::DropPolicy(p) => self.drop_policy(p),
-            Statement::CreateTrigger(t) => self.create_trigger(t),
+            Statement::CreateTrigger(t) => self.create_trigger(t, text),
             Statement::DropTrigger(t) => self.drop_trigger(t),
-            Statement::CreateFunction(f) => self.create_function(f),
+            Statement::CreateFunction(f) => self.create_function(f, text),
+            Statement::CreateAggregate(a) => {
+                use sqlparser::ast::CreateAggregateArgs as A;
+                let args: Vec<String> = match &a.args {
+                    A::List(l) => l.iter().map(|x| objects::type_text(&x.data_type)).collect(),
+                    A::OrderedSet { direct, aggregated } => {
+                        direct.iter().chain(aggregated.iter()).map(|x| objects::type_text(&x.data_type)).collect()
+                    }
+                    A::Star | A::Legacy => Vec::new(),
+                };
+                self.create_aggregate(&a.name, args, text);
+            }
             Statement::DropFunction(f) => self.drop_function(f),
             Statement::CreateType { name, representation } => self.create_type(&name, representation),
             Statement::AlterType(t) => self.alter_type(t),
@@ -352,7 +367,7 @@ impl Replayer {
             Statement::CreateSequence { name, sequence_options, if_not_exists, .. } => {
                 self.create_sequence(&name, &sequence_options, if_not_exists)
             }
-            Statement::CreateExtension(e) => self.create_extension(&ident(&e.name)),
+            Statement::CreateExtension(e) => self.create_extension(&ident(&e.name), e.schema.as_ref().map(ident)),
             Statement::DropExtension(e) => {
                 for n in &e.names {
                     let n = ident(n);

@@ -26,7 +26,7 @@ fn owner_name(o: &Owner) -> String {
 }
 
 /// Normalized type text of a function argument or result.
-fn type_text(dt: &DataType) -> String {
+pub(crate) fn type_text(dt: &DataType) -> String {
     match SqlType::parse(&dt.to_string()) {
         Ok(t) => t.to_string(),
         Err(_) => dt.to_string().to_lowercase(),
@@ -151,7 +151,7 @@ impl Replayer {
         }
     }
 
-    pub(crate) fn create_trigger(&mut self, t: CreateTrigger) {
+    pub(crate) fn create_trigger(&mut self, t: CreateTrigger, text: &str) {
         let Ok(Some(key)) = self.target_table(&t.table_name, false) else {
             return;
         };
@@ -187,6 +187,7 @@ impl Replayer {
                 Some(TriggerObjectKind::ForEach(TriggerObject::Row) | TriggerObjectKind::For(TriggerObject::Row))
             ),
             function,
+            source: nest_catalog::SourceText(Some(self.pending_source.take().unwrap_or_else(|| text.to_string()))),
         };
         if let Some(tab) = self.table_mut(&key) {
             tab.triggers.retain(|x| x.name != trig.name);
@@ -205,7 +206,7 @@ impl Replayer {
         }
     }
 
-    pub(crate) fn create_function(&mut self, f: CreateFunction) {
+    pub(crate) fn create_function(&mut self, f: CreateFunction, text: &str) {
         let (schema, name) = self.create_name(&f.name);
         let arguments: Vec<String> = f
             .args
@@ -222,7 +223,22 @@ impl Replayer {
         };
         let language = f.language.as_ref().map(ident).unwrap_or_else(|| "sql".into());
         self.functions.retain(|x| !(x.schema == schema && x.name == name && x.arguments == arguments));
-        self.functions.push(Function { schema, name, arguments, returns, language });
+        let source = nest_catalog::SourceText(Some(text.to_string()));
+        self.functions.push(Function { schema, name, arguments, returns, language, source });
+    }
+
+    /// CREATE AGGREGATE name (arg types) (...): recorded with its text, to be written out again.
+    pub(crate) fn create_aggregate(&mut self, name: &ObjectName, arguments: Vec<String>, text: &str) {
+        let (schema, name) = self.create_name(name);
+        self.functions.retain(|x| !(x.schema == schema && x.name == name && x.arguments == arguments));
+        self.functions.push(Function {
+            schema,
+            name,
+            arguments,
+            returns: "unknown".into(),
+            language: "aggregate".into(),
+            source: nest_catalog::SourceText(Some(text.to_string())),
+        });
     }
 
     pub(crate) fn drop_function(&mut self, f: DropFunction) {
@@ -382,9 +398,10 @@ impl Replayer {
         }
     }
 
-    pub(crate) fn create_extension(&mut self, name: &str) {
+    pub(crate) fn create_extension(&mut self, name: &str, schema: Option<String>) {
+        let schema = schema.filter(|s| s != "public");
         if !self.extensions.iter().any(|e| e.name == name) {
-            self.extensions.push(Extension { name: name.to_string() });
+            self.extensions.push(Extension { name: name.to_string(), schema });
         }
     }
 
