@@ -80,11 +80,18 @@ function allowed(who, resource, action) {
   if (who === 'revoked' && resource === 'users' && action === 'read') return false;
   if (who === 'direct' && resource === 'roles' && action === 'delete') return true;
   if (action === 'read' || who === 'root') return by.includes(action);
-  // Writes to accounts: admin only. Writes to role and permission tables: no default role
-  // (holding them means being able to make oneself anything).
-  if (resource === 'users') return who === 'admin';
+  // Accounts: a user changes their own (user and up); deleting and restoring is admin's.
+  // Writes to role and permission tables: no default role (holding them means being able
+  // to make oneself anything).
+  if (resource === 'users') return action === 'update' ? by.includes('create') : who === 'admin';
   if (resource === 'roles' || resource === 'permissions') return false;
   return by.includes(action);
+}
+
+/** Accounts are scoped to their owner: only holders of users:all (admin, root) reach another user's row. */
+function reaches(who, resource, path) {
+  if (resource !== 'users' || /^\/users(\?|$)/.test(path)) return true;
+  return who === 'admin' || who === 'root';
 }
 
 let seq = 0;
@@ -132,8 +139,10 @@ test('route × role matrix: 401 without a token, 403 without the permission, 2xx
       for (const [who, t] of Object.entries(tokens)) {
         const p2 = method === 'GET' && action === 'read' ? p : await path();
         const r = await call(method, p2, body?.(), auth(t));
-        const what = `${who} ${method} ${resource} (${resource}:${action})`;
-        if (allowed(who, resource, action)) {
+        const what = `${who} ${method} ${p2} (${resource}:${action})`;
+        if (allowed(who, resource, action) && !reaches(who, resource, p2)) {
+          expectError(r, 404, `${what}: another user's account`);
+        } else if (allowed(who, resource, action)) {
           assert.ok(r.status >= 200 && r.status < 300, `${what}: expected success, got ${r.status} ${r.text.slice(0, 200)}`);
         } else {
           expectError(r, 403, what);
@@ -154,8 +163,9 @@ test('effective permissions: inheritance through parent roles, expiry, grants an
   const manager = await eff('manager');
   assert.deepEqual(manager.roles, ['guest', 'manager', 'user'], 'manager inherits user, which inherits guest');
   assert.ok(manager.permissions.includes('users:read'), 'read comes from guest through the chain');
-  assert.ok(!manager.permissions.includes('roles:update') && !manager.permissions.includes('users:update'), 'no default role writes roles; accounts are the admin\'s');
-  assert.ok((await eff('admin')).permissions.includes('users:update'));
+  assert.ok(!manager.permissions.includes('roles:update') && !manager.permissions.includes('users:all'), 'no default role writes roles; every account is the admin\'s');
+  assert.ok(manager.permissions.includes('users:update'), 'a user changes their own account');
+  assert.ok((await eff('admin')).permissions.includes('users:all'));
   assert.deepEqual((await eff('expired')).permissions, [], 'an expired role grants nothing');
   const revoked = await eff('revoked');
   assert.ok(!revoked.permissions.includes('users:read') && revoked.permissions.includes('roles:read'), 'a direct revoke wins over roles');
@@ -197,23 +207,35 @@ test('effective permissions: inheritance through parent roles, expiry, grants an
   assert.ok(ok, 'a role given in SQL counts within 2 s');
 });
 
-test('lockout after repeated failures, unlock after locked_until, inactive accounts refused', async () => {
+test('failures from one address slow that address down; many failures lock the account; inactive accounts refused', async () => {
   const email = 'lock@example.com';
   await register(email);
+  const from = (ip) => ({ headers: { 'x-forwarded-for': ip } });
+  const attempt = (ip, password = PASSWORD) => call('POST', '/auth/login', { email, password }, from(ip));
   const max = Number(process.env.AUTH_MAX_FAILED_LOGINS);
-  for (let i = 0; i < max; i++) expectError(await login(email, 'wrong password'), 401, `failure ${i + 1}`);
-  // While locked, a wrong password gets the same 401 as for any account (no hint it exists).
-  expectError(await login(email, 'still wrong'), 401, 'wrong password while locked');
-  const locked = expectError(await login(email), 423, 'locked, with the right password');
+  for (let i = 0; i < max; i++) expectError(await attempt('10.0.0.1', 'wrong password'), 401, `failure ${i + 1}`);
+  const slowed = expectError(await attempt('10.0.0.1'), 429, 'the attacker\'s address waits, even with the right password');
+  const wait = Number(slowed.headers.get('retry-after'));
+  assert.ok(wait >= 1, 'Retry-After');
+  // The owner, elsewhere, is not locked out.
+  expectStatus(await attempt('10.0.0.2'), 200, 'the owner from another address');
+  // After the wait the address may try again.
+  await new Promise((r) => setTimeout(r, wait * 1000 + 100));
+  expectError(await attempt('10.0.0.1', 'wrong again'), 401, 'after the wait: an answer, not 429');
+  // Failures from anywhere add up: past AUTH_ACCOUNT_LOCK_AFTER the account locks (423).
+  const lockAfter = Number(process.env.AUTH_ACCOUNT_LOCK_AFTER);
+  for (let i = 1; i < lockAfter; i++) expectError(await attempt(`10.1.0.${i}`, 'wrong password'), 401, `distributed failure ${i}`);
+  const locked = expectError(await attempt('10.2.0.1'), 423, 'locked, with the right password');
   assert.ok(locked.body.details.lockedUntil);
+  assert.match(locked.body.message, /reset your password/);
   const row = (await sql.query('SELECT failed_login_attempts, locked_until FROM users WHERE email = $1', [email])).rows[0];
-  assert.equal(row.failed_login_attempts, max);
+  assert.equal(row.failed_login_attempts, lockAfter);
   await sql.query("UPDATE users SET locked_until = now() - interval '1 second' WHERE email = $1", [email]);
-  expectStatus(await login(email), 200, 'unlocked after locked_until');
+  expectStatus(await attempt('10.2.0.2'), 200, 'unlocked after locked_until');
   const after = (await sql.query('SELECT failed_login_attempts, locked_until FROM users WHERE email = $1', [email])).rows[0];
   assert.deepEqual([after.failed_login_attempts, after.locked_until], [0, null], 'counter reset');
   await sql.query("UPDATE users SET status = 'suspended' WHERE email = $1", [email]);
-  expectError(await login(email), 403, 'suspended account');
+  expectError(await attempt('10.2.0.3'), 403, 'suspended account');
   expectError(await login('nobody-here@example.com'), 401, 'unknown email: same answer as a wrong password');
 });
 
@@ -281,6 +303,12 @@ test('tampered, expired, wrong-algorithm and unsigned tokens are rejected', asyn
   }
 });
 
+/** The current 30 s step is not about to end (a code stays valid while it travels). */
+async function settle() {
+  const left = 30_000 - (Date.now() % 30_000);
+  if (left < 3000) await new Promise((r) => setTimeout(r, left + 100));
+}
+
 function totp(secret, offset = 0) {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
   let bits = '';
@@ -300,14 +328,17 @@ test('second factor: enable, verify, required at sign-in, disable', async () => 
   const setup = expectStatus(await call('POST', '/auth/2fa/enable', undefined, auth(t)), 200, 'enable').body;
   assert.match(setup.otpauthUrl, /^otpauth:\/\/totp\//);
   expectError(await call('POST', '/auth/2fa/verify', { code: '000000' === totp(setup.secret) ? '111111' : '000000' }, auth(t)), 401, 'wrong code');
-  expectStatus(await call('POST', '/auth/2fa/verify', { code: totp(setup.secret) }, auth(t)), 204, 'verify');
+  await settle();
+  expectStatus(await call('POST', '/auth/2fa/verify', { code: totp(setup.secret, -1) }, auth(t)), 204, 'verify');
   // A stolen access token cannot swap the working second factor for its own.
   expectError(await call('POST', '/auth/2fa/enable', undefined, auth(t)), 409, 'enable while on');
   const need = expectError(await login(email), 401, 'code required');
   assert.equal(need.body.details.twoFactorRequired, true);
   expectError(await login(email, PASSWORD, totp(setup.secret, 5)), 401, 'stale code');
+  expectError(await login(email, PASSWORD, totp(setup.secret, -1)), 401, 'the code already used to verify');
   expectStatus(await login(email, PASSWORD, totp(setup.secret)), 200, 'password and code');
-  expectStatus(await call('POST', '/auth/2fa/disable', { code: totp(setup.secret) }, auth(t)), 204, 'disable');
+  expectError(await login(email, PASSWORD, totp(setup.secret)), 401, 'the same code twice');
+  expectStatus(await call('POST', '/auth/2fa/disable', { code: totp(setup.secret, 1) }, auth(t)), 204, 'disable');
   expectStatus(await login(email), 200, 'password alone again');
 });
 
@@ -320,7 +351,8 @@ test('no password, hash, secret or token hash in any response; OpenAPI shows sec
   assert.ok(doc.paths['/users'].get.responses['403'] && doc.paths['/users'].get.responses['401']);
   for (const [name, schema] of Object.entries(doc.components.schemas)) {
     const props = Object.keys(schema.properties ?? {});
-    if (!name.startsWith('Register') && !name.startsWith('Login')) {
+    // Request bodies that carry a password (write-only) are the exception.
+    if (!/^(Register|Login|ResetPassword|ChangePassword)/.test(name)) {
       assert.ok(!props.includes('passwordHash') && !props.includes('twoFactorSecret') && !props.includes('password'), `${name} exposes a secret`);
     }
   }

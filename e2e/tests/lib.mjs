@@ -80,3 +80,56 @@ export function assertSameSequence(actual, expected, what) {
 }
 
 export const uuid = () => crypto.randomUUID();
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+export function base32Decode(s) {
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const ch of s.replace(/=+$/, '').toUpperCase()) {
+    value = (value << 5) | ALPHABET.indexOf(ch);
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 255);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** A raw message's body, quoted-printable decoded. */
+function decodeBody(raw) {
+  const [head, ...rest] = raw.split(/\r?\n\r?\n/);
+  const body = rest.join('\n\n');
+  if (!/content-transfer-encoding:\s*quoted-printable/i.test(head)) {
+    return /content-transfer-encoding:\s*base64/i.test(head) ? Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8') : body;
+  }
+  return body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (_, h) => String.fromCharCode(parseInt(h, 16)));
+}
+
+/**
+ * The newest message the SMTP sink (MAIL_DIR) received for `to` whose subject matches, and the
+ * token in it. Mail leaves the app after the response, so this waits for it (up to 10 s).
+ */
+export async function mailToken(to, subject) {
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const dir = process.env.MAIL_DIR;
+  assert.ok(dir, 'MAIL_DIR');
+  for (let i = 0; i < 200; i++) {
+    const files = readdirSync(dir).filter((f) => f.endsWith('.eml')).sort().reverse();
+    for (const f of files) {
+      const raw = readFileSync(`${dir}/${f}`, 'utf8');
+      const head = raw.split(/\r?\n\r?\n/)[0];
+      const rcpt = /^X-Sink-To: (.*)$/m.exec(head)?.[1] ?? '';
+      const subj = /^Subject: (.*)$/m.exec(head)?.[1] ?? '';
+      if (rcpt.toLowerCase().includes(to.toLowerCase()) && subject.test(subj)) {
+        const token = /token[:=] ?([A-Za-z0-9_-]{20,})/.exec(decodeBody(raw))?.[1];
+        assert.ok(token, `no token in the message to ${to}`);
+        return token;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no message to ${to} matching ${subject} arrived`);
+}

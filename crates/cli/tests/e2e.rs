@@ -10,14 +10,9 @@ mod common;
 use common::{node_modules, root, run};
 use nest_testdb::TestDb;
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 struct App(Child);
 
@@ -66,36 +61,84 @@ fn boot(project: &Path, db: &TestDb) -> (App, String) {
 }
 
 fn boot_env(project: &Path, db_url: &str, env: &[(&str, &str)]) -> (App, String) {
-    let port = free_port();
-    let mut child = Command::new("node")
-        .arg("dist/main.js")
+    boot_with(project, Some(db_url), env)
+}
+
+/// Start the built app on a port of its own choosing (PORT=0) and wait for the line that says
+/// where it listens. `db_url: None` leaves DATABASE_URL to the project's `.env`.
+fn boot_with(project: &Path, db_url: Option<&str>, env: &[(&str, &str)]) -> (App, String) {
+    let mut cmd = Command::new("node");
+    cmd.arg("dist/main.js")
         .current_dir(project)
+        .env_remove("DATABASE_URL")
+        // Suites send hundreds of requests from one address: rate limits are tested on their own.
+        .env("RATE_LIMIT_PER_MINUTE", "0")
+        .env("AUTH_RATE_LIMIT_PER_MINUTE", "1000000")
+        .env("AUTH_ACCOUNT_RATE_LIMIT_PER_MINUTE", "1000000")
         .envs(env.iter().copied())
-        .env("DATABASE_URL", db_url)
-        .env("PORT", port.to_string())
+        .env("PORT", "0")
         .env("HOST", "127.0.0.1")
         .env("LOG_FORMAT", "json")
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node");
+        .stderr(Stdio::piped());
+    if let Some(url) = db_url {
+        cmd.env("DATABASE_URL", url);
+    }
+    let mut child = cmd.spawn().expect("node");
     let stderr = child.stderr.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             eprintln!("[app] {line}");
         }
     });
-    let app = App(child);
-    let base = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    loop {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if !sent && let Some(url) = line.split("listening on ").nth(1) {
+                let url = url.split_whitespace().next().unwrap_or("").trim_end_matches(['"', ',']).to_string();
+                let _ = tx.send(url);
+                sent = true;
+            }
+            eprintln!("[app] {line}");
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "the app did not start listening within 30 s");
-        std::thread::sleep(Duration::from_millis(100));
+    });
+    let mut app = App(child);
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(url) => (app, url.replace("[::1]", "127.0.0.1")),
+        Err(_) => {
+            let status = app.0.try_wait().ok().flatten();
+            panic!("the app did not say where it listens within 60 s (exit: {status:?})")
+        }
     }
-    (app, base)
+}
+
+/// Start the app and expect it to refuse: it exits non-zero within 60 s and its output says
+/// `expected`.
+fn refuses_to_boot(project: &Path, db_url: Option<&str>, env: &[(&str, &str)], expected: &str) {
+    let mut cmd = Command::new("node");
+    cmd.arg("dist/main.js")
+        .current_dir(project)
+        .env_remove("DATABASE_URL")
+        .envs(env.iter().copied())
+        .env("PORT", "0")
+        .env("HOST", "127.0.0.1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(url) = db_url {
+        cmd.env("DATABASE_URL", url);
+    }
+    let child = cmd.spawn().expect("node");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out =
+        rx.recv_timeout(Duration::from_secs(60)).expect("the app neither refused nor stopped within 60 s").unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "the app started when it should have refused ({expected}):\n{text}");
+    assert!(text.contains(expected), "the refusal does not say `{expected}`:\n{text}");
 }
 
 fn node_test(project_env: (&str, &str), files: &[&str]) {
@@ -156,7 +199,10 @@ fn seed_project_compiles_boots_and_serves_every_table() {
         let sql = std::fs::read_to_string(project.join(f)).unwrap();
         db.execute(&sql).unwrap_or_else(|e| panic!("PostgreSQL rejected the generated {f}: {e}"));
     }
-    let (_app, base) = boot(&project, &db);
+    // As the superuser, on purpose: the seed's own policy on projects reads a setting only
+    // tenancy sets, so its rows are for tenants (the security suite covers that). This suite is
+    // about CRUD; the development override lets the app start, and says so in its log.
+    let (_app, base) = boot_env(&project, &db.url, &[("ALLOW_UNSAFE_DATABASE_ROLE", "true")]);
     node_test((&base, &db.url), &["crud.test.mjs", "injection.test.mjs"]);
     let _ = std::fs::remove_dir_all(&tmp);
 }
@@ -246,7 +292,9 @@ fn rich_schema_project_serves_every_type() {
         let sql = std::fs::read_to_string(project.join(f)).unwrap();
         db.execute(&sql).unwrap_or_else(|e| panic!("PostgreSQL rejected the generated {f}: {e}"));
     }
-    let (_app, base) = boot(&project, &db);
+    // fixtures/pg/rich.sql gives app.people policies of its own that hide rows from a
+    // non-owner role (a reader test); the suite checks types, so it runs as the owner.
+    let (_app, base) = boot_env(&project, &db.url, &[("ALLOW_UNSAFE_DATABASE_ROLE", "true")]);
     node_test((&base, &db.url), &["rich.test.mjs"]);
     let _ = std::fs::remove_dir_all(&tmp);
 }
@@ -299,7 +347,14 @@ fn auth_and_rbac_enforced_on_every_route() {
         db.execute(&sql).unwrap_or_else(|e| panic!("PostgreSQL rejected the generated {f}: {e}"));
     }
     let secret = "e2e-secret-0123456789-0123456789-abcdef";
-    let env = [("AUTH_JWT_SECRET", secret), ("AUTH_MAX_FAILED_LOGINS", "3"), ("AUTH_LOCK_MINUTES", "5")];
+    let env = [
+        ("AUTH_JWT_SECRET", secret),
+        ("AUTH_ENCRYPTION_KEY", "e2e-encryption-key-0123456789-0123456789"),
+        ("AUTH_MAX_FAILED_LOGINS", "3"),
+        ("AUTH_ACCOUNT_LOCK_AFTER", "6"),
+        ("AUTH_LOCK_MINUTES", "5"),
+        ("TRUST_PROXY", "true"),
+    ];
     let (_app, base) = boot_env(&project, &db.url, &env);
     node_test_env((&base, &db.url), &["auth.test.mjs"], &env);
     let _ = std::fs::remove_dir_all(&tmp);
@@ -347,9 +402,10 @@ fn tenants_are_isolated_by_the_app_and_by_row_level_security() {
     load_db(&project, &db);
     let app_url = db.app_role("SELECT nestgen.grant_app_role('{role}')");
     let secret = "tenancy-secret-0123456789-0123456789-abc";
-    let (_app, base) = boot_env(&project, &app_url, &[("AUTH_JWT_SECRET", secret)]);
+    let key = ("AUTH_ENCRYPTION_KEY", "tenancy-encryption-key-0123456789-0123456789");
+    let (_app, base) = boot_env(&project, &app_url, &[("AUTH_JWT_SECRET", secret), key]);
     let (_nofilter, base_nofilter) =
-        boot_env(&project, &app_url, &[("AUTH_JWT_SECRET", secret), ("NESTGEN_TEST_TENANT_APP_FILTER", "off")]);
+        boot_env(&project, &app_url, &[("AUTH_JWT_SECRET", secret), key, ("NESTGEN_TEST_APP_FILTER", "off")]);
     node_test_env(
         (&base, &db.url),
         &["tenancy.test.mjs"],
@@ -440,8 +496,9 @@ fn audit_trail_in_both_modes_writes_the_same_rows() {
         load_db(&project, &db);
         let app_url = db.app_role("SELECT nestgen.grant_app_role('{role}')");
         let secret = "audit-secret-0123456789-0123456789-abcdef";
+        let key = ("AUTH_ENCRYPTION_KEY", "audit-encryption-key-0123456789-0123456789");
         let (_app, base) =
-            boot_env(&project, &app_url, &[("AUTH_JWT_SECRET", secret), ("AUDIT_MAINTENANCE_MINUTES", "0")]);
+            boot_env(&project, &app_url, &[("AUTH_JWT_SECRET", secret), key, ("AUDIT_MAINTENANCE_MINUTES", "0")]);
         let trace = tmp.join(format!("trace-{mode}.json"));
         node_test_env(
             (&base, &db.url),
@@ -460,7 +517,7 @@ fn audit_trail_in_both_modes_writes_the_same_rows() {
             let count = "SELECT count(*) FROM audit_logs WHERE record_id = '00000000-0000-0000-0000-0000000000aa'";
             assert_eq!(db.query_text(count).unwrap().as_deref(), Some("1"));
             let (_job, _) =
-                boot_env(&project, &app_url, &[("AUTH_JWT_SECRET", secret), ("AUDIT_MAINTENANCE_MINUTES", "60")]);
+                boot_env(&project, &app_url, &[("AUTH_JWT_SECRET", secret), key, ("AUDIT_MAINTENANCE_MINUTES", "60")]);
             let started = Instant::now();
             while db.query_text(count).unwrap().as_deref() != Some("0") {
                 assert!(started.elapsed() < Duration::from_secs(20), "the scheduled audit job did not run");
@@ -481,5 +538,216 @@ fn audit_trail_in_both_modes_writes_the_same_rows() {
             b.get(at).map(|x| x.to_string()).unwrap_or_default()
         );
     }
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// A child process killed when the test ends.
+struct Background(Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The SMTP sink of e2e/smtp-sink.mjs, writing messages to `dir`: (process, smtp URL).
+fn smtp_sink(dir: &Path) -> (Background, String) {
+    let mut child = Command::new("node")
+        .arg(root().join("e2e/smtp-sink.mjs"))
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node e2e/smtp-sink.mjs");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let port = line.trim().strip_prefix("listening ").unwrap_or_else(|| panic!("smtp sink said {line:?}")).to_string();
+    (Background(child), format!("smtp://127.0.0.1:{port}"))
+}
+
+/// The machine's Redis (scripts/ensure-redis.sh starts it for the suite).
+fn redis_url() -> String {
+    let url = std::env::var("NEST_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let addr = url.trim_start_matches("redis://").split('/').next().unwrap_or("127.0.0.1:6379").to_string();
+    assert!(
+        std::net::TcpStream::connect(&addr).is_ok(),
+        "no Redis at {url}: run scripts/ensure-redis.sh (or set NEST_TEST_REDIS_URL)"
+    );
+    url
+}
+
+/// The fenced ```sh block of `readme` that contains `marker`.
+fn readme_block(readme: &str, marker: &str) -> String {
+    readme
+        .split("```sh\n")
+        .skip(1)
+        .map(|b| b.split("\n```").next().unwrap_or("").to_string())
+        .find(|b| b.contains(marker))
+        .unwrap_or_else(|| panic!("the generated README has no sh block with `{marker}`"))
+}
+
+/// `KEY=value` lines of a .env file.
+fn dotenv(path: &Path) -> std::collections::HashMap<String, String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+        .collect()
+}
+
+/// Drops a database and roles made outside TestDb (by the README's own commands).
+struct Cleanup(Vec<String>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for sql in &self.0 {
+            let _ = nest_testdb::execute(&nest_testdb::admin_url(), sql);
+        }
+    }
+}
+
+/// The whole seed, generated with defaults, set up by running the generated README's setup block
+/// verbatim, then attacked over HTTP (e2e/tests/security.test.mjs); and the boot checks: the
+/// app refuses to run as a superuser, a BYPASSRLS role or a table owner, or without a secret.
+#[test]
+fn seed_defaults_set_up_by_the_readme_resist_attacks() {
+    let tmp = tempdir("security");
+    let project = tmp.join("secapi");
+    generate(&project, &["--schema", "fixtures/seed"]);
+    link_node_modules(&project);
+    tsc(&project, &[]);
+    let mail_dir = tmp.join("mail");
+    let (_sink, smtp) = smtp_sink(&mail_dir);
+    let redis = redis_url();
+
+    // The README's setup block, as written, with psql pointed at the test server.
+    let admin = nest_testdb::admin_url();
+    let rest = admin.trim_start_matches("postgres://").trim_start_matches("postgresql://");
+    let (user, hostpart) = rest.split_once('@').unwrap_or(("postgres", rest));
+    let hostport = hostpart.split('/').next().unwrap_or("127.0.0.1:5432");
+    let (host, port) = hostport.split_once(':').unwrap_or((hostport, "5432"));
+    let db_name = format!("ngt_readme_{}", std::process::id());
+    let app_role = format!("{db_name}_app");
+    let _cleanup = Cleanup(vec![
+        format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"),
+        format!("DROP ROLE IF EXISTS {app_role}"),
+        format!("DROP ROLE IF EXISTS {db_name}_bypass"),
+        format!("DROP ROLE IF EXISTS {db_name}_owner"),
+    ]);
+    // Leftovers of an interrupted run.
+    drop(Cleanup(vec![
+        format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"),
+        format!("DROP ROLE IF EXISTS {app_role}"),
+    ]));
+    let readme = std::fs::read_to_string(project.join("README.md")).unwrap();
+    let block = readme_block(&readme, "createdb");
+    run(
+        Command::new("bash")
+            .args(["-euo", "pipefail", "-c", &block])
+            .current_dir(&project)
+            .env("DB_NAME", &db_name)
+            .env("PGHOST", host)
+            .env("PGPORT", port)
+            .env("PGUSER", user.split(':').next().unwrap_or(user)),
+        "the README's setup block",
+    );
+    let env = dotenv(&project.join(".env"));
+    let app_url = env.get("DATABASE_URL").expect(".env has DATABASE_URL").clone();
+    let secret = env.get("AUTH_JWT_SECRET").expect(".env has AUTH_JWT_SECRET").clone();
+    let db_url = nest_testdb::with_db(&admin, &db_name);
+
+    // The app takes DATABASE_URL and the secrets from .env.
+    let quiet = [
+        ("SMTP_URL", smtp.as_str()),
+        ("AUTH_STATE_CACHE_MS", "0"),
+        ("TENANT_CACHE_TTL_MS", "0"),
+        ("RBAC_CACHE_TTL_MS", "0"),
+        ("RATE_LIMIT_PER_MINUTE", "0"),
+        ("AUTH_RATE_LIMIT_PER_MINUTE", "100000"),
+        ("AUTH_ACCOUNT_RATE_LIMIT_PER_MINUTE", "100000"),
+    ];
+    let (_app, base) = boot_with(&project, None, &quiet);
+    let mut nofilter_env = quiet.to_vec();
+    nofilter_env.push(("NESTGEN_TEST_APP_FILTER", "off"));
+    let (_nofilter, base_nofilter) = boot_with(&project, None, &nofilter_env);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let prefix = format!("ngt-{}-{nanos}:", std::process::id());
+    let new_secret = "a-rotated-secret-0123456789-0123456789-xyz";
+    let limited = [
+        ("SMTP_URL", smtp.as_str()),
+        ("RATE_LIMIT_PER_MINUTE", "30"),
+        ("REDIS_URL", redis.as_str()),
+        ("REDIS_PREFIX", prefix.as_str()),
+        ("TRUST_PROXY", "true"),
+        ("AUTH_MAX_FAILED_LOGINS", "3"),
+        ("AUTH_RATE_LIMIT_PER_MINUTE", "100"),
+        ("AUTH_JWT_SECRET", new_secret),
+        ("AUTH_JWT_PREVIOUS_SECRETS", secret.as_str()),
+    ];
+    let (_limited_a, base_a) = boot_with(&project, None, &limited);
+    let (_limited_b, base_b) = boot_with(&project, None, &limited);
+    node_test_env(
+        (&base, &db_url),
+        &["security.test.mjs"],
+        &[
+            ("BASE_URL_NOFILTER", &base_nofilter),
+            ("BASE_URL_LIMITED_A", &base_a),
+            ("BASE_URL_LIMITED_B", &base_b),
+            ("DATABASE_URL_APP", &app_url),
+            ("APP_ROLE", &app_role),
+            ("MAIL_DIR", mail_dir.to_str().unwrap()),
+        ],
+    );
+
+    // Boot safety: connections that would switch row-level security off are refused.
+    refuses_to_boot(&project, Some(&db_url), &[("SMTP_URL", &smtp)], "a superuser");
+    let bypass = format!("{db_name}_bypass");
+    nest_testdb::execute(&admin, &format!("CREATE ROLE {bypass} LOGIN NOSUPERUSER BYPASSRLS")).unwrap();
+    refuses_to_boot(
+        &project,
+        Some(&format!("postgres://{bypass}@{hostport}/{db_name}")),
+        &[("SMTP_URL", &smtp)],
+        "BYPASSRLS",
+    );
+    let owner = format!("{db_name}_owner");
+    nest_testdb::execute(&admin, &format!("CREATE ROLE {owner} LOGIN NOSUPERUSER NOBYPASSRLS")).unwrap();
+    nest_testdb::execute(
+        &db_url,
+        &format!(
+            "CREATE TABLE owner_probe (id int); ALTER TABLE owner_probe ENABLE ROW LEVEL SECURITY; ALTER TABLE owner_probe OWNER TO {owner}"
+        ),
+    )
+    .unwrap();
+    refuses_to_boot(
+        &project,
+        Some(&format!("postgres://{owner}@{hostport}/{db_name}")),
+        &[("SMTP_URL", &smtp)],
+        "owns tables with row-level security",
+    );
+    nest_testdb::execute(&db_url, "DROP TABLE owner_probe").unwrap();
+    // The development override lets a superuser through (loudly), never in production.
+    let (_unsafe, _) =
+        boot_with(&project, Some(&db_url), &[("SMTP_URL", &smtp), ("ALLOW_UNSAFE_DATABASE_ROLE", "true")]);
+    refuses_to_boot(
+        &project,
+        Some(&db_url),
+        &[("SMTP_URL", &smtp), ("ALLOW_UNSAFE_DATABASE_ROLE", "true"), ("NODE_ENV", "production")],
+        "a superuser",
+    );
+    // Secrets: missing or short.
+    refuses_to_boot(&project, None, &[("SMTP_URL", &smtp), ("AUTH_JWT_SECRET", "")], "AUTH_JWT_SECRET is not set");
+    refuses_to_boot(
+        &project,
+        None,
+        &[("SMTP_URL", &smtp), ("AUTH_JWT_SECRET", "short")],
+        "AUTH_JWT_SECRET must be at least 32",
+    );
+    refuses_to_boot(
+        &project,
+        None,
+        &[("SMTP_URL", &smtp), ("AUTH_ENCRYPTION_KEY", "")],
+        "AUTH_ENCRYPTION_KEY is not set",
+    );
+    refuses_to_boot(&project, None, &[("NODE_ENV", "production")], "SMTP_URL is not set");
     let _ = std::fs::remove_dir_all(&tmp);
 }

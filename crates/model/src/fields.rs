@@ -55,6 +55,31 @@ pub enum Format {
     Phone,
 }
 
+/// A value the server writes from the request, never the client (actor and owner columns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerSet {
+    /// The signed-in user's id, on insert (`owner_id`, `created_by`, `uploaded_by`, ...).
+    ActorOnCreate,
+    /// The signed-in user's id, on insert and on every update (`updated_by`).
+    ActorOnUpdate,
+    /// The signed-in user's id, on (soft) delete (`deleted_by`).
+    ActorOnDelete,
+    /// Clients may set it, but only to their own id or null (`approved_by`, `reviewed_by`).
+    SelfOnly,
+}
+
+impl ServerSet {
+    /// The name the TypeScript runtime uses.
+    pub fn runtime_name(self) -> &'static str {
+        match self {
+            ServerSet::ActorOnCreate => "create",
+            ServerSet::ActorOnUpdate => "update",
+            ServerSet::ActorOnDelete => "delete",
+            ServerSet::SelfOnly => "self",
+        }
+    }
+}
+
 /// What clients may do with a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -103,6 +128,8 @@ pub struct Field {
     pub why: Option<String>,
     /// A secret: masked in audit rows (by name, column metadata `is_sensitive` or config).
     pub sensitive: bool,
+    /// Written by the server from the signed-in user (see [`ServerSet`]).
+    pub server: Option<ServerSet>,
 }
 
 impl Field {
@@ -264,7 +291,27 @@ fn access_for(col: &Column, kind: FieldKind, sensitive: bool) -> (Access, Option
     if sensitive {
         return (Access::WriteOnly, Some("secret: write-only, never returned".into()));
     }
+    if let Some(why) = server_state(col, kind) {
+        return (Access::ReadOnly, Some(why));
+    }
     (Access::ReadWrite, None)
+}
+
+/// Counters and activity stamps the server keeps (`download_count`, `retry_count`,
+/// `last_accessed_at`): clients must not set them. Only where an insert can leave them out.
+fn server_state(col: &Column, kind: FieldKind) -> Option<String> {
+    let c = col.name.to_ascii_lowercase();
+    let omittable = col.default.is_some() || col.nullable;
+    if !omittable || col.ty.array {
+        return None;
+    }
+    if matches!(kind, FieldKind::Int | FieldKind::BigInt) && (c.ends_with("_count") || c.ends_with("_counter")) {
+        return Some("counter kept by the server".into());
+    }
+    if kind == FieldKind::Timestamp && c.starts_with("last_") && c.ends_with("_at") {
+        return Some("activity stamp kept by the server".into());
+    }
+    None
 }
 
 pub(crate) fn build_fields(catalog: &Catalog, t: &Table, tcfg: &TableConfig, notes: &mut Vec<String>) -> Vec<Field> {
@@ -414,6 +461,7 @@ pub(crate) fn build_fields(catalog: &Catalog, t: &Table, tcfg: &TableConfig, not
             description,
             why,
             sql_type: col.ty.clone(),
+            server: None,
         });
     }
     out

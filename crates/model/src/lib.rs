@@ -5,10 +5,11 @@
 pub mod audit;
 mod fields;
 pub mod names;
+pub mod ownership;
 pub mod security;
 pub mod settings;
 
-pub use fields::{Access, Field, FieldKind, Format};
+pub use fields::{Access, Field, FieldKind, Format, ServerSet};
 pub use settings::{Config, Flags, Setting, Source};
 
 use nest_catalog::{Catalog, Diagnostic, Location, Table, TableKind, codes};
@@ -102,6 +103,8 @@ pub struct Resource {
     pub tenant_column: Option<usize>,
     /// `application` or `trigger`, for audited tables.
     pub audit_mode: Setting<String>,
+    /// Rows belong to users: each user sees and changes only their own (own-rows).
+    pub owner: Option<ownership::OwnerScope>,
 }
 
 impl Resource {
@@ -158,7 +161,7 @@ pub struct Selection {
 
 /// Features this version generates; the rest are accepted, recorded and reported.
 pub const IMPLEMENTED_FEATURES: &[&str] =
-    &["readonly", "soft-delete", "swagger", "versioning", "auth", "rbac", "tenant-scoped", "audit"];
+    &["readonly", "soft-delete", "swagger", "versioning", "auth", "rbac", "tenant-scoped", "audit", "own-rows"];
 
 fn table_kind(t: &Table) -> Option<ResourceKind> {
     match t.kind {
@@ -240,7 +243,12 @@ pub fn build(catalog: &Catalog, config: &Config, selection: &Selection) -> Model
     resources.sort_by(|a: &Resource, b: &Resource| (&a.schema, &a.table).cmp(&(&b.schema, &b.table)));
     let (auth, rbac) = security_for(catalog, &mut resources, &mut diagnostics);
     let tenancy = tenancy_for(catalog, &mut resources, auth.as_ref(), &mut diagnostics);
+    if let Some(a) = &auth {
+        let cx = ownership::Context { catalog, config, auth: a, rbac: rbac.as_ref(), tenancy: tenancy.as_ref() };
+        ownership::resolve(&cx, &mut resources);
+    }
     let audit = audit_for(catalog, &mut resources, auth.as_ref(), &mut diagnostics);
+    policy_notes(catalog, &mut resources, tenancy.as_ref());
     let name = config.project.name.clone().unwrap_or_else(|| "nest-api".into());
     let title = config.project.title.clone().unwrap_or_else(|| format!("{name} API"));
     Model { project: Project { name, title }, resources, auth, rbac, tenancy, audit, skipped, diagnostics }
@@ -529,6 +537,7 @@ fn resource(
         notes,
         tenant_column: None,
         audit_mode,
+        owner: None,
     }
 }
 
@@ -653,10 +662,13 @@ fn security_for(
         }
         for f in r.fields.iter_mut().filter(|f| a.managed.contains(&f.column)) {
             let secret = f.column == a.password_hash || Some(&f.column) == a.two_factor_secret.as_ref();
-            f.access = if secret { Access::None } else { Access::ReadOnly };
+            // The failure count and lock are the sign-in's own state, nobody's business to read.
+            let internal = Some(&f.column) == a.failed_logins.as_ref() || Some(&f.column) == a.locked_until.as_ref();
+            f.access = if secret || internal { Access::None } else { Access::ReadOnly };
             f.required_on_create = false;
-            f.ops.retain(|_| !secret);
-            f.why = Some("kept by the auth routes".into());
+            f.ops.retain(|_| !secret && !internal);
+            f.sortable = f.sortable && !secret && !internal;
+            f.why = Some(if internal { "sign-in state: never returned" } else { "kept by the auth routes" }.into());
         }
         r.operations.create = false;
         r.operations.bulk_create = false;
@@ -695,6 +707,10 @@ fn tenancy_for(
     };
     let users = catalog.table(&a.schema, &a.table);
     let mut model: Option<security::TenancyModel> = None;
+    // (resource, tenant column index); tables whose tenant column has no foreign key wait until
+    // another table has shown what the tenant is.
+    let mut accepted: Vec<(usize, usize)> = Vec::new();
+    let mut unkeyed: Vec<(usize, usize, String)> = Vec::new();
     for i in scoped {
         let r = &resources[i];
         let column = catalog
@@ -723,16 +739,68 @@ fn tenancy_for(
                     continue;
                 }
                 model.get_or_insert(m);
+                accepted.push((i, idx));
             }
-            Err(e) => {
-                security_error(
-                    diagnostics,
-                    e,
-                    "a tenant-scoped table needs a foreign key to its tenant table (organizations)",
-                );
+            Err(e) => unkeyed.push((i, idx, e)),
+        }
+    }
+    for (i, idx, e) in unkeyed {
+        let fits = model.as_ref().is_some_and(|m| resources[i].fields[idx].cast_type == m.tenant_id_type);
+        if fits {
+            accepted.push((i, idx));
+        } else {
+            security_error(
+                diagnostics,
+                e,
+                "a tenant-scoped table needs a foreign key to its tenant table (organizations)",
+            );
+        }
+    }
+    // Deny by default: with tenancy on, every other table that carries the tenant column is
+    // tenant data too, unless a flag, the config or metadata says otherwise.
+    if let Some(m) = &model {
+        let names: BTreeSet<String> =
+            accepted.iter().map(|&(i, idx)| resources[i].fields[idx].column.clone()).collect();
+        let audit_store = audit::find_log_table(catalog).map(|l| audit::detect(catalog, l, &[], None));
+        for (i, r) in resources.iter_mut().enumerate() {
+            if accepted.iter().any(|&(j, _)| j == i) || (r.schema == m.tenant.schema && r.table == m.tenant.table) {
                 continue;
             }
+            let Some(idx) =
+                r.fields.iter().position(|f| names.contains(&f.column) && !f.array && f.cast_type == m.tenant_id_type)
+            else {
+                continue;
+            };
+            let column = r.fields[idx].column.clone();
+            if let Some(s) = r.features.get("tenant-scoped").filter(|s| !s.value) {
+                r.notes.push(format!(
+                    "{}: carries {column} but tenant scoping is off ({}): every tenant's rows are served",
+                    r.table, s.source
+                ));
+                continue;
+            }
+            if r.schema == a.schema && r.table == a.table {
+                r.notes.push(format!(
+                    "{}: the users table carries {column} but is not tenant-scoped (sign-in reads it before a tenant is known); accounts are scoped to their owner instead",
+                    r.table
+                ));
+                continue;
+            }
+            if audit_store.as_ref().is_some_and(|s| audit::is_store(s, &r.schema, &r.table)) {
+                r.notes.push(format!(
+                    "{}: audit rows carry {column}, but the trail is read by platform admins only in this version",
+                    r.table
+                ));
+                continue;
+            }
+            r.features.insert(
+                "tenant-scoped".into(),
+                Setting::new(true, Source::Inferred(format!("carries the tenant column {column} (deny by default)"))),
+            );
+            accepted.push((i, idx));
         }
+    }
+    for &(i, idx) in &accepted {
         let r = &mut resources[i];
         let f = &mut r.fields[idx];
         f.access = Access::ReadOnly;
@@ -740,7 +808,13 @@ fn tenancy_for(
         f.ops.clear();
         f.why = Some("set from the signed-in user's organization".into());
         r.tenant_column = Some(idx);
-        r.operations.update = r.fields.iter().any(|f| f.writable() && !f.is_key);
+        r.operations.update = r.operations.update && r.fields.iter().any(|f| f.writable() && !f.is_key);
+        if r.kind != ResourceKind::Table {
+            r.notes.push(format!(
+                "{}: a view: filtered by the app to the caller's organization (row-level security cannot apply to views)",
+                r.table
+            ));
+        }
     }
     // The tenant table itself: a member sees and changes only their own organization.
     if let Some(t) = &model
@@ -769,6 +843,44 @@ fn tenancy_for(
         ));
     }
     model
+}
+
+/// Settings a policy reads: `current_setting('name'` → name.
+fn settings_read(expr: &str) -> Vec<String> {
+    expr.split("current_setting(")
+        .skip(1)
+        .filter_map(|rest| {
+            rest.trim_start().strip_prefix('\'').and_then(|r| r.split_once('\'')).map(|(n, _)| n.to_string())
+        })
+        .collect()
+}
+
+/// The schema's own row-level security policies that read a setting the app never sets for
+/// that table: through the app's (non-owner) role such a policy hides every row or fails.
+fn policy_notes(catalog: &Catalog, resources: &mut [Resource], tenancy: Option<&security::TenancyModel>) {
+    for r in resources.iter_mut() {
+        let Some(t) = catalog.table(&r.schema, &r.table) else { continue };
+        let tenant_setting = tenancy.filter(|_| r.tenant_column.is_some()).map(|m| m.setting.as_str());
+        for p in &t.policies {
+            let read: Vec<String> = p.using.iter().chain(p.with_check.iter()).flat_map(|e| settings_read(e)).collect();
+            for name in read {
+                if Some(name.as_str()) == tenant_setting || name.starts_with("nestgen.") {
+                    continue;
+                }
+                let hint = match tenancy.map(|m| m.setting.as_str()) {
+                    Some(s) if s == name => " (it is the tenant setting: make the table tenant-scoped)",
+                    _ => "",
+                };
+                let note = format!(
+                    "{}: row-level security policy {} reads the setting {name}, which the app does not set for this table{hint}; through the app's own role its rows stay hidden (or the query fails)",
+                    r.table, p.name
+                );
+                if !r.notes.contains(&note) {
+                    r.notes.push(note);
+                }
+            }
+        }
+    }
 }
 
 /// Audited tables: find the audit log table and its companions; the log and field-change tables
@@ -817,6 +929,22 @@ fn audit_for(
             ));
             continue;
         }
+        // A table the schema already audits with its own trigger (the seed's audit_users): the
+        // generated audit takes over (its trigger would write past the app role's rights).
+        let own_trigger = catalog.table(&r.schema, &r.table).and_then(|t| {
+            t.triggers
+                .iter()
+                .find(|g| g.function.name.to_ascii_lowercase().contains("audit") && g.function.schema != "nestgen")
+        });
+        if let Some(g) = own_trigger
+            && !r.features.contains_key("audit")
+            && !r.key.is_empty()
+        {
+            r.features.insert(
+                "audit".into(),
+                Setting::new(true, Source::Inferred(format!("the schema's trigger {} audits it", g.name))),
+            );
+        }
         let policies = store.retention.as_ref().is_some_and(|p| p.table.schema == r.schema && p.table.table == r.table);
         if policies && !r.feature("audit") && !r.key.is_empty() {
             // Who shortened a retention policy is part of the trail.
@@ -835,7 +963,19 @@ fn audit_for(
         audited.push(r.clone());
     }
     let refs: Vec<&Resource> = audited.iter().collect();
-    Some(audit::detect(catalog, logs, &refs, users))
+    let mut model = audit::detect(catalog, logs, &refs, users);
+    // What every sign-in changes (failure count, lock, last sign-in) is bookkeeping, not a
+    // change worth a trail row.
+    if let Some(a) = auth {
+        for t in model.audited.iter_mut().filter(|t| t.schema == a.schema && t.table == a.table) {
+            for c in &a.bookkeeping {
+                if !t.ignored.contains(c) {
+                    t.ignored.push(c.clone());
+                }
+            }
+        }
+    }
+    Some(model)
 }
 
 /// Every table a resource's foreign keys point to (for module ordering and docs).

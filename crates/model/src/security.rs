@@ -24,6 +24,63 @@ pub struct AuthModel {
     pub deleted_at: Option<String>,
     /// Columns only the auth runtime writes (never through the users CRUD routes).
     pub managed: Vec<String>,
+    /// Where "this email address is verified" is kept.
+    pub verified: Verified,
+    /// The second-factor secret goes in `two_factor_secret` (encrypted) when the column can hold
+    /// it; otherwise in `nestgen.accounts`.
+    pub two_factor_secret_fits: bool,
+    /// Columns each sign-in changes (failure count, lock, last sign-in): not audited.
+    pub bookkeeping: Vec<String>,
+}
+
+/// Where an account's email verification is recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verified {
+    /// A timestamp column of the users table (`email_verified_at`, `confirmed_at`).
+    Timestamp(String),
+    /// A boolean column (`email_verified`, `is_verified`).
+    Bool(String),
+    /// No such column: `nestgen.accounts.email_verified_at`.
+    Nestgen,
+}
+
+/// Length an encrypted second-factor secret needs (`v1.<kid>.<base64url>` of a 20-byte secret).
+pub const SEALED_SECRET_LENGTH: u32 = 80;
+
+fn verified_column(t: &Table, email: &str) -> Verified {
+    let stamps = [
+        format!("{email}_verified_at"),
+        "email_verified_at".into(),
+        format!("{email}_confirmed_at"),
+        "email_confirmed_at".into(),
+        "confirmed_at".into(),
+        "verified_at".into(),
+    ];
+    for c in &stamps {
+        if let Some(col) = t.column(c)
+            && col.ty.name.starts_with("timestamp")
+            && !col.ty.array
+        {
+            return Verified::Timestamp(c.clone());
+        }
+    }
+    let flags = [
+        format!("{email}_verified"),
+        "email_verified".into(),
+        "is_email_verified".into(),
+        "email_confirmed".into(),
+        "is_verified".into(),
+        "verified".into(),
+    ];
+    for c in &flags {
+        if let Some(col) = t.column(c)
+            && col.ty.name == "boolean"
+            && !col.ty.array
+        {
+            return Verified::Bool(c.clone());
+        }
+    }
+    Verified::Nestgen
 }
 
 /// A table and the columns RBAC reads.
@@ -116,7 +173,20 @@ pub fn detect_auth(catalog: &Catalog, t: &Table) -> Result<AuthModel, String> {
         last_login_at: opt(t, "last_login_at"),
         deleted_at: opt(t, "deleted_at"),
         managed: Vec::new(),
+        verified: verified_column(t, email),
+        two_factor_secret_fits: false,
+        bookkeeping: Vec::new(),
     };
+    m.two_factor_secret_fits = m.two_factor_secret.as_ref().and_then(|c| t.column(c)).is_some_and(|c| {
+        !c.ty.array
+            && match c.ty.name.as_str() {
+                "text" | "citext" => true,
+                "character varying" => c.ty.max_length().is_none_or(|n| n >= SEALED_SECRET_LENGTH),
+                _ => false,
+            }
+    });
+    m.bookkeeping =
+        [m.failed_logins.clone(), m.locked_until.clone(), m.last_login_at.clone()].into_iter().flatten().collect();
     // Email is who signs in and, with tenancy, which memberships match: it changes only through
     // auth. Verification stamps prove something the CRUD routes cannot.
     let verified = t
@@ -137,6 +207,11 @@ pub fn detect_auth(catalog: &Catalog, t: &Table) -> Result<AuthModel, String> {
     .chain(verified)
     .flatten()
     .collect();
+    if let Verified::Timestamp(c) | Verified::Bool(c) = &m.verified
+        && !m.managed.contains(c)
+    {
+        m.managed.push(c.clone());
+    }
     Ok(m)
 }
 
@@ -278,6 +353,8 @@ pub struct TenancyModel {
     pub member_role: Option<String>,
     pub member_status: Option<String>,
     pub member_deleted_at: Option<String>,
+    /// The membership table's single-column key and its type (invitations are linked by it).
+    pub member_key: Option<(String, String)>,
     /// PostgreSQL setting the policies compare with (`app.current_<tenant>_id`).
     pub setting: String,
 }
@@ -332,11 +409,19 @@ pub fn detect_tenancy(
         tenant_deleted_at: opt(tenant, "deleted_at"),
         members: rt(members),
         member_tenant,
-        member_email: if member_user.is_some() { None } else { opt(members, "email") },
+        member_email: opt(members, "email"),
         member_user,
         member_role: opt(members, "role"),
         member_status: opt(members, "status"),
         member_deleted_at: opt(members, "deleted_at"),
+        member_key: members.primary_key.as_ref().filter(|k| k.columns.len() == 1).map(|k| {
+            let c = k.columns[0].clone();
+            let ty = members
+                .column(&c)
+                .map(|col| nest_catalog::SqlType { modifiers: vec![], typmod: None, ..col.ty.clone() }.to_string())
+                .unwrap_or_else(|| "text".into());
+            (c, ty)
+        }),
         setting: format!("app.current_{singular}_id"),
     })
 }

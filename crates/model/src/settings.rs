@@ -11,6 +11,7 @@ pub const FEATURES: &[(&str, &str)] = &[
     ("rbac", "every route requires a <resource>:<action> permission"),
     ("tenant-scoped", "rows belong to an organization; row-level security plus an application filter"),
     ("audit", "every change is recorded in audit_logs"),
+    ("own-rows", "each user sees and changes only the rows they own (user_id, owner_id, or owner_column)"),
     ("readonly", "only read routes"),
     ("soft-delete", "DELETE sets deleted_at; POST /:id/restore"),
     ("event-sourcing", "append-only event stream"),
@@ -72,6 +73,8 @@ pub struct ColumnConfig {
     pub filterable: Option<bool>,
     pub sortable: Option<bool>,
     pub description: Option<String>,
+    /// true: set from the signed-in user on create (an owner or actor column); false: not.
+    pub actor: Option<bool>,
 }
 
 /// `[tables.<name>]` in the config file.
@@ -87,6 +90,8 @@ pub struct TableConfig {
     pub count: Option<String>,
     /// `application` or `trigger`: who writes this table's audit rows.
     pub audit_mode: Option<String>,
+    /// Column naming the user who owns a row (own-rows scope): `user_id`, `owner_id`, ...
+    pub owner_column: Option<String>,
     #[serde(default)]
     pub columns: BTreeMap<String, ColumnConfig>,
 }

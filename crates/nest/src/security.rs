@@ -5,7 +5,7 @@ use crate::dto::{self, DtoKind, Imports};
 use crate::view::ts_string;
 use nest_catalog::Catalog;
 use nest_catalog::sqltype::quote_ident_if_needed as q;
-use nest_model::security::{AuthModel, RbacModel, RbacTable, actions};
+use nest_model::security::{AuthModel, RbacModel, RbacTable, Verified, actions};
 use nest_model::{Access, Field, FieldKind, Format, Model};
 use serde::Serialize;
 use std::fmt::Write;
@@ -14,11 +14,11 @@ use std::fmt::Write;
 pub const MANAGE_PERMISSION: &str = "roles:manage";
 pub const NOTIFY_CHANNEL: &str = "nestgen_rbac";
 
-fn qt(schema: &str, table: &str) -> String {
+pub(crate) fn qt(schema: &str, table: &str) -> String {
     format!("{}.{}", q(schema), q(table))
 }
 
-fn qtab(t: &RbacTable) -> String {
+pub(crate) fn qtab(t: &RbacTable) -> String {
     qt(&t.schema, &t.table)
 }
 
@@ -47,7 +47,12 @@ pub struct AuthView {
     pub failed_logins: String,
     pub locked_until: String,
     pub two_factor_enabled: String,
-    pub two_factor_secret: String,
+    pub two_factor_enabled_column: String,
+    pub tfa_secret_sql: String,
+    pub tfa_secret_column: String,
+    pub verified_sql: String,
+    pub verified_column: String,
+    pub verified_kind: String,
     pub last_login_at: String,
     pub deleted_at: String,
     pub register_imports: String,
@@ -102,6 +107,7 @@ pub fn auth_view(m: &Model, a: &AuthModel) -> AuthView {
         description: Some("At least 8 characters".into()),
         why: None,
         sensitive: true,
+        server: None,
     });
     let refs: Vec<&Field> = fields.iter().collect();
     let mut imports = Imports::default();
@@ -129,7 +135,24 @@ pub fn auth_view(m: &Model, a: &AuthModel) -> AuthView {
         failed_logins: opt_ident(&a.failed_logins),
         locked_until: opt_ident(&a.locked_until),
         two_factor_enabled: opt_ident(&a.two_factor_enabled),
-        two_factor_secret: opt_ident(&a.two_factor_secret),
+        two_factor_enabled_column: a.two_factor_enabled.as_ref().map(|c| ts_string(c)).unwrap_or_else(|| "null".into()),
+        tfa_secret_sql: ts_string(&match (&a.two_factor_secret, a.two_factor_secret_fits) {
+            (Some(c), true) => format!("u.{}", q(c)),
+            _ => format!("(SELECT sa.totp_secret FROM nestgen.accounts sa WHERE sa.user_id = u.{})", q(&a.id)),
+        }),
+        tfa_secret_column: match (&a.two_factor_secret, a.two_factor_secret_fits) {
+            (Some(c), true) => ts_string(c),
+            _ => "null".into(),
+        },
+        verified_sql: ts_string(&crate::tenancy::verified_sql(a, "u")),
+        verified_column: match &a.verified {
+            Verified::Timestamp(c) | Verified::Bool(c) => ts_string(c),
+            Verified::Nestgen => "null".into(),
+        },
+        verified_kind: ts_string(match &a.verified {
+            Verified::Bool(_) => "bool",
+            _ => "timestamp",
+        }),
         last_login_at: opt_ident(&a.last_login_at),
         deleted_at: opt_ident(&a.deleted_at),
         register_imports: imports.render("../crud"),
@@ -159,7 +182,7 @@ pub struct RbacView {
     pub notify_channel: String,
 }
 
-fn lit(s: &str) -> String {
+pub(crate) fn lit(s: &str) -> String {
     // Inside a TS template literal: no backticks or ${ in identifiers we quote, but be safe.
     s.replace('\\', "\\\\").replace('`', "\\`").replace("${", "\\${")
 }
@@ -339,65 +362,109 @@ pub fn rbac_view(c: &Catalog, a: &AuthModel, r: &RbacModel) -> RbacView {
     }
 }
 
-/// db/02-auth.sql: where refresh tokens live.
-pub fn auth_sql(a: &AuthModel) -> String {
-    format!(
-        "-- Refresh tokens of the auth routes, stored as SHA-256 hashes. One row per token; a sign-in's\n\
-         -- rotations share a family, so a reused token can close the whole sign-in.\n\
-         CREATE SCHEMA IF NOT EXISTS nestgen;\n\n\
-         CREATE TABLE IF NOT EXISTS nestgen.refresh_tokens (\n  \
-           id uuid PRIMARY KEY,\n  \
-           user_id {id_type} NOT NULL REFERENCES {users} ({id}) ON DELETE CASCADE,\n  \
-           family_id uuid NOT NULL,\n  \
-           token_hash text NOT NULL UNIQUE,\n  \
-           expires_at timestamptz NOT NULL,\n  \
-           revoked_at timestamptz,\n  \
-           replaced_by uuid,\n  \
-           ip text,\n  \
-           user_agent text,\n  \
-           org text,\n  \
-           created_at timestamptz NOT NULL DEFAULT now()\n);\n\
-         CREATE INDEX IF NOT EXISTS refresh_tokens_family_idx ON nestgen.refresh_tokens (family_id);\n\
-         CREATE INDEX IF NOT EXISTS refresh_tokens_user_idx ON nestgen.refresh_tokens (user_id);\n\n\
-         -- Sign-in looks accounts up by lower(email).\n\
-         CREATE INDEX IF NOT EXISTS {email_idx} ON {users} (lower({email}));\n",
-        email_idx =
-            q(&nest_catalog::naming::make_object_name(&a.table, Some(&format!("lower_{}", a.email)), Some("idx"))),
-        email = q(&a.email),
-        id_type = a.id_type,
-        users = qt(&a.schema, &a.table),
-        id = q(&a.id),
-    )
+/// What db/02-auth.sql needs.
+#[derive(Serialize)]
+pub struct AuthSqlView {
+    pub users: String,
+    pub id: String,
+    pub id_type: String,
+    pub email: String,
+    pub email_index: String,
+    pub verified_here: bool,
+    pub secret_in_users: bool,
 }
 
-/// Which default roles get a permission (reads always go to `guest`, and so to every role).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Grant {
-    /// Each role its actions (user: create; manager: update, bulk-create; admin: delete, restore).
-    ByAction,
-    /// Writes to accounts: admin only.
-    Admin,
-    /// The audit trail: read by admin, written by no one through the API.
-    AdminReads,
-    /// Writes to role and permission tables, crossing tenants: no default role (super-admin,
-    /// or an explicit grant). Holding `user_roles:create` means being able to make oneself
-    /// anything.
-    Nobody,
+pub fn auth_sql_view(a: &AuthModel) -> AuthSqlView {
+    AuthSqlView {
+        users: qt(&a.schema, &a.table),
+        id: q(&a.id),
+        id_type: a.id_type.clone(),
+        email: q(&a.email),
+        email_index: q(&nest_catalog::naming::make_object_name(
+            &a.table,
+            Some(&format!("lower_{}", a.email)),
+            Some("idx"),
+        )),
+        verified_here: a.verified == nest_model::security::Verified::Nestgen,
+        secret_in_users: a.two_factor_secret_fits,
+    }
+}
+
+/// The lowest default role that gets a permission (roles above inherit it), or None: only
+/// super-admin and explicit grants. Deny by default extends to data:
+/// - tenant data: each role its actions (guest reads, user creates, manager updates, admin
+///   deletes and restores), always inside the caller's tenant;
+/// - own rows: guest reads and user writes their own;
+/// - accounts: guest reads and user updates their own; admin deletes; reading every account
+///   (`users:all`) is admin's in a single-tenant project and no one's with tenancy;
+/// - role and permission tables: never written by a default role; read by guest (assignments
+///   by admin) without tenancy, by no default role with it;
+/// - the audit trail: admin reads it without tenancy; with tenancy its rows carry no tenant,
+///   so only platform admins (super-admin) read it;
+/// - any other table: by action without tenancy; with tenancy it is platform data, so nobody.
+fn default_role(m: &Model, r: &RbacModel, res: &nest_model::Resource, action: &str) -> Option<&'static str> {
+    let tenancy = m.tenancy.is_some();
+    let by_action = |a: &str| match a {
+        "read" => Some("guest"),
+        "create" => Some("user"),
+        "update" | "bulk-create" => Some("manager"),
+        "delete" | "restore" | "manage" => Some("admin"),
+        _ => None,
+    };
+    let is = |t: &RbacTable| t.schema == res.schema && t.table == res.table;
+    let audit_store = m.audit.as_ref().is_some_and(|a| nest_model::audit::is_store(a, &res.schema, &res.table));
+    let retention = m.audit.as_ref().and_then(|a| a.retention.as_ref()).is_some_and(|p| is(&p.table));
+    let users = m.auth.as_ref().is_some_and(|a| a.schema == res.schema && a.table == res.table);
+    if audit_store {
+        return (action == "read" && !tenancy).then_some("admin");
+    }
+    if retention {
+        // A shorter retention deletes audit rows: super-admin (or an explicit grant) only.
+        return None;
+    }
+    if r.tables().into_iter().any(is) {
+        let assignments = is(&r.user_roles) || r.user_permissions.as_ref().is_some_and(is);
+        return match (action, tenancy) {
+            ("read", false) => Some(if assignments { "admin" } else { "guest" }),
+            _ => None,
+        };
+    }
+    if users {
+        return match action {
+            "read" => Some("guest"),
+            "update" => Some("user"),
+            "delete" | "restore" => Some("admin"),
+            "all" => (!tenancy).then_some("admin"),
+            _ => None,
+        };
+    }
+    if res.owner.is_some() {
+        // Users manage their own rows; every row is the admin's only without tenancy.
+        return match action {
+            "all" => (!tenancy).then_some("admin"),
+            "read" => Some("guest"),
+            _ => Some("user"),
+        };
+    }
+    if res.tenant_column.is_some() || res.owner.is_some() || !tenancy {
+        return by_action(action);
+    }
+    None
 }
 
 /// Default roles (the seed's), each inheriting from the next: guest ← user ← manager ← admin.
-/// super-admin bypasses every check. (name, slug, level, parent slug, actions granted).
-type RoleSeed = (&'static str, &'static str, i32, Option<&'static str>, &'static [&'static str]);
+/// super-admin bypasses every check. (name, slug, level, parent slug).
+type RoleSeed = (&'static str, &'static str, i32, Option<&'static str>);
 
 const ROLES: &[RoleSeed] = &[
-    ("Super Admin", "super-admin", 100, None, &[]),
-    ("Admin", "admin", 50, Some("manager"), &["delete", "restore", "manage"]),
-    ("Manager", "manager", 30, Some("user"), &["update", "bulk-create"]),
-    ("User", "user", 10, Some("guest"), &["create"]),
-    ("Guest", "guest", 0, None, &["read"]),
+    ("Super Admin", "super-admin", 100, None),
+    ("Admin", "admin", 50, Some("manager")),
+    ("Manager", "manager", 30, Some("user")),
+    ("User", "user", 10, Some("guest")),
+    ("Guest", "guest", 0, None),
 ];
 
-fn sql_str(s: &str) -> String {
+pub(crate) fn sql_str(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
@@ -409,43 +476,30 @@ pub fn rbac_sql(m: &Model, r: &RbacModel) -> String {
          -- Safe to run again: existing rows are kept.\n\n",
     );
     let perms = qtab(&r.permissions);
-    // (slug, resource, action, who gets it by default beyond reads).
-    let mut all: Vec<(String, String, String, Grant)> = Vec::new();
-    let guarded = r.tables();
-    let audit_store = |res: &nest_model::Resource| {
-        m.audit.as_ref().is_some_and(|a| nest_model::audit::is_store(a, &res.schema, &res.table))
-    };
+    // (slug, resource, action, the lowest default role that holds it).
+    let mut all: Vec<(String, String, String, Option<&'static str>)> = Vec::new();
     for res in m.resources.iter().filter(|x| x.feature("rbac")) {
-        let retention = m
-            .audit
-            .as_ref()
-            .and_then(|a| a.retention.as_ref())
-            .is_some_and(|p| p.table.schema == res.schema && p.table.table == res.table);
-        let class = if audit_store(res) {
-            Grant::AdminReads
-        } else if retention {
-            // A shorter retention deletes audit rows: super-admin (or an explicit grant) only.
-            Grant::Nobody
-        } else if guarded.iter().any(|t| t.schema == res.schema && t.table == res.table) {
-            Grant::Nobody
-        } else if m.auth.as_ref().is_some_and(|a| a.schema == res.schema && a.table == res.table) {
-            Grant::Admin
-        } else {
-            Grant::ByAction
-        };
-        for a in actions(&res.operations) {
-            all.push((format!("{}:{a}", res.names.permission), res.names.permission.clone(), a.to_string(), class));
+        let mut acts = actions(&res.operations);
+        if res.owner.is_some() {
+            // Every row, not only the caller's own.
+            acts.push("all");
+        }
+        for a in acts {
+            let who = default_role(m, r, res, a);
+            all.push((format!("{}:{a}", res.names.permission), res.names.permission.clone(), a.to_string(), who));
         }
     }
-    all.push((MANAGE_PERMISSION.into(), "roles".into(), "manage".into(), Grant::ByAction));
+    let tenancy = m.tenancy.is_some();
+    // Managing roles crosses tenants: a platform power with tenancy.
+    all.push((MANAGE_PERMISSION.into(), "roles".into(), "manage".into(), (!tenancy).then_some("admin")));
     // Reading the audit trail (and so every audited row's history), even when the log table has
     // no routes of its own here.
     if let Some(p) = crate::view::audit_read_permission(m) {
         let (resource, action) = p.split_once(':').unwrap_or((p.as_str(), "read"));
-        all.push((p.clone(), resource.to_string(), action.to_string(), Grant::AdminReads));
+        all.push((p.clone(), resource.to_string(), action.to_string(), (!tenancy).then_some("admin")));
     }
-    if m.tenancy.is_some() {
-        all.push((CROSS_TENANT_PERMISSION.into(), "tenants".into(), "cross".into(), Grant::Nobody));
+    if tenancy {
+        all.push((CROSS_TENANT_PERMISSION.into(), "tenants".into(), "cross".into(), None));
     }
     all.sort();
     all.dedup_by(|a, b| a.0 == b.0);
@@ -483,7 +537,7 @@ pub fn rbac_sql(m: &Model, r: &RbacModel) -> String {
     }
     let rows: Vec<String> = ROLES
         .iter()
-        .map(|(name, slug, level, _, _)| {
+        .map(|(name, slug, level, _)| {
             let mut v = vec![sql_str(slug)];
             if r.role_name.as_ref().is_some_and(|n| *n != r.role_slug) {
                 v.push(sql_str(name));
@@ -501,7 +555,7 @@ pub fn rbac_sql(m: &Model, r: &RbacModel) -> String {
         rows.join(",\n")
     );
     if let Some(p) = &r.role_parent {
-        for (_, slug, _, parent, _) in ROLES {
+        for (_, slug, _, parent) in ROLES {
             if let Some(parent) = parent {
                 let _ = writeln!(
                     s,
@@ -516,20 +570,9 @@ pub fn rbac_sql(m: &Model, r: &RbacModel) -> String {
         }
         s.push('\n');
     }
-    for (_, slug, _, _, acts) in ROLES {
-        let wanted: Vec<String> = all
-            .iter()
-            .filter(|(_, _, a, class)| match class {
-                // The audit trail holds every table's old values: admin reads it.
-                Grant::AdminReads => *slug == "admin",
-                // Reads go to guest, and so to every role above it.
-                _ if a == "read" => acts.contains(&"read"),
-                Grant::ByAction => acts.contains(&a.as_str()),
-                Grant::Admin => *slug == "admin",
-                Grant::Nobody => false,
-            })
-            .map(|(sl, _, _, _)| sql_str(sl))
-            .collect();
+    for (_, slug, _, _) in ROLES {
+        let wanted: Vec<String> =
+            all.iter().filter(|(_, _, _, who)| *who == Some(*slug)).map(|(sl, _, _, _)| sql_str(sl)).collect();
         if wanted.is_empty() {
             continue;
         }
@@ -570,190 +613,6 @@ pub fn rbac_sql(m: &Model, r: &RbacModel) -> String {
 
 /// Permission that lets a user act in any organization with the X-Organization-Id header.
 pub const CROSS_TENANT_PERMISSION: &str = "tenants:cross";
-
-#[derive(Serialize)]
-pub struct TenancyView {
-    pub member_sql: String,
-    pub member_args: String,
-    pub tenant_status_sql: String,
-    pub default_tenant_sql: String,
-    pub default_tenant_args: String,
-    pub list_tenants_sql: String,
-    pub cross_permission: String,
-    pub active_status: String,
-}
-
-pub fn tenancy_view(c: &Catalog, a: &AuthModel, t: &nest_model::security::TenancyModel) -> TenancyView {
-    let members = qtab(&t.members);
-    let tid = &t.tenant_id_type;
-    let (matcher, match_arg, n) = match (&t.member_user, &t.member_email) {
-        (Some(u), _) => (format!("m.{} = $2::{}", q(u), a.id_type), "userId", 2),
-        (None, Some(e)) => (format!("lower(m.{}) = lower($2)", q(e)), "email", 2),
-        (None, None) => ("false".to_string(), "email", 2),
-    };
-    let _ = n;
-    let mut live = String::new();
-    if let Some(s) = &t.member_status {
-        let _ = write!(live, " AND (m.{0} IS NULL OR m.{0} = 'active')", q(s));
-    }
-    if let Some(d) = &t.member_deleted_at {
-        let _ = write!(live, " AND m.{} IS NULL", q(d));
-    }
-    let role = t.member_role.as_ref().map(|r| format!("m.{}::text", q(r))).unwrap_or_else(|| "NULL::text".into());
-    let member_sql = format!(
-        "SELECT {role} AS role FROM {members} m WHERE m.{mt} = $1::{tid} AND {matcher}{live} LIMIT 1",
-        mt = q(&t.member_tenant)
-    );
-    // Default and list queries take the user as $1.
-    let matcher1 = matcher.replace("$2", "$1");
-    let default_tenant_sql = format!(
-        "SELECT m.{mt}::text AS tenant FROM {members} m WHERE {matcher1}{live} ORDER BY 1 LIMIT 1",
-        mt = q(&t.member_tenant)
-    );
-    let list_tenants_sql = format!(
-        "SELECT m.{mt}::text AS id, {role} AS role FROM {members} m WHERE {matcher1}{live} ORDER BY 1",
-        mt = q(&t.member_tenant)
-    );
-    let tenant = qtab(&t.tenant);
-    let mut status = t.tenant_status.as_ref().map(|s| format!("{}::text", q(s))).unwrap_or_else(|| "NULL::text".into());
-    if let Some(e) = &t.tenant_expires {
-        status = format!("CASE WHEN {e} IS NOT NULL AND {e} < now() THEN 'expired' ELSE {status} END", e = q(e));
-    }
-    let alive = t.tenant_deleted_at.as_ref().map(|d| format!(" AND {} IS NULL", q(d))).unwrap_or_default();
-    let tenant_status_sql =
-        format!("SELECT {status} AS status FROM {tenant} WHERE {} = $1::{tid}{alive}", q(&t.tenant_id));
-    let _ = c;
-    TenancyView {
-        member_sql: lit(&member_sql),
-        member_args: args(&["tenant", match_arg]),
-        tenant_status_sql: lit(&tenant_status_sql),
-        default_tenant_sql: lit(&default_tenant_sql),
-        default_tenant_args: args(&[match_arg]),
-        list_tenants_sql: lit(&list_tenants_sql),
-        cross_permission: CROSS_TENANT_PERMISSION.into(),
-        active_status: "active".into(),
-    }
-}
-
-/// db/04-tenancy.sql: row-level security on every tenant-scoped table (forced, so it holds for
-/// the table owner too), and a function that grants an application role what it needs.
-pub fn tenancy_sql(c: &Catalog, m: &Model, t: &nest_model::security::TenancyModel) -> String {
-    let mut s = format!(
-        "-- Tenant isolation in the database: a row is visible and writable only while the\n\
-         -- transaction's {setting} names its organization. The app sets it with SET LOCAL\n\
-         -- (set_config(..., true)) at the start of every transaction on these tables.\n\
-         --\n\
-         -- Two roles: the migration owner runs these files; the app connects as a role that\n\
-         -- does not own the tables, is not a superuser and has no BYPASSRLS, e.g.:\n\
-         --   CREATE ROLE app_runtime LOGIN PASSWORD '...';\n\
-         --   SELECT nestgen.grant_app_role('app_runtime');\n\n",
-        setting = t.setting
-    );
-    // The tenant table is filtered by the app only: the membership and status checks read it
-    // before a tenant is set.
-    for r in m
-        .resources
-        .iter()
-        .filter(|r| r.tenant_column.is_some() && !(r.schema == t.tenant.schema && r.table == t.tenant.table))
-    {
-        let col = &r.fields[r.tenant_column.expect("filtered")];
-        let table = qt(&r.schema, &r.table);
-        let check =
-            format!("{} = nullif(current_setting('{}', true), '')::{}", q(&col.column), t.setting, col.cast_type);
-        // Members may read their own membership rows in any organization (to sign in to one).
-        let is_members = r.schema == t.members.schema && r.table == t.members.table;
-        let self_match = match (&t.member_user, &t.member_email) {
-            (Some(u), _) => Some(format!(
-                "{} = nullif(current_setting('app.current_user_id', true), '')::{}",
-                q(u),
-                m.auth.as_ref().map(|a| a.id_type.as_str()).unwrap_or("uuid")
-            )),
-            (None, Some(e)) => {
-                Some(format!("lower({}) = lower(current_setting('app.current_user_email', true))", q(e)))
-            }
-            _ => None,
-        };
-        let _ = writeln!(
-            s,
-            "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;\nALTER TABLE {table} FORCE ROW LEVEL SECURITY;\n\
-             DROP POLICY IF EXISTS nestgen_tenant_isolation ON {table};\n\
-             DROP POLICY IF EXISTS nestgen_tenant_read ON {table};\n\
-             DROP POLICY IF EXISTS nestgen_tenant_access ON {table};"
-        );
-        match (is_members, &self_match) {
-            // Members may read (only read) their own membership rows in any organization; every
-            // change stays inside the current one.
-            (true, Some(sm)) => {
-                let _ = writeln!(
-                    s,
-                    "CREATE POLICY nestgen_tenant_isolation ON {table} AS RESTRICTIVE FOR ALL\n  USING (({check}) OR ({sm}))\n  WITH CHECK ({check});\n\
-                     DROP POLICY IF EXISTS nestgen_tenant_write ON {table};\n\
-                     CREATE POLICY nestgen_tenant_write ON {table} AS RESTRICTIVE FOR UPDATE\n  USING ({check});\n\
-                     DROP POLICY IF EXISTS nestgen_tenant_remove ON {table};\n\
-                     CREATE POLICY nestgen_tenant_remove ON {table} AS RESTRICTIVE FOR DELETE\n  USING ({check});\n\
-                     CREATE POLICY nestgen_tenant_access ON {table}\n  USING (({check}) OR ({sm}))\n  WITH CHECK ({check});\n"
-                );
-            }
-            _ => {
-                let _ = writeln!(
-                    s,
-                    "CREATE POLICY nestgen_tenant_isolation ON {table} AS RESTRICTIVE\n  USING ({check})\n  WITH CHECK ({check});\n\
-                     CREATE POLICY nestgen_tenant_access ON {table}\n  USING ({check})\n  WITH CHECK ({check});\n"
-                );
-            }
-        }
-    }
-    // Foreign keys ignore row-level security: without this, a row could point at another
-    // tenant's row (and its id would be confirmed by the answer). Each reference between
-    // tenant-scoped tables must stay inside one tenant.
-    let tenant_col = |schema: &str, table: &str| {
-        m.resources
-            .iter()
-            .find(|r| r.schema == schema && r.table == table)
-            .and_then(|r| r.tenant_column.map(|i| r.fields[i].column.clone()))
-            .filter(|_| !(schema == t.tenant.schema && table == t.tenant.table))
-    };
-    let _ = writeln!(s, "CREATE SCHEMA IF NOT EXISTS nestgen;");
-    for r in m.resources.iter() {
-        let Some(own) = tenant_col(&r.schema, &r.table) else { continue };
-        let Some(table) = c.table(&r.schema, &r.table) else { continue };
-        for fk in table.foreign_keys.iter().filter(|f| f.columns.len() == 1) {
-            let Some(theirs) = tenant_col(&fk.references.schema, &fk.references.name) else { continue };
-            let col = &fk.columns[0];
-            if *col == own {
-                continue;
-            }
-            let func = nest_catalog::naming::make_object_name(&r.table, Some(&fk.name), Some("same_tenant"));
-            let detail = sql_str(&format!("Key ({col})=(%s) is not present in table {}.", fk.references.name));
-            let func_q = q(&func);
-            let table_q = qt(&r.schema, &r.table);
-            let _ = writeln!(
-                s,
-                "CREATE OR REPLACE FUNCTION nestgen.{func_q}() RETURNS trigger LANGUAGE plpgsql AS $$\n\
-                 BEGIN\n\
-                 \x20 IF NEW.{col_q} IS NOT NULL AND NOT EXISTS (\n\
-                 \x20   SELECT 1 FROM {reft} x WHERE x.{refc} = NEW.{col_q} AND x.{theirs} = NEW.{own}) THEN\n\
-                 \x20   RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation', CONSTRAINT = {cname},\n\
-                 \x20     MESSAGE = {msg}, DETAIL = format({detail}, NEW.{col_q});\n\
-                 \x20 END IF;\n\
-                 \x20 RETURN NEW;\n\
-                 END\n\
-                 $$;\n\
-                 DROP TRIGGER IF EXISTS {func_q} ON {table_q};\n\
-                 CREATE TRIGGER {func_q} BEFORE INSERT OR UPDATE OF {col_q}, {own} ON {table_q}\n\
-                 \x20 FOR EACH ROW EXECUTE FUNCTION nestgen.{func_q}();\n",
-                col_q = q(col),
-                reft = qt(&fk.references.schema, &fk.references.name),
-                refc = q(&fk.referenced_columns[0]),
-                theirs = q(&theirs),
-                own = q(&own),
-                cname = sql_str(&fk.name),
-                msg = sql_str(&format!("{} must reference a row of the same tenant ({})", r.table, t.tenant.table)),
-            );
-        }
-    }
-    s
-}
 
 /// db/90-app-role.sql: `nestgen.grant_app_role(role)` gives the role the app connects as the data
 /// rights it needs and nothing more: no ownership (so row-level security applies), and read-only

@@ -97,6 +97,14 @@ pub struct ResourceView {
     pub audit_spec: Option<String>,
     /// Permission that reads the audit trail (and so the history route).
     pub audit_permission: String,
+    /// `{ column, type, bypass, ... }` of the own-rows scope.
+    pub owner_spec: Option<String>,
+    /// Permission that lifts the own-rows scope (`<resource>:all`), with RBAC.
+    pub owner_bypass: Option<String>,
+    /// `?withDeleted=true` needs this permission (the resource's restore).
+    pub with_deleted_permission: Option<String>,
+    /// The users table with tenancy: the caller's organization is used when there is one.
+    pub tenant_optional: bool,
 }
 
 /// The permission that reads the audit trail: `<audit log resource>:read`.
@@ -131,7 +139,71 @@ fn spec_field(f: &nest_model::Field) -> String {
     if !f.values.is_empty() {
         parts.push(format!("values: [{}]", f.values.iter().map(|v| ts_string(v)).collect::<Vec<_>>().join(", ")));
     }
+    if let Some(sv) = f.server {
+        parts.push(format!("server: '{}'", sv.runtime_name()));
+    }
     format!("{{ {} }}", parts.join(", "))
+}
+
+/// `{ column, type, bypass, self, rls, members? }` of a resource with the own-rows scope.
+fn owner_spec(m: &Model, r: &Resource) -> Option<String> {
+    let o = r.owner.as_ref()?;
+    let f = &r.fields[o.field];
+    let members = match (&m.auth, &m.tenancy) {
+        (Some(a), Some(t)) if o.members => format!(
+            ", members: {{ sql: {}, setting: {}, type: {} }}",
+            ts_string(&crate::tenancy::members_condition(a, t)),
+            ts_string(&t.setting),
+            ts_string(&t.tenant_id_type)
+        ),
+        _ => String::new(),
+    };
+    Some(format!(
+        "{{ column: {}, type: {}, bypass: {}, self: {}, rls: {}{members} }}",
+        ts_string(&f.column),
+        ts_string(&f.cast_type),
+        ts_string(&o.bypass),
+        o.is_self,
+        !o.is_self && r.kind == ResourceKind::Table,
+    ))
+}
+
+#[derive(Serialize)]
+pub struct OwnedTableView {
+    pub table: String,
+    pub column: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// No permissive policy on the table yet (from the schema or tenancy): add one that the
+    /// restrictive owner policy narrows.
+    pub needs_permissive: bool,
+}
+
+#[derive(Serialize)]
+pub struct OwnerSqlView {
+    pub tables: Vec<OwnedTableView>,
+}
+
+/// db/06-owner.sql: row-level security for tables with the own-rows scope.
+pub fn owner_sql_view(c: &nest_catalog::Catalog, m: &Model) -> OwnerSqlView {
+    let tables = m
+        .resources
+        .iter()
+        .filter(|r| r.kind == ResourceKind::Table && r.owner.as_ref().is_some_and(|o| !o.is_self))
+        .map(|r| {
+            let o = r.owner.as_ref().expect("filtered");
+            let f = &r.fields[o.field];
+            let tenant_policies = m.tenancy.is_some() && r.tenant_column.is_some();
+            let own_permissive = c.table(&r.schema, &r.table).is_some_and(|t| t.policies.iter().any(|p| p.permissive));
+            OwnedTableView {
+                table: format!("{}.{}", quote_ident(&r.schema), quote_ident(&r.table)),
+                column: quote_ident(&f.column),
+                ty: f.cast_type.clone(),
+                needs_permissive: !tenant_policies && !own_permissive,
+            }
+        })
+        .collect();
+    OwnerSqlView { tables }
 }
 
 pub fn resource_view(m: &Model, r: &Resource) -> ResourceView {
@@ -239,6 +311,11 @@ pub fn resource_view(m: &Model, r: &Resource) -> ResourceView {
             })
         }),
         audit_permission: audit_read_permission(m).unwrap_or_default(),
+        owner_spec: owner_spec(m, r),
+        owner_bypass: r.owner.as_ref().map(|o| o.bypass.clone()),
+        with_deleted_permission: (r.soft_delete.is_some() && m.rbac.is_some() && r.feature("rbac"))
+            .then(|| format!("{}:restore", r.names.permission)),
+        tenant_optional: r.owner.as_ref().is_some_and(|o| o.members) && m.tenancy.is_some(),
     }
 }
 
@@ -265,6 +342,10 @@ pub struct RouteDoc {
 #[derive(Serialize)]
 pub struct ProjectView {
     pub name: String,
+    /// Database name the README's setup block creates (snake_case of the project name).
+    pub db_name: String,
+    /// Own-rows tables and their owner column.
+    pub owned: Vec<(String, String)>,
     pub title: String,
     pub title_literal: String,
     pub modules: Vec<ModuleRef>,
@@ -341,7 +422,27 @@ pub fn project_view(m: &Model) -> ProjectView {
             RouteDoc { route: base, table: r.qualified(), operations: ops.join(", "), notes: r.notes.clone() }
         })
         .collect();
+    let db_name = {
+        let mut n: String = m
+            .project
+            .name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .collect();
+        if !n.starts_with(|c: char| c.is_ascii_lowercase()) {
+            n.insert_str(0, "app_");
+        }
+        n
+    };
     ProjectView {
+        db_name,
+        owned: m
+            .resources
+            .iter()
+            .filter_map(|r| {
+                r.owner.as_ref().filter(|o| !o.is_self).map(|o| (r.qualified(), r.fields[o.field].column.clone()))
+            })
+            .collect(),
         name: m.project.name.clone(),
         title: m.project.title.clone(),
         title_literal: ts_string(&m.project.title),

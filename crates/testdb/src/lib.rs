@@ -18,7 +18,8 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime")
 }
 
-fn with_db(url: &str, db: &str) -> String {
+/// `url` with its database name replaced by `db`.
+pub fn with_db(url: &str, db: &str) -> String {
     // Replace the database name at the end of the URL path, keeping any query string.
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, Some(q)),

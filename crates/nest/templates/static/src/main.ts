@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import helmet from '@fastify/helmet';
 import { ConsoleLogger, Logger, ValidationPipe, VersioningType } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -7,12 +8,23 @@ import type { IncomingMessage } from 'node:http';
 import { AppModule } from './app.module.js';
 import { loadConfig } from './core/config.js';
 import { AllExceptionsFilter } from './core/http/error.filter.js';
+import { RateLimiter } from './core/http/rate-limit.js';
 import { runWithContext } from './core/http/request-context.js';
 import { setupOpenApi } from './openapi.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** `.env` in the working directory, if there is one; variables already set win. */
+function loadDotEnv(): void {
+  try {
+    process.loadEnvFile('.env');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}
+
 async function bootstrap(): Promise<void> {
+  loadDotEnv();
   const config = loadConfig();
   const adapter = new FastifyAdapter({
     // A client's x-request-id is kept (if sane) and echoed; otherwise one is made.
@@ -44,6 +56,40 @@ async function bootstrap(): Promise<void> {
       reason: typeof reason === 'string' && reason.trim() ? reason.trim().slice(0, 1000) : undefined,
     });
   });
+  // Per client address, every route but the health check: 429 with Retry-After past the limit.
+  const limiter = RateLimiter.shared();
+  if (config.rateLimitPerMinute > 0) {
+    fastify.addHook('onRequest', async (request, reply) => {
+      if (request.url === '/health' || request.url.startsWith('/health?')) return;
+      const r = await limiter.hit(`ip:${request.ip}`, config.rateLimitPerMinute, 60_000);
+      void reply.header('ratelimit-limit', String(config.rateLimitPerMinute)).header('ratelimit-remaining', String(r.remaining));
+      if (!r.allowed) {
+        return reply
+          .code(429)
+          .header('retry-after', String(r.retryAfterSeconds))
+          .header('content-type', 'application/json; charset=utf-8')
+          .send({
+            statusCode: 429,
+            error: 'Too Many Requests',
+            message: `too many requests from this address (retry after ${r.retryAfterSeconds} s)`,
+            details: { retryAfterSeconds: r.retryAfterSeconds },
+            requestId: String(request.id),
+          });
+      }
+    });
+  }
+  fastify.addHook('onClose', async () => limiter.close());
+  // Security headers. The API docs page needs its own scripts and styles.
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:', 'validator.swagger.io'],
+        scriptSrc: ["'self'", "'unsafe-inline'"],
+      },
+    },
+  });
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,
@@ -59,7 +105,7 @@ async function bootstrap(): Promise<void> {
   app.enableShutdownHooks();
   if (config.swagger) setupOpenApi(app);
   await app.listen(config.port, config.host);
-  new Logger('Bootstrap').log(`listening on http://${config.host}:${config.port} (OpenAPI at /docs)`);
+  new Logger('Bootstrap').log(`listening on ${await app.getUrl()} (OpenAPI at /docs)`);
 }
 
 bootstrap().catch((err: unknown) => {

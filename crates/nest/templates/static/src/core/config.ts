@@ -13,6 +13,8 @@ export interface AppConfig {
   logFormat: 'text' | 'json';
   corsOrigin: string | undefined;
   swagger: boolean;
+  /** Requests per minute per client address (0: no limit). */
+  rateLimitPerMinute: number;
 }
 
 function int(name: string, fallback: number, min: number, max: number): number {
@@ -62,6 +64,7 @@ export function loadConfig(): AppConfig {
     corsOrigin: process.env.CORS_ORIGIN || undefined,
     // API docs are on in development and off in production unless asked for.
     swagger: (process.env.SWAGGER ?? (process.env.NODE_ENV === 'production' ? 'false' : 'true')) !== 'false',
+    rateLimitPerMinute: int('RATE_LIMIT_PER_MINUTE', 1000, 0, 10_000_000),
   };
 }
 

@@ -1,5 +1,7 @@
 import { Body, Controller, Get, HttpCode, Inject, Optional, Post, Req } from '@nestjs/common';
 import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
   ApiBearerAuth,
   ApiConflictResponse,
   ApiCreatedResponse,
@@ -8,19 +10,32 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiTags,
+  ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { ErrorResponseDto } from '../crud/dto.js';
 import { PERMISSION_CHECKER, type PermissionChecker } from '../rbac/permission.decorator.js';
-import { CodeDto, LoginDto, RefreshDto, TokensDto, TwoFactorSetupDto } from './auth.dto.js';
+import {
+  AcceptedDto,
+  ChangePasswordDto,
+  CodeDto,
+  EmailTokenDto,
+  ForgotPasswordDto,
+  LoginDto,
+  RefreshDto,
+  ResetPasswordDto,
+  TokensDto,
+  TwoFactorSetupDto,
+} from './auth.dto.js';
 import type { AuthUser } from './auth.guard.js';
-import { AuthService } from './auth.service.js';
+import { AuthService, type ClientMeta } from './auth.service.js';
 import { CurrentUser } from './current-user.decorator.js';
 import { Public } from '../http/public.decorator.js';
 import { RegisterDto } from './register.dto.js';
 
-const meta = (req: FastifyRequest) => ({ ip: req.ip, userAgent: req.headers['user-agent'] });
+const meta = (req: FastifyRequest): ClientMeta => ({ ip: req.ip, userAgent: req.headers['user-agent'] });
+const LIMITED = { type: ErrorResponseDto, description: 'Too many requests from this address or for this account (Retry-After tells when to try again)' };
 
 @ApiTags('auth')
 @Controller('auth')
@@ -33,10 +48,12 @@ export class AuthController {
   @Public()
   @Post('register')
   @HttpCode(201)
-  @ApiOperation({ summary: 'Create an account and sign in' })
+  @ApiOperation({ summary: 'Create an account and sign in; a verification email is sent' })
   @ApiCreatedResponse({ description: '{ data: user, tokens }' })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'The email is taken' })
+  @ApiTooManyRequestsResponse(LIMITED)
   async register(@Body() dto: RegisterDto, @Req() req: FastifyRequest) {
+    await this.auth.limitAddress(meta(req));
     const { user, tokens } = await this.auth.register({ ...dto }, meta(req));
     return { data: user, tokens };
   }
@@ -44,11 +61,18 @@ export class AuthController {
   @Public()
   @Post('login')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Sign in; too many failures lock the account for a while (423)' })
+  @ApiOperation({
+    summary: 'Sign in',
+    description:
+      'Repeated failures from one address for one account make each further try wait longer (429 with Retry-After). ' +
+      'Many failures from anywhere lock the account (423) until it runs out, a valid one-time code is given, or the password is reset.',
+  })
   @ApiOkResponse({ type: TokensDto })
   @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'Wrong email, password or one-time code' })
   @ApiForbiddenResponse({ type: ErrorResponseDto, description: 'The account is not active' })
-  login(@Body() dto: LoginDto, @Req() req: FastifyRequest): Promise<TokensDto> {
+  @ApiTooManyRequestsResponse(LIMITED)
+  async login(@Body() dto: LoginDto, @Req() req: FastifyRequest): Promise<TokensDto> {
+    await this.auth.limitAddress(meta(req));
     return this.auth.login(dto.email, dto.password, dto.totp, meta(req));
   }
 
@@ -58,7 +82,9 @@ export class AuthController {
   @ApiOperation({ summary: 'New tokens for a refresh token (each refresh token works once)' })
   @ApiOkResponse({ type: TokensDto })
   @ApiUnauthorizedResponse({ type: ErrorResponseDto })
-  refresh(@Body() dto: RefreshDto, @Req() req: FastifyRequest): Promise<TokensDto> {
+  @ApiTooManyRequestsResponse(LIMITED)
+  async refresh(@Body() dto: RefreshDto, @Req() req: FastifyRequest): Promise<TokensDto> {
+    await this.auth.limitAddress(meta(req));
     return this.auth.refresh(dto.refreshToken, meta(req));
   }
 
@@ -71,6 +97,63 @@ export class AuthController {
     await this.auth.logout(dto.refreshToken);
   }
 
+  @Public()
+  @Post('verify-email')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Confirm an email address with the token sent to it (single use)' })
+  @ApiNoContentResponse({ description: 'Verified' })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'The token is not valid, used or expired' })
+  @ApiTooManyRequestsResponse(LIMITED)
+  async verifyEmail(@Body() dto: EmailTokenDto, @Req() req: FastifyRequest): Promise<void> {
+    await this.auth.limitAddress(meta(req));
+    await this.auth.verifyEmail(dto.token);
+  }
+
+  @Post('verify-email/resend')
+  @HttpCode(204)
+  @ApiBearerAuth()
+  @ApiOperation({ summary: 'Send a new verification email to the signed-in user' })
+  @ApiNoContentResponse()
+  @ApiConflictResponse({ type: ErrorResponseDto, description: 'Already verified' })
+  @ApiTooManyRequestsResponse(LIMITED)
+  async resendVerification(@CurrentUser() user: AuthUser): Promise<void> {
+    await this.auth.resendVerification(user.id);
+  }
+
+  @Public()
+  @Post('password/forgot')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Email a password reset token; the answer is the same whether or not the address has an account' })
+  @ApiAcceptedResponse({ type: AcceptedDto })
+  @ApiTooManyRequestsResponse(LIMITED)
+  async forgotPassword(@Body() dto: ForgotPasswordDto, @Req() req: FastifyRequest): Promise<AcceptedDto> {
+    await this.auth.limitAddress(meta(req));
+    await this.auth.forgotPassword(dto.email);
+    return { message: 'if the address has an account, a reset email is on its way' };
+  }
+
+  @Public()
+  @Post('password/reset')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Set a new password with an emailed token; every session of the account is closed' })
+  @ApiNoContentResponse()
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'The token is not valid, used or expired' })
+  @ApiTooManyRequestsResponse(LIMITED)
+  async resetPassword(@Body() dto: ResetPasswordDto, @Req() req: FastifyRequest): Promise<void> {
+    await this.auth.limitAddress(meta(req));
+    await this.auth.resetPassword(dto.token, dto.password);
+  }
+
+  @Post('password/change')
+  @HttpCode(204)
+  @ApiBearerAuth()
+  @ApiOperation({ summary: 'Change your password (needs the current one); your other sessions are closed' })
+  @ApiNoContentResponse()
+  @ApiUnauthorizedResponse({ type: ErrorResponseDto })
+  async changePassword(@CurrentUser() user: AuthUser, @Body() dto: ChangePasswordDto): Promise<void> {
+    await this.auth.changePassword(user.id, dto.currentPassword, dto.newPassword);
+  }
+
   @Get('me')
   @ApiBearerAuth()
   @ApiOperation({ summary: 'The signed-in user, with roles and effective permissions' })
@@ -78,7 +161,7 @@ export class AuthController {
   async me(@CurrentUser() user: AuthUser) {
     const data = await this.auth.me(user.id);
     const access = this.rbac ? await this.rbac.effective(user.id) : undefined;
-    return { data, ...(access ? { roles: access.roles, permissions: access.permissions } : {}) };
+    return { data, emailVerified: user.emailVerified, ...(access ? { roles: access.roles, permissions: access.permissions } : {}) };
   }
 
   @Post('2fa/enable')
@@ -94,7 +177,7 @@ export class AuthController {
   @Post('2fa/verify')
   @HttpCode(204)
   @ApiBearerAuth()
-  @ApiOperation({ summary: 'Confirm the second factor with a current code' })
+  @ApiOperation({ summary: 'Confirm the second factor with a current code (each code works once)' })
   async verifyTwoFactor(@CurrentUser() user: AuthUser, @Body() dto: CodeDto): Promise<void> {
     await this.auth.verifyTwoFactor(user.id, dto.code, true);
   }

@@ -53,3 +53,50 @@ export class TwoFactorSetupDto {
   @ApiProperty({ description: 'otpauth:// URL (show it as a QR code)' })
   otpauthUrl!: string;
 }
+
+export class EmailTokenDto {
+  @ApiProperty({ description: 'The token from the email', writeOnly: true })
+  @IsString()
+  @MinLength(20)
+  @MaxLength(200)
+  token!: string;
+}
+
+export class ForgotPasswordDto {
+  @ApiProperty({ format: 'email', maxLength: 320 })
+  @IsString()
+  @MaxLength(320)
+  email!: string;
+}
+
+export class ResetPasswordDto {
+  @ApiProperty({ description: 'The token from the email', writeOnly: true })
+  @IsString()
+  @MinLength(20)
+  @MaxLength(200)
+  token!: string;
+
+  @ApiProperty({ format: 'password', writeOnly: true, minLength: 8, maxLength: 256 })
+  @IsString()
+  @MinLength(8)
+  @MaxLength(256)
+  password!: string;
+}
+
+export class ChangePasswordDto {
+  @ApiProperty({ format: 'password', writeOnly: true, maxLength: 256 })
+  @IsString()
+  @MaxLength(256)
+  currentPassword!: string;
+
+  @ApiProperty({ format: 'password', writeOnly: true, minLength: 8, maxLength: 256 })
+  @IsString()
+  @MinLength(8)
+  @MaxLength(256)
+  newPassword!: string;
+}
+
+export class AcceptedDto {
+  @ApiProperty()
+  message!: string;
+}

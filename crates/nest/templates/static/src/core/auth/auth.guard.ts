@@ -1,9 +1,16 @@
 import { CanActivate, ExecutionContext, ForbiddenException, Inject, Injectable, Optional, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
+import { failClosed } from '../http/fail-closed.js';
 import { requestContext } from '../http/request-context.js';
-import { PERMISSION_CHECKER, type PermissionChecker, REQUIRED_PERMISSION } from '../rbac/permission.decorator.js';
-import { TENANT_RESOLVER, TENANT_ROLES, TENANT_SCOPED, type TenantResolver } from '../tenancy/tenant.decorator.js';
+import {
+  OWNER_BYPASS,
+  PERMISSION_CHECKER,
+  type PermissionChecker,
+  REQUIRED_PERMISSION,
+  WITH_DELETED_PERMISSION,
+} from '../rbac/permission.decorator.js';
+import { TENANT_OPTIONAL, TENANT_RESOLVER, TENANT_ROLES, TENANT_SCOPED, type TenantResolver } from '../tenancy/tenant.decorator.js';
 import { AUTH_CONFIG, type AuthConfig } from './auth.config.js';
 import { AuthService } from './auth.service.js';
 import { verifyAccessToken } from './jwt.js';
@@ -11,14 +18,20 @@ import { IS_PUBLIC } from '../http/public.decorator.js';
 
 export interface AuthUser {
   id: string;
+  /** The account's current email (from the database, not the token). */
   email: string;
+  /** The email address is verified (memberships by email count only then). */
+  emailVerified: boolean;
+  /** The account's session version (carried by new tokens). */
+  sessionVersion: number;
 }
 
 export type AuthedRequest = FastifyRequest & { user?: AuthUser };
 
 /**
  * Global guard, deny by default: every route needs a valid bearer access token unless it is
- * marked @Public(); a route with @RequirePermission() also needs that permission.
+ * marked @Public(); a route with @RequirePermission() also needs that permission. Lookups that
+ * decide access fail closed: a database outage answers 503, never 401 or 403.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -39,31 +52,56 @@ export class AuthGuard implements CanActivate {
     if (!token) throw new UnauthorizedException('sign in first: send Authorization: Bearer <access token>');
     const claims = await verifyAccessToken(this.config, token);
     if (!claims) throw new UnauthorizedException('the access token is invalid or expired');
-    if (!(await this.auth.isActive(claims.sub))) throw new UnauthorizedException('the account is no longer active');
-    req.user = { id: claims.sub, email: claims.email };
+    const state = await failClosed('the account check', () => this.auth.accountState(claims.sub));
+    if (!state) throw new UnauthorizedException('the account is no longer active');
+    if (claims.sv !== state.sessionVersion) {
+      throw new UnauthorizedException('this session was closed (password changed or reset); sign in again');
+    }
+    req.user = { id: claims.sub, email: state.email, emailVerified: state.verified, sessionVersion: state.sessionVersion };
     const ctx = requestContext();
     if (ctx) {
       ctx.userId = claims.sub;
-      ctx.email = claims.email;
+      ctx.email = state.email;
     }
+    const can = (permission: string) =>
+      this.rbac ? failClosed('the permission check', () => this.rbac!.can(claims.sub, permission)) : Promise.resolve(false);
     const permission = this.reflector.getAllAndOverride<string | undefined>(REQUIRED_PERMISSION, targets);
     if (permission) {
       if (!this.rbac) throw new ForbiddenException(`requires ${permission}`);
-      if (!(await this.rbac.can(claims.sub, permission))) {
-        throw new ForbiddenException(`requires permission ${permission}`);
-      }
+      if (!(await can(permission))) throw new ForbiddenException(`requires permission ${permission}`);
     }
-    if (this.reflector.getAllAndOverride<boolean>(TENANT_SCOPED, targets)) {
+    const withDeleted = this.reflector.getAllAndOverride<string | undefined>(WITH_DELETED_PERMISSION, targets);
+    const query = req.query as Record<string, unknown> | undefined;
+    if (withDeleted && query?.withDeleted === 'true' && !(await can(withDeleted))) {
+      throw new ForbiddenException(`withDeleted=true requires permission ${withDeleted}`);
+    }
+    const bypass = this.reflector.getAllAndOverride<string | undefined>(OWNER_BYPASS, targets);
+    if (bypass && ctx) ctx.ownerBypass = await can(bypass);
+    const scoped = this.reflector.getAllAndOverride<boolean>(TENANT_SCOPED, targets);
+    const optional = this.reflector.getAllAndOverride<boolean>(TENANT_OPTIONAL, targets);
+    if (scoped || optional) {
       if (!this.tenancy || !ctx) throw new ForbiddenException('tenancy is not configured');
-      const header = req.headers['x-organization-id'];
-      ctx.tenant = await this.tenancy.resolve({
+      const orgHeader = req.headers['x-organization-id'];
+      const input = {
         userId: claims.sub,
-        email: claims.email,
         claimed: claims.org,
-        header: typeof header === 'string' ? header : undefined,
+        header: typeof orgHeader === 'string' ? orgHeader : undefined,
         method: req.method,
         roles: this.reflector.getAllAndOverride<string[] | undefined>(TENANT_ROLES, targets),
-      });
+      };
+      if (scoped) {
+        const r = await failClosed('the organization check', () => this.tenancy!.resolve(input));
+        ctx.tenant = r.tenant;
+        ctx.tenantRole = r.role;
+      } else if (input.claimed !== undefined || input.header !== undefined) {
+        // Without a usable organization the route still answers, for the caller's own rows.
+        const r = await failClosed('the organization check', () => this.tenancy!.resolve(input)).catch((e: unknown) => {
+          if (e instanceof ForbiddenException) return undefined;
+          throw e;
+        });
+        ctx.tenant = r?.tenant;
+        ctx.tenantRole = r?.role;
+      }
     }
     return true;
   }

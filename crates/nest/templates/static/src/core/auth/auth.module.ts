@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { MailService } from '../mail/mail.service.js';
 import { AUTH_CONFIG, loadAuthConfig } from './auth.config.js';
 import { AuthController } from './auth.controller.js';
 import { AuthGuard } from './auth.guard.js';
@@ -9,7 +10,12 @@ import { AuthService } from './auth.service.js';
 @Global()
 @Module({
   controllers: [AuthController],
-  providers: [{ provide: AUTH_CONFIG, useFactory: loadAuthConfig }, AuthService, { provide: APP_GUARD, useClass: AuthGuard }],
-  exports: [AUTH_CONFIG, AuthService],
+  providers: [
+    { provide: AUTH_CONFIG, useFactory: loadAuthConfig },
+    MailService,
+    AuthService,
+    { provide: APP_GUARD, useClass: AuthGuard },
+  ],
+  exports: [AUTH_CONFIG, AuthService, MailService],
 })
 export class AuthModule {}

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { SignJWT, errors, jwtVerify } from 'jose';
 import type { AuthConfig } from './auth.config.js';
 
@@ -7,30 +8,60 @@ export interface AccessClaims {
   email: string;
   /** Organization the token acts in (multi-tenant projects). */
   org?: string;
+  /** The account's session version when issued: a password reset or change bumps it, ending older tokens. */
+  sv: number;
+  /** Issued at (seconds since the epoch). */
+  iat: number;
 }
 
-/** Short-lived HS256 access token. */
-export async function signAccessToken(config: AuthConfig, claims: AccessClaims): Promise<string> {
-  return new SignJWT({ email: claims.email, typ: 'access', ...(claims.org ? { org: claims.org } : {}) })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+/** A signing key and its id (`kid`): the first bytes of the secret's SHA-256, never the secret. */
+export interface SigningKey {
+  kid: string;
+  key: Uint8Array;
+}
+
+export function signingKey(secret: string): SigningKey {
+  return {
+    kid: createHash('sha256').update(secret).digest('base64url').slice(0, 12),
+    key: new TextEncoder().encode(secret),
+  };
+}
+
+/** Short-lived HS256 access token, signed with the current key and naming it in `kid`. */
+export async function signAccessToken(config: AuthConfig, claims: Omit<AccessClaims, 'iat'>): Promise<string> {
+  const current = config.jwtKeys[0];
+  return new SignJWT({ email: claims.email, typ: 'access', sv: claims.sv, ...(claims.org ? { org: claims.org } : {}) })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: current.kid })
     .setSubject(claims.sub)
     .setIssuer(config.issuer)
     .setAudience(config.issuer)
     .setIssuedAt()
     .setExpirationTime(`${config.accessTtlSeconds}s`)
-    .sign(config.jwtSecret);
+    .sign(current.key);
 }
 
-/** The claims of a valid access token, or null: wrong signature, algorithm, issuer or type, or expired. */
+/**
+ * The claims of a valid access token, or null: unknown key, wrong signature, algorithm, issuer
+ * or type, or expired. Tokens signed with a previous key (AUTH_JWT_PREVIOUS_SECRETS) stay valid
+ * while that key is listed, so the secret can be rotated without signing everyone out.
+ */
 export async function verifyAccessToken(config: AuthConfig, token: string): Promise<AccessClaims | null> {
+  const keyFor = (header: { kid?: string }) => {
+    const found = header.kid === undefined ? config.jwtKeys[0] : config.jwtKeys.find((k) => k.kid === header.kid);
+    if (!found) throw new errors.JWSSignatureVerificationFailed('unknown signing key');
+    return found.key;
+  };
   try {
-    const { payload } = await jwtVerify(token, config.jwtSecret, {
+    const { payload } = await jwtVerify(token, keyFor, {
       algorithms: ['HS256'],
       issuer: config.issuer,
       audience: config.issuer,
     });
-    if (payload.typ !== 'access' || typeof payload.sub !== 'string' || typeof payload.email !== 'string') return null;
-    return { sub: payload.sub, email: payload.email, ...(typeof payload.org === 'string' ? { org: payload.org } : {}) };
+    if (payload.typ !== 'access' || typeof payload.sub !== 'string' || typeof payload.email !== 'string' || typeof payload.iat !== 'number') {
+      return null;
+    }
+    const sv = typeof payload.sv === 'number' && Number.isInteger(payload.sv) ? payload.sv : 0;
+    return { sub: payload.sub, email: payload.email, iat: payload.iat, sv, ...(typeof payload.org === 'string' ? { org: payload.org } : {}) };
   } catch (e) {
     if (e instanceof errors.JOSEError) return null;
     throw e;

@@ -37,31 +37,37 @@ export function base32Decode(s: string): Buffer {
   return Buffer.from(out);
 }
 
-export function newTotpSecret(): string {
-  return base32Encode(randomBytes(20));
+/** A new 20-byte secret (RFC 4226's recommended length). */
+export function newTotpSecret(): Buffer {
+  return randomBytes(20);
 }
 
-export function totpAt(secret: string, counter: number): string {
+export function totpAt(secret: Buffer, counter: number): string {
   const msg = Buffer.alloc(8);
   msg.writeBigUInt64BE(BigInt(counter));
-  const h = createHmac('sha1', base32Decode(secret)).update(msg).digest();
+  const h = createHmac('sha1', secret).update(msg).digest();
   const offset = h[h.length - 1] & 15;
   const code = ((h.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).toString();
   return code.padStart(6, '0');
 }
 
-/** True if `code` is valid now or one step before or after (clock drift). */
-export function verifyTotp(secret: string, code: string, now = Date.now()): boolean {
-  if (!/^\d{6}$/.test(code)) return false;
+/**
+ * The time step `code` is valid for (now, or one step before or after for clock drift), or null.
+ * A code is single-use: callers record the step and refuse it, or any earlier one, again.
+ */
+export function verifyTotp(secret: Buffer, code: string, now = Date.now()): number | null {
+  if (!/^\d{6}$/.test(code)) return null;
   const step = Math.floor(now / 30_000);
+  let found: number | null = null;
   for (const c of [step - 1, step, step + 1]) {
     const expected = Buffer.from(totpAt(secret, c));
-    if (timingSafeEqual(expected, Buffer.from(code))) return true;
+    // Check every step (no early exit) so timing does not tell which one matched.
+    if (timingSafeEqual(expected, Buffer.from(code)) && found === null) found = c;
   }
-  return false;
+  return found;
 }
 
-export function otpauthUrl(issuer: string, account: string, secret: string): string {
+export function otpauthUrl(issuer: string, account: string, secret: Buffer): string {
   const label = encodeURIComponent(`${issuer}:${account}`);
-  return `otpauth://totp/${label}?secret=${secret}&issuer=${encodeURIComponent(issuer)}&algorithm=SHA1&digits=6&period=30`;
+  return `otpauth://totp/${label}?secret=${base32Encode(secret)}&issuer=${encodeURIComponent(issuer)}&algorithm=SHA1&digits=6&period=30`;
 }

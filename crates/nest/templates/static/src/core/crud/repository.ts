@@ -23,10 +23,10 @@ export interface ListResult<T> {
 
 
 /**
- * Test hook: NESTGEN_TEST_TENANT_APP_FILTER=off drops the application's tenant filter so the
- * tests can show row-level security alone still isolates tenants. Never set it in production.
+ * Test hook: NESTGEN_TEST_APP_FILTER=off drops the application's tenant and owner filters so the
+ * tests can show row-level security alone still isolates. Never set it in production.
  */
-const APP_TENANT_FILTER = process.env.NESTGEN_TEST_TENANT_APP_FILTER !== 'off';
+const APP_ROW_FILTER = process.env.NESTGEN_TEST_APP_FILTER !== 'off';
 
 /** What a change is, in the audit trail. */
 export type AuditOp = 'INSERT' | 'UPDATE' | 'DELETE' | 'RESTORE';
@@ -76,22 +76,44 @@ export class CrudRepository<T extends Row = Row> {
   }
 
   /**
-   * Run `fn` with the request's tenant and, for a change to an audited table, its audit context:
-   * inside a transaction that sets them (`set_config(..., true)`: nothing survives on the pooled
-   * connection), passing conditions that filter by the tenant. Other statements run as they are.
+   * Run `fn` with the request's row scopes (tenant, owner) and, for a change to an audited table,
+   * its audit context: inside a transaction that sets them for row-level security
+   * (`set_config(..., true)`: nothing survives on the pooled connection), passing a function that
+   * returns the WHERE conditions the app adds itself. Other statements run as they are.
+   * `unscoped`: a change the server makes on its own behalf (sign-in flows), not limited to the
+   * caller's own rows.
    */
   private async scoped<R>(
     db: Queryable,
-    fn: (db: Queryable, tenantWhere: (bind: Bind) => string[], tenant?: string) => Promise<R>,
+    fn: (db: Queryable, scopeWhere: (bind: Bind, mode?: 'read' | 'write') => string[], tenant?: string) => Promise<R>,
     op?: AuditOp,
+    opts: { unscoped?: boolean } = {},
   ): Promise<R> {
     const t = this.spec.tenant;
+    const o = this.spec.owner;
     const audit = op ? this.spec.audit : undefined;
-    if (!t && !audit) return fn(db, () => []);
     const ctx = requestContext();
     const tenant = t ? ctx?.tenant : undefined;
     if (t && !tenant) throw new ForbiddenException('no organization for this request');
-    const where = (bind: Bind) => (t && APP_TENANT_FILTER ? [`${ident(t.column)} = ${bind(tenant, t.type)}`] : []);
+    const bypass = opts.unscoped === true || ctx?.ownerBypass === true;
+    // Owners and admins of the caller's tenant also read the accounts of its members.
+    const membersOf =
+      o?.members && !bypass && ctx?.tenant && (ctx.tenantRole === 'owner' || ctx.tenantRole === 'admin') ? ctx.tenant : undefined;
+    const where = (bind: Bind, mode: 'read' | 'write' = 'write') => {
+      const conds: string[] = [];
+      if (t && APP_ROW_FILTER) conds.push(`${ident(t.column)} = ${bind(tenant, t.type)}`);
+      if (o && !bypass && (APP_ROW_FILTER || !o.rls)) {
+        const mine = `${ident(o.column)} = ${bind(ctx?.userId ?? null, o.type)}`;
+        if (mode === 'read' && membersOf && o.members) {
+          const members = o.members;
+          conds.push(`(${mine} OR ${members.sql.replaceAll('$T', bind(membersOf, members.type))})`);
+        } else {
+          conds.push(mine);
+        }
+      }
+      return conds;
+    };
+    if (!t && !audit && !(o && (o.rls || membersOf))) return fn(db, where);
     const run = async (tx: Queryable) => {
       const params: unknown[] = [];
       const sets: string[] = [];
@@ -99,11 +121,10 @@ export class CrudRepository<T extends Row = Row> {
         params.push(name, value);
         sets.push(`set_config($${params.length - 1}, $${params.length}, true)`);
       };
-      if (t && tenant) {
-        set(t.setting, tenant);
-        set('app.current_user_id', ctx?.userId ?? '');
-        set('app.current_user_email', ctx?.email ?? '');
-      }
+      if (t && tenant) set(t.setting, tenant);
+      if (membersOf && o?.members) set(o.members.setting, membersOf);
+      if (t || o) set('nestgen.user_id', ctx?.userId ?? '');
+      if (o?.rls) set('nestgen.owner_bypass', bypass ? 'on' : '');
       if (audit) {
         set(
           'nestgen.audit_context',
@@ -120,7 +141,7 @@ export class CrudRepository<T extends Row = Row> {
           }),
         );
       }
-      await tx.query(`SELECT ${sets.join(', ')}`, params);
+      if (sets.length) await tx.query(`SELECT ${sets.join(', ')}`, params);
       return fn(tx, where, tenant);
     };
     return db === this.db ? this.db.transaction(run) : run(db);
@@ -137,11 +158,11 @@ export class CrudRepository<T extends Row = Row> {
   }
 
   /** The row as to_jsonb() text, locked for the change that follows (audit's old values). */
-  private async before(q: Queryable, key: KeyValues, tenantWhere: (bind: Bind) => string[], extra: string[]): Promise<string | undefined> {
+  private async before(q: Queryable, key: KeyValues, scopeWhere: (bind: Bind) => string[], extra: string[]): Promise<string | undefined> {
     if (!this.auditing) return undefined;
     const params: unknown[] = [];
     const bind = binder(params);
-    const conds = [this.keyWhere(key, bind), ...tenantWhere(bind), ...extra];
+    const conds = [this.keyWhere(key, bind), ...scopeWhere(bind), ...extra];
     const r = await q.query(`SELECT to_jsonb(__row)::text AS j FROM ${this.spec.table} AS __row WHERE ${conds.join(' AND ')} FOR UPDATE`, params);
     return (r.rows[0] as { j?: string } | undefined)?.j;
   }
@@ -158,10 +179,10 @@ export class CrudRepository<T extends Row = Row> {
 
   /** The row as to_jsonb() text (for its audit history), within the caller's tenant; 404 if absent. */
   async rowJson(key: KeyValues, db: Queryable = this.db): Promise<string> {
-    return this.scoped(db, async (q, tenantWhere) => {
+    return this.scoped(db, async (q, scopeWhere) => {
       const params: unknown[] = [];
       const bind = binder(params);
-      const conds = [this.keyWhere(key, bind), ...tenantWhere(bind)];
+      const conds = [this.keyWhere(key, bind), ...scopeWhere(bind, 'read')];
       const r = await q.query(`SELECT to_jsonb(__row)::text AS j FROM ${this.spec.table} AS __row WHERE ${conds.join(' AND ')}`, params);
       const j = (r.rows[0] as { j?: string } | undefined)?.j;
       if (!j) throw new NotFoundException(`${this.spec.name} not found`);
@@ -212,11 +233,11 @@ export class CrudRepository<T extends Row = Row> {
   async list(query: Record<string, unknown>, db: Queryable = this.db): Promise<ListResult<T>> {
     const base = this.withDeleted(query.withDeleted) ? [] : this.notDeleted();
     const plan = planList(this.spec, query, base);
-    return this.scoped(db, async (q, tenantWhere) => {
+    return this.scoped(db, async (q, scopeWhere) => {
       const params = [...plan.params];
-      const where = [...plan.where, ...tenantWhere(binder(params))];
+      const where = [...plan.where, ...scopeWhere(binder(params), 'read')];
       const countParams = [...plan.countParams];
-      const countWhere = [...plan.countWhere, ...tenantWhere(binder(countParams))];
+      const countWhere = [...plan.countWhere, ...scopeWhere(binder(countParams), 'read')];
       const bind = binder(params);
       const ctidCol = plan.ctid ? ', ctid::text AS "__ctid"' : '';
       const sql =
@@ -253,10 +274,10 @@ export class CrudRepository<T extends Row = Row> {
   }
 
   async get(key: KeyValues, options: { withDeleted?: boolean } = {}, db: Queryable = this.db): Promise<T> {
-    return this.scoped(db, async (q, tenantWhere) => {
+    return this.scoped(db, async (q, scopeWhere) => {
       const params: unknown[] = [];
       const bind = binder(params);
-      const conds = [this.keyWhere(key, bind), ...tenantWhere(bind), ...(options.withDeleted ? [] : this.notDeleted())];
+      const conds = [this.keyWhere(key, bind), ...scopeWhere(bind, 'read'), ...(options.withDeleted ? [] : this.notDeleted())];
       const r = await q.query(`SELECT ${this.selectList} FROM ${this.spec.table} WHERE ${conds.join(' AND ')}`, params);
       if (r.rows.length === 0) throw new NotFoundException(`${this.spec.name} not found`);
       return this.toApi(r.rows[0] as Row);
@@ -269,6 +290,9 @@ export class CrudRepository<T extends Row = Row> {
       if (value === undefined) continue;
       const f = this.byProperty.get(prop);
       if (!f || !f.writable) throw new BadRequestException(`property ${prop} cannot be set`);
+      if (f.server === 'self' && value !== null && value !== requestContext()?.userId) {
+        throw new BadRequestException(`${prop} may only be set to your own user id`);
+      }
       out.push([f, this.toParam(f, value)]);
     }
     return out;
@@ -286,7 +310,20 @@ export class CrudRepository<T extends Row = Row> {
       const f = this.spec.fields.find((x) => x.column === this.spec.tenant?.column);
       if (f) out.push([f, tenant]);
     }
+    out.push(...this.actorEntries(['create', 'update']).filter(([f]) => !(f.column in server)));
     return out;
+  }
+
+  /** Actor columns stamped with the signed-in user for these moments (none without a user). */
+  private actorEntries(when: readonly ('create' | 'update' | 'delete')[]): [FieldSpec, unknown][] {
+    const userId = requestContext()?.userId;
+    if (userId === undefined) return [];
+    return this.spec.fields.filter((f) => f.server !== undefined && f.server !== 'self' && when.includes(f.server)).map((f) => [f, userId]);
+  }
+
+  /** `"col" = $n` for actor columns of an update, restore or soft delete. */
+  private actorSets(when: readonly ('create' | 'update' | 'delete')[], bind: Bind): string[] {
+    return this.actorEntries(when).map(([f, v]) => `${ident(f.column)} = ${bind(v, f.sqlType)}`);
   }
 
   /** Insert one row. `server` sets columns clients may not (by column name), e.g. a password hash. */
@@ -354,15 +391,15 @@ export class CrudRepository<T extends Row = Row> {
     if (entries.length === 0) throw new BadRequestException('send at least one field to change');
     return this.scoped(
       db,
-      async (q, tenantWhere) => {
-        const old = await this.before(q, key, tenantWhere, this.notDeleted());
+      async (q, scopeWhere) => {
+        const old = await this.before(q, key, scopeWhere, this.notDeleted());
         const params: unknown[] = [];
         const bind = binder(params);
-        const sets = entries.map(([f, v]) => `${ident(f.column)} = ${bind(v, writeCast(f))}`);
+        const sets = [...entries.map(([f, v]) => `${ident(f.column)} = ${bind(v, writeCast(f))}`), ...this.actorSets(['update'], bind)];
         if (this.spec.updatedAtColumn && !entries.some(([f]) => f.column === this.spec.updatedAtColumn)) {
           sets.push(`${ident(this.spec.updatedAtColumn)} = now()`);
         }
-        const conds = [this.keyWhere(key, bind), ...tenantWhere(bind), ...this.notDeleted()];
+        const conds = [this.keyWhere(key, bind), ...scopeWhere(bind), ...this.notDeleted()];
         const r = await q.query(
           `UPDATE ${this.spec.table} AS __row SET ${sets.join(', ')} WHERE ${conds.join(' AND ')} RETURNING ${this.selectList}${this.auditColumn}`,
           params,
@@ -381,15 +418,17 @@ export class CrudRepository<T extends Row = Row> {
     const soft = this.spec.softDeleteColumn;
     await this.scoped(
       db,
-      async (q, tenantWhere) => {
-        const old = soft ? await this.before(q, key, tenantWhere, [`${ident(soft)} IS NULL`]) : undefined;
+      async (q, scopeWhere) => {
+        const old = soft ? await this.before(q, key, scopeWhere, [`${ident(soft)} IS NULL`]) : undefined;
         const params: unknown[] = [];
         const bind = binder(params);
-        const conds = [this.keyWhere(key, bind), ...tenantWhere(bind)];
+        const conds = [this.keyWhere(key, bind), ...scopeWhere(bind)];
         const returning = this.auditing ? ' RETURNING to_jsonb(__row)::text AS "__audit"' : '';
+        const sets = [`${ident(soft ?? '')} = now()`, ...(soft ? this.actorSets(['update', 'delete'], bind) : [])];
+        if (this.spec.updatedAtColumn) sets.push(`${ident(this.spec.updatedAtColumn)} = now()`);
         const r = soft
           ? await q.query(
-              `UPDATE ${this.spec.table} AS __row SET ${ident(soft)} = now()${this.spec.updatedAtColumn ? `, ${ident(this.spec.updatedAtColumn)} = now()` : ''} WHERE ${[...conds, `${ident(soft)} IS NULL`].join(' AND ')}${returning}`,
+              `UPDATE ${this.spec.table} AS __row SET ${sets.join(', ')} WHERE ${[...conds, `${ident(soft)} IS NULL`].join(' AND ')}${returning}`,
               params,
             )
           : await q.query(`DELETE FROM ${this.spec.table} AS __row WHERE ${conds.join(' AND ')}${returning}`, params);
@@ -406,13 +445,17 @@ export class CrudRepository<T extends Row = Row> {
     if (!column) throw new NotFoundException(`${this.spec.name} rows are not soft-deleted`);
     return this.scoped(
       db,
-      async (q, tenantWhere) => {
-        const old = await this.before(q, key, tenantWhere, [`${ident(column)} IS NOT NULL`]);
+      async (q, scopeWhere) => {
+        const old = await this.before(q, key, scopeWhere, [`${ident(column)} IS NOT NULL`]);
         const params: unknown[] = [];
         const bind = binder(params);
-        const conds = [this.keyWhere(key, bind), ...tenantWhere(bind), `${ident(column)} IS NOT NULL`];
+        const conds = [this.keyWhere(key, bind), ...scopeWhere(bind), `${ident(column)} IS NOT NULL`];
+        const sets = [`${ident(column)} = NULL`, ...this.actorSets(['update'], bind)];
+        // Who deleted it no longer applies.
+        for (const f of this.spec.fields.filter((x) => x.server === 'delete')) sets.push(`${ident(f.column)} = NULL`);
+        if (this.spec.updatedAtColumn) sets.push(`${ident(this.spec.updatedAtColumn)} = now()`);
         const r = await q.query(
-          `UPDATE ${this.spec.table} AS __row SET ${ident(column)} = NULL${this.spec.updatedAtColumn ? `, ${ident(this.spec.updatedAtColumn)} = now()` : ''} WHERE ${conds.join(' AND ')} RETURNING ${this.selectList}${this.auditColumn}`,
+          `UPDATE ${this.spec.table} AS __row SET ${sets.join(', ')} WHERE ${conds.join(' AND ')} RETURNING ${this.selectList}${this.auditColumn}`,
           params,
         );
         if (r.rows.length === 0) throw new NotFoundException(`no deleted ${this.spec.name} with that key`);
@@ -421,6 +464,36 @@ export class CrudRepository<T extends Row = Row> {
         return this.toApi(row);
       },
       'RESTORE',
+    );
+  }
+
+  /**
+   * A change the server makes on its own behalf (sign-in flows: a new password hash, a verified
+   * email), by column name, with the audit trail and row scopes of any other change; not limited
+   * to the caller's own rows. 404 when the row is gone.
+   */
+  async updateColumns(key: KeyValues, values: Record<string, unknown>, db: Queryable = this.db): Promise<void> {
+    const entries = Object.entries(values).map(([column, v]) => {
+      const f = this.spec.fields.find((x) => x.column === column);
+      if (!f) throw new Error(`unknown column ${column}`);
+      return [f, this.toParam(f, v)] as [FieldSpec, unknown];
+    });
+    if (entries.length === 0) return;
+    await this.scoped(
+      db,
+      async (q, scopeWhere) => {
+        const old = await this.before(q, key, scopeWhere, []);
+        const params: unknown[] = [];
+        const bind = binder(params);
+        const sets = entries.map(([f, v]) => `${ident(f.column)} = ${bind(v, f.sqlType)}`);
+        if (this.spec.updatedAtColumn && !(this.spec.updatedAtColumn in values)) sets.push(`${ident(this.spec.updatedAtColumn)} = now()`);
+        const conds = [this.keyWhere(key, bind), ...scopeWhere(bind)];
+        const r = await q.query(`UPDATE ${this.spec.table} AS __row SET ${sets.join(', ')} WHERE ${conds.join(' AND ')}${this.auditing ? ' RETURNING to_jsonb(__row)::text AS "__audit"' : ''}`, params);
+        if (r.rowCount === 0) throw new NotFoundException(`${this.spec.name} not found`);
+        await this.record(q, 'UPDATE', (r.rows as Row[]).map((x) => ({ old, new: x.__audit })));
+      },
+      'UPDATE',
+      { unscoped: true },
     );
   }
 }

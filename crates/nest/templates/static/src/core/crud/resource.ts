@@ -57,6 +57,12 @@ export interface FieldSpec {
   readonly readCast?: string;
   /** Allowed values (enums, CHECK ... IN). */
   readonly values?: readonly string[];
+  /**
+   * Set by the server from the signed-in user, never by the client: on `create`, on every
+   * `update` (and create), on `delete` (soft delete); `self`: clients may set it only to their
+   * own id (or null).
+   */
+  readonly server?: 'create' | 'update' | 'delete' | 'self';
 }
 
 export interface ResourceSpec {
@@ -85,6 +91,21 @@ export interface ResourceSpec {
    * app (`application`) or by the table's trigger (`trigger`). `schema` and `table` are unquoted.
    */
   readonly audit?: { readonly schema: string; readonly table: string; readonly mode: 'application' | 'trigger' };
+  /**
+   * Own rows: a caller reads and changes only rows whose `column` is their user id, unless they
+   * hold `bypass`. `self`: the users table (the column is the key). `rls`: row-level security
+   * enforces the same (the app sets `nestgen.user_id` and `nestgen.owner_bypass` per transaction).
+   * `members`: owners and admins of the caller's tenant also read the users who are members of
+   * it (an SQL condition over the users table; `$T` is the tenant, `setting` its RLS setting).
+   */
+  readonly owner?: {
+    readonly column: string;
+    readonly type: string;
+    readonly bypass: string;
+    readonly self: boolean;
+    readonly rls: boolean;
+    readonly members?: { readonly sql: string; readonly setting: string; readonly type: string };
+  };
 }
 
 /** Quote an SQL identifier. Only ever called with names from a ResourceSpec. */

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import pg from 'pg';
 import { APP_CONFIG, type AppConfig } from '../config.js';
 import { installTypeParsers } from './pg-types.js';
@@ -10,7 +10,7 @@ export interface Queryable {
 
 /** The connection pool. Every statement is parameterized; see core/crud for how SQL is built. */
 @Injectable()
-export class DatabaseService implements OnApplicationShutdown {
+export class DatabaseService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(DatabaseService.name);
   readonly pool: pg.Pool;
 
@@ -26,6 +26,45 @@ export class DatabaseService implements OnApplicationShutdown {
       options: '-c TimeZone=UTC',
     });
     this.pool.on('error', (err) => this.logger.error(`idle client error: ${err.message}`));
+  }
+
+  /**
+   * Refuse to run where row-level security would silently not apply: connected as a superuser,
+   * as a role with BYPASSRLS, or as the owner of a table that has row-level security (an owner can
+   * switch it off). ALLOW_UNSAFE_DATABASE_ROLE=true lets a development database through, loudly;
+   * never in production.
+   */
+  async onModuleInit(): Promise<void> {
+    const { rows } = await this.pool.query<{ role: string; superuser: boolean; bypass: boolean; owned: string[]; rls: boolean }>(
+      `SELECT r.rolname::text AS role, r.rolsuper AS superuser, r.rolbypassrls AS bypass,
+              ARRAY(SELECT format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
+                      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                     WHERE c.relrowsecurity AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+                       AND pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE')
+                     ORDER BY 1 LIMIT 5) AS owned,
+              EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                       WHERE c.relrowsecurity AND n.nspname NOT IN ('pg_catalog', 'information_schema')) AS rls
+         FROM pg_catalog.pg_roles r WHERE r.rolname = current_user`,
+    );
+    const r = rows[0];
+    if (!r || !r.rls) return;
+    const problem = r.superuser
+      ? `connects as ${r.role}, a superuser`
+      : r.bypass
+        ? `connects as ${r.role}, a role with BYPASSRLS`
+        : r.owned.length
+          ? `connects as ${r.role}, which owns tables with row-level security (${r.owned.join(', ')}) and could switch it off`
+          : undefined;
+    if (!problem) return;
+    const message =
+      `the app ${problem}: row-level security would not protect the data. Connect as a role that owns nothing, ` +
+      `is not a superuser and has no BYPASSRLS: run the db/*.sql files as the owner, then ` +
+      `CREATE ROLE app_runtime LOGIN PASSWORD '...'; SELECT nestgen.grant_app_role('app_runtime'); and use it in DATABASE_URL`;
+    if (process.env.ALLOW_UNSAFE_DATABASE_ROLE === 'true' && process.env.NODE_ENV !== 'production') {
+      this.logger.error(`UNSAFE (ALLOW_UNSAFE_DATABASE_ROLE=true): ${message}`);
+      return;
+    }
+    throw new Error(`refusing to start: ${message}`);
   }
 
   query<R extends pg.QueryResultRow = Record<string, unknown>>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {

@@ -6,6 +6,10 @@ export interface RequestContext {
   email?: string;
   /** The tenant (organization) the request acts in, checked against the caller's membership. */
   tenant?: string;
+  /** The caller's role in that tenant (owner, admin, member, ...), when known. */
+  tenantRole?: string | null;
+  /** The caller holds the route's `<resource>:all` permission: the own-rows scope does not apply. */
+  ownerBypass?: boolean;
   /** For the audit trail. */
   ip?: string;
   userAgent?: string;

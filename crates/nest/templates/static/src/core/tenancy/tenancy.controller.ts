@@ -1,10 +1,12 @@
-import { Body, Controller, ForbiddenException, Get, HttpCode, Inject, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, ForbiddenException, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiForbiddenResponse, ApiNotFoundResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { IsString, MaxLength } from 'class-validator';
 import { AUTH_CONFIG, type AuthConfig } from '../auth/auth.config.js';
 import type { AuthUser } from '../auth/auth.guard.js';
 import { CurrentUser } from '../auth/current-user.decorator.js';
 import { signAccessToken } from '../auth/jwt.js';
+import { ErrorResponseDto } from '../crud/dto.js';
+import { failClosed } from '../http/fail-closed.js';
 import { TenancyService } from './tenancy.service.js';
 
 class ChooseOrganizationDto {
@@ -26,16 +28,35 @@ export class TenancyController {
   @Get('organizations')
   @ApiOperation({ summary: 'Organizations the signed-in user belongs to, with their role' })
   async list(@CurrentUser() user: AuthUser) {
-    return { data: await this.tenancy.organizations(user.id, user.email) };
+    return { data: await failClosed('the organization list', () => this.tenancy.organizations(user.id)) };
   }
 
   @Post('organization')
   @HttpCode(200)
   @ApiOperation({ summary: 'Act in another organization you belong to: returns a new access token' })
+  @ApiForbiddenResponse({ type: ErrorResponseDto })
   async choose(@CurrentUser() user: AuthUser, @Body() dto: ChooseOrganizationDto) {
-    const m = await this.tenancy.membership(dto.organizationId, user.id, user.email);
+    const m = await failClosed('the organization check', () => this.tenancy.membership(dto.organizationId, user.id));
     if (!m.member) throw new ForbiddenException('you are not a member of that organization');
-    const accessToken = await signAccessToken(this.config, { sub: user.id, email: user.email, org: dto.organizationId });
+    const accessToken = await signAccessToken(this.config, { sub: user.id, email: user.email, sv: user.sessionVersion, org: dto.organizationId });
     return { accessToken, tokenType: 'Bearer', expiresIn: this.config.accessTtlSeconds, organizationId: dto.organizationId };
+  }
+
+  @Get('invitations')
+  @ApiOperation({ summary: 'Memberships waiting for you: rows with your verified email, not yet linked to anyone' })
+  async invitations(@CurrentUser() user: AuthUser) {
+    if (!user.emailVerified) return { data: [] };
+    return { data: await failClosed('the invitation list', () => this.tenancy.invitations(user.id)) };
+  }
+
+  @Post('invitations/:id/accept')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Accept an invitation: the membership is linked to your account (needs a verified email)' })
+  @ApiForbiddenResponse({ type: ErrorResponseDto, description: 'Your email is not verified' })
+  @ApiNotFoundResponse({ type: ErrorResponseDto })
+  async accept(@CurrentUser() user: AuthUser, @Param('id') id: string) {
+    if (!user.emailVerified) throw new ForbiddenException('verify your email address first (POST /auth/verify-email)');
+    if (!/^[0-9A-Za-z_.:-]{1,100}$/.test(id)) throw new ForbiddenException('not an invitation id');
+    return { data: await failClosed('the invitation', () => this.tenancy.accept(user.id, id)) };
   }
 }

@@ -1,0 +1,266 @@
+//! Who a row belongs to and who acts on it, decided by the server from the signed-in user:
+//!
+//! - actor columns (`owner_id`, `created_by`, `uploaded_by`, `updated_by`, ...) are set from the
+//!   signed-in user and never taken from the client;
+//! - the own-rows scope: a user reads and changes only rows whose owner column is theirs
+//!   (`notifications.user_id`), unless they hold `<resource>:all`; the users table is scoped to
+//!   the signed-in user's own row the same way.
+//!
+//! Actor columns are recognised by name and by pointing at the users table: a foreign key to it,
+//! or (schemas that leave the key out, like the seed's `files.owner_id`) no foreign key at all and
+//! the users table's id type. Config: `[tables.t.columns.c] actor = true|false`,
+//! `[tables.t] owner_column = "..."`, `--features.own-rows=true|false`.
+
+use crate::fields::ServerSet;
+use crate::security::{AuthModel, RbacModel, TenancyModel};
+use crate::settings::{Config, Setting, Source};
+use crate::{Access, Resource, ResourceKind};
+use nest_catalog::{Catalog, Table};
+
+/// The own-rows scope of a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerScope {
+    /// Index into `fields` of the column naming the owner (the key itself on the users table).
+    pub field: usize,
+    /// Permission that lifts the scope: `<resource>:all`.
+    pub bypass: String,
+    /// The users table: the scope is the user's own row (the key), not an owner column.
+    pub is_self: bool,
+    /// The users table with tenancy: owners and admins of the current tenant also read its members.
+    pub members: bool,
+}
+
+const ON_CREATE: &[&str] = &[
+    "owner_id",
+    "owner_user_id",
+    "owned_by",
+    "created_by",
+    "created_by_id",
+    "created_by_user_id",
+    "creator_id",
+    "author_id",
+    "actor_id",
+    "uploaded_by",
+    "uploaded_by_id",
+    "uploader_id",
+    "shared_by",
+    "shared_by_id",
+    "assigned_by",
+    "granted_by",
+    "invited_by",
+    "added_by",
+    "submitted_by",
+    "requested_by",
+    "posted_by",
+    "reported_by",
+];
+const ON_UPDATE: &[&str] =
+    &["updated_by", "updated_by_id", "modified_by", "modified_by_id", "last_modified_by", "edited_by", "changed_by"];
+const ON_DELETE: &[&str] = &["deleted_by", "deleted_by_id", "removed_by"];
+
+/// What a column's name says about who writes it (without looking at its type).
+pub fn actor_kind(column: &str) -> Option<ServerSet> {
+    let c = column.to_ascii_lowercase();
+    if ON_CREATE.contains(&c.as_str()) {
+        Some(ServerSet::ActorOnCreate)
+    } else if ON_UPDATE.contains(&c.as_str()) {
+        Some(ServerSet::ActorOnUpdate)
+    } else if ON_DELETE.contains(&c.as_str()) {
+        Some(ServerSet::ActorOnDelete)
+    } else if c.ends_with("_by") || c.ends_with("_by_id") {
+        Some(ServerSet::SelfOnly)
+    } else {
+        None
+    }
+}
+
+/// Does `column` of `t` hold a user id: a foreign key to the users table, or no foreign key and
+/// the users id type. `strict` (names that are only actors by convention, `*_by`) needs the key.
+fn points_at_users(t: &Table, column: &str, auth: &AuthModel, cast_type: &str, strict: bool) -> bool {
+    let fks: Vec<_> = t.foreign_keys.iter().filter(|f| f.columns.iter().any(|c| c == column)).collect();
+    if fks.is_empty() {
+        return !strict && cast_type == auth.id_type;
+    }
+    fks.iter().any(|f| f.columns.len() == 1 && f.references.schema == auth.schema && f.references.name == auth.table)
+}
+
+/// Tables whose rows are not a user's own data even when they carry a user id: the users table,
+/// RBAC assignments, the membership table, the audit trail.
+fn structural(
+    r: &Resource,
+    auth: &AuthModel,
+    rbac: Option<&RbacModel>,
+    tenancy: Option<&TenancyModel>,
+    audit_store: &dyn Fn(&Resource) -> bool,
+) -> bool {
+    (r.schema == auth.schema && r.table == auth.table)
+        || rbac.is_some_and(|m| m.tables().iter().any(|t| t.schema == r.schema && t.table == r.table))
+        || tenancy.is_some_and(|m| {
+            (m.members.schema == r.schema && m.members.table == r.table)
+                || (m.tenant.schema == r.schema && m.tenant.table == r.table)
+        })
+        || audit_store(r)
+}
+
+pub struct Context<'a> {
+    pub catalog: &'a Catalog,
+    pub config: &'a Config,
+    pub auth: &'a AuthModel,
+    pub rbac: Option<&'a RbacModel>,
+    pub tenancy: Option<&'a TenancyModel>,
+}
+
+/// Mark actor columns, resolve the own-rows scope of every resource, scope the users table to
+/// the signed-in user.
+pub fn resolve(cx: &Context, resources: &mut [Resource]) {
+    let audit_store = {
+        let store = crate::audit::find_log_table(cx.catalog).map(|l| crate::audit::detect(cx.catalog, l, &[], None));
+        move |r: &Resource| store.as_ref().is_some_and(|s| crate::audit::is_store(s, &r.schema, &r.table))
+    };
+    for r in resources.iter_mut() {
+        let Some(t) = cx.catalog.table(&r.schema, &r.table) else { continue };
+        if r.kind != ResourceKind::Table {
+            continue;
+        }
+        let tcfg = cx.config.table(&r.schema, &r.table);
+        let is_users = r.schema == cx.auth.schema && r.table == cx.auth.table;
+        if is_users {
+            users_scope(cx, r);
+            continue;
+        }
+        // Actor columns (not in the audit trail's own tables: their rows are written by the audit).
+        let store = audit_store(r);
+        for f in r.fields.iter_mut() {
+            if f.is_key || store {
+                continue;
+            }
+            let configured = tcfg.and_then(|c| c.columns.get(&f.column)).and_then(|c| c.actor);
+            let kind = match configured {
+                Some(false) => continue,
+                Some(true) => Some(
+                    actor_kind(&f.column).filter(|k| *k != ServerSet::SelfOnly).unwrap_or(ServerSet::ActorOnCreate),
+                ),
+                None => actor_kind(&f.column).filter(|k| {
+                    points_at_users(t, &f.column, cx.auth, &f.cast_type, *k == ServerSet::SelfOnly) && !f.array
+                }),
+            };
+            let Some(kind) = kind else { continue };
+            if f.cast_type != cx.auth.id_type {
+                continue;
+            }
+            f.server = Some(kind);
+            match kind {
+                ServerSet::SelfOnly => {
+                    f.why = Some("names a user: clients may set it only to themselves".into());
+                }
+                _ => {
+                    f.access = if f.readable() { Access::ReadOnly } else { Access::None };
+                    f.required_on_create = false;
+                    f.why = Some(
+                        match kind {
+                            ServerSet::ActorOnCreate => "set from the signed-in user on create",
+                            ServerSet::ActorOnUpdate => "set from the signed-in user on every change",
+                            _ => "set from the signed-in user on delete",
+                        }
+                        .into(),
+                    );
+                }
+            }
+        }
+        r.operations.update = r.operations.update && r.fields.iter().any(|f| f.writable() && !f.is_key);
+
+        // Own-rows scope.
+        let setting = r.features.get("own-rows").cloned();
+        if setting.as_ref().is_some_and(|s| !s.value) {
+            continue;
+        }
+        let configured = tcfg.and_then(|c| c.owner_column.clone());
+        let explicit = setting.is_some() || configured.is_some();
+        if !explicit && structural(r, cx.auth, cx.rbac, cx.tenancy, &audit_store) {
+            continue;
+        }
+        let candidate = |name: &str| {
+            r.fields.iter().position(|f| {
+                f.column == name
+                    && !f.array
+                    && f.cast_type == cx.auth.id_type
+                    && points_at_users(t, name, cx.auth, &f.cast_type, false)
+            })
+        };
+        let found = match &configured {
+            Some(c) => r.fields.iter().position(|f| &f.column == c),
+            None if explicit => {
+                ["user_id", "owner_id", "owner_user_id", "recipient_id", "created_by"].iter().find_map(|c| candidate(c))
+            }
+            // Inferred: a required user_id (notifications.user_id, notification_preferences.user_id).
+            None => candidate("user_id").filter(|&i| !r.fields[i].nullable),
+        };
+        let Some(idx) = found else {
+            if explicit {
+                r.notes.push(format!(
+                    "own-rows asked by {} but {} has no column naming its owner; set owner_column in nest-generator.toml",
+                    setting.map(|s| s.source.to_string()).unwrap_or_else(|| "nest-generator.toml".into()),
+                    r.table
+                ));
+            }
+            continue;
+        };
+        if setting.is_none() {
+            let why = match &configured {
+                Some(c) => format!("owner_column = \"{c}\""),
+                None => format!("{} names the user the row belongs to", r.fields[idx].column),
+            };
+            let source = if configured.is_some() { Source::Config } else { Source::Inferred(why) };
+            r.features.insert("own-rows".into(), Setting::new(true, source));
+        }
+        let f = &mut r.fields[idx];
+        if !f.is_key {
+            f.server = Some(ServerSet::ActorOnCreate);
+            f.access = Access::ReadOnly;
+            f.required_on_create = false;
+            f.why = Some("the owner: the signed-in user".into());
+        }
+        r.owner = Some(OwnerScope {
+            field: idx,
+            bypass: format!("{}:all", r.names.permission),
+            is_self: false,
+            members: false,
+        });
+        r.notes.push(format!(
+            "{}: each user sees and changes only rows whose {} is theirs (holders of {}:all see every row)",
+            r.table, r.fields[idx].column, r.names.permission
+        ));
+        r.operations.update = r.fields.iter().any(|f| f.writable() && !f.is_key) && !r.readonly.value;
+    }
+}
+
+/// The users table: a user sees and changes their own row; tenant owners and admins read the
+/// members of their tenant; `users:all` lifts the scope (platform admins).
+fn users_scope(cx: &Context, r: &mut Resource) {
+    if r.features.get("own-rows").is_some_and(|s| !s.value) {
+        r.notes.push(format!(
+            "{}: own-rows turned off: holders of {}:read read every account",
+            r.table, r.names.permission
+        ));
+        return;
+    }
+    let Some(&key) = r.key.first().filter(|_| r.key.len() == 1) else { return };
+    r.owner = Some(OwnerScope {
+        field: key,
+        bypass: format!("{}:all", r.names.permission),
+        is_self: true,
+        members: cx.tenancy.is_some(),
+    });
+    if !r.features.contains_key("own-rows") {
+        r.features.insert(
+            "own-rows".into(),
+            Setting::new(true, Source::Inferred("accounts: each user sees their own row".into())),
+        );
+    }
+    r.notes.push(format!(
+        "{}: a user reads and changes their own account{}; holders of {}:all see every account",
+        r.table,
+        if cx.tenancy.is_some() { ", and owners and admins of a tenant read its members" } else { "" },
+        r.names.permission
+    ));
+}

@@ -1,0 +1,302 @@
+//! Multi-tenancy output: the statements the tenancy runtime runs (`tenancy.tables.ts`) and
+//! db/04-tenancy.sql (row-level security, membership bound to identity, same-tenant foreign keys).
+//!
+//! A membership row counts for a user when it is linked to them — a users foreign key on the
+//! membership table, or an accepted invitation in `nestgen.member_links` — or, while it is linked
+//! to no one, when its email is the user's *verified* email. Nothing else: an unverified address
+//! never gives access to a tenant.
+
+use crate::security::{CROSS_TENANT_PERMISSION, lit, qt, qtab, sql_str};
+use nest_catalog::Catalog;
+use nest_catalog::sqltype::quote_ident_if_needed as q;
+use nest_model::security::{AuthModel, TenancyModel, Verified};
+use nest_model::{Model, ResourceKind};
+use serde::Serialize;
+
+/// How membership rows are tied to users.
+enum Binding<'a> {
+    /// A users foreign key on the membership table, and an email for rows not linked yet.
+    Column {
+        user: &'a str,
+        email: Option<&'a str>,
+    },
+    /// Email only: accepted invitations are linked in `nestgen.member_links` (by the row's key).
+    Email {
+        email: &'a str,
+        key: Option<&'a str>,
+    },
+    None,
+}
+
+fn binding(t: &TenancyModel) -> Binding<'_> {
+    match (&t.member_user, &t.member_email) {
+        (Some(u), e) => Binding::Column { user: u, email: e.as_deref() },
+        (None, Some(e)) => Binding::Email { email: e, key: t.member_key.as_ref().map(|(k, _)| k.as_str()) },
+        (None, None) => Binding::None,
+    }
+}
+
+/// SQL: membership row (columns prefixed by `p`, e.g. `m.`) belongs to user `user` (an SQL expression).
+pub fn member_match(t: &TenancyModel, p: &str, user: &str) -> String {
+    match binding(t) {
+        Binding::Column { user: col, email: None } => format!("{p}{} = {user}", q(col)),
+        Binding::Column { user: col, email: Some(e) } => {
+            format!("nestgen.member_matches({p}{}, {p}{}, {user})", q(col), q(e))
+        }
+        Binding::Email { email, key: Some(k) } => {
+            format!("nestgen.member_matches({p}{}, {p}{}, {user})", q(k), q(email))
+        }
+        Binding::Email { email, key: None } => format!("nestgen.email_verified_user({p}{}, {user})", q(email)),
+        Binding::None => "false".into(),
+    }
+}
+
+/// SQL: membership row waits for user `user` (linked to no one, their verified email), or None
+/// when the table cannot link invitations.
+fn member_pending(t: &TenancyModel, p: &str, user: &str) -> Option<String> {
+    match binding(t) {
+        Binding::Column { user: col, email: Some(e) } => {
+            Some(format!("{p}{col} IS NULL AND nestgen.email_verified_user({p}{e}, {user})", col = q(col), e = q(e)))
+        }
+        Binding::Email { email, key: Some(k) } => {
+            Some(format!("nestgen.member_pending({p}{}, {p}{}, {user})", q(k), q(email)))
+        }
+        _ => None,
+    }
+}
+
+fn live(t: &TenancyModel, p: &str) -> String {
+    let mut s = String::new();
+    if let Some(c) = &t.member_status {
+        s.push_str(&format!(" AND ({p}{0} IS NULL OR {p}{0} = 'active')", q(c)));
+    }
+    if let Some(d) = &t.member_deleted_at {
+        s.push_str(&format!(" AND {p}{} IS NULL", q(d)));
+    }
+    s
+}
+
+/// The users table's condition "this user is a member of tenant `$T`" (for owners and admins
+/// who list their members); `users` is the users table, qualified and quoted.
+pub fn members_condition(a: &AuthModel, t: &TenancyModel) -> String {
+    let user = format!("{}.{}.{}", q(&a.schema), q(&a.table), q(&a.id));
+    format!(
+        "EXISTS (SELECT 1 FROM {} m WHERE m.{} = $T::{}{} AND {})",
+        qtab(&t.members),
+        q(&t.member_tenant),
+        t.tenant_id_type,
+        live(t, "m."),
+        member_match(t, "m.", &user)
+    )
+}
+
+#[derive(Serialize)]
+pub struct TenancyView {
+    pub setting: String,
+    pub member_sql: String,
+    pub tenant_status_sql: String,
+    pub default_tenant_sql: String,
+    pub list_tenants_sql: String,
+    pub invitations_sql: Option<String>,
+    pub accept_sql: Option<String>,
+    pub cross_permission: String,
+    pub active_status: String,
+}
+
+pub fn tenancy_view(a: &AuthModel, t: &TenancyModel) -> TenancyView {
+    let members = qtab(&t.members);
+    let tid = &t.tenant_id_type;
+    let uid = &a.id_type;
+    let mt = q(&t.member_tenant);
+    let role = t.member_role.as_ref().map(|r| format!("m.{}::text", q(r))).unwrap_or_else(|| "NULL::text".into());
+    let alive = live(t, "m.");
+    let member_sql = format!(
+        "SELECT {role} AS role FROM {members} m WHERE m.{mt} = $1::{tid} AND {}{alive} LIMIT 1",
+        member_match(t, "m.", &format!("$2::{uid}"))
+    );
+    let mine = member_match(t, "m.", &format!("$1::{uid}"));
+    let default_tenant_sql =
+        format!("SELECT m.{mt}::text AS tenant FROM {members} m WHERE {mine}{alive} ORDER BY 1 LIMIT 1");
+    let list_tenants_sql =
+        format!("SELECT m.{mt}::text AS id, {role} AS role FROM {members} m WHERE {mine}{alive} ORDER BY 1");
+    let key = t.member_key.as_ref();
+    let invitations_sql = member_pending(t, "m.", &format!("$1::{uid}")).zip(key).map(|(pending, (k, _))| {
+        format!(
+            "SELECT m.{}::text AS id, m.{mt}::text AS \"organizationId\", {role} AS role FROM {members} m WHERE {pending}{alive} ORDER BY 2, 1",
+            q(k)
+        )
+    });
+    let accept_sql = match (binding(t), key) {
+        (Binding::Column { user, email: Some(_) }, Some((k, kt))) => Some(format!(
+            "UPDATE {members} m SET {user} = $2::{uid} WHERE m.{k} = $1::{kt} AND {}{alive} RETURNING m.{k}::text AS id",
+            member_pending(t, "m.", &format!("$2::{uid}")).unwrap_or_default(),
+            user = q(user),
+            k = q(k),
+        )),
+        (Binding::Email { key: Some(_), .. }, Some((k, kt))) => Some(format!(
+            "INSERT INTO nestgen.member_links (member_id, user_id) SELECT m.{k}, $2::{uid} FROM {members} m WHERE m.{k} = $1::{kt} AND {}{alive} ON CONFLICT DO NOTHING RETURNING member_id::text AS id",
+            member_pending(t, "m.", &format!("$2::{uid}")).unwrap_or_default(),
+            k = q(k),
+        )),
+        _ => None,
+    };
+    let tenant = qtab(&t.tenant);
+    let mut status = t.tenant_status.as_ref().map(|s| format!("{}::text", q(s))).unwrap_or_else(|| "NULL::text".into());
+    if let Some(e) = &t.tenant_expires {
+        status = format!("CASE WHEN {e} IS NOT NULL AND {e} < now() THEN 'expired' ELSE {status} END", e = q(e));
+    }
+    let alive_tenant = t.tenant_deleted_at.as_ref().map(|d| format!(" AND {} IS NULL", q(d))).unwrap_or_default();
+    let tenant_status_sql =
+        format!("SELECT {status} AS status FROM {tenant} WHERE {} = $1::{tid}{alive_tenant}", q(&t.tenant_id));
+    TenancyView {
+        setting: lit(&t.setting),
+        member_sql: lit(&member_sql),
+        tenant_status_sql: lit(&tenant_status_sql),
+        default_tenant_sql: lit(&default_tenant_sql),
+        list_tenants_sql: lit(&list_tenants_sql),
+        invitations_sql: invitations_sql.map(|s| lit(&s)),
+        accept_sql: accept_sql.map(|s| lit(&s)),
+        cross_permission: CROSS_TENANT_PERMISSION.into(),
+        active_status: "active".into(),
+    }
+}
+
+#[derive(Serialize)]
+pub struct PolicyView {
+    pub table: String,
+    /// `tenant column = current tenant`.
+    pub check: String,
+    /// The membership table: its own rows are readable from any tenant (`self_match`).
+    pub self_match: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct SameTenantView {
+    pub func: String,
+    pub table: String,
+    pub column: String,
+    pub own: String,
+    pub referenced: String,
+    pub referenced_column: String,
+    pub theirs: String,
+    pub constraint: String,
+    pub message: String,
+    pub detail: String,
+}
+
+/// What db/04-tenancy.sql needs.
+#[derive(Serialize)]
+pub struct TenancySqlView {
+    pub setting: String,
+    pub users: String,
+    pub user_id: String,
+    pub user_id_type: String,
+    pub user_email: String,
+    /// `u` is verified (an SQL condition over alias `u`).
+    pub verified: String,
+    pub user_alive: String,
+    /// Email binding with a single-column key: the link table.
+    pub links: Option<LinksView>,
+    /// Column binding with an email (rows not linked yet match by verified email).
+    pub column_with_email: bool,
+    pub members: String,
+    pub policies: Vec<PolicyView>,
+    pub same_tenant: Vec<SameTenantView>,
+}
+
+#[derive(Serialize)]
+pub struct LinksView {
+    pub key: String,
+    pub key_type: String,
+}
+
+/// SQL over alias `u`: this account's email is verified.
+pub fn verified_sql(a: &AuthModel, alias: &str) -> String {
+    match &a.verified {
+        Verified::Timestamp(c) => format!("{alias}.{} IS NOT NULL", q(c)),
+        Verified::Bool(c) => format!("{alias}.{} IS TRUE", q(c)),
+        Verified::Nestgen => format!(
+            "EXISTS (SELECT 1 FROM nestgen.accounts va WHERE va.user_id = {alias}.{} AND va.email_verified_at IS NOT NULL)",
+            q(&a.id)
+        ),
+    }
+}
+
+pub fn tenancy_sql_view(c: &Catalog, m: &Model, a: &AuthModel, t: &TenancyModel) -> TenancySqlView {
+    let current_user = format!("nullif(current_setting('nestgen.user_id', true), '')::{}", a.id_type);
+    let mut policies = Vec::new();
+    // The tenant table is filtered by the app only: the membership and status checks read it
+    // before a tenant is set. Views cannot have row-level security.
+    for r in m.resources.iter().filter(|r| {
+        r.tenant_column.is_some()
+            && r.kind == ResourceKind::Table
+            && !(r.schema == t.tenant.schema && r.table == t.tenant.table)
+    }) {
+        let col = &r.fields[r.tenant_column.expect("filtered")];
+        let is_members = r.schema == t.members.schema && r.table == t.members.table;
+        policies.push(PolicyView {
+            table: qt(&r.schema, &r.table),
+            check: format!(
+                "{} = nullif(current_setting('{}', true), '')::{}",
+                q(&col.column),
+                t.setting,
+                col.cast_type
+            ),
+            self_match: is_members.then(|| member_match(t, "", &current_user)),
+        });
+    }
+    // Foreign keys ignore row-level security: without a check, a row could point at another
+    // tenant's row (and its id would be confirmed by the answer).
+    let tenant_col = |schema: &str, table: &str| {
+        m.resources
+            .iter()
+            .find(|r| r.schema == schema && r.table == table && r.kind == ResourceKind::Table)
+            .and_then(|r| r.tenant_column.map(|i| r.fields[i].column.clone()))
+            .filter(|_| !(schema == t.tenant.schema && table == t.tenant.table))
+    };
+    let mut same_tenant = Vec::new();
+    for r in m.resources.iter() {
+        let Some(own) = tenant_col(&r.schema, &r.table) else { continue };
+        let Some(table) = c.table(&r.schema, &r.table) else { continue };
+        for fk in table.foreign_keys.iter().filter(|f| f.columns.len() == 1) {
+            let Some(theirs) = tenant_col(&fk.references.schema, &fk.references.name) else { continue };
+            let col = &fk.columns[0];
+            if *col == own {
+                continue;
+            }
+            let func = nest_catalog::naming::make_object_name(&r.table, Some(&fk.name), Some("same_tenant"));
+            same_tenant.push(SameTenantView {
+                func: q(&func),
+                table: qt(&r.schema, &r.table),
+                column: q(col),
+                own: q(&own),
+                referenced: qt(&fk.references.schema, &fk.references.name),
+                referenced_column: q(&fk.referenced_columns[0]),
+                theirs: q(&theirs),
+                constraint: sql_str(&fk.name),
+                message: sql_str(&format!("{} must reference a row of the same tenant ({})", r.table, t.tenant.table)),
+                detail: sql_str(&format!("Key ({col})=(%s) is not present in table {}.", fk.references.name)),
+            });
+        }
+    }
+    let links = match binding(t) {
+        Binding::Email { key: Some(_), .. } => {
+            t.member_key.as_ref().map(|(k, kt)| LinksView { key: q(k), key_type: kt.clone() })
+        }
+        _ => None,
+    };
+    TenancySqlView {
+        setting: t.setting.clone(),
+        users: qt(&a.schema, &a.table),
+        user_id: q(&a.id),
+        user_id_type: a.id_type.clone(),
+        user_email: q(&a.email),
+        verified: verified_sql(a, "u"),
+        user_alive: a.deleted_at.as_ref().map(|d| format!(" AND u.{} IS NULL", q(d))).unwrap_or_default(),
+        links,
+        column_with_email: matches!(binding(t), Binding::Column { email: Some(_), .. }),
+        members: qtab(&t.members),
+        policies,
+        same_tenant,
+    }
+}
