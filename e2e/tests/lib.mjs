@@ -109,10 +109,10 @@ function decodeBody(raw) {
 }
 
 /**
- * The newest message the SMTP sink (MAIL_DIR) received for `to` whose subject matches, and the
- * token in it. Mail leaves the app after the response, so this waits for it (up to 10 s).
+ * The body of the newest message the SMTP sink (MAIL_DIR) received for `to` whose subject
+ * matches. Mail leaves the app after the response, so this waits for it (up to 10 s).
  */
-export async function mailToken(to, subject) {
+export async function mailBody(to, subject) {
   const { readdirSync, readFileSync } = await import('node:fs');
   const dir = process.env.MAIL_DIR;
   assert.ok(dir, 'MAIL_DIR');
@@ -123,13 +123,17 @@ export async function mailToken(to, subject) {
       const head = raw.split(/\r?\n\r?\n/)[0];
       const rcpt = /^X-Sink-To: (.*)$/m.exec(head)?.[1] ?? '';
       const subj = /^Subject: (.*)$/m.exec(head)?.[1] ?? '';
-      if (rcpt.toLowerCase().includes(to.toLowerCase()) && subject.test(subj)) {
-        const token = /token[:=] ?([A-Za-z0-9_-]{20,})/.exec(decodeBody(raw))?.[1];
-        assert.ok(token, `no token in the message to ${to}`);
-        return token;
-      }
+      if (rcpt.toLowerCase().includes(to.toLowerCase()) && subject.test(subj)) return decodeBody(raw);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`no message to ${to} matching ${subject} arrived`);
+}
+
+/** The token in the newest matching message (see mailBody). */
+export async function mailToken(to, subject) {
+  const body = await mailBody(to, subject);
+  const token = /token[:=] ?([A-Za-z0-9_-]{20,})/.exec(body)?.[1];
+  assert.ok(token, `no token in the message to ${to}: ${body}`);
+  return token;
 }

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { base32Decode, call, db, expectError, expectStatus, mailToken } from './lib.mjs';
+import { base32Decode, call, db, expectError, expectStatus, mailBody, mailToken } from './lib.mjs';
 
 const NOFILTER = process.env.BASE_URL_NOFILTER;
 const LIMITED = [process.env.BASE_URL_LIMITED_A, process.env.BASE_URL_LIMITED_B];
@@ -118,6 +118,9 @@ test('an invited email gives nothing until its owner verifies it; a reset takes 
   const known = expectStatus(await call('POST', '/auth/password/forgot', { email: 'victim@sec.io' }), 202, 'forgot (known)').body;
   const unknown = expectStatus(await call('POST', '/auth/password/forgot', { email: 'nobody-here@sec.io' }), 202, 'forgot (unknown)').body;
   assert.deepEqual(known, unknown, 'no hint whether an account exists');
+  // Failed guesses locked the account: the reset lifts the lock too.
+  await sql.query("UPDATE users SET locked_until = now() + interval '1 hour' WHERE email = 'victim@sec.io'");
+  expectError(await call('POST', '/auth/login', { email: 'victim@sec.io', password: PASSWORD }), 423, 'locked');
   // The real owner of the mailbox resets the password: Mallory's sessions end, the address is verified.
   const reset = await mailToken('victim@sec.io', /Reset your password/);
   expectError(await call('POST', '/auth/password/reset', { token: 'x'.repeat(43), password: 'the victim is back 1' }), 400, 'made-up reset token');
@@ -135,7 +138,10 @@ test('an invited email gives nothing until its owner verifies it; a reset takes 
 });
 
 test('a verified invitee joins; accepting binds the membership to the account', async () => {
-  expectStatus(await call('POST', '/v1/organization-users', { email: 'carol@sec.io', name: 'Carol', role: 'member' }, bearer(tok.ownerA)), 201, 'invite');
+  const invited = expectStatus(await call('POST', '/v1/organization-users', { email: 'carol@sec.io', name: 'Carol', role: 'member' }, bearer(tok.ownerA)), 201, 'invite').body.data;
+  // The address is told, and told what to do.
+  const letter = await mailBody('carol@sec.io', /invited/);
+  assert.ok(letter.includes(`/auth/invitations/${invited.id}/accept`), letter);
   const carol = (await register('carol@sec.io', 'Carol')).data;
   const before = await login('carol@sec.io');
   assert.deepEqual(expectStatus(await call('GET', '/auth/invitations', undefined, bearer(before)), 200, 'invitations').body.data, [], 'unverified: none');

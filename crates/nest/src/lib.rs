@@ -342,7 +342,7 @@ pub fn render(model: &Model, catalog: &Catalog, opts: &RenderOptions) -> Result<
             for (path, text) in TENANCY_STATIC {
                 put(&mut tree, path.to_string(), text.to_string(), Ownership::Generated);
             }
-            let ctx = minijinja::Value::from(minijinja::value::Serde(tenancy::tenancy_view(a, t)));
+            let ctx = minijinja::Value::from(minijinja::value::Serde(tenancy::tenancy_view(model, a, t)));
             put(
                 &mut tree,
                 "src/core/tenancy/tenancy.tables.ts".into(),

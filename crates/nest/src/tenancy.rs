@@ -7,6 +7,7 @@
 //! never gives access to a tenant.
 
 use crate::security::{CROSS_TENANT_PERMISSION, lit, qt, qtab, sql_str};
+use crate::view::{quote_ident, ts_string};
 use nest_catalog::Catalog;
 use nest_catalog::sqltype::quote_ident_if_needed as q;
 use nest_model::security::{AuthModel, TenancyModel, Verified};
@@ -99,11 +100,14 @@ pub struct TenancyView {
     pub list_tenants_sql: String,
     pub invitations_sql: Option<String>,
     pub accept_sql: Option<String>,
+    /// `{ table, emailProperty, keyProperty, tenantProperty, userProperty }` of the membership
+    /// resource, when memberships added through the API are invitations.
+    pub invite: Option<String>,
     pub cross_permission: String,
     pub active_status: String,
 }
 
-pub fn tenancy_view(a: &AuthModel, t: &TenancyModel) -> TenancyView {
+pub fn tenancy_view(m: &Model, a: &AuthModel, t: &TenancyModel) -> TenancyView {
     let members = qtab(&t.members);
     let tid = &t.tenant_id_type;
     let uid = &a.id_type;
@@ -148,7 +152,21 @@ pub fn tenancy_view(a: &AuthModel, t: &TenancyModel) -> TenancyView {
     let alive_tenant = t.tenant_deleted_at.as_ref().map(|d| format!(" AND {} IS NULL", q(d))).unwrap_or_default();
     let tenant_status_sql =
         format!("SELECT {status} AS status FROM {tenant} WHERE {} = $1::{tid}{alive_tenant}", q(&t.tenant_id));
+    let invite = accept_sql.as_ref().and_then(|_| {
+        let r = m.resources.iter().find(|r| r.schema == t.members.schema && r.table == t.members.table)?;
+        let prop = |c: &str| r.fields.iter().find(|f| f.column == c).map(|f| ts_string(&f.property));
+        let (key, _) = t.member_key.as_ref()?;
+        Some(format!(
+            "{{ table: {}, emailProperty: {}, keyProperty: {}, tenantProperty: {}, userProperty: {} }}",
+            ts_string(&format!("{}.{}", quote_ident(&r.schema), quote_ident(&r.table))),
+            prop(t.member_email.as_deref()?)?,
+            prop(key)?,
+            prop(&t.member_tenant)?,
+            t.member_user.as_deref().and_then(prop).unwrap_or_else(|| "null".into()),
+        ))
+    });
     TenancyView {
+        invite,
         setting: lit(&t.setting),
         member_sql: lit(&member_sql),
         tenant_status_sql: lit(&tenant_status_sql),

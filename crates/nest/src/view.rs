@@ -24,7 +24,7 @@ pub fn ts_string(s: &str) -> String {
     out
 }
 
-fn quote_ident(s: &str) -> String {
+pub(crate) fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 

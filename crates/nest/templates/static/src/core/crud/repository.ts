@@ -28,6 +28,33 @@ export interface ListResult<T> {
  */
 const APP_ROW_FILTER = process.env.NESTGEN_TEST_APP_FILTER !== 'off';
 
+/** Rows a repository created (after its transaction). */
+export interface CreatedRows {
+  /** The spec's quoted table name. */
+  table: string;
+  rows: Row[];
+}
+
+type CreatedListener = (event: CreatedRows) => void | Promise<void>;
+const createdListeners = new Map<string, CreatedListener[]>();
+
+/**
+ * Be told about rows created through the API in `table` (a spec's quoted table name), once they
+ * are written. Listeners run after the response is decided; their failures are logged, never
+ * thrown at the caller.
+ */
+export function onCreated(table: string, listener: CreatedListener): void {
+  createdListeners.set(table, [...(createdListeners.get(table) ?? []), listener]);
+}
+
+function emitCreated(table: string, rows: Row[]): void {
+  for (const l of createdListeners.get(table) ?? []) {
+    Promise.resolve()
+      .then(() => l({ table, rows }))
+      .catch((e: unknown) => console.error(`listener on ${table} failed: ${e instanceof Error ? e.message : String(e)}`));
+  }
+}
+
 /** What a change is, in the audit trail. */
 export type AuditOp = 'INSERT' | 'UPDATE' | 'DELETE' | 'RESTORE';
 
@@ -350,7 +377,10 @@ export class CrudRepository<T extends Row = Row> {
         return this.toApi(row);
       },
       'INSERT',
-    );
+    ).then((row) => {
+      emitCreated(this.spec.table, [row]);
+      return row;
+    });
   }
 
   /** All rows or none: one INSERT statement. */
@@ -383,7 +413,10 @@ export class CrudRepository<T extends Row = Row> {
         return inserted.map((r) => this.toApi(r));
       },
       'INSERT',
-    );
+    ).then((rows) => {
+      emitCreated(this.spec.table, rows);
+      return rows;
+    });
   }
 
   async update(key: KeyValues, dto: object, db: Queryable = this.db): Promise<T> {

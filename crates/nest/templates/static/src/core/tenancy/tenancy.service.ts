@@ -1,5 +1,8 @@
-import { ForbiddenException, Inject, Injectable, NotFoundException, Optional } from '@nestjs/common';
+import { ForbiddenException, Inject, Injectable, Logger, NotFoundException, Optional } from '@nestjs/common';
+import { AUTH_CONFIG, type AuthConfig } from '../auth/auth.config.js';
+import { onCreated } from '../crud/repository.js';
 import { DatabaseService } from '../database/database.service.js';
+import { MailService } from '../mail/mail.service.js';
 import { PERMISSION_CHECKER, type PermissionChecker } from '../rbac/permission.decorator.js';
 import type { ResolvedTenant, TenantResolver } from './tenant.decorator.js';
 import { TENANCY } from './tenancy.tables.js';
@@ -42,10 +45,38 @@ export class TenancyService implements TenantResolver {
   private readonly ttlMs = cacheTtl();
   private readonly suspended = suspendedMode();
 
+  private readonly logger = new Logger('Tenancy');
+
   constructor(
     private readonly db: DatabaseService,
     @Optional() @Inject(PERMISSION_CHECKER) private readonly rbac?: PermissionChecker,
-  ) {}
+    @Optional() private readonly mail?: MailService,
+    @Optional() @Inject(AUTH_CONFIG) private readonly config?: AuthConfig,
+  ) {
+    // A membership added through the API for an email is an invitation: tell the address.
+    if (TENANCY.invite) onCreated(TENANCY.invite.table, (e) => this.invite(e.rows));
+  }
+
+  private invite(rows: Record<string, unknown>[]): void {
+    const inv = TENANCY.invite;
+    if (!inv || !this.mail) return;
+    for (const row of rows) {
+      const email = row[inv.emailProperty];
+      if (typeof email !== 'string' || !email.includes('@')) continue;
+      if (inv.userProperty && row[inv.userProperty] != null) continue;
+      const where = this.config?.publicUrl ? ` (${this.config.publicUrl})` : '';
+      this.mail.sendLater({
+        to: email,
+        subject: `You are invited to an organization on ${this.config?.issuer ?? 'our service'}`,
+        text:
+          `You were invited to organization ${String(row[inv.tenantProperty])}${where}.\n\n` +
+          `Sign up or sign in with this address and confirm it (POST /auth/verify-email with the token we send you), ` +
+          `then accept the invitation: POST /auth/invitations/${String(row[inv.keyProperty])}/accept.\n\n` +
+          `If you do not know why you got this, ignore it: nothing happens until this address is verified.`,
+      });
+      this.logger.log(`invitation sent for membership ${String(row[inv.keyProperty])}`);
+    }
+  }
 
   /** Membership rows are under row-level security: read them as the signed-in user (and tenant, when given). */
   private asUser<R extends Record<string, unknown>>(userId: string, sql: string, params: unknown[], tenant?: string) {
