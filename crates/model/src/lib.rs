@@ -105,6 +105,9 @@ pub struct Resource {
     pub audit_mode: Setting<String>,
     /// Rows belong to users: each user sees and changes only their own (own-rows).
     pub owner: Option<ownership::OwnerScope>,
+    /// The audit trail's own table (log or field changes): read-only, and read only by those
+    /// allowed to read the trail.
+    pub audit_store: bool,
 }
 
 impl Resource {
@@ -538,6 +541,7 @@ fn resource(
         tenant_column: None,
         audit_mode,
         owner: None,
+        audit_store: false,
     }
 }
 
@@ -898,6 +902,7 @@ fn audit_for(
         if let Some(logs) = logs {
             let store = audit::detect(catalog, logs, &[], None);
             for r in resources.iter_mut().filter(|r| audit::is_store(&store, &r.schema, &r.table)) {
+                r.audit_store = true;
                 r.operations = Operations { list: true, get: true, ..Operations::default() };
                 r.notes.push(format!("{}: an audit trail is read-only through the API", r.table));
             }
@@ -922,6 +927,7 @@ fn audit_for(
     let mut audited = Vec::new();
     for r in resources.iter_mut() {
         if audit::is_store(&store, &r.schema, &r.table) {
+            r.audit_store = true;
             r.operations = Operations { list: true, get: true, ..Operations::default() };
             r.notes.push(format!(
                 "{}: the audit trail is read-only through the API (rows are written by the audit)",

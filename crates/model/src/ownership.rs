@@ -188,7 +188,17 @@ pub fn resolve(cx: &Context, resources: &mut [Resource]) {
             })
         };
         let found = match &configured {
-            Some(c) => r.fields.iter().position(|f| &f.column == c),
+            Some(c) => {
+                let at = r.fields.iter().position(|f| &f.column == c && !f.array && f.cast_type == cx.auth.id_type);
+                if at.is_none() {
+                    r.notes.push(format!(
+                        "owner_column = \"{c}\": {} has no column {c} of the users id type ({}); no own-rows scope",
+                        r.table, cx.auth.id_type
+                    ));
+                    continue;
+                }
+                at
+            }
             None if explicit => {
                 ["user_id", "owner_id", "owner_user_id", "recipient_id", "created_by"].iter().find_map(|c| candidate(c))
             }
@@ -263,4 +273,117 @@ fn users_scope(cx: &Context, r: &mut Resource) {
         if cx.tenancy.is_some() { ", and owners and admins of a tenant read its members" } else { "" },
         r.names.permission
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Selection, build};
+
+    const SCHEMA: &str = "
+        CREATE TABLE users (id uuid PRIMARY KEY, email text NOT NULL, password_hash text NOT NULL,
+          failed_login_attempts int DEFAULT 0, locked_until timestamptz, email_verified_at timestamptz);
+        CREATE TABLE orgs (id uuid PRIMARY KEY, name text NOT NULL);
+        CREATE TABLE members (id uuid PRIMARY KEY, org_id uuid NOT NULL REFERENCES orgs(id), email text NOT NULL, role text);
+        CREATE TABLE docs (id uuid PRIMARY KEY, org_id uuid NOT NULL REFERENCES orgs(id), title text NOT NULL,
+          owner_id uuid NOT NULL, created_by uuid REFERENCES users(id), updated_by uuid REFERENCES users(id),
+          deleted_by uuid REFERENCES users(id), approved_by uuid REFERENCES users(id), reviewer_by text,
+          view_count int DEFAULT 0, last_viewed_at timestamptz, deleted_at timestamptz);
+        CREATE TABLE files (id uuid PRIMARY KEY, org_id uuid, name text NOT NULL, uploader uuid);
+        CREATE TABLE tags (id uuid PRIMARY KEY, org_id uuid, name text NOT NULL);
+        CREATE TABLE inbox (id uuid PRIMARY KEY, user_id uuid NOT NULL, body text NOT NULL);
+        CREATE TABLE stats (id uuid PRIMARY KEY, user_id uuid, value int);
+    ";
+
+    fn model(config: &str) -> crate::Model {
+        let mut sql = SCHEMA.to_string();
+        sql.push_str(
+            "INSERT INTO meta.table_metadata (schema_name, table_name, enable_swagger) VALUES ('public', 'docs', true);
+             INSERT INTO meta.enterprise_features (table_metadata_id, enable_tenant_isolation, tenant_column_name)
+               SELECT id, true, 'org_id' FROM meta.table_metadata WHERE table_name = 'docs';",
+        );
+        let catalog = nest_ddl::parse_str("t.sql", &sql);
+        assert!(!catalog.has_errors(), "{:#?}", catalog.diagnostics);
+        let config = crate::Config::parse(config).unwrap();
+        build(&catalog, &config, &Selection::default())
+    }
+
+    fn field<'a>(m: &'a crate::Model, table: &str, column: &str) -> &'a crate::Field {
+        m.resource(table).unwrap().fields.iter().find(|f| f.column == column).unwrap()
+    }
+
+    #[test]
+    fn actor_columns_are_set_by_the_server() {
+        let m = model("");
+        assert!(m.diagnostics.is_empty(), "{:#?}", m.diagnostics);
+        // No foreign key, but the users id type and an owner's name.
+        assert_eq!(field(&m, "docs", "owner_id").server, Some(ServerSet::ActorOnCreate));
+        assert!(!field(&m, "docs", "owner_id").writable());
+        assert_eq!(field(&m, "docs", "created_by").server, Some(ServerSet::ActorOnCreate));
+        assert_eq!(field(&m, "docs", "updated_by").server, Some(ServerSet::ActorOnUpdate));
+        assert_eq!(field(&m, "docs", "deleted_by").server, Some(ServerSet::ActorOnDelete));
+        // Another *_by pointing at users: writable, but only to oneself.
+        let approved = field(&m, "docs", "approved_by");
+        assert_eq!(approved.server, Some(ServerSet::SelfOnly));
+        assert!(approved.writable());
+        // Not a user id: left alone.
+        assert_eq!(field(&m, "docs", "reviewer_by").server, None);
+        // Counters and activity stamps.
+        assert!(!field(&m, "docs", "view_count").writable());
+        assert!(!field(&m, "docs", "last_viewed_at").writable());
+        // Sign-in state is never returned.
+        assert!(!field(&m, "users", "failed_login_attempts").readable());
+        assert!(!field(&m, "users", "locked_until").readable());
+    }
+
+    #[test]
+    fn config_overrides_actor_inference() {
+        let m = model("[tables.docs.columns.owner_id]\nactor = false\n");
+        assert_eq!(field(&m, "docs", "owner_id").server, None);
+        assert!(field(&m, "docs", "owner_id").writable());
+    }
+
+    #[test]
+    fn tenant_column_tables_are_tenant_scoped_unless_excluded() {
+        let m = model("");
+        let t = m.tenancy.as_ref().expect("tenancy from docs' metadata");
+        assert_eq!(t.tenant.table, "orgs");
+        // files and tags carry org_id without a foreign key: scoped by default.
+        for name in ["docs", "files", "tags", "members"] {
+            assert!(m.resource(name).unwrap().tenant_column.is_some(), "{name} is tenant data");
+        }
+        let files = m.resource("files").unwrap();
+        assert!(matches!(files.features["tenant-scoped"].source, Source::Inferred(_)));
+        assert!(m.resource("users").unwrap().tenant_column.is_none());
+        // An explicit "no" wins.
+        let m = model("[tables.tags]\nfeatures = { tenant-scoped = false }\n");
+        assert!(m.resource("tags").unwrap().tenant_column.is_none());
+        assert!(m.resource("tags").unwrap().notes.iter().any(|n| n.contains("tenant scoping is off")));
+    }
+
+    #[test]
+    fn own_rows_from_a_required_user_id_the_users_table_scoped_to_self() {
+        let m = model("");
+        let inbox = m.resource("inbox").unwrap();
+        let o = inbox.owner.as_ref().expect("inbox is owned");
+        assert_eq!(inbox.fields[o.field].column, "user_id");
+        assert_eq!(o.bypass, "inbox:all");
+        assert!(!inbox.fields[o.field].writable(), "the owner is the signed-in user");
+        // A nullable user_id is a dimension, not an owner.
+        assert!(m.resource("stats").unwrap().owner.is_none());
+        let users = m.resource("users").unwrap().owner.as_ref().expect("accounts are scoped");
+        assert!(users.is_self && users.members);
+        // Asked for explicitly, with the column named in the config.
+        let m = model("[tables.files]\nowner_column = \"uploader\"\n");
+        let files = m.resource("files").unwrap();
+        assert_eq!(files.owner.as_ref().map(|o| files.fields[o.field].column.as_str()), Some("uploader"));
+        let m = model("[tables.files]\nowner_column = \"name\"\n");
+        let files = m.resource("files").unwrap();
+        assert!(
+            files.owner.is_none() && files.notes.iter().any(|n| n.contains("owner_column = \"name\"")),
+            "a text column is no owner"
+        );
+        let m = model("[tables.inbox]\nfeatures = { own-rows = false }\n");
+        assert!(m.resource("inbox").unwrap().owner.is_none());
+    }
 }

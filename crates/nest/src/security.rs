@@ -412,7 +412,7 @@ fn default_role(m: &Model, r: &RbacModel, res: &nest_model::Resource, action: &s
         _ => None,
     };
     let is = |t: &RbacTable| t.schema == res.schema && t.table == res.table;
-    let audit_store = m.audit.as_ref().is_some_and(|a| nest_model::audit::is_store(a, &res.schema, &res.table));
+    let audit_store = res.audit_store;
     let retention = m.audit.as_ref().and_then(|a| a.retention.as_ref()).is_some_and(|p| is(&p.table));
     let users = m.auth.as_ref().is_some_and(|a| a.schema == res.schema && a.table == res.table);
     if audit_store {
@@ -679,4 +679,57 @@ pub fn app_role_sql(m: &Model) -> String {
     }
     s.push_str("END\n$$;\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nest_model::{Config, Selection};
+
+    fn seed(files: &[&str], config: &str) -> Model {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/seed");
+        let paths: Vec<std::path::PathBuf> = files.iter().map(|f| root.join(f)).collect();
+        let catalog = nest_ddl::parse_paths(&paths);
+        nest_model::build(&catalog, &Config::parse(config).unwrap(), &Selection::default())
+    }
+
+    fn who(m: &Model, table: &str, action: &str) -> Option<&'static str> {
+        let res = m.resource(table).unwrap_or_else(|| panic!("{table}"));
+        default_role(m, m.rbac.as_ref().expect("rbac"), res, action)
+    }
+
+    #[test]
+    fn with_tenancy_default_roles_stay_inside_tenants_and_own_rows() {
+        let m = seed(&["."], "");
+        assert!(m.tenancy.is_some());
+        assert_eq!(who(&m, "projects", "read"), Some("guest"));
+        assert_eq!(who(&m, "projects", "delete"), Some("admin"));
+        assert_eq!(who(&m, "files", "create"), Some("user"), "files carry the tenant column");
+        assert_eq!(who(&m, "notifications", "delete"), Some("user"), "own rows: users manage theirs");
+        assert_eq!(who(&m, "notifications", "all"), None, "every row: platform admins only");
+        assert_eq!(who(&m, "users", "read"), Some("guest"), "one's own account");
+        assert_eq!(who(&m, "users", "all"), None);
+        for platform in ["roles", "user_roles", "audit_logs", "notification_templates", "events", "file_shares"] {
+            assert_eq!(who(&m, platform, "read"), None, "{platform} is platform data");
+        }
+        let sql = rbac_sql(&m, m.rbac.as_ref().unwrap());
+        let admin = sql.lines().find(|l| l.contains("r.slug = 'admin' AND")).expect("admin grants");
+        assert!(!admin.contains("'roles:manage'") && !admin.contains(":all'"), "{admin}");
+    }
+
+    #[test]
+    fn without_tenancy_admin_reads_assignments_and_the_trail() {
+        let m = seed(
+            &["02-rbac.sql", "03-audit.sql", "03b-audit-trigger.sql", "07-notifications.sql"],
+            "[features]\nrbac = true\n",
+        );
+        assert!(m.tenancy.is_none());
+        assert_eq!(who(&m, "roles", "read"), Some("guest"));
+        assert_eq!(who(&m, "roles", "create"), None, "role tables are never written by a default role");
+        assert_eq!(who(&m, "user_roles", "read"), Some("admin"));
+        assert_eq!(who(&m, "audit_logs", "read"), Some("admin"));
+        assert_eq!(who(&m, "users", "all"), Some("admin"));
+        assert_eq!(who(&m, "notifications", "all"), Some("admin"));
+        assert_eq!(who(&m, "notification_templates", "create"), Some("user"));
+    }
 }
