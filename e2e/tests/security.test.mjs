@@ -212,6 +212,10 @@ test('a guest of tenant B cannot read tenant A\'s accounts, audit rows or tenant
   assert.deepEqual(mine.map((u) => u.id), [user.memberB.id], 'a plain member sees only their own account');
   expectError(await call('PATCH', `/users/${user.memberB.id}`, { name: 'Owned' }, bearer(tok.ownerB)), 404, 'an owner cannot edit a member\'s account');
   expectStatus(await call('PATCH', `/users/${user.memberB.id}`, { name: 'Member B' }, bearer(tok.memberB)), 200, 'a user edits their own account');
+  // ... but not what the account may do.
+  expectError(await call('PATCH', `/users/${user.memberB.id}`, { status: 'active' }, bearer(tok.memberB)), 403, 'a user sets their own status');
+  expectError(await call('POST', '/auth/register', { email: 'sneaky@sec.io', password: PASSWORD, name: 'S', status: 'active' }), 400, 'status at sign-up');
+  expectStatus(await call('PATCH', `/users/${user.guestB.id}`, { status: 'active' }, bearer(tok.root)), 200, 'a platform admin sets a status');
   // A platform admin sees every account.
   const all = expectStatus(await call('GET', '/users?limit=100', undefined, bearer(tok.root)), 200, 'root lists users').body.data;
   assert.ok(all.length >= 6);

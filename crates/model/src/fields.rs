@@ -130,6 +130,9 @@ pub struct Field {
     pub sensitive: bool,
     /// Written by the server from the signed-in user (see [`ServerSet`]).
     pub server: Option<ServerSet>,
+    /// On a row its owner may change (their own account): only holders of the resource's
+    /// `:all` permission may set it (status, role, is_admin, plan, ...).
+    pub privileged: bool,
 }
 
 impl Field {
@@ -462,6 +465,7 @@ pub(crate) fn build_fields(catalog: &Catalog, t: &Table, tcfg: &TableConfig, not
             why,
             sql_type: col.ty.clone(),
             server: None,
+            privileged: false,
         });
     }
     out

@@ -244,9 +244,76 @@ pub fn resolve(cx: &Context, resources: &mut [Resource]) {
     }
 }
 
+/// Columns of an account that say what it may do or what it is worth: a user must not set them
+/// on their own account (status, role, is_admin, plan, credits, ...).
+pub fn is_privileged_name(column: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "status",
+        "state",
+        "role",
+        "roles",
+        "role_id",
+        "is_admin",
+        "admin",
+        "is_superuser",
+        "superuser",
+        "is_super_admin",
+        "super_admin",
+        "is_staff",
+        "staff",
+        "permissions",
+        "permission",
+        "scopes",
+        "level",
+        "plan",
+        "plan_id",
+        "tier",
+        "is_active",
+        "active",
+        "enabled",
+        "is_enabled",
+        "disabled",
+        "is_disabled",
+        "banned",
+        "is_banned",
+        "blocked",
+        "is_blocked",
+        "locked",
+        "is_locked",
+        "suspended",
+        "is_suspended",
+        "credits",
+        "balance",
+        "karma",
+        "reputation",
+        "verified",
+        "is_verified",
+        "approved",
+        "is_approved",
+        "deleted",
+        "is_deleted",
+        "type",
+        "kind",
+        "account_type",
+        "user_type",
+        "group_id",
+    ];
+    let c = column.to_ascii_lowercase();
+    EXACT.contains(&c.as_str())
+        || ["subscription", "billing", "quota", "trial_", "stripe_", "customer_id"].iter().any(|p| c.starts_with(p))
+        || ["_role", "_status", "_level", "_tier", "_plan", "_verified", "_approved", "_quota"]
+            .iter()
+            .any(|s| c.ends_with(s))
+}
+
 /// The users table: a user sees and changes their own row; tenant owners and admins read the
 /// members of their tenant; `users:all` lifts the scope (platform admins).
 fn users_scope(cx: &Context, r: &mut Resource) {
+    // Not settable at sign-up either (the register DTO leaves them out).
+    for f in r.fields.iter_mut().filter(|f| f.writable() && is_privileged_name(&f.column)) {
+        f.privileged = true;
+        f.why = Some(format!("only holders of {}:all change it (not on one's own account)", r.names.permission));
+    }
     if r.features.get("own-rows").is_some_and(|s| !s.value) {
         r.notes.push(format!(
             "{}: own-rows turned off: holders of {}:read read every account",

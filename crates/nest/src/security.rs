@@ -72,7 +72,7 @@ pub fn auth_view(m: &Model, a: &AuthModel) -> AuthView {
     let mut fields: Vec<Field> = users
         .fields
         .iter()
-        .filter(|f| f.column == a.email || (f.writable() && Some(&f.column) != a.status.as_ref()))
+        .filter(|f| f.column == a.email || (f.writable() && !f.privileged && Some(&f.column) != a.status.as_ref()))
         .cloned()
         .map(|mut f| {
             if f.column == a.email {
@@ -108,6 +108,7 @@ pub fn auth_view(m: &Model, a: &AuthModel) -> AuthView {
         why: None,
         sensitive: true,
         server: None,
+        privileged: false,
     });
     let refs: Vec<&Field> = fields.iter().collect();
     let mut imports = Imports::default();

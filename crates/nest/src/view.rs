@@ -142,6 +142,9 @@ fn spec_field(f: &nest_model::Field) -> String {
     if let Some(sv) = f.server {
         parts.push(format!("server: '{}'", sv.runtime_name()));
     }
+    if f.privileged {
+        parts.push("privileged: true".into());
+    }
     format!("{{ {} }}", parts.join(", "))
 }
 

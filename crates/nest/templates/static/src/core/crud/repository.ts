@@ -320,6 +320,9 @@ export class CrudRepository<T extends Row = Row> {
       if (f.server === 'self' && value !== null && value !== requestContext()?.userId) {
         throw new BadRequestException(`${prop} may only be set to your own user id`);
       }
+      if (f.privileged && requestContext()?.ownerBypass !== true) {
+        throw new ForbiddenException(`${prop} can only be changed by an administrator (${this.spec.owner?.bypass ?? 'every-row permission'})`);
+      }
       out.push([f, this.toParam(f, value)]);
     }
     return out;

@@ -63,6 +63,8 @@ export interface FieldSpec {
    * own id (or null).
    */
   readonly server?: 'create' | 'update' | 'delete' | 'self';
+  /** Only callers allowed every row (the owner scope's bypass permission) may set it: an account's status, role, plan. */
+  readonly privileged?: boolean;
 }
 
 export interface ResourceSpec {
