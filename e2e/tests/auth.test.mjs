@@ -181,6 +181,10 @@ test('effective permissions: inheritance through parent roles, expiry, grants an
   const target = users.nobody.id;
   const denied = expectError(await call('POST', `/rbac/users/${target}/roles`, { roleId: await roleId('super-admin') }, auth(adminToken)), 403, 'admin gives super-admin');
   assert.match(denied.body.message, /super-admin/);
+  // Nor a role that inherits from super-admin (it is super-admin).
+  await sql.query("INSERT INTO roles (name, slug, level, parent_role_id) SELECT 'Platform owner', 'platform-owner', 90, id FROM roles WHERE slug = 'super-admin' ON CONFLICT DO NOTHING");
+  const heir = expectError(await call('POST', `/rbac/users/${target}/roles`, { roleId: await roleId('platform-owner') }, auth(adminToken)), 403, 'admin gives a child of super-admin');
+  assert.match(heir.body.message, /inherits/);
   await sql.query("INSERT INTO roles (name, slug, level) VALUES ('Role editor', 'role-editor', 60) ON CONFLICT DO NOTHING");
   await sql.query("INSERT INTO role_permissions (role_id, permission_id) SELECT r.id, p.id FROM roles r, permissions p WHERE r.slug = 'role-editor' AND p.slug = 'roles:create' ON CONFLICT DO NOTHING");
   const missing = expectError(await call('POST', `/rbac/users/${target}/roles`, { roleId: await roleId('role-editor') }, auth(adminToken)), 403, 'admin gives a role with more');

@@ -55,8 +55,10 @@ async function role(userId, slug) {
   await sql.query('INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE slug = $2', [userId, slug]);
 }
 
-async function member(o, email, name, memberRole) {
-  await sql.query('INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, $2, $3, $4)', [org[o], email, name, memberRole]);
+/** An operator adds a member: the membership row, linked to the account. */
+async function member(o, email, name, memberRole, userId) {
+  const m = (await sql.query('INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, $2, $3, $4) RETURNING id', [org[o], email, name, memberRole])).rows[0].id;
+  await sql.query('INSERT INTO nestgen.member_links (member_id, user_id) VALUES ($1, $2)', [m, userId]);
 }
 
 // RFC 6238, as authenticator apps compute it.
@@ -91,7 +93,7 @@ before(async () => {
     const email = `${name.toLowerCase()}@sec.io`;
     user[name] = (await register(email, name)).data;
     await verify(email);
-    if (o) await member(o, email, name, memberRole);
+    if (o) await member(o, email, name, memberRole, user[name].id);
     await role(user[name].id, globalRole);
     tok[name] = await login(email);
   }
@@ -131,8 +133,13 @@ test('an invited email gives nothing until its owner verifies it; a reset takes 
   expectError(await call('POST', '/auth/login', { email: 'victim@sec.io', password: PASSWORD }), 401, 'Mallory\'s password');
   // What a member may do is their global role's business: give the account one.
   await role(mallory.data.id, 'user');
-  const victim = await login('victim@sec.io', 'the victim is back 1');
-  assert.equal(claims(victim).org, org.A, 'the verified owner of the address is a member');
+  let victim = await login('victim@sec.io', 'the victim is back 1');
+  assert.equal(claims(victim).org, undefined, 'an invitation is not a membership until accepted');
+  const waiting = expectStatus(await call('GET', '/auth/invitations', undefined, bearer(victim)), 200, 'invitations').body.data;
+  assert.deepEqual(waiting.map((i) => i.id), [invite], 'the verified owner of the address is invited');
+  expectStatus(await call('POST', `/auth/invitations/${invite}/accept`, undefined, bearer(victim)), 200, 'accept');
+  victim = await login('victim@sec.io', 'the victim is back 1');
+  assert.equal(claims(victim).org, org.A, 'and a member once they accept');
   const projects = expectStatus(await call('GET', '/v1/projects', undefined, bearer(victim)), 200, 'projects').body.data;
   assert.ok(projects.every((p) => p.organizationId === org.A));
 });
@@ -173,6 +180,20 @@ test('a verified invitee joins; accepting binds the membership to the account', 
   } finally {
     await app.end();
   }
+});
+
+test('an invitation makes no one a member: the invitee stays hidden and keeps their organization', async () => {
+  // Owner A invites B's owner (a verified address) and many others at once.
+  const rows = [{ email: 'ownerb@sec.io', name: 'B' }, { email: 'memberb@sec.io', name: 'M' }, { email: 'nobody-at-all@sec.io', name: 'N' }];
+  expectStatus(await call('POST', '/v1/organization-users/bulk', rows, bearer(tok.ownerA)), 201, 'bulk invite');
+  expectError(await call('GET', `/users/${user.ownerB.id}`, undefined, bearer(tok.ownerA)), 404, 'an invitee\'s account');
+  const seen = expectStatus(await call('GET', '/users?limit=100', undefined, bearer(tok.ownerA)), 200, 'owner A lists users').body.data;
+  assert.ok(!seen.some((u) => [user.ownerB.id, user.memberB.id].includes(u.id)), 'invitations tell nothing about accounts');
+  const t = await login('ownerb@sec.io');
+  assert.equal(claims(t).org, org.B, 'the invitee\'s organization is unchanged');
+  const mine = expectStatus(await call('GET', '/auth/organizations', undefined, bearer(t)), 200, 'organizations').body.data;
+  assert.deepEqual(mine.map((o) => o.id), [org.B]);
+  tok.ownerB = t;
 });
 
 test('a guest of tenant B cannot read tenant A\'s accounts, audit rows or tenant-column rows', async () => {

@@ -44,7 +44,11 @@ before(async () => {
     // Memberships match by email only once the address is verified (the emailed token's job;
     // done in SQL here, the security suite goes through the mailbox).
     await sql.query('UPDATE users SET email_verified_at = now() WHERE id = $1', [user[name].id]);
-    if (o) await sql.query('INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, $2, $3, $4)', [org[o], email, name, role]);
+    if (o) {
+      // An operator adds a member: the membership row, linked to the account.
+      const m = (await sql.query('INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, $2, $3, $4) RETURNING id', [org[o], email, name, role])).rows[0].id;
+      await sql.query('INSERT INTO nestgen.member_links (member_id, user_id) VALUES ($1, $2)', [m, user[name].id]);
+    }
     await sql.query('INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)', [user[name].id, o ? adminRole : superRole]);
     tok[name] = expectStatus(await call('POST', '/auth/login', { email, password: PASSWORD }), 200, `login ${name}`).body.accessToken;
   }
@@ -180,7 +184,8 @@ test('row-level security alone isolates (SQL as the application role)', async ()
     await assert.rejects(app.query("INSERT INTO projects (organization_id, name) VALUES ($1, 'smuggled')", [org.B]), /row-level security/);
     await app.query('ROLLBACK');
     // A member of A and B, acting in A, may read their own membership in B but not change it.
-    await sql.query("INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, 'membera@tenancy.io', 'memberA', 'member')", [org.B]);
+    const elsewhere = (await sql.query("INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, 'membera@tenancy.io', 'memberA', 'member') RETURNING id", [org.B])).rows[0].id;
+    await sql.query('INSERT INTO nestgen.member_links (member_id, user_id) VALUES ($1, $2)', [elsewhere, user.memberA.id]);
     await app.query('BEGIN');
     await app.query("SELECT set_config('app.current_organization_id', $1, true), set_config('nestgen.user_id', $2, true)", [org.A, user.memberA.id]);
     assert.equal((await app.query('SELECT count(*)::int AS n FROM organization_users WHERE organization_id = $1', [org.B])).rows[0].n, 1, 'own membership elsewhere is readable');

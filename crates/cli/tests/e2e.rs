@@ -64,9 +64,9 @@ fn boot_env(project: &Path, db_url: &str, env: &[(&str, &str)]) -> (App, String)
     boot_with(project, Some(db_url), env)
 }
 
-/// Start the built app on a port of its own choosing (PORT=0) and wait for the line that says
-/// where it listens. `db_url: None` leaves DATABASE_URL to the project's `.env`.
-fn boot_with(project: &Path, db_url: Option<&str>, env: &[(&str, &str)]) -> (App, String) {
+/// `node dist/main.js` of a built project, on a port of its own choosing, with `env`; DATABASE_URL
+/// from `db_url`, or (None) from the project's `.env`.
+fn app_command(project: &Path, db_url: Option<&str>, env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new("node");
     cmd.arg("dist/main.js")
         .current_dir(project)
@@ -84,6 +84,13 @@ fn boot_with(project: &Path, db_url: Option<&str>, env: &[(&str, &str)]) -> (App
     if let Some(url) = db_url {
         cmd.env("DATABASE_URL", url);
     }
+    cmd
+}
+
+/// Start the built app on a port of its own choosing (PORT=0) and wait for the line that says
+/// where it listens. `db_url: None` leaves DATABASE_URL to the project's `.env`.
+fn boot_with(project: &Path, db_url: Option<&str>, env: &[(&str, &str)]) -> (App, String) {
+    let mut cmd = app_command(project, db_url, env);
     let mut child = cmd.spawn().expect("node");
     let stderr = child.stderr.take().unwrap();
     std::thread::spawn(move || {
@@ -117,18 +124,7 @@ fn boot_with(project: &Path, db_url: Option<&str>, env: &[(&str, &str)]) -> (App
 /// Start the app and expect it to refuse: it exits non-zero within 60 s and its output says
 /// `expected`.
 fn refuses_to_boot(project: &Path, db_url: Option<&str>, env: &[(&str, &str)], expected: &str) {
-    let mut cmd = Command::new("node");
-    cmd.arg("dist/main.js")
-        .current_dir(project)
-        .env_remove("DATABASE_URL")
-        .envs(env.iter().copied())
-        .env("PORT", "0")
-        .env("HOST", "127.0.0.1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(url) = db_url {
-        cmd.env("DATABASE_URL", url);
-    }
+    let mut cmd = app_command(project, db_url, env);
     let child = cmd.spawn().expect("node");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -195,10 +191,7 @@ fn seed_project_compiles_boots_and_serves_every_table() {
     tsc(&project, &[]);
 
     let db = TestDb::create("e2e_seed");
-    for f in ["db/00-meta.sql", "db/01-schema.sql"] {
-        let sql = std::fs::read_to_string(project.join(f)).unwrap();
-        db.execute(&sql).unwrap_or_else(|e| panic!("PostgreSQL rejected the generated {f}: {e}"));
-    }
+    load_db(&project, &db);
     // As the superuser, on purpose: the seed's own policy on projects reads a setting only
     // tenancy sets, so its rows are for tenants (the security suite covers that). This suite is
     // about CRUD; the development override lets the app start, and says so in its log.

@@ -805,6 +805,28 @@ fn tenancy_for(
         }
     }
     for &(i, idx) in &accepted {
+        // A unique key that leaves the tenant column out spans tenants: its 409 tells one tenant
+        // that another holds the value.
+        let tenant_col = resources[i].fields[idx].column.clone();
+        if let Some(t) = catalog.table(&resources[i].schema, &resources[i].table) {
+            let keys: Vec<Vec<String>> =
+                t.unique
+                    .iter()
+                    .map(|u| u.columns.clone())
+                    .chain(t.indexes.iter().filter(|x| x.unique && x.predicate.is_none()).filter_map(|x| {
+                        x.column_names().map(|c| c.into_iter().map(str::to_string).collect::<Vec<_>>())
+                    }))
+                    .filter(|cols| !cols.is_empty() && !cols.contains(&tenant_col))
+                    .collect();
+            for cols in keys {
+                resources[i].notes.push(format!(
+                    "{}: UNIQUE ({}) spans tenants, so a conflict (409) tells one tenant that another holds the value; make it UNIQUE ({tenant_col}, {})",
+                    resources[i].table,
+                    cols.join(", "),
+                    cols.join(", ")
+                ));
+            }
+        }
         let r = &mut resources[i];
         let f = &mut r.fields[idx];
         f.access = Access::ReadOnly;
@@ -819,6 +841,16 @@ fn tenancy_for(
                 r.table
             ));
         }
+    }
+    if let Some(t) = &model
+        && t.member_user.is_none()
+        && t.member_key.is_none()
+        && let Some(r) = resources.iter_mut().find(|r| r.schema == t.members.schema && r.table == t.members.table)
+    {
+        r.notes.push(format!(
+            "{}: no users foreign key and no single-column key to link accepted invitations by: a row counts for whoever verified its email",
+            r.table
+        ));
     }
     // The tenant table itself: a member sees and changes only their own organization.
     if let Some(t) = &model
@@ -895,8 +927,30 @@ fn audit_for(
     auth: Option<&security::AuthModel>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<audit::AuditModel> {
-    let wanted = resources.iter().any(|r| r.feature("audit"));
     let logs = audit::find_log_table(catalog);
+    // A table the schema already audits with its own trigger (the seed's audit_users): the
+    // generated audit takes over, whether or not anything else asked for auditing. The
+    // schema's trigger would store secrets (password hashes) in the clear and write past the
+    // app role's rights.
+    if let Some(l) = logs {
+        let store = audit::detect(catalog, l, &[], None);
+        for r in resources.iter_mut().filter(|r| !audit::is_store(&store, &r.schema, &r.table) && !r.key.is_empty()) {
+            let own_trigger = catalog.table(&r.schema, &r.table).and_then(|t| {
+                t.triggers
+                    .iter()
+                    .find(|g| g.function.name.to_ascii_lowercase().contains("audit") && g.function.schema != "nestgen")
+            });
+            if let Some(g) = own_trigger
+                && !r.features.contains_key("audit")
+            {
+                r.features.insert(
+                    "audit".into(),
+                    Setting::new(true, Source::Inferred(format!("the schema's trigger {} audits it", g.name))),
+                );
+            }
+        }
+    }
+    let wanted = resources.iter().any(|r| r.feature("audit"));
     if !wanted {
         // An audit trail kept by the database's own triggers is still read-only through the API.
         if let Some(logs) = logs {
@@ -934,22 +988,6 @@ fn audit_for(
                 r.table
             ));
             continue;
-        }
-        // A table the schema already audits with its own trigger (the seed's audit_users): the
-        // generated audit takes over (its trigger would write past the app role's rights).
-        let own_trigger = catalog.table(&r.schema, &r.table).and_then(|t| {
-            t.triggers
-                .iter()
-                .find(|g| g.function.name.to_ascii_lowercase().contains("audit") && g.function.schema != "nestgen")
-        });
-        if let Some(g) = own_trigger
-            && !r.features.contains_key("audit")
-            && !r.key.is_empty()
-        {
-            r.features.insert(
-                "audit".into(),
-                Setting::new(true, Source::Inferred(format!("the schema's trigger {} audits it", g.name))),
-            );
         }
         let policies = store.retention.as_ref().is_some_and(|p| p.table.schema == r.schema && p.table.table == r.table);
         if policies && !r.feature("audit") && !r.key.is_empty() {

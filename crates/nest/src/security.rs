@@ -340,7 +340,7 @@ pub fn rbac_view(c: &Catalog, a: &AuthModel, r: &RbacModel) -> RbacView {
         );
     }
     let role_grants_sql = format!(
-        "{chain}\n)\nSELECT (SELECT {slug_col}::text FROM {roles} WHERE {id} = $1::{role_id_type}) AS slug,\n  ARRAY(SELECT DISTINCT ({slug})::text FROM chain g JOIN {rp} rp ON rp.{rp_role} = g.id JOIN {perms} p ON p.{pid} = rp.{rp_perm}) AS permissions",
+        "{chain}\n)\nSELECT (SELECT {slug_col}::text FROM {roles} WHERE {id} = $1::{role_id_type}) AS slug,\n  ARRAY(SELECT r.{slug_col}::text FROM chain c JOIN {roles} r ON r.{id} = c.id) AS chain,\n  ARRAY(SELECT DISTINCT ({slug})::text FROM chain g JOIN {rp} rp ON rp.{rp_role} = g.id JOIN {perms} p ON p.{pid} = rp.{rp_perm}) AS permissions",
         slug_col = q(&r.role_slug),
         id = q(&r.role_id),
         rp_role = q(&r.rp_role),

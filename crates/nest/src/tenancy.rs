@@ -1,10 +1,11 @@
 //! Multi-tenancy output: the statements the tenancy runtime runs (`tenancy.tables.ts`) and
 //! db/04-tenancy.sql (row-level security, membership bound to identity, same-tenant foreign keys).
 //!
-//! A membership row counts for a user when it is linked to them — a users foreign key on the
-//! membership table, or an accepted invitation in `nestgen.member_links` — or, while it is linked
-//! to no one, when its email is the user's *verified* email. Nothing else: an unverified address
-//! never gives access to a tenant.
+//! A membership row counts for a user when it is linked to them: a users foreign key on the
+//! membership table, or an accepted invitation in `nestgen.member_links`. A row linked to no one
+//! is an invitation: the user whose *verified* email it names may accept it (which links it).
+//! Nothing else: an address, verified or not, never makes anyone a member without their consent,
+//! and an unverified one cannot even accept.
 
 use crate::security::{CROSS_TENANT_PERMISSION, lit, qt, qtab, sql_str};
 use crate::view::{quote_ident, ts_string};
@@ -37,16 +38,13 @@ fn binding(t: &TenancyModel) -> Binding<'_> {
     }
 }
 
-/// SQL: membership row (columns prefixed by `p`, e.g. `m.`) belongs to user `user` (an SQL expression).
+/// SQL: membership row (columns prefixed by `p`, e.g. `m.`) belongs to user `user` (an SQL
+/// expression): it is linked to them. A row linked to no one is an invitation, not a membership.
 pub fn member_match(t: &TenancyModel, p: &str, user: &str) -> String {
     match binding(t) {
-        Binding::Column { user: col, email: None } => format!("{p}{} = {user}", q(col)),
-        Binding::Column { user: col, email: Some(e) } => {
-            format!("nestgen.member_matches({p}{}, {p}{}, {user})", q(col), q(e))
-        }
-        Binding::Email { email, key: Some(k) } => {
-            format!("nestgen.member_matches({p}{}, {p}{}, {user})", q(k), q(email))
-        }
+        Binding::Column { user: col, .. } => format!("{p}{} = {user}", q(col)),
+        Binding::Email { key: Some(k), .. } => format!("nestgen.member_matches({p}{}, {user})", q(k)),
+        // No key to link by: the verified address is all there is.
         Binding::Email { email, key: None } => format!("nestgen.email_verified_user({p}{}, {user})", q(email)),
         Binding::None => "false".into(),
     }
@@ -91,9 +89,21 @@ pub fn members_condition(a: &AuthModel, t: &TenancyModel) -> String {
     )
 }
 
+/// A JavaScript regular expression (source) for well-formed ids of an SQL type: a malformed id
+/// is refused before it reaches a query.
+fn id_pattern(ty: &str) -> &'static str {
+    match ty {
+        "uuid" => "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        "smallint" | "integer" | "bigint" => "^-?[0-9]{1,19}$",
+        _ => "^[0-9A-Za-z_.:-]{1,100}$",
+    }
+}
+
 #[derive(Serialize)]
 pub struct TenancyView {
     pub setting: String,
+    pub tenant_id_pattern: String,
+    pub member_id_pattern: String,
     pub member_sql: String,
     pub tenant_status_sql: String,
     pub default_tenant_sql: String,
@@ -167,6 +177,8 @@ pub fn tenancy_view(m: &Model, a: &AuthModel, t: &TenancyModel) -> TenancyView {
     });
     TenancyView {
         invite,
+        tenant_id_pattern: id_pattern(tid).into(),
+        member_id_pattern: id_pattern(t.member_key.as_ref().map(|(_, ty)| ty.as_str()).unwrap_or("text")).into(),
         setting: lit(&t.setting),
         member_sql: lit(&member_sql),
         tenant_status_sql: lit(&tenant_status_sql),
@@ -215,8 +227,6 @@ pub struct TenancySqlView {
     pub user_alive: String,
     /// Email binding with a single-column key: the link table.
     pub links: Option<LinksView>,
-    /// Column binding with an email (rows not linked yet match by verified email).
-    pub column_with_email: bool,
     pub members: String,
     pub policies: Vec<PolicyView>,
     pub same_tenant: Vec<SameTenantView>,
@@ -260,7 +270,11 @@ pub fn tenancy_sql_view(c: &Catalog, m: &Model, a: &AuthModel, t: &TenancyModel)
                 t.setting,
                 col.cast_type
             ),
-            self_match: is_members.then(|| member_match(t, "", &current_user)),
+            // One's own memberships, and invitations to one's verified email (to list and accept them).
+            self_match: is_members.then(|| match member_pending(t, "", &current_user) {
+                Some(pending) => format!("{} OR {pending}", member_match(t, "", &current_user)),
+                None => member_match(t, "", &current_user),
+            }),
         });
     }
     // Foreign keys ignore row-level security: without a check, a row could point at another
@@ -312,7 +326,6 @@ pub fn tenancy_sql_view(c: &Catalog, m: &Model, a: &AuthModel, t: &TenancyModel)
         verified: verified_sql(a, "u"),
         user_alive: a.deleted_at.as_ref().map(|d| format!(" AND u.{} IS NULL", q(d))).unwrap_or_default(),
         links,
-        column_with_email: matches!(binding(t), Binding::Column { email: Some(_), .. }),
         members: qtab(&t.members),
         policies,
         same_tenant,

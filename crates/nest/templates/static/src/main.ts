@@ -14,6 +14,18 @@ import { setupOpenApi } from './openapi.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** Whether `value` nests objects or arrays more than `max` levels (checked without recursion). */
+function tooDeep(value: object, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Object.values(v)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /** `.env` in the working directory, if there is one; variables already set win. */
 function loadDotEnv(): void {
   try {
@@ -55,6 +67,18 @@ async function bootstrap(): Promise<void> {
       correlationId,
       reason: typeof reason === 'string' && reason.trim() ? reason.trim().slice(0, 1000) : undefined,
     });
+  });
+  // JSON nested deeper than any table needs is refused before validation walks it (a body
+  // thousands of levels deep would exhaust the stack).
+  fastify.addHook('preValidation', async (request, reply) => {
+    if (request.body !== null && typeof request.body === 'object' && tooDeep(request.body, config.jsonMaxDepth)) {
+      return reply.code(400).header('content-type', 'application/json; charset=utf-8').send({
+        statusCode: 400,
+        error: 'Bad Request',
+        message: `the JSON body is nested more than ${config.jsonMaxDepth} levels deep`,
+        requestId: String(request.id),
+      });
+    }
   });
   // Per client address, every route but the health check: 429 with Retry-After past the limit.
   const limiter = RateLimiter.shared();

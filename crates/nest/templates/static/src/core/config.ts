@@ -15,6 +15,8 @@ export interface AppConfig {
   swagger: boolean;
   /** Requests per minute per client address (0: no limit). */
   rateLimitPerMinute: number;
+  /** Deepest nesting of objects and arrays a JSON body may have. */
+  jsonMaxDepth: number;
 }
 
 function int(name: string, fallback: number, min: number, max: number): number {
@@ -65,6 +67,7 @@ export function loadConfig(): AppConfig {
     // API docs are on in development and off in production unless asked for.
     swagger: (process.env.SWAGGER ?? (process.env.NODE_ENV === 'production' ? 'false' : 'true')) !== 'false',
     rateLimitPerMinute: int('RATE_LIMIT_PER_MINUTE', 1000, 0, 10_000_000),
+    jsonMaxDepth: int('JSON_MAX_DEPTH', 64, 2, 1000),
   };
 }
 

@@ -15,7 +15,7 @@ export interface AuthConfig {
   accountLockAfter: number;
   /** Sign-in attempts per minute per client address on /auth routes. */
   authPerMinute: number;
-  /** Sign-in attempts per minute per account (email). */
+  /** Emails (verification, reset) per minute per account. */
   accountPerMinute: number;
   /** Lifetimes of emailed tokens. */
   verifyTtlMinutes: number;

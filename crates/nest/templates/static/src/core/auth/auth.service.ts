@@ -6,6 +6,7 @@ import {
   HttpStatus,
   Inject,
   Injectable,
+  Logger,
   Optional,
   UnauthorizedException,
 } from '@nestjs/common';
@@ -78,6 +79,7 @@ const TOKENS = '"nestgen"."auth_tokens"';
 @Injectable()
 export class AuthService {
   private readonly users: CrudRepository;
+  private readonly logger = new Logger('Auth');
   private readonly limiter = RateLimiter.shared();
   private readonly box = U.twoFactorEnabled ? SecretBox.fromEnv() : undefined;
 
@@ -111,15 +113,32 @@ export class AuthService {
     await this.limiter.enforce(`auth-ip:${meta.ip ?? 'unknown'}`, this.config.authPerMinute, 60_000, 'too many sign-in requests from this address');
   }
 
-  /** Per account (email), on routes that name one. */
-  private async limitAccount(email: string): Promise<void> {
-    await this.limiter.enforce(`auth-account:${sha256(normalize(email))}`, this.config.accountPerMinute, 60_000, 'too many requests for this account');
+  /**
+   * Emails sent to one account (verification, reset): a cap per minute, so nobody floods a
+   * mailbox. Counted apart from sign-in, which a stranger must never be able to block.
+   */
+  private async limitMail(email: string): Promise<void> {
+    await this.limiter.enforce(`auth-mail:${sha256(normalize(email))}`, this.config.accountPerMinute, 60_000, 'too many emails for this account');
+  }
+
+  /**
+   * Checks of a secret by a signed-in user (one-time code, current password): after
+   * AUTH_MAX_FAILED_LOGINS failures within AUTH_LOCK_MINUTES, 429 until the window ends.
+   */
+  private async secretCheck<T>(userId: string, check: () => Promise<T | false>): Promise<T | false> {
+    const key = `secret-fail:${userId}`;
+    if ((await this.limiter.peek(key)) >= this.config.maxFailedLogins) {
+      throw tooManyRequests((await this.limiter.ttl(key)) / 1000, 'too many wrong codes or passwords');
+    }
+    const result = await check();
+    if (result === false) await this.limiter.count(key, this.config.lockMinutes * 60_000);
+    return result;
   }
 
   async register(dto: Record<string, unknown>, meta: ClientMeta): Promise<{ user: Row; tokens: Tokens }> {
     // Email and password hash are set by the server (the users CRUD routes cannot change them).
     const { password, [U.emailProperty]: email, ...profile } = dto;
-    await this.limitAccount(String(email));
+    await this.limitMail(String(email));
     const hash = await hashPassword(String(password));
     const user = await this.users.create(profile, this.db, {
       [U.emailColumn]: normalize(String(email)),
@@ -134,7 +153,6 @@ export class AuthService {
 
   async login(email: string, password: string, totp: string | undefined, meta: ClientMeta): Promise<Tokens> {
     const normalized = normalize(email);
-    await this.limitAccount(normalized);
     // Repeated failures from one address for one account: each further try waits longer.
     const pair = sha256(`${meta.ip ?? 'unknown'}|${normalized}`);
     const failKey = `login-fail:${pair}`;
@@ -304,12 +322,13 @@ export class AuthService {
     return this.config.publicUrl ? `${this.config.publicUrl.replace(/\/$/, '')}${path}?token=${token}` : `token: ${token}`;
   }
 
-  /** A new single-use token for `purpose` (earlier unused ones of the same purpose stop working). */
+  /** A new single-use token for `purpose`. */
   private async newToken(userId: string, email: string, purpose: Purpose, minutes: number): Promise<string> {
     const token = randomBytes(32).toString('base64url');
     await this.db.transaction(async (tx) => {
+      // Earlier tokens stay valid until they expire (asking again must not void the link the
+      // owner already has); using any one of them voids the rest.
       await tx.query(`DELETE FROM ${TOKENS} WHERE user_id = $1::${U.idType} AND expires_at < now() - interval '1 day'`, [userId]);
-      await tx.query(`UPDATE ${TOKENS} SET used_at = now() WHERE user_id = $1::${U.idType} AND purpose = $2 AND used_at IS NULL`, [userId, purpose]);
       await tx.query(
         `INSERT INTO ${TOKENS} (token_hash, user_id, purpose, email, expires_at) VALUES ($1, $2::${U.idType}, $3, $4, now() + make_interval(mins => $5))`,
         [sha256(token), userId, purpose, email, minutes],
@@ -327,6 +346,7 @@ export class AuthService {
     );
     const r = rows[0] as { user_id: string; email: string } | undefined;
     if (!r) return undefined;
+    await db.query(`UPDATE ${TOKENS} SET used_at = now() WHERE user_id = $1::${U.idType} AND purpose = $2 AND used_at IS NULL`, [r.user_id, purpose]);
     const { rows: users } = await this.credentials(`u.${U.id}`, r.user_id, db);
     return users[0] && normalize(users[0].email) === normalize(r.email) ? r.user_id : undefined;
   }
@@ -345,7 +365,7 @@ export class AuthService {
     const state = await this.accountState(userId);
     if (!state) throw new UnauthorizedException('the account is no longer active');
     if (state.verified) throw new ConflictException('the email address is already verified');
-    await this.limitAccount(state.email);
+    await this.limitMail(state.email);
     await this.sendVerification(userId, state.email);
   }
 
@@ -372,10 +392,17 @@ export class AuthService {
     }
   }
 
-  /** Always the same answer (202), whether or not the email belongs to an account. */
+  /**
+   * Always the same answer (202), at the same speed, whether or not the email belongs to an
+   * account: the lookup, the token and the email happen after the response.
+   */
   async forgotPassword(email: string): Promise<void> {
     const normalized = normalize(email);
-    await this.limitAccount(normalized);
+    await this.limitMail(normalized);
+    void this.sendReset(normalized).catch((e: unknown) => this.logger.error(`password reset for an account failed: ${e instanceof Error ? e.message : String(e)}`));
+  }
+
+  private async sendReset(normalized: string): Promise<void> {
     const { rows } = await this.credentials(`lower(u.${U.email})`, normalized);
     const c = rows[0];
     if (!c || (U.status && c.status !== U.activeStatus)) return;
@@ -412,10 +439,8 @@ export class AuthService {
   async changePassword(userId: string, current: string, next: string): Promise<void> {
     const { rows } = await this.credentials(`u.${U.id}`, userId);
     const c = rows[0];
-    if (!c?.password_hash || !(await verifyPassword(c.password_hash, current))) {
-      await this.failed(userId);
-      throw new UnauthorizedException('the current password is wrong');
-    }
+    const ok = await this.secretCheck(userId, async () => Boolean(c?.password_hash && (await verifyPassword(c.password_hash, current))) || false);
+    if (!ok) throw new UnauthorizedException('the current password is wrong');
     const hash = await hashPassword(next);
     await this.db.transaction(async (tx) => {
       await this.users.updateColumns(this.key(userId), { [U.passwordHashColumn]: hash }, tx);
@@ -493,11 +518,8 @@ export class AuthService {
     const c = rows[0];
     if (!c) throw new UnauthorizedException('the account is gone');
     const secret = this.openSecret(c);
-    if (!secret || !(await this.useCode(userId, secret, code))) {
-      // Wrong codes count toward the account lock like wrong passwords.
-      await this.failed(c.id);
-      throw new UnauthorizedException('invalid one-time code');
-    }
+    const ok = await this.secretCheck(userId, async () => (secret !== undefined && (await this.useCode(userId, secret, code))) || false);
+    if (!ok) throw new UnauthorizedException('invalid one-time code');
     await this.db.transaction(async (tx) => {
       await this.users.updateColumns(this.key(userId), { [U.twoFactorEnabledColumn!]: enable }, tx);
       if (!enable) await this.storeSecret(userId, null, tx);

@@ -95,6 +95,10 @@ export function fromPgError(e: PgError): { status: number; message: string; deta
       return /has not been populated/.test(e.message ?? '')
         ? { status: 503, message: 'The materialized view has not been populated yet (REFRESH MATERIALIZED VIEW)' }
         : { status: 500, message: 'Internal server error' };
+    case '54000':
+    case '54001':
+      // Program limits: a value too large for an index row, an expression too complex.
+      return { status: 400, message: 'A value is too large for the database to store or index' };
     case '42883':
       // A filter on a view column whose type could not be known offline (read the live
       // database with --database-url to get it right).

@@ -1,4 +1,4 @@
-import { HttpException, Logger, ServiceUnavailableException } from '@nestjs/common';
+import { BadRequestException, HttpException, Logger, ServiceUnavailableException } from '@nestjs/common';
 
 const logger = new Logger('Access');
 
@@ -13,6 +13,9 @@ export async function failClosed<T>(what: string, fn: () => Promise<T>): Promise
     return await fn();
   } catch (e) {
     if (e instanceof HttpException) throw e;
+    // Bad input that reached a lookup (a malformed id): the caller's mistake, not an outage.
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code)) throw new BadRequestException(`${what}: a value is not valid`);
     logger.error(`${what} failed: ${e instanceof Error ? e.message : String(e)}`);
     throw new ServiceUnavailableException(`${what} is unavailable; retry later`);
   }

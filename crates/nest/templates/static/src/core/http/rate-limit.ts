@@ -7,6 +7,8 @@ interface LimitStore {
   hit(key: string, windowMs: number): Promise<{ count: number; resetMs: number }>;
   /** ms until `key` expires; 0 when it does not exist. */
   ttl(key: string): Promise<number>;
+  /** The count of `key` (0 when it does not exist). */
+  get(key: string): Promise<number>;
   /** Create or replace `key`, expiring after `ms`. */
   set(key: string, ms: number): Promise<void>;
   del(...keys: string[]): Promise<void>;
@@ -46,6 +48,10 @@ class MemoryStore implements LimitStore {
     return e ? e.expires - now : 0;
   }
 
+  async get(key: string) {
+    return this.live(key, Date.now())?.count ?? 0;
+  }
+
   async set(key: string, ms: number) {
     const now = Date.now();
     this.sweep(now);
@@ -73,6 +79,10 @@ class RedisStore implements LimitStore {
 
   async ttl(key: string) {
     return Math.max(0, await this.redis.pttl(key));
+  }
+
+  async get(key: string) {
+    return Number((await this.redis.get(key)) ?? 0);
   }
 
   async set(key: string, ms: number) {
@@ -156,6 +166,11 @@ export class RateLimiter {
 
   ttl(key: string): Promise<number> {
     return this.use((s) => s.ttl(key));
+  }
+
+  /** The count of `key` without adding to it. */
+  peek(key: string): Promise<number> {
+    return this.use((s) => s.get(key));
   }
 
   set(key: string, ms: number): Promise<void> {

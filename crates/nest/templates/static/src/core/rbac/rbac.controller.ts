@@ -59,12 +59,15 @@ export class RbacController {
 
   /** The role exists and gives nothing the caller lacks. */
   private async mayHandOutRole(by: AuthUser, roleId: string): Promise<void> {
-    const { rows } = await this.db.query<{ slug: string | null; permissions: string[] }>(RBAC.roleGrantsSql, [roleId]);
+    const { rows } = await this.db.query<{ slug: string | null; chain: string[]; permissions: string[] }>(RBAC.roleGrantsSql, [roleId]);
     const role = rows[0];
     if (!role?.slug) throw new NotFoundException('role not found');
     const mine = await this.rbac.effective(by.id);
     if (mine.superAdmin) return;
-    if (role.slug === RBAC.superAdminRole) throw new ForbiddenException('only a super-admin can give the super-admin role');
+    // A role inherits what its parents are: one under super-admin is super-admin.
+    if (role.slug === RBAC.superAdminRole || role.chain.includes(RBAC.superAdminRole)) {
+      throw new ForbiddenException('only a super-admin can give the super-admin role, or a role that inherits from it');
+    }
     const missing = role.permissions.filter((p) => !mine.permissions.includes(p));
     if (missing.length > 0) {
       throw new ForbiddenException({ message: 'the role gives permissions you do not have', details: { missing: missing.sort() } });

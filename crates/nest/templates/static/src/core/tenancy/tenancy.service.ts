@@ -7,8 +7,6 @@ import { PERMISSION_CHECKER, type PermissionChecker } from '../rbac/permission.d
 import type { ResolvedTenant, TenantResolver } from './tenant.decorator.js';
 import { TENANCY } from './tenancy.tables.js';
 
-const UUIDISH = /^[0-9A-Za-z_.:-]{1,100}$/;
-
 function suspendedMode(): 'readonly' | 'locked' {
   const raw = process.env.TENANT_SUSPENDED ?? 'readonly';
   if (raw !== 'readonly' && raw !== 'locked') throw new Error(`TENANT_SUSPENDED must be "readonly" or "locked", got "${raw}"`);
@@ -88,6 +86,7 @@ export class TenancyService implements TenantResolver {
 
   /** Membership of a user in a tenant: role, or not a member. */
   async membership(tenant: string, userId: string): Promise<{ member: boolean; role: string | null }> {
+    if (!TENANCY.tenantId.test(tenant)) return { member: false, role: null };
     const key = `${tenant}|${userId}`;
     const hit = this.cache.get(key);
     if (hit && Date.now() - hit.at < this.ttlMs) return hit;
@@ -107,10 +106,11 @@ export class TenancyService implements TenantResolver {
     let tenant: string;
     let cross = false;
     if (input.header !== undefined) {
-      if (!UUIDISH.test(input.header)) throw new ForbiddenException('X-Organization-Id is not an organization id');
+      if (!TENANCY.tenantId.test(input.header)) throw new ForbiddenException('X-Organization-Id is not an organization id');
       tenant = input.header;
     } else {
       if (!input.claimed) throw new ForbiddenException('no organization selected: sign in as a member of one, or POST /auth/organization');
+      if (!TENANCY.tenantId.test(input.claimed)) throw new ForbiddenException('the token names no valid organization');
       tenant = input.claimed;
     }
     const m = await this.membership(tenant, input.userId);
@@ -149,6 +149,7 @@ export class TenancyService implements TenantResolver {
   /** Link a waiting membership to this user: from now on it counts for them alone. */
   async accept(userId: string, membershipId: string): Promise<Invitation> {
     if (!TENANCY.acceptSql) throw new NotFoundException('this membership table has no invitations');
+    if (!TENANCY.memberId.test(membershipId)) throw new NotFoundException('no invitation with that id for your verified email');
     const pending = (await this.invitations(userId)).find((i) => i.id === membershipId);
     if (!pending) throw new NotFoundException('no invitation with that id for your verified email');
     const rows = await this.asUser<{ id: string }>(userId, TENANCY.acceptSql, [membershipId, userId], pending.organizationId);
