@@ -334,6 +334,47 @@ test('429 with Retry-After past the limits, counted across instances; failures f
   assert.ok(h.headers.get('content-security-policy'));
 });
 
+test('hostile input: deep JSON, huge values, malformed ids, email floods and guessed codes get 4xx, never 5xx or a lock-out', async () => {
+  // Written as text: JSON.stringify itself would overflow on it.
+  const deep = `${'['.repeat(5000)}"x"${']'.repeat(5000)}`;
+  const json = { 'content-type': 'application/json' };
+  expectError(await call('POST', '/auth/login', `{"email":"a@b.c","password":"xxxxxxxxxx","x":${deep}}`, { raw: true, headers: json }), 400, 'JSON 5000 levels deep');
+  expectError(
+    await call('POST', '/notifications', `{"type":"in-app","message":"m","data":{"a":${deep}}}`, { raw: true, headers: { ...json, authorization: `Bearer ${tok.memberB}` } }),
+    400,
+    'deep JSON in a json column',
+  );
+  // 1000 random CJK characters (3,000 bytes that do not compress) in an indexed varchar(1000).
+  const noise = Array.from({ length: 1000 }, () => String.fromCodePoint(0x4e00 + Math.floor(Math.random() * 0x5000))).join('');
+  expectError(await call('POST', '/folders', { name: 'f', path: noise }, bearer(tok.memberB)), 400, 'a value too large for its index');
+  expectError(await call('GET', '/v1/projects', undefined, bearer(tok.memberB, { 'x-organization-id': 'abc' })), 403, 'malformed organization id');
+  expectError(await call('POST', '/auth/organization', { organizationId: 'abc' }, bearer(tok.memberB)), 403, 'malformed organization id in the body');
+  expectError(await call('POST', '/auth/invitations/abc/accept', undefined, bearer(tok.memberB)), 404, 'malformed invitation id');
+  // Ten reset requests for someone else's address (the limited instances keep the default of
+  // 10 emails a minute per account): the eleventh is refused, the owner still signs in.
+  for (let i = 0; i < 10; i++) {
+    const r = await at(LIMITED[i % 2], 'POST', '/auth/password/forgot', { email: 'guestb@sec.io' }, { 'x-forwarded-for': '10.6.6.6' });
+    assert.equal(r.status, 202, r.text);
+  }
+  assert.equal((await at(LIMITED[0], 'POST', '/auth/password/forgot', { email: 'guestb@sec.io' }, { 'x-forwarded-for': '10.6.6.6' })).status, 429, 'an email flood');
+  const owner = await at(LIMITED[1], 'POST', '/auth/login', { email: 'guestb@sec.io', password: PASSWORD }, { 'x-forwarded-for': '10.6.6.7' });
+  assert.equal(owner.status, 200, `the flood does not lock the owner out: ${owner.text}`);
+  // A stolen access token cannot brute-force the current password.
+  const t = bearer(tok.guestB);
+  for (let i = 0; i < 5; i++) expectError(await call('POST', '/auth/password/change', { currentPassword: `guess ${i}`, newPassword: 'a brand new password' }, t), 401, `guess ${i + 1}`);
+  const stop = expectError(await call('POST', '/auth/password/change', { currentPassword: PASSWORD, newPassword: 'a brand new password' }, t), 429, 'guessing stops');
+  assert.ok(Number(stop.headers.get('retry-after')) > 0);
+  // The trail keeps no secret: the generated audit replaced the schema's own trigger on users.
+  const rows = expectStatus(await call('GET', '/audit-logs?tableName=eq.users&limit=100', undefined, bearer(tok.root)), 200, 'audit rows of users').body.data;
+  assert.ok(rows.length > 0, 'users are audited');
+  for (const r of rows) {
+    for (const v of [r.oldValues, r.newValues]) {
+      if (v && v.password_hash !== undefined) assert.equal(v.password_hash, '***', 'password hashes are masked');
+      if (v && v.two_factor_secret) assert.equal(v.two_factor_secret, '***');
+    }
+  }
+});
+
 test('access tokens name their key; the previous secret still verifies during a rotation', async () => {
   const header = JSON.parse(Buffer.from(tok.memberB.split('.')[0], 'base64url').toString());
   assert.ok(typeof header.kid === 'string' && header.kid.length > 0, 'kid');

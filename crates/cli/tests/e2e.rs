@@ -674,6 +674,7 @@ fn seed_defaults_set_up_by_the_readme_resist_attacks() {
         ("TRUST_PROXY", "true"),
         ("AUTH_MAX_FAILED_LOGINS", "3"),
         ("AUTH_RATE_LIMIT_PER_MINUTE", "100"),
+        ("AUTH_ACCOUNT_RATE_LIMIT_PER_MINUTE", "10"),
         ("AUTH_JWT_SECRET", new_secret),
         ("AUTH_JWT_PREVIOUS_SECRETS", secret.as_str()),
     ];
