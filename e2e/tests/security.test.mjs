@@ -276,6 +276,16 @@ test('own rows hold with the application filter off: row-level security alone', 
     others.push((await sql.query("INSERT INTO notifications (user_id, type, message) VALUES ($1, 'in-app', $2) RETURNING id, user_id", [user[who].id, message])).rows[0]);
   }
   const m = { authorization: `Bearer ${tok.memberB}` };
+  // That instance really has no filter of its own: with the policies switched off, it leaks.
+  await sql.query('ALTER TABLE notifications DISABLE ROW LEVEL SECURITY');
+  try {
+    const leak = await at(NOFILTER, 'GET', '/notifications?limit=100', undefined, m);
+    assert.ok(leak.body.data.some((n) => n.userId !== user.memberB.id), 'without row-level security the filterless instance shows others\' rows');
+    const held = expectStatus(await call('GET', '/notifications?limit=100', undefined, bearer(tok.memberB)), 200, 'the normal instance');
+    assert.ok(held.body.data.every((n) => n.userId === user.memberB.id), 'the app\'s own filter holds without the policies');
+  } finally {
+    await sql.query('ALTER TABLE notifications ENABLE ROW LEVEL SECURITY');
+  }
   const list = await at(NOFILTER, 'GET', '/notifications?limit=100', undefined, m);
   assert.equal(list.status, 200, list.text);
   assert.ok(list.body.data.length > 0 && list.body.data.every((n) => n.userId === user.memberB.id), 'another user\'s notification listed');

@@ -204,6 +204,16 @@ test('row-level security alone isolates (SQL as the application role)', async ()
 test('with the application filter off, RLS still isolates over HTTP; concurrent tenants never mix', async () => {
   assert.ok(NOFILTER, 'second app instance');
   const a = auth(tok.memberA);
+  // That instance really has no filter of its own: with the policies switched off, it leaks.
+  await sql.query('ALTER TABLE projects DISABLE ROW LEVEL SECURITY');
+  try {
+    const leak = await at(NOFILTER, 'GET', '/v1/projects?limit=100', undefined, a);
+    assert.ok(leak.body.data.some((p) => p.organizationId === org.B), 'without row-level security the filterless instance shows tenant B');
+    const held = expectStatus(await call('GET', '/v1/projects?limit=100', undefined, a), 200, 'the normal instance');
+    assert.ok(held.body.data.every((p) => p.organizationId === org.A), 'the app\'s own filter holds without the policies');
+  } finally {
+    await sql.query('ALTER TABLE projects ENABLE ROW LEVEL SECURITY');
+  }
   const list = await at(NOFILTER, 'GET', '/v1/projects?limit=100', undefined, a);
   assert.equal(list.status, 200);
   assert.ok(list.body.data.every((p) => p.organizationId === org.A));

@@ -68,6 +68,11 @@ fn boot_env(project: &Path, db_url: &str, env: &[(&str, &str)]) -> (App, String)
 /// from `db_url`, or (None) from the project's `.env`.
 fn app_command(project: &Path, db_url: Option<&str>, env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new("node");
+    // NESTGEN_NO_APP_FILTERS=1 (tests only): preload e2e/without-app-filters.mjs, which drops
+    // the app's own row filters so row-level security is attacked alone.
+    if env.iter().any(|(k, v)| *k == "NESTGEN_NO_APP_FILTERS" && *v == "1") {
+        cmd.arg("--import").arg(root().join("e2e/without-app-filters.mjs"));
+    }
     cmd.arg("dist/main.js")
         .current_dir(project)
         .env_remove("DATABASE_URL")
@@ -192,6 +197,15 @@ fn seed_project_compiles_boots_and_serves_every_table() {
 
     let db = TestDb::create("e2e_seed");
     load_db(&project, &db);
+    // A trap for injected SQL: an unqualified pg_sleep() now resolves to public.pg_sleep, which
+    // only counts its calls (e2e/tests/injection.test.mjs asserts the count stays 0).
+    db.execute(&format!(
+        "CREATE TABLE injection_trap (called_at timestamptz NOT NULL DEFAULT now());\n\
+         CREATE FUNCTION public.pg_sleep(double precision) RETURNS void LANGUAGE sql AS $$ INSERT INTO public.injection_trap DEFAULT VALUES $$;\n\
+         ALTER DATABASE {} SET search_path = public, pg_catalog;",
+        db.name
+    ))
+    .unwrap();
     // As the superuser, on purpose: the seed's own policy on projects reads a setting only
     // tenancy sets, so its rows are for tenants (the security suite covers that). This suite is
     // about CRUD; the development override lets the app start, and says so in its log.
@@ -398,7 +412,7 @@ fn tenants_are_isolated_by_the_app_and_by_row_level_security() {
     let key = ("AUTH_ENCRYPTION_KEY", "tenancy-encryption-key-0123456789-0123456789");
     let (_app, base) = boot_env(&project, &app_url, &[("AUTH_JWT_SECRET", secret), key]);
     let (_nofilter, base_nofilter) =
-        boot_env(&project, &app_url, &[("AUTH_JWT_SECRET", secret), key, ("NESTGEN_TEST_APP_FILTER", "off")]);
+        boot_env(&project, &app_url, &[("AUTH_JWT_SECRET", secret), key, ("NESTGEN_NO_APP_FILTERS", "1")]);
     node_test_env(
         (&base, &db.url),
         &["tenancy.test.mjs"],
@@ -661,7 +675,7 @@ fn seed_defaults_set_up_by_the_readme_resist_attacks() {
     ];
     let (_app, base) = boot_with(&project, None, &quiet);
     let mut nofilter_env = quiet.to_vec();
-    nofilter_env.push(("NESTGEN_TEST_APP_FILTER", "off"));
+    nofilter_env.push(("NESTGEN_NO_APP_FILTERS", "1"));
     let (_nofilter, base_nofilter) = boot_with(&project, None, &nofilter_env);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let prefix = format!("ngt-{}-{nanos}:", std::process::id());

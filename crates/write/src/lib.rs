@@ -205,7 +205,14 @@ struct Journal {
 }
 
 /// Test hook: `NEST_GENERATOR_FAULT=stage:N` fails the N-th staged write with an I/O error,
-/// `abort-after-move:N` kills the process (abort, like SIGKILL) after N moves. Unset in normal use.
+/// `abort-after-move:N` kills the process (abort, like SIGKILL) after N moves. Compiled only
+/// with the `fault-injection` feature (the CLI's tests).
+#[cfg(not(feature = "fault-injection"))]
+fn fault(_stage: &str, _n: usize) -> Result<(), WriteError> {
+    Ok(())
+}
+
+#[cfg(feature = "fault-injection")]
 fn fault(stage: &str, n: usize) -> Result<(), WriteError> {
     if let Ok(spec) = std::env::var("NEST_GENERATOR_FAULT")
         && let Some((what, at)) = spec.split_once(':')

@@ -22,12 +22,6 @@ export interface ListResult<T> {
 }
 
 
-/**
- * Test hook: NESTGEN_TEST_APP_FILTER=off drops the application's tenant and owner filters so the
- * tests can show row-level security alone still isolates. Never set it in production.
- */
-const APP_ROW_FILTER = process.env.NESTGEN_TEST_APP_FILTER !== 'off';
-
 /** Rows a repository created (after its transaction). */
 export interface CreatedRows {
   /** The spec's quoted table name. */
@@ -126,11 +120,13 @@ export class CrudRepository<T extends Row = Row> {
     // Owners and admins of the caller's tenant also read the accounts of its members.
     const membersOf =
       o?.members && !bypass && ctx?.tenant && (ctx.tenantRole === 'owner' || ctx.tenantRole === 'admin') ? ctx.tenant : undefined;
+    const userId = ctx?.userId ?? null;
     const where = (bind: Bind, mode: 'read' | 'write' = 'write') => {
-      const conds: string[] = [];
-      if (t && APP_ROW_FILTER) conds.push(`${ident(t.column)} = ${bind(tenant, t.type)}`);
-      if (o && !bypass && (APP_ROW_FILTER || !o.rls)) {
-        const mine = `${ident(o.column)} = ${bind(ctx?.userId ?? null, o.type)}`;
+      const conds = this.enforcedFilters(bind, tenant, userId, bypass);
+      // The users table's own-row scope has no row-level security behind it (sign-in reads
+      // accounts before anyone is known): the app's condition is the only one.
+      if (o && !o.rls && !bypass) {
+        const mine = `${ident(o.column)} = ${bind(userId, o.type)}`;
         if (mode === 'read' && membersOf && o.members) {
           const members = o.members;
           conds.push(`(${mine} OR ${members.sql.replaceAll('$T', bind(membersOf, members.type))})`);
@@ -172,6 +168,21 @@ export class CrudRepository<T extends Row = Row> {
       return fn(tx, where, tenant);
     };
     return db === this.db ? this.db.transaction(run) : run(db);
+  }
+
+  /**
+   * Conditions the app adds to every statement that row-level security also enforces in the
+   * database (the tenant column; the owner column of own-rows tables). The app never relies on
+   * the policies alone, and the policies catch what application code might forget (the tests
+   * replace this method with one that adds nothing, and attack that app).
+   */
+  protected enforcedFilters(bind: Bind, tenant: string | undefined, userId: string | null, bypass: boolean): string[] {
+    const t = this.spec.tenant;
+    const o = this.spec.owner;
+    const conds: string[] = [];
+    if (t) conds.push(`${ident(t.column)} = ${bind(tenant, t.type)}`);
+    if (o?.rls && !bypass) conds.push(`${ident(o.column)} = ${bind(userId, o.type)}`);
+    return conds;
   }
 
   /** The app writes this table's audit rows (mode `application`). */
