@@ -103,6 +103,51 @@ after(async () => {
   await sql?.end();
 });
 
+// Routes anyone may call, and routes any signed-in user may call; every other operation of the
+// OpenAPI document must name the permission it requires.
+const PUBLIC = new Set([
+  'GET /health', 'POST /auth/register', 'POST /auth/login', 'POST /auth/refresh', 'POST /auth/logout',
+  'POST /auth/verify-email', 'POST /auth/password/forgot', 'POST /auth/password/reset',
+]);
+const SIGNED_IN = new Set([
+  'GET /auth/me', 'POST /auth/verify-email/resend', 'POST /auth/password/change', 'POST /auth/2fa/enable', 'POST /auth/2fa/verify',
+  'POST /auth/2fa/disable', 'GET /auth/organizations', 'POST /auth/organization', 'GET /auth/invitations', 'POST /auth/invitations/{id}/accept',
+]);
+
+test('deny by default: every operation answers 401 without a token and 403 to an account without roles', async () => {
+  const doc = expectStatus(await call('GET', '/docs-json'), 200, 'OpenAPI').body;
+  const nobody = (await register('roleless@sec.io', 'Nobody')).data;
+  await verify('roleless@sec.io');
+  const t = await login('roleless@sec.io');
+  const sample = (p) => (p.schema?.format === 'uuid' ? '00000000-0000-0000-0000-000000000000' : p.schema?.type === 'number' || p.schema?.type === 'integer' ? '1' : 'x');
+  let operations = 0;
+  let denied = 0;
+  for (const [template, item] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      if (!['get', 'post', 'patch', 'put', 'delete'].includes(method)) continue;
+      operations++;
+      const name = `${method.toUpperCase()} ${template}`;
+      let path = template;
+      for (const p of op.parameters ?? []) if (p.in === 'path') path = path.replace(`{${p.name}}`, sample(p));
+      const body = ['post', 'patch', 'put'].includes(method) ? {} : undefined;
+      if (PUBLIC.has(name)) {
+        assert.ok(!op.security?.length, `${name} is public but the document asks for a token`);
+        continue;
+      }
+      assert.ok(op.security?.some((s) => 'bearer' in s), `${name} does not document its bearer token`);
+      expectError(await call(method.toUpperCase(), path, body), 401, `anonymous ${name}`);
+      if (SIGNED_IN.has(name)) continue;
+      const permission = op['x-required-permission'];
+      assert.ok(permission, `${name} names no required permission`);
+      const r = expectError(await call(method.toUpperCase(), path, body, bearer(t)), 403, `no roles: ${name}`);
+      assert.match(r.body.message, new RegExp(permission.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), name);
+      denied++;
+    }
+  }
+  assert.ok(operations > 150 && denied > 130, `walked ${operations} operations, ${denied} denied`);
+  assert.ok(nobody.id);
+});
+
 test('an invited email gives nothing until its owner verifies it; a reset takes the account back', async () => {
   expectStatus(await call('POST', '/v1/organization-users', { email: 'victim@sec.io', name: 'Victim', role: 'admin' }, bearer(tok.ownerA)), 201, 'invite');
   // Mallory registers the invited address. The verification email goes to the victim's mailbox.

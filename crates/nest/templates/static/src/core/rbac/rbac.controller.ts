@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, ForbiddenException, Get, HttpCode, NotFoundException, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiForbiddenResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiExtension, ApiForbiddenResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsBoolean, IsISO8601, IsOptional, IsString, MaxLength } from 'class-validator';
 import { CurrentUser } from '../auth/current-user.decorator.js';
 import type { AuthUser } from '../auth/auth.guard.js';
@@ -45,6 +45,7 @@ class GrantDto {
 @ApiTags('rbac')
 @ApiBearerAuth()
 @RequirePermission(RBAC.managePermission)
+@ApiExtension('x-required-permission', RBAC.managePermission)
 @Controller('rbac/users/:userId')
 export class RbacController {
   constructor(
