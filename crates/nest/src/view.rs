@@ -382,11 +382,9 @@ pub fn project_view(m: &Model) -> ProjectView {
         .map(|r| ModuleRef { plural_class: r.names.plural_class.clone(), file: r.names.file.clone() })
         .collect();
     modules.sort_by(|a, b| a.file.cmp(&b.file));
-    let extra: &[(&str, &str, bool)] = if m.auth.is_some() { crate::AUTH_PACKAGES } else { &[] };
     let pkgs = |dev: bool| {
         let mut v: Vec<PackageView> = crate::PACKAGES
             .iter()
-            .chain(extra.iter())
             .filter(|(_, _, d)| *d == dev)
             .map(|(n, v, _)| PackageView { name: n.to_string(), version: v.to_string() })
             .collect();

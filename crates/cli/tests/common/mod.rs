@@ -11,16 +11,24 @@ static NPM: Mutex<()> = Mutex::new(());
 struct FileLock(PathBuf);
 
 impl FileLock {
+    /// Take the lock; it holds the holder's pid, so a lock left by a process that died (an
+    /// interrupted `npm ci`) is taken over at once instead of blocking the next run.
     fn take(path: PathBuf) -> FileLock {
         let started = std::time::Instant::now();
         loop {
             match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(_) => return FileLock(path),
+                Ok(mut f) => {
+                    use std::io::Write;
+                    let _ = write!(f, "{}", std::process::id());
+                    return FileLock(path);
+                }
                 Err(_) => {
+                    let holder = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse::<u32>().ok());
+                    let gone = holder.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
                     let stale = std::fs::metadata(&path)
                         .and_then(|m| m.modified())
                         .is_ok_and(|t| t.elapsed().unwrap_or_default().as_secs() > 900);
-                    if stale {
+                    if gone || stale {
                         let _ = std::fs::remove_file(&path);
                     }
                     assert!(started.elapsed().as_secs() < 1200, "waited 20 minutes for {}", path.display());
@@ -59,7 +67,10 @@ pub fn node_modules() -> PathBuf {
         "{:x}",
         lock.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x0100_0000_01b3))
     );
-    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(want.as_str()) {
+    // npm's own record of what it installed must be there too (an interrupted install leaves
+    // neither it nor the stamp, which is written last).
+    let installed = e2e.join("node_modules/.package-lock.json").is_file();
+    if !installed || std::fs::read_to_string(&stamp).ok().as_deref() != Some(want.as_str()) {
         run(
             Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(&e2e),
             "npm ci in e2e/",
