@@ -245,3 +245,41 @@ test('trace for comparing modes', async () => {
   assert.ok(trace.length >= 10, `only ${trace.length} audit rows`);
   if (process.env.AUDIT_TRACE_OUT) writeFileSync(process.env.AUDIT_TRACE_OUT, JSON.stringify({ mode: MODE, trace }, null, 1));
 });
+
+// After the trace: these differ between modes on purpose.
+
+test('the audit row is part of the change: when it cannot be written, the change is undone', async () => {
+  const d = expectStatus(await call('POST', '/documents', { title: 'Atomic', body: 'v1', apiToken: 't', amount: '1' }, auth(tok.admin)), 201, 'create').body.data;
+  const before = await logCount();
+  // The trail refuses one reason; a change giving it must leave nothing behind.
+  await sql.query("ALTER TABLE audit_logs ADD CONSTRAINT audit_refuses CHECK (reason IS DISTINCT FROM 'refused by the trail')");
+  try {
+    const r = await call('PATCH', `/documents/${d.id}`, { title: 'Changed' }, auth(tok.admin, { 'x-audit-reason': 'refused by the trail' }));
+    assert.ok(r.status >= 400, `the change succeeded without its audit row (${r.status})`);
+    const del = await call('DELETE', `/documents/${d.id}`, undefined, auth(tok.admin, { 'x-audit-reason': 'refused by the trail' }));
+    assert.ok(del.status >= 400, `the delete succeeded without its audit row (${del.status})`);
+  } finally {
+    await sql.query('ALTER TABLE audit_logs DROP CONSTRAINT audit_refuses');
+  }
+  const row = (await sql.query('SELECT title, deleted_at FROM documents WHERE id = $1', [d.id])).rows[0];
+  assert.deepEqual([row.title, row.deleted_at], ['Atomic', null], 'the change was rolled back with its audit row');
+  assert.equal(await logCount(), before, 'no audit row either');
+  // The same change with an acceptable reason goes through, with its row.
+  expectStatus(await call('PATCH', `/documents/${d.id}`, { title: 'Changed' }, auth(tok.admin, { 'x-audit-reason': 'fine' })), 200, 'change');
+  assert.equal(await logCount(), before + 1);
+});
+
+test('changes made in SQL: recorded in trigger mode, not in application mode', async () => {
+  const d = expectStatus(await call('POST', '/documents', { title: 'In SQL', body: 'v1', apiToken: 't', amount: '1' }, auth(tok.admin)), 201, 'create').body.data;
+  const before = await logCount();
+  await sql.query("UPDATE documents SET title = 'changed in SQL' WHERE id = $1", [d.id]);
+  const rows = await logsAfter(before);
+  if (MODE === 'trigger') {
+    assert.equal(rows.length, 1, 'the trigger recorded the SQL change');
+    assert.equal(rows[0].operation, 'UPDATE');
+    assert.equal(rows[0].new_values.title, 'changed in SQL');
+    assert.equal(rows[0].old_values.api_token, '***', 'secrets masked here too');
+  } else {
+    assert.equal(rows.length, 0, 'application mode records only what goes through the app');
+  }
+});
