@@ -367,3 +367,48 @@ test('no password, hash, secret or token hash in any response; OpenAPI shows sec
     }
   }
 });
+
+test('lock details: concurrent failures all count, the lock lasts AUTH_LOCK_MINUTES, failures while locked do not extend it, a wrong code counts', async () => {
+  const email = 'details@example.com';
+  await register(email);
+  const lockAfter = Number(process.env.AUTH_ACCOUNT_LOCK_AFTER);
+  // Failures at once, each from its own address (so no address is slowed): every one counts.
+  const tries = await Promise.all(
+    Array.from({ length: lockAfter - 1 }, (_, i) => call('POST', '/auth/login', { email, password: 'wrong' }, { headers: { 'x-forwarded-for': `10.9.0.${i + 1}` } })),
+  );
+  assert.ok(tries.every((r) => r.status === 401), tries.map((r) => r.status).join(','));
+  let row = (await sql.query('SELECT failed_login_attempts, locked_until FROM users WHERE email = $1', [email])).rows[0];
+  assert.equal(row.failed_login_attempts, lockAfter - 1, 'concurrent failures are counted exactly');
+  assert.equal(row.locked_until, null);
+  expectError(await call('POST', '/auth/login', { email, password: 'wrong' }, { headers: { 'x-forwarded-for': '10.9.1.1' } }), 401, 'the failure that locks');
+  row = (await sql.query("SELECT locked_until, extract(epoch FROM locked_until - now()) AS left FROM users WHERE email = $1", [email])).rows[0];
+  const minutes = Number(process.env.AUTH_LOCK_MINUTES);
+  assert.ok(row.left > minutes * 60 - 30 && row.left <= minutes * 60, `locked for ${row.left} s, not ${minutes} min`);
+  // Failures while locked neither extend the lock nor reveal it (401 like any wrong password).
+  expectError(await call('POST', '/auth/login', { email, password: 'wrong' }, { headers: { 'x-forwarded-for': '10.9.1.2' } }), 401, 'wrong while locked');
+  const after = (await sql.query('SELECT locked_until FROM users WHERE email = $1', [email])).rows[0].locked_until;
+  assert.equal(after.getTime(), row.locked_until.getTime(), 'the lock is not extended');
+  expectError(await call('POST', '/auth/login', { email, password: PASSWORD }, { headers: { 'x-forwarded-for': '10.9.1.3' } }), 423, 'locked');
+  // A wrong one-time code at sign-in counts like a wrong password.
+  const tfa = 'tfa-count@example.com';
+  await register(tfa);
+  const t = await token(tfa);
+  const setup = expectStatus(await call('POST', '/auth/2fa/enable', undefined, auth(t)), 200, 'enable').body;
+  await settle();
+  expectStatus(await call('POST', '/auth/2fa/verify', { code: totp(setup.secret) }, auth(t)), 204, 'verify');
+  expectError(await call('POST', '/auth/login', { email: tfa, password: PASSWORD, totp: totp(setup.secret, 7) }, { headers: { 'x-forwarded-for': '10.9.2.1' } }), 401, 'wrong code');
+  assert.equal((await sql.query('SELECT failed_login_attempts FROM users WHERE email = $1', [tfa])).rows[0].failed_login_attempts, 1);
+});
+
+test('refresh details: two refreshes with one token at once give one new pair, and the family closes; an expired token is refused', async () => {
+  const first = expectStatus(await login('member@example.com'), 200, 'login').body;
+  const both = await Promise.all([0, 1].map(() => call('POST', '/auth/refresh', { refreshToken: first.refreshToken })));
+  const ok = both.filter((r) => r.status === 200);
+  assert.equal(ok.length, 1, `exactly one refresh wins: ${both.map((r) => r.status).join(',')}`);
+  expectError(both.find((r) => r.status !== 200), 401, 'the other is a reuse');
+  expectError(await call('POST', '/auth/refresh', { refreshToken: ok[0].body.refreshToken }), 401, 'the winner\'s token is closed with its family');
+  const second = expectStatus(await login('member@example.com'), 200, 'login').body;
+  await sql.query("UPDATE nestgen.refresh_tokens SET expires_at = now() - interval '1 second' WHERE revoked_at IS NULL AND created_at > now() - interval '1 minute'");
+  const expired = expectError(await call('POST', '/auth/refresh', { refreshToken: second.refreshToken }), 401, 'expired');
+  assert.match(expired.body.message, /expired/);
+});

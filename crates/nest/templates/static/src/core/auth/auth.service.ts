@@ -217,7 +217,8 @@ export class AuthService {
     const expired = U.lockedUntil ? `${U.lockedUntil} IS NOT NULL AND ${U.lockedUntil} <= now()` : 'false';
     const count = `CASE WHEN ${expired} THEN 1 ELSE COALESCE(${U.failedLogins}, 0) + 1 END`;
     const lock = U.lockedUntil
-      ? `, ${U.lockedUntil} = CASE WHEN ${count} >= $2 THEN now() + make_interval(mins => $3) WHEN ${expired} THEN NULL ELSE ${U.lockedUntil} END`
+      ? // A lock in force is never extended by more failures (or anyone could keep an account locked).
+        `, ${U.lockedUntil} = CASE WHEN ${U.lockedUntil} > now() THEN ${U.lockedUntil} WHEN ${count} >= $2 THEN now() + make_interval(mins => $3) WHEN ${expired} THEN NULL ELSE ${U.lockedUntil} END`
       : '';
     await this.db.query(
       `UPDATE ${U.table} SET ${U.failedLogins} = ${count}${lock} WHERE ${U.id} = $1::${U.idType}`,
