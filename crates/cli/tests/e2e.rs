@@ -410,9 +410,13 @@ fn tenants_are_isolated_by_the_app_and_by_row_level_security() {
     let app_url = db.app_role("SELECT nestgen.grant_app_role('{role}')");
     let secret = "tenancy-secret-0123456789-0123456789-abc";
     let key = ("AUTH_ENCRYPTION_KEY", "tenancy-encryption-key-0123456789-0123456789");
-    let (_app, base) = boot_env(&project, &app_url, &[("AUTH_JWT_SECRET", secret), key]);
-    let (_nofilter, base_nofilter) =
-        boot_env(&project, &app_url, &[("AUTH_JWT_SECRET", secret), key, ("NESTGEN_NO_APP_FILTERS", "1")]);
+    // Memberships cached half a second (the revocation test waits for it); a pool wait long
+    // enough for 300 requests at once on a busy machine.
+    let common = [("AUTH_JWT_SECRET", secret), key, ("TENANT_CACHE_TTL_MS", "500"), ("DB_POOL_TIMEOUT_MS", "60000")];
+    let (_app, base) = boot_env(&project, &app_url, &common);
+    let mut nofilter_env = common.to_vec();
+    nofilter_env.push(("NESTGEN_NO_APP_FILTERS", "1"));
+    let (_nofilter, base_nofilter) = boot_env(&project, &app_url, &nofilter_env);
     node_test_env(
         (&base, &db.url),
         &["tenancy.test.mjs"],
