@@ -45,7 +45,10 @@ fn cli() -> Command {
     Command::new("nest-generator")
         .version(env!("CARGO_PKG_VERSION"))
         .about("Turn a PostgreSQL schema into a NestJS backend")
-        .after_help("Feature flags: --features.<name>=true|false (auth, rbac, tenant-scoped, audit, readonly, soft-delete, event-sourcing, time-series, file-upload, queue, realtime, cache, swagger, versioning)")
+        .after_help(format!(
+            "Feature flags: --features.<name>=true|false ({})",
+            nest_model::settings::feature_list()
+        ))
         .subcommand_required(true)
         .arg_required_else_help(true)
         .subcommand(
