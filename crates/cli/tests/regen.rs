@@ -303,6 +303,27 @@ fn a_kill_between_moves_leaves_whole_files_and_the_next_run_finishes() {
 }
 
 #[test]
+fn a_kill_while_writing_the_journal_leaves_the_tree_intact() {
+    let p = Project::new("torn", V1);
+    p.ok(&[]);
+    let before = p.snapshot();
+    p.set_schema(V2);
+    let o = p.generate_env(&[], &[("NEST_GENERATOR_FAULT", "torn-journal:1")]);
+    assert!(!o.status.success() && o.status.code().is_none(), "killed by a signal");
+    assert!(p.path(".nest-generator/journal.json.tmp").is_file(), "a torn journal was left behind");
+    let after: BTreeMap<String, String> =
+        p.snapshot().into_iter().filter(|(k, _)| !k.starts_with(".nest-generator/")).collect();
+    let before: BTreeMap<String, String> =
+        before.into_iter().filter(|(k, _)| !k.starts_with(".nest-generator/")).collect();
+    assert_eq!(after, before, "nothing moved: every file is the old one");
+    // The next run ignores the torn journal and generates V2 in full.
+    p.ok(&[]);
+    assert!(!p.path(".nest-generator/journal.json.tmp").exists());
+    assert!(p.read("src/modules/books/books.resource.ts").contains("column: 'page_count'"));
+    assert!(p.path("src/modules/reviews/reviews.controller.ts").is_file());
+}
+
+#[test]
 fn remove_a_table() {
     let p = Project::new("remove", V2);
     p.ok(&[]);
@@ -394,10 +415,11 @@ fn property_no_user_line_is_ever_lost() {
     p.ok(&[]);
     // user line → file it was added to
     let mut lines: Vec<(String, String)> = Vec::new();
+    let mut conflicts = 0;
     let mut next_col = 100;
     for round in 0..25 {
-        // The user adds a line to a generated file, right after a line the generator never
-        // changes for that file (its first import or the class declaration).
+        // The user adds a line to a generated file, anywhere in it (so merges meet changes
+        // right beside it, and sometimes conflict).
         let files: Vec<String> = p
             .snapshot()
             .keys()
@@ -407,21 +429,12 @@ fn property_no_user_line_is_ever_lost() {
         if !files.is_empty() {
             let f = &files[rng.below(files.len())];
             let text = p.read(f);
-            let anchors: Vec<usize> = text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| {
-                    l.starts_with("import ") || l.starts_with("export class ") || l.starts_with("export const ")
-                })
-                .map(|(i, _)| i)
-                .collect();
-            if let Some(&at) = anchors.get(rng.below(anchors.len().max(1))) {
-                let marker = format!("// user line {round}");
-                let mut ls: Vec<&str> = text.lines().collect();
-                ls.insert(at + 1, &marker);
-                p.write(f, &(ls.join("\n") + "\n"));
-                lines.push((f.clone(), marker));
-            }
+            let mut ls: Vec<&str> = text.lines().collect();
+            let at = 1 + rng.below(ls.len().max(1));
+            let marker = format!("// user line {round}");
+            ls.insert(at.min(ls.len()), &marker);
+            p.write(f, &(ls.join("\n") + "\n"));
+            lines.push((f.clone(), marker));
         }
         // The schema changes.
         let names: Vec<String> = tables.keys().cloned().collect();
@@ -456,11 +469,20 @@ fn property_no_user_line_is_ever_lost() {
         }
         p.set_schema(&random_schema(&tables));
         let o = p.generate(&[]);
-        assert!(
-            o.status.code() == Some(0) || o.status.code() == Some(1),
-            "round {round}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        let conflicted: Vec<String> =
+            p.snapshot().into_iter().filter(|(_, t)| t.contains("<<<<<<<")).map(|(k, _)| k).collect();
+        match o.status.code() {
+            Some(0) => assert!(conflicted.is_empty(), "round {round}: exit 0 with conflict markers in {conflicted:?}"),
+            Some(1) => {
+                assert!(!conflicted.is_empty(), "round {round}: exit 1 without a conflict: {err}");
+                for f in &conflicted {
+                    assert!(err.contains(f.as_str()), "round {round}: conflict in {f} not reported: {err}");
+                }
+                conflicts += 1;
+            }
+            other => panic!("round {round}: exit {other:?}: {err}"),
+        }
         // The property: every line the user wrote is still in its file (merged, or inside
         // conflict markers, or in a file kept because it was edited).
         for (f, marker) in &lines {
@@ -468,5 +490,43 @@ fn property_no_user_line_is_ever_lost() {
                 .unwrap_or_else(|_| panic!("round {round}: {f} (edited) was deleted"));
             assert!(text.contains(marker.as_str()), "round {round}: `{marker}` lost from {f}");
         }
+        // The user resolves conflicts: the generator's side, plus their own lines.
+        for f in &conflicted {
+            p.write(f, &resolve(&p.read(f)));
+        }
+        // And the schema change landed in every resource spec, edited or not.
+        for (t, cols) in &tables {
+            let spec = p.read(&format!("src/modules/{t}/{t}.resource.ts"));
+            for (c, _) in cols {
+                assert!(spec.contains(&format!("column: '{c}'")), "round {round}: {t}.{c} missing from its spec");
+            }
+            let listed = spec.matches("column: 'c").count();
+            assert_eq!(
+                listed,
+                cols.iter().filter(|(c, _)| c.starts_with('c')).count(),
+                "round {round}: {t}'s spec has dropped columns"
+            );
+        }
     }
+    assert!(conflicts > 0, "25 rounds of edits anywhere gave no conflict: the test no longer exercises one");
+}
+
+/// Resolve conflict markers as a user would: keep the generated side and the user's own lines.
+fn resolve(text: &str) -> String {
+    let mut out = Vec::new();
+    let mut section = None;
+    for l in text.lines() {
+        match l {
+            _ if l.starts_with("<<<<<<<") => section = Some("ours"),
+            _ if l.starts_with("|||||||") => section = Some("base"),
+            _ if l.starts_with("=======") => section = Some("theirs"),
+            _ if l.starts_with(">>>>>>>") => section = None,
+            _ => match section {
+                Some("ours") if l.starts_with("// user line") => out.push(l),
+                Some("ours") | Some("base") => {}
+                _ => out.push(l),
+            },
+        }
+    }
+    out.join("\n") + "\n"
 }

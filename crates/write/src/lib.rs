@@ -194,6 +194,7 @@ fn read_opt(p: &Path) -> Result<Option<String>, WriteError> {
 }
 
 const JOURNAL: &str = "journal.json";
+const JOURNAL_TMP: &str = "journal.json.tmp";
 
 /// Moves (staged file → path in the project) and deletions of one generation, written before
 /// any of them happens.
@@ -210,6 +211,19 @@ struct Journal {
 #[cfg(not(feature = "fault-injection"))]
 fn fault(_stage: &str, _n: usize) -> Result<(), WriteError> {
     Ok(())
+}
+
+#[cfg(not(feature = "fault-injection"))]
+fn torn_write_fault(_path: &Path, _text: &str) {}
+
+/// Test hook: `NEST_GENERATOR_FAULT=torn-journal:1` writes half the journal and kills the
+/// process, as a crash in the middle of that write would.
+#[cfg(feature = "fault-injection")]
+fn torn_write_fault(path: &Path, text: &str) {
+    if std::env::var("NEST_GENERATOR_FAULT").as_deref() == Ok("torn-journal:1") {
+        let _ = std::fs::write(path, &text[..text.len() / 2]);
+        std::process::abort();
+    }
 }
 
 #[cfg(feature = "fault-injection")]
@@ -280,7 +294,9 @@ pub fn recover(out: &Path) -> Result<bool, WriteError> {
     let text = match std::fs::read_to_string(&p) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            // Staging left by a process killed before its journal: nothing was moved.
+            // Staging (and a half-written journal) left by a process killed before its journal
+            // was in place: nothing was moved.
+            let _ = std::fs::remove_file(out.join(STATE_DIR).join(JOURNAL_TMP));
             if let Ok(entries) = std::fs::read_dir(out.join(STATE_DIR)) {
                 for e in entries.flatten() {
                     if e.file_name().to_string_lossy().starts_with("staging-") {
@@ -470,9 +486,17 @@ pub fn write(
         let _ = std::fs::remove_dir_all(&staging);
         return Ok((report, diffs));
     }
+    // The journal itself is written whole or not at all: to a temporary file, flushed, renamed.
     let journal_path = out.join(STATE_DIR).join(JOURNAL);
-    std::fs::write(&journal_path, serde_json::to_string(&journal).expect("journal serializes"))
-        .map_err(io(&journal_path))?;
+    let tmp = out.join(STATE_DIR).join(JOURNAL_TMP);
+    let text = serde_json::to_string(&journal).expect("journal serializes");
+    torn_write_fault(&tmp, &text);
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+        f.write_all(text.as_bytes()).and_then(|_| f.sync_all()).map_err(io(&tmp))?;
+    }
+    std::fs::rename(&tmp, &journal_path).map_err(io(&journal_path))?;
     commit(out, &journal)?;
     Ok((report, diffs))
 }
