@@ -244,14 +244,15 @@ fn comments(out: &mut String, table: &str, cols: &[MetaColumn]) {
     }
 }
 
-/// `uuid_generate_v7()`: PostgreSQL 18's `uuidv7()` where it exists, the same layout built
-/// from `gen_random_uuid()` before that (RFC 9562: 48-bit Unix milliseconds, version 7, random
-/// rest). PL/pgSQL resolves `uuidv7()` only when that branch runs, so this loads on any version.
+/// `uuid_generate_v7()`: the server's own `uuidv7()` where it exists (PostgreSQL 18), the same
+/// layout built from `gen_random_uuid()` before that (RFC 9562: 48-bit Unix milliseconds, version
+/// 7, random rest). The function is looked up, not the version guessed; PL/pgSQL resolves
+/// `uuidv7()` only when that branch runs, so this loads on any version.
 pub const UUID_V7_SQL: &str = r#"CREATE OR REPLACE FUNCTION public.uuid_generate_v7() RETURNS uuid
 LANGUAGE plpgsql VOLATILE PARALLEL SAFE AS $$
 BEGIN
-  IF current_setting('server_version_num')::int >= 180000 THEN
-    RETURN uuidv7();
+  IF to_regprocedure('pg_catalog.uuidv7()') IS NOT NULL THEN
+    RETURN pg_catalog.uuidv7();
   END IF;
   RETURN encode(
     set_bit(set_bit(

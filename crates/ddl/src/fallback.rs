@@ -165,10 +165,47 @@ fn object_name(toks: &[Token], i: &mut usize) -> Option<ObjectName> {
     }
 }
 
+/// The DO blocks `nest-generator sql schema` writes around TimescaleDB statements:
+/// `IF EXISTS (... extname = 'timescaledb') THEN EXECUTE '<with>'; ELSE EXECUTE '<without>'; END IF`.
+/// Read offline, the schema is the one a server without TimescaleDB gets (the `ELSE` branch), as
+/// the live reader of such a server sees it. True when the block was one of these.
+pub(crate) fn guarded_extension_block(r: &mut Replayer, text: &str) -> bool {
+    let head = head_words(text, 1);
+    if head.first().map(String::as_str) != Some("DO") || !text.contains("extname = 'timescaledb'") {
+        return false;
+    }
+    if let Some(at) = text.find("ELSE\n    EXECUTE '") {
+        let body = &text[at + "ELSE\n    EXECUTE '".len()..];
+        // The literal ends at the first quote not doubled.
+        let mut sql = String::new();
+        let mut chars = body.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\'' {
+                if chars.peek() == Some(&'\'') {
+                    chars.next();
+                    sql.push('\'');
+                    continue;
+                }
+                break;
+            }
+            sql.push(c);
+        }
+        r.replay_inner(&sql);
+    }
+    true
+}
+
 /// Try the statement forms sqlparser cannot read. True when one matched.
 pub(crate) fn apply(r: &mut Replayer, text: &str) -> bool {
     let words = head_words(text, 3);
     let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    // CREATE [UNIQUE] INDEX ... ON ONLY parent (pg_dump, partitioned tables): the parent's index.
+    if (w.starts_with(&["CREATE", "INDEX"]) || w.starts_with(&["CREATE", "UNIQUE", "INDEX"]))
+        && let Some(at) = text.find(" ON ONLY ")
+    {
+        r.replay_inner(&format!("{} ON {}", &text[..at], &text[at + " ON ONLY ".len()..]));
+        return true;
+    }
     // CREATE MATERIALIZED VIEW ... WITH [NO] DATA: the data clause is not schema.
     if w.starts_with(&["CREATE", "MATERIALIZED", "VIEW"]) {
         let trimmed = text.trim_end();

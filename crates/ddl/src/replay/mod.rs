@@ -303,6 +303,9 @@ impl Replayer {
     }
 
     fn replay_statement(&mut self, text: &str) {
+        if crate::fallback::guarded_extension_block(self, text) {
+            return;
+        }
         if crate::fallback::is_ignorable(text) {
             return;
         }

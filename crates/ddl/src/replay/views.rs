@@ -107,7 +107,9 @@ fn infer(e: &Expr, scope: &Scope) -> Option<SqlType> {
                 }),
                 "min" | "max" | "first" | "last" | "coalesce" | "nullif" | "greatest" | "least" | "abs" => arg0(),
                 // date_trunc(field, ts) and time_bucket(width, ts) keep the time type.
-                "date_trunc" | "time_bucket" | "time_bucket_gapfill" => first_arg(f, 1).and_then(|a| infer(a, scope)),
+                "date_trunc" | "date_bin" | "time_bucket" | "time_bucket_gapfill" => {
+                    first_arg(f, 1).and_then(|a| infer(a, scope))
+                }
                 "now" | "current_timestamp" | "transaction_timestamp" | "statement_timestamp" | "clock_timestamp" => {
                     Some(simple("timestamp with time zone"))
                 }
