@@ -190,9 +190,14 @@ test('history route; the trail is read-only for every role, and for the app role
 });
 
 test('retention removes only expired rows, then empty expired partitions; partitions are made ahead', async () => {
+  // The maintenance function and the check in one transaction: one now(), so a month boundary
+  // passing during the test cannot make them disagree.
+  await sql.query('BEGIN');
+  await sql.query('SELECT nestgen.audit_partitions_ahead(3)');
   const ahead = await sql.query(
     "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_logs'::regclass AND c.relname = 'audit_logs_' || to_char(now() + interval '3 months', 'YYYY_MM')",
   );
+  await sql.query('COMMIT');
   assert.equal(ahead.rows.length, 1, 'a partition three months ahead exists');
   // Shortening retention deletes audit rows: only a super-admin may, and the change is audited.
   expectError(await call('POST', '/audit-retention-policies', { tableName: 'documents', retentionDays: 1 }, auth(tok.member)), 403, 'member sets a policy');
