@@ -348,11 +348,10 @@ fn auth_and_rbac_enforced_on_every_route() {
     assert_pinned_versions(&project);
     link_node_modules(&project);
     tsc(&project, &[]);
-    let db = TestDb::create("e2e_auth");
-    for f in ["db/00-meta.sql", "db/01-schema.sql", "db/02-auth.sql", "db/03-rbac.sql"] {
-        let sql = std::fs::read_to_string(project.join(f)).unwrap();
-        db.execute(&sql).unwrap_or_else(|e| panic!("PostgreSQL rejected the generated {f}: {e}"));
-    }
+    let mut db = TestDb::create("e2e_auth");
+    load_db(&project, &db);
+    // The app's own role: grants are part of what is tested.
+    let app_url = db.app_role("SELECT nestgen.grant_app_role('{role}')");
     let secret = "e2e-secret-0123456789-0123456789-abcdef";
     let env = [
         ("AUTH_JWT_SECRET", secret),
@@ -362,7 +361,7 @@ fn auth_and_rbac_enforced_on_every_route() {
         ("AUTH_LOCK_MINUTES", "5"),
         ("TRUST_PROXY", "true"),
     ];
-    let (_app, base) = boot_env(&project, &db.url, &env);
+    let (_app, base) = boot_env(&project, &app_url, &env);
     node_test_env((&base, &db.url), &["auth.test.mjs"], &env);
     let _ = std::fs::remove_dir_all(&tmp);
 }
