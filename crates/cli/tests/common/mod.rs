@@ -69,7 +69,7 @@ pub fn node_modules() -> PathBuf {
     );
     // npm's own record of what it installed must be there too (an interrupted install leaves
     // neither it nor the stamp, which is written last).
-    let installed = e2e.join("node_modules/.package-lock.json").is_file();
+    let installed = e2e.join("node_modules/.package-lock.json").is_file() && installed_matches_lockfile(&e2e);
     if !installed || std::fs::read_to_string(&stamp).ok().as_deref() != Some(want.as_str()) {
         run(
             Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(&e2e),
@@ -92,4 +92,24 @@ pub fn typecheck(project: &Path) {
             .current_dir(project),
         "tsc --noEmit",
     );
+}
+
+/// Every package the lockfile pins at the top level is installed at that version (a tree left
+/// by another lockfile, or changed by hand, is reinstalled).
+fn installed_matches_lockfile(e2e: &Path) -> bool {
+    let Ok(lock) = std::fs::read_to_string(e2e.join("package-lock.json")) else { return false };
+    let Ok(lock) = serde_json::from_str::<serde_json::Value>(&lock) else { return false };
+    let Some(packages) = lock["packages"].as_object() else { return false };
+    packages
+        .iter()
+        .filter(|(k, v)| {
+            k.starts_with("node_modules/") && !k[13..].contains("node_modules/") && v.get("optional").is_none()
+        })
+        .all(|(k, v)| {
+            let manifest = e2e.join(k).join("package.json");
+            std::fs::read_to_string(&manifest)
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .is_some_and(|m| m["version"] == v["version"])
+        })
 }
