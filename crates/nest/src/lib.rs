@@ -13,25 +13,8 @@ mod view;
 use minijinja::Environment;
 use nest_catalog::Catalog;
 use nest_model::{Model, Resource};
-use std::collections::BTreeMap;
 
-/// Who owns a file after it is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Ownership {
-    /// Rewritten on every generation (user edits are merged by the writer).
-    Generated,
-    /// Created once, then the user's (extension points, config).
-    UserOwned,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GeneratedFile {
-    pub content: String,
-    pub ownership: Ownership,
-}
-
-/// Output of generation: relative path → file, sorted.
-pub type FileTree = BTreeMap<String, GeneratedFile>;
+pub use nest_filetree::{FileTree, GeneratedFile, Ownership};
 
 /// Header of every generated source file. No version or timestamp, so unchanged input gives
 /// byte-identical output.

@@ -11,7 +11,7 @@
 //!
 //! New content is staged under `.nest-generator/` first and moved into place with renames.
 
-use nest_nest::{FileTree, Ownership};
+use nest_filetree::{FileTree, Ownership};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
