@@ -5,28 +5,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// Feature names, as the seed's commands write them.
-pub const FEATURES: &[(&str, &str)] = &[
-    ("auth", "login, tokens and password handling on the users table"),
-    ("rbac", "every route requires a <resource>:<action> permission"),
-    ("tenant-scoped", "rows belong to an organization; row-level security plus an application filter"),
-    ("audit", "every change is recorded in audit_logs"),
-    ("own-rows", "each user sees and changes only the rows they own (user_id, owner_id, or owner_column)"),
-    ("readonly", "only read routes"),
-    ("soft-delete", "DELETE sets deleted_at; POST /:id/restore"),
-    ("event-sourcing", "append-only event stream"),
-    ("time-series", "time-bucketed reads"),
-    ("file-upload", "file upload and download routes"),
-    ("queue", "deliveries through a job queue"),
-    ("realtime", "changes pushed to connected clients"),
-    ("cache", "cached read responses"),
-    ("swagger", "routes documented in OpenAPI"),
-    ("versioning", "routes under /v1"),
-];
-
-pub fn is_feature(name: &str) -> bool {
-    FEATURES.iter().any(|(n, _)| *n == name)
-}
+pub use crate::registry::{feature_list, is_feature};
 
 /// Where a resolved setting came from (for `explain`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,10 +148,6 @@ impl Config {
     pub fn table(&self, schema: &str, table: &str) -> Option<&TableConfig> {
         self.tables.get(&format!("{schema}.{table}")).or_else(|| self.tables.get(table))
     }
-}
-
-pub fn feature_list() -> String {
-    FEATURES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
 }
 
 /// `--features.x=y` flags, for all selected tables.
