@@ -10,6 +10,7 @@ pub mod expr;
 pub mod keywords;
 pub mod meta;
 pub mod naming;
+pub mod quote;
 pub mod sqltype;
 
 pub use diagnostic::{Diagnostic, Location, Severity, codes};

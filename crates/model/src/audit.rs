@@ -3,7 +3,7 @@
 //! are audited, with their keys and secrets.
 
 use crate::Resource;
-use crate::security::RbacTable;
+use crate::security::TableRef;
 use nest_catalog::{Catalog, Table};
 
 /// Where audit rows are written.
@@ -75,7 +75,7 @@ pub struct AuditedTable {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldChanges {
-    pub table: RbacTable,
+    pub table: TableRef,
     pub audit_id: String,
     pub field: String,
     pub old_value: Option<String>,
@@ -86,14 +86,14 @@ pub struct FieldChanges {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Retention {
-    pub table: RbacTable,
+    pub table: TableRef,
     pub table_name: String,
     pub days: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditModel {
-    pub logs: RbacTable,
+    pub logs: TableRef,
     pub id: String,
     pub id_type: String,
     pub table_name: String,
@@ -120,7 +120,7 @@ pub struct AuditModel {
     pub retention: Option<Retention>,
     pub audited: Vec<AuditedTable>,
     /// Users table and its display-name column, for `user_name`.
-    pub users_name: Option<(RbacTable, String, String)>,
+    pub users_name: Option<(TableRef, String, String)>,
 }
 
 fn has(t: &Table, c: &str) -> bool {
@@ -131,8 +131,8 @@ fn opt(t: &Table, names: &[&str]) -> Option<String> {
     names.iter().find(|n| has(t, n)).map(|n| n.to_string())
 }
 
-fn rt(t: &Table) -> RbacTable {
-    RbacTable { schema: t.schema.clone(), table: t.name.clone() }
+fn rt(t: &Table) -> TableRef {
+    TableRef { schema: t.schema.clone(), table: t.name.clone() }
 }
 
 fn bare_type(t: &Table, c: &str) -> String {

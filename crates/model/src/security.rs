@@ -83,36 +83,36 @@ fn verified_column(t: &Table, email: &str) -> Verified {
     Verified::Nestgen
 }
 
-/// A table and the columns RBAC reads.
+/// A table by schema and name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RbacTable {
+pub struct TableRef {
     pub schema: String,
     pub table: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RbacModel {
-    pub roles: RbacTable,
+    pub roles: TableRef,
     pub role_id: String,
     pub role_slug: String,
     pub role_parent: Option<String>,
     pub role_name: Option<String>,
     pub role_level: Option<String>,
-    pub permissions: RbacTable,
+    pub permissions: TableRef,
     pub permission_id: String,
     /// SQL expression (over alias `p`) giving `resource:action`.
     pub permission_slug_sql: String,
     /// Columns to fill when seeding permissions: (column, what) with what in slug/name/resource/action.
     pub permission_seed_columns: Vec<(String, String)>,
-    pub role_permissions: RbacTable,
+    pub role_permissions: TableRef,
     pub rp_role: String,
     pub rp_permission: String,
-    pub user_roles: RbacTable,
+    pub user_roles: TableRef,
     pub ur_user: String,
     pub ur_role: String,
     pub ur_expires: Option<String>,
     pub ur_assigned_by: Option<String>,
-    pub user_permissions: Option<RbacTable>,
+    pub user_permissions: Option<TableRef>,
     pub up_user: String,
     pub up_permission: String,
     pub up_granted: Option<String>,
@@ -122,7 +122,7 @@ pub struct RbacModel {
 
 impl RbacModel {
     /// The tables that decide who may do what: writing to them grants power.
-    pub fn tables(&self) -> Vec<&RbacTable> {
+    pub fn tables(&self) -> Vec<&TableRef> {
         let mut v = vec![&self.roles, &self.permissions, &self.role_permissions, &self.user_roles];
         v.extend(self.user_permissions.as_ref());
         v
@@ -238,8 +238,8 @@ fn fk_to(t: &Table, target: &Table) -> Option<String> {
         .cloned()
 }
 
-fn rt(t: &Table) -> RbacTable {
-    RbacTable { schema: t.schema.clone(), table: t.name.clone() }
+fn rt(t: &Table) -> TableRef {
+    TableRef { schema: t.schema.clone(), table: t.name.clone() }
 }
 
 /// Roles, permissions and assignment tables, by name and foreign keys.
@@ -337,14 +337,14 @@ pub fn actions(ops: &crate::Operations) -> Vec<&'static str> {
 /// to which tenant (organization_users), and the setting the RLS policies read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenancyModel {
-    pub tenant: RbacTable,
+    pub tenant: TableRef,
     pub tenant_id: String,
     pub tenant_id_type: String,
     pub tenant_status: Option<String>,
     /// When the tenant's subscription runs out: past it, the tenant is treated as `expired`.
     pub tenant_expires: Option<String>,
     pub tenant_deleted_at: Option<String>,
-    pub members: RbacTable,
+    pub members: TableRef,
     /// Column of the membership table that references the tenant.
     pub member_tenant: String,
     /// How a member row is matched to the signed-in user: by email, or by a users foreign key.

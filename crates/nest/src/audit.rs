@@ -3,28 +3,18 @@
 
 use crate::view::ts_string;
 use nest_catalog::Catalog;
-use nest_catalog::sqltype::quote_ident_if_needed as q;
+use nest_catalog::quote::ident as q;
 use nest_model::Model;
 use nest_model::audit::{AuditMode, AuditModel};
-use nest_model::security::RbacTable;
+use nest_model::security::TableRef;
 use serde::Serialize;
 use std::fmt::Write;
 
-fn qt(t: &RbacTable) -> String {
-    format!("{}.{}", q(&t.schema), q(&t.table))
+fn qt(t: &TableRef) -> String {
+    nest_catalog::quote::qualified(&t.schema, &t.table)
 }
 
-fn sql_str(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-fn sql_array(items: &[String]) -> String {
-    if items.is_empty() {
-        "'{}'::text[]".into()
-    } else {
-        format!("ARRAY[{}]::text[]", items.iter().map(|s| sql_str(s)).collect::<Vec<_>>().join(", "))
-    }
-}
+use nest_catalog::quote::{string as sql_str, text_array as sql_array};
 
 /// Monthly partitions are named like the seed's: `audit_logs_2024_01`.
 const PARTITIONS_AHEAD: u32 = 3;

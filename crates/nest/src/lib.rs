@@ -6,6 +6,7 @@
 
 mod audit;
 mod dto;
+pub mod quote;
 mod security;
 mod tenancy;
 mod view;

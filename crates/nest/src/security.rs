@@ -4,8 +4,8 @@
 use crate::dto::{self, DtoKind, Imports};
 use crate::view::ts_string;
 use nest_catalog::Catalog;
-use nest_catalog::sqltype::quote_ident_if_needed as q;
-use nest_model::security::{AuthModel, RbacModel, RbacTable, Verified, actions};
+use nest_catalog::quote::ident as q;
+use nest_model::security::{AuthModel, RbacModel, TableRef, Verified, actions};
 use nest_model::{Access, Field, FieldKind, Format, Model};
 use serde::Serialize;
 use std::fmt::Write;
@@ -14,15 +14,13 @@ use std::fmt::Write;
 pub const MANAGE_PERMISSION: &str = "roles:manage";
 pub const NOTIFY_CHANNEL: &str = "nestgen_rbac";
 
-pub(crate) fn qt(schema: &str, table: &str) -> String {
-    format!("{}.{}", q(schema), q(table))
-}
+pub(crate) use nest_catalog::quote::qualified as qt;
 
-pub(crate) fn qtab(t: &RbacTable) -> String {
+pub(crate) fn qtab(t: &TableRef) -> String {
     qt(&t.schema, &t.table)
 }
 
-fn col_type(c: &Catalog, t: &RbacTable, column: &str) -> String {
+fn col_type(c: &Catalog, t: &TableRef, column: &str) -> String {
     c.table(&t.schema, &t.table)
         .and_then(|tab| tab.column(column))
         .map(|col| nest_catalog::SqlType { modifiers: vec![], typmod: None, ..col.ty.clone() }.to_string())
@@ -183,13 +181,10 @@ pub struct RbacView {
     pub notify_channel: String,
 }
 
-pub(crate) fn lit(s: &str) -> String {
-    // Inside a TS template literal: no backticks or ${ in identifiers we quote, but be safe.
-    s.replace('\\', "\\\\").replace('`', "\\`").replace("${", "\\${")
-}
+pub(crate) use crate::quote::template as lit;
 
 fn args(list: &[&str]) -> String {
-    format!("[{}]", list.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(", "))
+    crate::quote::string_array(list)
 }
 
 pub fn rbac_view(c: &Catalog, a: &AuthModel, r: &RbacModel) -> RbacView {
@@ -412,7 +407,7 @@ fn default_role(m: &Model, r: &RbacModel, res: &nest_model::Resource, action: &s
         "delete" | "restore" | "manage" => Some("admin"),
         _ => None,
     };
-    let is = |t: &RbacTable| t.schema == res.schema && t.table == res.table;
+    let is = |t: &TableRef| t.schema == res.schema && t.table == res.table;
     let audit_store = res.audit_store;
     let retention = m.audit.as_ref().and_then(|a| a.retention.as_ref()).is_some_and(|p| is(&p.table));
     let users = m.auth.as_ref().is_some_and(|a| a.schema == res.schema && a.table == res.table);
@@ -465,9 +460,7 @@ const ROLES: &[RoleSeed] = &[
     ("Guest", "guest", 0, None),
 ];
 
-pub(crate) fn sql_str(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
+pub(crate) use nest_catalog::quote::string as sql_str;
 
 /// db/03-rbac.sql: one permission per resource and action, the default roles and what they
 /// grant, and triggers that tell running apps to drop their permission cache.

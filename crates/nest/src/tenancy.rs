@@ -10,7 +10,7 @@
 use crate::security::{CROSS_TENANT_PERMISSION, lit, qt, qtab, sql_str};
 use crate::view::{quote_ident, ts_string};
 use nest_catalog::Catalog;
-use nest_catalog::sqltype::quote_ident_if_needed as q;
+use nest_catalog::quote::ident as q;
 use nest_model::security::{AuthModel, TenancyModel, Verified};
 use nest_model::{Model, ResourceKind};
 use serde::Serialize;

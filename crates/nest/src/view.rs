@@ -5,28 +5,8 @@ use nest_model::security::actions;
 use nest_model::{FieldKind, Model, Resource, ResourceKind};
 use serde::Serialize;
 
-/// A TypeScript string literal with single quotes.
-pub fn ts_string(s: &str) -> String {
-    let mut out = String::from("'");
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('\'');
-    out
-}
-
-pub(crate) fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
+pub use crate::quote::string as ts_string;
+pub(crate) use nest_catalog::quote::ident_always as quote_ident;
 
 #[derive(Serialize)]
 pub struct KeyView {

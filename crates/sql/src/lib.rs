@@ -7,7 +7,7 @@
 //! row-level security and comments. TimescaleDB statements run only where the extension exists;
 //! elsewhere continuous aggregates become plain materialized views over `date_bin`.
 
-use nest_catalog::sqltype::quote_ident_if_needed as q;
+use nest_catalog::quote::ident as q;
 use nest_catalog::{Catalog, Column, FkAction, Identity, Table, TableKind};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
@@ -16,13 +16,12 @@ use std::fmt::Write;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Note(pub String);
 
+/// `name` in `public`, `schema.name` elsewhere (as the input wrote them).
 fn qn(schema: &str, name: &str) -> String {
-    if schema == "public" { q(name) } else { format!("{}.{}", q(schema), q(name)) }
+    if schema == "public" { q(name) } else { nest_catalog::quote::qualified(schema, name) }
 }
 
-fn sql_string(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
+use nest_catalog::quote::string as sql_string;
 
 fn column_sql(c: &Column) -> String {
     let mut s = format!("{} {}", q(&c.name), c.ty);

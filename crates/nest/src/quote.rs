@@ -1,0 +1,43 @@
+//! TypeScript quoting, in one place (SQL quoting is `nest_catalog::quote`).
+
+/// A single-quoted TypeScript string literal.
+pub fn string(s: &str) -> String {
+    let mut out = String::from("'");
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// Text placed inside a TypeScript template literal (`` `...` ``): backslashes, backticks and
+/// `${` escaped, so SQL text stays exactly what it is.
+pub fn template(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('`', "\\`").replace("${", "\\${")
+}
+
+/// `['a', 'b']`.
+pub fn string_array(items: &[&str]) -> String {
+    format!("[{}]", items.iter().map(|s| string(s)).collect::<Vec<_>>().join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(string("it's\n"), "'it\\'s\\n'");
+        assert_eq!(template("a`b${c}\\"), "a\\`b\\${c}\\\\");
+        assert_eq!(string_array(&["x", "y"]), "['x', 'y']");
+    }
+}
