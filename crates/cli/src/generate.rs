@@ -204,14 +204,30 @@ fn run(m: &ArgMatches, flags: Flags, named: &[String], all: bool, removed: &[Str
             .unwrap_or_else(|| "nest-api".into());
         config.project.name = Some(nest_model::names::kebab(&name));
     }
-    let generated =
-        match nest_nest::generate(&catalog, &config, &sel, m.get_one::<String>("templates").map(PathBuf::from)) {
-            Ok(g) => g,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Ok(ExitCode::from(EXIT_INPUT));
+    // Where the schema is, relative to the project, for later runs inside it.
+    let schema_paths: Option<Vec<String>> = match &resolved.source {
+        Source::Offline(paths) => {
+            Some(paths.iter().map(|p| relative(&out, p).to_string_lossy().replace('\\', "/")).collect())
+        }
+        _ => None,
+    };
+    let options = nest_nest::GenerateOptions {
+        template_dir: m.get_one::<String>("templates").map(PathBuf::from),
+        schema_setting: schema_paths.as_ref().map(|rels| {
+            if rels.len() == 1 {
+                serde_json::Value::String(rels[0].clone()).to_string()
+            } else {
+                serde_json::Value::from(rels.clone()).to_string()
             }
-        };
+        }),
+    };
+    let generated = match nest_nest::generate(&catalog, &config, &sel, &options) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_INPUT));
+        }
+    };
     let model = &generated.model;
     if !model.diagnostics.is_empty() {
         for d in &model.diagnostics {
@@ -228,26 +244,12 @@ fn run(m: &ArgMatches, flags: Flags, named: &[String], all: bool, removed: &[Str
     for n in &generated.sql_notes {
         eprintln!("note: db/01-schema.sql: {n}");
     }
-    let mut tree = generated.tree.clone();
-    // Remember where the schema is, relative to the project, for later runs inside it.
+    let tree = generated.tree.clone();
     let mut extra = Manifest::default();
     extra.source.insert("scope".into(), if sel.tables.is_empty() { "all" } else { "tables" }.into());
-    if let Source::Offline(paths) = &resolved.source {
-        let rels: Vec<String> = paths.iter().map(|p| relative(&out, p).to_string_lossy().replace('\\', "/")).collect();
+    if let Some(rels) = &schema_paths {
         extra.source.insert("kind".into(), "schema".into());
         extra.source.insert("path".into(), rels.join("\n"));
-        let value = if rels.len() == 1 {
-            serde_json::Value::String(rels[0].clone()).to_string()
-        } else {
-            serde_json::Value::from(rels.clone()).to_string()
-        };
-        if let Some(f) = tree.get_mut("nest-generator.toml") {
-            f.content = f.content.replacen(
-                "# schema = \"../db/schema.sql\"   # SQL file or folder the project is generated from",
-                &format!("schema = {value}"),
-                1,
-            );
-        }
     } else {
         extra.source.insert("kind".into(), "database".into());
     }

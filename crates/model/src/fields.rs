@@ -113,6 +113,8 @@ pub struct Field {
     pub access: Access,
     pub is_key: bool,
     pub max_length: Option<u32>,
+    /// Shortest text accepted (a password's minimum).
+    pub min_length: Option<u32>,
     /// numeric(precision, scale)
     pub precision: Option<(u32, u32)>,
     /// Time zone on time and timestamp types.
@@ -454,6 +456,7 @@ pub(crate) fn build_fields(catalog: &Catalog, t: &Table, tcfg: &TableConfig, not
             access,
             is_key,
             max_length: element.max_length().filter(|_| kind == FieldKind::Text),
+            min_length: None,
             precision,
             with_zone: element.name.ends_with("with time zone"),
             int_bits: if element.name == "smallint" { 16 } else { 32 },

@@ -80,6 +80,9 @@ fn api_options(f: &Field, write: bool) -> String {
     if let Some(fm) = format {
         o.push(format!("format: '{fm}'"));
     }
+    if let Some(m) = f.min_length {
+        o.push(format!("minLength: {m}"));
+    }
     if let Some(m) = f.max_length {
         o.push(format!("maxLength: {m}"));
     }
@@ -129,6 +132,9 @@ fn validators(f: &Field, imports: &mut Imports) -> Vec<String> {
                 add("IsIn", with_each(&format!("[{list}]")), &mut v, imports);
             } else {
                 add("IsString", with_each(""), &mut v, imports);
+                if let Some(m) = f.min_length {
+                    add("MinLength", with_each(&m.to_string()), &mut v, imports);
+                }
                 if let Some(m) = f.max_length {
                     add("MaxLength", with_each(&m.to_string()), &mut v, imports);
                 }

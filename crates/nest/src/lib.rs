@@ -170,6 +170,18 @@ pub struct RenderOptions {
     pub template_dir: Option<std::path::PathBuf>,
     /// SQL files the app needs, already rendered (`db/*.sql`).
     pub sql: Vec<(String, String)>,
+    /// `schema = ...` for the project's nest-generator.toml (a TOML value), when known.
+    pub schema_setting: Option<String>,
+}
+
+/// What `generate` needs besides the catalog and the settings.
+#[derive(Debug, Clone, Default)]
+pub struct GenerateOptions {
+    /// Folder whose `*.j2` files replace the built-in templates of the same name.
+    pub template_dir: Option<std::path::PathBuf>,
+    /// Where the schema is, relative to the project, as a TOML value (`"../db"` or a list):
+    /// written into a new project's nest-generator.toml.
+    pub schema_setting: Option<String>,
 }
 
 fn environment(opts: &RenderOptions) -> Result<Environment<'static>, RenderError> {
@@ -270,7 +282,7 @@ pub fn render(model: &Model, catalog: &Catalog, opts: &RenderOptions) -> Result<
     for (path, text) in STATIC {
         put(&mut tree, path.to_string(), text.to_string(), Ownership::Generated);
     }
-    let pv = view::project_view(model);
+    let pv = view::project_view(model, opts.schema_setting.clone());
     let ctx = minijinja::Value::from(minijinja::value::Serde(&pv));
     for (path, template, ownership) in [
         ("src/app.module.ts", "app.module.ts.j2", Ownership::Generated),
@@ -365,11 +377,12 @@ pub fn generate(
     catalog: &Catalog,
     config: &nest_model::Config,
     selection: &nest_model::Selection,
-    template_dir: Option<std::path::PathBuf>,
+    options: &GenerateOptions,
 ) -> Result<Generated, RenderError> {
+    let template_dir = options.template_dir.clone();
     let model = nest_model::build(catalog, config, selection);
     let (schema_sql, notes) = nest_sql::schema_sql(catalog);
-    let env = environment(&RenderOptions { template_dir: template_dir.clone(), sql: Vec::new() })?;
+    let env = environment(&RenderOptions { template_dir: template_dir.clone(), ..RenderOptions::default() })?;
     let sql_file = |template: &str, view: minijinja::Value| render_one(&env, template, view);
     let mut sql = vec![
         ("db/00-meta.sql".to_string(), nest_catalog::meta::meta_schema_sql()),
@@ -393,7 +406,7 @@ pub fn generate(
         sql.push(("db/06-owner.sql".into(), sql_file("sql/owner.sql.j2", view_value(&owned))?));
     }
     sql.push(("db/90-app-role.sql".into(), security::app_role_sql(&model)));
-    let opts = RenderOptions { template_dir, sql };
+    let opts = RenderOptions { template_dir, sql, schema_setting: options.schema_setting.clone() };
     let tree = render(&model, catalog, &opts)?;
     Ok(Generated { model, tree, sql_notes: notes.into_iter().map(|n| n.0).collect() })
 }

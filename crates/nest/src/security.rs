@@ -95,6 +95,7 @@ pub fn auth_view(m: &Model, a: &AuthModel) -> AuthView {
         access: Access::WriteOnly,
         is_key: false,
         max_length: Some(256),
+        min_length: Some(8),
         precision: None,
         with_zone: false,
         int_bits: 32,
@@ -110,10 +111,8 @@ pub fn auth_view(m: &Model, a: &AuthModel) -> AuthView {
     });
     let refs: Vec<&Field> = fields.iter().collect();
     let mut imports = Imports::default();
-    let mut body = dto::write_dto(&refs, DtoKind::Create, &mut imports);
-    // Passwords need a minimum length; emails a format.
-    body = body.replacen("  password!: string;", "  @MinLength(8)\n  password!: string;", 1);
-    imports.validator.insert("MinLength");
+    let body = dto::write_dto(&refs, DtoKind::Create, &mut imports);
+    // Emails need a format.
     if !users.fields.iter().any(|f| f.column == a.email && f.format == Some(Format::Email)) {
         imports.validator.insert("IsEmail");
     }

@@ -325,6 +325,8 @@ pub struct RouteDoc {
 #[derive(Serialize)]
 pub struct ProjectView {
     pub name: String,
+    /// `schema = ...` of nest-generator.toml (a TOML value), when the input is files.
+    pub schema_setting: Option<String>,
     /// Database name the README's setup block creates (snake_case of the project name).
     pub db_name: String,
     /// Own-rows tables and their owner column.
@@ -355,7 +357,7 @@ pub struct ProjectView {
     pub permissions: Vec<String>,
 }
 
-pub fn project_view(m: &Model) -> ProjectView {
+pub fn project_view(m: &Model, schema_setting: Option<String>) -> ProjectView {
     let mut modules: Vec<ModuleRef> = m
         .resources
         .iter()
@@ -416,6 +418,7 @@ pub fn project_view(m: &Model) -> ProjectView {
         n
     };
     ProjectView {
+        schema_setting,
         db_name,
         owned: m
             .resources

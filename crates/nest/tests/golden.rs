@@ -24,7 +24,8 @@ fn snapshot_text(files: &[&str], config_toml: &str) -> String {
     assert!(!catalog.has_errors(), "{:#?}", catalog.diagnostics);
     let mut config = Config::parse(config_toml).unwrap();
     config.project = nest_model::settings::ProjectConfig { name: Some("seed-api".into()), title: None };
-    let g = nest_nest::generate(&catalog, &config, &Selection::default(), None).unwrap();
+    let g =
+        nest_nest::generate(&catalog, &config, &Selection::default(), &nest_nest::GenerateOptions::default()).unwrap();
     let statics: Vec<&str> = nest_nest::static_paths().collect();
     let mut out = String::new();
     // What the CLI would refuse to write (and why) is part of the snapshot.
