@@ -152,6 +152,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "sql/auth.sql.j2",
     "sql/tenancy.sql.j2",
     "sql/owner.sql.j2",
+    "sql/audit.sql.j2",
 ];
 
 #[derive(Debug)]
@@ -399,7 +400,10 @@ pub fn generate(
         }
     }
     if let Some(a) = &model.audit {
-        sql.push(("db/05-audit.sql".into(), audit::audit_sql(catalog, &model, a)));
+        sql.push((
+            "db/05-audit.sql".into(),
+            sql_file("sql/audit.sql.j2", view_value(&audit::audit_sql_view(catalog, a)))?,
+        ));
     }
     let owned = view::owner_sql_view(catalog, &model);
     if !owned.tables.is_empty() {
