@@ -153,6 +153,8 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "sql/tenancy.sql.j2",
     "sql/owner.sql.j2",
     "sql/audit.sql.j2",
+    "sql/rbac.sql.j2",
+    "sql/app-role.sql.j2",
 ];
 
 #[derive(Debug)]
@@ -392,7 +394,10 @@ pub fn generate(
     if let Some(a) = &model.auth {
         sql.push(("db/02-auth.sql".into(), sql_file("sql/auth.sql.j2", view_value(&security::auth_sql_view(a)))?));
         if let Some(r) = &model.rbac {
-            sql.push(("db/03-rbac.sql".into(), security::rbac_sql(&model, r)));
+            sql.push((
+                "db/03-rbac.sql".into(),
+                sql_file("sql/rbac.sql.j2", view_value(&security::rbac_sql_view(&model, r)))?,
+            ));
         }
         if let Some(t) = &model.tenancy {
             let v = tenancy::tenancy_sql_view(catalog, &model, a, t);
@@ -409,7 +414,10 @@ pub fn generate(
     if !owned.tables.is_empty() {
         sql.push(("db/06-owner.sql".into(), sql_file("sql/owner.sql.j2", view_value(&owned))?));
     }
-    sql.push(("db/90-app-role.sql".into(), security::app_role_sql(&model)));
+    sql.push((
+        "db/90-app-role.sql".into(),
+        sql_file("sql/app-role.sql.j2", view_value(&security::app_role_view(&model)))?,
+    ));
     let opts = RenderOptions { template_dir, sql, schema_setting: options.schema_setting.clone() };
     let tree = render(&model, catalog, &opts)?;
     Ok(Generated { model, tree, sql_notes: notes.into_iter().map(|n| n.0).collect() })

@@ -463,12 +463,45 @@ pub(crate) use nest_catalog::quote::string as sql_str;
 
 /// db/03-rbac.sql: one permission per resource and action, the default roles and what they
 /// grant, and triggers that tell running apps to drop their permission cache.
-pub fn rbac_sql(m: &Model, r: &RbacModel) -> String {
-    let mut s = String::from(
-        "-- RBAC: permissions of the generated routes, default roles and grants, change notifications.\n\
-         -- Safe to run again: existing rows are kept.\n\n",
-    );
-    let perms = qtab(&r.permissions);
+#[derive(Serialize)]
+pub struct ParentLink {
+    slug: String,
+    parent: String,
+}
+
+#[derive(Serialize)]
+pub struct RoleGrant {
+    role: String,
+    /// `'a:read', 'b:read'`.
+    permissions: String,
+}
+
+/// What db/03-rbac.sql (template `sql/rbac.sql.j2`) needs.
+#[derive(Serialize)]
+pub struct RbacSqlView {
+    permissions: String,
+    permission_columns: String,
+    permission_rows: Vec<String>,
+    roles: String,
+    role_columns: String,
+    role_rows: Vec<String>,
+    role_id: String,
+    role_slug: String,
+    parent_column: String,
+    parents: Vec<ParentLink>,
+    role_permissions: String,
+    rp_role: String,
+    rp_permission: String,
+    permission_id: String,
+    permission_slug_sql: String,
+    grants: Vec<RoleGrant>,
+    notify_channel: String,
+    notifying: Vec<String>,
+}
+
+/// db/03-rbac.sql: one permission per resource and action, the default roles and what they
+/// grant, and triggers that tell running apps to drop their permission cache.
+pub fn rbac_sql_view(m: &Model, r: &RbacModel) -> RbacSqlView {
     // (slug, resource, action, the lowest default role that holds it).
     let mut all: Vec<(String, String, String, Option<&'static str>)> = Vec::new();
     for res in m.resources.iter().filter(|x| x.feature("rbac")) {
@@ -496,121 +529,96 @@ pub fn rbac_sql(m: &Model, r: &RbacModel) -> String {
     }
     all.sort();
     all.dedup_by(|a, b| a.0 == b.0);
-    let cols: Vec<&(String, String)> = r.permission_seed_columns.iter().collect();
-    if !cols.is_empty() {
-        let _ = writeln!(
-            s,
-            "INSERT INTO {perms} ({}) VALUES",
-            cols.iter().map(|(c, _)| q(c)).collect::<Vec<_>>().join(", ")
-        );
-        let rows: Vec<String> = all
-            .iter()
+    let cols = &r.permission_seed_columns;
+    let permission_rows = if cols.is_empty() {
+        Vec::new()
+    } else {
+        all.iter()
             .map(|(slug, resource, action, _)| {
-                let vals: Vec<String> = cols
-                    .iter()
+                cols.iter()
                     .map(|(_, what)| match what.as_str() {
                         "slug" => sql_str(slug),
                         "name" => sql_str(&format!("{resource}: {action}")),
                         "resource" => sql_str(resource),
                         _ => sql_str(action),
                     })
-                    .collect();
-                format!("  ({})", vals.join(", "))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             })
-            .collect();
-        let _ = writeln!(s, "{}\nON CONFLICT DO NOTHING;\n", rows.join(",\n"));
-    }
-    let roles = qtab(&r.roles);
-    let mut rcols = vec![q(&r.role_slug)];
-    if let Some(n) = r.role_name.as_ref().filter(|n| **n != r.role_slug) {
-        rcols.push(q(n));
-    }
-    if let Some(l) = &r.role_level {
-        rcols.push(q(l));
-    }
-    let rows: Vec<String> = ROLES
+            .collect()
+    };
+    let named = r.role_name.as_ref().filter(|n| **n != r.role_slug);
+    let mut role_columns = vec![q(&r.role_slug)];
+    role_columns.extend(named.map(|n| q(n)));
+    role_columns.extend(r.role_level.as_ref().map(|l| q(l)));
+    let role_rows = ROLES
         .iter()
         .map(|(name, slug, level, _)| {
             let mut v = vec![sql_str(slug)];
-            if r.role_name.as_ref().is_some_and(|n| *n != r.role_slug) {
+            if named.is_some() {
                 v.push(sql_str(name));
             }
             if r.role_level.is_some() {
                 v.push(level.to_string());
             }
-            format!("  ({})", v.join(", "))
+            v.join(", ")
         })
         .collect();
-    let _ = writeln!(
-        s,
-        "INSERT INTO {roles} ({}) VALUES\n{}\nON CONFLICT DO NOTHING;\n",
-        rcols.join(", "),
-        rows.join(",\n")
-    );
-    if let Some(p) = &r.role_parent {
-        for (_, slug, _, parent) in ROLES {
-            if let Some(parent) = parent {
-                let _ = writeln!(
-                    s,
-                    "UPDATE {roles} SET {p} = (SELECT {id} FROM {roles} WHERE {sl} = {parent}) WHERE {sl} = {slug} AND {p} IS NULL;",
-                    p = q(p),
-                    id = q(&r.role_id),
-                    sl = q(&r.role_slug),
-                    parent = sql_str(parent),
-                    slug = sql_str(slug)
-                );
-            }
-        }
-        s.push('\n');
+    let parents = match &r.role_parent {
+        Some(_) => ROLES
+            .iter()
+            .filter_map(|(_, slug, _, parent)| parent.map(|p| ParentLink { slug: sql_str(slug), parent: sql_str(p) }))
+            .collect(),
+        None => Vec::new(),
+    };
+    let grants = ROLES
+        .iter()
+        .filter_map(|(_, slug, _, _)| {
+            let wanted: Vec<String> =
+                all.iter().filter(|(_, _, _, who)| *who == Some(*slug)).map(|(sl, _, _, _)| sql_str(sl)).collect();
+            (!wanted.is_empty()).then(|| RoleGrant { role: sql_str(slug), permissions: wanted.join(", ") })
+        })
+        .collect();
+    RbacSqlView {
+        permissions: qtab(&r.permissions),
+        permission_columns: cols.iter().map(|(c, _)| q(c)).collect::<Vec<_>>().join(", "),
+        permission_rows,
+        roles: qtab(&r.roles),
+        role_columns: role_columns.join(", "),
+        role_rows,
+        role_id: q(&r.role_id),
+        role_slug: q(&r.role_slug),
+        parent_column: r.role_parent.as_ref().map(|p| q(p)).unwrap_or_default(),
+        parents,
+        role_permissions: qtab(&r.role_permissions),
+        rp_role: q(&r.rp_role),
+        rp_permission: q(&r.rp_permission),
+        permission_id: q(&r.permission_id),
+        permission_slug_sql: r.permission_slug_sql.clone(),
+        grants,
+        notify_channel: NOTIFY_CHANNEL.into(),
+        notifying: r.tables().into_iter().map(qtab).collect(),
     }
-    for (_, slug, _, _) in ROLES {
-        let wanted: Vec<String> =
-            all.iter().filter(|(_, _, _, who)| *who == Some(*slug)).map(|(sl, _, _, _)| sql_str(sl)).collect();
-        if wanted.is_empty() {
-            continue;
-        }
-        let _ = writeln!(
-            s,
-            "INSERT INTO {rp} ({rp_role}, {rp_perm})\nSELECT r.{rid}, p.{pid} FROM {roles} r, {perms} p\n WHERE r.{sl} = {slug} AND ({pslug}) IN ({list})\nON CONFLICT DO NOTHING;\n",
-            rp = qtab(&r.role_permissions),
-            rp_role = q(&r.rp_role),
-            rp_perm = q(&r.rp_permission),
-            rid = q(&r.role_id),
-            pid = q(&r.permission_id),
-            sl = q(&r.role_slug),
-            slug = sql_str(slug),
-            pslug = r.permission_slug_sql,
-            list = wanted.join(", ")
-        );
-    }
-    let _ = writeln!(
-        s,
-        "CREATE SCHEMA IF NOT EXISTS nestgen;\n\
-         CREATE OR REPLACE FUNCTION nestgen.rbac_changed() RETURNS trigger LANGUAGE plpgsql AS $$\n\
-         BEGIN\n  PERFORM pg_notify('{NOTIFY_CHANNEL}', TG_TABLE_NAME);\n  RETURN NULL;\nEND\n$$;"
-    );
-    let mut tables = vec![&r.roles, &r.permissions, &r.role_permissions, &r.user_roles];
-    if let Some(up) = &r.user_permissions {
-        tables.push(up);
-    }
-    for t in tables {
-        let _ = writeln!(
-            s,
-            "DROP TRIGGER IF EXISTS nestgen_rbac_changed ON {0};\n\
-             CREATE TRIGGER nestgen_rbac_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {0}\n  FOR EACH STATEMENT EXECUTE FUNCTION nestgen.rbac_changed();",
-            qtab(t)
-        );
-    }
-    s
 }
 
 /// Permission that lets a user act in any organization with the X-Organization-Id header.
 pub const CROSS_TENANT_PERMISSION: &str = "tenants:cross";
 
+/// What db/90-app-role.sql (template `sql/app-role.sql.j2`) needs.
+#[derive(Serialize)]
+pub struct AppRoleView {
+    schemas: String,
+    read_only: String,
+    audit: bool,
+    audit_writer: bool,
+    partitions_of: Option<String>,
+}
+
 /// db/90-app-role.sql: `nestgen.grant_app_role(role)` gives the role the app connects as the data
 /// rights it needs and nothing more: no ownership (so row-level security applies), and read-only
-/// access to the audit trail.
-pub fn app_role_sql(m: &Model) -> String {
+/// access to the audit trail; the audit writer only where the app writes audit rows itself
+/// (application mode), since whoever can call it can add rows.
+pub fn app_role_view(m: &Model) -> AppRoleView {
     let mut schemas: Vec<&str> = m.resources.iter().map(|r| r.schema.as_str()).collect();
     schemas.push("nestgen");
     schemas.sort();
@@ -623,55 +631,16 @@ pub fn app_role_sql(m: &Model) -> String {
         }
         read_only.push("nestgen.audit_tables".into());
     }
-    let partitions_of = m.audit.as_ref().filter(|a| a.partition_column.is_some()).map(|a| qtab(&a.logs));
-    let mut s = String::from(
-        "-- Two roles: the migration owner runs these files and owns the tables; the app connects as a\n\
-         -- role that owns nothing, is not a superuser and has no BYPASSRLS, e.g.:\n\
-         --   CREATE ROLE app_runtime LOGIN PASSWORD '...' NOSUPERUSER NOBYPASSRLS;\n\
-         --   SELECT nestgen.grant_app_role('app_runtime');   -- again after adding tables\n\n\
-         CREATE SCHEMA IF NOT EXISTS nestgen;\n\n",
-    );
-    let _ = write!(
-        s,
-        "CREATE OR REPLACE FUNCTION nestgen.grant_app_role(role_name text) RETURNS void LANGUAGE plpgsql AS $$\n\
-         DECLARE\n  s text;\n  r regclass;\n\
-         BEGIN\n  FOREACH s IN ARRAY ARRAY[{list}]::text[] LOOP\n    \
-           EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', s, role_name);\n    \
-           EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO %I', s, role_name);\n    \
-           EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO %I', s, role_name);\n  END LOOP;\n",
-        list = schemas.iter().map(|x| sql_str(x)).collect::<Vec<_>>().join(", ")
-    );
-    if !read_only.is_empty() {
-        let _ = write!(
-            s,
-            "  -- The audit trail is written only through nestgen.audit_record() (SECURITY DEFINER).\n  \
-             FOREACH r IN ARRAY ARRAY[{}]::regclass[] LOOP\n    \
-               EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON %s FROM %I', r, role_name);\n  END LOOP;\n",
-            read_only.iter().map(|t| sql_str(t)).collect::<Vec<_>>().join(", ")
-        );
+    AppRoleView {
+        schemas: schemas.iter().map(|x| sql_str(x)).collect::<Vec<_>>().join(", "),
+        read_only: read_only.iter().map(|t| sql_str(t)).collect::<Vec<_>>().join(", "),
+        audit: m.audit.is_some(),
+        audit_writer: m
+            .audit
+            .as_ref()
+            .is_some_and(|a| a.audited.iter().any(|t| t.mode == nest_model::audit::AuditMode::Application)),
+        partitions_of: m.audit.as_ref().filter(|a| a.partition_column.is_some()).map(|a| sql_str(&qtab(&a.logs))),
     }
-    if let Some(a) = &m.audit {
-        // The scheduled job; and the writer only where the app writes audit rows itself
-        // (application mode), since whoever can call it can add rows.
-        let _ =
-            writeln!(s, "  EXECUTE format('GRANT EXECUTE ON FUNCTION nestgen.audit_maintenance() TO %I', role_name);");
-        if a.audited.iter().any(|t| t.mode == nest_model::audit::AuditMode::Application) {
-            let _ = writeln!(
-                s,
-                "  EXECUTE format('GRANT EXECUTE ON FUNCTION nestgen.audit_record(text, text, text, jsonb) TO %I', role_name);"
-            );
-        }
-    }
-    if let Some(p) = partitions_of {
-        let _ = write!(
-            s,
-            "  FOR r IN SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = {}::regclass LOOP\n    \
-               EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON %s FROM %I', r, role_name);\n  END LOOP;\n",
-            sql_str(&p)
-        );
-    }
-    s.push_str("END\n$$;\n");
-    s
 }
 
 #[cfg(test)]
@@ -705,9 +674,13 @@ mod tests {
         for platform in ["roles", "user_roles", "audit_logs", "notification_templates", "events", "file_shares"] {
             assert_eq!(who(&m, platform, "read"), None, "{platform} is platform data");
         }
-        let sql = rbac_sql(&m, m.rbac.as_ref().unwrap());
-        let admin = sql.lines().find(|l| l.contains("r.slug = 'admin' AND")).expect("admin grants");
-        assert!(!admin.contains("'roles:manage'") && !admin.contains(":all'"), "{admin}");
+        let v = rbac_sql_view(&m, m.rbac.as_ref().unwrap());
+        let admin = v.grants.iter().find(|g| g.role == "'admin'").expect("admin grants");
+        assert!(
+            !admin.permissions.contains("'roles:manage'") && !admin.permissions.contains(":all'"),
+            "{}",
+            admin.permissions
+        );
     }
 
     #[test]
