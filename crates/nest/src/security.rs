@@ -8,7 +8,6 @@ use nest_catalog::quote::ident as q;
 use nest_model::security::{AuthModel, RbacModel, TableRef, Verified, actions};
 use nest_model::{Access, Field, FieldKind, Format, Model};
 use serde::Serialize;
-use std::fmt::Write;
 
 /// The permission that guards the RBAC admin routes.
 pub const MANAGE_PERMISSION: &str = "roles:manage";
@@ -166,18 +165,51 @@ pub struct Stmt {
 
 #[derive(Serialize)]
 pub struct RbacView {
-    pub effective_sql: String,
+    /// Identifiers and one-line fragments of the recursive queries in `rbac/rbac.tables.ts.j2`
+    /// (escaped for a TypeScript template literal).
+    pub q: RbacIdents,
     pub user_exists_sql: String,
     pub assign_role: Stmt,
     pub unassign_role_sql: String,
     pub grant: Option<Stmt>,
     pub ungrant_sql: Option<String>,
-    /// $1 = role id → its slug and every permission it gives (with its parent chain).
-    pub role_grants_sql: String,
     /// $1 = permission id → its `resource:action`.
     pub permission_slug_sql: String,
     pub manage_permission: String,
     pub notify_channel: String,
+}
+
+#[derive(Serialize)]
+pub struct DirectGrants {
+    pub table: String,
+    pub user: String,
+    pub permission: String,
+    /// `COALESCE(up.granted, true)` or `true`.
+    pub granted: String,
+    /// ` AND (up.expires_at IS NULL OR up.expires_at > now())` or nothing.
+    pub live: String,
+}
+
+#[derive(Serialize)]
+pub struct RbacIdents {
+    pub roles: String,
+    pub role_id: String,
+    pub role_id_type: String,
+    pub role_slug: String,
+    pub parent: Option<String>,
+    pub user_roles: String,
+    pub ur_user: String,
+    pub ur_role: String,
+    pub ur_live: String,
+    pub uid: String,
+    pub permissions: String,
+    pub permission_id: String,
+    /// The permission's `resource:action` over alias `p`.
+    pub slug_sql: String,
+    pub role_permissions: String,
+    pub rp_role: String,
+    pub rp_permission: String,
+    pub direct: Option<DirectGrants>,
 }
 
 pub(crate) use crate::quote::template as lit;
@@ -188,60 +220,48 @@ fn args(list: &[&str]) -> String {
 
 pub fn rbac_view(c: &Catalog, a: &AuthModel, r: &RbacModel) -> RbacView {
     let uid = &a.id_type;
-    let roles = qtab(&r.roles);
-    let perms = qtab(&r.permissions);
-    let rp = qtab(&r.role_permissions);
-    let ur = qtab(&r.user_roles);
     let role_id_type = col_type(c, &r.roles, &r.role_id);
     let perm_id_type = col_type(c, &r.permissions, &r.permission_id);
-    let slug = r.permission_slug_sql.clone();
-    let ur_live =
-        r.ur_expires.as_ref().map(|e| format!(" AND (ur.{0} IS NULL OR ur.{0} > now())", q(e))).unwrap_or_default();
-    let parent_sel = r.role_parent.as_ref().map(|p| format!("r.{}", q(p))).unwrap_or_else(|| "NULL".into());
-    let mut sql = format!(
-        "WITH RECURSIVE granted_roles AS (\n  SELECT r.{id} AS id, {parent_sel} AS parent, r.{slug_col}::text AS slug\n    FROM {roles} r JOIN {ur} ur ON ur.{ur_role} = r.{id}\n   WHERE ur.{ur_user} = $1::{uid}{ur_live}",
-        id = q(&r.role_id),
-        slug_col = q(&r.role_slug),
-        ur_role = q(&r.ur_role),
-        ur_user = q(&r.ur_user),
-    );
-    if let Some(p) = &r.role_parent {
-        let _ = write!(
-            sql,
-            "\n  UNION\n  SELECT r.{id}, r.{p}, r.{slug_col}::text FROM {roles} r JOIN granted_roles g ON r.{id} = g.parent",
-            id = q(&r.role_id),
-            p = q(p),
-            slug_col = q(&r.role_slug)
-        );
-    }
-    let _ = write!(
-        sql,
-        "\n),\nfrom_roles AS (\n  SELECT ({slug})::text AS slug FROM granted_roles g\n    JOIN {rp} rp ON rp.{rp_role} = g.id\n    JOIN {perms} p ON p.{pid} = rp.{rp_perm}\n)",
-        rp_role = q(&r.rp_role),
-        pid = q(&r.permission_id),
-        rp_perm = q(&r.rp_permission)
-    );
-    let direct = r.user_permissions.as_ref().map(|up| {
-        let granted = r.up_granted.as_ref().map(|g| format!("COALESCE(up.{}, true)", q(g))).unwrap_or_else(|| "true".into());
-        let live = r.up_expires.as_ref().map(|e| format!(" AND (up.{0} IS NULL OR up.{0} > now())", q(e))).unwrap_or_default();
-        format!(
-            ",\ndirect AS (\n  SELECT ({slug})::text AS slug, {granted} AS granted FROM {up} up\n    JOIN {perms} p ON p.{pid} = up.{up_perm}\n   WHERE up.{up_user} = $1::{uid}{live}\n)",
-            up = qtab(up),
-            pid = q(&r.permission_id),
-            up_perm = q(&r.up_permission),
-            up_user = q(&r.up_user),
-        )
-    });
-    let perms_expr = if direct.is_some() {
-        "ARRAY(SELECT slug FROM from_roles UNION SELECT slug FROM direct WHERE granted EXCEPT SELECT slug FROM direct WHERE NOT granted)"
-    } else {
-        "ARRAY(SELECT DISTINCT slug FROM from_roles)"
+    let idents = RbacIdents {
+        roles: lit(&qtab(&r.roles)),
+        role_id: lit(&q(&r.role_id)),
+        role_id_type: lit(&role_id_type),
+        role_slug: lit(&q(&r.role_slug)),
+        parent: r.role_parent.as_ref().map(|p| lit(&q(p))),
+        user_roles: lit(&qtab(&r.user_roles)),
+        ur_user: lit(&q(&r.ur_user)),
+        ur_role: lit(&q(&r.ur_role)),
+        ur_live: lit(&r
+            .ur_expires
+            .as_ref()
+            .map(|e| format!(" AND (ur.{0} IS NULL OR ur.{0} > now())", q(e)))
+            .unwrap_or_default()),
+        uid: lit(uid),
+        permissions: lit(&qtab(&r.permissions)),
+        permission_id: lit(&q(&r.permission_id)),
+        slug_sql: lit(&r.permission_slug_sql),
+        role_permissions: lit(&qtab(&r.role_permissions)),
+        rp_role: lit(&q(&r.rp_role)),
+        rp_permission: lit(&q(&r.rp_permission)),
+        direct: r.user_permissions.as_ref().map(|up| DirectGrants {
+            table: lit(&qtab(up)),
+            user: lit(&q(&r.up_user)),
+            permission: lit(&q(&r.up_permission)),
+            granted: lit(&r
+                .up_granted
+                .as_ref()
+                .map(|g| format!("COALESCE(up.{}, true)", q(g)))
+                .unwrap_or_else(|| "true".into())),
+            live: lit(&r
+                .up_expires
+                .as_ref()
+                .map(|e| format!(" AND (up.{0} IS NULL OR up.{0} > now())", q(e)))
+                .unwrap_or_default()),
+        }),
     };
-    let _ = write!(
-        sql,
-        "{}\nSELECT ARRAY(SELECT DISTINCT slug FROM granted_roles) AS roles, {perms_expr} AS permissions",
-        direct.unwrap_or_default()
-    );
+    let slug = r.permission_slug_sql.clone();
+    let perms = qtab(&r.permissions);
+    let ur = qtab(&r.user_roles);
 
     let users = qt(&a.schema, &a.table);
     let alive = a.deleted_at.as_ref().map(|d| format!(" AND {} IS NULL", q(d))).unwrap_or_default();
@@ -321,32 +341,11 @@ pub fn rbac_view(c: &Catalog, a: &AuthModel, r: &RbacModel) -> RbacView {
         }
         None => (None, None),
     };
-    let mut chain = format!(
-        "WITH RECURSIVE chain AS (\n  SELECT r.{id} AS id, {parent_sel} AS parent FROM {roles} r WHERE r.{id} = $1::{role_id_type}",
-        id = q(&r.role_id),
-    );
-    if let Some(p) = &r.role_parent {
-        let _ = write!(
-            chain,
-            "\n  UNION\n  SELECT r.{id}, r.{p} FROM {roles} r JOIN chain c ON r.{id} = c.parent",
-            id = q(&r.role_id),
-            p = q(p)
-        );
-    }
-    let role_grants_sql = format!(
-        "{chain}\n)\nSELECT (SELECT {slug_col}::text FROM {roles} WHERE {id} = $1::{role_id_type}) AS slug,\n  ARRAY(SELECT r.{slug_col}::text FROM chain c JOIN {roles} r ON r.{id} = c.id) AS chain,\n  ARRAY(SELECT DISTINCT ({slug})::text FROM chain g JOIN {rp} rp ON rp.{rp_role} = g.id JOIN {perms} p ON p.{pid} = rp.{rp_perm}) AS permissions",
-        slug_col = q(&r.role_slug),
-        id = q(&r.role_id),
-        rp_role = q(&r.rp_role),
-        pid = q(&r.permission_id),
-        rp_perm = q(&r.rp_permission)
-    );
     let permission_slug_sql =
         format!("SELECT ({slug})::text AS slug FROM {perms} p WHERE p.{} = $1::{perm_id_type}", q(&r.permission_id));
     RbacView {
-        role_grants_sql: lit(&role_grants_sql),
         permission_slug_sql: lit(&permission_slug_sql),
-        effective_sql: lit(&sql),
+        q: idents,
         user_exists_sql: lit(&user_exists_sql),
         assign_role: Stmt { sql: lit(&assign_role.sql), args: assign_role.args },
         unassign_role_sql: lit(&unassign_role_sql),
