@@ -1,7 +1,6 @@
 //! Audit trail output: db/05-audit.sql (the writer function both modes share, the trigger, the
 //! per-table settings, partitions ahead, retention) and the statements the runtime runs.
 
-use crate::view::ts_string;
 use nest_catalog::Catalog;
 use nest_catalog::quote::ident as q;
 use nest_model::audit::{AuditMode, AuditModel};
@@ -222,12 +221,37 @@ pub fn audit_sql_view(c: &Catalog, a: &AuditModel) -> AuditSqlView {
 }
 
 #[derive(Serialize)]
+pub struct ChangesRead {
+    field: String,
+    old: String,
+    new: String,
+    data_type: String,
+    sensitive: String,
+    table: String,
+    audit_id: String,
+}
+
+/// What `audit/audit.tables.ts.j2` needs: identifiers and one-line fragments, escaped for a
+/// TypeScript template literal.
+#[derive(Serialize)]
 pub struct AuditView {
-    pub history_sql: String,
+    id: String,
+    operation: String,
+    /// Who, from where and why: `l."user_id" AS "userId", ...`.
+    who: String,
+    /// What changed: `l."changed_fields" AS "changedFields", ...`.
+    what: String,
+    created: String,
+    changes: Option<ChangesRead>,
+    logs: String,
+    table_name: String,
+    record_id: String,
+    record_id_type: String,
 }
 
 /// The statements the audit runtime runs.
 pub fn audit_view(a: &AuditModel) -> AuditView {
+    let lit = crate::quote::template;
     let opt = |c: &Option<String>, alias: &str| match c {
         Some(c) => format!("l.{} AS \"{alias}\"", q(c)),
         None => format!("NULL AS \"{alias}\""),
@@ -236,50 +260,41 @@ pub fn audit_view(a: &AuditModel) -> AuditView {
         Some(c) => format!("nestgen.audit_json_exact(l.{}) AS \"{alias}\"", q(c)),
         None => format!("NULL AS \"{alias}\""),
     };
-    let changes = a
-        .changes
-        .as_ref()
-        .map(|fc| {
-            let v = |c: &Option<String>| c.as_ref().map(|c| format!("c.{}", q(c))).unwrap_or_else(|| "NULL".into());
-            format!(
-                "COALESCE((SELECT jsonb_agg(jsonb_build_object('field', c.{field}, 'oldValue', {old}, 'newValue', {new}, 'dataType', {dt}, 'isSensitive', {sens}) ORDER BY c.{field})\n      FROM {t} c WHERE c.{aid} = l.{id}), '[]'::jsonb)",
-                field = q(&fc.field),
-                old = v(&fc.old_value),
-                new = v(&fc.new_value),
-                dt = v(&fc.data_type),
-                sens = v(&fc.is_sensitive),
-                t = qt(&fc.table),
-                aid = q(&fc.audit_id),
-                id = q(&a.id),
-            )
-        })
-        .unwrap_or_else(|| "'[]'::jsonb".into());
-    let created = a.created_at.as_ref().map(|c| format!("l.{}", q(c))).unwrap_or_else(|| format!("l.{}", q(&a.id)));
-    let sql = format!(
-        "WITH cfg AS (SELECT log_name, record_id, key_columns FROM nestgen.audit_tables WHERE schema_name = $1 AND table_name = $2)\n\
-         SELECT l.{id}::text AS \"id\", l.{op} AS \"operation\", {uid}, {email}, {name}, {ip}, {ua}, {reason}, {req}, {corr},\n    \
-         {changed}, {old}, {new}, {created} AS \"at\",\n    {changes} AS \"changes\"\n  \
-         FROM {logs} l, cfg\n \
-         WHERE l.{tn} = cfg.log_name AND l.{rid} = nestgen.audit_record_id(cfg.record_id, cfg.key_columns, $3::jsonb)::{rtype}\n \
-         ORDER BY {created} DESC, l.{id} DESC\n \
-         LIMIT $4 OFFSET $5",
-        id = q(&a.id),
-        op = q(&a.operation),
-        uid = opt(&a.user_id, "userId"),
-        email = opt(&a.user_email, "userEmail"),
-        name = opt(&a.user_name, "userName"),
-        ip = opt(&a.ip, "ipAddress"),
-        ua = opt(&a.user_agent, "userAgent"),
-        reason = opt(&a.reason, "reason"),
-        req = opt(&a.request_id, "requestId"),
-        corr = opt(&a.correlation_id, "correlationId"),
-        changed = opt(&a.changed_fields, "changedFields"),
-        old = exact(&a.old_values, "oldValues"),
-        new = exact(&a.new_values, "newValues"),
-        logs = qt(&a.logs),
-        tn = q(&a.table_name),
-        rid = q(&a.record_id),
-        rtype = a.record_id_type,
-    );
-    AuditView { history_sql: ts_string(&sql) }
+    let who = [
+        opt(&a.user_id, "userId"),
+        opt(&a.user_email, "userEmail"),
+        opt(&a.user_name, "userName"),
+        opt(&a.ip, "ipAddress"),
+        opt(&a.user_agent, "userAgent"),
+        opt(&a.reason, "reason"),
+        opt(&a.request_id, "requestId"),
+        opt(&a.correlation_id, "correlationId"),
+    ];
+    let what =
+        [opt(&a.changed_fields, "changedFields"), exact(&a.old_values, "oldValues"), exact(&a.new_values, "newValues")];
+    let v = |c: &Option<String>| c.as_ref().map(|c| format!("c.{}", q(c))).unwrap_or_else(|| "NULL".into());
+    AuditView {
+        id: lit(&q(&a.id)),
+        operation: lit(&q(&a.operation)),
+        who: lit(&who.join(", ")),
+        what: lit(&what.join(", ")),
+        created: lit(&a
+            .created_at
+            .as_ref()
+            .map(|c| format!("l.{}", q(c)))
+            .unwrap_or_else(|| format!("l.{}", q(&a.id)))),
+        changes: a.changes.as_ref().map(|fc| ChangesRead {
+            field: lit(&q(&fc.field)),
+            old: lit(&v(&fc.old_value)),
+            new: lit(&v(&fc.new_value)),
+            data_type: lit(&v(&fc.data_type)),
+            sensitive: lit(&v(&fc.is_sensitive)),
+            table: lit(&qt(&fc.table)),
+            audit_id: lit(&q(&fc.audit_id)),
+        }),
+        logs: lit(&qt(&a.logs)),
+        table_name: lit(&q(&a.table_name)),
+        record_id: lit(&q(&a.record_id)),
+        record_id_type: lit(&a.record_id_type),
+    }
 }
