@@ -1,6 +1,7 @@
 //! DTO classes: one property per field with its OpenAPI and class-validator decorators.
 
 use nest_model::{Field, FieldKind, Format};
+use serde::Serialize;
 use std::collections::BTreeSet;
 
 use crate::view::ts_string;
@@ -14,23 +15,36 @@ pub struct Imports {
     pub core: BTreeSet<&'static str>,
 }
 
+/// One `import { names } from 'from';` line.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportLine {
+    pub names: String,
+    pub from: String,
+}
+
 impl Imports {
-    /// `import { ... } from '...';` lines; `core_path` is the relative path to core/crud.
-    pub fn render(&self, core_path: &str) -> String {
-        let mut out = String::new();
-        let line = |names: &BTreeSet<&str>, from: &str| {
-            if names.is_empty() {
-                String::new()
-            } else {
-                format!("import {{ {} }} from '{from}';\n", names.iter().copied().collect::<Vec<_>>().join(", "))
-            }
-        };
-        out.push_str(&line(&self.swagger, "@nestjs/swagger"));
-        out.push_str(&line(&self.transformer, "class-transformer"));
-        out.push_str(&line(&self.validator, "class-validator"));
-        out.push_str(&line(&self.core, &format!("{core_path}/validators.js")));
-        out
+    /// The import lines, in a fixed order; `core_path` is the relative path to core/crud.
+    pub fn lines(&self, core_path: &str) -> Vec<ImportLine> {
+        [
+            (&self.swagger, "@nestjs/swagger".to_string()),
+            (&self.transformer, "class-transformer".to_string()),
+            (&self.validator, "class-validator".to_string()),
+            (&self.core, format!("{core_path}/validators.js")),
+        ]
+        .into_iter()
+        .filter(|(names, _)| !names.is_empty())
+        .map(|(names, from)| ImportLine { names: names.iter().copied().collect::<Vec<_>>().join(", "), from })
+        .collect()
     }
+}
+
+/// One property of a DTO class: its decorators, name, `!` or `?`, and type.
+#[derive(Debug, Clone, Serialize)]
+pub struct Prop {
+    pub decorators: Vec<String>,
+    pub name: String,
+    pub mark: &'static str,
+    pub ty: String,
 }
 
 /// TypeScript type of a field's value (without null).
@@ -207,55 +221,53 @@ pub enum DtoKind {
     Update,
 }
 
-/// The body of a Create or Update DTO class.
-pub fn write_dto(fields: &[&Field], kind: DtoKind, imports: &mut Imports) -> String {
-    let mut out = String::new();
-    for (i, f) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        let required = matches!(kind, DtoKind::Create) && f.required_on_create;
-        if required {
-            imports.swagger.insert("ApiProperty");
-            out.push_str(&format!("  @ApiProperty({})\n", api_options(f, true)));
-        } else {
-            imports.swagger.insert("ApiPropertyOptional");
-            out.push_str(&format!("  @ApiPropertyOptional({})\n", api_options(f, true)));
-            if f.nullable {
-                imports.validator.insert("IsOptional");
-                out.push_str("  @IsOptional()\n");
+/// The properties of a Create or Update DTO class.
+pub fn write_dto(fields: &[&Field], kind: DtoKind, imports: &mut Imports) -> Vec<Prop> {
+    fields
+        .iter()
+        .map(|f| {
+            let mut decorators = Vec::new();
+            let required = matches!(kind, DtoKind::Create) && f.required_on_create;
+            if required {
+                imports.swagger.insert("ApiProperty");
+                decorators.push(format!("@ApiProperty({})", api_options(f, true)));
             } else {
-                // Optional but not nullable: leaving it out is fine, null is not.
-                imports.validator.insert("ValidateIf");
-                out.push_str("  @ValidateIf((_object, value) => value !== undefined)\n");
+                imports.swagger.insert("ApiPropertyOptional");
+                decorators.push(format!("@ApiPropertyOptional({})", api_options(f, true)));
+                if f.nullable {
+                    imports.validator.insert("IsOptional");
+                    decorators.push("@IsOptional()".into());
+                } else {
+                    // Optional but not nullable: leaving it out is fine, null is not.
+                    imports.validator.insert("ValidateIf");
+                    decorators.push("@ValidateIf((_object, value) => value !== undefined)".into());
+                }
             }
-        }
-        for d in validators(f, imports) {
-            out.push_str(&format!("  {d}\n"));
-        }
-        let ty = ts_type(f);
-        let ty = if f.nullable { format!("{ty} | null") } else { ty };
-        if required {
-            out.push_str(&format!("  {}!: {ty};\n", f.property));
-        } else {
-            out.push_str(&format!("  {}?: {ty};\n", f.property));
-        }
-    }
-    out
+            decorators.extend(validators(f, imports));
+            let ty = ts_type(f);
+            Prop {
+                decorators,
+                name: f.property.clone(),
+                mark: if required { "!" } else { "?" },
+                ty: if f.nullable { format!("{ty} | null") } else { ty },
+            }
+        })
+        .collect()
 }
 
-/// The body of the response DTO: every readable field.
-pub fn read_dto(fields: &[&Field], imports: &mut Imports) -> String {
-    let mut out = String::new();
+/// The properties of the response DTO: every readable field.
+pub fn read_dto(fields: &[&Field], imports: &mut Imports) -> Vec<Prop> {
     imports.swagger.insert("ApiProperty");
-    for (i, f) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        out.push_str(&format!("  @ApiProperty({})\n", api_options(f, false)));
-        let ty = ts_type(f);
-        let ty = if f.nullable { format!("{ty} | null") } else { ty };
-        out.push_str(&format!("  {}!: {ty};\n", f.property));
-    }
-    out
+    fields
+        .iter()
+        .map(|f| {
+            let ty = ts_type(f);
+            Prop {
+                decorators: vec![format!("@ApiProperty({})", api_options(f, false))],
+                name: f.property.clone(),
+                mark: "!",
+                ty: if f.nullable { format!("{ty} | null") } else { ty },
+            }
+        })
+        .collect()
 }

@@ -149,6 +149,8 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "rbac/rbac.tables.ts.j2",
     "tenancy/tenancy.tables.ts.j2",
     "audit/audit.tables.ts.j2",
+    "partials/imports.ts.j2",
+    "partials/props.ts.j2",
     "sql/auth.sql.j2",
     "sql/tenancy.sql.j2",
     "sql/owner.sql.j2",

@@ -52,8 +52,8 @@ pub struct AuthView {
     pub verified_kind: String,
     pub last_login_at: String,
     pub deleted_at: String,
-    pub register_imports: String,
-    pub register_body: String,
+    pub register_imports: Vec<dto::ImportLine>,
+    pub register_props: Vec<dto::Prop>,
 }
 
 fn opt_ident(c: &Option<String>) -> String {
@@ -110,7 +110,7 @@ pub fn auth_view(m: &Model, a: &AuthModel) -> AuthView {
     });
     let refs: Vec<&Field> = fields.iter().collect();
     let mut imports = Imports::default();
-    let body = dto::write_dto(&refs, DtoKind::Create, &mut imports);
+    let props = dto::write_dto(&refs, DtoKind::Create, &mut imports);
     // Emails need a format.
     if !users.fields.iter().any(|f| f.column == a.email && f.format == Some(Format::Email)) {
         imports.validator.insert("IsEmail");
@@ -152,8 +152,8 @@ pub fn auth_view(m: &Model, a: &AuthModel) -> AuthView {
         }),
         last_login_at: opt_ident(&a.last_login_at),
         deleted_at: opt_ident(&a.deleted_at),
-        register_imports: imports.render("../crud"),
-        register_body: body,
+        register_imports: imports.lines("../crud"),
+        register_props: props,
     }
 }
 

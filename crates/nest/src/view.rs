@@ -57,12 +57,12 @@ pub struct ResourceView {
     pub default_limit: u32,
     pub max_limit: u32,
     pub count_mode: String,
-    pub read_imports: String,
-    pub read_body: String,
-    pub create_imports: String,
-    pub create_body: String,
-    pub update_imports: String,
-    pub update_body: String,
+    pub read_imports: Vec<dto::ImportLine>,
+    pub read_props: Vec<dto::Prop>,
+    pub create_imports: Vec<dto::ImportLine>,
+    pub create_props: Vec<dto::Prop>,
+    pub update_imports: Vec<dto::ImportLine>,
+    pub update_props: Vec<dto::Prop>,
     pub notes: Vec<String>,
     /// The project signs users in: routes need a bearer token.
     pub auth: bool,
@@ -194,11 +194,11 @@ pub fn resource_view(m: &Model, r: &Resource) -> ResourceView {
     let creatable: Vec<_> = r.fields.iter().filter(|f| f.writable()).collect();
     let updatable: Vec<_> = r.fields.iter().filter(|f| f.writable() && !f.is_key).collect();
     let mut ri = Imports::default();
-    let read_body = dto::read_dto(&readable, &mut ri);
+    let read_props = dto::read_dto(&readable, &mut ri);
     let mut ci = Imports::default();
-    let create_body = dto::write_dto(&creatable, DtoKind::Create, &mut ci);
+    let create_props = dto::write_dto(&creatable, DtoKind::Create, &mut ci);
     let mut ui = Imports::default();
-    let update_body = dto::write_dto(&updatable, DtoKind::Update, &mut ui);
+    let update_props = dto::write_dto(&updatable, DtoKind::Update, &mut ui);
     let core = "../../../core/crud";
     let key: Vec<KeyView> = r
         .key_fields()
@@ -260,12 +260,12 @@ pub fn resource_view(m: &Model, r: &Resource) -> ResourceView {
         default_limit: r.default_limit.value,
         max_limit: r.max_limit.value,
         count_mode: r.count_mode.value.clone(),
-        read_imports: ri.render(core),
-        read_body,
-        create_imports: ci.render(core),
-        create_body,
-        update_imports: ui.render(core),
-        update_body,
+        read_imports: ri.lines(core),
+        read_props,
+        create_imports: ci.lines(core),
+        create_props,
+        update_imports: ui.lines(core),
+        update_props,
         notes: r.notes.clone(),
         auth: m.auth.is_some(),
         rbac: m.rbac.is_some() && r.feature("rbac"),
