@@ -79,6 +79,7 @@ const STATIC: &[(&str, &str)] = static_files![
     "src/core/health/health.controller.ts",
     "src/core/crud/bulk.pipe.ts",
     "src/core/crud/dto.ts",
+    "src/core/crud/extension.ts",
     "src/core/crud/key.pipe.ts",
     "src/core/crud/openapi.ts",
     "src/core/crud/query.ts",
@@ -99,6 +100,7 @@ const AUTH_STATIC: &[(&str, &str)] = static_files![
     "src/core/auth/auth.service.ts",
     "src/core/auth/current-user.decorator.ts",
     "src/core/auth/jwt.ts",
+    "src/core/auth/own-rows.ts",
     "src/core/auth/password.ts",
     "src/core/auth/secret-box.ts",
     "src/core/auth/totp.ts",
@@ -109,14 +111,19 @@ const AUTH_STATIC: &[(&str, &str)] = static_files![
 
 /// Runtime of multi-tenancy (when a table is tenant-scoped).
 const TENANCY_STATIC: &[(&str, &str)] = static_files![
+    "src/core/tenancy/tenant-scope.ts",
     "src/core/tenancy/tenancy.controller.ts",
     "src/core/tenancy/tenancy.module.ts",
     "src/core/tenancy/tenancy.service.ts",
 ];
 
 /// Runtime of the audit trail (when a table is audited).
-const AUDIT_STATIC: &[(&str, &str)] =
-    static_files!["src/core/audit/audit.dto.ts", "src/core/audit/audit.module.ts", "src/core/audit/audit.service.ts",];
+const AUDIT_STATIC: &[(&str, &str)] = static_files![
+    "src/core/audit/audit-trail.ts",
+    "src/core/audit/audit.dto.ts",
+    "src/core/audit/audit.module.ts",
+    "src/core/audit/audit.service.ts",
+];
 
 /// Runtime of RBAC (when a table has rbac).
 const RBAC_STATIC: &[(&str, &str)] =

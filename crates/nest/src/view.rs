@@ -16,6 +16,14 @@ pub struct KeyView {
     pub swagger_format: Option<String>,
 }
 
+/// One entry of a spec's `extensions`: `factory(arg)`, imported from `from`.
+#[derive(Serialize)]
+pub struct ExtensionView {
+    pub factory: String,
+    pub from: String,
+    pub arg: String,
+}
+
 #[derive(Serialize)]
 pub struct OpsView {
     pub list: bool,
@@ -69,7 +77,9 @@ pub struct ResourceView {
     /// Routes need `<permission>:<action>`.
     pub rbac: bool,
     pub permission: String,
-    /// `{ column, type, setting }` of a tenant-scoped table.
+    /// The spec's extensions (row scopes, change recording), in the order they apply.
+    pub extensions: Vec<ExtensionView>,
+    /// A tenant-scoped table.
     pub tenant_spec: Option<String>,
     /// The membership table: writes need an owner or admin of the organization.
     pub members: bool,
@@ -223,6 +233,39 @@ pub fn resource_view(m: &Model, r: &Resource) -> ResourceView {
         .collect();
     let key_path = key.iter().map(|k| format!(":{}", k.property)).collect::<Vec<_>>().join("/");
     let key_object = format!("{{ {} }}", key.iter().map(|k| k.property.clone()).collect::<Vec<_>>().join(", "));
+    let tenant_spec = match (&m.tenancy, r.tenant_column) {
+        (Some(t), Some(i)) => Some(format!(
+            "{{ column: {}, type: {}, setting: {} }}",
+            ts_string(&r.fields[i].column),
+            ts_string(&r.fields[i].cast_type),
+            ts_string(&t.setting)
+        )),
+        _ => None,
+    };
+    let audit_spec = m.audit.as_ref().and_then(|a| {
+        a.audited.iter().find(|t| t.schema == r.schema && t.table == r.table).map(|t| {
+            format!(
+                "{{ schema: {}, table: {}, mode: '{}' }}",
+                ts_string(&t.schema),
+                ts_string(&t.table),
+                t.mode.as_str()
+            )
+        })
+    });
+    let owner = owner_spec(m, r);
+    let extension = |factory: &str, from: &str, arg: &String| ExtensionView {
+        factory: factory.into(),
+        from: format!("../../core/{from}.js"),
+        arg: arg.clone(),
+    };
+    let extensions = [
+        tenant_spec.as_ref().map(|a| extension("tenantScope", "tenancy/tenant-scope", a)),
+        owner.as_ref().map(|a| extension("ownRows", "auth/own-rows", a)),
+        audit_spec.as_ref().map(|a| extension("auditTrail", "audit/audit-trail", a)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     ResourceView {
         class: r.names.class.clone(),
         plural_class: r.names.plural_class.clone(),
@@ -270,31 +313,15 @@ pub fn resource_view(m: &Model, r: &Resource) -> ResourceView {
         auth: m.auth.is_some(),
         rbac: m.rbac.is_some() && r.feature("rbac"),
         permission: r.names.permission.clone(),
-        tenant_spec: match (&m.tenancy, r.tenant_column) {
-            (Some(t), Some(i)) => Some(format!(
-                "{{ column: {}, type: {}, setting: {} }}",
-                ts_string(&r.fields[i].column),
-                ts_string(&r.fields[i].cast_type),
-                ts_string(&t.setting)
-            )),
-            _ => None,
-        },
+        extensions,
+        tenant_spec,
         members: m.tenancy.as_ref().is_some_and(|t| {
             (t.members.schema == r.schema && t.members.table == r.table)
                 || (t.tenant.schema == r.schema && t.tenant.table == r.table)
         }),
-        audit_spec: m.audit.as_ref().and_then(|a| {
-            a.audited.iter().find(|t| t.schema == r.schema && t.table == r.table).map(|t| {
-                format!(
-                    "{{ schema: {}, table: {}, mode: '{}' }}",
-                    ts_string(&t.schema),
-                    ts_string(&t.table),
-                    t.mode.as_str()
-                )
-            })
-        }),
+        audit_spec,
         audit_permission: audit_read_permission(m).unwrap_or_default(),
-        owner_spec: owner_spec(m, r),
+        owner_spec: owner,
         owner_bypass: r.owner.as_ref().map(|o| o.bypass.clone()),
         with_deleted_permission: (r.soft_delete.is_some() && m.rbac.is_some() && r.feature("rbac"))
             .then(|| format!("{}:restore", r.names.permission)),

@@ -56,7 +56,6 @@ async function bootstrap(): Promise<void> {
   fastify.addHook('onRequest', (request, reply, done) => {
     const given = request.headers['x-correlation-id'];
     const correlationId = typeof given === 'string' && UUID.test(given) ? given.toLowerCase() : randomUUID();
-    const reason = request.headers['x-audit-reason'];
     const userAgent = request.headers['user-agent'];
     reply.header('x-request-id', request.id);
     reply.header('x-correlation-id', correlationId);
@@ -65,7 +64,7 @@ async function bootstrap(): Promise<void> {
       userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 1000) : undefined,
       requestId: String(request.id),
       correlationId,
-      reason: typeof reason === 'string' && reason.trim() ? reason.trim().slice(0, 1000) : undefined,
+      headers: request.headers,
     });
   });
   // JSON nested deeper than any table needs is refused before validation walks it (a body

@@ -1,6 +1,8 @@
 import { BadRequestException, Injectable, Logger, NotFoundException, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { extensionOf } from '../crud/extension.js';
 import type { CrudRepository, KeyValues } from '../crud/repository.js';
 import { DatabaseService } from '../database/database.service.js';
+import { AuditTrail } from './audit-trail.js';
 import type { AuditHistoryResponseDto } from './audit.dto.js';
 import { AUDIT } from './audit.tables.js';
 
@@ -60,7 +62,7 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
 
   /** A row's recorded changes, newest first. */
   async history(repo: CrudRepository, key: KeyValues, query: { limit?: unknown; offset?: unknown }): Promise<AuditHistoryResponseDto> {
-    const audit = repo.spec.audit;
+    const audit = extensionOf(repo.spec, AuditTrail)?.spec;
     if (!audit) throw new NotFoundException(`${repo.spec.name} is not audited`);
     const limit = intParam(query.limit, 'limit', 50, 1, 200);
     const offset = intParam(query.offset, 'offset', 0, 0, 100_000);

@@ -3,6 +3,7 @@ import { MAX_BULK } from './bulk.pipe.js';
 import type { DatabaseService, Queryable } from '../database/database.service.js';
 import { requestContext } from '../http/request-context.js';
 import { type CountMode, encodeCursor, orderBy, planList, whereClause } from './query.js';
+import type { Bind, CallScope, ChangeOp, CrudCall, RowChange } from './extension.js';
 import { type FieldSpec, type ResourceSpec, ident, typedParam, writeCast } from './resource.js';
 
 export type Row = Record<string, unknown>;
@@ -49,12 +50,6 @@ function emitCreated(table: string, rows: Row[]): void {
   }
 }
 
-/** What a change is, in the audit trail. */
-export type AuditOp = 'INSERT' | 'UPDATE' | 'DELETE' | 'RESTORE';
-
-/** Adds `$n` parameters to a list and returns their placeholders. */
-type Bind = (value: unknown, cast?: string) => string;
-
 function binder(params: unknown[]): Bind {
   return (value, cast) => {
     params.push(value);
@@ -62,14 +57,26 @@ function binder(params: unknown[]): Bind {
   };
 }
 
+/** What one repository call runs with: its extensions' conditions, insert values and recorders. */
+interface Scope {
+  /** WHERE conditions of the call's extensions (`mode`: the statement reads or changes rows). */
+  where(bind: Bind, mode?: 'read' | 'write'): string[];
+  /** Columns the server sets on insert, by column name. */
+  insert: [string, unknown][];
+  /** Some extension records changed rows: read their old and new values for it. */
+  capturing: boolean;
+  /** Tell the recording extensions about changed rows. */
+  record(q: Queryable, changes: RowChange[]): Promise<void>;
+}
+
 /**
  * SQL for one resource, built from its spec: identifiers from the spec (quoted), values as
  * parameters. Generated repositories extend this with their spec.
  *
- * Tenant-scoped tables: every statement runs in a transaction that first sets the tenant for
- * row-level security (`set_config(setting, tenant, true)`, i.e. SET LOCAL: nothing survives
- * on the pooled connection), and also filters by the tenant column; inserts take the tenant
- * from the request, never from the client.
+ * The spec's extensions (row scopes, change recording) take part in every call: their settings
+ * are set for row-level security in a transaction around the call (`set_config(name, value,
+ * true)`, i.e. SET LOCAL: nothing survives on the pooled connection), their conditions are added
+ * to every statement, their columns to every insert, and they are told every changed row.
  */
 export class CrudRepository<T extends Row = Row> {
   private readonly selectList: string;
@@ -97,130 +104,74 @@ export class CrudRepository<T extends Row = Row> {
   }
 
   /**
-   * Run `fn` with the request's row scopes (tenant, owner) and, for a change to an audited table,
-   * its audit context: inside a transaction that sets them for row-level security
-   * (`set_config(..., true)`: nothing survives on the pooled connection), passing a function that
-   * returns the WHERE conditions the app adds itself. Other statements run as they are.
+   * Run `fn` with the spec's extensions: inside a transaction that first sets their settings,
+   * when any has one (or records changes); otherwise as it is. `fn` gets the call's scope: the
+   * WHERE conditions to add, the columns to insert, whether changed rows are recorded.
    * `unscoped`: a change the server makes on its own behalf (sign-in flows), not limited to the
    * caller's own rows.
    */
-  private async scoped<R>(
-    db: Queryable,
-    fn: (db: Queryable, scopeWhere: (bind: Bind, mode?: 'read' | 'write') => string[], tenant?: string) => Promise<R>,
-    op?: AuditOp,
-    opts: { unscoped?: boolean } = {},
-  ): Promise<R> {
-    const t = this.spec.tenant;
-    const o = this.spec.owner;
-    const audit = op ? this.spec.audit : undefined;
-    const ctx = requestContext();
-    const tenant = t ? ctx?.tenant : undefined;
-    if (t && !tenant) throw new ForbiddenException('no organization for this request');
-    const bypass = opts.unscoped === true || ctx?.ownerBypass === true;
-    // Owners and admins of the caller's tenant also read the accounts of its members.
-    const membersOf =
-      o?.members && !bypass && ctx?.tenant && (ctx.tenantRole === 'owner' || ctx.tenantRole === 'admin') ? ctx.tenant : undefined;
-    const userId = ctx?.userId ?? null;
-    const where = (bind: Bind, mode: 'read' | 'write' = 'write') => {
-      const conds = this.enforcedFilters(bind, tenant, userId, bypass);
-      // The users table's own-row scope has no row-level security behind it (sign-in reads
-      // accounts before anyone is known): the app's condition is the only one.
-      if (o && !o.rls && !bypass) {
-        const mine = `${ident(o.column)} = ${bind(userId, o.type)}`;
-        if (mode === 'read' && membersOf && o.members) {
-          const members = o.members;
-          conds.push(`(${mine} OR ${members.sql.replaceAll('$T', bind(membersOf, members.type))})`);
-        } else {
-          conds.push(mine);
-        }
-      }
-      return conds;
+  private async scoped<R>(db: Queryable, fn: (db: Queryable, scope: Scope) => Promise<R>, op?: ChangeOp, opts: { unscoped?: boolean } = {}): Promise<R> {
+    const call: CrudCall = { ctx: requestContext(), op, unscoped: opts.unscoped === true };
+    const parts: CallScope[] = [];
+    for (const e of this.spec.extensions ?? []) {
+      const part = e.begin(call);
+      if (part) parts.push(part);
+    }
+    const recorders = op ? parts.filter((p) => p.record) : [];
+    const scope: Scope = {
+      where: (bind, mode = 'write') => [...this.enforcedFilters(bind, parts), ...parts.flatMap((p) => p.where?.(bind, mode) ?? [])],
+      insert: parts.flatMap((p) => Object.entries(p.insert ?? {})),
+      capturing: recorders.length > 0,
+      record: async (q, changes) => {
+        if (!op || changes.length === 0) return;
+        for (const r of recorders) await r.record!(q, op, changes);
+      },
     };
-    if (!t && !audit && !(o && (o.rls || membersOf))) return fn(db, where);
+    const settings = new Map<string, string>();
+    for (const p of parts) for (const [name, value] of p.settings ?? []) settings.set(name, value);
+    if (settings.size === 0 && !scope.capturing) return fn(db, scope);
     const run = async (tx: Queryable) => {
-      const params: unknown[] = [];
-      const sets: string[] = [];
-      const set = (name: string, value: string) => {
-        params.push(name, value);
-        sets.push(`set_config($${params.length - 1}, $${params.length}, true)`);
-      };
-      if (t && tenant) set(t.setting, tenant);
-      if (membersOf && o?.members) set(o.members.setting, membersOf);
-      if (t || o) set('nestgen.user_id', ctx?.userId ?? '');
-      if (o?.rls) set('nestgen.owner_bypass', bypass ? 'on' : '');
-      if (audit) {
-        set(
-          'nestgen.audit_context',
-          JSON.stringify({
-            userId: ctx?.userId,
-            email: ctx?.email,
-            ip: ctx?.ip,
-            userAgent: ctx?.userAgent,
-            requestId: ctx?.requestId,
-            correlationId: ctx?.correlationId,
-            reason: ctx?.reason,
-            op,
-            opTable: `${audit.schema}.${audit.table}`,
-          }),
-        );
+      if (settings.size) {
+        const params = [...settings].flat();
+        const sets = [...settings.keys()].map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`);
+        await tx.query(`SELECT ${sets.join(', ')}`, params);
       }
-      if (sets.length) await tx.query(`SELECT ${sets.join(', ')}`, params);
-      return fn(tx, where, tenant);
+      return fn(tx, scope);
     };
     return db === this.db ? this.db.transaction(run) : run(db);
   }
 
   /**
    * Conditions the app adds to every statement that row-level security also enforces in the
-   * database (the tenant column; the owner column of own-rows tables). The app never relies on
-   * the policies alone, and the policies catch what application code might forget (the tests
-   * replace this method with one that adds nothing, and attack that app).
+   * database. The app never relies on the policies alone, and the policies catch what
+   * application code might forget (the tests replace this method with one that adds nothing,
+   * and attack that app).
    */
-  protected enforcedFilters(bind: Bind, tenant: string | undefined, userId: string | null, bypass: boolean): string[] {
-    const t = this.spec.tenant;
-    const o = this.spec.owner;
-    const conds: string[] = [];
-    if (t) conds.push(`${ident(t.column)} = ${bind(tenant, t.type)}`);
-    if (o?.rls && !bypass) conds.push(`${ident(o.column)} = ${bind(userId, o.type)}`);
-    return conds;
+  protected enforcedFilters(bind: Bind, parts: readonly CallScope[]): string[] {
+    return parts.flatMap((p) => p.enforced?.(bind) ?? []);
   }
 
-  /** The app writes this table's audit rows (mode `application`). */
-  private get auditing(): boolean {
-    return this.spec.audit?.mode === 'application';
+  /** `, to_jsonb(row)::text` in a RETURNING list, when the call records changes. */
+  private capture(scope: Scope): string {
+    return scope.capturing ? ', to_jsonb(__row)::text AS "__change"' : '';
   }
 
-  /** `, to_jsonb(row)::text` in a RETURNING list, when the app audits. */
-  private get auditColumn(): string {
-    return this.auditing ? ', to_jsonb(__row)::text AS "__audit"' : '';
-  }
-
-  /** The row as to_jsonb() text, locked for the change that follows (audit's old values). */
-  private async before(q: Queryable, key: KeyValues, scopeWhere: (bind: Bind) => string[], extra: string[]): Promise<string | undefined> {
-    if (!this.auditing) return undefined;
+  /** The row as to_jsonb() text, locked for the change that follows (its old values, for recording). */
+  private async before(q: Queryable, key: KeyValues, scope: Scope, extra: string[]): Promise<string | undefined> {
+    if (!scope.capturing) return undefined;
     const params: unknown[] = [];
     const bind = binder(params);
-    const conds = [this.keyWhere(key, bind), ...scopeWhere(bind), ...extra];
+    const conds = [this.keyWhere(key, bind), ...scope.where(bind), ...extra];
     const r = await q.query(`SELECT to_jsonb(__row)::text AS j FROM ${this.spec.table} AS __row WHERE ${conds.join(' AND ')} FOR UPDATE`, params);
     return (r.rows[0] as { j?: string } | undefined)?.j;
   }
 
-  /** Record changed rows in the audit trail, in the change's transaction (mode `application`). */
-  private async record(q: Queryable, op: AuditOp, changes: { old?: unknown; new?: unknown }[]): Promise<void> {
-    const a = this.spec.audit;
-    if (!a || !this.auditing || changes.length === 0) return;
-    // The rows stay PostgreSQL's own JSON text: no JavaScript number ever rounds a value.
-    const json = (v: unknown) => (typeof v === 'string' ? v : 'null');
-    const rows = `[${changes.map((c) => `{"old":${json(c.old)},"new":${json(c.new)}}`).join(',')}]`;
-    await q.query('SELECT nestgen.audit_record($1, $2, $3, $4::jsonb)', [a.schema, a.table, op, rows]);
-  }
-
-  /** The row as to_jsonb() text (for its audit history), within the caller's tenant; 404 if absent. */
+  /** The row as to_jsonb() text, if the caller may read it (every scope applies); 404 if absent. */
   async rowJson(key: KeyValues, db: Queryable = this.db): Promise<string> {
-    return this.scoped(db, async (q, scopeWhere) => {
+    return this.scoped(db, async (q, scope) => {
       const params: unknown[] = [];
       const bind = binder(params);
-      const conds = [this.keyWhere(key, bind), ...scopeWhere(bind, 'read')];
+      const conds = [this.keyWhere(key, bind), ...scope.where(bind, 'read')];
       const r = await q.query(`SELECT to_jsonb(__row)::text AS j FROM ${this.spec.table} AS __row WHERE ${conds.join(' AND ')}`, params);
       const j = (r.rows[0] as { j?: string } | undefined)?.j;
       if (!j) throw new NotFoundException(`${this.spec.name} not found`);
@@ -256,7 +207,7 @@ export class CrudRepository<T extends Row = Row> {
       if (f.kind === 'bytes' && Buffer.isBuffer(v)) row[f.property] = v.toString('base64');
     }
     delete row.__ctid;
-    delete row.__audit;
+    delete row.__change;
     return row as T;
   }
 
@@ -271,11 +222,11 @@ export class CrudRepository<T extends Row = Row> {
   async list(query: Record<string, unknown>, db: Queryable = this.db): Promise<ListResult<T>> {
     const base = this.withDeleted(query.withDeleted) ? [] : this.notDeleted();
     const plan = planList(this.spec, query, base);
-    return this.scoped(db, async (q, scopeWhere) => {
+    return this.scoped(db, async (q, scope) => {
       const params = [...plan.params];
-      const where = [...plan.where, ...scopeWhere(binder(params), 'read')];
+      const where = [...plan.where, ...scope.where(binder(params), 'read')];
       const countParams = [...plan.countParams];
-      const countWhere = [...plan.countWhere, ...scopeWhere(binder(countParams), 'read')];
+      const countWhere = [...plan.countWhere, ...scope.where(binder(countParams), 'read')];
       const bind = binder(params);
       const ctidCol = plan.ctid ? ', ctid::text AS "__ctid"' : '';
       const sql =
@@ -312,10 +263,10 @@ export class CrudRepository<T extends Row = Row> {
   }
 
   async get(key: KeyValues, options: { withDeleted?: boolean } = {}, db: Queryable = this.db): Promise<T> {
-    return this.scoped(db, async (q, scopeWhere) => {
+    return this.scoped(db, async (q, scope) => {
       const params: unknown[] = [];
       const bind = binder(params);
-      const conds = [this.keyWhere(key, bind), ...scopeWhere(bind, 'read'), ...(options.withDeleted ? [] : this.notDeleted())];
+      const conds = [this.keyWhere(key, bind), ...scope.where(bind, 'read'), ...(options.withDeleted ? [] : this.notDeleted())];
       const r = await q.query(`SELECT ${this.selectList} FROM ${this.spec.table} WHERE ${conds.join(' AND ')}`, params);
       if (r.rows.length === 0) throw new NotFoundException(`${this.spec.name} not found`);
       return this.toApi(r.rows[0] as Row);
@@ -331,25 +282,27 @@ export class CrudRepository<T extends Row = Row> {
       if (f.server === 'self' && value !== null && value !== requestContext()?.userId) {
         throw new BadRequestException(`${prop} may only be set to your own user id`);
       }
-      if (f.privileged && requestContext()?.ownerBypass !== true) {
-        throw new ForbiddenException(`${prop} can only be changed by an administrator (${this.spec.owner?.bypass ?? 'every-row permission'})`);
+      if (f.privileged) {
+        const rule = (this.spec.extensions ?? []).map((e) => e.privileged?.(requestContext())).find((r) => r !== undefined);
+        if (!rule?.allowed) throw new ForbiddenException(`${prop} can only be changed by an administrator (${rule?.permission ?? 'every-row permission'})`);
       }
       out.push([f, this.toParam(f, value)]);
     }
     return out;
   }
 
-  /** Columns the server sets on insert: `server` (by column name) and the request's tenant. */
-  private serverEntries(server: Record<string, unknown>, tenant?: string): [FieldSpec, unknown][] {
+  /** Columns the server sets on insert: `server` and the extensions' (by column name), then actors. */
+  private serverEntries(server: Record<string, unknown>, scope: Scope): [FieldSpec, unknown][] {
     const out: [FieldSpec, unknown][] = [];
     for (const [column, value] of Object.entries(server)) {
       const f = this.spec.fields.find((x) => x.column === column);
       if (!f) throw new Error(`unknown column ${column}`);
       out.push([f, this.toParam(f, value)]);
     }
-    if (this.spec.tenant && tenant !== undefined) {
-      const f = this.spec.fields.find((x) => x.column === this.spec.tenant?.column);
-      if (f) out.push([f, tenant]);
+    for (const [column, value] of scope.insert) {
+      const f = this.spec.fields.find((x) => x.column === column);
+      if (!f) throw new Error(`unknown column ${column}`);
+      out.push([f, value]);
     }
     out.push(...this.actorEntries(['create', 'update']).filter(([f]) => !(f.column in server)));
     return out;
@@ -372,8 +325,8 @@ export class CrudRepository<T extends Row = Row> {
     const entries = this.writableEntries(dto);
     return this.scoped(
       db,
-      async (q, _where, tenant) => {
-        const all = [...entries, ...this.serverEntries(server, tenant)];
+      async (q, scope) => {
+        const all = [...entries, ...this.serverEntries(server, scope)];
         const params = all.map(([, v]) => v);
         const columns = all.map(([f]) => ident(f.column));
         const values = all.map(([f], i) => (writeCast(f) ? typedParam(`$${i + 1}`, f.sqlType) : `$${i + 1}`));
@@ -385,9 +338,9 @@ export class CrudRepository<T extends Row = Row> {
         const sql = columns.length
           ? `INSERT INTO ${this.spec.table} AS __row (${columns.join(', ')}) VALUES (${values.join(', ')})`
           : `INSERT INTO ${this.spec.table} AS __row DEFAULT VALUES`;
-        const r = await q.query(`${sql} RETURNING ${this.selectList}${this.auditColumn}`, params);
+        const r = await q.query(`${sql} RETURNING ${this.selectList}${this.capture(scope)}`, params);
         const row = r.rows[0] as Row;
-        await this.record(q, 'INSERT', [{ new: row.__audit }]);
+        await scope.record(q, [{ new: row.__change as string | undefined }]);
         return this.toApi(row);
       },
       'INSERT',
@@ -404,15 +357,15 @@ export class CrudRepository<T extends Row = Row> {
     const written = dtos.map((d) => this.writableEntries(d));
     return this.scoped(
       db,
-      async (q, _where, tenant) => {
-        const rows = written.map((e) => new Map([...e, ...this.serverEntries({}, tenant)].map(([f, v]) => [f.column, v])));
+      async (q, scope) => {
+        const rows = written.map((e) => new Map([...e, ...this.serverEntries({}, scope)].map(([f, v]) => [f.column, v])));
         const stamp = this.spec.createdAtColumn;
         const columns = [...new Set([...rows.flatMap((r) => [...r.keys()]), ...(stamp ? [stamp] : [])])];
         let inserted: Row[];
         if (columns.length === 0) {
           inserted = [];
           for (let i = 0; i < rows.length; i++) {
-            const r = await q.query(`INSERT INTO ${this.spec.table} AS __row DEFAULT VALUES RETURNING ${this.selectList}${this.auditColumn}`);
+            const r = await q.query(`INSERT INTO ${this.spec.table} AS __row DEFAULT VALUES RETURNING ${this.selectList}${this.capture(scope)}`);
             inserted.push(r.rows[0] as Row);
           }
         } else {
@@ -420,10 +373,10 @@ export class CrudRepository<T extends Row = Row> {
           const bind = binder(params);
           const casts = new Map(this.spec.fields.map((f) => [f.column, writeCast(f)]));
           const values = rows.map((r) => `(${columns.map((c) => (r.has(c) ? bind(r.get(c), casts.get(c)) : c === stamp ? 'now()' : 'DEFAULT')).join(', ')})`);
-          const sql = `INSERT INTO ${this.spec.table} AS __row (${columns.map(ident).join(', ')}) VALUES ${values.join(', ')} RETURNING ${this.selectList}${this.auditColumn}`;
+          const sql = `INSERT INTO ${this.spec.table} AS __row (${columns.map(ident).join(', ')}) VALUES ${values.join(', ')} RETURNING ${this.selectList}${this.capture(scope)}`;
           inserted = (await q.query(sql, params)).rows as Row[];
         }
-        await this.record(q, 'INSERT', inserted.map((r) => ({ new: r.__audit })));
+        await scope.record(q, inserted.map((r) => ({ new: r.__change as string | undefined })));
         return inserted.map((r) => this.toApi(r));
       },
       'INSERT',
@@ -438,22 +391,22 @@ export class CrudRepository<T extends Row = Row> {
     if (entries.length === 0) throw new BadRequestException('send at least one field to change');
     return this.scoped(
       db,
-      async (q, scopeWhere) => {
-        const old = await this.before(q, key, scopeWhere, this.notDeleted());
+      async (q, scope) => {
+        const old = await this.before(q, key, scope, this.notDeleted());
         const params: unknown[] = [];
         const bind = binder(params);
         const sets = [...entries.map(([f, v]) => `${ident(f.column)} = ${bind(v, writeCast(f))}`), ...this.actorSets(['update'], bind)];
         if (this.spec.updatedAtColumn && !entries.some(([f]) => f.column === this.spec.updatedAtColumn)) {
           sets.push(`${ident(this.spec.updatedAtColumn)} = now()`);
         }
-        const conds = [this.keyWhere(key, bind), ...scopeWhere(bind), ...this.notDeleted()];
+        const conds = [this.keyWhere(key, bind), ...scope.where(bind), ...this.notDeleted()];
         const r = await q.query(
-          `UPDATE ${this.spec.table} AS __row SET ${sets.join(', ')} WHERE ${conds.join(' AND ')} RETURNING ${this.selectList}${this.auditColumn}`,
+          `UPDATE ${this.spec.table} AS __row SET ${sets.join(', ')} WHERE ${conds.join(' AND ')} RETURNING ${this.selectList}${this.capture(scope)}`,
           params,
         );
         if (r.rows.length === 0) throw new NotFoundException(`${this.spec.name} not found`);
         const row = r.rows[0] as Row;
-        await this.record(q, 'UPDATE', [{ old, new: row.__audit }]);
+        await scope.record(q, [{ old, new: row.__change as string | undefined }]);
         return this.toApi(row);
       },
       'UPDATE',
@@ -465,12 +418,12 @@ export class CrudRepository<T extends Row = Row> {
     const soft = this.spec.softDeleteColumn;
     await this.scoped(
       db,
-      async (q, scopeWhere) => {
-        const old = soft ? await this.before(q, key, scopeWhere, [`${ident(soft)} IS NULL`]) : undefined;
+      async (q, scope) => {
+        const old = soft ? await this.before(q, key, scope, [`${ident(soft)} IS NULL`]) : undefined;
         const params: unknown[] = [];
         const bind = binder(params);
-        const conds = [this.keyWhere(key, bind), ...scopeWhere(bind)];
-        const returning = this.auditing ? ' RETURNING to_jsonb(__row)::text AS "__audit"' : '';
+        const conds = [this.keyWhere(key, bind), ...scope.where(bind)];
+        const returning = scope.capturing ? ' RETURNING to_jsonb(__row)::text AS "__change"' : '';
         const sets = [`${ident(soft ?? '')} = now()`, ...(soft ? this.actorSets(['update', 'delete'], bind) : [])];
         if (this.spec.updatedAtColumn) sets.push(`${ident(this.spec.updatedAtColumn)} = now()`);
         const r = soft
@@ -480,8 +433,8 @@ export class CrudRepository<T extends Row = Row> {
             )
           : await q.query(`DELETE FROM ${this.spec.table} AS __row WHERE ${conds.join(' AND ')}${returning}`, params);
         if (r.rowCount === 0) throw new NotFoundException(`${this.spec.name} not found`);
-        const changed = (r.rows as Row[]).map((x) => (soft ? { old, new: x.__audit } : { old: x.__audit }));
-        await this.record(q, 'DELETE', changed);
+        const changed = (r.rows as Row[]).map((x): RowChange => (soft ? { old, new: x.__change as string } : { old: x.__change as string }));
+        await scope.record(q, changed);
       },
       'DELETE',
     );
@@ -492,22 +445,22 @@ export class CrudRepository<T extends Row = Row> {
     if (!column) throw new NotFoundException(`${this.spec.name} rows are not soft-deleted`);
     return this.scoped(
       db,
-      async (q, scopeWhere) => {
-        const old = await this.before(q, key, scopeWhere, [`${ident(column)} IS NOT NULL`]);
+      async (q, scope) => {
+        const old = await this.before(q, key, scope, [`${ident(column)} IS NOT NULL`]);
         const params: unknown[] = [];
         const bind = binder(params);
-        const conds = [this.keyWhere(key, bind), ...scopeWhere(bind), `${ident(column)} IS NOT NULL`];
+        const conds = [this.keyWhere(key, bind), ...scope.where(bind), `${ident(column)} IS NOT NULL`];
         const sets = [`${ident(column)} = NULL`, ...this.actorSets(['update'], bind)];
         // Who deleted it no longer applies.
         for (const f of this.spec.fields.filter((x) => x.server === 'delete')) sets.push(`${ident(f.column)} = NULL`);
         if (this.spec.updatedAtColumn) sets.push(`${ident(this.spec.updatedAtColumn)} = now()`);
         const r = await q.query(
-          `UPDATE ${this.spec.table} AS __row SET ${sets.join(', ')} WHERE ${conds.join(' AND ')} RETURNING ${this.selectList}${this.auditColumn}`,
+          `UPDATE ${this.spec.table} AS __row SET ${sets.join(', ')} WHERE ${conds.join(' AND ')} RETURNING ${this.selectList}${this.capture(scope)}`,
           params,
         );
         if (r.rows.length === 0) throw new NotFoundException(`no deleted ${this.spec.name} with that key`);
         const row = r.rows[0] as Row;
-        await this.record(q, 'RESTORE', [{ old, new: row.__audit }]);
+        await scope.record(q, [{ old, new: row.__change as string | undefined }]);
         return this.toApi(row);
       },
       'RESTORE',
@@ -516,7 +469,7 @@ export class CrudRepository<T extends Row = Row> {
 
   /**
    * A change the server makes on its own behalf (sign-in flows: a new password hash, a verified
-   * email), by column name, with the audit trail and row scopes of any other change; not limited
+   * email), by column name, with the extensions (change recording, settings) of any other change; not limited
    * to the caller's own rows. 404 when the row is gone.
    */
   async updateColumns(key: KeyValues, values: Record<string, unknown>, db: Queryable = this.db): Promise<void> {
@@ -528,16 +481,16 @@ export class CrudRepository<T extends Row = Row> {
     if (entries.length === 0) return;
     await this.scoped(
       db,
-      async (q, scopeWhere) => {
-        const old = await this.before(q, key, scopeWhere, []);
+      async (q, scope) => {
+        const old = await this.before(q, key, scope, []);
         const params: unknown[] = [];
         const bind = binder(params);
         const sets = entries.map(([f, v]) => `${ident(f.column)} = ${bind(v, f.sqlType)}`);
         if (this.spec.updatedAtColumn && !(this.spec.updatedAtColumn in values)) sets.push(`${ident(this.spec.updatedAtColumn)} = now()`);
-        const conds = [this.keyWhere(key, bind), ...scopeWhere(bind)];
-        const r = await q.query(`UPDATE ${this.spec.table} AS __row SET ${sets.join(', ')} WHERE ${conds.join(' AND ')}${this.auditing ? ' RETURNING to_jsonb(__row)::text AS "__audit"' : ''}`, params);
+        const conds = [this.keyWhere(key, bind), ...scope.where(bind)];
+        const r = await q.query(`UPDATE ${this.spec.table} AS __row SET ${sets.join(', ')} WHERE ${conds.join(' AND ')}${scope.capturing ? ' RETURNING to_jsonb(__row)::text AS "__change"' : ''}`, params);
         if (r.rowCount === 0) throw new NotFoundException(`${this.spec.name} not found`);
-        await this.record(q, 'UPDATE', (r.rows as Row[]).map((x) => ({ old, new: x.__audit })));
+        await scope.record(q, (r.rows as Row[]).map((x) => ({ old, new: x.__change as string | undefined })));
       },
       'UPDATE',
       { unscoped: true },

@@ -1,3 +1,5 @@
+import type { CrudExtension } from './extension.js';
+
 /**
  * What a generated resource looks like to the shared CRUD runtime: its table, its fields and
  * what clients may do with each. Specs are generated from the database schema; SQL identifiers
@@ -63,7 +65,7 @@ export interface FieldSpec {
    * own id (or null).
    */
   readonly server?: 'create' | 'update' | 'delete' | 'self';
-  /** Only callers allowed every row (the owner scope's bypass permission) may set it: an account's status, role, plan. */
+  /** Only callers an extension allows (e.g. those who may change every row) may set it: an account's status, role, plan. Nobody, without such an extension. */
   readonly privileged?: boolean;
 }
 
@@ -86,28 +88,11 @@ export interface ResourceSpec {
   readonly defaultLimit: number;
   readonly maxLimit: number;
   readonly defaultCount: 'exact' | 'estimated' | 'none';
-  /** Tenant-scoped tables: the tenant column, its type and the setting RLS policies read. */
-  readonly tenant?: { readonly column: string; readonly type: string; readonly setting: string };
   /**
-   * Audited tables: every change is recorded in the audit trail in its own transaction, by the
-   * app (`application`) or by the table's trigger (`trigger`). `schema` and `table` are unquoted.
+   * Features' hooks into every statement (row scopes, server-set columns, change recording), in
+   * the order they apply. See extension.ts.
    */
-  readonly audit?: { readonly schema: string; readonly table: string; readonly mode: 'application' | 'trigger' };
-  /**
-   * Own rows: a caller reads and changes only rows whose `column` is their user id, unless they
-   * hold `bypass`. `self`: the users table (the column is the key). `rls`: row-level security
-   * enforces the same (the app sets `nestgen.user_id` and `nestgen.owner_bypass` per transaction).
-   * `members`: owners and admins of the caller's tenant also read the users who are members of
-   * it (an SQL condition over the users table; `$T` is the tenant, `setting` its RLS setting).
-   */
-  readonly owner?: {
-    readonly column: string;
-    readonly type: string;
-    readonly bypass: string;
-    readonly self: boolean;
-    readonly rls: boolean;
-    readonly members?: { readonly sql: string; readonly setting: string; readonly type: string };
-  };
+  readonly extensions?: readonly CrudExtension[];
 }
 
 /** Quote an SQL identifier. Only ever called with names from a ResourceSpec. */

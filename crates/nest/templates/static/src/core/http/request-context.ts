@@ -1,22 +1,19 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 
-/** What the current request knows about its caller; set per request, read by repositories. */
+/**
+ * What the current request knows about its caller; set per request, read by repositories.
+ * Features add their own fields (declaration merging: `declare module '.../request-context.js'`).
+ */
 export interface RequestContext {
   userId?: string;
   email?: string;
-  /** The tenant (organization) the request acts in, checked against the caller's membership. */
-  tenant?: string;
-  /** The caller's role in that tenant (owner, admin, member, ...), when known. */
-  tenantRole?: string | null;
-  /** The caller holds the route's `<resource>:all` permission: the own-rows scope does not apply. */
-  ownerBypass?: boolean;
-  /** For the audit trail. */
+  /** Where the request came from (logs, change records). */
   ip?: string;
   userAgent?: string;
   requestId?: string;
   correlationId?: string;
-  /** Why the change is made (`X-Audit-Reason`). */
-  reason?: string;
+  /** The request's headers, for features that read their own (e.g. a reason for a change). */
+  headers?: Readonly<Record<string, string | string[] | undefined>>;
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();

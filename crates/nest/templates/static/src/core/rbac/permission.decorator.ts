@@ -1,5 +1,12 @@
 import { SetMetadata } from '@nestjs/common';
 
+declare module '../http/request-context.js' {
+  interface RequestContext {
+    /** The caller holds the route's `<resource>:all` permission: the own-rows scope does not apply. */
+    ownerBypass?: boolean;
+  }
+}
+
 export const REQUIRED_PERMISSION = 'rbac:permission';
 export const WITH_DELETED_PERMISSION = 'rbac:with-deleted';
 export const OWNER_BYPASS = 'rbac:owner-bypass';

@@ -1,5 +1,14 @@
 import { SetMetadata } from '@nestjs/common';
 
+declare module '../http/request-context.js' {
+  interface RequestContext {
+    /** The tenant (organization) the request acts in, checked against the caller's membership. */
+    tenant?: string;
+    /** The caller's role in that tenant (owner, admin, member, ...), when known. */
+    tenantRole?: string | null;
+  }
+}
+
 export const TENANT_SCOPED = 'tenancy:scoped';
 export const TENANT_OPTIONAL = 'tenancy:optional';
 export const TENANT_ROLES = 'tenancy:roles';

@@ -1,0 +1,56 @@
+import type { CallScope, CrudCall, CrudExtension } from '../crud/extension.js';
+import { ident } from '../crud/resource.js';
+
+/**
+ * Own rows: a caller reads and changes only rows whose `column` is their user id, unless they
+ * hold `bypass` (`<resource>:all`). `self`: the users table (the column is the key). `rls`:
+ * row-level security enforces the same (the app sets `nestgen.user_id` and
+ * `nestgen.owner_bypass` per transaction). `members`: owners and admins of the caller's tenant
+ * also read the users who are members of it (an SQL condition over the users table; `$T` is the
+ * tenant, `setting` its row-level security setting).
+ */
+export interface OwnRowsSpec {
+  readonly column: string;
+  readonly type: string;
+  readonly bypass: string;
+  readonly self: boolean;
+  readonly rls: boolean;
+  readonly members?: { readonly sql: string; readonly setting: string; readonly type: string };
+}
+
+export class OwnRows implements CrudExtension {
+  constructor(readonly spec: OwnRowsSpec) {}
+
+  begin({ ctx, unscoped }: CrudCall): CallScope {
+    const o = this.spec;
+    const bypass = unscoped || ctx?.ownerBypass === true;
+    const userId = ctx?.userId ?? null;
+    // Owners and admins of the caller's tenant also read the accounts of its members.
+    const membersOf =
+      o.members && !bypass && ctx?.tenant && (ctx.tenantRole === 'owner' || ctx.tenantRole === 'admin') ? ctx.tenant : undefined;
+    const settings: [string, string][] = [];
+    if (membersOf && o.members) settings.push([o.members.setting, membersOf]);
+    if (o.rls || membersOf) settings.push(['nestgen.user_id', ctx?.userId ?? '']);
+    if (o.rls) settings.push(['nestgen.owner_bypass', bypass ? 'on' : '']);
+    return {
+      settings,
+      enforced: (bind) => (o.rls && !bypass ? [`${ident(o.column)} = ${bind(userId, o.type)}`] : []),
+      // The users table's own-row scope has no row-level security behind it (sign-in reads
+      // accounts before anyone is known): the app's condition is the only one.
+      where: (bind, mode) => {
+        if (o.rls || bypass) return [];
+        const mine = `${ident(o.column)} = ${bind(userId, o.type)}`;
+        if (mode === 'read' && membersOf && o.members) {
+          return [`(${mine} OR ${o.members.sql.replaceAll('$T', bind(membersOf, o.members.type))})`];
+        }
+        return [mine];
+      },
+    };
+  }
+
+  privileged(ctx: CrudCall['ctx']): { allowed: boolean; permission: string } {
+    return { allowed: ctx?.ownerBypass === true, permission: this.spec.bypass };
+  }
+}
+
+export const ownRows = (spec: OwnRowsSpec): OwnRows => new OwnRows(spec);
