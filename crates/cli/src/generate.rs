@@ -3,7 +3,9 @@
 use crate::input::{self, Source};
 use crate::{EXIT_INPUT, EXIT_USAGE, render};
 use clap::ArgMatches;
+use nest_features::Stage;
 use nest_model::{Flags, Model, Selection};
+use nest_nest::GenerateOptions;
 use nest_write::{Action, Manifest, Options, STATE_DIR};
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -110,7 +112,7 @@ fn print_notes(model: &Model) {
     let mut grouped: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for r in &model.resources {
         for n in &r.notes {
-            grouped.entry(n.as_str()).or_default().push(r.qualified());
+            grouped.entry(n.message.as_str()).or_default().push(r.qualified());
         }
     }
     for (note, tables) in grouped {
@@ -211,7 +213,7 @@ fn run(m: &ArgMatches, flags: Flags, named: &[String], all: bool, removed: &[Str
         }
         _ => None,
     };
-    let options = nest_nest::GenerateOptions {
+    let options = GenerateOptions {
         template_dir: m.get_one::<String>("templates").map(PathBuf::from),
         schema_setting: schema_paths.as_ref().map(|rels| {
             if rels.len() == 1 {
@@ -221,7 +223,7 @@ fn run(m: &ArgMatches, flags: Flags, named: &[String], all: bool, removed: &[Str
             }
         }),
     };
-    let generated = match nest_nest::generate(&catalog, &config, &sel, &options) {
+    let generated = match nest_features::run(&catalog, &config, &sel, Stage::Files(&options)) {
         Ok(g) => g,
         Err(e) => {
             eprintln!("error: {e}");
@@ -229,10 +231,8 @@ fn run(m: &ArgMatches, flags: Flags, named: &[String], all: bool, removed: &[Str
         }
     };
     let model = &generated.model;
-    if !model.diagnostics.is_empty() {
-        for d in &model.diagnostics {
-            eprintln!("{}", render::format_diagnostic(d, None));
-        }
+    if !model.errors.is_empty() {
+        render::model_errors(model);
         eprintln!("nothing was written");
         return Ok(ExitCode::from(EXIT_INPUT));
     }
@@ -355,11 +355,15 @@ pub fn explain(m: &ArgMatches, flags: Flags) -> anyhow::Result<ExitCode> {
     } else {
         Selection { tables: Vec::new(), flags: Flags::default(), recorded }
     };
-    let mut model = nest_model::build(&catalog, &resolved.config, &sel);
-    for d in &model.diagnostics {
-        eprintln!("{}", render::format_diagnostic(d, None));
-    }
-    if !model.diagnostics.is_empty() {
+    let mut model = match nest_features::run(&catalog, &resolved.config, &sel, Stage::Model) {
+        Ok(g) => g.model,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_INPUT));
+        }
+    };
+    if !model.errors.is_empty() {
+        render::model_errors(&model);
         return Ok(ExitCode::from(EXIT_INPUT));
     }
     if !wanted.is_empty() {

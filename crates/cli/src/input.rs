@@ -40,7 +40,7 @@ fn read_config(m: &ArgMatches, project_dir: Option<&Path>) -> Result<(Config, Op
     for (i, path) in candidates.iter().enumerate() {
         match std::fs::read_to_string(path) {
             Ok(text) => {
-                let c = Config::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+                let c = nest_features::parse_config(&text).map_err(|e| format!("{}: {e}", path.display()))?;
                 let dir =
                     path.parent().map(|p| if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_path_buf() });
                 return Ok((c, dir));

@@ -47,7 +47,7 @@ fn cli() -> Command {
         .about("Turn a PostgreSQL schema into a NestJS backend")
         .after_help(format!(
             "Feature flags: --features.<name>=true|false ({})",
-            nest_model::settings::feature_list()
+            nest_features::vocabulary().feature_list()
         ))
         .subcommand_required(true)
         .arg_required_else_help(true)
@@ -91,9 +91,10 @@ fn cli() -> Command {
 fn split_feature_flags(args: Vec<String>) -> Result<(Vec<String>, Flags), String> {
     let mut flags = Flags::default();
     let mut rest = Vec::new();
+    let vocab = nest_features::vocabulary();
     for a in args {
         if a.starts_with("--features.") {
-            flags.parse_one(&a)?;
+            flags.parse_one(&a, &vocab)?;
         } else {
             rest.push(a);
         }

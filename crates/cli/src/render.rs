@@ -177,6 +177,15 @@ pub fn summary(c: &Catalog) -> String {
     out
 }
 
+/// The Model's errors, located and with the source line where the file is readable.
+pub fn model_errors(m: &nest_model::Model) {
+    let mut sources: HashMap<String, Option<String>> = HashMap::new();
+    for d in m.diagnostics() {
+        let text = sources.entry(d.file.clone()).or_insert_with(|| std::fs::read_to_string(&d.file).ok());
+        eprintln!("{}", format_diagnostic(&d, text.as_deref()));
+    }
+}
+
 /// `explain`: every resolved setting of every resource, and where it came from.
 pub fn explain(m: &nest_model::Model) -> String {
     use nest_model::Access;
@@ -223,6 +232,9 @@ pub fn explain(m: &nest_model::Model) -> String {
         );
         for (name, s) in &r.features {
             let _ = writeln!(out, "  feature {name}: {} ({})", s.value, s.source);
+        }
+        for line in nest_features::explain_lines(m, r) {
+            let _ = writeln!(out, "  {line}");
         }
         for f in &r.fields {
             let access = match f.access {

@@ -4,9 +4,11 @@ use crate::names;
 use crate::settings::TableConfig;
 use nest_catalog::expr::parse_expr;
 use nest_catalog::{Catalog, Column, SqlType, Table, TypeRef};
+use serde::Serialize;
 use sqlparser::ast::{Expr, InTarget, Value};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FieldKind {
     Uuid,
     Text,
@@ -48,7 +50,8 @@ impl FieldKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     Email,
     Url,
@@ -56,7 +59,8 @@ pub enum Format {
 }
 
 /// A value the server writes from the request, never the client (actor and owner columns).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ServerSet {
     /// The signed-in user's id, on insert (`owner_id`, `created_by`, `uploaded_by`, ...).
     ActorOnCreate,
@@ -81,7 +85,8 @@ impl ServerSet {
 }
 
 /// What clients may do with a field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Access {
     /// Read and write.
     ReadWrite,
@@ -93,7 +98,7 @@ pub enum Access {
     None,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Field {
     pub column: String,
     pub property: String,

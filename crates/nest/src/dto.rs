@@ -4,7 +4,8 @@ use nest_model::{Field, FieldKind, Format};
 use serde::Serialize;
 use std::collections::BTreeSet;
 
-use crate::view::ts_string;
+use crate::imports::{ImportLine, ImportSet};
+use crate::quote::string as ts_string;
 
 /// Imports a DTO file needs, by module.
 #[derive(Default)]
@@ -15,26 +16,22 @@ pub struct Imports {
     pub core: BTreeSet<&'static str>,
 }
 
-/// One `import { names } from 'from';` line.
-#[derive(Debug, Clone, Serialize)]
-pub struct ImportLine {
-    pub names: String,
-    pub from: String,
-}
-
 impl Imports {
-    /// The import lines, in a fixed order; `core_path` is the relative path to core/crud.
+    /// The import lines; `core_path` is the relative path to core/crud.
     pub fn lines(&self, core_path: &str) -> Vec<ImportLine> {
-        [
-            (&self.swagger, "@nestjs/swagger".to_string()),
-            (&self.transformer, "class-transformer".to_string()),
-            (&self.validator, "class-validator".to_string()),
-            (&self.core, format!("{core_path}/validators.js")),
-        ]
-        .into_iter()
-        .filter(|(names, _)| !names.is_empty())
-        .map(|(names, from)| ImportLine { names: names.iter().copied().collect::<Vec<_>>().join(", "), from })
-        .collect()
+        let mut set = ImportSet::default();
+        let validators = format!("{core_path}/validators.js");
+        for (names, from) in [
+            (&self.swagger, "@nestjs/swagger"),
+            (&self.transformer, "class-transformer"),
+            (&self.validator, "class-validator"),
+            (&self.core, validators.as_str()),
+        ] {
+            for n in names {
+                set.add(n, from);
+            }
+        }
+        set.lines()
     }
 }
 

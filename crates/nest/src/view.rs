@@ -1,12 +1,39 @@
-//! View models: what templates see. Everything is precomputed text, so templates only place it.
+//! View models: what core templates see. Everything is precomputed text, so templates only place
+//! it; features' parts arrive as contributions and are placed without being named.
 
+use crate::contribute::{Contributions, Decorator, ExtraController, Import, Package, ResourceContributions, Route};
 use crate::dto::{self, DtoKind, Imports};
-use nest_model::security::actions;
+use crate::imports::{ImportLine, ImportSet};
+use crate::quote::string as ts_string;
+use nest_catalog::quote::ident_always as quote_ident;
 use nest_model::{FieldKind, Model, Resource, ResourceKind};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
-pub use crate::quote::string as ts_string;
-pub(crate) use nest_catalog::quote::ident_always as quote_ident;
+/// Decorators of each route of a resource, by route id.
+pub type Decorators = BTreeMap<String, Vec<Decorator>>;
+
+/// The routes of a resource's own controller, with the permission each needs under RBAC.
+pub fn core_routes(r: &Resource) -> Vec<Route> {
+    let o = &r.operations;
+    [
+        (o.list, "list", "read"),
+        (o.get, "get", "read"),
+        (o.create, "create", "create"),
+        (o.bulk_create, "bulk", "bulk-create"),
+        (o.update, "update", "update"),
+        (o.delete, "delete", "delete"),
+        (o.restore, "restore", "restore"),
+    ]
+    .into_iter()
+    .filter(|(on, _, _)| *on)
+    .map(|(_, id, action)| Route {
+        id: id.into(),
+        action: action.into(),
+        permission: format!("{}:{action}", r.names.permission),
+    })
+    .collect()
+}
 
 #[derive(Serialize)]
 pub struct KeyView {
@@ -14,14 +41,6 @@ pub struct KeyView {
     pub column: String,
     pub swagger_type: String,
     pub swagger_format: Option<String>,
-}
-
-/// One entry of a spec's `extensions`: `factory(arg)`, imported from `from`.
-#[derive(Serialize)]
-pub struct ExtensionView {
-    pub factory: String,
-    pub from: String,
-    pub arg: String,
 }
 
 #[derive(Serialize)]
@@ -33,6 +52,39 @@ pub struct OpsView {
     pub update: bool,
     pub delete: bool,
     pub restore: bool,
+}
+
+/// One entry of a spec's `extensions`: `factory(arg)`, imported from `from`.
+#[derive(Serialize)]
+pub struct ExtensionView {
+    pub factory: String,
+    pub from: String,
+    pub arg: String,
+}
+
+/// A controller's imports and decorators (class and per route), as lines.
+#[derive(Serialize)]
+pub struct ControllerView {
+    pub imports: Vec<ImportLine>,
+    pub class_decorators: Vec<String>,
+    pub routes: BTreeMap<String, Vec<String>>,
+}
+
+impl ControllerView {
+    fn new(mut imports: ImportSet, rc: &ResourceContributions, decorators: &Decorators, routes: &[&str]) -> Self {
+        imports.extend(rc.class_decorators.iter().flat_map(|d| d.imports.iter()));
+        let mut lines = BTreeMap::new();
+        for id in routes {
+            let list = decorators.get(*id).map(Vec::as_slice).unwrap_or_default();
+            imports.extend(list.iter().flat_map(|d| d.imports.iter()));
+            lines.insert(id.to_string(), list.iter().map(|d| d.text.clone()).collect());
+        }
+        ControllerView {
+            imports: imports.lines(),
+            class_decorators: rc.class_decorators.iter().map(|d| d.text.clone()).collect(),
+            routes: lines,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -65,48 +117,25 @@ pub struct ResourceView {
     pub default_limit: u32,
     pub max_limit: u32,
     pub count_mode: String,
-    pub read_imports: Vec<dto::ImportLine>,
+    pub read_imports: Vec<ImportLine>,
     pub read_props: Vec<dto::Prop>,
-    pub create_imports: Vec<dto::ImportLine>,
+    pub create_imports: Vec<ImportLine>,
     pub create_props: Vec<dto::Prop>,
-    pub update_imports: Vec<dto::ImportLine>,
+    pub update_imports: Vec<ImportLine>,
     pub update_props: Vec<dto::Prop>,
     pub notes: Vec<String>,
-    /// The project signs users in: routes need a bearer token.
-    pub auth: bool,
-    /// Routes need `<permission>:<action>`.
-    pub rbac: bool,
-    pub permission: String,
     /// The spec's extensions (row scopes, change recording), in the order they apply.
     pub extensions: Vec<ExtensionView>,
-    /// A tenant-scoped table.
-    pub tenant_spec: Option<String>,
-    /// The membership table: writes need an owner or admin of the organization.
-    pub members: bool,
-    /// `{ schema, table, mode }` of an audited table (it gets GET /:key/history).
-    pub audit_spec: Option<String>,
-    /// Permission that reads the audit trail (and so the history route).
-    pub audit_permission: String,
-    /// `{ column, type, bypass, ... }` of the own-rows scope.
-    pub owner_spec: Option<String>,
-    /// Permission that lifts the own-rows scope (`<resource>:all`), with RBAC.
-    pub owner_bypass: Option<String>,
-    /// `?withDeleted=true` needs this permission (the resource's restore).
-    pub with_deleted_permission: Option<String>,
-    /// The users table with tenancy: the caller's organization is used when there is one.
-    pub tenant_optional: bool,
+    /// The resource's own controller.
+    pub controller: ControllerView,
+    /// Controllers features add (class and file stem, for the module).
+    pub extra_controllers: Vec<ExtraRef>,
 }
 
-/// The permission that reads the audit trail: `<audit log resource>:read`.
-pub fn audit_read_permission(m: &Model) -> Option<String> {
-    let a = m.audit.as_ref()?;
-    let name = m
-        .resources
-        .iter()
-        .find(|r| r.schema == a.logs.schema && r.table == a.logs.table)
-        .map(|r| r.names.permission.clone())
-        .unwrap_or_else(|| a.logs.table.clone());
-    Some(format!("{name}:read"))
+#[derive(Serialize)]
+pub struct ExtraRef {
+    pub class: String,
+    pub module: String,
 }
 
 fn spec_field(f: &nest_model::Field) -> String {
@@ -138,68 +167,76 @@ fn spec_field(f: &nest_model::Field) -> String {
     format!("{{ {} }}", parts.join(", "))
 }
 
-/// `{ column, type, bypass, self, rls, members? }` of a resource with the own-rows scope.
-fn owner_spec(m: &Model, r: &Resource) -> Option<String> {
-    let o = r.owner.as_ref()?;
-    let f = &r.fields[o.field];
-    let members = match (&m.auth, &m.tenancy) {
-        (Some(a), Some(t)) if o.members => format!(
-            ", members: {{ sql: {}, setting: {}, type: {} }}",
-            ts_string(&crate::tenancy::members_condition(a, t)),
-            ts_string(&t.setting),
-            ts_string(&t.tenant_id_type)
-        ),
-        _ => String::new(),
-    };
-    Some(format!(
-        "{{ column: {}, type: {}, bypass: {}, self: {}, rls: {}{members} }}",
-        ts_string(&f.column),
-        ts_string(&f.cast_type),
-        ts_string(&o.bypass),
-        o.is_self,
-        !o.is_self && r.kind == ResourceKind::Table,
-    ))
+/// Names the core controller's own code uses.
+fn core_controller_imports(r: &Resource) -> ImportSet {
+    let o = &r.operations;
+    let soft = r.soft_delete.is_some();
+    let keyed = o.get || o.update || o.delete || o.restore;
+    let mut s = ImportSet::default();
+    let common = "@nestjs/common";
+    let swagger = "@nestjs/swagger";
+    for (on, name, from) in [
+        (true, "Controller", common),
+        (true, "Get", common),
+        (true, "Query", common),
+        (keyed, "Param", common),
+        (o.create || o.update, "Body", common),
+        (o.create || o.bulk_create || o.restore, "Post", common),
+        (o.update, "Patch", common),
+        (o.delete, "Delete", common),
+        (o.create || o.delete || o.restore, "HttpCode", common),
+        (true, "ApiBadRequestResponse", swagger),
+        (true, "ApiOkResponse", swagger),
+        (true, "ApiOperation", swagger),
+        (true, "ApiTags", swagger),
+        (!r.swagger.value, "ApiExcludeController", swagger),
+        (keyed, "ApiNotFoundResponse", swagger),
+        (keyed, "ApiParam", swagger),
+        (o.get && soft, "ApiQuery", swagger),
+        (o.create || o.bulk_create, "ApiBody", swagger),
+        (o.create || o.bulk_create, "ApiCreatedResponse", swagger),
+        (o.create || o.update || o.delete || o.restore, "ApiConflictResponse", swagger),
+        (o.delete, "ApiNoContentResponse", swagger),
+        (o.bulk_create, "ApiPayloadTooLargeResponse", swagger),
+        (o.bulk_create, "BulkPipe", "../../core/crud/bulk.pipe.js"),
+        (true, "ErrorResponseDto", "../../core/crud/dto.js"),
+        (!r.key.is_empty(), "KeyPipe", "../../core/crud/key.pipe.js"),
+        (true, "ApiListQuery", "../../core/crud/openapi.js"),
+    ] {
+        if on {
+            s.add(name, from);
+        }
+    }
+    let (class, dto) = (&r.names.class, &r.names.singular_file);
+    if o.create || o.bulk_create {
+        s.add(&format!("Create{class}Dto"), &format!("./dto/create-{dto}.dto.js"));
+    }
+    if o.update {
+        s.add(&format!("Update{class}Dto"), &format!("./dto/update-{dto}.dto.js"));
+    }
+    if o.bulk_create {
+        s.add(&format!("{class}BulkResponseDto"), &format!("./dto/{dto}.dto.js"));
+    }
+    s.add(&format!("{class}ListResponseDto"), &format!("./dto/{dto}.dto.js"));
+    s.add(&format!("{class}ResponseDto"), &format!("./dto/{dto}.dto.js"));
+    s.add(&r.names.constant, &format!("./{}.resource.js", r.names.file));
+    s.add(&format!("{}Service", r.names.plural_class), &format!("./{}.service.js", r.names.file));
+    s
 }
 
-#[derive(Serialize)]
-pub struct OwnedTableView {
-    pub table: String,
-    pub column: String,
-    #[serde(rename = "type")]
-    pub ty: String,
-    /// No permissive policy on the table yet (from the schema or tenancy): add one that the
-    /// restrictive owner policy narrows.
-    pub needs_permissive: bool,
+/// The view of an extra controller: its imports (its own and its decorators') and decorators.
+pub fn extra_controller_view(
+    rc: &ResourceContributions,
+    decorators: &Decorators,
+    c: &ExtraController,
+) -> ControllerView {
+    let mut imports = ImportSet::default();
+    imports.extend(&c.imports);
+    let routes: Vec<&str> = c.routes.iter().map(|r| r.id.as_str()).collect();
+    ControllerView::new(imports, rc, decorators, &routes)
 }
 
-#[derive(Serialize)]
-pub struct OwnerSqlView {
-    pub tables: Vec<OwnedTableView>,
-}
-
-/// db/06-owner.sql: row-level security for tables with the own-rows scope.
-pub fn owner_sql_view(c: &nest_catalog::Catalog, m: &Model) -> OwnerSqlView {
-    let tables = m
-        .resources
-        .iter()
-        .filter(|r| r.kind == ResourceKind::Table && r.owner.as_ref().is_some_and(|o| !o.is_self))
-        .map(|r| {
-            let o = r.owner.as_ref().expect("filtered");
-            let f = &r.fields[o.field];
-            let tenant_policies = m.tenancy.is_some() && r.tenant_column.is_some();
-            let own_permissive = c.table(&r.schema, &r.table).is_some_and(|t| t.policies.iter().any(|p| p.permissive));
-            OwnedTableView {
-                table: format!("{}.{}", quote_ident(&r.schema), quote_ident(&r.table)),
-                column: quote_ident(&f.column),
-                ty: f.cast_type.clone(),
-                needs_permissive: !tenant_policies && !own_permissive,
-            }
-        })
-        .collect();
-    OwnerSqlView { tables }
-}
-
-pub fn resource_view(m: &Model, r: &Resource) -> ResourceView {
+pub fn resource_view(r: &Resource, rc: &ResourceContributions, decorators: &Decorators) -> ResourceView {
     let readable: Vec<_> = r.fields.iter().filter(|f| f.readable()).collect();
     let creatable: Vec<_> = r.fields.iter().filter(|f| f.writable()).collect();
     let updatable: Vec<_> = r.fields.iter().filter(|f| f.writable() && !f.is_key).collect();
@@ -233,39 +270,8 @@ pub fn resource_view(m: &Model, r: &Resource) -> ResourceView {
         .collect();
     let key_path = key.iter().map(|k| format!(":{}", k.property)).collect::<Vec<_>>().join("/");
     let key_object = format!("{{ {} }}", key.iter().map(|k| k.property.clone()).collect::<Vec<_>>().join(", "));
-    let tenant_spec = match (&m.tenancy, r.tenant_column) {
-        (Some(t), Some(i)) => Some(format!(
-            "{{ column: {}, type: {}, setting: {} }}",
-            ts_string(&r.fields[i].column),
-            ts_string(&r.fields[i].cast_type),
-            ts_string(&t.setting)
-        )),
-        _ => None,
-    };
-    let audit_spec = m.audit.as_ref().and_then(|a| {
-        a.audited.iter().find(|t| t.schema == r.schema && t.table == r.table).map(|t| {
-            format!(
-                "{{ schema: {}, table: {}, mode: '{}' }}",
-                ts_string(&t.schema),
-                ts_string(&t.table),
-                t.mode.as_str()
-            )
-        })
-    });
-    let owner = owner_spec(m, r);
-    let extension = |factory: &str, from: &str, arg: &String| ExtensionView {
-        factory: factory.into(),
-        from: format!("../../core/{from}.js"),
-        arg: arg.clone(),
-    };
-    let extensions = [
-        tenant_spec.as_ref().map(|a| extension("tenantScope", "tenancy/tenant-scope", a)),
-        owner.as_ref().map(|a| extension("ownRows", "auth/own-rows", a)),
-        audit_spec.as_ref().map(|a| extension("auditTrail", "audit/audit-trail", a)),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let own_routes: Vec<String> = core_routes(r).into_iter().map(|x| x.id).collect();
+    let own_routes: Vec<&str> = own_routes.iter().map(String::as_str).collect();
     ResourceView {
         class: r.names.class.clone(),
         plural_class: r.names.plural_class.clone(),
@@ -309,23 +315,22 @@ pub fn resource_view(m: &Model, r: &Resource) -> ResourceView {
         create_props,
         update_imports: ui.lines(core),
         update_props,
-        notes: r.notes.clone(),
-        auth: m.auth.is_some(),
-        rbac: m.rbac.is_some() && r.feature("rbac"),
-        permission: r.names.permission.clone(),
-        extensions,
-        tenant_spec,
-        members: m.tenancy.as_ref().is_some_and(|t| {
-            (t.members.schema == r.schema && t.members.table == r.table)
-                || (t.tenant.schema == r.schema && t.tenant.table == r.table)
-        }),
-        audit_spec,
-        audit_permission: audit_read_permission(m).unwrap_or_default(),
-        owner_spec: owner,
-        owner_bypass: r.owner.as_ref().map(|o| o.bypass.clone()),
-        with_deleted_permission: (r.soft_delete.is_some() && m.rbac.is_some() && r.feature("rbac"))
-            .then(|| format!("{}:restore", r.names.permission)),
-        tenant_optional: r.owner.as_ref().is_some_and(|o| o.members) && m.tenancy.is_some(),
+        notes: r.notes.iter().map(|n| n.message.clone()).collect(),
+        extensions: rc
+            .extensions
+            .iter()
+            .map(|e| ExtensionView {
+                factory: e.factory.clone(),
+                from: format!("../../{}.js", e.module),
+                arg: e.arg.clone(),
+            })
+            .collect(),
+        controller: ControllerView::new(core_controller_imports(r), rc, decorators, &own_routes),
+        extra_controllers: rc
+            .controllers
+            .iter()
+            .map(|c| ExtraRef { class: c.class.clone(), module: format!("./{}", c.file.trim_end_matches(".ts")) })
+            .collect(),
     }
 }
 
@@ -349,6 +354,12 @@ pub struct RouteDoc {
     pub notes: Vec<String>,
 }
 
+/// Feature sections, rendered.
+pub struct Rendered {
+    pub env: Vec<String>,
+    pub readme: Vec<String>,
+}
+
 #[derive(Serialize)]
 pub struct ProjectView {
     pub name: String,
@@ -356,143 +367,146 @@ pub struct ProjectView {
     pub schema_setting: Option<String>,
     /// Database name the README's setup block creates (snake_case of the project name).
     pub db_name: String,
-    /// Own-rows tables and their owner column.
-    pub owned: Vec<(String, String)>,
     pub title: String,
     pub title_literal: String,
+    /// Import lines of app.module.ts.
+    pub imports: Vec<ImportLine>,
+    /// Features' modules, by class name.
+    pub feature_modules: Vec<String>,
     pub modules: Vec<ModuleRef>,
     pub dependencies: Vec<PackageView>,
     pub dev_dependencies: Vec<PackageView>,
     pub routes: Vec<RouteDoc>,
     pub skipped: Vec<(String, String)>,
-    pub auth: bool,
-    pub rbac: bool,
-    pub tenancy: bool,
-    pub audit: bool,
-    /// Audited tables and who writes their audit rows.
-    pub audited: Vec<(String, String)>,
-    pub audit_log_table: String,
-    pub audit_permission: String,
-    pub audit_partitioned: bool,
-    pub audit_retention_table: String,
-    pub tenant_setting: String,
-    pub tenant_table: String,
-    pub member_table: String,
-    /// Tenant-scoped tables and their tenant column.
-    pub tenant_scoped: Vec<(String, String)>,
-    /// `resource:action` permissions, for the README.
-    pub permissions: Vec<String>,
+    /// Features' blocks of `.env.example`, rendered.
+    pub env_sections: Vec<String>,
+    /// Features' README sections, rendered.
+    pub readme_sections: Vec<String>,
+    /// Lines of the `.env` the README's setup writes, besides DATABASE_URL.
+    pub setup_env: Vec<String>,
+    /// DocumentBuilder calls features add.
+    pub openapi_calls: Vec<String>,
+    /// Features' db files and what they hold.
+    pub db_docs: Vec<(String, String)>,
 }
 
-pub fn project_view(m: &Model, schema_setting: Option<String>) -> ProjectView {
-    let mut modules: Vec<ModuleRef> = m
-        .resources
-        .iter()
-        .map(|r| ModuleRef { plural_class: r.names.plural_class.clone(), file: r.names.file.clone() })
-        .collect();
-    modules.sort_by(|a, b| a.file.cmp(&b.file));
-    let pkgs = |dev: bool| {
-        let mut v: Vec<PackageView> = crate::PACKAGES
+impl ProjectView {
+    pub fn new(
+        m: &Model,
+        c: &Contributions,
+        packages: &[Package],
+        rendered: Rendered,
+        schema_setting: Option<String>,
+    ) -> Self {
+        let mut modules: Vec<ModuleRef> = m
+            .resources
             .iter()
-            .filter(|(_, _, d)| *d == dev)
-            .map(|(n, v, _)| PackageView { name: n.to_string(), version: v.to_string() })
+            .map(|r| ModuleRef { plural_class: r.names.plural_class.clone(), file: r.names.file.clone() })
             .collect();
-        v.sort_by(|a, b| a.name.cmp(&b.name));
-        v
-    };
-    let routes = m
-        .resources
-        .iter()
-        .map(|r| {
-            let o = &r.operations;
-            let mut ops = Vec::new();
-            let k = r.key_fields().iter().map(|f| format!(":{}", f.property)).collect::<Vec<_>>().join("/");
-            let base = format!("{}/{}", if r.versioned.value { "/v1" } else { "" }, r.names.route);
-            if o.list {
-                ops.push(format!("GET {base}"));
-            }
-            if o.get {
-                ops.push(format!("GET {base}/{k}"));
-            }
-            if o.create {
-                ops.push(format!("POST {base}"));
-            }
-            if o.bulk_create {
-                ops.push(format!("POST {base}/bulk"));
-            }
-            if o.update {
-                ops.push(format!("PATCH {base}/{k}"));
-            }
-            if o.delete {
-                ops.push(format!("DELETE {base}/{k}"));
-            }
-            if o.restore {
-                ops.push(format!("POST {base}/{k}/restore"));
-            }
-            RouteDoc { route: base, table: r.qualified(), operations: ops.join(", "), notes: r.notes.clone() }
-        })
-        .collect();
-    let db_name = {
-        let mut n: String = m
-            .project
-            .name
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
-            .collect();
-        if !n.starts_with(|c: char| c.is_ascii_lowercase()) {
-            n.insert_str(0, "app_");
+        modules.sort_by(|a, b| a.file.cmp(&b.file));
+        let mut imports = ImportSet::default();
+        imports.add("Module", "@nestjs/common");
+        imports.add("DatabaseModule", "./core/database/database.module.js");
+        imports.add("HealthController", "./core/health/health.controller.js");
+        imports.extend(
+            c.modules.iter().map(|x| Import::new(&x.class, &format!("./{}.js", x.module))).collect::<Vec<_>>().iter(),
+        );
+        for mr in &modules {
+            imports.add(&format!("{}Module", mr.plural_class), &format!("./modules/{0}/{0}.module.js", mr.file));
         }
-        n
-    };
-    ProjectView {
-        schema_setting,
-        db_name,
-        owned: m
+        let mut feature_modules: Vec<String> = c.modules.iter().map(|x| x.class.clone()).collect();
+        feature_modules.sort();
+        feature_modules.dedup();
+        let pkgs = |dev: bool| {
+            packages
+                .iter()
+                .filter(|p| p.dev == dev)
+                .map(|p| PackageView { name: p.name.to_string(), version: p.version.to_string() })
+                .collect::<Vec<_>>()
+        };
+        let routes = m
             .resources
             .iter()
-            .filter_map(|r| {
-                r.owner.as_ref().filter(|o| !o.is_self).map(|o| (r.qualified(), r.fields[o.field].column.clone()))
+            .map(|r| {
+                let o = &r.operations;
+                let mut ops = Vec::new();
+                let k = r.key_fields().iter().map(|f| format!(":{}", f.property)).collect::<Vec<_>>().join("/");
+                let base = format!("{}/{}", if r.versioned.value { "/v1" } else { "" }, r.names.route);
+                for (on, route) in [
+                    (o.list, format!("GET {base}")),
+                    (o.get, format!("GET {base}/{k}")),
+                    (o.create, format!("POST {base}")),
+                    (o.bulk_create, format!("POST {base}/bulk")),
+                    (o.update, format!("PATCH {base}/{k}")),
+                    (o.delete, format!("DELETE {base}/{k}")),
+                    (o.restore, format!("POST {base}/{k}/restore")),
+                ] {
+                    if on {
+                        ops.push(route);
+                    }
+                }
+                RouteDoc {
+                    route: base,
+                    table: r.qualified(),
+                    operations: ops.join(", "),
+                    notes: r.notes.iter().map(|n| n.message.clone()).collect(),
+                }
             })
-            .collect(),
-        name: m.project.name.clone(),
-        title: m.project.title.clone(),
-        title_literal: ts_string(&m.project.title),
-        modules,
-        dependencies: pkgs(false),
-        dev_dependencies: pkgs(true),
-        routes,
-        skipped: m.skipped.clone(),
-        auth: m.auth.is_some(),
-        rbac: m.rbac.is_some(),
-        tenancy: m.tenancy.is_some(),
-        audit: m.audit.is_some(),
-        audited: m
-            .audit
-            .iter()
-            .flat_map(|a| a.audited.iter().map(|t| (format!("{}.{}", t.schema, t.table), t.mode.as_str().to_string())))
-            .collect(),
-        audit_log_table: m.audit.as_ref().map(|a| a.logs.table.clone()).unwrap_or_default(),
-        audit_permission: audit_read_permission(m).unwrap_or_default(),
-        audit_partitioned: m.audit.as_ref().is_some_and(|a| a.partition_column.is_some()),
-        audit_retention_table: m
-            .audit
-            .as_ref()
-            .and_then(|a| a.retention.as_ref().map(|r| r.table.table.clone()))
-            .unwrap_or_default(),
-        tenant_setting: m.tenancy.as_ref().map(|t| t.setting.clone()).unwrap_or_default(),
-        tenant_table: m.tenancy.as_ref().map(|t| t.tenant.table.clone()).unwrap_or_default(),
-        member_table: m.tenancy.as_ref().map(|t| t.members.table.clone()).unwrap_or_default(),
-        tenant_scoped: m
-            .resources
-            .iter()
-            .filter(|r| m.tenancy.as_ref().is_some_and(|t| !(t.tenant.schema == r.schema && t.tenant.table == r.table)))
-            .filter_map(|r| r.tenant_column.map(|i| (r.qualified(), r.fields[i].column.clone())))
-            .collect(),
-        permissions: m
-            .resources
-            .iter()
-            .filter(|r| m.rbac.is_some() && r.feature("rbac"))
-            .flat_map(|r| actions(&r.operations).into_iter().map(move |a| format!("{}:{a}", r.names.permission)))
-            .collect(),
+            .collect();
+        let db_name = {
+            let mut n: String = m
+                .project
+                .name
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+                .collect();
+            if !n.starts_with(|c: char| c.is_ascii_lowercase()) {
+                n.insert_str(0, "app_");
+            }
+            n
+        };
+        let mut db_docs: Vec<(String, String)> =
+            c.db.iter().map(|d| (format!("db/{}", d.name), d.doc.clone())).collect();
+        db_docs.sort();
+        ProjectView {
+            schema_setting,
+            db_name,
+            name: m.project.name.clone(),
+            title: m.project.title.clone(),
+            title_literal: ts_string(&m.project.title),
+            imports: imports.lines(),
+            feature_modules,
+            modules,
+            dependencies: pkgs(false),
+            dev_dependencies: pkgs(true),
+            routes,
+            skipped: m.skipped.clone(),
+            env_sections: rendered.env,
+            readme_sections: rendered.readme,
+            setup_env: c.setup_env.clone(),
+            openapi_calls: c.openapi.clone(),
+            db_docs,
+        }
+    }
+}
+
+/// What db/90-app-role.sql needs: the schemas whose tables the app uses, and the features'
+/// statements (rendered) inside the grant function.
+#[derive(Serialize)]
+pub struct AppRoleView {
+    schemas: String,
+    blocks: Vec<String>,
+}
+
+impl AppRoleView {
+    pub fn new(m: &Model, blocks: Vec<String>) -> Self {
+        let mut schemas: Vec<&str> = m.resources.iter().map(|r| r.schema.as_str()).collect();
+        schemas.push("nestgen");
+        schemas.sort();
+        schemas.dedup();
+        AppRoleView {
+            schemas: schemas.iter().map(|x| nest_catalog::quote::string(x)).collect::<Vec<_>>().join(", "),
+            blocks,
+        }
     }
 }

@@ -1,0 +1,148 @@
+//! The generator's features, one folder each, and the pipeline that runs them.
+//!
+//! A feature folder (`src/<name>/`) holds everything the feature is: `mod.rs` (its definition,
+//! its resolution — which tables, which settings, its typed state in the Model — and its
+//! contributions to the generated project), `templates/` (its SQL and TypeScript templates),
+//! `runtime/` (TypeScript copied verbatim into projects, at the path it has under `runtime/`)
+//! and its tests. [`registry`] lists the features; flags, config keys, the CLI help, `explain`
+//! and the metadata columns that switch features on all derive from that list.
+//!
+//! Adding a feature: see CONTRIBUTING.md ("Add a feature").
+
+mod audit;
+mod auth;
+mod own_rows;
+mod rbac;
+pub mod registry;
+mod schema;
+mod switches;
+mod tenancy;
+
+use nest_catalog::Catalog;
+use nest_model::{Config, Model, Resolve, Selection, Vocabulary};
+use nest_nest::{Contribute, FileTree, GenerateOptions, RenderError};
+
+pub use registry::FEATURES;
+
+/// A feature: its model side and its emit side.
+pub trait Feature: Resolve + Contribute {}
+
+impl<T: Resolve + Contribute> Feature for T {}
+
+fn resolvers() -> Vec<&'static dyn Resolve> {
+    FEATURES.iter().map(|f| *f as &dyn Resolve).collect()
+}
+
+fn contributors() -> Vec<&'static dyn Contribute> {
+    FEATURES.iter().map(|f| *f as &dyn Contribute).collect()
+}
+
+/// Every feature name and config key the generator knows.
+pub fn vocabulary() -> Vocabulary {
+    Vocabulary {
+        features: FEATURES.iter().map(|f| f.def()).collect(),
+        keys: FEATURES.iter().flat_map(|f| f.config_keys().iter()).collect(),
+    }
+}
+
+/// `nest-generator.toml`, checked against the registry.
+pub fn parse_config(text: &str) -> Result<Config, String> {
+    Config::parse(text, &vocabulary())
+}
+
+/// Catalog + settings → Model: the core resources, then every feature's resolution.
+pub fn build_model(catalog: &Catalog, config: &Config, selection: &Selection) -> Model {
+    nest_model::build(catalog, config, selection, &resolvers())
+}
+
+/// What `explain` prints about a resource besides its core settings, from every feature.
+pub fn explain_lines(m: &Model, r: &nest_model::Resource) -> Vec<String> {
+    FEATURES.iter().flat_map(|f| f.explain(m, r)).collect()
+}
+
+/// Everything `generate` produces for a catalog, in memory.
+pub struct Generated {
+    pub model: Model,
+    pub tree: FileTree,
+    /// Decisions taken while writing db/01-schema.sql.
+    pub sql_notes: Vec<String>,
+}
+
+/// How far the pipeline runs.
+pub enum Stage<'a> {
+    /// The Model only (`explain`).
+    Model,
+    /// The Model and the project's files (`generate`).
+    Files(&'a GenerateOptions),
+}
+
+/// The one pipeline `generate` and `explain` run: Catalog + settings → Model (core, then every
+/// feature's resolution) → files (core templates and runtime, every feature's contributions,
+/// and db/00-meta.sql, db/01-schema.sql written from the input itself). No disk access besides
+/// reading a user template folder when one is given. The tree is empty when the Model has
+/// errors or the stage is [`Stage::Model`].
+pub fn run(catalog: &Catalog, config: &Config, selection: &Selection, stage: Stage) -> Result<Generated, RenderError> {
+    let model = build_model(catalog, config, selection);
+    let Stage::Files(options) = stage else {
+        return Ok(Generated { model, tree: FileTree::new(), sql_notes: Vec::new() });
+    };
+    if !model.errors.is_empty() {
+        return Ok(Generated { model, tree: FileTree::new(), sql_notes: Vec::new() });
+    }
+    let (schema_sql, notes) = nest_sql::schema_sql(catalog);
+    let db = vec![
+        ("db/00-meta.sql".to_string(), nest_catalog::meta::meta_schema_sql()),
+        ("db/01-schema.sql".to_string(), schema_sql),
+    ];
+    let tree = nest_nest::render(&model, &contributors(), db, options)?;
+    Ok(Generated { model, tree, sql_notes: notes.into_iter().map(|n| n.0).collect() })
+}
+
+/// Paths of the files every project copies verbatim (the core's and every feature's runtime,
+/// and the lockfile): snapshots list them by path only.
+pub fn runtime_paths() -> Vec<&'static str> {
+    nest_nest::static_paths().chain(FEATURES.iter().flat_map(|f| f.runtime().iter().map(|(p, _)| *p))).collect()
+}
+
+/// Every npm package a project lists.
+pub fn packages() -> Vec<nest_nest::Package> {
+    nest_nest::packages(&contributors())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// The shipped lockfile is the lockfile of exactly the packages of the core and every
+    /// registered feature: `npm ci` accepts it in every project.
+    #[test]
+    fn lockfile_matches_the_pinned_packages() {
+        let lock: serde_json::Value = serde_json::from_str(nest_nest::LOCKFILE).unwrap();
+        let root = &lock["packages"][""];
+        for (key, dev) in [("dependencies", false), ("devDependencies", true)] {
+            let wanted: BTreeMap<String, String> = packages()
+                .iter()
+                .filter(|p| p.dev == dev)
+                .map(|p| (p.name.to_string(), p.version.to_string()))
+                .collect();
+            let locked: BTreeMap<String, String> = root[key]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(n, v)| (n.clone(), v.as_str().unwrap().to_string()))
+                .collect();
+            assert_eq!(
+                locked, wanted,
+                "{key} of e2e/package-lock.json and the packages of the core and features differ"
+            );
+            for (name, version) in &wanted {
+                assert_eq!(
+                    lock["packages"][format!("node_modules/{name}")]["version"],
+                    version.as_str(),
+                    "{name} installed"
+                );
+            }
+        }
+    }
+}

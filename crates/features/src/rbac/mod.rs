@@ -1,0 +1,245 @@
+//! Role-based access control (seed scenario 2): every route requires `<resource>:<action>`;
+//! roles inherit from their parent role; direct grants and revokes; default roles guest ← user ←
+//! manager ← admin and super-admin, whose permissions follow whose data a table holds (deny by
+//! default extends to data). Once any table asks for RBAC, every table has it unless a flag or
+//! the config turns it off explicitly; the role and permission tables always have it.
+//!
+//! State: [`RbacModel`]. Needs sign-in (the auth feature's state).
+
+mod detect;
+mod view;
+
+pub use detect::{RbacModel, actions};
+
+use crate::auth::AuthModel;
+use nest_model::{
+    DataClass, FeatureDef, FeatureError, MetaSwitch, Model, ModelCx, ModelError, Resolve, Resource, Setting, Source,
+};
+use nest_nest::{
+    AppModule, Contribute, Contributions, DbFile, Decorator, FeatureFile, Ownership, RenderError, Rendered, Route,
+};
+
+pub struct Rbac;
+
+pub static DEF: FeatureDef = FeatureDef {
+    id: "rbac",
+    about: "every route requires a <resource>:<action> permission",
+    meta: MetaSwitch::TableMetadata("enable_rbac"),
+    implemented: true,
+};
+
+#[derive(Debug, thiserror::Error)]
+enum RbacError {
+    #[error("RBAC needs a users table to sign in (email and password_hash columns); none was found")]
+    NoUsers,
+    #[error("RBAC: {0}")]
+    Tables(String),
+}
+
+impl FeatureError for RbacError {
+    fn help(&self) -> String {
+        match self {
+            RbacError::NoUsers => "include a users table in the input and generate it with --features.auth=true, or turn RBAC off with --features.rbac=false",
+            RbacError::Tables(_) => "RBAC reads roles, permissions, role_permissions, user_roles and user_permissions tables shaped as seed scenario 2",
+        }
+        .into()
+    }
+}
+
+impl Resolve for Rbac {
+    fn def(&self) -> &'static FeatureDef {
+        &DEF
+    }
+
+    fn resolve(&self, cx: &mut ModelCx) {
+        if !cx.resources.iter().any(|r| r.feature(DEF.id)) {
+            return;
+        }
+        let Some(a) = cx.state::<AuthModel>() else {
+            // A users table that could not be used was reported already.
+            if !cx.errors.iter().any(|e| matches!(e, ModelError::Feature { feature: "auth", .. })) {
+                cx.error(ModelError::feature(DEF.id, None, RbacError::NoUsers));
+            }
+            return;
+        };
+        let Some(users) = cx.catalog.table(&a.schema, &a.table) else { return };
+        let r = match detect::detect_rbac(cx.catalog, users) {
+            Ok(r) => r,
+            Err(e) => {
+                cx.error(ModelError::feature(DEF.id, None, RbacError::Tables(e)));
+                return;
+            }
+        };
+        // Deny by default: once the project has RBAC, every route needs a permission, unless a
+        // flag or the config file turns RBAC off for that table. The role and permission tables
+        // are always guarded.
+        let guarded = r.tables();
+        for res in cx.resources.iter_mut() {
+            let core = guarded.iter().any(|t| res.is(t));
+            if core {
+                let assignments = res.is(&r.user_roles) || r.user_permissions.as_ref().is_some_and(|t| res.is(t));
+                res.classify(if assignments { DataClass::Assignments } else { DataClass::Powers });
+            }
+            let explicit_off =
+                res.features.get(DEF.id).is_some_and(|s| !s.value && matches!(s.source, Source::Flag | Source::Config));
+            if res.feature(DEF.id) || (explicit_off && !core) {
+                continue;
+            }
+            let why = if core {
+                "role and permission tables are always guarded"
+            } else {
+                "the project uses RBAC: every route needs a permission (deny by default)"
+            };
+            if explicit_off {
+                res.note(DEF.id, format!("{}: RBAC cannot be turned off for a role or permission table", res.table));
+            }
+            res.features.insert(DEF.id.into(), Setting::new(true, Source::Inferred(why.into())));
+        }
+        cx.states.insert(DEF.id, r);
+    }
+}
+
+const TEMPLATES: &[(&str, &str)] =
+    nest_nest::templates!["templates", "rbac"; "rbac.tables.ts.j2", "rbac.sql.j2", "env.j2", "readme.md.j2"];
+
+const RUNTIME: &[(&str, &str)] = nest_nest::runtime_files![
+    "runtime";
+    "src/core/rbac/rbac.controller.ts",
+    "src/core/rbac/rbac.module.ts",
+    "src/core/rbac/rbac.service.ts",
+];
+
+#[derive(serde::Serialize)]
+struct ReadmeView {
+    tenancy: bool,
+    /// `resource:action` of every guarded route.
+    permissions: Vec<String>,
+}
+
+/// The project has tenants.
+fn tenanted(m: &Model) -> bool {
+    m.features.ids().any(|id| id == crate::tenancy::DEF.id)
+}
+
+impl Contribute for Rbac {
+    fn id(&self) -> &'static str {
+        DEF.id
+    }
+
+    fn templates(&self) -> &'static [(&'static str, &'static str)] {
+        TEMPLATES
+    }
+
+    fn runtime(&self) -> &'static [(&'static str, &'static str)] {
+        RUNTIME
+    }
+
+    fn contribute(&self, m: &Model, out: &mut Contributions) -> Result<(), RenderError> {
+        let (Some(a), Some(r)) = (m.state::<AuthModel>(), m.state::<RbacModel>()) else { return Ok(()) };
+        out.runtime.extend(RUNTIME);
+        out.files.push(FeatureFile {
+            path: "src/core/rbac/rbac.tables.ts".into(),
+            body: Rendered::new("rbac/rbac.tables.ts.j2", view::rbac_view(a, r))?,
+            ownership: Ownership::Generated,
+        });
+        out.db.push(DbFile {
+            name: "03-rbac.sql".into(),
+            body: Rendered::new("rbac/rbac.sql.j2", view::rbac_sql_view(m, r, tenanted(m)))?,
+            doc: "permissions, default roles and grants, change notifications.".into(),
+        });
+        out.modules.push(AppModule { class: "RbacModule".into(), module: "core/rbac/rbac.module".into() });
+        out.env.push(Rendered::new("rbac/env.j2", ())?);
+        let permissions = m
+            .resources
+            .iter()
+            .filter(|res| res.feature(DEF.id))
+            .flat_map(|res| actions(&res.operations).into_iter().map(move |a| format!("{}:{a}", res.names.permission)))
+            .collect();
+        out.readme.push(Rendered::new("rbac/readme.md.j2", ReadmeView { tenancy: tenanted(m), permissions })?);
+        Ok(())
+    }
+
+    fn route(&self, m: &Model, r: &Resource, route: &Route, out: &mut Vec<Decorator>) {
+        if m.state::<RbacModel>().is_none() || !r.feature(DEF.id) {
+            return;
+        }
+        let p = &route.permission;
+        let decorators = "../../core/rbac/permission.decorator.js";
+        let swagger = "@nestjs/swagger";
+        out.push(Decorator::new(format!("@RequirePermission('{p}')"), &[("RequirePermission", decorators)]));
+        out.push(Decorator::new(
+            format!("@ApiExtension('x-required-permission', '{p}')"),
+            &[("ApiExtension", swagger)],
+        ));
+        out.push(Decorator::new(
+            format!("@ApiForbiddenResponse({{ type: ErrorResponseDto, description: 'Requires permission {p}' }})"),
+            &[("ApiForbiddenResponse", swagger), ("ErrorResponseDto", "../../core/crud/dto.js")],
+        ));
+        // Soft-deleted rows need the table's restore permission too.
+        if r.soft_delete.is_some() && matches!(route.id.as_str(), "list" | "get") {
+            let restore = format!("{}:restore", r.names.permission);
+            out.push(Decorator::new(
+                format!("@WithDeletedPermission('{restore}')"),
+                &[("WithDeletedPermission", decorators)],
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::view::default_role;
+    use nest_model::{Model, Selection};
+
+    fn seed(files: &[&str], config: &str) -> Model {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/seed");
+        let paths: Vec<std::path::PathBuf> = files.iter().map(|f| root.join(f)).collect();
+        let catalog = nest_ddl::parse_paths(&paths);
+        crate::build_model(&catalog, &crate::parse_config(config).unwrap(), &Selection::default())
+    }
+
+    fn who(m: &Model, table: &str, action: &str) -> Option<&'static str> {
+        let res = m.resource(table).unwrap_or_else(|| panic!("{table}"));
+        default_role(super::tenanted(m), res.data, action)
+    }
+
+    #[test]
+    fn with_tenancy_default_roles_stay_inside_tenants_and_own_rows() {
+        let m = seed(&["."], "");
+        assert!(super::tenanted(&m));
+        assert_eq!(who(&m, "projects", "read"), Some("guest"));
+        assert_eq!(who(&m, "projects", "delete"), Some("admin"));
+        assert_eq!(who(&m, "files", "create"), Some("user"), "files carry the tenant column");
+        assert_eq!(who(&m, "notifications", "delete"), Some("user"), "own rows: users manage theirs");
+        assert_eq!(who(&m, "notifications", "all"), None, "every row: platform admins only");
+        assert_eq!(who(&m, "users", "read"), Some("guest"), "one's own account");
+        assert_eq!(who(&m, "users", "all"), None);
+        for platform in ["roles", "user_roles", "audit_logs", "notification_templates", "events", "file_shares"] {
+            assert_eq!(who(&m, platform, "read"), None, "{platform} is platform data");
+        }
+        let v = super::view::rbac_sql_view(&m, m.state::<super::RbacModel>().expect("rbac"), true);
+        let admin = v.grant("'admin'").expect("admin grants");
+        assert!(!admin.contains("'roles:manage'") && !admin.contains(":all'"), "{admin}");
+    }
+
+    #[test]
+    fn without_tenancy_admin_reads_assignments_and_the_trail() {
+        let m = seed(
+            &["02-rbac.sql", "03-audit.sql", "03b-audit-trigger.sql", "07-notifications.sql"],
+            "[features]\nrbac = true\n",
+        );
+        assert!(!super::tenanted(&m));
+        assert_eq!(who(&m, "roles", "read"), Some("guest"));
+        assert_eq!(who(&m, "roles", "create"), None, "role tables are never written by a default role");
+        assert_eq!(who(&m, "user_roles", "read"), Some("admin"));
+        assert_eq!(who(&m, "audit_logs", "read"), Some("admin"));
+        assert_eq!(who(&m, "users", "all"), Some("admin"));
+        assert_eq!(who(&m, "notifications", "all"), Some("admin"));
+        assert_eq!(who(&m, "notification_templates", "create"), Some("user"));
+        let v = super::view::rbac_sql_view(&m, m.state::<super::RbacModel>().expect("rbac"), false);
+        let admin = v.grant("'admin'").expect("admin grants");
+        for p in ["'roles:manage'", "'users:all'", "'notifications:all'", "'audit_logs:read'"] {
+            assert!(admin.contains(p), "{p}: {admin}");
+        }
+    }
+}

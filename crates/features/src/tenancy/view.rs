@@ -1,0 +1,315 @@
+//! What the tenancy templates see: the statements the tenancy runtime runs
+//! (`tenancy.tables.ts`) and db/04-tenancy.sql (row-level security, membership bound to
+//! identity, same-tenant foreign keys).
+//!
+//! A membership row counts for a user when it is linked to them: a users foreign key on the
+//! membership table, or an accepted invitation in `nestgen.member_links`. A row linked to no one
+//! is an invitation: the user whose *verified* email it names may accept it (which links it).
+//! Nothing else: an address, verified or not, never makes anyone a member without their consent,
+//! and an unverified one cannot even accept.
+
+use super::detect::TenancyModel;
+use crate::auth::{AuthModel, verified_sql};
+use nest_catalog::QualifiedName;
+use nest_catalog::quote::{ident as q, ident_always as quote_ident, qualified as qt, string as sql_str};
+use nest_model::Model;
+use nest_nest::quote::{string as ts_string, template as lit};
+use serde::Serialize;
+
+/// Permission that lets a user act in any organization with the X-Organization-Id header.
+pub const CROSS_TENANT_PERMISSION: &str = "tenants:cross";
+
+fn qtab(t: &QualifiedName) -> String {
+    qt(&t.schema, &t.name)
+}
+
+/// How membership rows are tied to users.
+enum Binding<'a> {
+    /// A users foreign key on the membership table, and an email for rows not linked yet.
+    Column {
+        user: &'a str,
+        email: Option<&'a str>,
+    },
+    /// Email only: accepted invitations are linked in `nestgen.member_links` (by the row's key).
+    Email {
+        email: &'a str,
+        key: Option<&'a str>,
+    },
+    None,
+}
+
+fn binding(t: &TenancyModel) -> Binding<'_> {
+    match (&t.member_user, &t.member_email) {
+        (Some(u), e) => Binding::Column { user: u, email: e.as_deref() },
+        (None, Some(e)) => Binding::Email { email: e, key: t.member_key.as_ref().map(|(k, _)| k.as_str()) },
+        (None, None) => Binding::None,
+    }
+}
+
+/// SQL: membership row (columns prefixed by `p`, e.g. `m.`) belongs to user `user` (an SQL
+/// expression): it is linked to them. A row linked to no one is an invitation, not a membership.
+pub fn member_match(t: &TenancyModel, p: &str, user: &str) -> String {
+    match binding(t) {
+        Binding::Column { user: col, .. } => format!("{p}{} = {user}", q(col)),
+        Binding::Email { key: Some(k), .. } => format!("nestgen.member_matches({p}{}, {user})", q(k)),
+        // No key to link by: the verified address is all there is.
+        Binding::Email { email, key: None } => format!("nestgen.email_verified_user({p}{}, {user})", q(email)),
+        Binding::None => "false".into(),
+    }
+}
+
+/// SQL: membership row waits for user `user` (linked to no one, their verified email), or None
+/// when the table cannot link invitations.
+fn member_pending(t: &TenancyModel, p: &str, user: &str) -> Option<String> {
+    match binding(t) {
+        Binding::Column { user: col, email: Some(e) } => {
+            Some(format!("{p}{col} IS NULL AND nestgen.email_verified_user({p}{e}, {user})", col = q(col), e = q(e)))
+        }
+        Binding::Email { email, key: Some(k) } => {
+            Some(format!("nestgen.member_pending({p}{}, {p}{}, {user})", q(k), q(email)))
+        }
+        _ => None,
+    }
+}
+
+fn live(t: &TenancyModel, p: &str) -> String {
+    let mut s = String::new();
+    if let Some(c) = &t.member_status {
+        s.push_str(&format!(" AND ({p}{0} IS NULL OR {p}{0} = 'active')", q(c)));
+    }
+    if let Some(d) = &t.member_deleted_at {
+        s.push_str(&format!(" AND {p}{} IS NULL", q(d)));
+    }
+    s
+}
+
+/// The users table's condition "this user is a member of tenant `$T`" (for owners and admins
+/// who list their members); `users` is the users table, qualified and quoted.
+pub fn members_condition(a: &AuthModel, t: &TenancyModel) -> String {
+    let user = format!("{}.{}.{}", q(&a.schema), q(&a.table), q(&a.id));
+    format!(
+        "EXISTS (SELECT 1 FROM {} m WHERE m.{} = $T::{}{} AND {})",
+        qtab(&t.members),
+        q(&t.member_tenant),
+        t.tenant_id_type,
+        live(t, "m."),
+        member_match(t, "m.", &user)
+    )
+}
+
+/// A JavaScript regular expression (source) for well-formed ids of an SQL type: a malformed id
+/// is refused before it reaches a query.
+fn id_pattern(ty: &str) -> &'static str {
+    match ty {
+        "uuid" => "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        "smallint" | "integer" | "bigint" => "^-?[0-9]{1,19}$",
+        _ => "^[0-9A-Za-z_.:-]{1,100}$",
+    }
+}
+
+#[derive(Serialize)]
+pub struct TenancyView {
+    pub setting: String,
+    pub tenant_id_pattern: String,
+    pub member_id_pattern: String,
+    pub member_sql: String,
+    pub tenant_status_sql: String,
+    pub default_tenant_sql: String,
+    pub list_tenants_sql: String,
+    pub invitations_sql: Option<String>,
+    pub accept_sql: Option<String>,
+    /// `{ table, emailProperty, keyProperty, tenantProperty, userProperty }` of the membership
+    /// resource, when memberships added through the API are invitations.
+    pub invite: Option<String>,
+    pub cross_permission: String,
+    pub active_status: String,
+}
+
+pub fn tenancy_view(m: &Model, a: &AuthModel, t: &TenancyModel) -> TenancyView {
+    let members = qtab(&t.members);
+    let tid = &t.tenant_id_type;
+    let uid = &a.id_type;
+    let mt = q(&t.member_tenant);
+    let role = t.member_role.as_ref().map(|r| format!("m.{}::text", q(r))).unwrap_or_else(|| "NULL::text".into());
+    let alive = live(t, "m.");
+    let member_sql = format!(
+        "SELECT {role} AS role FROM {members} m WHERE m.{mt} = $1::{tid} AND {}{alive} LIMIT 1",
+        member_match(t, "m.", &format!("$2::{uid}"))
+    );
+    let mine = member_match(t, "m.", &format!("$1::{uid}"));
+    let default_tenant_sql =
+        format!("SELECT m.{mt}::text AS tenant FROM {members} m WHERE {mine}{alive} ORDER BY 1 LIMIT 1");
+    let list_tenants_sql =
+        format!("SELECT m.{mt}::text AS id, {role} AS role FROM {members} m WHERE {mine}{alive} ORDER BY 1");
+    let key = t.member_key.as_ref();
+    let invitations_sql = member_pending(t, "m.", &format!("$1::{uid}")).zip(key).map(|(pending, (k, _))| {
+        format!(
+            "SELECT m.{}::text AS id, m.{mt}::text AS \"organizationId\", {role} AS role FROM {members} m WHERE {pending}{alive} ORDER BY 2, 1",
+            q(k)
+        )
+    });
+    let accept_sql = match (binding(t), key) {
+        (Binding::Column { user, email: Some(_) }, Some((k, kt))) => Some(format!(
+            "UPDATE {members} m SET {user} = $2::{uid} WHERE m.{k} = $1::{kt} AND {}{alive} RETURNING m.{k}::text AS id",
+            member_pending(t, "m.", &format!("$2::{uid}")).unwrap_or_default(),
+            user = q(user),
+            k = q(k),
+        )),
+        (Binding::Email { key: Some(_), .. }, Some((k, kt))) => Some(format!(
+            "INSERT INTO nestgen.member_links (member_id, user_id) SELECT m.{k}, $2::{uid} FROM {members} m WHERE m.{k} = $1::{kt} AND {}{alive} ON CONFLICT DO NOTHING RETURNING member_id::text AS id",
+            member_pending(t, "m.", &format!("$2::{uid}")).unwrap_or_default(),
+            k = q(k),
+        )),
+        _ => None,
+    };
+    let tenant = qtab(&t.tenant);
+    let mut status = t.tenant_status.as_ref().map(|s| format!("{}::text", q(s))).unwrap_or_else(|| "NULL::text".into());
+    if let Some(e) = &t.tenant_expires {
+        status = format!("CASE WHEN {e} IS NOT NULL AND {e} < now() THEN 'expired' ELSE {status} END", e = q(e));
+    }
+    let alive_tenant = t.tenant_deleted_at.as_ref().map(|d| format!(" AND {} IS NULL", q(d))).unwrap_or_default();
+    let tenant_status_sql =
+        format!("SELECT {status} AS status FROM {tenant} WHERE {} = $1::{tid}{alive_tenant}", q(&t.tenant_id));
+    let invite = accept_sql.as_ref().and_then(|_| {
+        let r = m.resource_of(&t.members)?;
+        let prop = |c: &str| r.fields.iter().find(|f| f.column == c).map(|f| ts_string(&f.property));
+        let (key, _) = t.member_key.as_ref()?;
+        Some(format!(
+            "{{ table: {}, emailProperty: {}, keyProperty: {}, tenantProperty: {}, userProperty: {} }}",
+            ts_string(&format!("{}.{}", quote_ident(&r.schema), quote_ident(&r.table))),
+            prop(t.member_email.as_deref()?)?,
+            prop(key)?,
+            prop(&t.member_tenant)?,
+            t.member_user.as_deref().and_then(prop).unwrap_or_else(|| "null".into()),
+        ))
+    });
+    TenancyView {
+        invite,
+        tenant_id_pattern: id_pattern(tid).into(),
+        member_id_pattern: id_pattern(t.member_key.as_ref().map(|(_, ty)| ty.as_str()).unwrap_or("text")).into(),
+        setting: lit(&t.setting),
+        member_sql: lit(&member_sql),
+        tenant_status_sql: lit(&tenant_status_sql),
+        default_tenant_sql: lit(&default_tenant_sql),
+        list_tenants_sql: lit(&list_tenants_sql),
+        invitations_sql: invitations_sql.map(|s| lit(&s)),
+        accept_sql: accept_sql.map(|s| lit(&s)),
+        cross_permission: CROSS_TENANT_PERMISSION.into(),
+        active_status: "active".into(),
+    }
+}
+
+#[derive(Serialize)]
+pub struct PolicyView {
+    pub table: String,
+    /// `tenant column = current tenant`.
+    pub check: String,
+    /// The membership table: its own rows are readable from any tenant (`self_match`).
+    pub self_match: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct SameTenantView {
+    pub func: String,
+    pub table: String,
+    pub column: String,
+    pub own: String,
+    pub referenced: String,
+    pub referenced_column: String,
+    pub theirs: String,
+    pub constraint: String,
+    pub message: String,
+    pub detail: String,
+}
+
+/// What db/04-tenancy.sql needs.
+#[derive(Serialize)]
+pub struct TenancySqlView {
+    pub setting: String,
+    pub users: String,
+    pub user_id: String,
+    pub user_id_type: String,
+    pub user_email: String,
+    /// `u` is verified (an SQL condition over alias `u`).
+    pub verified: String,
+    pub user_alive: String,
+    /// Email binding with a single-column key: the link table.
+    pub links: Option<LinksView>,
+    pub members: String,
+    pub policies: Vec<PolicyView>,
+    pub same_tenant: Vec<SameTenantView>,
+}
+
+#[derive(Serialize)]
+pub struct LinksView {
+    pub key: String,
+    pub key_type: String,
+}
+
+pub fn tenancy_sql_view(m: &Model, a: &AuthModel, t: &TenancyModel) -> TenancySqlView {
+    let current_user = format!("nullif(current_setting('nestgen.user_id', true), '')::{}", a.id_type);
+    let mut policies = Vec::new();
+    // The tenant table is filtered by the app only: the membership and status checks read it
+    // before a tenant is set. Views cannot have row-level security.
+    for s in t.scoped.iter().filter(|s| !s.view && s.table != t.tenant) {
+        let Some(col) = m.resource_of(&s.table).and_then(|r| r.field(&s.column)) else { continue };
+        let is_members = s.table == t.members;
+        policies.push(PolicyView {
+            table: qtab(&s.table),
+            check: format!(
+                "{} = nullif(current_setting('{}', true), '')::{}",
+                q(&col.column),
+                t.setting,
+                col.cast_type
+            ),
+            // One's own memberships, and invitations to one's verified email (to list and accept them).
+            self_match: is_members.then(|| match member_pending(t, "", &current_user) {
+                Some(pending) => format!("{} OR {pending}", member_match(t, "", &current_user)),
+                None => member_match(t, "", &current_user),
+            }),
+        });
+    }
+    // Foreign keys ignore row-level security: without a check, a row could point at another
+    // tenant's row (and its id would be confirmed by the answer).
+    let same_tenant = t
+        .same_tenant
+        .iter()
+        .map(|fk| {
+            let func = nest_catalog::naming::make_object_name(&fk.table.name, Some(&fk.name), Some("same_tenant"));
+            SameTenantView {
+                func: q(&func),
+                table: qtab(&fk.table),
+                column: q(&fk.column),
+                own: q(&fk.own),
+                referenced: qtab(&fk.referenced),
+                referenced_column: q(&fk.referenced_column),
+                theirs: q(&fk.theirs),
+                constraint: sql_str(&fk.name),
+                message: sql_str(&format!(
+                    "{} must reference a row of the same tenant ({})",
+                    fk.table.name, t.tenant.name
+                )),
+                detail: sql_str(&format!("Key ({})=(%s) is not present in table {}.", fk.column, fk.referenced.name)),
+            }
+        })
+        .collect();
+    let links = match binding(t) {
+        Binding::Email { key: Some(_), .. } => {
+            t.member_key.as_ref().map(|(k, kt)| LinksView { key: q(k), key_type: kt.clone() })
+        }
+        _ => None,
+    };
+    TenancySqlView {
+        setting: t.setting.clone(),
+        users: qt(&a.schema, &a.table),
+        user_id: q(&a.id),
+        user_id_type: a.id_type.clone(),
+        user_email: q(&a.email),
+        verified: verified_sql(a, "u"),
+        user_alive: a.deleted_at.as_ref().map(|d| format!(" AND u.{} IS NULL", q(d))).unwrap_or_default(),
+        links,
+        members: qtab(&t.members),
+        policies,
+        same_tenant,
+    }
+}
