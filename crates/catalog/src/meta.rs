@@ -248,22 +248,7 @@ fn comments(out: &mut String, table: &str, cols: &[MetaColumn]) {
 /// layout built from `gen_random_uuid()` before that (RFC 9562: 48-bit Unix milliseconds, version
 /// 7, random rest). The function is looked up, not the version guessed; PL/pgSQL resolves
 /// `uuidv7()` only when that branch runs, so this loads on any version.
-pub const UUID_V7_SQL: &str = r#"CREATE OR REPLACE FUNCTION public.uuid_generate_v7() RETURNS uuid
-LANGUAGE plpgsql VOLATILE PARALLEL SAFE AS $$
-BEGIN
-  IF to_regprocedure('pg_catalog.uuidv7()') IS NOT NULL THEN
-    RETURN pg_catalog.uuidv7();
-  END IF;
-  RETURN encode(
-    set_bit(set_bit(
-      overlay(uuid_send(gen_random_uuid())
-              PLACING substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
-              FROM 1 FOR 6),
-      52, 1), 53, 1),
-    'hex')::uuid;
-END
-$$;
-"#;
+pub const UUID_V7_SQL: &str = include_str!("../sql/uuid_generate_v7.sql");
 
 /// The DDL of the metadata schema, as `nest-generator sql meta` prints it. Idempotent.
 pub fn meta_schema_sql() -> String {

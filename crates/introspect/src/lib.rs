@@ -189,9 +189,7 @@ async fn read(client: &Client, wanted: &[String]) -> Result<Catalog, IntrospectE
     sqls.push(meta_sql("enterprise_features", has_ef));
     sqls.push(meta_sql("column_metadata", has_cm));
     sqls.push(if has_tsdb {
-        "SELECT hypertable_schema::text, hypertable_name::text, column_name::text, time_interval::text \
-         FROM timescaledb_information.dimensions WHERE dimension_number = 1"
-            .into()
+        include_str!("../sql/hypertables.sql").into()
     } else {
         "SELECT NULL::text, NULL::text, NULL::text, NULL::text WHERE false".into()
     });

@@ -23,6 +23,37 @@ fn qn(schema: &str, name: &str) -> String {
 
 use nest_catalog::quote::string as sql_string;
 
+/// The multi-line statements of the schema file (TimescaleDB's guarded blocks), as templates.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("timescaledb.sql.j2", include_str!("../templates/timescaledb.sql.j2")),
+    ("hypertables.sql.j2", include_str!("../templates/hypertables.sql.j2")),
+    ("continuous-aggregate.sql.j2", include_str!("../templates/continuous-aggregate.sql.j2")),
+];
+
+/// Render one of [`TEMPLATES`]. They are part of the binary and their contexts are built here,
+/// so a failure is a bug in this crate.
+fn render(name: &str, ctx: minijinja::Value) -> String {
+    let mut env = minijinja::Environment::new();
+    let syntax = minijinja::syntax::SyntaxConfig::builder()
+        .trim_blocks(true)
+        .lstrip_blocks(true)
+        .keep_trailing_newline(true)
+        .build()
+        .expect("syntax");
+    env.set_syntax(syntax);
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    for (n, src) in TEMPLATES {
+        env.add_template(n, src).expect("built-in template");
+    }
+    env.get_template(name).and_then(|t| t.render(ctx)).unwrap_or_else(|e| panic!("template {name}: {e:#}"))
+}
+
+#[derive(serde::Serialize)]
+struct Hypertable {
+    table: String,
+    column: String,
+}
+
 fn column_sql(c: &Column) -> String {
     let mut s = format!("{} {}", q(&c.name), c.ty);
     if let Some(g) = &c.generated {
@@ -226,12 +257,7 @@ pub fn schema_sql(c: &Catalog) -> (String, Vec<Note>) {
         }
     }
     if timescale {
-        s.push_str(
-            "\n-- TimescaleDB where the server has it; everything below also works without it.\n\
-             DO $ts$\nBEGIN\n  IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') THEN\n    \
-             BEGIN\n      CREATE EXTENSION IF NOT EXISTS timescaledb;\n    EXCEPTION WHEN OTHERS THEN\n      \
-             RAISE NOTICE 'timescaledb is available but could not be created: %', SQLERRM;\n    END;\n  END IF;\nEND\n$ts$;\n",
-        );
+        s.push_str(&render("timescaledb.sql.j2", minijinja::Value::UNDEFINED));
     }
     for e in &c.enums {
         let values = e.values.iter().map(|v| sql_string(v)).collect::<Vec<_>>().join(", ");
@@ -359,7 +385,8 @@ pub fn schema_sql(c: &Catalog) -> (String, Vec<Note>) {
         for k in &t.checks {
             lines.push(format!("CONSTRAINT {} CHECK ({})", q(&k.name), k.expression));
         }
-        let _ = write!(s, "CREATE TABLE {} (\n  {}\n)", qn(&t.schema, &t.name), lines.join(",\n  "));
+        let _ = writeln!(s, "CREATE TABLE {} (", qn(&t.schema, &t.name));
+        let _ = write!(s, "  {}\n)", lines.join(",\n  "));
         if let Some((pb, _)) = part {
             let _ = write!(s, " PARTITION BY {pb}");
         }
@@ -439,7 +466,8 @@ pub fn schema_sql(c: &Catalog) -> (String, Vec<Note>) {
     }
 
     if !late_functions.is_empty() {
-        s.push_str("\n-- Functions that take or return table rows\nSET check_function_bodies = false;\n");
+        s.push_str("\n-- Functions that take or return table rows\n");
+        s.push_str("SET check_function_bodies = false;\n");
         for src in late_functions {
             let _ = writeln!(s, "\n{}", statement(src));
         }
@@ -448,17 +476,17 @@ pub fn schema_sql(c: &Catalog) -> (String, Vec<Note>) {
     // Hypertables, then views (a continuous aggregate needs its hypertable).
     let hypertables: Vec<&Table> = ordered.iter().copied().filter(|t| t.hypertable.is_some()).collect();
     if !hypertables.is_empty() {
-        s.push_str("\n-- TimescaleDB hypertables (skipped where TimescaleDB is not installed)\nDO $ht$\nBEGIN\n  IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN\n");
-        for t in &hypertables {
-            let h = t.hypertable.as_ref().expect("filtered");
-            let _ = writeln!(
-                s,
-                "    PERFORM create_hypertable({}, {}, if_not_exists => TRUE, migrate_data => TRUE);",
-                sql_string(&qn(&t.schema, &t.name)),
-                sql_string(&h.time_column)
-            );
-        }
-        s.push_str("  END IF;\nEND\n$ht$;\n");
+        let list: Vec<Hypertable> = hypertables
+            .iter()
+            .map(|t| Hypertable {
+                table: sql_string(&qn(&t.schema, &t.name)),
+                column: sql_string(&t.hypertable.as_ref().expect("filtered").time_column),
+            })
+            .collect();
+        s.push_str(&render(
+            "hypertables.sql.j2",
+            minijinja::context! { hypertables => minijinja::Value::from(minijinja::value::Serde(&list)) },
+        ));
     }
     for t in ordered.iter().filter(|t| t.kind.is_view()) {
         let Some(def) = &t.definition else {
@@ -469,14 +497,14 @@ pub fn schema_sql(c: &Catalog) -> (String, Vec<Note>) {
         let def = def.trim().trim_end_matches(';');
         if t.kind == TableKind::MaterializedView && def.to_ascii_lowercase().contains("time_bucket(") {
             let plain = time_bucket_to_date_bin(def);
-            let _ = write!(
-                s,
-                "\n-- {name}: a continuous aggregate with TimescaleDB, a plain materialized view without.\nDO $mv$\nBEGIN\n  IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN\n    EXECUTE {};\n  ELSE\n    EXECUTE {};\n  END IF;\nEND\n$mv$;\n",
-                sql_string(&format!(
-                    "CREATE MATERIALIZED VIEW {name} WITH (timescaledb.continuous) AS {def} WITH NO DATA"
-                )),
-                sql_string(&format!("CREATE MATERIALIZED VIEW {name} AS {plain}"))
-            );
+            let with_timescale = sql_string(&format!(
+                "CREATE MATERIALIZED VIEW {name} WITH (timescaledb.continuous) AS {def} WITH NO DATA"
+            ));
+            let without = sql_string(&format!("CREATE MATERIALIZED VIEW {name} AS {plain}"));
+            s.push_str(&render(
+                "continuous-aggregate.sql.j2",
+                minijinja::context! { name => &name, with_timescale => with_timescale, without => without },
+            ));
             notes.push(Note(format!("{}: continuous aggregate falls back to date_bin() without TimescaleDB", t.name)));
         } else {
             let kind = if t.kind == TableKind::MaterializedView { "MATERIALIZED VIEW" } else { "VIEW" };

@@ -85,7 +85,7 @@ impl TestDb {
         let _ = execute(&admin, &format!("DROP DATABASE IF EXISTS {name}"));
         execute(&admin, &format!("CREATE DATABASE {name}")).unwrap_or_else(|e| {
             panic!(
-                "cannot create a test database through {admin}: {e}\n\
+                "cannot create a test database through {admin}: {e}. \
                  Start PostgreSQL (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) \
                  or point NEST_TEST_DATABASE_URL at a server where this user may CREATE DATABASE."
             )

@@ -1,0 +1,152 @@
+//! Rules of the code base that a reviewer would otherwise check by hand.
+//!
+//! - No Rust string literal in the generator's code holds more than one line of SQL or
+//!   TypeScript: longer text lives in `.sql`/`.j2` templates (tests may embed input schemas).
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// String literals of Rust source (value as written, escapes unprocessed), with their line.
+fn literals(src: &str) -> Vec<(usize, String)> {
+    let b = src.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let line = |at: usize| src[..at].matches('\n').count() + 1;
+    while i < b.len() {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i = src[i + 2..].find("*/").map_or(b.len(), |j| i + 2 + j + 2);
+            }
+            b'\'' => {
+                // A char literal ('"', '\'', '\n'), or a lifetime.
+                if b.get(i + 1) == Some(&b'\\') {
+                    i = src[i + 2..].find('\'').map_or(b.len(), |j| i + 2 + j + 1);
+                } else if b.get(i + 2) == Some(&b'\'') {
+                    i += 3;
+                } else {
+                    i += 1;
+                }
+            }
+            b'r' if (b.get(i + 1) == Some(&b'"') || b.get(i + 1) == Some(&b'#'))
+                && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_')) =>
+            {
+                let hashes = b[i + 1..].iter().take_while(|c| **c == b'#').count();
+                if b.get(i + 1 + hashes) != Some(&b'"') {
+                    i += 1;
+                    continue;
+                }
+                let start = i + 2 + hashes;
+                let close = format!("\"{}", "#".repeat(hashes));
+                let end = src[start..].find(&close).map_or(b.len(), |j| start + j);
+                out.push((line(i), src[start..end].to_string()));
+                i = end + close.len();
+            }
+            b'"' => {
+                let mut j = i + 1;
+                while j < b.len() && b[j] != b'"' {
+                    j += if b[j] == b'\\' { 2 } else { 1 };
+                }
+                out.push((line(i), src[i + 1..j.min(b.len())].to_string()));
+                i = j + 1;
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+/// The literal's value, as far as line breaks go: `\n` escapes are newlines, a backslash at the
+/// end of a source line continues it.
+fn lines_of(lit: &str) -> usize {
+    let mut v = String::new();
+    let mut chars = lit.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n') => v.push('\n'),
+                Some('\n') => {
+                    while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                        chars.next();
+                    }
+                }
+                Some(other) => v.push(other),
+                None => {}
+            }
+        } else {
+            v.push(c);
+        }
+    }
+    v.trim_matches('\n').lines().count()
+}
+
+/// Looks like SQL or TypeScript code (not prose that names a statement).
+fn is_code(lit: &str) -> bool {
+    const SQL: &[&str] = &[
+        "SELECT ",
+        "INSERT INTO",
+        "UPDATE ",
+        "DELETE FROM",
+        "CREATE ",
+        "ALTER ",
+        "DROP ",
+        "DO $",
+        "RETURNS ",
+        "BEGIN",
+    ];
+    const TS: &[&str] = &["import {", "export class", "export function", "export const", "export interface", "=> {"];
+    SQL.iter().chain(TS).any(|k| lit.contains(k))
+}
+
+#[test]
+fn no_rust_string_literal_holds_more_than_a_line_of_sql_or_typescript() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut files = Vec::new();
+    for krate in std::fs::read_dir(root.join("crates")).unwrap().flatten() {
+        let src = krate.path().join("src");
+        if src.is_dir() {
+            rust_files(&src, &mut files);
+        }
+    }
+    assert!(files.len() > 30, "found the sources ({} files)", files.len());
+    let mut offenders = Vec::new();
+    let mut seen = 0;
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        // Unit tests may embed input schemas.
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for (line, lit) in literals(code) {
+            seen += 1;
+            if lines_of(&lit) > 1 && is_code(&lit) {
+                offenders.push(format!("{}:{line}: {:?}", f.display(), lit.chars().take(80).collect::<String>()));
+            }
+        }
+    }
+    assert!(seen > 1000, "the scanner found the literals ({seen})");
+    assert!(offenders.is_empty(), "move these into .sql/.j2 templates:\n{}", offenders.join("\n"));
+}
+
+#[test]
+fn the_scanner_sees_what_it_must() {
+    let src = "let a = \"SELECT 1\\nFROM t\"; let c = '\"'; // \"CREATE x\\nDROP y\"\nlet b = r#\"CREATE TABLE t (\n  id int\n)\"#;";
+    let lits = literals(src);
+    assert_eq!(lits.len(), 2, "{lits:?}");
+    assert!(lits.iter().all(|(_, l)| lines_of(l) > 1 && is_code(l)));
+    assert_eq!(lines_of("one line \\\n    continued"), 1);
+    assert_eq!(lines_of("\\nCREATE TABLE t (\\n"), 1);
+    assert!(!is_code("cannot create a test database"));
+}
