@@ -1,6 +1,7 @@
-//! Golden snapshots of the generated tree for each seed scenario and for the whole seed.
-//! Each snapshot is one file: every generated path with its content (the verbatim runtime files
-//! under src/core are listed by path only). `BLESS=1 cargo test -p nest-features --test golden`
+//! Golden snapshots for each seed scenario and for the whole seed: the generated tree (`<name>.snap`:
+//! every generated path with its content; verbatim runtime files are listed by path only) and the
+//! Model it was rendered from (`<name>.model.json`: the contract between reading and emitting,
+//! every resource and every feature's state). `BLESS=1 cargo test -p nest-features --test golden`
 //! rewrites them; read the diff before committing.
 
 use nest_ddl::{parse_sources, source};
@@ -12,7 +13,12 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The tree snapshot and the Model snapshot.
 fn snapshot_text(files: &[&str], config_toml: &str) -> String {
+    snapshots(files, config_toml).0
+}
+
+fn snapshots(files: &[&str], config_toml: &str) -> (String, String) {
     let mut sources = Vec::new();
     for f in files {
         let mut loaded = source::load(&root().join(f)).unwrap();
@@ -27,6 +33,7 @@ fn snapshot_text(files: &[&str], config_toml: &str) -> String {
     config.project = nest_model::settings::ProjectConfig { name: Some("seed-api".into()), title: None };
     let options = nest_nest::GenerateOptions::default();
     let g = nest_features::run(&catalog, &config, &Selection::default(), Stage::Files(&options)).unwrap();
+    let model = serde_json::to_string_pretty(&g.model).unwrap() + "\n";
     let statics = nest_features::runtime_paths();
     let mut out = String::new();
     // What the CLI would refuse to write (and why) is part of the snapshot.
@@ -46,7 +53,7 @@ fn snapshot_text(files: &[&str], config_toml: &str) -> String {
             }
         }
     }
-    out
+    (out, model)
 }
 
 fn check(name: &str, files: &[&str]) {
@@ -54,10 +61,16 @@ fn check(name: &str, files: &[&str]) {
 }
 
 fn check_with(name: &str, files: &[&str], config_toml: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(format!("{name}.snap"));
-    let actual = snapshot_text(files, config_toml);
+    let (tree, model) = snapshots(files, config_toml);
+    compare(&format!("{name}.snap"), &tree, "generated tree");
+    compare(&format!("{name}.model.json"), &model, "model");
+}
+
+fn compare(file: &str, actual: &str, what: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(file);
+    let name = file;
     if std::env::var("BLESS").is_ok_and(|v| v == "1") {
-        std::fs::write(&path, &actual).unwrap();
+        std::fs::write(&path, actual).unwrap();
         return;
     }
     let expected =
@@ -65,7 +78,7 @@ fn check_with(name: &str, files: &[&str], config_toml: &str) {
     if expected != actual {
         let line = expected.lines().zip(actual.lines()).position(|(a, b)| a != b).unwrap_or(0);
         panic!(
-            "{name}: generated tree differs from the snapshot at line {}\n  expected: {}\n  actual:   {}\n(BLESS=1 to accept)",
+            "{name}: {what} differs from the snapshot at line {}\n  expected: {}\n  actual:   {}\n(BLESS=1 to accept)",
             line + 1,
             expected.lines().nth(line).unwrap_or("<end>"),
             actual.lines().nth(line).unwrap_or("<end>")
