@@ -1,6 +1,6 @@
 //! `nest-generator`: the command line. The only crate that prints.
 
-mod generate;
+mod commands;
 mod input;
 mod render;
 
@@ -122,77 +122,17 @@ fn main() -> ExitCode {
     };
     match run(&matches, flags) {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(EXIT_INPUT)
-        }
+        Err(commands::Stop(code)) => ExitCode::from(code),
     }
 }
 
-fn run(m: &ArgMatches, flags: Flags) -> anyhow::Result<ExitCode> {
+fn run(m: &ArgMatches, flags: Flags) -> commands::Outcome {
     match m.subcommand() {
-        Some(("inspect", sub)) => inspect(sub),
-        Some(("generate", sub)) => generate::generate(sub, flags),
-        Some(("remove", sub)) => generate::remove(sub),
-        Some(("explain", sub)) => generate::explain(sub, flags),
-        Some(("sql", sub)) => match sub.subcommand() {
-            Some(("meta", _)) => {
-                print!("{}", nest_catalog::meta::meta_schema_sql());
-                Ok(ExitCode::SUCCESS)
-            }
-            Some(("schema", s)) => sql_schema(s),
-            _ => Ok(ExitCode::from(EXIT_USAGE)),
-        },
+        Some(("inspect", sub)) => commands::inspect(sub),
+        Some(("generate", sub)) => commands::generate(sub, flags),
+        Some(("remove", sub)) => commands::remove(sub),
+        Some(("explain", sub)) => commands::explain(sub, flags),
+        Some(("sql", sub)) => commands::sql(sub),
         _ => Ok(ExitCode::from(EXIT_USAGE)),
     }
-}
-
-/// Load the catalog named by the input arguments; `Err(code)` after printing why.
-pub fn load_catalog(m: &ArgMatches) -> Result<(input::Resolved, nest_catalog::Catalog), ExitCode> {
-    let resolved = match input::resolve(m, None) {
-        Ok(r) => r,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            return Err(ExitCode::from(EXIT_USAGE));
-        }
-    };
-    match input::load(&resolved.source) {
-        Ok(c) => Ok((resolved, c)),
-        Err(e) => {
-            eprintln!("error: {e}");
-            Err(ExitCode::from(EXIT_INPUT))
-        }
-    }
-}
-
-fn inspect(m: &ArgMatches) -> anyhow::Result<ExitCode> {
-    let (_, catalog) = match load_catalog(m) {
-        Ok(x) => x,
-        Err(code) => return Ok(code),
-    };
-    if m.get_flag("json") {
-        println!("{}", catalog.to_json());
-        render::diagnostics_summary_stderr(&catalog);
-    } else {
-        print!("{}", render::summary(&catalog));
-        render::diagnostics(&catalog, false);
-    }
-    Ok(if catalog.has_errors() { ExitCode::from(EXIT_INPUT) } else { ExitCode::SUCCESS })
-}
-
-fn sql_schema(m: &ArgMatches) -> anyhow::Result<ExitCode> {
-    let (_, catalog) = match load_catalog(m) {
-        Ok(x) => x,
-        Err(code) => return Ok(code),
-    };
-    if catalog.has_errors() {
-        render::diagnostics(&catalog, false);
-        return Ok(ExitCode::from(EXIT_INPUT));
-    }
-    let (sql, notes) = nest_sql::schema_sql(&catalog);
-    print!("{sql}");
-    for n in notes {
-        eprintln!("note: {}", n.0);
-    }
-    Ok(ExitCode::SUCCESS)
 }

@@ -51,9 +51,54 @@ pub struct Manifest {
     /// Tables generated into the project, with the feature flags given for them.
     #[serde(default)]
     pub tables: BTreeMap<String, BTreeMap<String, bool>>,
-    /// Where the schema came from (`schema` path or `database`), for `generate TABLE` later.
+    /// Where the schema came from, for later runs inside the project.
     #[serde(default)]
-    pub source: BTreeMap<String, String>,
+    pub source: RecordedSource,
+}
+
+/// Where a project's schema came from and what it covers. On disk:
+/// `{"kind": "schema", "path": "a.sql\nmigrations", "scope": "all"}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedSource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<SourceKind>,
+    /// Schema files or folders, relative to the project, in reading order.
+    #[serde(default, rename = "path", with = "lines", skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// SQL files read offline.
+    Schema,
+    /// A live database.
+    Database,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Every table of the schema: tables added to it later are picked up.
+    All,
+    /// The tables named so far.
+    Tables,
+}
+
+/// A list of paths kept as one newline-separated string (the manifest's original shape).
+mod lines {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[String], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.join("\n"))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        let text = String::deserialize(d)?;
+        Ok(text.split('\n').filter(|p| !p.is_empty()).map(str::to_string).collect())
+    }
 }
 
 /// FNV-1a 64: change detection, not security.
@@ -499,4 +544,27 @@ pub fn write(
     std::fs::rename(&tmp, &journal_path).map_err(io(&journal_path))?;
     commit(out, &journal)?;
     Ok((report, diffs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Projects generated before the source record was typed keep working, and new manifests
+    /// have the same shape on disk.
+    #[test]
+    fn the_source_record_reads_and_writes_the_manifest_shape() {
+        let old = r#"{"version":1,"files":{},"tables":{},"source":{"kind":"schema","path":"../db/a.sql\n../db/migrations","scope":"all"}}"#;
+        let m: Manifest = serde_json::from_str(old).unwrap();
+        assert_eq!(m.source.kind, Some(SourceKind::Schema));
+        assert_eq!(m.source.paths, ["../db/a.sql", "../db/migrations"]);
+        assert_eq!(m.source.scope, Some(Scope::All));
+        let again: serde_json::Value = serde_json::to_value(&m).unwrap();
+        let before: serde_json::Value = serde_json::from_str(old).unwrap();
+        assert_eq!(again["source"], before["source"]);
+        let empty: Manifest = serde_json::from_str(r#"{"version":1,"files":{},"source":{}}"#).unwrap();
+        assert_eq!(empty.source, RecordedSource::default());
+        let live = RecordedSource { kind: Some(SourceKind::Database), paths: Vec::new(), scope: Some(Scope::Tables) };
+        assert_eq!(serde_json::to_string(&live).unwrap(), r#"{"kind":"database","scope":"tables"}"#);
+    }
 }

@@ -1,0 +1,18 @@
+//! `inspect`: what the generator sees in a schema (a summary, or the catalog as JSON).
+
+use super::{Outcome, load_catalog};
+use crate::render;
+use clap::ArgMatches;
+use std::process::ExitCode;
+
+pub fn inspect(m: &ArgMatches) -> Outcome {
+    let (_, catalog) = load_catalog(m)?;
+    if m.get_flag("json") {
+        println!("{}", catalog.to_json());
+        render::diagnostics_summary_stderr(&catalog);
+    } else {
+        print!("{}", render::summary(&catalog));
+        render::diagnostics(&catalog, false);
+    }
+    Ok(if catalog.has_errors() { ExitCode::from(crate::EXIT_INPUT) } else { ExitCode::SUCCESS })
+}
