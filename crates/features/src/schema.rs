@@ -36,7 +36,7 @@ pub fn fk_to(t: &Table, target: &Table) -> Option<String> {
     let candidates: Vec<String> = t
         .foreign_keys
         .iter()
-        .filter(|f| f.references.name == target.name && f.references.schema == target.schema && f.columns.len() == 1)
+        .filter(|f| f.references == target.qualified_name() && f.columns.len() == 1)
         .map(|f| f.columns[0].clone())
         .collect();
     let in_pk = |c: &String| t.primary_key.as_ref().is_some_and(|k| k.columns.contains(c));

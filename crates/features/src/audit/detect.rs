@@ -175,7 +175,7 @@ pub fn detect(
         );
     let partitioned = logs.partition_by.is_some()
         || catalog.tables.iter().any(|p| {
-            p.partition_of.as_ref().is_some_and(|o| o.parent.name == logs.name && o.parent.schema == logs.schema)
+            p.partition_of.as_ref().is_some_and(|o| o.parent == logs.qualified_name())
         });
     let created_at = opt(logs, &["created_at"]);
     let record_uuid = logs.column("record_id").is_some_and(|c| c.ty.name == "uuid" && !c.ty.array);
@@ -264,6 +264,12 @@ pub fn detect(
     }
 }
 
+impl AuditedTable {
+    pub fn name(&self) -> QualifiedName {
+        QualifiedName::new(&self.schema, &self.table)
+    }
+}
+
 impl AuditModel {
     /// The tables that hold the trail itself (served read-only, never audited).
     pub fn store(&self) -> Vec<QualifiedName> {
@@ -271,6 +277,6 @@ impl AuditModel {
     }
 
     pub fn audited(&self, table: &QualifiedName) -> Option<&AuditedTable> {
-        self.audited.iter().find(|t| t.schema == table.schema && t.table == table.name)
+        self.audited.iter().find(|t| t.name() == *table)
     }
 }

@@ -151,7 +151,7 @@ fn resolve(cx: &mut ModelCx) -> Option<AuditModel> {
     // What every sign-in changes (failure count, lock, last sign-in) is bookkeeping, not a
     // change worth a trail row.
     if let Some(a) = &auth {
-        for t in model.audited.iter_mut().filter(|t| t.schema == a.schema && t.table == a.table) {
+        for t in model.audited.iter_mut().filter(|t| t.name() == a.users()) {
             for c in &a.bookkeeping {
                 if !t.ignored.contains(c) {
                     t.ignored.push(c.clone());

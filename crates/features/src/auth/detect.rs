@@ -1,7 +1,7 @@
 //! Which table holds the users that sign in, and which of its columns the auth runtime uses.
 
 use crate::schema::{bare_type, has, opt, single_key};
-use nest_catalog::Table;
+use nest_catalog::{QualifiedName, Table};
 use serde::Serialize;
 
 /// Columns of the users table the auth runtime needs. Optional ones enable their feature
@@ -31,6 +31,13 @@ pub struct AuthModel {
     pub two_factor_secret_fits: bool,
     /// Columns each sign-in changes (failure count, lock, last sign-in): not audited.
     pub bookkeeping: Vec<String>,
+}
+
+impl AuthModel {
+    /// The users table.
+    pub fn users(&self) -> QualifiedName {
+        QualifiedName::new(&self.schema, &self.table)
+    }
 }
 
 /// Where an account's email verification is recorded.

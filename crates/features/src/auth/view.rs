@@ -44,7 +44,7 @@ fn opt_ident(c: &Option<String>) -> String {
 }
 
 pub fn auth_view(m: &Model, a: &AuthModel) -> AuthView {
-    let users = m.resources.iter().find(|r| r.schema == a.schema && r.table == a.table).expect("auth resource");
+    let users = m.resource_of(&a.users()).expect("auth resource");
     let prop =
         |col: &str| users.fields.iter().find(|f| f.column == col).map(|f| f.property.clone()).unwrap_or_default();
     // Sign-up takes the email, the profile fields clients may write (not the account status),

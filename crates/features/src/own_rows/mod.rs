@@ -137,7 +137,7 @@ fn points_at_users(t: &Table, column: &str, auth: &AuthModel, cast_type: &str, s
     if fks.is_empty() {
         return !strict && cast_type == auth.id_type;
     }
-    fks.iter().any(|f| f.columns.len() == 1 && f.references.schema == auth.schema && f.references.name == auth.table)
+    fks.iter().any(|f| f.columns.len() == 1 && f.references == auth.users())
 }
 
 /// Columns of an account that say what it may do or what it is worth: a user must not set them
@@ -405,7 +405,7 @@ impl Resolve for OwnRows {
                 continue;
             }
             let tcfg = config.table(&r.schema, &r.table);
-            let is_users = r.schema == auth.schema && r.table == auth.table;
+            let is_users = r.is(&auth.users());
             let structural = structural(r, cx, &trail);
             let in_trail = trail.iter().any(|q| r.is(q));
             let owner_column = tcfg.and_then(|c| c.str("owner_column")).map(str::to_string);

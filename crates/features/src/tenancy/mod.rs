@@ -139,7 +139,7 @@ fn resolve(cx: &mut ModelCx) -> Option<TenancyModel> {
             r.note(DEF.id, note);
             continue;
         }
-        if r.schema == a.schema && r.table == a.table {
+        if r.is(&a.users()) {
             r.note(DEF.id, format!(
                 "{}: the users table carries {column} but is not tenant-scoped (sign-in reads it before a tenant is known); accounts are scoped to their owner instead",
                 r.table
