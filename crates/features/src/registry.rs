@@ -9,9 +9,9 @@ use crate::switches::{CoreSwitch, Planned};
 pub static FEATURES: &[&dyn Feature] = &[
     &crate::auth::Auth,
     &crate::rbac::Rbac,
+    &crate::audit::Audit,
     &crate::tenancy::Tenancy,
     &crate::own_rows::OwnRows,
-    &crate::audit::Audit,
     &CoreSwitch(&crate::switches::READONLY),
     &CoreSwitch(&crate::switches::SOFT_DELETE),
     &CoreSwitch(&crate::switches::SWAGGER),

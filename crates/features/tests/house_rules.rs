@@ -150,3 +150,101 @@ fn the_scanner_sees_what_it_must() {
     assert_eq!(lines_of("\\nCREATE TABLE t (\\n"), 1);
     assert!(!is_code("cannot create a test database"));
 }
+
+/// `text` without `//` line comments and `/* */` block comments (strings are kept).
+fn code_only(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let mut in_str: Option<char> = None;
+        let mut cut = line.len();
+        let chars: Vec<(usize, char)> = line.char_indices().collect();
+        for (k, &(i, c)) in chars.iter().enumerate() {
+            match in_str {
+                Some(q) if c == q && (k == 0 || chars[k - 1].1 != '\\') => in_str = None,
+                Some(_) => {}
+                None if c == '\'' || c == '"' || c == '`' => in_str = Some(c),
+                None if c == '/' && chars.get(k + 1).is_some_and(|n| n.1 == '/') => {
+                    cut = i;
+                    break;
+                }
+                None => {}
+            }
+        }
+        out.push_str(&line[..cut]);
+        out.push('\n');
+    }
+    // Block and doc comments of TypeScript and templates.
+    let mut res = String::new();
+    let mut rest = out.as_str();
+    while let Some(start) = rest.find("/*").or_else(|| rest.find("{#")) {
+        let close = if rest[start..].starts_with("/*") { "*/" } else { "#}" };
+        res.push_str(&rest[..start]);
+        rest = rest[start..].find(close).map_or("", |e| &rest[start + e + 2..]);
+    }
+    res.push_str(rest);
+    res
+}
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// The core (the nest crate's code, core templates and core runtime) never names a feature:
+/// features hook in through contributions and the CRUD runtime's extensions.
+#[test]
+fn the_core_names_no_feature() {
+    let nest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../nest");
+    let mut files = Vec::new();
+    files_under(&nest.join("src"), &mut files);
+    files_under(&nest.join("templates"), &mut files);
+    // Feature ids, and the folders of their runtime (`src/core/<folder>/`).
+    let mut names: Vec<String> = Vec::new();
+    for f in nest_features::FEATURES.iter().filter(|f| !f.runtime().is_empty() || !f.templates().is_empty()) {
+        names.push(f.def().id.to_string());
+        for (path, _) in f.runtime() {
+            if let Some(folder) = path.strip_prefix("src/core/").and_then(|p| p.split('/').next()) {
+                names.push(format!("core/{folder}/"));
+                names.push(format!("../{folder}/"));
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    assert!(names.len() > 8, "{names:?}");
+    let mut hits = Vec::new();
+    for f in &files {
+        let Ok(text) = std::fs::read_to_string(f) else { continue };
+        let text = if f.extension().is_some_and(|x| x == "rs") {
+            text.split("#[cfg(test)]").next().unwrap_or_default().to_string()
+        } else {
+            text
+        };
+        let code = code_only(&text);
+        for n in &names {
+            let word = |at: usize| {
+                let before =
+                    code[..at].chars().next_back().is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '-'));
+                let after = code[at + n.len()..].chars().next().is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+                n.ends_with('/') || (before && after)
+            };
+            if code.match_indices(n.as_str()).any(|(at, _)| word(at)) {
+                hits.push(format!("{}: {n}", f.display()));
+            }
+        }
+    }
+    assert!(hits.is_empty(), "the core names features:\n{}", hits.join("\n"));
+}
+
+#[test]
+fn comments_are_stripped_strings_kept() {
+    let code = code_only("a = 'x // y'; // audit\n/* rbac */ b = \"auth\"\n{# tenancy #}c");
+    assert!(code.contains("'x // y'") && code.contains("\"auth\"") && code.contains('c'));
+    assert!(!code.contains("audit") && !code.contains("rbac") && !code.contains("tenancy"));
+}

@@ -174,9 +174,7 @@ pub fn detect(
             |t| Retention { table: t.qualified_name(), table_name: "table_name".into(), days: "retention_days".into() },
         );
     let partitioned = logs.partition_by.is_some()
-        || catalog.tables.iter().any(|p| {
-            p.partition_of.as_ref().is_some_and(|o| o.parent == logs.qualified_name())
-        });
+        || catalog.tables.iter().any(|p| p.partition_of.as_ref().is_some_and(|o| o.parent == logs.qualified_name()));
     let created_at = opt(logs, &["created_at"]);
     let record_uuid = logs.column("record_id").is_some_and(|c| c.ty.name == "uuid" && !c.ty.array);
     let tables = audited

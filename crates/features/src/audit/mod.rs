@@ -58,7 +58,7 @@ impl FeatureError for NoLogTable {
 
 /// The tables that hold an audit trail in this catalog (log and field changes), whether or not
 /// anything is audited: never a user's or a tenant's data, never written through the API.
-pub fn store_tables(catalog: &Catalog) -> Vec<QualifiedName> {
+fn store_tables(catalog: &Catalog) -> Vec<QualifiedName> {
     detect::find_log_table(catalog).map(|l| detect::detect(catalog, l, &[], None).store()).unwrap_or_default()
 }
 

@@ -15,7 +15,6 @@
 //! State: [`OwnRowsState`]. Needs sign-in.
 
 use crate::auth::AuthModel;
-use crate::rbac::RbacModel;
 use crate::tenancy::TenancyModel;
 use nest_catalog::{QualifiedName, Table};
 use nest_model::settings::{ConfigKey, KeyScope};
@@ -203,12 +202,10 @@ pub fn is_privileged_name(column: &str) -> bool {
 }
 
 /// Tables whose rows are not a user's own data even when they carry a user id: the users table,
-/// RBAC assignments, the membership and tenant tables, the audit trail.
-fn structural(r: &Resource, cx: &ModelCx, trail: &[QualifiedName]) -> bool {
-    matches!(r.data, DataClass::Accounts | DataClass::Powers | DataClass::Assignments)
-        || cx.state::<RbacModel>().is_some_and(|m| m.tables().iter().any(|t| r.is(t)))
+/// RBAC's tables, the membership and tenant tables, the audit trail.
+fn structural(r: &Resource, cx: &ModelCx) -> bool {
+    matches!(r.data, DataClass::Accounts | DataClass::Powers | DataClass::Assignments | DataClass::Trail)
         || cx.state::<TenancyModel>().is_some_and(|m| r.is(&m.members) || r.is(&m.tenant))
-        || trail.iter().any(|t| r.is(t))
 }
 
 /// Mark a table's actor columns (not in the audit trail's own tables: their rows are written by
@@ -396,7 +393,6 @@ impl Resolve for OwnRows {
         let Some(auth) = cx.state::<AuthModel>().cloned() else { return };
         let tenancy = cx.state::<TenancyModel>().cloned();
         let (catalog, config) = (cx.catalog, cx.config);
-        let trail = crate::audit::store_tables(catalog);
         let mut state = OwnRowsState::default();
         for i in 0..cx.resources.len() {
             let r = &cx.resources[i];
@@ -406,8 +402,8 @@ impl Resolve for OwnRows {
             }
             let tcfg = config.table(&r.schema, &r.table);
             let is_users = r.is(&auth.users());
-            let structural = structural(r, cx, &trail);
-            let in_trail = trail.iter().any(|q| r.is(q));
+            let structural = structural(r, cx);
+            let in_trail = r.data == DataClass::Trail;
             let owner_column = tcfg.and_then(|c| c.str("owner_column")).map(str::to_string);
             let own_permissive = t.policies.iter().any(|p| p.permissive);
             let r = &mut cx.resources[i];

@@ -85,14 +85,9 @@ pub fn detect_tenancy(
         .tables
         .iter()
         .filter(|t| !t.kind.is_view() && t.partition_of.is_none())
+        .filter(|t| t.foreign_keys.iter().any(|f| f.references == tenant.qualified_name()))
         .filter(|t| {
-            t.foreign_keys.iter().any(|f| f.references == tenant.qualified_name())
-        })
-        .filter(|t| {
-            has(t, "email")
-                || users.is_some_and(|u| {
-                    t.foreign_keys.iter().any(|f| f.references == u.qualified_name())
-                })
+            has(t, "email") || users.is_some_and(|u| t.foreign_keys.iter().any(|f| f.references == u.qualified_name()))
         })
         .max_by_key(|t| (t.name.contains("user") || t.name.contains("member"), has(t, "role")))
         .ok_or_else(|| {

@@ -120,7 +120,6 @@ fn resolve(cx: &mut ModelCx) -> Option<TenancyModel> {
     // Deny by default: with tenancy on, every other table that carries the tenant column is
     // tenant data too, unless a flag, the config or metadata says otherwise.
     let names: BTreeSet<String> = accepted.iter().map(|&(i, idx)| cx.resources[i].fields[idx].column.clone()).collect();
-    let trail = crate::audit::store_tables(cx.catalog);
     for (i, r) in cx.resources.iter_mut().enumerate() {
         if accepted.iter().any(|&(j, _)| j == i) || r.is(&m.tenant) {
             continue;
@@ -146,7 +145,7 @@ fn resolve(cx: &mut ModelCx) -> Option<TenancyModel> {
             ));
             continue;
         }
-        if trail.iter().any(|t| r.is(t)) {
+        if r.data == DataClass::Trail {
             r.note(
                 DEF.id,
                 format!(
