@@ -220,9 +220,7 @@ impl Metadata {
     }
 }
 
-fn sql_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
+use crate::quote::string as sql_quote;
 
 fn settings_ddl(out: &mut String, cols: &[MetaColumn]) {
     for c in cols {

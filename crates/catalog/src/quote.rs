@@ -21,7 +21,12 @@ pub fn qualified_always(schema: &str, name: &str) -> String {
 
 /// `'text'`, quotes doubled.
 pub fn string(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    format!("'{}'", string_content(s))
+}
+
+/// The inside of `'text'` (quotes doubled), for text a template places between quotes itself.
+pub fn string_content(s: &str) -> String {
+    s.replace('\'', "''")
 }
 
 /// `ARRAY['a', 'b']::text[]` (`'{}'::text[]` when empty).

@@ -101,7 +101,7 @@ pub fn run(catalog: &Catalog, config: &Config, selection: &Selection, stage: Sta
 /// Paths of the files every project copies verbatim (the core's and every feature's runtime,
 /// and the lockfile): snapshots list them by path only.
 pub fn runtime_paths() -> Vec<&'static str> {
-    nest_nest::static_paths().chain(FEATURES.iter().flat_map(|f| f.runtime().iter().map(|(p, _)| *p))).collect()
+    nest_nest::static_paths().chain(FEATURES.iter().flat_map(|f| f.assets().runtime.iter().map(|(p, _)| *p))).collect()
 }
 
 /// Every npm package a project lists.

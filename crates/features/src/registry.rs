@@ -35,9 +35,6 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), FEATURES.len());
-        for f in FEATURES {
-            assert_eq!(f.def().id, f.id(), "one id for both sides");
-        }
         let columns = |t: &[nest_catalog::meta::MetaColumn]| t.iter().map(|c| c.name).collect::<Vec<_>>();
         let tm = columns(nest_catalog::meta::TABLE_METADATA);
         let ef = columns(nest_catalog::meta::ENTERPRISE_FEATURES);

@@ -17,11 +17,7 @@ impl Resolve for CoreSwitch {
     }
 }
 
-impl Contribute for CoreSwitch {
-    fn id(&self) -> &'static str {
-        self.0.id
-    }
-}
+impl Contribute for CoreSwitch {}
 
 impl Resolve for Planned {
     fn def(&self) -> &'static FeatureDef {
@@ -29,11 +25,7 @@ impl Resolve for Planned {
     }
 }
 
-impl Contribute for Planned {
-    fn id(&self) -> &'static str {
-        self.0.id
-    }
-}
+impl Contribute for Planned {}
 
 const fn core(id: &'static str, about: &'static str, meta: MetaSwitch) -> FeatureDef {
     FeatureDef { id, about, meta, implemented: true }

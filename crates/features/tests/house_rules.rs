@@ -206,9 +206,13 @@ fn the_core_names_no_feature() {
     files_under(&nest.join("templates"), &mut files);
     // Feature ids, and the folders of their runtime (`src/core/<folder>/`).
     let mut names: Vec<String> = Vec::new();
-    for f in nest_features::FEATURES.iter().filter(|f| !f.runtime().is_empty() || !f.templates().is_empty()) {
+    for f in nest_features::FEATURES.iter() {
+        let assets = f.assets();
+        if assets.runtime.is_empty() && assets.templates.is_empty() {
+            continue;
+        }
         names.push(f.def().id.to_string());
-        for (path, _) in f.runtime() {
+        for (path, _) in assets.runtime {
             if let Some(folder) = path.strip_prefix("src/core/").and_then(|p| p.split('/').next()) {
                 names.push(format!("core/{folder}/"));
                 names.push(format!("../{folder}/"));

@@ -148,24 +148,26 @@ pub struct ResourceContributions {
     pub controllers: Vec<ExtraController>,
 }
 
-/// The emit side of a feature. Every method but `id` has a default that adds nothing.
-pub trait Contribute: Sync {
-    fn id(&self) -> &'static str;
-
+/// What a feature brings into the binary.
+#[derive(Debug, Clone, Copy)]
+pub struct Assets {
     /// Its templates: (name, source), names `<feature>/<file>.j2`.
-    fn templates(&self) -> &'static [(&'static str, &'static str)] {
-        &[]
-    }
-
+    pub templates: &'static [(&'static str, &'static str)],
     /// Its runtime files (output path, text), copied verbatim into projects that use it (it
     /// adds them in [`Contribute::contribute`]).
-    fn runtime(&self) -> &'static [(&'static str, &'static str)] {
-        &[]
-    }
-
+    pub runtime: &'static [(&'static str, &'static str)],
     /// npm packages its runtime needs (every project lists them: one lockfile fits all).
-    fn packages(&self) -> &'static [Package] {
-        &[]
+    pub packages: &'static [Package],
+}
+
+impl Assets {
+    pub const NONE: Assets = Assets { templates: &[], runtime: &[], packages: &[] };
+}
+
+/// The emit side of a feature. Every method has a default that adds nothing.
+pub trait Contribute: Sync {
+    fn assets(&self) -> Assets {
+        Assets::NONE
     }
 
     /// Project-wide contributions, when the Model holds this feature's state.

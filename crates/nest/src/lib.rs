@@ -14,8 +14,8 @@ pub mod quote;
 mod view;
 
 pub use contribute::{
-    AppModule, Contribute, Contributions, DbFile, Decorator, ExtraController, FeatureFile, Import, Package, Rendered,
-    ResourceContributions, Route, SpecExtension,
+    AppModule, Assets, Contribute, Contributions, DbFile, Decorator, ExtraController, FeatureFile, Import, Package,
+    Rendered, ResourceContributions, Route, SpecExtension,
 };
 pub use nest_filetree::{FileTree, GeneratedFile, Ownership};
 
@@ -70,7 +70,7 @@ fn lockfile(name: &str) -> String {
 /// Every package a project lists: the core's and every feature's, sorted by name.
 pub fn packages(features: &[&dyn Contribute]) -> Vec<Package> {
     let mut all: Vec<Package> =
-        CORE_PACKAGES.iter().chain(features.iter().flat_map(|f| f.packages().iter())).copied().collect();
+        CORE_PACKAGES.iter().chain(features.iter().flat_map(|f| f.assets().packages.iter())).copied().collect();
     all.sort_by_key(|p| p.name);
     all.dedup_by_key(|p| p.name);
     all
@@ -183,7 +183,7 @@ fn environment(
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.add_filter("json", |s: String| -> String { serde_json::Value::String(s).to_string() });
     env.add_filter("ts_str", |s: String| -> String { quote::string(&s) });
-    let all = TEMPLATES.iter().chain(features.iter().flat_map(|f| f.templates().iter()));
+    let all = TEMPLATES.iter().chain(features.iter().flat_map(|f| f.assets().templates.iter()));
     for (name, src) in all {
         let text = match template_dir {
             Some(dir) if dir.join(name).is_file() => std::fs::read_to_string(dir.join(name))

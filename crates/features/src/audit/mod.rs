@@ -19,7 +19,7 @@ use nest_model::{
     Resource, ResourceKind, Setting, Source,
 };
 use nest_nest::{
-    AppModule, Contribute, Contributions, DbFile, Decorator, ExtraController, FeatureFile, Import, Ownership,
+    AppModule, Assets, Contribute, Contributions, DbFile, Decorator, ExtraController, FeatureFile, Import, Ownership,
     RenderError, Rendered, ResourceContributions, Route, SpecExtension,
 };
 use serde::Serialize;
@@ -250,16 +250,8 @@ struct HistoryView {
 }
 
 impl Contribute for Audit {
-    fn id(&self) -> &'static str {
-        DEF.id
-    }
-
-    fn templates(&self) -> &'static [(&'static str, &'static str)] {
-        TEMPLATES
-    }
-
-    fn runtime(&self) -> &'static [(&'static str, &'static str)] {
-        RUNTIME
+    fn assets(&self) -> Assets {
+        Assets { templates: TEMPLATES, runtime: RUNTIME, packages: &[] }
     }
 
     fn contribute(&self, m: &Model, out: &mut Contributions) -> Result<(), RenderError> {

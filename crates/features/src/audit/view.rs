@@ -204,8 +204,8 @@ pub fn audit_sql_view(a: &AuditModel) -> AuditSqlView {
             days: q(&r.days),
         }),
         partitioned: a.partition_column.as_ref().map(|pc| PartitionSql {
-            logs_literal: logs.replace('\'', "''"),
-            name_prefix: a.logs.name.replace('\'', "''"),
+            logs_literal: nest_catalog::quote::string_content(&logs),
+            name_prefix: nest_catalog::quote::string_content(&a.logs.name),
             schema: sql_str(&a.logs.schema),
             column: pc.clone(),
             ahead: PARTITIONS_AHEAD,

@@ -20,7 +20,9 @@ use nest_model::{
     Access, DataClass, FeatureDef, FeatureError, MetaSwitch, Model, ModelCx, ModelError, Resolve, Resource, Setting,
     Source,
 };
-use nest_nest::{Contribute, Contributions, DbFile, Decorator, FeatureFile, Ownership, Package, RenderError, Rendered};
+use nest_nest::{
+    Assets, Contribute, Contributions, DbFile, Decorator, FeatureFile, Ownership, Package, RenderError, Rendered,
+};
 
 pub struct Auth;
 
@@ -165,20 +167,8 @@ struct ReadmeView {
 }
 
 impl Contribute for Auth {
-    fn id(&self) -> &'static str {
-        DEF.id
-    }
-
-    fn templates(&self) -> &'static [(&'static str, &'static str)] {
-        TEMPLATES
-    }
-
-    fn runtime(&self) -> &'static [(&'static str, &'static str)] {
-        RUNTIME
-    }
-
-    fn packages(&self) -> &'static [Package] {
-        PACKAGES
+    fn assets(&self) -> Assets {
+        Assets { templates: TEMPLATES, runtime: RUNTIME, packages: PACKAGES }
     }
 
     fn contribute(&self, m: &Model, out: &mut Contributions) -> Result<(), RenderError> {

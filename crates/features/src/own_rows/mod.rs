@@ -24,7 +24,7 @@ use nest_model::{
 };
 use nest_nest::quote::string as ts_string;
 use nest_nest::{
-    Contribute, Contributions, DbFile, Decorator, RenderError, Rendered, ResourceContributions, SpecExtension,
+    Assets, Contribute, Contributions, DbFile, Decorator, RenderError, Rendered, ResourceContributions, SpecExtension,
 };
 use serde::Serialize;
 
@@ -488,16 +488,8 @@ fn spec(m: &Model, s: &OwnerScope) -> String {
 }
 
 impl Contribute for OwnRows {
-    fn id(&self) -> &'static str {
-        DEF.id
-    }
-
-    fn templates(&self) -> &'static [(&'static str, &'static str)] {
-        TEMPLATES
-    }
-
-    fn runtime(&self) -> &'static [(&'static str, &'static str)] {
-        RUNTIME
+    fn assets(&self) -> Assets {
+        Assets { templates: TEMPLATES, runtime: RUNTIME, packages: &[] }
     }
 
     fn contribute(&self, m: &Model, out: &mut Contributions) -> Result<(), RenderError> {

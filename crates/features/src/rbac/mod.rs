@@ -16,7 +16,8 @@ use nest_model::{
     DataClass, FeatureDef, FeatureError, MetaSwitch, Model, ModelCx, ModelError, Resolve, Resource, Setting, Source,
 };
 use nest_nest::{
-    AppModule, Contribute, Contributions, DbFile, Decorator, FeatureFile, Ownership, RenderError, Rendered, Route,
+    AppModule, Assets, Contribute, Contributions, DbFile, Decorator, FeatureFile, Ownership, RenderError, Rendered,
+    Route,
 };
 
 pub struct Rbac;
@@ -122,16 +123,8 @@ fn tenanted(m: &Model) -> bool {
 }
 
 impl Contribute for Rbac {
-    fn id(&self) -> &'static str {
-        DEF.id
-    }
-
-    fn templates(&self) -> &'static [(&'static str, &'static str)] {
-        TEMPLATES
-    }
-
-    fn runtime(&self) -> &'static [(&'static str, &'static str)] {
-        RUNTIME
+    fn assets(&self) -> Assets {
+        Assets { templates: TEMPLATES, runtime: RUNTIME, packages: &[] }
     }
 
     fn contribute(&self, m: &Model, out: &mut Contributions) -> Result<(), RenderError> {

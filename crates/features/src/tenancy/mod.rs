@@ -19,7 +19,7 @@ use nest_model::{
     ResourceKind, Setting, Source,
 };
 use nest_nest::{
-    AppModule, Contribute, Contributions, DbFile, Decorator, FeatureFile, Ownership, RenderError, Rendered,
+    AppModule, Assets, Contribute, Contributions, DbFile, Decorator, FeatureFile, Ownership, RenderError, Rendered,
     ResourceContributions, Route, SpecExtension,
 };
 use std::collections::BTreeSet;
@@ -328,16 +328,8 @@ fn members_or_tenant(t: &TenancyModel, r: &Resource) -> bool {
 }
 
 impl Contribute for Tenancy {
-    fn id(&self) -> &'static str {
-        DEF.id
-    }
-
-    fn templates(&self) -> &'static [(&'static str, &'static str)] {
-        TEMPLATES
-    }
-
-    fn runtime(&self) -> &'static [(&'static str, &'static str)] {
-        RUNTIME
+    fn assets(&self) -> Assets {
+        Assets { templates: TEMPLATES, runtime: RUNTIME, packages: &[] }
     }
 
     fn contribute(&self, m: &Model, out: &mut Contributions) -> Result<(), RenderError> {
