@@ -187,3 +187,42 @@ fn the_readme_quick_start_is_the_generated_setup_block() {
     assert!(ours.contains(&build[0]), "README.md builds like the generated README: {}", build[0]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `explain` says what each feature recognised for a table, and a feature's config key is checked
+/// by that feature when the file is read (a misspelt key names the keys that exist).
+#[test]
+fn explain_shows_what_features_recognised_and_feature_keys_are_checked() {
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/seed");
+    let seed = seed.to_str().unwrap();
+    let dir = tempdir("features");
+    let e = ok(&run_in(&dir, &["explain", "projects", "notifications", "users", "--schema", seed], &[]));
+    let section = |table: &str| -> String {
+        let start = e.find(&format!("public.{table} →")).unwrap_or_else(|| panic!("{table} in:\n{e}"));
+        e[start..].split("\n\n").next().unwrap().to_string()
+    };
+    assert!(
+        section("projects").contains("tenant column: organization_id (setting app.current_organization_id)"),
+        "{e}"
+    );
+    assert!(
+        section("notifications")
+            .contains("own rows: by user_id, also in row-level security; notifications:all sees every row"),
+        "{e}"
+    );
+    let users = section("users");
+    assert!(users.contains("audited: application mode; masked: "), "{users}");
+    assert!(users.contains("own rows: by id; users:all sees every row"), "{users}");
+
+    std::fs::write(dir.join("nest-generator.toml"), "[tables.documents]\naudit_mod = \"trigger\"\n").unwrap();
+    let out = run_in(&dir, &["explain", "--schema", seed], &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("nest-generator.toml") && err.contains("unknown key `audit_mod`") && err.contains("audit_mode"),
+        "{err}"
+    );
+    std::fs::write(dir.join("nest-generator.toml"), "[audit]\nmode = \"sometimes\"\n").unwrap();
+    let err = String::from_utf8_lossy(&run_in(&dir, &["explain", "--schema", seed], &[]).stderr).to_string();
+    assert!(err.contains("audit.mode: write \"application\" or \"trigger\""), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

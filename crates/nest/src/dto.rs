@@ -58,10 +58,10 @@ pub fn ts_type(f: &Field) -> String {
     if f.array { if base.contains('|') { format!("({base})[]") } else { format!("{base}[]") } } else { base }
 }
 
-/// `@ApiProperty(...)` options describing the field's JSON shape.
-fn api_options(f: &Field, write: bool) -> String {
-    let mut o: Vec<String> = Vec::new();
-    let (ty, format) = match f.kind {
+/// The OpenAPI type (as `@nestjs/swagger` names it) and format of a field's JSON value. Values
+/// JSON numbers cannot hold exactly (bigint, numeric) are strings.
+pub fn swagger_type(f: &Field) -> (&'static str, Option<&'static str>) {
+    match f.kind {
         FieldKind::Uuid => ("String", Some("uuid")),
         FieldKind::Int => ("Number", Some(if f.int_bits == 16 { "int16" } else { "int32" })),
         FieldKind::BigInt => ("String", Some("int64")),
@@ -74,7 +74,13 @@ fn api_options(f: &Field, write: bool) -> String {
         FieldKind::Bytes => ("String", Some("byte")),
         FieldKind::Json => ("Object", None),
         _ => ("String", None),
-    };
+    }
+}
+
+/// `@ApiProperty(...)` options describing the field's JSON shape.
+fn api_options(f: &Field, write: bool) -> String {
+    let mut o: Vec<String> = Vec::new();
+    let (ty, format) = swagger_type(f);
     if f.kind == FieldKind::Json {
         o.push("type: 'object', additionalProperties: true".into());
     } else {

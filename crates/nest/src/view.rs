@@ -6,7 +6,7 @@ use crate::dto::{self, DtoKind, Imports};
 use crate::imports::{ImportLine, ImportSet};
 use crate::quote::string as ts_string;
 use nest_catalog::quote::ident_always as quote_ident;
-use nest_model::{FieldKind, Model, Resource, ResourceKind};
+use nest_model::{Model, Resource, ResourceKind};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -251,14 +251,10 @@ pub fn resource_view(r: &Resource, rc: &ResourceContributions, decorators: &Deco
         .key_fields()
         .iter()
         .map(|f| {
-            let (t, fmt) = match f.kind {
-                FieldKind::Uuid => ("String", Some("uuid")),
-                FieldKind::Int => ("Number", Some("int32")),
-                // bigint keys are strings in responses (JSON numbers lose digits past 2^53).
-                FieldKind::BigInt => ("String", Some("int64")),
-                FieldKind::Timestamp => ("String", Some("date-time")),
-                FieldKind::Date => ("String", Some("date")),
-                _ => ("String", None),
+            // Path parameters are text: a key that is an object (json) is one too.
+            let (t, fmt) = match dto::swagger_type(f) {
+                ("Object" | "Boolean", _) => ("String", None),
+                other => other,
             };
             KeyView {
                 property: f.property.clone(),
