@@ -17,6 +17,8 @@ pub mod registry;
 mod schema;
 mod switches;
 mod tenancy;
+#[cfg(test)]
+mod testing;
 
 use nest_catalog::Catalog;
 use nest_model::{Config, Model, Resolve, Selection, Vocabulary};

@@ -336,3 +336,57 @@ impl Contribute for Audit {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::seed;
+
+    const FILES: &[&str] = &["02-rbac.sql", "03-audit.sql", "03b-audit-trigger.sql"];
+
+    #[test]
+    fn the_trail_is_found_by_shape_and_read_only() {
+        let m = seed(FILES, "[features]\nrbac = true\n[tables.users]\nfeatures = { audit = true }\n");
+        assert!(m.errors.is_empty(), "{:?}", m.diagnostics());
+        let a = m.state::<AuditModel>().expect("audited");
+        assert_eq!(a.logs.name, "audit_logs");
+        for store in a.store() {
+            let r = m.resource_of(&store).unwrap();
+            assert_eq!(r.data, DataClass::Trail);
+            let o = r.operations;
+            assert!(o.list && o.get && !o.create && !o.update && !o.delete, "{}", r.table);
+        }
+        let users = a.audited(&m.resource("users").unwrap().qname()).expect("users audited");
+        assert_eq!(users.mode, AuditMode::Application);
+        assert!(users.sensitive.contains(&"password_hash".to_string()), "{:?}", users.sensitive);
+        // Sign-in bookkeeping is not a change worth a trail row.
+        assert!(users.ignored.contains(&"last_login_at".to_string()), "{:?}", users.ignored);
+        assert!(users.column_types.iter().any(|(c, t)| c == "email" && t.starts_with("character varying")));
+        // Retention policies decide what the trail keeps: audited, and no default role's.
+        let retention = a.retention.as_ref().expect("retention table").table.clone();
+        assert_eq!(m.resource_of(&retention).unwrap().data, DataClass::TrailPolicy);
+        assert!(a.audited(&retention).is_some());
+        assert!(m.permissions.iter().any(|p| p.slug == "audit_logs:read"));
+    }
+
+    #[test]
+    fn the_mode_comes_from_the_table_config_then_the_project_config() {
+        let m = seed(FILES, "[audit]\nmode = \"trigger\"\n[tables.users]\nfeatures = { audit = true }\n");
+        let a = m.state::<AuditModel>().unwrap();
+        assert_eq!(a.audited(&m.resource("users").unwrap().qname()).unwrap().mode, AuditMode::Trigger);
+        let m = seed(
+            FILES,
+            "[audit]\nmode = \"trigger\"\n[tables.users]\nfeatures = { audit = true }\naudit_mode = \"application\"\n",
+        );
+        let a = m.state::<AuditModel>().unwrap();
+        assert_eq!(a.audited(&m.resource("users").unwrap().qname()).unwrap().mode, AuditMode::Application);
+    }
+
+    #[test]
+    fn auditing_without_a_log_table_is_refused() {
+        let m = seed(&["02-rbac.sql"], "[tables.users]\nfeatures = { audit = true }\n");
+        let d = m.diagnostics();
+        assert!(d.iter().any(|d| d.message.starts_with("audit (users) needs an audit log table")), "{d:?}");
+        assert!(m.state::<AuditModel>().is_none());
+    }
+}

@@ -225,3 +225,44 @@ impl Contribute for Auth {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{field, model};
+
+    #[test]
+    fn the_users_table_signs_in_and_keeps_its_secrets() {
+        let m = model(
+            "CREATE TABLE users (id uuid PRIMARY KEY, email text NOT NULL, password_hash text NOT NULL,
+               failed_login_attempts int, locked_until timestamptz, email_confirmed_at timestamptz,
+               two_factor_secret varchar(32), last_login_at timestamptz, name text);",
+            "[tables.users]\nfeatures = { auth = true }\n",
+        );
+        assert!(m.errors.is_empty(), "{:?}", m.diagnostics());
+        let a = m.state::<AuthModel>().expect("auth");
+        assert_eq!(a.verified, detect::Verified::Timestamp("email_confirmed_at".into()));
+        assert!(!a.two_factor_secret_fits, "varchar(32) cannot hold a sealed secret");
+        for hidden in ["password_hash", "failed_login_attempts", "locked_until", "two_factor_secret"] {
+            assert!(!field(&m, "users", hidden).readable(), "{hidden} is never returned");
+        }
+        assert!(!field(&m, "users", "email").writable(), "email changes through /auth only");
+        assert!(field(&m, "users", "name").writable());
+        let users = m.resource("users").unwrap();
+        assert!(!users.operations.create && users.operations.update);
+        assert_eq!(users.data, DataClass::Accounts);
+    }
+
+    #[test]
+    fn a_users_table_without_a_password_hash_is_refused() {
+        let m = model(
+            "CREATE TABLE users (id uuid PRIMARY KEY, email text NOT NULL);",
+            "[tables.users]\nfeatures = { auth = true }\n",
+        );
+        let d = m.diagnostics();
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].message, "users: auth needs a password_hash column");
+        assert_eq!((d[0].file.as_str(), d[0].line), ("t.sql", 1));
+        assert!(d[0].help.as_deref().unwrap().contains("email and password_hash"));
+    }
+}

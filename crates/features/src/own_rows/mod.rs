@@ -550,7 +550,7 @@ impl Contribute for OwnRows {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nest_model::Selection;
+    use crate::testing::field;
 
     const SCHEMA: &str = "
         CREATE TABLE users (id uuid PRIMARY KEY, email text NOT NULL, password_hash text NOT NULL,
@@ -567,21 +567,15 @@ mod tests {
         CREATE TABLE stats (id uuid PRIMARY KEY, user_id uuid, value int);
     ";
 
+    /// The schema with docs tenant-scoped by metadata.
     fn model(config: &str) -> Model {
-        let mut sql = SCHEMA.to_string();
-        sql.push_str(
-            "INSERT INTO meta.table_metadata (schema_name, table_name, enable_swagger) VALUES ('public', 'docs', true);
+        let sql = format!(
+            "{SCHEMA}
+             INSERT INTO meta.table_metadata (schema_name, table_name, enable_swagger) VALUES ('public', 'docs', true);
              INSERT INTO meta.enterprise_features (table_metadata_id, enable_tenant_isolation, tenant_column_name)
-               SELECT id, true, 'org_id' FROM meta.table_metadata WHERE table_name = 'docs';",
+               SELECT id, true, 'org_id' FROM meta.table_metadata WHERE table_name = 'docs';"
         );
-        let catalog = nest_ddl::parse_str("t.sql", &sql);
-        assert!(!catalog.has_errors(), "{:#?}", catalog.diagnostics);
-        let config = crate::parse_config(config).unwrap();
-        crate::build_model(&catalog, &config, &Selection::default())
-    }
-
-    fn field<'a>(m: &'a Model, table: &str, column: &str) -> &'a nest_model::Field {
-        m.resource(table).unwrap().fields.iter().find(|f| f.column == column).unwrap()
+        crate::testing::model(&sql, config)
     }
 
     #[test]
@@ -613,27 +607,6 @@ mod tests {
         let m = model("[tables.docs.columns.owner_id]\nactor = false\n");
         assert_eq!(field(&m, "docs", "owner_id").server, None);
         assert!(field(&m, "docs", "owner_id").writable());
-    }
-
-    #[test]
-    fn tenant_column_tables_are_tenant_scoped_unless_excluded() {
-        let m = model("");
-        let t = m.state::<TenancyModel>().expect("tenancy from docs' metadata");
-        assert_eq!(t.tenant.name, "orgs");
-        let scoped = |m: &Model, name: &str| {
-            m.state::<TenancyModel>().and_then(|t| t.column_of(&m.resource(name).unwrap().qname()).map(str::to_string))
-        };
-        // files and tags carry org_id without a foreign key: scoped by default.
-        for name in ["docs", "files", "tags", "members"] {
-            assert_eq!(scoped(&m, name).as_deref(), Some("org_id"), "{name} is tenant data");
-        }
-        let files = m.resource("files").unwrap();
-        assert!(matches!(files.features["tenant-scoped"].source, Source::Inferred(_)));
-        assert!(scoped(&m, "users").is_none());
-        // An explicit "no" wins.
-        let m = model("[tables.tags]\nfeatures = { tenant-scoped = false }\n");
-        assert!(scoped(&m, "tags").is_none());
-        assert!(m.resource("tags").unwrap().notes.iter().any(|n| n.message.contains("tenant scoping is off")));
     }
 
     #[test]

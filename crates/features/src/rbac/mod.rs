@@ -182,14 +182,8 @@ impl Contribute for Rbac {
 #[cfg(test)]
 mod tests {
     use super::view::default_role;
-    use nest_model::{Model, Selection};
-
-    fn seed(files: &[&str], config: &str) -> Model {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/seed");
-        let paths: Vec<std::path::PathBuf> = files.iter().map(|f| root.join(f)).collect();
-        let catalog = nest_ddl::parse_paths(&paths);
-        crate::build_model(&catalog, &crate::parse_config(config).unwrap(), &Selection::default())
-    }
+    use crate::testing::seed;
+    use nest_model::Model;
 
     fn who(m: &Model, table: &str, action: &str) -> Option<&'static str> {
         let res = m.resource(table).unwrap_or_else(|| panic!("{table}"));

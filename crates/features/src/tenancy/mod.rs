@@ -397,3 +397,91 @@ impl Contribute for Tenancy {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{field, model};
+
+    const SCHEMA: &str = "
+        CREATE TABLE users (id uuid PRIMARY KEY, email text NOT NULL, password_hash text NOT NULL);
+        CREATE TABLE orgs (id uuid PRIMARY KEY, name text NOT NULL, status text, plan text);
+        CREATE TABLE members (id uuid PRIMARY KEY, org_id uuid NOT NULL REFERENCES orgs(id), email text NOT NULL, role text);
+        CREATE TABLE docs (id uuid PRIMARY KEY, org_id uuid NOT NULL REFERENCES orgs(id), slug text NOT NULL UNIQUE);
+        CREATE TABLE pages (id uuid PRIMARY KEY, org_id uuid NOT NULL REFERENCES orgs(id), doc_id uuid REFERENCES docs(id));
+        CREATE TABLE tags (id uuid PRIMARY KEY, org_id uuid, name text NOT NULL);
+        CREATE TABLE audit_logs (id uuid PRIMARY KEY, org_id uuid, table_name text, record_id uuid, operation text, old_values jsonb, new_values jsonb);
+        INSERT INTO meta.table_metadata (schema_name, table_name) VALUES ('public', 'docs');
+        INSERT INTO meta.enterprise_features (table_metadata_id, enable_tenant_isolation, tenant_column_name)
+          SELECT id, true, 'org_id' FROM meta.table_metadata WHERE table_name = 'docs';
+    ";
+
+    fn scoped(m: &Model, name: &str) -> Option<String> {
+        let t = m.state::<TenancyModel>()?;
+        t.column_of(&m.resource(name).unwrap().qname()).map(str::to_string)
+    }
+
+    #[test]
+    fn tables_with_the_tenant_column_are_tenant_data_unless_excluded() {
+        let m = model(SCHEMA, "");
+        assert!(m.errors.is_empty(), "{:?}", m.diagnostics());
+        let t = m.state::<TenancyModel>().expect("tenancy from docs' metadata");
+        assert_eq!((t.tenant.name.as_str(), t.members.name.as_str()), ("orgs", "members"));
+        assert_eq!(t.setting, "app.current_org_id");
+        // pages and tags carry org_id (tags without a foreign key): scoped by default.
+        for name in ["docs", "pages", "tags", "members"] {
+            assert_eq!(scoped(&m, name).as_deref(), Some("org_id"), "{name} is tenant data");
+            assert_eq!(m.resource(name).unwrap().data, DataClass::Tenant);
+            assert!(m.resource(name).unwrap().app_settings.contains("app.current_org_id"));
+        }
+        assert!(matches!(m.resource("tags").unwrap().features["tenant-scoped"].source, Source::Inferred(_)));
+        // The tenant column is the server's; the tenant table is scoped by its key and its
+        // billing columns are the platform's.
+        assert!(!field(&m, "docs", "org_id").writable() && field(&m, "docs", "org_id").ops.is_empty());
+        assert_eq!(scoped(&m, "orgs").as_deref(), Some("id"));
+        assert!(!field(&m, "orgs", "plan").writable() && !field(&m, "orgs", "status").writable());
+        assert!(!m.resource("orgs").unwrap().operations.create);
+        // Never: the users table, the audit trail.
+        assert!(scoped(&m, "users").is_none());
+        assert!(scoped(&m, "audit_logs").is_none());
+        assert!(m.resource("audit_logs").unwrap().notes.iter().any(|n| n.by == DEF.id));
+        // An explicit "no" wins, and says so.
+        let m = model(SCHEMA, "[tables.tags]\nfeatures = { tenant-scoped = false }\n");
+        assert!(scoped(&m, "tags").is_none());
+        assert!(m.resource("tags").unwrap().notes.iter().any(|n| n.message.contains("tenant scoping is off")));
+    }
+
+    #[test]
+    fn cross_tenant_keys_and_references_are_caught() {
+        let m = model(SCHEMA, "");
+        let t = m.state::<TenancyModel>().unwrap();
+        let fk: Vec<(String, String, String)> =
+            t.same_tenant.iter().map(|s| (s.table.name.clone(), s.column.clone(), s.referenced.name.clone())).collect();
+        assert_eq!(fk, [("pages".to_string(), "doc_id".to_string(), "docs".to_string())]);
+        let docs = m.resource("docs").unwrap();
+        assert!(
+            docs.notes
+                .iter()
+                .any(|n| n.message.contains("UNIQUE (slug) spans tenants")
+                    && n.message.contains("UNIQUE (org_id, slug)")),
+            "{:?}",
+            docs.notes
+        );
+        assert!(m.permissions.iter().any(|p| p.slug == "tenants:cross" && !p.admin_without_tenants));
+    }
+
+    #[test]
+    fn without_users_or_a_tenant_key_tenancy_is_refused_where_the_table_is() {
+        let sql = SCHEMA
+            .replace("CREATE TABLE users (id uuid PRIMARY KEY, email text NOT NULL, password_hash text NOT NULL);", "");
+        let m = model(&sql, "");
+        let d = m.diagnostics();
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].message.contains("tenant scoping (docs) needs signed-in users"), "{}", d[0].message);
+        assert!(d[0].help.as_deref().unwrap_or_default().contains("--features.tenant-scoped=false"));
+        let m = model(SCHEMA, "[tables.users]\nfeatures = { tenant-scoped = true }\n");
+        let d = m.diagnostics();
+        assert!(d.iter().any(|d| d.message == "users: tenant-scoped but has no column organization_id"), "{d:?}");
+        assert!(d.iter().all(|d| d.file == "t.sql" && d.line > 0), "located at the table's definition: {d:?}");
+    }
+}
