@@ -14,6 +14,11 @@ pub fn qualified(schema: &str, name: &str) -> String {
     format!("{}.{}", ident(schema), ident(name))
 }
 
+/// A table's `schema.name`, each part quoted where needed.
+pub fn table(q: &crate::QualifiedName) -> String {
+    qualified(&q.schema, &q.name)
+}
+
 /// `"schema"."name"`, both parts always quoted.
 pub fn qualified_always(schema: &str, name: &str) -> String {
     format!("{}.{}", ident_always(schema), ident_always(name))

@@ -22,7 +22,7 @@ mod testing;
 
 use nest_catalog::Catalog;
 use nest_model::{Config, Model, Resolve, Selection, Vocabulary};
-use nest_nest::{Contribute, FileTree, GenerateOptions, RenderError};
+use nest_nestjs::{Contribute, FileTree, GenerateOptions, RenderError};
 
 pub use registry::FEATURES;
 
@@ -96,19 +96,21 @@ pub fn run(catalog: &Catalog, config: &Config, selection: &Selection, stage: Sta
         ("db/00-meta.sql".to_string(), nest_catalog::meta::meta_schema_sql()),
         ("db/01-schema.sql".to_string(), schema_sql),
     ];
-    let tree = nest_nest::render(&model, &contributors(), db, options)?;
+    let tree = nest_nestjs::render(&model, &contributors(), db, options)?;
     Ok(Generated { model, tree, sql_notes: notes.into_iter().map(|n| n.0).collect() })
 }
 
 /// Paths of the files every project copies verbatim (the core's and every feature's runtime,
 /// and the lockfile): snapshots list them by path only.
 pub fn runtime_paths() -> Vec<&'static str> {
-    nest_nest::static_paths().chain(FEATURES.iter().flat_map(|f| f.assets().runtime.iter().map(|(p, _)| *p))).collect()
+    nest_nestjs::static_paths()
+        .chain(FEATURES.iter().flat_map(|f| f.assets().runtime.iter().map(|(p, _)| *p)))
+        .collect()
 }
 
 /// Every npm package a project lists.
-pub fn packages() -> Vec<nest_nest::Package> {
-    nest_nest::packages(&contributors())
+pub fn packages() -> Vec<nest_nestjs::Package> {
+    nest_nestjs::packages(&contributors())
 }
 
 #[cfg(test)]
@@ -120,7 +122,7 @@ mod tests {
     /// registered feature: `npm ci` accepts it in every project.
     #[test]
     fn lockfile_matches_the_pinned_packages() {
-        let lock: serde_json::Value = serde_json::from_str(nest_nest::LOCKFILE).unwrap();
+        let lock: serde_json::Value = serde_json::from_str(nest_nestjs::LOCKFILE).unwrap();
         let root = &lock["packages"][""];
         for (key, dev) in [("dependencies", false), ("devDependencies", true)] {
             let wanted: BTreeMap<String, String> = packages()

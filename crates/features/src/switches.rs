@@ -3,7 +3,7 @@
 //! not built yet (accepted as flags, recorded, and reported on every run).
 
 use nest_model::{FeatureDef, MetaSwitch, Resolve};
-use nest_nest::Contribute;
+use nest_nestjs::Contribute;
 
 /// A switch the core CRUD reads by id.
 pub struct CoreSwitch(pub &'static FeatureDef);

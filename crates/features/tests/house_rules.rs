@@ -200,7 +200,7 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
 /// features hook in through contributions and the CRUD runtime's extensions.
 #[test]
 fn the_core_names_no_feature() {
-    let nest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../nest");
+    let nest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../nestjs");
     let mut files = Vec::new();
     files_under(&nest.join("src"), &mut files);
     files_under(&nest.join("templates"), &mut files);

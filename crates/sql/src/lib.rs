@@ -7,7 +7,7 @@
 //! row-level security and comments. TimescaleDB statements run only where the extension exists;
 //! elsewhere continuous aggregates become plain materialized views over `date_bin`.
 
-use nest_catalog::quote::ident as q;
+use nest_catalog::quote::{self as sql, ident};
 use nest_catalog::{Catalog, Column, FkAction, Identity, Table, TableKind};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
@@ -18,10 +18,8 @@ pub struct Note(pub String);
 
 /// `name` in `public`, `schema.name` elsewhere (as the input wrote them).
 fn qn(schema: &str, name: &str) -> String {
-    if schema == "public" { q(name) } else { nest_catalog::quote::qualified(schema, name) }
+    if schema == "public" { ident(name) } else { nest_catalog::quote::qualified(schema, name) }
 }
-
-use nest_catalog::quote::string as sql_string;
 
 /// The multi-line statements of the schema file (TimescaleDB's guarded blocks), as templates.
 const TEMPLATES: &[(&str, &str)] = &[
@@ -55,7 +53,7 @@ struct Hypertable {
 }
 
 fn column_sql(c: &Column) -> String {
-    let mut s = format!("{} {}", q(&c.name), c.ty);
+    let mut s = format!("{} {}", ident(&c.name), c.ty);
     if let Some(g) = &c.generated {
         let _ = write!(s, " GENERATED ALWAYS AS ({g}) STORED");
     }
@@ -74,7 +72,7 @@ fn column_sql(c: &Column) -> String {
 }
 
 fn cols(list: &[String]) -> String {
-    list.iter().map(|c| q(c)).collect::<Vec<_>>().join(", ")
+    list.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ")
 }
 
 /// How partitioned parents will be declared: the catalog's `PARTITION BY`, or one inferred for
@@ -104,7 +102,7 @@ fn partition_keys(c: &Catalog, notes: &mut Vec<Note>) -> HashMap<(String, String
                         "{} has partitions but was not declared partitioned: declared PARTITION BY RANGE ({})",
                         t.name, col.name
                     )));
-                    out.insert(key, (format!("RANGE ({})", q(&col.name)), col.name.clone()));
+                    out.insert(key, (format!("RANGE ({})", ident(&col.name)), col.name.clone()));
                 }
                 None => notes.push(Note(format!(
                     "{} has partitions but no time column to partition by; its partitions are created as plain tables",
@@ -200,7 +198,7 @@ fn index_sql(s: &mut String, t: &Table) {
             .columns
             .iter()
             .map(|e| {
-                let mut x = if e.is_column { q(&e.expr) } else { format!("({})", e.expr) };
+                let mut x = if e.is_column { ident(&e.expr) } else { format!("({})", e.expr) };
                 if let Some(o) = &e.opclass {
                     let _ = write!(x, " {o}");
                 }
@@ -220,7 +218,7 @@ fn index_sql(s: &mut String, t: &Table) {
             s,
             "CREATE {}INDEX {} ON {} USING {} ({elems})",
             if i.unique { "UNIQUE " } else { "" },
-            q(&i.name),
+            ident(&i.name),
             qn(&t.schema, &t.name),
             i.method
         );
@@ -243,16 +241,16 @@ pub fn schema_sql(c: &Catalog) -> (String, Vec<Note>) {
     let _ = writeln!(s, "-- Needs uuid_generate_v7() where tables use it: load 00-meta.sql first.\n");
 
     for schema in c.schemas.iter().filter(|s| *s != "public") {
-        let _ = writeln!(s, "CREATE SCHEMA IF NOT EXISTS {};", q(schema));
+        let _ = writeln!(s, "CREATE SCHEMA IF NOT EXISTS {};", ident(schema));
     }
     let timescale = c.extensions.iter().any(|e| e.name == "timescaledb");
     for e in c.extensions.iter().filter(|e| e.name != "timescaledb") {
         match &e.schema {
             Some(sc) => {
-                let _ = writeln!(s, "CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {};", q(&e.name), q(sc));
+                let _ = writeln!(s, "CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {};", ident(&e.name), ident(sc));
             }
             None => {
-                let _ = writeln!(s, "CREATE EXTENSION IF NOT EXISTS {};", q(&e.name));
+                let _ = writeln!(s, "CREATE EXTENSION IF NOT EXISTS {};", ident(&e.name));
             }
         }
     }
@@ -260,7 +258,7 @@ pub fn schema_sql(c: &Catalog) -> (String, Vec<Note>) {
         s.push_str(&render("timescaledb.sql.j2", minijinja::Value::UNDEFINED));
     }
     for e in &c.enums {
-        let values = e.values.iter().map(|v| sql_string(v)).collect::<Vec<_>>().join(", ");
+        let values = e.values.iter().map(|v| sql::string(v)).collect::<Vec<_>>().join(", ");
         let _ = writeln!(s, "\nCREATE TYPE {} AS ENUM ({values});", qn(&e.schema, &e.name));
     }
     for d in &c.domains {
@@ -272,7 +270,7 @@ pub fn schema_sql(c: &Catalog) -> (String, Vec<Note>) {
             s.push_str(" NOT NULL");
         }
         for k in &d.checks {
-            let _ = write!(s, " CONSTRAINT {} CHECK ({})", q(&k.name), k.expression);
+            let _ = write!(s, " CONSTRAINT {} CHECK ({})", ident(&k.name), k.expression);
         }
         s.push_str(";\n");
     }
@@ -280,7 +278,7 @@ pub fn schema_sql(c: &Catalog) -> (String, Vec<Note>) {
         if ct.attributes.is_empty() {
             continue;
         }
-        let attrs = ct.attributes.iter().map(|(n, t)| format!("{} {t}", q(n))).collect::<Vec<_>>().join(", ");
+        let attrs = ct.attributes.iter().map(|(n, t)| format!("{} {t}", ident(n))).collect::<Vec<_>>().join(", ");
         let _ = writeln!(s, "\nCREATE TYPE {} AS ({attrs});", qn(&ct.schema, &ct.name));
     }
     for seq in &c.sequences {
@@ -376,14 +374,14 @@ pub fn schema_sql(c: &Catalog) -> (String, Vec<Note>) {
                     }
                 }
             }
-            lines.push(format!("CONSTRAINT {} PRIMARY KEY ({})", q(&pk.name), cols(&columns)));
+            lines.push(format!("CONSTRAINT {} PRIMARY KEY ({})", ident(&pk.name), cols(&columns)));
         }
         for u in &t.unique {
             let nnd = if u.nulls_not_distinct { " NULLS NOT DISTINCT" } else { "" };
-            lines.push(format!("CONSTRAINT {} UNIQUE{nnd} ({})", q(&u.name), cols(&extend(&u.columns))));
+            lines.push(format!("CONSTRAINT {} UNIQUE{nnd} ({})", ident(&u.name), cols(&extend(&u.columns))));
         }
         for k in &t.checks {
-            lines.push(format!("CONSTRAINT {} CHECK ({})", q(&k.name), k.expression));
+            lines.push(format!("CONSTRAINT {} CHECK ({})", ident(&k.name), k.expression));
         }
         let _ = writeln!(s, "CREATE TABLE {} (", qn(&t.schema, &t.name));
         let _ = write!(s, "  {}\n)", lines.join(",\n  "));
@@ -409,15 +407,15 @@ pub fn schema_sql(c: &Catalog) -> (String, Vec<Note>) {
             );
         }
         if let Some(cm) = &t.comment {
-            let _ = writeln!(s, "COMMENT ON TABLE {} IS {};", qn(&t.schema, &t.name), sql_string(cm));
+            let _ = writeln!(s, "COMMENT ON TABLE {} IS {};", qn(&t.schema, &t.name), sql::string(cm));
         }
         for col in t.columns.iter().filter(|c| c.comment.is_some()) {
             let _ = writeln!(
                 s,
                 "COMMENT ON COLUMN {}.{} IS {};",
                 qn(&t.schema, &t.name),
-                q(&col.name),
-                sql_string(col.comment.as_deref().unwrap_or(""))
+                ident(&col.name),
+                sql::string(col.comment.as_deref().unwrap_or(""))
             );
         }
     }
@@ -425,7 +423,8 @@ pub fn schema_sql(c: &Catalog) -> (String, Vec<Note>) {
         let owned = seq.owned_by.as_deref().unwrap_or("");
         let parts: Vec<&str> = owned.splitn(3, '.').collect();
         if let [sch, tab, col] = parts.as_slice() {
-            let _ = writeln!(s, "ALTER SEQUENCE {} OWNED BY {}.{};", qn(&seq.schema, &seq.name), qn(sch, tab), q(col));
+            let _ =
+                writeln!(s, "ALTER SEQUENCE {} OWNED BY {}.{};", qn(&seq.schema, &seq.name), qn(sch, tab), ident(col));
         }
     }
 
@@ -446,7 +445,7 @@ pub fn schema_sql(c: &Catalog) -> (String, Vec<Note>) {
                 s,
                 "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}){}{}{};",
                 qn(&t.schema, &t.name),
-                q(&fk.name),
+                ident(&fk.name),
                 cols(&fk.columns),
                 qn(&fk.references.schema, &fk.references.name),
                 cols(&fk.referenced_columns),
@@ -479,8 +478,8 @@ pub fn schema_sql(c: &Catalog) -> (String, Vec<Note>) {
         let list: Vec<Hypertable> = hypertables
             .iter()
             .map(|t| Hypertable {
-                table: sql_string(&qn(&t.schema, &t.name)),
-                column: sql_string(&t.hypertable.as_ref().expect("filtered").time_column),
+                table: sql::string(&qn(&t.schema, &t.name)),
+                column: sql::string(&t.hypertable.as_ref().expect("filtered").time_column),
             })
             .collect();
         s.push_str(&render(
@@ -497,10 +496,10 @@ pub fn schema_sql(c: &Catalog) -> (String, Vec<Note>) {
         let def = def.trim().trim_end_matches(';');
         if t.kind == TableKind::MaterializedView && def.to_ascii_lowercase().contains("time_bucket(") {
             let plain = time_bucket_to_date_bin(def);
-            let with_timescale = sql_string(&format!(
+            let with_timescale = sql::string(&format!(
                 "CREATE MATERIALIZED VIEW {name} WITH (timescaledb.continuous) AS {def} WITH NO DATA"
             ));
-            let without = sql_string(&format!("CREATE MATERIALIZED VIEW {name} AS {plain}"));
+            let without = sql::string(&format!("CREATE MATERIALIZED VIEW {name} AS {plain}"));
             s.push_str(&render(
                 "continuous-aggregate.sql.j2",
                 minijinja::context! { name => &name, with_timescale => with_timescale, without => without },
@@ -512,7 +511,7 @@ pub fn schema_sql(c: &Catalog) -> (String, Vec<Note>) {
         }
         if let Some(cm) = &t.comment {
             let kind = if t.kind == TableKind::MaterializedView { "MATERIALIZED VIEW" } else { "VIEW" };
-            let _ = writeln!(s, "COMMENT ON {kind} {name} IS {};", sql_string(cm));
+            let _ = writeln!(s, "COMMENT ON {kind} {name} IS {};", sql::string(cm));
         }
     }
 
@@ -536,12 +535,12 @@ pub fn schema_sql(c: &Catalog) -> (String, Vec<Note>) {
             let _ = write!(
                 s,
                 "CREATE POLICY {} ON {name} AS {} FOR {}",
-                q(&p.name),
+                ident(&p.name),
                 if p.permissive { "PERMISSIVE" } else { "RESTRICTIVE" },
                 p.command.to_uppercase()
             );
             if p.roles != ["public"] {
-                let _ = write!(s, " TO {}", p.roles.iter().map(|r| q(r)).collect::<Vec<_>>().join(", "));
+                let _ = write!(s, " TO {}", p.roles.iter().map(|r| ident(r)).collect::<Vec<_>>().join(", "));
             }
             if let Some(u) = &p.using {
                 let _ = write!(s, " USING ({u})");

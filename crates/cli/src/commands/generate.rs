@@ -7,7 +7,7 @@ use clap::ArgMatches;
 use nest_catalog::Catalog;
 use nest_features::{Generated, Stage};
 use nest_model::{Config, Flags, Model, Selection};
-use nest_nest::{FileTree, GenerateOptions};
+use nest_nestjs::{FileTree, GenerateOptions};
 use nest_write::{Action, Manifest, Options, RecordedSource, STATE_DIR, Scope, SourceKind};
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};

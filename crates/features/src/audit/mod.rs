@@ -18,7 +18,7 @@ use nest_model::{
     DataClass, FeatureDef, FeatureError, MetaSwitch, Model, ModelCx, ModelError, Operations, Permission, Resolve,
     Resource, ResourceKind, Setting, Source,
 };
-use nest_nest::{
+use nest_nestjs::{
     AppModule, Assets, Contribute, Contributions, DbFile, Decorator, ExtraController, FeatureFile, Import, Ownership,
     RenderError, Rendered, ResourceContributions, Route, SpecExtension,
 };
@@ -196,7 +196,7 @@ impl Resolve for Audit {
     }
 }
 
-const TEMPLATES: &[(&str, &str)] = nest_nest::templates![
+const TEMPLATES: &[(&str, &str)] = nest_nestjs::templates![
     "templates", "audit";
     "audit.tables.ts.j2",
     "audit.sql.j2",
@@ -206,7 +206,7 @@ const TEMPLATES: &[(&str, &str)] = nest_nest::templates![
     "readme.md.j2",
 ];
 
-const RUNTIME: &[(&str, &str)] = nest_nest::runtime_files![
+const RUNTIME: &[(&str, &str)] = nest_nestjs::runtime_files![
     "runtime";
     "src/core/audit/audit-trail.ts",
     "src/core/audit/audit.dto.ts",
@@ -288,11 +288,11 @@ impl Contribute for Audit {
     fn resource(&self, m: &Model, r: &Resource, out: &mut ResourceContributions) -> Result<(), RenderError> {
         let Some(a) = m.state::<AuditModel>() else { return Ok(()) };
         let Some(t) = a.audited(&r.qname()) else { return Ok(()) };
-        let q = nest_nest::quote::string;
+        let ts = nest_nestjs::quote::string;
         out.extensions.push(SpecExtension {
             factory: "auditTrail".into(),
             module: "core/audit/audit-trail".into(),
-            arg: format!("{{ schema: {}, table: {}, mode: '{}' }}", q(&t.schema), q(&t.table), t.mode.as_str()),
+            arg: format!("{{ schema: {}, table: {}, mode: '{}' }}", ts(&t.schema), ts(&t.table), t.mode.as_str()),
         });
         out.class_decorators.push(Decorator::new(
             "@ApiHeader({ name: 'X-Audit-Reason', required: false, description: 'Why the change is made: recorded with it in the audit trail' })",

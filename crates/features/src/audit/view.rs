@@ -3,13 +3,9 @@
 //! runs (`src/core/audit/audit.tables.ts`).
 
 use super::detect::{AuditMode, AuditModel};
-use nest_catalog::QualifiedName;
-use nest_catalog::quote::{ident as q, string as sql_str, text_array as sql_array};
+use nest_catalog::quote as sql;
+use nest_nestjs::quote as ts;
 use serde::Serialize;
-
-fn qt(t: &QualifiedName) -> String {
-    nest_catalog::quote::qualified(&t.schema, &t.name)
-}
 
 /// Monthly partitions are named like the seed's: `audit_logs_2024_01`.
 const PARTITIONS_AHEAD: u32 = 3;
@@ -101,24 +97,28 @@ pub fn audit_sql_view(a: &AuditModel) -> AuditSqlView {
         .audited
         .iter()
         .map(|t| AuditedTableSql {
-            schema: sql_str(&t.schema),
-            table: sql_str(&t.table),
-            log_name: sql_str(&t.log_name),
-            key: sql_array(&t.key),
-            record_id: sql_str(t.record_id.as_str()),
-            sensitive: sql_array(&t.sensitive),
-            ignored: sql_array(&t.ignored),
+            schema: sql::string(&t.schema),
+            table: sql::string(&t.table),
+            log_name: sql::string(&t.log_name),
+            key: sql::text_array(&t.key),
+            record_id: sql::string(t.record_id.as_str()),
+            sensitive: sql::text_array(&t.sensitive),
+            ignored: sql::text_array(&t.ignored),
             types: t
                 .column_types
                 .iter()
-                .map(|(name, ty)| format!("{}, {}", sql_str(name), sql_str(ty)))
+                .map(|(name, ty)| format!("{}, {}", sql::string(name), sql::string(ty)))
                 .collect::<Vec<_>>()
                 .join(", "),
         })
         .collect();
-    let keep = a.audited.iter().map(|t| format!("({}, {})", sql_str(&t.schema), sql_str(&t.table))).collect::<Vec<_>>();
+    let keep = a
+        .audited
+        .iter()
+        .map(|t| format!("({}, {})", sql::string(&t.schema), sql::string(&t.table)))
+        .collect::<Vec<_>>();
     // The log row: (column, value) for the columns this log table has.
-    let mut cols = vec![q(&a.table_name), q(&a.record_id), q(&a.operation)];
+    let mut cols = vec![sql::ident(&a.table_name), sql::ident(&a.record_id), sql::ident(&a.operation)];
     let mut vals = vec![
         "cfg.log_name".to_string(),
         format!(
@@ -129,7 +129,7 @@ pub fn audit_sql_view(a: &AuditModel) -> AuditSqlView {
     ];
     let mut push = |col: &Option<String>, val: String| {
         if let Some(c) = col {
-            cols.push(q(c));
+            cols.push(sql::ident(c));
             vals.push(val);
         }
     };
@@ -145,7 +145,7 @@ pub fn audit_sql_view(a: &AuditModel) -> AuditSqlView {
     push(&a.correlation_id, format!("NULLIF(ctx ->> 'correlationId', '')::{}", a.correlation_id_type));
     push(&a.request_id, "ctx ->> 'requestId'".into());
     let changes = a.changes.as_ref().map(|fc| {
-        let mut columns = vec![q(&fc.audit_id), q(&fc.field)];
+        let mut columns = vec![sql::ident(&fc.audit_id), sql::ident(&fc.field)];
         let mut values = vec!["log_id".to_string(), "f".to_string()];
         let masked = |side: &str| {
             format!(
@@ -159,54 +159,56 @@ pub fn audit_sql_view(a: &AuditModel) -> AuditSqlView {
             (&fc.is_sensitive, "f = ANY (cfg.sensitive) OR NOT cfg.column_types ? f".to_string()),
         ] {
             if let Some(c) = col {
-                columns.push(q(c));
+                columns.push(sql::ident(c));
                 values.push(val);
             }
         }
-        ChangesSql { table: qt(&fc.table), audit_id: q(&fc.audit_id), columns: columns.join(", "), values: values.join(", ") }
+        ChangesSql { table: sql::table(&fc.table), audit_id: sql::ident(&fc.audit_id), columns: columns.join(", "), values: values.join(", ") }
     });
-    let logs = qt(&a.logs);
+    let logs = sql::table(&a.logs);
     AuditSqlView {
         tables,
         keep: keep.join(", "),
-        id: q(&a.id),
+        id: sql::ident(&a.id),
         id_type: a.id_type.clone(),
         // A user id of another type than the log's column is recorded as unknown, not an error
         // that would undo the change.
         uid_type: if a.user_id.is_some() { a.user_id_type.clone() } else { "text".into() },
         has_user_id: a.user_id.is_some(),
         uname: match (&a.users_name, &a.user_name) {
-            (Some((users, id, name)), Some(_)) => Some(NameLookup { name: q(name), users: qt(users), id: q(id) }),
+            (Some((users, id, name)), Some(_)) => {
+                Some(NameLookup { name: sql::ident(name), users: sql::table(users), id: sql::ident(id) })
+            }
             _ => None,
         },
         log_columns: cols.join(", "),
         log_values: vals.join(", "),
-        log_table_name: q(&a.table_name),
-        created: a.created_at.as_ref().map(|c| q(c)).unwrap_or_else(|| "created_at".into()),
+        log_table_name: sql::ident(&a.table_name),
+        created: a.created_at.as_ref().map(|c| sql::ident(c)).unwrap_or_else(|| "created_at".into()),
         changes,
         triggers: a
             .audited
             .iter()
             .map(|t| TriggerSql {
-                table: format!("{}.{}", q(&t.schema), q(&t.table)),
+                table: format!("{}.{}", sql::ident(&t.schema), sql::ident(&t.table)),
                 name: t.table.clone(),
                 trigger: t.mode == AuditMode::Trigger,
                 replaced: t
                     .replaced_triggers
                     .iter()
-                    .map(|old| ReplacedTrigger { name: old.clone(), ident: q(old) })
+                    .map(|old| ReplacedTrigger { name: old.clone(), ident: sql::ident(old) })
                     .collect(),
             })
             .collect(),
         retention: a.retention.as_ref().map(|r| RetentionSql {
-            table: qt(&r.table),
-            table_name: q(&r.table_name),
-            days: q(&r.days),
+            table: sql::table(&r.table),
+            table_name: sql::ident(&r.table_name),
+            days: sql::ident(&r.days),
         }),
         partitioned: a.partition_column.as_ref().map(|pc| PartitionSql {
             logs_literal: nest_catalog::quote::string_content(&logs),
             name_prefix: nest_catalog::quote::string_content(&a.logs.name),
-            schema: sql_str(&a.logs.schema),
+            schema: sql::string(&a.logs.schema),
             column: pc.clone(),
             ahead: PARTITIONS_AHEAD,
         }),
@@ -245,13 +247,12 @@ pub struct AuditView {
 
 /// The statements the audit runtime runs.
 pub fn audit_view(a: &AuditModel) -> AuditView {
-    let lit = nest_nest::quote::template;
     let opt = |c: &Option<String>, alias: &str| match c {
-        Some(c) => format!("l.{} AS \"{alias}\"", q(c)),
+        Some(c) => format!("l.{} AS \"{alias}\"", sql::ident(c)),
         None => format!("NULL AS \"{alias}\""),
     };
     let exact = |c: &Option<String>, alias: &str| match c {
-        Some(c) => format!("nestgen.audit_json_exact(l.{}) AS \"{alias}\"", q(c)),
+        Some(c) => format!("nestgen.audit_json_exact(l.{}) AS \"{alias}\"", sql::ident(c)),
         None => format!("NULL AS \"{alias}\""),
     };
     let who = [
@@ -266,29 +267,30 @@ pub fn audit_view(a: &AuditModel) -> AuditView {
     ];
     let what =
         [opt(&a.changed_fields, "changedFields"), exact(&a.old_values, "oldValues"), exact(&a.new_values, "newValues")];
-    let v = |c: &Option<String>| c.as_ref().map(|c| format!("c.{}", q(c))).unwrap_or_else(|| "NULL".into());
+    let v = |c: &Option<String>| c.as_ref().map(|c| format!("c.{}", sql::ident(c))).unwrap_or_else(|| "NULL".into());
     AuditView {
-        id: lit(&q(&a.id)),
-        operation: lit(&q(&a.operation)),
-        who: lit(&who.join(", ")),
-        what: lit(&what.join(", ")),
-        created: lit(&a
-            .created_at
-            .as_ref()
-            .map(|c| format!("l.{}", q(c)))
-            .unwrap_or_else(|| format!("l.{}", q(&a.id)))),
+        id: ts::template(&sql::ident(&a.id)),
+        operation: ts::template(&sql::ident(&a.operation)),
+        who: ts::template(&who.join(", ")),
+        what: ts::template(&what.join(", ")),
+        created: ts::template(
+            &a.created_at
+                .as_ref()
+                .map(|c| format!("l.{}", sql::ident(c)))
+                .unwrap_or_else(|| format!("l.{}", sql::ident(&a.id))),
+        ),
         changes: a.changes.as_ref().map(|fc| ChangesRead {
-            field: lit(&q(&fc.field)),
-            old: lit(&v(&fc.old_value)),
-            new: lit(&v(&fc.new_value)),
-            data_type: lit(&v(&fc.data_type)),
-            sensitive: lit(&v(&fc.is_sensitive)),
-            table: lit(&qt(&fc.table)),
-            audit_id: lit(&q(&fc.audit_id)),
+            field: ts::template(&sql::ident(&fc.field)),
+            old: ts::template(&v(&fc.old_value)),
+            new: ts::template(&v(&fc.new_value)),
+            data_type: ts::template(&v(&fc.data_type)),
+            sensitive: ts::template(&v(&fc.is_sensitive)),
+            table: ts::template(&sql::table(&fc.table)),
+            audit_id: ts::template(&sql::ident(&fc.audit_id)),
         }),
-        logs: lit(&qt(&a.logs)),
-        table_name: lit(&q(&a.table_name)),
-        record_id: lit(&q(&a.record_id)),
-        record_id_type: lit(&a.record_id_type),
+        logs: ts::template(&sql::table(&a.logs)),
+        table_name: ts::template(&sql::ident(&a.table_name)),
+        record_id: ts::template(&sql::ident(&a.record_id)),
+        record_id_type: ts::template(&a.record_id_type),
     }
 }

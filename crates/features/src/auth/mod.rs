@@ -20,7 +20,7 @@ use nest_model::{
     Access, DataClass, FeatureDef, FeatureError, MetaSwitch, Model, ModelCx, ModelError, Resolve, Resource, Setting,
     Source,
 };
-use nest_nest::{
+use nest_nestjs::{
     Assets, Contribute, Contributions, DbFile, Decorator, FeatureFile, Ownership, Package, RenderError, Rendered,
 };
 
@@ -124,7 +124,7 @@ impl Resolve for Auth {
     }
 }
 
-const TEMPLATES: &[(&str, &str)] = nest_nest::templates![
+const TEMPLATES: &[(&str, &str)] = nest_nestjs::templates![
     "templates", "auth";
     "auth.users.ts.j2",
     "register.dto.ts.j2",
@@ -133,7 +133,7 @@ const TEMPLATES: &[(&str, &str)] = nest_nest::templates![
     "readme.md.j2",
 ];
 
-const RUNTIME: &[(&str, &str)] = nest_nest::runtime_files![
+const RUNTIME: &[(&str, &str)] = nest_nestjs::runtime_files![
     "runtime";
     "src/core/auth/auth.config.ts",
     "src/core/auth/auth.controller.ts",
@@ -190,7 +190,7 @@ impl Contribute for Auth {
             body: Rendered::new("auth/auth.sql.j2", view::auth_sql_view(a))?,
             doc: "refresh tokens, emailed tokens and per-account sign-in state (schema `nestgen`).".into(),
         });
-        out.modules.push(nest_nest::AppModule { class: "AuthModule".into(), module: "core/auth/auth.module".into() });
+        out.modules.push(nest_nestjs::AppModule { class: "AuthModule".into(), module: "core/auth/auth.module".into() });
         out.env.push(Rendered::new("auth/env.j2", ())?);
         let rbac = m.features.ids().any(|id| id == crate::rbac::DEF.id);
         out.readme.push(Rendered::new("auth/readme.md.j2", ReadmeView { rbac })?);
@@ -208,7 +208,7 @@ impl Contribute for Auth {
         &self,
         m: &Model,
         _r: &Resource,
-        out: &mut nest_nest::ResourceContributions,
+        out: &mut nest_nestjs::ResourceContributions,
     ) -> Result<(), RenderError> {
         if m.state::<AuthModel>().is_some() {
             out.class_decorators.push(Decorator::new("@ApiBearerAuth()", &[("ApiBearerAuth", SWAGGER)]));
@@ -216,7 +216,7 @@ impl Contribute for Auth {
         Ok(())
     }
 
-    fn route(&self, m: &Model, _r: &Resource, _route: &nest_nest::Route, out: &mut Vec<Decorator>) {
+    fn route(&self, m: &Model, _r: &Resource, _route: &nest_nestjs::Route, out: &mut Vec<Decorator>) {
         if m.state::<AuthModel>().is_some() {
             out.push(Decorator::new(
                 "@ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'No valid access token' })",

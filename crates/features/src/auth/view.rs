@@ -2,11 +2,11 @@
 //! (`src/core/auth/auth.users.ts`), the register DTO and db/02-auth.sql.
 
 use super::detect::{AuthModel, Verified};
-use nest_catalog::quote::{ident as q, qualified as qt};
+use nest_catalog::quote as sql;
 use nest_model::{Access, Field, FieldKind, Format, Model};
-use nest_nest::dto::{self, DtoKind, Imports};
-use nest_nest::imports::ImportLine;
-use nest_nest::quote::string as ts_string;
+use nest_nestjs::dto::{self, DtoKind, Imports};
+use nest_nestjs::imports::ImportLine;
+use nest_nestjs::quote as ts;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -40,7 +40,7 @@ pub struct AuthView {
 }
 
 fn opt_ident(c: &Option<String>) -> String {
-    c.as_ref().map(|x| ts_string(&q(x))).unwrap_or_else(|| "null".into())
+    c.as_ref().map(|x| ts::string(&sql::ident(x))).unwrap_or_else(|| "null".into())
 }
 
 pub fn auth_view(m: &Model, a: &AuthModel) -> AuthView {
@@ -101,35 +101,39 @@ pub fn auth_view(m: &Model, a: &AuthModel) -> AuthView {
     AuthView {
         users_import: format!("../../modules/{}/{}.resource.js", users.names.file, users.names.file),
         users_constant: users.names.constant.clone(),
-        table: ts_string(&qt(&a.schema, &a.table)),
-        id: ts_string(&q(&a.id)),
-        id_type: ts_string(&a.id_type),
-        id_property: ts_string(&prop(&a.id)),
-        email: ts_string(&q(&a.email)),
-        email_property: ts_string(&prop(&a.email)),
-        email_column: ts_string(&a.email),
-        password_hash: ts_string(&q(&a.password_hash)),
-        password_hash_column: ts_string(&a.password_hash),
+        table: ts::string(&sql::qualified(&a.schema, &a.table)),
+        id: ts::string(&sql::ident(&a.id)),
+        id_type: ts::string(&a.id_type),
+        id_property: ts::string(&prop(&a.id)),
+        email: ts::string(&sql::ident(&a.email)),
+        email_property: ts::string(&prop(&a.email)),
+        email_column: ts::string(&a.email),
+        password_hash: ts::string(&sql::ident(&a.password_hash)),
+        password_hash_column: ts::string(&a.password_hash),
         status: opt_ident(&a.status),
-        active_status: ts_string("active"),
+        active_status: ts::string("active"),
         failed_logins: opt_ident(&a.failed_logins),
         locked_until: opt_ident(&a.locked_until),
         two_factor_enabled: opt_ident(&a.two_factor_enabled),
-        two_factor_enabled_column: a.two_factor_enabled.as_ref().map(|c| ts_string(c)).unwrap_or_else(|| "null".into()),
-        tfa_secret_sql: ts_string(&match (&a.two_factor_secret, a.two_factor_secret_fits) {
-            (Some(c), true) => format!("u.{}", q(c)),
-            _ => format!("(SELECT sa.totp_secret FROM nestgen.accounts sa WHERE sa.user_id = u.{})", q(&a.id)),
+        two_factor_enabled_column: a
+            .two_factor_enabled
+            .as_ref()
+            .map(|c| ts::string(c))
+            .unwrap_or_else(|| "null".into()),
+        tfa_secret_sql: ts::string(&match (&a.two_factor_secret, a.two_factor_secret_fits) {
+            (Some(c), true) => format!("u.{}", sql::ident(c)),
+            _ => format!("(SELECT sa.totp_secret FROM nestgen.accounts sa WHERE sa.user_id = u.{})", sql::ident(&a.id)),
         }),
         tfa_secret_column: match (&a.two_factor_secret, a.two_factor_secret_fits) {
-            (Some(c), true) => ts_string(c),
+            (Some(c), true) => ts::string(c),
             _ => "null".into(),
         },
-        verified_sql: ts_string(&verified_sql(a, "u")),
+        verified_sql: ts::string(&verified_sql(a, "u")),
         verified_column: match &a.verified {
-            Verified::Timestamp(c) | Verified::Bool(c) => ts_string(c),
+            Verified::Timestamp(c) | Verified::Bool(c) => ts::string(c),
             Verified::Nestgen => "null".into(),
         },
-        verified_kind: ts_string(match &a.verified {
+        verified_kind: ts::string(match &a.verified {
             Verified::Bool(_) => "bool",
             _ => "timestamp",
         }),
@@ -154,11 +158,11 @@ pub struct AuthSqlView {
 
 pub fn auth_sql_view(a: &AuthModel) -> AuthSqlView {
     AuthSqlView {
-        users: qt(&a.schema, &a.table),
-        id: q(&a.id),
+        users: sql::qualified(&a.schema, &a.table),
+        id: sql::ident(&a.id),
         id_type: a.id_type.clone(),
-        email: q(&a.email),
-        email_index: q(&nest_catalog::naming::make_object_name(
+        email: sql::ident(&a.email),
+        email_index: sql::ident(&nest_catalog::naming::make_object_name(
             &a.table,
             Some(&format!("lower_{}", a.email)),
             Some("idx"),
@@ -171,11 +175,11 @@ pub fn auth_sql_view(a: &AuthModel) -> AuthSqlView {
 /// SQL over alias `u`: this account's email is verified.
 pub fn verified_sql(a: &AuthModel, alias: &str) -> String {
     match &a.verified {
-        Verified::Timestamp(c) => format!("{alias}.{} IS NOT NULL", q(c)),
-        Verified::Bool(c) => format!("{alias}.{} IS TRUE", q(c)),
+        Verified::Timestamp(c) => format!("{alias}.{} IS NOT NULL", sql::ident(c)),
+        Verified::Bool(c) => format!("{alias}.{} IS TRUE", sql::ident(c)),
         Verified::Nestgen => format!(
             "EXISTS (SELECT 1 FROM nestgen.accounts va WHERE va.user_id = {alias}.{} AND va.email_verified_at IS NOT NULL)",
-            q(&a.id)
+            sql::ident(&a.id)
         ),
     }
 }

@@ -22,8 +22,8 @@ use nest_model::{
     Access, DataClass, FeatureDef, MetaSwitch, Model, ModelCx, Permission, Resolve, Resource, ResourceKind, ServerSet,
     Setting, Source,
 };
-use nest_nest::quote::string as ts_string;
-use nest_nest::{
+use nest_nestjs::quote as ts;
+use nest_nestjs::{
     Assets, Contribute, Contributions, DbFile, Decorator, RenderError, Rendered, ResourceContributions, SpecExtension,
 };
 use serde::Serialize;
@@ -441,9 +441,9 @@ impl Resolve for OwnRows {
     }
 }
 
-const TEMPLATES: &[(&str, &str)] = nest_nest::templates!["templates", "own-rows"; "owner.sql.j2", "readme.md.j2"];
+const TEMPLATES: &[(&str, &str)] = nest_nestjs::templates!["templates", "own-rows"; "owner.sql.j2", "readme.md.j2"];
 
-const RUNTIME: &[(&str, &str)] = nest_nest::runtime_files!["runtime"; "src/core/auth/own-rows.ts"];
+const RUNTIME: &[(&str, &str)] = nest_nestjs::runtime_files!["runtime"; "src/core/auth/own-rows.ts"];
 
 #[derive(Serialize)]
 struct OwnedTableView {
@@ -471,17 +471,17 @@ fn spec(m: &Model, s: &OwnerScope) -> String {
     let members = match (m.state::<AuthModel>(), m.state::<TenancyModel>()) {
         (Some(a), Some(t)) if s.members => format!(
             ", members: {{ sql: {}, setting: {}, type: {} }}",
-            ts_string(&crate::tenancy::members_condition(a, t)),
-            ts_string(&t.setting),
-            ts_string(&t.tenant_id_type)
+            ts::string(&crate::tenancy::members_condition(a, t)),
+            ts::string(&t.setting),
+            ts::string(&t.tenant_id_type)
         ),
         _ => String::new(),
     };
     format!(
         "{{ column: {}, type: {}, bypass: {}, self: {}, rls: {}{members} }}",
-        ts_string(&s.column),
-        ts_string(&s.column_type),
-        ts_string(&s.bypass),
+        ts::string(&s.column),
+        ts::string(&s.column_type),
+        ts::string(&s.bypass),
         s.is_self,
         s.rls,
     )
@@ -498,14 +498,14 @@ impl Contribute for OwnRows {
             return Ok(());
         }
         out.runtime.extend(RUNTIME);
-        let q = nest_catalog::quote::ident_always;
+        let ident = nest_catalog::quote::ident_always;
         let tables: Vec<OwnedTableView> = state
             .scopes
             .iter()
             .filter(|s| s.rls)
             .map(|s| OwnedTableView {
-                table: format!("{}.{}", q(&s.table.schema), q(&s.table.name)),
-                column: q(&s.column),
+                table: format!("{}.{}", ident(&s.table.schema), ident(&s.table.name)),
+                column: ident(&s.column),
                 ty: s.column_type.clone(),
                 needs_permissive: s.needs_permissive,
             })

@@ -24,19 +24,19 @@ pub struct RbacModel {
     /// Columns to fill when seeding permissions: (column, what) with what in slug/name/resource/action.
     pub permission_seed_columns: Vec<(String, String)>,
     pub role_permissions: QualifiedName,
-    pub rp_role: String,
-    pub rp_permission: String,
+    pub role_permission_role: String,
+    pub role_permission_permission: String,
     pub user_roles: QualifiedName,
-    pub ur_user: String,
-    pub ur_role: String,
-    pub ur_expires: Option<String>,
-    pub ur_assigned_by: Option<String>,
+    pub user_role_user: String,
+    pub user_role_role: String,
+    pub user_role_expires: Option<String>,
+    pub user_role_assigned_by: Option<String>,
     pub user_permissions: Option<QualifiedName>,
-    pub up_user: String,
-    pub up_permission: String,
-    pub up_granted: Option<String>,
-    pub up_expires: Option<String>,
-    pub up_granted_by: Option<String>,
+    pub user_permission_user: String,
+    pub user_permission_permission: String,
+    pub user_permission_granted: Option<String>,
+    pub user_permission_expires: Option<String>,
+    pub user_permission_granted_by: Option<String>,
 }
 
 impl RbacModel {
@@ -77,11 +77,11 @@ pub fn detect_rbac(catalog: &Catalog, users: &Table) -> Result<RbacModel, String
             seed.push((c.to_string(), what.to_string()));
         }
     }
-    let rp_role = fk_to(rp, roles).ok_or("role_permissions needs a foreign key to roles")?;
-    let rp_permission = fk_to(rp, perms).ok_or("role_permissions needs a foreign key to permissions")?;
-    let ur_user = fk_to(ur, users).ok_or("user_roles needs a foreign key to the users table")?;
-    let ur_role = fk_to(ur, roles).ok_or("user_roles needs a foreign key to roles")?;
-    let (up_user, up_permission) = match up {
+    let role_permission_role = fk_to(rp, roles).ok_or("role_permissions needs a foreign key to roles")?;
+    let role_permission_permission = fk_to(rp, perms).ok_or("role_permissions needs a foreign key to permissions")?;
+    let user_role_user = fk_to(ur, users).ok_or("user_roles needs a foreign key to the users table")?;
+    let user_role_role = fk_to(ur, roles).ok_or("user_roles needs a foreign key to roles")?;
+    let (user_permission_user, user_permission_permission) = match up {
         Some(t) => (
             fk_to(t, users).ok_or("user_permissions needs a foreign key to the users table")?,
             fk_to(t, perms).ok_or("user_permissions needs a foreign key to permissions")?,
@@ -107,19 +107,19 @@ pub fn detect_rbac(catalog: &Catalog, users: &Table) -> Result<RbacModel, String
         permission_slug_sql,
         permission_seed_columns: seed,
         role_permissions: rp.qualified_name(),
-        rp_role,
-        rp_permission,
+        role_permission_role,
+        role_permission_permission,
         user_roles: ur.qualified_name(),
-        ur_user,
-        ur_role,
-        ur_expires: opt(ur, "expires_at"),
-        ur_assigned_by: opt(ur, "assigned_by"),
-        up_granted: up.and_then(|t| opt(t, "granted")),
-        up_expires: up.and_then(|t| opt(t, "expires_at")),
-        up_granted_by: up.and_then(|t| opt(t, "granted_by")),
+        user_role_user,
+        user_role_role,
+        user_role_expires: opt(ur, "expires_at"),
+        user_role_assigned_by: opt(ur, "assigned_by"),
+        user_permission_granted: up.and_then(|t| opt(t, "granted")),
+        user_permission_expires: up.and_then(|t| opt(t, "expires_at")),
+        user_permission_granted_by: up.and_then(|t| opt(t, "granted_by")),
         user_permissions: up.map(Table::qualified_name),
-        up_user,
-        up_permission,
+        user_permission_user,
+        user_permission_permission,
     })
 }
 

@@ -15,7 +15,7 @@ use crate::auth::AuthModel;
 use nest_model::{
     DataClass, FeatureDef, FeatureError, MetaSwitch, Model, ModelCx, ModelError, Resolve, Resource, Setting, Source,
 };
-use nest_nest::{
+use nest_nestjs::{
     AppModule, Assets, Contribute, Contributions, DbFile, Decorator, FeatureFile, Ownership, RenderError, Rendered,
     Route,
 };
@@ -101,9 +101,9 @@ impl Resolve for Rbac {
 }
 
 const TEMPLATES: &[(&str, &str)] =
-    nest_nest::templates!["templates", "rbac"; "rbac.tables.ts.j2", "rbac.sql.j2", "env.j2", "readme.md.j2"];
+    nest_nestjs::templates!["templates", "rbac"; "rbac.tables.ts.j2", "rbac.sql.j2", "env.j2", "readme.md.j2"];
 
-const RUNTIME: &[(&str, &str)] = nest_nest::runtime_files![
+const RUNTIME: &[(&str, &str)] = nest_nestjs::runtime_files![
     "runtime";
     "src/core/rbac/rbac.controller.ts",
     "src/core/rbac/rbac.module.ts",

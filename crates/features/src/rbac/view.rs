@@ -3,18 +3,13 @@
 
 use super::detect::{RbacModel, actions};
 use crate::auth::AuthModel;
-use nest_catalog::QualifiedName;
-use nest_catalog::quote::{ident as q, qualified as qt, string as sql_str};
+use nest_catalog::quote as sql;
 use nest_model::{DataClass, Model};
 use serde::Serialize;
 
 /// The permission that guards the RBAC admin routes.
 pub const MANAGE_PERMISSION: &str = "roles:manage";
 pub const NOTIFY_CHANNEL: &str = "nestgen_rbac";
-
-fn qtab(t: &QualifiedName) -> String {
-    qt(&t.schema, &t.name)
-}
 
 #[derive(Serialize)]
 pub struct Stmt {
@@ -57,24 +52,24 @@ pub struct RbacIdents {
     pub role_slug: String,
     pub parent: Option<String>,
     pub user_roles: String,
-    pub ur_user: String,
-    pub ur_role: String,
-    pub ur_live: String,
+    pub user_role_user: String,
+    pub user_role_role: String,
+    pub user_role_live: String,
     pub uid: String,
     pub permissions: String,
     pub permission_id: String,
     /// The permission's `resource:action` over alias `p`.
     pub slug_sql: String,
     pub role_permissions: String,
-    pub rp_role: String,
-    pub rp_permission: String,
+    pub role_permission_role: String,
+    pub role_permission_permission: String,
     pub direct: Option<DirectGrants>,
 }
 
-use nest_nest::quote::template as lit;
+use nest_nestjs::quote as ts;
 
 fn args(list: &[&str]) -> String {
-    nest_nest::quote::string_array(list)
+    nest_nestjs::quote::string_array(list)
 }
 
 pub fn rbac_view(a: &AuthModel, r: &RbacModel) -> RbacView {
@@ -82,68 +77,76 @@ pub fn rbac_view(a: &AuthModel, r: &RbacModel) -> RbacView {
     let role_id_type = r.role_id_type.clone();
     let perm_id_type = r.permission_id_type.clone();
     let idents = RbacIdents {
-        roles: lit(&qtab(&r.roles)),
-        role_id: lit(&q(&r.role_id)),
-        role_id_type: lit(&role_id_type),
-        role_slug: lit(&q(&r.role_slug)),
-        parent: r.role_parent.as_ref().map(|p| lit(&q(p))),
-        user_roles: lit(&qtab(&r.user_roles)),
-        ur_user: lit(&q(&r.ur_user)),
-        ur_role: lit(&q(&r.ur_role)),
-        ur_live: lit(&r
-            .ur_expires
-            .as_ref()
-            .map(|e| format!(" AND (ur.{0} IS NULL OR ur.{0} > now())", q(e)))
-            .unwrap_or_default()),
-        uid: lit(uid),
-        permissions: lit(&qtab(&r.permissions)),
-        permission_id: lit(&q(&r.permission_id)),
-        slug_sql: lit(&r.permission_slug_sql),
-        role_permissions: lit(&qtab(&r.role_permissions)),
-        rp_role: lit(&q(&r.rp_role)),
-        rp_permission: lit(&q(&r.rp_permission)),
+        roles: ts::template(&sql::table(&r.roles)),
+        role_id: ts::template(&sql::ident(&r.role_id)),
+        role_id_type: ts::template(&role_id_type),
+        role_slug: ts::template(&sql::ident(&r.role_slug)),
+        parent: r.role_parent.as_ref().map(|p| ts::template(&sql::ident(p))),
+        user_roles: ts::template(&sql::table(&r.user_roles)),
+        user_role_user: ts::template(&sql::ident(&r.user_role_user)),
+        user_role_role: ts::template(&sql::ident(&r.user_role_role)),
+        user_role_live: ts::template(
+            &r.user_role_expires
+                .as_ref()
+                .map(|e| format!(" AND (ur.{0} IS NULL OR ur.{0} > now())", sql::ident(e)))
+                .unwrap_or_default(),
+        ),
+        uid: ts::template(uid),
+        permissions: ts::template(&sql::table(&r.permissions)),
+        permission_id: ts::template(&sql::ident(&r.permission_id)),
+        slug_sql: ts::template(&r.permission_slug_sql),
+        role_permissions: ts::template(&sql::table(&r.role_permissions)),
+        role_permission_role: ts::template(&sql::ident(&r.role_permission_role)),
+        role_permission_permission: ts::template(&sql::ident(&r.role_permission_permission)),
         direct: r.user_permissions.as_ref().map(|up| DirectGrants {
-            table: lit(&qtab(up)),
-            user: lit(&q(&r.up_user)),
-            permission: lit(&q(&r.up_permission)),
-            granted: lit(&r
-                .up_granted
-                .as_ref()
-                .map(|g| format!("COALESCE(up.{}, true)", q(g)))
-                .unwrap_or_else(|| "true".into())),
-            live: lit(&r
-                .up_expires
-                .as_ref()
-                .map(|e| format!(" AND (up.{0} IS NULL OR up.{0} > now())", q(e)))
-                .unwrap_or_default()),
+            table: ts::template(&sql::table(up)),
+            user: ts::template(&sql::ident(&r.user_permission_user)),
+            permission: ts::template(&sql::ident(&r.user_permission_permission)),
+            granted: ts::template(
+                &r.user_permission_granted
+                    .as_ref()
+                    .map(|g| format!("COALESCE(up.{}, true)", sql::ident(g)))
+                    .unwrap_or_else(|| "true".into()),
+            ),
+            live: ts::template(
+                &r.user_permission_expires
+                    .as_ref()
+                    .map(|e| format!(" AND (up.{0} IS NULL OR up.{0} > now())", sql::ident(e)))
+                    .unwrap_or_default(),
+            ),
         }),
     };
     let slug = r.permission_slug_sql.clone();
-    let perms = qtab(&r.permissions);
-    let ur = qtab(&r.user_roles);
+    let perms = sql::table(&r.permissions);
+    let ur = sql::table(&r.user_roles);
 
-    let users = qt(&a.schema, &a.table);
-    let alive = a.deleted_at.as_ref().map(|d| format!(" AND {} IS NULL", q(d))).unwrap_or_default();
-    let user_exists_sql = format!("SELECT 1 FROM {users} WHERE {} = $1::{uid}{alive}", q(&a.id));
+    let users = sql::qualified(&a.schema, &a.table);
+    let alive = a.deleted_at.as_ref().map(|d| format!(" AND {} IS NULL", sql::ident(d))).unwrap_or_default();
+    let user_exists_sql = format!("SELECT 1 FROM {users} WHERE {} = $1::{uid}{alive}", sql::ident(&a.id));
 
-    let mut cols = vec![q(&r.ur_user), q(&r.ur_role)];
+    let mut cols = vec![sql::ident(&r.user_role_user), sql::ident(&r.user_role_role)];
     let mut vals = vec![format!("$1::{uid}"), format!("$2::{role_id_type}")];
     let mut a_args = vec!["userId", "roleId"];
     let mut n = 3;
-    if let Some(e) = &r.ur_expires {
-        cols.push(q(e));
+    if let Some(e) = &r.user_role_expires {
+        cols.push(sql::ident(e));
         vals.push(format!("${n}::timestamptz"));
         a_args.push("expiresAt");
         n += 1;
     }
-    if let Some(b) = &r.ur_assigned_by {
-        cols.push(q(b));
+    if let Some(b) = &r.user_role_assigned_by {
+        cols.push(sql::ident(b));
         vals.push(format!("${n}::{uid}"));
         a_args.push("by");
     }
-    let on_conflict = match &r.ur_expires {
+    let on_conflict = match &r.user_role_expires {
         Some(e) => {
-            format!(" ON CONFLICT ({}, {}) DO UPDATE SET {e} = EXCLUDED.{e}", q(&r.ur_user), q(&r.ur_role), e = q(e))
+            format!(
+                " ON CONFLICT ({}, {}) DO UPDATE SET {e} = EXCLUDED.{e}",
+                sql::ident(&r.user_role_user),
+                sql::ident(&r.user_role_role),
+                e = sql::ident(e)
+            )
         }
         None => " ON CONFLICT DO NOTHING".into(),
     };
@@ -151,26 +154,29 @@ pub fn rbac_view(a: &AuthModel, r: &RbacModel) -> RbacView {
         sql: format!("INSERT INTO {ur} ({}) VALUES ({}){on_conflict}", cols.join(", "), vals.join(", ")),
         args: args(&a_args),
     };
-    let unassign_role_sql =
-        format!("DELETE FROM {ur} WHERE {} = $1::{uid} AND {} = $2::{role_id_type}", q(&r.ur_user), q(&r.ur_role));
+    let unassign_role_sql = format!(
+        "DELETE FROM {ur} WHERE {} = $1::{uid} AND {} = $2::{role_id_type}",
+        sql::ident(&r.user_role_user),
+        sql::ident(&r.user_role_role)
+    );
     let (grant, ungrant_sql) = match &r.user_permissions {
         Some(up) => {
-            let mut cols = vec![q(&r.up_user), q(&r.up_permission)];
+            let mut cols = vec![sql::ident(&r.user_permission_user), sql::ident(&r.user_permission_permission)];
             let mut vals = vec![format!("$1::{uid}"), format!("$2::{perm_id_type}")];
             let mut g_args = vec!["userId", "permissionId"];
             let mut sets = Vec::new();
             let mut n = 3;
             for (col, arg, ty) in [
-                (&r.up_granted, "granted", "boolean".to_string()),
-                (&r.up_expires, "expiresAt", "timestamptz".to_string()),
-                (&r.up_granted_by, "by", uid.clone()),
+                (&r.user_permission_granted, "granted", "boolean".to_string()),
+                (&r.user_permission_expires, "expiresAt", "timestamptz".to_string()),
+                (&r.user_permission_granted_by, "by", uid.clone()),
             ] {
                 if let Some(c) = col {
-                    cols.push(q(c));
+                    cols.push(sql::ident(c));
                     vals.push(format!("${n}::{ty}"));
                     g_args.push(arg);
                     if arg != "by" {
-                        sets.push(format!("{0} = EXCLUDED.{0}", q(c)));
+                        sets.push(format!("{0} = EXCLUDED.{0}", sql::ident(c)));
                     }
                     n += 1;
                 }
@@ -178,13 +184,18 @@ pub fn rbac_view(a: &AuthModel, r: &RbacModel) -> RbacView {
             let conflict = if sets.is_empty() {
                 " ON CONFLICT DO NOTHING".to_string()
             } else {
-                format!(" ON CONFLICT ({}, {}) DO UPDATE SET {}", q(&r.up_user), q(&r.up_permission), sets.join(", "))
+                format!(
+                    " ON CONFLICT ({}, {}) DO UPDATE SET {}",
+                    sql::ident(&r.user_permission_user),
+                    sql::ident(&r.user_permission_permission),
+                    sets.join(", ")
+                )
             };
             (
                 Some(Stmt {
                     sql: format!(
                         "INSERT INTO {} ({}) VALUES ({}){conflict}",
-                        qtab(up),
+                        sql::table(up),
                         cols.join(", "),
                         vals.join(", ")
                     ),
@@ -192,24 +203,26 @@ pub fn rbac_view(a: &AuthModel, r: &RbacModel) -> RbacView {
                 }),
                 Some(format!(
                     "DELETE FROM {} WHERE {} = $1::{uid} AND {} = $2::{perm_id_type}",
-                    qtab(up),
-                    q(&r.up_user),
-                    q(&r.up_permission)
+                    sql::table(up),
+                    sql::ident(&r.user_permission_user),
+                    sql::ident(&r.user_permission_permission)
                 )),
             )
         }
         None => (None, None),
     };
-    let permission_slug_sql =
-        format!("SELECT ({slug})::text AS slug FROM {perms} p WHERE p.{} = $1::{perm_id_type}", q(&r.permission_id));
+    let permission_slug_sql = format!(
+        "SELECT ({slug})::text AS slug FROM {perms} p WHERE p.{} = $1::{perm_id_type}",
+        sql::ident(&r.permission_id)
+    );
     RbacView {
-        permission_slug_sql: lit(&permission_slug_sql),
+        permission_slug_sql: ts::template(&permission_slug_sql),
         q: idents,
-        user_exists_sql: lit(&user_exists_sql),
-        assign_role: Stmt { sql: lit(&assign_role.sql), args: assign_role.args },
-        unassign_role_sql: lit(&unassign_role_sql),
-        grant: grant.map(|g| Stmt { sql: lit(&g.sql), args: g.args }),
-        ungrant_sql: ungrant_sql.map(|s| lit(&s)),
+        user_exists_sql: ts::template(&user_exists_sql),
+        assign_role: Stmt { sql: ts::template(&assign_role.sql), args: assign_role.args },
+        unassign_role_sql: ts::template(&unassign_role_sql),
+        grant: grant.map(|g| Stmt { sql: ts::template(&g.sql), args: g.args }),
+        ungrant_sql: ungrant_sql.map(|s| ts::template(&s)),
         manage_permission: MANAGE_PERMISSION.into(),
         notify_channel: NOTIFY_CHANNEL.into(),
     }
@@ -300,8 +313,8 @@ pub struct RbacSqlView {
     parent_column: String,
     parents: Vec<ParentLink>,
     role_permissions: String,
-    rp_role: String,
-    rp_permission: String,
+    role_permission_role: String,
+    role_permission_permission: String,
     permission_id: String,
     permission_slug_sql: String,
     grants: Vec<RoleGrant>,
@@ -347,10 +360,10 @@ pub fn rbac_sql_view(m: &Model, r: &RbacModel, tenancy: bool) -> RbacSqlView {
             .map(|(slug, resource, action, _)| {
                 cols.iter()
                     .map(|(_, what)| match what.as_str() {
-                        "slug" => sql_str(slug),
-                        "name" => sql_str(&format!("{resource}: {action}")),
-                        "resource" => sql_str(resource),
-                        _ => sql_str(action),
+                        "slug" => sql::string(slug),
+                        "name" => sql::string(&format!("{resource}: {action}")),
+                        "resource" => sql::string(resource),
+                        _ => sql::string(action),
                     })
                     .collect::<Vec<_>>()
                     .join(", ")
@@ -358,15 +371,15 @@ pub fn rbac_sql_view(m: &Model, r: &RbacModel, tenancy: bool) -> RbacSqlView {
             .collect()
     };
     let named = r.role_name.as_ref().filter(|n| **n != r.role_slug);
-    let mut role_columns = vec![q(&r.role_slug)];
-    role_columns.extend(named.map(|n| q(n)));
-    role_columns.extend(r.role_level.as_ref().map(|l| q(l)));
+    let mut role_columns = vec![sql::ident(&r.role_slug)];
+    role_columns.extend(named.map(|n| sql::ident(n)));
+    role_columns.extend(r.role_level.as_ref().map(|l| sql::ident(l)));
     let role_rows = ROLES
         .iter()
         .map(|(name, slug, level, _)| {
-            let mut v = vec![sql_str(slug)];
+            let mut v = vec![sql::string(slug)];
             if named.is_some() {
-                v.push(sql_str(name));
+                v.push(sql::string(name));
             }
             if r.role_level.is_some() {
                 v.push(level.to_string());
@@ -377,7 +390,9 @@ pub fn rbac_sql_view(m: &Model, r: &RbacModel, tenancy: bool) -> RbacSqlView {
     let parents = match &r.role_parent {
         Some(_) => ROLES
             .iter()
-            .filter_map(|(_, slug, _, parent)| parent.map(|p| ParentLink { slug: sql_str(slug), parent: sql_str(p) }))
+            .filter_map(|(_, slug, _, parent)| {
+                parent.map(|p| ParentLink { slug: sql::string(slug), parent: sql::string(p) })
+            })
             .collect(),
         None => Vec::new(),
     };
@@ -385,28 +400,28 @@ pub fn rbac_sql_view(m: &Model, r: &RbacModel, tenancy: bool) -> RbacSqlView {
         .iter()
         .filter_map(|(_, slug, _, _)| {
             let wanted: Vec<String> =
-                all.iter().filter(|(_, _, _, who)| *who == Some(*slug)).map(|(sl, _, _, _)| sql_str(sl)).collect();
-            (!wanted.is_empty()).then(|| RoleGrant { role: sql_str(slug), permissions: wanted.join(", ") })
+                all.iter().filter(|(_, _, _, who)| *who == Some(*slug)).map(|(sl, _, _, _)| sql::string(sl)).collect();
+            (!wanted.is_empty()).then(|| RoleGrant { role: sql::string(slug), permissions: wanted.join(", ") })
         })
         .collect();
     RbacSqlView {
-        permissions: qtab(&r.permissions),
-        permission_columns: cols.iter().map(|(c, _)| q(c)).collect::<Vec<_>>().join(", "),
+        permissions: sql::table(&r.permissions),
+        permission_columns: cols.iter().map(|(c, _)| sql::ident(c)).collect::<Vec<_>>().join(", "),
         permission_rows,
-        roles: qtab(&r.roles),
+        roles: sql::table(&r.roles),
         role_columns: role_columns.join(", "),
         role_rows,
-        role_id: q(&r.role_id),
-        role_slug: q(&r.role_slug),
-        parent_column: r.role_parent.as_ref().map(|p| q(p)).unwrap_or_default(),
+        role_id: sql::ident(&r.role_id),
+        role_slug: sql::ident(&r.role_slug),
+        parent_column: r.role_parent.as_ref().map(|p| sql::ident(p)).unwrap_or_default(),
         parents,
-        role_permissions: qtab(&r.role_permissions),
-        rp_role: q(&r.rp_role),
-        rp_permission: q(&r.rp_permission),
-        permission_id: q(&r.permission_id),
+        role_permissions: sql::table(&r.role_permissions),
+        role_permission_role: sql::ident(&r.role_permission_role),
+        role_permission_permission: sql::ident(&r.role_permission_permission),
+        permission_id: sql::ident(&r.permission_id),
         permission_slug_sql: r.permission_slug_sql.clone(),
         grants,
         notify_channel: NOTIFY_CHANNEL.into(),
-        notifying: r.tables().into_iter().map(qtab).collect(),
+        notifying: r.tables().into_iter().map(sql::table).collect(),
     }
 }

@@ -18,7 +18,7 @@ use nest_model::{
     Access, DataClass, FeatureDef, FeatureError, MetaSwitch, Model, ModelCx, ModelError, Permission, Resolve, Resource,
     ResourceKind, Setting, Source,
 };
-use nest_nest::{
+use nest_nestjs::{
     AppModule, Assets, Contribute, Contributions, DbFile, Decorator, FeatureFile, Ownership, RenderError, Rendered,
     ResourceContributions, Route, SpecExtension,
 };
@@ -303,9 +303,9 @@ impl Resolve for Tenancy {
 }
 
 const TEMPLATES: &[(&str, &str)] =
-    nest_nest::templates!["templates", "tenancy"; "tenancy.tables.ts.j2", "tenancy.sql.j2", "env.j2", "readme.md.j2"];
+    nest_nestjs::templates!["templates", "tenancy"; "tenancy.tables.ts.j2", "tenancy.sql.j2", "env.j2", "readme.md.j2"];
 
-const RUNTIME: &[(&str, &str)] = nest_nest::runtime_files![
+const RUNTIME: &[(&str, &str)] = nest_nestjs::runtime_files![
     "runtime";
     "src/core/tenancy/tenant-scope.ts",
     "src/core/tenancy/tenancy.controller.ts",
@@ -373,9 +373,9 @@ impl Contribute for Tenancy {
                 module: "core/tenancy/tenant-scope".into(),
                 arg: format!(
                     "{{ column: {}, type: {}, setting: {} }}",
-                    nest_nest::quote::string(&f.column),
-                    nest_nest::quote::string(&f.cast_type),
-                    nest_nest::quote::string(&t.setting)
+                    nest_nestjs::quote::string(&f.column),
+                    nest_nestjs::quote::string(&f.cast_type),
+                    nest_nestjs::quote::string(&t.setting)
                 ),
             });
             out.class_decorators.push(Decorator::new("@TenantScoped()", &[("TenantScoped", decorators)]));

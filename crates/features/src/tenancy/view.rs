@@ -10,18 +10,13 @@
 
 use super::detect::TenancyModel;
 use crate::auth::{AuthModel, verified_sql};
-use nest_catalog::QualifiedName;
-use nest_catalog::quote::{ident as q, ident_always as quote_ident, qualified as qt, string as sql_str};
+use nest_catalog::quote as sql;
 use nest_model::Model;
-use nest_nest::quote::{string as ts_string, template as lit};
+use nest_nestjs::quote as ts;
 use serde::Serialize;
 
 /// Permission that lets a user act in any organization with the X-Organization-Id header.
 pub const CROSS_TENANT_PERMISSION: &str = "tenants:cross";
-
-fn qtab(t: &QualifiedName) -> String {
-    qt(&t.schema, &t.name)
-}
 
 /// How membership rows are tied to users.
 enum Binding<'a> {
@@ -50,10 +45,10 @@ fn binding(t: &TenancyModel) -> Binding<'_> {
 /// expression): it is linked to them. A row linked to no one is an invitation, not a membership.
 pub fn member_match(t: &TenancyModel, p: &str, user: &str) -> String {
     match binding(t) {
-        Binding::Column { user: col, .. } => format!("{p}{} = {user}", q(col)),
-        Binding::Email { key: Some(k), .. } => format!("nestgen.member_matches({p}{}, {user})", q(k)),
+        Binding::Column { user: col, .. } => format!("{p}{} = {user}", sql::ident(col)),
+        Binding::Email { key: Some(k), .. } => format!("nestgen.member_matches({p}{}, {user})", sql::ident(k)),
         // No key to link by: the verified address is all there is.
-        Binding::Email { email, key: None } => format!("nestgen.email_verified_user({p}{}, {user})", q(email)),
+        Binding::Email { email, key: None } => format!("nestgen.email_verified_user({p}{}, {user})", sql::ident(email)),
         Binding::None => "false".into(),
     }
 }
@@ -62,11 +57,13 @@ pub fn member_match(t: &TenancyModel, p: &str, user: &str) -> String {
 /// when the table cannot link invitations.
 fn member_pending(t: &TenancyModel, p: &str, user: &str) -> Option<String> {
     match binding(t) {
-        Binding::Column { user: col, email: Some(e) } => {
-            Some(format!("{p}{col} IS NULL AND nestgen.email_verified_user({p}{e}, {user})", col = q(col), e = q(e)))
-        }
+        Binding::Column { user: col, email: Some(e) } => Some(format!(
+            "{p}{col} IS NULL AND nestgen.email_verified_user({p}{e}, {user})",
+            col = sql::ident(col),
+            e = sql::ident(e)
+        )),
         Binding::Email { email, key: Some(k) } => {
-            Some(format!("nestgen.member_pending({p}{}, {p}{}, {user})", q(k), q(email)))
+            Some(format!("nestgen.member_pending({p}{}, {p}{}, {user})", sql::ident(k), sql::ident(email)))
         }
         _ => None,
     }
@@ -75,10 +72,10 @@ fn member_pending(t: &TenancyModel, p: &str, user: &str) -> Option<String> {
 fn live(t: &TenancyModel, p: &str) -> String {
     let mut s = String::new();
     if let Some(c) = &t.member_status {
-        s.push_str(&format!(" AND ({p}{0} IS NULL OR {p}{0} = 'active')", q(c)));
+        s.push_str(&format!(" AND ({p}{0} IS NULL OR {p}{0} = 'active')", sql::ident(c)));
     }
     if let Some(d) = &t.member_deleted_at {
-        s.push_str(&format!(" AND {p}{} IS NULL", q(d)));
+        s.push_str(&format!(" AND {p}{} IS NULL", sql::ident(d)));
     }
     s
 }
@@ -86,11 +83,11 @@ fn live(t: &TenancyModel, p: &str) -> String {
 /// The users table's condition "this user is a member of tenant `$T`" (for owners and admins
 /// who list their members); `users` is the users table, qualified and quoted.
 pub fn members_condition(a: &AuthModel, t: &TenancyModel) -> String {
-    let user = format!("{}.{}.{}", q(&a.schema), q(&a.table), q(&a.id));
+    let user = format!("{}.{}.{}", sql::ident(&a.schema), sql::ident(&a.table), sql::ident(&a.id));
     format!(
         "EXISTS (SELECT 1 FROM {} m WHERE m.{} = $T::{}{} AND {})",
-        qtab(&t.members),
-        q(&t.member_tenant),
+        sql::table(&t.members),
+        sql::ident(&t.member_tenant),
         t.tenant_id_type,
         live(t, "m."),
         member_match(t, "m.", &user)
@@ -126,11 +123,12 @@ pub struct TenancyView {
 }
 
 pub fn tenancy_view(m: &Model, a: &AuthModel, t: &TenancyModel) -> TenancyView {
-    let members = qtab(&t.members);
+    let members = sql::table(&t.members);
     let tid = &t.tenant_id_type;
     let uid = &a.id_type;
-    let mt = q(&t.member_tenant);
-    let role = t.member_role.as_ref().map(|r| format!("m.{}::text", q(r))).unwrap_or_else(|| "NULL::text".into());
+    let mt = sql::ident(&t.member_tenant);
+    let role =
+        t.member_role.as_ref().map(|r| format!("m.{}::text", sql::ident(r))).unwrap_or_else(|| "NULL::text".into());
     let alive = live(t, "m.");
     let member_sql = format!(
         "SELECT {role} AS role FROM {members} m WHERE m.{mt} = $1::{tid} AND {}{alive} LIMIT 1",
@@ -145,38 +143,41 @@ pub fn tenancy_view(m: &Model, a: &AuthModel, t: &TenancyModel) -> TenancyView {
     let invitations_sql = member_pending(t, "m.", &format!("$1::{uid}")).zip(key).map(|(pending, (k, _))| {
         format!(
             "SELECT m.{}::text AS id, m.{mt}::text AS \"organizationId\", {role} AS role FROM {members} m WHERE {pending}{alive} ORDER BY 2, 1",
-            q(k)
+            sql::ident(k)
         )
     });
     let accept_sql = match (binding(t), key) {
         (Binding::Column { user, email: Some(_) }, Some((k, kt))) => Some(format!(
             "UPDATE {members} m SET {user} = $2::{uid} WHERE m.{k} = $1::{kt} AND {}{alive} RETURNING m.{k}::text AS id",
             member_pending(t, "m.", &format!("$2::{uid}")).unwrap_or_default(),
-            user = q(user),
-            k = q(k),
+            user = sql::ident(user),
+            k = sql::ident(k),
         )),
         (Binding::Email { key: Some(_), .. }, Some((k, kt))) => Some(format!(
             "INSERT INTO nestgen.member_links (member_id, user_id) SELECT m.{k}, $2::{uid} FROM {members} m WHERE m.{k} = $1::{kt} AND {}{alive} ON CONFLICT DO NOTHING RETURNING member_id::text AS id",
             member_pending(t, "m.", &format!("$2::{uid}")).unwrap_or_default(),
-            k = q(k),
+            k = sql::ident(k),
         )),
         _ => None,
     };
-    let tenant = qtab(&t.tenant);
-    let mut status = t.tenant_status.as_ref().map(|s| format!("{}::text", q(s))).unwrap_or_else(|| "NULL::text".into());
+    let tenant = sql::table(&t.tenant);
+    let mut status =
+        t.tenant_status.as_ref().map(|s| format!("{}::text", sql::ident(s))).unwrap_or_else(|| "NULL::text".into());
     if let Some(e) = &t.tenant_expires {
-        status = format!("CASE WHEN {e} IS NOT NULL AND {e} < now() THEN 'expired' ELSE {status} END", e = q(e));
+        status =
+            format!("CASE WHEN {e} IS NOT NULL AND {e} < now() THEN 'expired' ELSE {status} END", e = sql::ident(e));
     }
-    let alive_tenant = t.tenant_deleted_at.as_ref().map(|d| format!(" AND {} IS NULL", q(d))).unwrap_or_default();
+    let alive_tenant =
+        t.tenant_deleted_at.as_ref().map(|d| format!(" AND {} IS NULL", sql::ident(d))).unwrap_or_default();
     let tenant_status_sql =
-        format!("SELECT {status} AS status FROM {tenant} WHERE {} = $1::{tid}{alive_tenant}", q(&t.tenant_id));
+        format!("SELECT {status} AS status FROM {tenant} WHERE {} = $1::{tid}{alive_tenant}", sql::ident(&t.tenant_id));
     let invite = accept_sql.as_ref().and_then(|_| {
         let r = m.resource_of(&t.members)?;
-        let prop = |c: &str| r.fields.iter().find(|f| f.column == c).map(|f| ts_string(&f.property));
+        let prop = |c: &str| r.fields.iter().find(|f| f.column == c).map(|f| ts::string(&f.property));
         let (key, _) = t.member_key.as_ref()?;
         Some(format!(
             "{{ table: {}, emailProperty: {}, keyProperty: {}, tenantProperty: {}, userProperty: {} }}",
-            ts_string(&format!("{}.{}", quote_ident(&r.schema), quote_ident(&r.table))),
+            ts::string(&format!("{}.{}", sql::ident_always(&r.schema), sql::ident_always(&r.table))),
             prop(t.member_email.as_deref()?)?,
             prop(key)?,
             prop(&t.member_tenant)?,
@@ -187,13 +188,13 @@ pub fn tenancy_view(m: &Model, a: &AuthModel, t: &TenancyModel) -> TenancyView {
         invite,
         tenant_id_pattern: id_pattern(tid).into(),
         member_id_pattern: id_pattern(t.member_key.as_ref().map(|(_, ty)| ty.as_str()).unwrap_or("text")).into(),
-        setting: lit(&t.setting),
-        member_sql: lit(&member_sql),
-        tenant_status_sql: lit(&tenant_status_sql),
-        default_tenant_sql: lit(&default_tenant_sql),
-        list_tenants_sql: lit(&list_tenants_sql),
-        invitations_sql: invitations_sql.map(|s| lit(&s)),
-        accept_sql: accept_sql.map(|s| lit(&s)),
+        setting: ts::template(&t.setting),
+        member_sql: ts::template(&member_sql),
+        tenant_status_sql: ts::template(&tenant_status_sql),
+        default_tenant_sql: ts::template(&default_tenant_sql),
+        list_tenants_sql: ts::template(&list_tenants_sql),
+        invitations_sql: invitations_sql.map(|s| ts::template(&s)),
+        accept_sql: accept_sql.map(|s| ts::template(&s)),
         cross_permission: CROSS_TENANT_PERMISSION.into(),
         active_status: "active".into(),
     }
@@ -255,10 +256,10 @@ pub fn tenancy_sql_view(m: &Model, a: &AuthModel, t: &TenancyModel) -> TenancySq
         let Some(col) = m.resource_of(&s.table).and_then(|r| r.field(&s.column)) else { continue };
         let is_members = s.table == t.members;
         policies.push(PolicyView {
-            table: qtab(&s.table),
+            table: sql::table(&s.table),
             check: format!(
                 "{} = nullif(current_setting('{}', true), '')::{}",
-                q(&col.column),
+                sql::ident(&col.column),
                 t.setting,
                 col.cast_type
             ),
@@ -277,38 +278,41 @@ pub fn tenancy_sql_view(m: &Model, a: &AuthModel, t: &TenancyModel) -> TenancySq
         .map(|fk| {
             let func = nest_catalog::naming::make_object_name(&fk.table.name, Some(&fk.name), Some("same_tenant"));
             SameTenantView {
-                func: q(&func),
-                table: qtab(&fk.table),
-                column: q(&fk.column),
-                own: q(&fk.own),
-                referenced: qtab(&fk.referenced),
-                referenced_column: q(&fk.referenced_column),
-                theirs: q(&fk.theirs),
-                constraint: sql_str(&fk.name),
-                message: sql_str(&format!(
+                func: sql::ident(&func),
+                table: sql::table(&fk.table),
+                column: sql::ident(&fk.column),
+                own: sql::ident(&fk.own),
+                referenced: sql::table(&fk.referenced),
+                referenced_column: sql::ident(&fk.referenced_column),
+                theirs: sql::ident(&fk.theirs),
+                constraint: sql::string(&fk.name),
+                message: sql::string(&format!(
                     "{} must reference a row of the same tenant ({})",
                     fk.table.name, t.tenant.name
                 )),
-                detail: sql_str(&format!("Key ({})=(%s) is not present in table {}.", fk.column, fk.referenced.name)),
+                detail: sql::string(&format!(
+                    "Key ({})=(%s) is not present in table {}.",
+                    fk.column, fk.referenced.name
+                )),
             }
         })
         .collect();
     let links = match binding(t) {
         Binding::Email { key: Some(_), .. } => {
-            t.member_key.as_ref().map(|(k, kt)| LinksView { key: q(k), key_type: kt.clone() })
+            t.member_key.as_ref().map(|(k, kt)| LinksView { key: sql::ident(k), key_type: kt.clone() })
         }
         _ => None,
     };
     TenancySqlView {
         setting: t.setting.clone(),
-        users: qt(&a.schema, &a.table),
-        user_id: q(&a.id),
+        users: sql::qualified(&a.schema, &a.table),
+        user_id: sql::ident(&a.id),
         user_id_type: a.id_type.clone(),
-        user_email: q(&a.email),
+        user_email: sql::ident(&a.email),
         verified: verified_sql(a, "u"),
-        user_alive: a.deleted_at.as_ref().map(|d| format!(" AND u.{} IS NULL", q(d))).unwrap_or_default(),
+        user_alive: a.deleted_at.as_ref().map(|d| format!(" AND u.{} IS NULL", sql::ident(d))).unwrap_or_default(),
         links,
-        members: qtab(&t.members),
+        members: sql::table(&t.members),
         policies,
         same_tenant,
     }

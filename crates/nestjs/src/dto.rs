@@ -5,7 +5,7 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 
 use crate::imports::{ImportLine, ImportSet};
-use crate::quote::string as ts_string;
+use crate::quote as ts;
 
 /// Imports a DTO file needs, by module.
 #[derive(Default)]
@@ -51,7 +51,7 @@ pub fn ts_type(f: &Field) -> String {
         FieldKind::Bool => "boolean".to_string(),
         FieldKind::Json => "unknown".to_string(),
         FieldKind::Enum | FieldKind::Text if !f.values.is_empty() => {
-            f.values.iter().map(|v| ts_string(v)).collect::<Vec<_>>().join(" | ")
+            f.values.iter().map(|v| ts::string(v)).collect::<Vec<_>>().join(" | ")
         }
         _ => "string".to_string(),
     };
@@ -104,7 +104,7 @@ fn api_options(f: &Field, write: bool) -> String {
         o.push(format!("maxLength: {m}"));
     }
     if !f.values.is_empty() {
-        o.push(format!("enum: [{}]", f.values.iter().map(|v| ts_string(v)).collect::<Vec<_>>().join(", ")));
+        o.push(format!("enum: [{}]", f.values.iter().map(|v| ts::string(v)).collect::<Vec<_>>().join(", ")));
     }
     if f.nullable {
         o.push("nullable: true".into());
@@ -113,7 +113,7 @@ fn api_options(f: &Field, write: bool) -> String {
         o.push("writeOnly: true".into());
     }
     if let Some(d) = &f.description {
-        o.push(format!("description: {}", ts_string(d)));
+        o.push(format!("description: {}", ts::string(d)));
     }
     if f.kind == FieldKind::Decimal || f.kind == FieldKind::BigInt {
         o.push(format!("example: '{}'", if f.kind == FieldKind::Decimal { "12.50" } else { "9007199254740993" }));
@@ -145,7 +145,7 @@ fn validators(f: &Field, imports: &mut Imports) -> Vec<String> {
         FieldKind::Uuid => add("IsUUID", with_each("'all'"), &mut v, imports),
         FieldKind::Text | FieldKind::Enum | FieldKind::Other | FieldKind::Interval => {
             if !f.values.is_empty() {
-                let list = f.values.iter().map(|x| ts_string(x)).collect::<Vec<_>>().join(", ");
+                let list = f.values.iter().map(|x| ts::string(x)).collect::<Vec<_>>().join(", ");
                 add("IsIn", with_each(&format!("[{list}]")), &mut v, imports);
             } else {
                 add("IsString", with_each(""), &mut v, imports);

@@ -4,8 +4,8 @@
 use crate::contribute::{Contributions, Decorator, ExtraController, Import, Package, ResourceContributions, Route};
 use crate::dto::{self, DtoKind, Imports};
 use crate::imports::{ImportLine, ImportSet};
-use crate::quote::string as ts_string;
-use nest_catalog::quote::ident_always as quote_ident;
+use crate::quote as ts;
+use nest_catalog::quote as sql;
 use nest_model::{Model, Resource, ResourceKind};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -140,23 +140,23 @@ pub struct ExtraRef {
 
 fn spec_field(f: &nest_model::Field) -> String {
     let mut parts = vec![
-        format!("column: {}", ts_string(&f.column)),
-        format!("property: {}", ts_string(&f.property)),
-        format!("filterKey: {}", ts_string(&f.filter_key)),
+        format!("column: {}", ts::string(&f.column)),
+        format!("property: {}", ts::string(&f.property)),
+        format!("filterKey: {}", ts::string(&f.filter_key)),
         format!("kind: '{}'", f.kind.runtime_name()),
         format!("array: {}", f.array),
         format!("nullable: {}", f.nullable),
-        format!("sqlType: {}", ts_string(&f.cast_type)),
+        format!("sqlType: {}", ts::string(&f.cast_type)),
         format!("ops: [{}]", f.ops.iter().map(|o| format!("'{o}'")).collect::<Vec<_>>().join(", ")),
         format!("sortable: {}", f.sortable),
         format!("readable: {}", f.readable()),
         format!("writable: {}", f.writable()),
     ];
     if let Some(c) = &f.read_cast {
-        parts.push(format!("readCast: {}", ts_string(c)));
+        parts.push(format!("readCast: {}", ts::string(c)));
     }
     if !f.values.is_empty() {
-        parts.push(format!("values: [{}]", f.values.iter().map(|v| ts_string(v)).collect::<Vec<_>>().join(", ")));
+        parts.push(format!("values: [{}]", f.values.iter().map(|v| ts::string(v)).collect::<Vec<_>>().join(", ")));
     }
     if let Some(sv) = f.server {
         parts.push(format!("server: '{}'", sv.runtime_name()));
@@ -277,14 +277,17 @@ pub fn resource_view(r: &Resource, rc: &ResourceContributions, decorators: &Deco
         constant: r.names.constant.clone(),
         human: r.names.human.clone(),
         description: r.description.clone().unwrap_or_default(),
-        table_literal: ts_string(&format!("{}.{}", quote_ident(&r.schema), quote_ident(&r.table))),
+        table_literal: ts::string(&format!("{}.{}", sql::ident_always(&r.schema), sql::ident_always(&r.table))),
         qualified: format!("{}.{}", r.schema, r.table),
         is_view: r.kind != ResourceKind::Table,
         versioned: r.versioned.value,
         swagger: r.swagger.value,
         key_path,
         key_object,
-        key_list: format!("[{}]", r.key_fields().iter().map(|f| ts_string(&f.property)).collect::<Vec<_>>().join(", ")),
+        key_list: format!(
+            "[{}]",
+            r.key_fields().iter().map(|f| ts::string(&f.property)).collect::<Vec<_>>().join(", ")
+        ),
         key,
         ops: OpsView {
             list: r.operations.list,
@@ -298,10 +301,10 @@ pub fn resource_view(r: &Resource, rc: &ResourceContributions, decorators: &Deco
         soft_delete: r.soft_delete.is_some(),
         spec_fields: r.fields.iter().map(spec_field).collect(),
         tie_breaker: r.tie_breaker.as_str().into(),
-        default_sort: format!("[{}]", r.default_sort.iter().map(|s| ts_string(s)).collect::<Vec<_>>().join(", ")),
-        soft_delete_column: r.soft_delete.map(|i| ts_string(&r.fields[i].column)),
-        updated_at_column: r.updated_at.map(|i| ts_string(&r.fields[i].column)),
-        created_at_column: r.created_at.map(|i| ts_string(&r.fields[i].column)),
+        default_sort: format!("[{}]", r.default_sort.iter().map(|s| ts::string(s)).collect::<Vec<_>>().join(", ")),
+        soft_delete_column: r.soft_delete.map(|i| ts::string(&r.fields[i].column)),
+        updated_at_column: r.updated_at.map(|i| ts::string(&r.fields[i].column)),
+        created_at_column: r.created_at.map(|i| ts::string(&r.fields[i].column)),
         default_limit: r.default_limit.value,
         max_limit: r.max_limit.value,
         count_mode: r.count_mode.value.clone(),
@@ -469,7 +472,7 @@ impl ProjectView {
             db_name,
             name: m.project.name.clone(),
             title: m.project.title.clone(),
-            title_literal: ts_string(&m.project.title),
+            title_literal: ts::string(&m.project.title),
             imports: imports.lines(),
             feature_modules,
             modules,
@@ -500,9 +503,6 @@ impl AppRoleView {
         schemas.push("nestgen");
         schemas.sort();
         schemas.dedup();
-        AppRoleView {
-            schemas: schemas.iter().map(|x| nest_catalog::quote::string(x)).collect::<Vec<_>>().join(", "),
-            blocks,
-        }
+        AppRoleView { schemas: schemas.iter().map(|x| sql::string(x)).collect::<Vec<_>>().join(", "), blocks }
     }
 }
