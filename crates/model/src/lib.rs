@@ -106,14 +106,27 @@ pub enum DataClass {
     Trail,
 }
 
-/// A permission a feature defines besides the `<resource>:<action>` of resources' routes.
+/// A permission a feature defines besides the `<resource>:<action>` of resources' core routes
+/// (its own routes' permissions, powers such as acting in any tenant).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Permission {
     /// `resource:action`.
     pub slug: String,
-    /// In a single-tenant project the default `admin` role holds it; otherwise only super-admins
-    /// and explicit grants (it is a platform power then).
-    pub admin_without_tenants: bool,
+    /// Which of RBAC's default roles hold it.
+    pub grant: Grant,
+}
+
+/// Which default roles hold a feature's permission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Grant {
+    /// The `admin` role in a single-tenant project; with tenants it is a platform power (only
+    /// super-admins and explicit grants).
+    Admin,
+    /// No default role: super-admins and explicit grants only.
+    Nobody,
+    /// As `action` on a table that holds `class` data (RBAC's rule for routes).
+    Like(DataClass, String),
 }
 
 /// Something the generator decided that the user should know (printed by `generate`, listed by

@@ -15,8 +15,8 @@ use crate::auth::AuthModel;
 use nest_catalog::{Catalog, QualifiedName};
 use nest_model::settings::{ConfigKey, KeyScope};
 use nest_model::{
-    DataClass, FeatureDef, FeatureError, MetaSwitch, Model, ModelCx, ModelError, Operations, Permission, Resolve,
-    Resource, ResourceKind, Setting, Source,
+    DataClass, FeatureDef, FeatureError, Grant, MetaSwitch, Model, ModelCx, ModelError, Operations, Permission,
+    Resolve, Resource, ResourceKind, Setting, Source,
 };
 use nest_nestjs::{
     AppModule, Assets, Contribute, Contributions, DbFile, Decorator, ExtraController, FeatureFile, Import, Ownership,
@@ -161,7 +161,7 @@ fn resolve(cx: &mut ModelCx) -> Option<AuditModel> {
     }
     // Reading the trail (and so every audited row's history), even when the log table has no
     // routes of its own here.
-    cx.permissions.push(Permission { slug: read_permission(&cx.resources, &model), admin_without_tenants: true });
+    cx.permissions.push(Permission { slug: read_permission(&cx.resources, &model), grant: Grant::Admin });
     Some(model)
 }
 

@@ -19,8 +19,8 @@ use crate::tenancy::TenancyModel;
 use nest_catalog::{QualifiedName, Table};
 use nest_model::settings::{ConfigKey, KeyScope};
 use nest_model::{
-    Access, DataClass, FeatureDef, MetaSwitch, Model, ModelCx, Permission, Resolve, Resource, ResourceKind, ServerSet,
-    Setting, Source,
+    Access, DataClass, FeatureDef, Grant, MetaSwitch, Model, ModelCx, Permission, Resolve, Resource, ResourceKind,
+    ServerSet, Setting, Source,
 };
 use nest_nestjs::quote as ts;
 use nest_nestjs::{
@@ -419,7 +419,7 @@ impl Resolve for OwnRows {
                 let tenant_policies = tenancy.as_ref().is_some_and(|m| m.column_of(&s.table).is_some());
                 s.needs_permissive = !tenant_policies && !own_permissive;
                 if r.feature("rbac") {
-                    cx.permissions.push(Permission { slug: s.bypass.clone(), admin_without_tenants: true });
+                    cx.permissions.push(Permission { slug: s.bypass.clone(), grant: Grant::Admin });
                 }
                 if s.rls {
                     r.app_settings.insert("nestgen.user_id".into());

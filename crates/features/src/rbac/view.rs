@@ -4,7 +4,7 @@
 use super::detect::{RbacModel, actions};
 use crate::auth::AuthModel;
 use nest_catalog::quote as sql;
-use nest_model::{DataClass, Model};
+use nest_model::{DataClass, Grant, Model, Permission};
 use serde::Serialize;
 
 /// The permission that guards the RBAC admin routes.
@@ -343,11 +343,15 @@ pub fn rbac_sql_view(m: &Model, r: &RbacModel, tenancy: bool) -> RbacSqlView {
     }
     // Managing roles crosses tenants: a platform power with tenancy. Features' own permissions
     // (every row of an own-rows table, reading the trail, acting in any tenant) likewise.
-    let extra = std::iter::once(nest_model::Permission { slug: MANAGE_PERMISSION.into(), admin_without_tenants: true })
+    let extra = std::iter::once(Permission { slug: MANAGE_PERMISSION.into(), grant: Grant::Admin })
         .chain(m.permissions.iter().cloned());
     for p in extra {
         let (resource, action) = p.slug.split_once(':').unwrap_or((p.slug.as_str(), "read"));
-        let who = (p.admin_without_tenants && !tenancy).then_some("admin");
+        let who = match &p.grant {
+            Grant::Admin => (!tenancy).then_some("admin"),
+            Grant::Nobody => None,
+            Grant::Like(class, like) => default_role(tenancy, *class, like),
+        };
         all.push((p.slug.clone(), resource.to_string(), action.to_string(), who));
     }
     all.sort();

@@ -15,8 +15,8 @@ pub use view::members_condition;
 use crate::auth::AuthModel;
 use nest_catalog::QualifiedName;
 use nest_model::{
-    Access, DataClass, FeatureDef, FeatureError, MetaSwitch, Model, ModelCx, ModelError, Permission, Resolve, Resource,
-    ResourceKind, Setting, Source,
+    Access, DataClass, FeatureDef, FeatureError, Grant, MetaSwitch, Model, ModelCx, ModelError, Permission, Resolve,
+    Resource, ResourceKind, Setting, Source,
 };
 use nest_nestjs::{
     AppModule, Assets, Contribute, Contributions, DbFile, Decorator, FeatureFile, Ownership, RenderError, Rendered,
@@ -244,7 +244,7 @@ fn resolve(cx: &mut ModelCx) -> Option<TenancyModel> {
     }
     m.same_tenant = same_tenant(cx, &m);
     cx.setting_hints.insert(m.setting.clone(), "it is the tenant setting: make the table tenant-scoped".into());
-    cx.permissions.push(Permission { slug: view::CROSS_TENANT_PERMISSION.into(), admin_without_tenants: false });
+    cx.permissions.push(Permission { slug: view::CROSS_TENANT_PERMISSION.into(), grant: Grant::Nobody });
     Some(m)
 }
 
@@ -467,7 +467,7 @@ mod tests {
             "{:?}",
             docs.notes
         );
-        assert!(m.permissions.iter().any(|p| p.slug == "tenants:cross" && !p.admin_without_tenants));
+        assert!(m.permissions.iter().any(|p| p.slug == "tenants:cross" && p.grant == Grant::Nobody));
     }
 
     #[test]
