@@ -240,18 +240,36 @@ test('notifications: filters, sort with ties, offset and cursor pages agree', as
   expectError(await call('GET', `/notifications/${n.id}`), 404, 'deleted');
 });
 
-test('events: unique (aggregate_id, version), jsonb', async () => {
+test('events: appended through their stream, listed and filtered like any table, never changed', async () => {
   const agg = uuid();
-  const e1 = expectStatus(await call('POST', '/events', { eventType: 'order.placed', aggregateId: agg, aggregateType: 'Order', eventData: { total: '10.00', items: [1, 2] }, version: 1 }), 201, 'event').body.data;
-  assert.deepEqual(e1.eventData, { total: '10.00', items: [1, 2] });
-  assert.deepEqual(e1.eventMetadata, {});
-  expectError(await call('POST', '/events', { eventType: 'order.placed', aggregateId: agg, aggregateType: 'Order', eventData: {}, version: 1 }), 409, 'same aggregate version');
-  expectError(await call('POST', '/events', { eventType: 'x', aggregateId: agg, aggregateType: 'Order', version: 2 }), 400, 'missing event data');
-  expectStatus(await call('POST', '/events', { eventType: 'order.paid', aggregateId: agg, aggregateType: 'Order', eventData: { paid: true }, version: 2 }), 201, 'event 2');
+  const append = async (body, what, status = 201) => expectStatus(await call('POST', `/events/${agg}/events`, body), status, what);
+  const e1 = (await append({ aggregateType: 'Order', expectedVersion: 0, events: [{ type: 'order.placed', data: { total: '10.00', items: [1, 2] } }] }, 'append')).body.data[0];
+  assert.deepEqual(e1.data, { total: '10.00', items: [1, 2] });
+  assert.deepEqual(e1.metadata, {}, 'the column default');
+  assert.equal(e1.version, 1);
+  expectError(await call('POST', `/events/${agg}/events`, { expectedVersion: 0, events: [{ type: 'order.placed', data: {} }] }), 409, 'a stale version');
+  expectError(await call('POST', `/events/${agg}/events`, { events: [{ type: 'x' }] }), 400, 'missing event data');
+  await append({ expectedVersion: 1, events: [{ type: 'order.paid', data: { paid: true } }] }, 'event 2');
   const list = expectStatus(await call('GET', `/events?aggregateId=eq.${agg}&eventData=cs.{"paid":true}&version=gt.1`), 200, 'jsonb filter').body;
   assert.equal(list.data.length, 1);
   const sorted = expectStatus(await call('GET', `/events?aggregateId=eq.${agg}&sort=-version`), 200, 'sorted').body;
   assert.deepEqual(sorted.data.map((e) => e.version), [2, 1]);
+  expectError(await call('POST', '/events', { eventType: 'x', aggregateId: agg, aggregateType: 'Order', eventData: {}, version: 3 }), 404, 'no create route');
+  expectError(await call('PATCH', `/events/${e1.id}`, { eventType: 'changed' }), 404, 'no update route');
+  expectError(await call('DELETE', `/events/${e1.id}`), 404, 'no delete route');
+  // The generated user_summary projection: a user.created event starts the user's row.
+  const user = uuid();
+  expectStatus(await call('POST', `/events/${user}/events`, { aggregateType: 'User', events: [{ type: 'user.created', data: { email: 'pro@example.com', name: 'Pro' } }] }), 201, 'user.created');
+  let row;
+  for (let i = 0; i < 100 && !row; i++) {
+    const r = await call('GET', `/user-summary/${user}`);
+    if (r.status === 200) row = r.body.data;
+    else await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.ok(row, 'the projection caught up');
+  assert.equal(row.email, 'pro@example.com');
+  assert.equal(row.name, 'Pro');
+  assert.equal(row.lastEventVersion, 1);
 });
 
 test('metrics: no key, append-only, cursor over ties', async () => {
@@ -290,7 +308,8 @@ test('no secret in any response body or response schema', async () => {
     }
   }
   // Every resource's list, whatever ran before: all answer, none leaks.
-  const lists = Object.entries(doc.paths).filter(([path, item]) => item.get && !path.includes('{') && !['/health'].includes(path));
+  // (The event store's feed and processors are lists of their own, not resources.)
+  const lists = Object.entries(doc.paths).filter(([path, item]) => item.get && !path.includes('{') && !['/health', '/events/feed', '/events/processors'].includes(path));
   assert.equal(lists.length, 26, `one list route per resource: ${lists.map(([p]) => p).join(' ')}`);
   for (const [path] of lists) {
     const soft = doc.paths[path].get.parameters?.some((p) => p.name === 'withDeleted');

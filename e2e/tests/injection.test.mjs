@@ -117,8 +117,12 @@ test('path parameters', async () => {
 });
 
 test('bodies: values stored as text, never run', async () => {
-  const r = expectStatus(await call('POST', '/event-processors', { id: "p'); DROP TABLE users; --", status: "x'; DROP TABLE x;--" }), 201, 'stored verbatim');
-  assert.equal(r.body.data.id, "p'); DROP TABLE users; --");
-  expectStatus(await call('DELETE', `/event-processors/${encodeURIComponent(r.body.data.id)}`), 204, 'deleted by its odd key');
+  const r = expectStatus(await call('POST', '/roles', { name: "p'); DROP TABLE users; --", slug: "x'; DROP TABLE x;--", description: '$1 $$ \\' }), 201, 'stored verbatim');
+  assert.equal(r.body.data.name, "p'); DROP TABLE users; --");
+  assert.equal(r.body.data.slug, "x'; DROP TABLE x;--");
+  assert.equal(r.body.data.description, '$1 $$ \\');
+  const found = expectStatus(await call('GET', `/roles?name=eq.${encodeURIComponent(r.body.data.name)}`), 200, 'found by its odd value').body.data;
+  assert.deepEqual(found.map((x) => x.id), [r.body.data.id]);
+  expectStatus(await call('DELETE', `/roles/${r.body.data.id}`), 204, 'deleted');
   expectStatus(await call('POST', '/users', { email: 'a@b.co', passwordHash: 'h', name: 'n', "name = 'x' --": 1 }), 400, 'odd property name');
 });

@@ -766,3 +766,83 @@ fn seed_defaults_set_up_by_the_readme_resist_attacks() {
     refuses_to_boot(&project, None, &[("NODE_ENV", "production")], "SMTP_URL is not set");
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+fn nats_url() -> String {
+    let url = std::env::var("NEST_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let addr = url.trim_start_matches("nats://").split(',').next().unwrap_or("127.0.0.1:4222").to_string();
+    assert!(
+        std::net::TcpStream::connect(&addr).is_ok(),
+        "no NATS at {url}: run scripts/ensure-nats.sh (or set NEST_TEST_NATS_URL)"
+    );
+    url
+}
+
+/// Seed scenario 4 as its command says (`generate events --features.event-sourcing=true
+/// --features.readonly=true`), with sign-in, snapshots every 5 events and the NATS outbox: the
+/// suite e2e/tests/events.test.mjs drives appends, the feed, snapshots, projections and processors
+/// (it starts and kills processor instances itself), and reads what reached JetStream.
+#[test]
+fn event_store_appends_reads_projects_and_publishes() {
+    let tmp = tempdir("events");
+    let project = tmp.join("api");
+    let schema = ["--schema", "fixtures/seed/02-rbac.sql", "--schema", "fixtures/seed/04-event-sourcing.sql"];
+    generate(&project, &[&schema[..], &["users", "--features.auth=true"]].concat());
+    let toml = project.join("nest-generator.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(&toml, format!("{text}\n[event_sourcing]\nsnapshot_every = 5\npublish = \"nats\"\n")).unwrap();
+    let commands: &[&[&str]] = &[
+        &["events", "--features.event-sourcing=true", "--features.readonly=true"],
+        &["aggregate_snapshots", "user_summary", "event_processors"],
+    ];
+    for args in commands {
+        let out = Command::new(env!("CARGO_BIN_EXE_nest-generator"))
+            .arg("generate")
+            .args(*args)
+            .current_dir(&project)
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "generate {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    }
+    // The projection is the user's file: the suite's own counts orders, so a double count shows.
+    std::fs::copy(
+        root().join("e2e/projections/user-summary.projection.ts"),
+        project.join("src/events/projections/user-summary.projection.ts"),
+    )
+    .unwrap();
+    link_node_modules(&project);
+    tsc(&project, &[]);
+    let mut db = TestDb::create("e2e_events");
+    load_db(&project, &db);
+    let app_url = db.app_role("SELECT nestgen.grant_app_role('{role}')");
+    let nats = nats_url();
+    let stream = format!("E2E_EVENTS_{}", std::process::id());
+    let prefix = format!("e2e{}", std::process::id());
+    let env: Vec<(&str, &str)> = vec![
+        ("AUTH_JWT_SECRET", "events-secret-0123456789-0123456789-abcdef"),
+        ("AUTH_ENCRYPTION_KEY", "events-encryption-key-0123456789-0123456789"),
+        ("NATS_URL", &nats),
+        ("NATS_STREAM", &stream),
+        ("NATS_SUBJECT_PREFIX", &prefix),
+        ("DATABASE_URL", &app_url),
+        ("RATE_LIMIT_PER_MINUTE", "0"),
+        ("AUTH_RATE_LIMIT_PER_MINUTE", "1000000"),
+        ("LOG_FORMAT", "json"),
+    ];
+    let mut main_env = env.clone();
+    main_env.push(("EVENT_PROCESSORS", "off"));
+    let (_app, base) = boot_env(&project, &app_url, &main_env);
+    let app_env: serde_json::Map<String, serde_json::Value> =
+        env.iter().map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string()))).collect();
+    node_test_env(
+        (&base, &db.url),
+        &["events.test.mjs"],
+        &[
+            ("PROJECT_DIR", project.to_str().unwrap()),
+            ("APP_ENV_JSON", &serde_json::Value::Object(app_env).to_string()),
+            ("DATABASE_URL_APP", &app_url),
+            ("SNAPSHOT_EVERY", "5"),
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
+}

@@ -11,6 +11,7 @@
 
 mod audit;
 mod auth;
+mod event_sourcing;
 mod own_rows;
 mod rbac;
 pub mod registry;

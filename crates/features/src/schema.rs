@@ -48,3 +48,35 @@ pub fn fk_to(t: &Table, target: &Table) -> Option<String> {
         .or_else(|| candidates.first())
         .cloned()
 }
+
+/// Every set of columns `t` keeps unique: the primary key, UNIQUE constraints and unique indexes
+/// without a predicate (over plain columns).
+pub fn unique_keys(t: &Table) -> Vec<Vec<String>> {
+    t.primary_key
+        .iter()
+        .chain(t.unique.iter())
+        .map(|k| k.columns.clone())
+        .chain(
+            t.indexes
+                .iter()
+                .filter(|x| x.unique && x.predicate.is_none())
+                .filter_map(|x| x.column_names().map(|c| c.into_iter().map(str::to_string).collect::<Vec<_>>())),
+        )
+        .filter(|cols| !cols.is_empty())
+        .collect()
+}
+
+/// The column's type name (`integer`, `jsonb`, `uuid`), without array marks or modifiers.
+pub fn type_name<'a>(t: &'a Table, column: &str) -> Option<&'a str> {
+    t.column(column).filter(|c| !c.ty.array).map(|c| c.ty.name.as_str())
+}
+
+/// A JavaScript regular expression (source) for well-formed ids of an SQL type: a malformed id
+/// is refused before it reaches a query.
+pub fn id_pattern(ty: &str) -> &'static str {
+    match ty {
+        "uuid" => "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        "smallint" | "integer" | "bigint" => "^-?[0-9]{1,19}$",
+        _ => "^[0-9A-Za-z_.:-]{1,100}$",
+    }
+}

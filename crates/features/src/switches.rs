@@ -42,8 +42,6 @@ pub static SWAGGER: FeatureDef =
     core("swagger", "routes documented in OpenAPI", MetaSwitch::TableMetadata("enable_swagger"));
 pub static VERSIONING: FeatureDef =
     core("versioning", "routes under /v1", MetaSwitch::TableMetadata("enable_versioning"));
-pub static EVENT_SOURCING: FeatureDef =
-    planned("event-sourcing", "append-only event stream", MetaSwitch::EnterpriseFeatures("enable_event_sourcing"));
 pub static TIME_SERIES: FeatureDef =
     planned("time-series", "time-bucketed reads", MetaSwitch::EnterpriseFeatures("enable_time_series"));
 pub static FILE_UPLOAD: FeatureDef =

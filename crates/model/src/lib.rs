@@ -125,8 +125,8 @@ pub enum Grant {
     Admin,
     /// No default role: super-admins and explicit grants only.
     Nobody,
-    /// As `action` on a table that holds `class` data (RBAC's rule for routes).
-    Like(DataClass, String),
+    /// As `action` on `table` (RBAC's rule for that table's routes, by the data it holds).
+    Like { table: QualifiedName, action: String },
 }
 
 /// Something the generator decided that the user should know (printed by `generate`, listed by

@@ -183,6 +183,7 @@ fn environment(
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.add_filter("json", |s: String| -> String { serde_json::Value::String(s).to_string() });
     env.add_filter("ts_str", |s: String| -> String { quote::string(&s) });
+    env.add_filter("ts_template", |s: String| -> String { quote::template(&s) });
     let all = TEMPLATES.iter().chain(features.iter().flat_map(|f| f.assets().templates.iter()));
     for (name, src) in all {
         let text = match template_dir {

@@ -1,7 +1,7 @@
 //! View models: what core templates see. Everything is precomputed text, so templates only place
 //! it; features' parts arrive as contributions and are placed without being named.
 
-use crate::contribute::{Contributions, Decorator, ExtraController, Import, Package, ResourceContributions, Route};
+use crate::contribute::{Contributions, Decorator, ExtraController, Package, ResourceContributions, Route};
 use crate::dto::{self, DtoKind, Imports};
 use crate::imports::{ImportLine, ImportSet};
 use crate::quote as ts;
@@ -407,13 +407,22 @@ impl ProjectView {
         imports.add("Module", "@nestjs/common");
         imports.add("DatabaseModule", "./core/database/database.module.js");
         imports.add("HealthController", "./core/health/health.controller.js");
-        imports.extend(
-            c.modules.iter().map(|x| Import::new(&x.class, &format!("./{}.js", x.module))).collect::<Vec<_>>().iter(),
-        );
         for mr in &modules {
             imports.add(&format!("{}Module", mr.plural_class), &format!("./modules/{0}/{0}.module.js", mr.file));
         }
-        let mut feature_modules: Vec<String> = c.modules.iter().map(|x| x.class.clone()).collect();
+        // A feature's module named like a resource's (a table `auth`) is imported under another name.
+        let taken: Vec<String> = modules.iter().map(|mr| format!("{}Module", mr.plural_class)).collect();
+        let local =
+            |class: &str| if taken.iter().any(|t| t == class) { format!("{class}Feature") } else { class.to_string() };
+        for x in &c.modules {
+            let name = if local(&x.class) == x.class {
+                x.class.clone()
+            } else {
+                format!("{} as {}", x.class, local(&x.class))
+            };
+            imports.add(&name, &format!("./{}.js", x.module));
+        }
+        let mut feature_modules: Vec<String> = c.modules.iter().map(|x| local(&x.class)).collect();
         feature_modules.sort();
         feature_modules.dedup();
         let pkgs = |dev: bool| {

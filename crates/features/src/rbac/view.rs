@@ -350,7 +350,9 @@ pub fn rbac_sql_view(m: &Model, r: &RbacModel, tenancy: bool) -> RbacSqlView {
         let who = match &p.grant {
             Grant::Admin => (!tenancy).then_some("admin"),
             Grant::Nobody => None,
-            Grant::Like(class, like) => default_role(tenancy, *class, like),
+            Grant::Like { table, action } => {
+                m.resource_of(table).and_then(|res| default_role(tenancy, res.data, action))
+            }
         };
         all.push((p.slug.clone(), resource.to_string(), action.to_string(), who));
     }

@@ -10,6 +10,7 @@
 
 use super::detect::TenancyModel;
 use crate::auth::{AuthModel, verified_sql};
+use crate::schema::id_pattern;
 use nest_catalog::quote as sql;
 use nest_model::Model;
 use nest_nestjs::quote as ts;
@@ -92,16 +93,6 @@ pub fn members_condition(a: &AuthModel, t: &TenancyModel) -> String {
         live(t, "m."),
         member_match(t, "m.", &user)
     )
-}
-
-/// A JavaScript regular expression (source) for well-formed ids of an SQL type: a malformed id
-/// is refused before it reaches a query.
-fn id_pattern(ty: &str) -> &'static str {
-    match ty {
-        "uuid" => "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
-        "smallint" | "integer" | "bigint" => "^-?[0-9]{1,19}$",
-        _ => "^[0-9A-Za-z_.:-]{1,100}$",
-    }
 }
 
 #[derive(Serialize)]

@@ -50,7 +50,8 @@ function emitCreated(table: string, rows: Row[]): void {
   }
 }
 
-function binder(params: unknown[]): Bind {
+/** A `Bind` that adds parameters to `params`. */
+export function binder(params: unknown[]): Bind {
   return (value, cast) => {
     params.push(value);
     return cast ? typedParam(`$${params.length}`, cast) : `$${params.length}`;
@@ -139,6 +140,20 @@ export class CrudRepository<T extends Row = Row> {
       return fn(tx, scope);
     };
     return db === this.db ? this.db.transaction(run) : run(db);
+  }
+
+  /**
+   * Run `fn` with this resource's extensions, as its own statements run (settings set for
+   * row-level security, conditions to add, server-set columns): for features that write their own
+   * SQL against the table (an event store's appends and feeds). In `db`'s transaction when it is
+   * one (the extensions' settings are set in it), otherwise in one of its own when needed.
+   */
+  withScope<R>(
+    fn: (db: Queryable, scope: { where(bind: Bind, mode?: 'read' | 'write'): string[]; insert: [string, unknown][] }) => Promise<R>,
+    op?: ChangeOp,
+    db: Queryable = this.db,
+  ): Promise<R> {
+    return this.scoped(db, (q, s) => fn(q, { where: s.where, insert: s.insert }), op);
   }
 
   /**

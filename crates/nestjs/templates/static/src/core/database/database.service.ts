@@ -3,6 +3,17 @@ import pg from 'pg';
 import { APP_CONFIG, type AppConfig } from '../config.js';
 import { installTypeParsers } from './pg-types.js';
 
+const systemSettings = new Map<string, string>();
+
+/**
+ * A setting every system transaction runs with (`set_config(name, value, true)`): features whose
+ * row-level security follows a request's caller register how the app's own work — projections,
+ * scheduled jobs, nobody's request — gets through (see DatabaseService.systemTransaction).
+ */
+export function systemSetting(name: string, value: string): void {
+  systemSettings.set(name, value);
+}
+
 /** A pool or a client inside a transaction. */
 export interface Queryable {
   query(text: string, values?: unknown[]): Promise<pg.QueryResult>;
@@ -85,6 +96,18 @@ export class DatabaseService implements OnModuleInit, OnApplicationShutdown {
     } finally {
       client.release();
     }
+  }
+
+  /** A transaction for work the app does on its own behalf, with the system settings set. */
+  systemTransaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.transaction(async (client) => {
+      if (systemSettings.size) {
+        const params = [...systemSettings].flat();
+        const sets = [...systemSettings.keys()].map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`);
+        await client.query(`SELECT ${sets.join(', ')}`, params);
+      }
+      return fn(client);
+    });
   }
 
   async ping(): Promise<boolean> {

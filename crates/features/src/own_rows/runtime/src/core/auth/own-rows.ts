@@ -1,5 +1,9 @@
 import type { CallScope, CrudCall, CrudExtension } from '../crud/extension.js';
 import { ident } from '../crud/resource.js';
+import { systemSetting } from '../database/database.service.js';
+
+// The app's own work (projections, jobs) writes rows for whoever they belong to.
+systemSetting('nestgen.owner_bypass', 'on');
 
 /**
  * Own rows: a caller reads and changes only rows whose `column` is their user id, unless they
