@@ -130,10 +130,14 @@ export class EventStore {
     const params: unknown[] = [];
     const bind = binder(params);
     const conds = [`e.${c.aggregate} = ${bind(aggregateId, EVENTS.cast.aggregate)}`, ...s.where(bind, 'read')];
-    const kind = c.aggregateKind ? `(array_agg(e.${c.aggregateKind}::text ORDER BY e.${c.version} DESC))[1]` : 'NULL::text';
-    const r = await q.query(`SELECT COALESCE(max(e.${c.version}), 0)::bigint::text AS version, ${kind} AS kind FROM ${EVENTS.table} e WHERE ${conds.join(' AND ')}`, params);
-    const row = r.rows[0] as { version: string; kind: string | null };
-    return { version: Number(row.version), kind: row.kind };
+    const kind = c.aggregateKind ? `e.${c.aggregateKind}::text` : 'NULL::text';
+    // The last event of the stream (an index on (aggregate, version) finds it at once).
+    const r = await q.query(
+      `SELECT e.${c.version}::bigint::text AS version, ${kind} AS kind FROM ${EVENTS.table} e WHERE ${conds.join(' AND ')} ORDER BY e.${c.version} DESC LIMIT 1`,
+      params,
+    );
+    const row = r.rows[0] as { version: string; kind: string | null } | undefined;
+    return row ? { version: Number(row.version), kind: row.kind } : { version: 0, kind: null };
   }
 
   /** Every event of the request is in the stream already (by id): its first result. */
