@@ -198,12 +198,46 @@ pub struct PartitionOf {
     pub bound: String,
 }
 
-/// A TimescaleDB hypertable, recorded from `create_hypertable(...)`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A TimescaleDB hypertable, recorded from `create_hypertable(...)`, with the policies the input
+/// adds to it (`add_retention_policy`, `ALTER TABLE ... SET (timescaledb.compress ...)`,
+/// `add_compression_policy`). Intervals are kept as the text of the interval (`90 days`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Hypertable {
     pub time_column: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunk_time_interval: Option<String>,
+    /// Rows older than this are dropped (`add_retention_policy(..., drop_after)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<Compression>,
+}
+
+/// TimescaleDB native compression of a hypertable.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Compression {
+    /// `timescaledb.compress_segmentby`, as written (`metric_name, organization_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment_by: Option<String>,
+    /// `timescaledb.compress_orderby`, as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_by: Option<String>,
+    /// Chunks older than this are compressed (`add_compression_policy(..., compress_after)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
+/// The refresh policy of a continuous aggregate (`add_continuous_aggregate_policy`): the window
+/// `[now - start_offset, now - end_offset)` is refreshed every `schedule_interval`. A missing
+/// start offset is unbounded.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RefreshPolicy {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_offset: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_offset: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_interval: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -238,6 +272,9 @@ pub struct Table {
     pub partition_of: Option<PartitionOf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hypertable: Option<Hypertable>,
+    /// A continuous aggregate's refresh policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_policy: Option<RefreshPolicy>,
     /// The query of a view, as written (not normalized).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub definition: Option<String>,
@@ -266,6 +303,7 @@ impl Table {
             partition_by: None,
             partition_of: None,
             hypertable: None,
+            refresh_policy: None,
             definition: None,
             origin: None,
         }

@@ -93,9 +93,6 @@ const IGNORED_HEADS: &[&[&str]] = &[
     &["DROP", "DATABASE"],
     &["SELECT", "PG_CATALOG.SETVAL"],
     &["SELECT", "SETVAL"],
-    &["SELECT", "ADD_RETENTION_POLICY"],
-    &["SELECT", "ADD_COMPRESSION_POLICY"],
-    &["SELECT", "ADD_CONTINUOUS_AGGREGATE_POLICY"],
     &["SELECT", "ADD_REORDER_POLICY"],
     &["SELECT", "ADD_JOB"],
     &["SELECT", "SET_CHUNK_TIME_INTERVAL"],
@@ -174,23 +171,30 @@ pub(crate) fn guarded_extension_block(r: &mut Replayer, text: &str) -> bool {
     if head.first().map(String::as_str) != Some("DO") || !text.contains("extname = 'timescaledb'") {
         return false;
     }
-    if let Some(at) = text.find("ELSE\n    EXECUTE '") {
-        let body = &text[at + "ELSE\n    EXECUTE '".len()..];
-        // The literal ends at the first quote not doubled.
+    let Some(at) = text.find("\n  ELSE\n") else { return true };
+    let branch = &text[at..];
+    let branch = &branch[..branch.find("END IF").unwrap_or(branch.len())];
+    // Every `EXECUTE '<literal>'` of the branch, in order; a literal ends at the first quote
+    // not doubled.
+    let mut rest = branch;
+    while let Some(i) = rest.find("EXECUTE '") {
         let mut sql = String::new();
-        let mut chars = body.chars().peekable();
-        while let Some(c) = chars.next() {
+        let mut chars = rest[i + "EXECUTE '".len()..].char_indices().peekable();
+        let mut end = rest.len();
+        while let Some((j, c)) = chars.next() {
             if c == '\'' {
-                if chars.peek() == Some(&'\'') {
+                if chars.peek().is_some_and(|(_, n)| *n == '\'') {
                     chars.next();
                     sql.push('\'');
                     continue;
                 }
+                end = i + "EXECUTE '".len() + j + 1;
                 break;
             }
             sql.push(c);
         }
         r.replay_inner(&sql);
+        rest = &rest[end.min(rest.len())..];
     }
     true
 }
@@ -206,8 +210,9 @@ pub(crate) fn apply(r: &mut Replayer, text: &str) -> bool {
         r.replay_inner(&format!("{} ON {}", &text[..at], &text[at + " ON ONLY ".len()..]));
         return true;
     }
-    // CREATE MATERIALIZED VIEW ... WITH [NO] DATA: the data clause is not schema.
-    if w.starts_with(&["CREATE", "MATERIALIZED", "VIEW"]) {
+    // CREATE MATERIALIZED VIEW ... WITH [NO] DATA, CREATE TABLE ... AS ... WITH [NO] DATA: the
+    // data clause is not schema.
+    if w.starts_with(&["CREATE", "MATERIALIZED", "VIEW"]) || w.starts_with(&["CREATE", "TABLE"]) {
         let trimmed = text.trim_end();
         let lower = trimmed.to_ascii_lowercase();
         for suffix in ["with no data", "with data"] {
@@ -217,7 +222,9 @@ pub(crate) fn apply(r: &mut Replayer, text: &str) -> bool {
                 return true;
             }
         }
-        return false;
+        if w[1] == "MATERIALIZED" {
+            return false;
+        }
     }
     // CREATE TRIGGER ... EXECUTE FUNCTION f('literal', ...): sqlparser wants types as arguments;
     // the arguments are not schema, so read the trigger without them.

@@ -423,6 +423,7 @@ async fn read(client: &Client, wanted: &[String]) -> Result<Catalog, IntrospectE
             t.hypertable = Some(Hypertable {
                 time_column: col,
                 chunk_time_interval: iv.map(|i| canonical(&format!("'{i}'::interval"), None)),
+                ..Hypertable::default()
             });
         }
     }

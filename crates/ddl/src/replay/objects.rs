@@ -1,6 +1,6 @@
 //! Everything besides tables: types, domains, sequences, functions, triggers, policies,
 //! extensions, comments, drops, and the `SELECT` calls that change the schema
-//! (`create_hypertable`, `set_config('search_path', ...)`).
+//! (`create_hypertable` and TimescaleDB's policies, `set_config('search_path', ...)`).
 
 use super::{Replayer, ident, name_parts, split_name};
 use nest_catalog::expr::canonical;
@@ -532,18 +532,16 @@ impl Replayer {
                     }
                 }
                 "create_hypertable" => self.create_hypertable(&list.args),
+                "add_retention_policy" | "add_compression_policy" | "add_continuous_aggregate_policy" => {
+                    self.timescale_policy(&fname, &list.args)
+                }
                 _ => {}
             }
         }
     }
 
     fn create_hypertable(&mut self, args: &[FunctionArg]) {
-        let named = |n: &str| {
-            args.iter().find_map(|a| match a {
-                FunctionArg::Named { name, arg: FunctionArgExpr::Expr(e), .. } if ident(name) == n => Some(e.clone()),
-                _ => None,
-            })
-        };
+        let named = |n: &str| named_arg(args, n).cloned();
         let positional: Vec<&FunctionArg> = args.iter().filter(|a| matches!(a, FunctionArg::Unnamed(_))).collect();
         let table = positional
             .first()
@@ -587,6 +585,109 @@ impl Replayer {
             self.error(codes::UNKNOWN_COLUMN, at, format!("create_hypertable: `{tn}` has no column `{column}`"), "");
             return;
         }
-        t.hypertable = Some(Hypertable { time_column: column, chunk_time_interval: interval });
+        t.hypertable = Some(Hypertable { time_column: column, chunk_time_interval: interval, ..Hypertable::default() });
+    }
+
+    /// `add_retention_policy('t', INTERVAL '90 days')`, `add_compression_policy('t', INTERVAL
+    /// '7 days')` on a hypertable; `add_continuous_aggregate_policy('v', start_offset => ...,
+    /// end_offset => ..., schedule_interval => ...)` on a continuous aggregate.
+    fn timescale_policy(&mut self, function: &str, args: &[FunctionArg]) {
+        let named = |n: &str| named_arg(args, n);
+        let positional: Vec<&Expr> = args
+            .iter()
+            .filter_map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+                _ => None,
+            })
+            .collect();
+        let arg = |i: usize, n: &str| named(n).or_else(|| positional.get(i).copied());
+        let at = self.here();
+        let Some(relation) = arg(0, "relation").or_else(|| arg(0, "hypertable")).and_then(literal_string) else {
+            self.warn(
+                codes::IGNORED_STATEMENT,
+                at,
+                format!("{function}(...) without a literal relation was not recorded"),
+                "name the table or view in quotes",
+            );
+            return;
+        };
+        let (schema, name) = match relation.split_once('.') {
+            Some((s, n)) => (Some(s.trim_matches('"').to_string()), n.trim_matches('"').to_string()),
+            None => (None, relation.trim_matches('"').to_string()),
+        };
+        let Some(key) = self.lookup_table_parts(schema.as_deref(), &name) else {
+            self.warn(
+                codes::IGNORED_STATEMENT,
+                at,
+                format!("{function}: `{relation}` does not exist at this point; the policy was not recorded"),
+                "create the table or view first",
+            );
+            return;
+        };
+        let t = self.table_mut(&key).expect("looked up");
+        match function {
+            "add_continuous_aggregate_policy" => {
+                t.refresh_policy = Some(nest_catalog::RefreshPolicy {
+                    start_offset: arg(1, "start_offset").and_then(interval_text),
+                    end_offset: arg(2, "end_offset").and_then(interval_text),
+                    schedule_interval: arg(3, "schedule_interval").and_then(interval_text),
+                });
+            }
+            _ => {
+                let Some(h) = t.hypertable.as_mut() else {
+                    let tn = t.name.clone();
+                    self.warn(
+                        codes::IGNORED_STATEMENT,
+                        at,
+                        format!("{function}: `{tn}` is not a hypertable; the policy was not recorded"),
+                        "call create_hypertable first",
+                    );
+                    return;
+                };
+                if function == "add_retention_policy" {
+                    h.retention = arg(1, "drop_after").and_then(interval_text);
+                } else {
+                    h.compression.get_or_insert_with(Default::default).after =
+                        arg(1, "compress_after").and_then(interval_text);
+                }
+            }
+        }
+    }
+}
+
+/// The argument named `n` (`n => value`), however the dialect parsed the name.
+fn named_arg<'a>(args: &'a [FunctionArg], n: &str) -> Option<&'a Expr> {
+    args.iter().find_map(|a| match a {
+        FunctionArg::Named { name, arg: FunctionArgExpr::Expr(e), .. } if ident(name) == n => Some(e),
+        FunctionArg::ExprNamed { name: Expr::Identifier(name), arg: FunctionArgExpr::Expr(e), .. }
+            if ident(name) == n =>
+        {
+            Some(e)
+        }
+        _ => None,
+    })
+}
+
+/// The text of an interval argument: `INTERVAL '90 days'`, `'90 days'::interval` and `'90 days'`
+/// give `90 days`; an integer (integer time) its digits; NULL (unbounded) nothing.
+pub(crate) fn interval_text(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Interval(i) => {
+            let v = literal_string(&i.value).or_else(|| match &*i.value {
+                Expr::Value(v) => Some(v.value.to_string()),
+                _ => None,
+            })?;
+            Some(match &i.leading_field {
+                Some(f) => format!("{v} {}", f.to_string().to_lowercase()),
+                None => v,
+            })
+        }
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => Some(n.clone()),
+            Value::Null => None,
+            _ => literal_string(e),
+        },
+        Expr::Cast { expr, .. } | Expr::Nested(expr) => interval_text(expr),
+        _ => None,
     }
 }

@@ -458,8 +458,35 @@ impl Replayer {
         }
         let mut table = Table::new(&schema, &name, TableKind::Table);
         table.origin = Some(name_at.clone());
-        if ct.query.is_some() {
-            self.warn(codes::IGNORED_STATEMENT, name_at, format!("CREATE TABLE {name} AS SELECT: the columns of a query result are not known offline; the table was skipped"), "declare the table's columns explicitly, or read the live database with --database-url");
+        if let Some(q) = &ct.query {
+            // CREATE TABLE ... AS SELECT: the query's columns, when their types can be told
+            // offline (as for a view).
+            let (columns, unknown) = self.columns_of(q, 0);
+            if !unknown.is_empty() || columns.is_empty() {
+                self.warn(
+                    codes::IGNORED_STATEMENT,
+                    name_at,
+                    format!(
+                        "CREATE TABLE {name} AS SELECT: the types of {} are not known offline; the table was skipped",
+                        if unknown.is_empty() { "its columns".to_string() } else { unknown.join(", ") }
+                    ),
+                    "declare the table's columns explicitly, or read the live database with --database-url",
+                );
+                return;
+            }
+            // A query's result columns carry no constraint or default.
+            table.columns = columns
+                .into_iter()
+                .map(|c| nest_catalog::Column {
+                    nullable: true,
+                    default: None,
+                    identity: None,
+                    generated: None,
+                    comment: None,
+                    ..c
+                })
+                .collect();
+            self.insert_table(table);
             return;
         }
         if let Some(parent) = &ct.partition_of {
@@ -557,7 +584,8 @@ impl Replayer {
                     .map(|c| c.name.clone())
             });
             if let Some(tc) = time_column {
-                table.hypertable = Some(nest_catalog::Hypertable { time_column: tc, chunk_time_interval: None });
+                table.hypertable =
+                    Some(nest_catalog::Hypertable { time_column: tc, ..nest_catalog::Hypertable::default() });
             }
         }
     }
@@ -712,6 +740,31 @@ impl Replayer {
                     c.partition_of = Some(PartitionOf { parent: QualifiedName::new(&key.0, &key.1), bound });
                 }
                 return;
+            }
+            AlterTableOperation::SetOptionsParens { options } => {
+                // TimescaleDB compression settings of a hypertable; other storage options are
+                // not part of the catalog.
+                let compression = timescale_compression(&options);
+                match (compression, table.hypertable.as_mut()) {
+                    (Some(c), Some(h)) => {
+                        let after = h.compression.take().and_then(|old| old.after);
+                        h.compression = Some(nest_catalog::Compression { after, ..c });
+                    }
+                    (Some(_), None) => {
+                        let at = self.here();
+                        self.warn(
+                            codes::IGNORED_STATEMENT,
+                            at,
+                            format!(
+                                "{}: timescaledb.compress on a table that is not a hypertable was not recorded",
+                                table.name
+                            ),
+                            "call create_hypertable first",
+                        );
+                        return;
+                    }
+                    (None, _) => return,
+                }
             }
             _ => return,
         }
@@ -1034,4 +1087,26 @@ fn drop_constraint(t: &mut Table, name: &str) -> bool {
     t.foreign_keys.retain(|k| k.name != name);
     t.checks.retain(|k| k.name != name);
     before != t.unique.len() + t.foreign_keys.len() + t.checks.len()
+}
+
+/// `SET (timescaledb.compress, timescaledb.compress_segmentby = '...', ...)`: the compression
+/// settings, or None when the options do not turn compression on.
+fn timescale_compression(opts: &[SqlOption]) -> Option<nest_catalog::Compression> {
+    let mut on = false;
+    let mut c = nest_catalog::Compression::default();
+    for o in opts {
+        let (k, v) = match o {
+            SqlOption::Ident(n) => (name_parts(n).join("."), None),
+            SqlOption::KeyValue { key, value } => (name_parts(key).join("."), Some(value.to_string())),
+            _ => continue,
+        };
+        let unquote = |v: &str| v.trim().trim_matches('\'').replace("''", "'");
+        match k.trim_start_matches("timescaledb.").trim_start_matches("tsdb.") {
+            "compress" | "enable_columnstore" => on = v.as_deref().is_none_or(|v| !v.eq_ignore_ascii_case("false")),
+            "compress_segmentby" | "segmentby" => c.segment_by = v.as_deref().map(unquote),
+            "compress_orderby" | "orderby" => c.order_by = v.as_deref().map(unquote),
+            _ => {}
+        }
+    }
+    on.then_some(c)
 }

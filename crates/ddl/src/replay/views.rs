@@ -210,7 +210,7 @@ impl Replayer {
     }
 
     /// The columns a query returns, and the names whose type could not be inferred.
-    fn columns_of(&self, q: &Query, depth: usize) -> (Vec<Column>, Vec<String>) {
+    pub(crate) fn columns_of(&self, q: &Query, depth: usize) -> (Vec<Column>, Vec<String>) {
         let (scope, projection) = self.scope_of(q, depth);
         let mut cols: Vec<Column> = Vec::new();
         let mut unknown = Vec::new();
