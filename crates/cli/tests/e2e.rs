@@ -846,3 +846,47 @@ fn event_store_appends_reads_projects_and_publishes() {
     );
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// Seed scenario 5 with multi-tenancy on stock PostgreSQL (the series range-partitioned by the
+/// app, the rollup a table it refreshes): e2e/tests/timeseries.test.mjs streams a million NDJSON
+/// rows in (TS_ROWS to change it) and checks the answers against SQL.
+#[test]
+fn time_series_ingests_a_million_rows_and_answers_like_sql() {
+    let tmp = tempdir("series");
+    let project = tmp.join("api");
+    let schema = [
+        "--schema",
+        "fixtures/seed/02-rbac.sql",
+        "--schema",
+        "fixtures/seed/01-multi-tenancy.sql",
+        "--schema",
+        "fixtures/seed/01b-multi-tenancy-metadata.sql",
+        "--schema",
+        "fixtures/seed/05-time-series.sql",
+    ];
+    let report = generate(&project, &[&schema[..], &["--all"]].concat());
+    assert!(report.contains("partitioned by range on time"), "{report}");
+    link_node_modules(&project);
+    tsc(&project, &[]);
+    let mut db = TestDb::create("e2e_series");
+    load_db(&project, &db);
+    let app_url = db.app_role("SELECT nestgen.grant_app_role('{role}')");
+    let env = [
+        ("AUTH_JWT_SECRET", "series-secret-0123456789-0123456789-abcdef"),
+        ("AUTH_ENCRYPTION_KEY", "series-encryption-key-0123456789-0123456789"),
+        // The suite runs the maintenance itself.
+        ("TS_MAINTENANCE", "off"),
+        // A heap far smaller than the streamed body: an app that held it would die.
+        ("NODE_OPTIONS", "--max-old-space-size=128"),
+    ];
+    let (app, base) = boot_env(&project, &app_url, &env);
+    let pid = app.0.id().to_string();
+    let rows = std::env::var("TS_ROWS").unwrap_or_else(|_| "1000000".into());
+    node_test_env(
+        (&base, &db.url),
+        &["timeseries.test.mjs"],
+        &[("APP_PID", &pid), ("DATABASE_URL_APP", &app_url), ("TS_ROWS", &rows)],
+    );
+    drop(app);
+    let _ = std::fs::remove_dir_all(&tmp);
+}

@@ -20,6 +20,7 @@ mod switches;
 mod tenancy;
 #[cfg(test)]
 mod testing;
+mod time_series;
 
 use nest_catalog::Catalog;
 use nest_model::{Config, Model, Resolve, Selection, Vocabulary};
@@ -92,13 +93,26 @@ pub fn run(catalog: &Catalog, config: &Config, selection: &Selection, stage: Sta
     if !model.errors.is_empty() {
         return Ok(Generated { model, tree: FileTree::new(), sql_notes: Vec::new() });
     }
-    let (schema_sql, notes) = nest_sql::schema_sql(catalog);
+    let (schema_sql, notes) = nest_sql::schema_sql_with(catalog, &storage_plan(&model));
     let db = vec![
         ("db/00-meta.sql".to_string(), nest_catalog::meta::meta_schema_sql()),
         ("db/01-schema.sql".to_string(), schema_sql),
     ];
     let tree = nest_nestjs::render(&model, &contributors(), db, options)?;
     Ok(Generated { model, tree, sql_notes: notes.into_iter().map(|n| n.0).collect() })
+}
+
+/// The features' storage decisions, for the schema writer.
+pub fn storage_plan(m: &Model) -> nest_sql::Storage {
+    let mut plan = nest_sql::Storage::default();
+    for r in &m.resources {
+        match &r.storage {
+            nest_model::Storage::AsDeclared => {}
+            nest_model::Storage::TimePartitioned { column } => plan.time_partitioned.push((r.qname(), column.clone())),
+            nest_model::Storage::RollupTable => plan.rollup_tables.push(r.qname()),
+        }
+    }
+    plan
 }
 
 /// Paths of the files every project copies verbatim (the core's and every feature's runtime,

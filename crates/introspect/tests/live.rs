@@ -80,10 +80,15 @@ fn three_way(name: &str, files: &[&str]) -> Catalog {
 /// are loaded as the tool writes them out (`nest-generator sql schema`, what db/01-schema.sql
 /// holds): the reading of that text, live and through pg_dump, must agree too.
 fn three_way_written_out(name: &str, files: &[&str]) -> Catalog {
+    three_way_written_with(name, files, &nest_sql::Storage::default())
+}
+
+/// As `three_way_written_out`, with tables stored as the time-series feature asks.
+fn three_way_written_with(name: &str, files: &[&str], storage: &nest_sql::Storage) -> Catalog {
     let mut sources = vec![meta_file()];
     sources.extend(files.iter().map(|f| fixture(f)));
     let original = parse_sources(&sources);
-    let (schema, _notes) = nest_sql::schema_sql(&original);
+    let (schema, _notes) = nest_sql::schema_sql_with(&original, storage);
     let mut written = vec![meta_file()];
     written.push(SourceFile { name: format!("{name}-schema.sql"), text: schema });
     // The metadata rows, which the schema text does not carry.
@@ -183,6 +188,26 @@ fn seed_time_series_written_out_runs_on_stock_postgresql() {
     let c = three_way_written_out("seed05", &["fixtures/seed/05-time-series.sql"]);
     assert!(c.find_table("metrics").is_some());
     assert!(c.find_table("metrics_hourly").is_some_and(|v| v.kind == nest_catalog::TableKind::MaterializedView));
+}
+
+#[test]
+fn seed_time_series_partitioned_with_a_rollup_table_without_timescaledb() {
+    // What the time-series feature writes: metrics range-partitioned on time, metrics_hourly a
+    // table the app refreshes (CREATE TABLE ... AS ... WITH NO DATA), both behind the same
+    // TimescaleDB guard; read back the same offline, live and from pg_dump.
+    let q = |n: &str| nest_catalog::QualifiedName { schema: "public".into(), name: n.into() };
+    let storage = nest_sql::Storage {
+        time_partitioned: vec![(q("metrics"), "time".into())],
+        rollup_tables: vec![q("metrics_hourly")],
+    };
+    let c = three_way_written_with("seed05p", &["fixtures/seed/05-time-series.sql"], &storage);
+    assert_eq!(c.find_table("metrics").unwrap().partition_by.as_deref(), Some("RANGE (\"time\")"));
+    let hourly = c.find_table("metrics_hourly").unwrap();
+    assert_eq!(hourly.kind, TableKind::Table, "the rollup is a table");
+    assert_eq!(
+        hourly.columns.iter().map(|x| x.name.as_str()).collect::<Vec<_>>(),
+        ["hour", "metric_name", "organization_id", "avg_value", "max_value", "min_value", "count"]
+    );
 }
 
 #[test]

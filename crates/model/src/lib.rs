@@ -106,6 +106,27 @@ pub enum DataClass {
     Trail,
 }
 
+/// How the generated schema stores a table or materialized view.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(tag = "as", rename_all = "kebab-case")]
+pub enum Storage {
+    /// As the input declares it.
+    #[default]
+    AsDeclared,
+    /// A time series: a hypertable where TimescaleDB is installed, partitioned by range on
+    /// `column` elsewhere.
+    TimePartitioned { column: String },
+    /// A rollup of a time series (a materialized view): a continuous aggregate where TimescaleDB
+    /// is installed, a table the app refreshes elsewhere.
+    RollupTable,
+}
+
+impl Storage {
+    pub fn is_as_declared(&self) -> bool {
+        *self == Storage::AsDeclared
+    }
+}
+
 /// A permission a feature defines besides the `<resource>:<action>` of resources' core routes
 /// (its own routes' permissions, powers such as acting in any tenant).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -173,6 +194,9 @@ pub struct Resource {
     /// security policies (filled by the features that set them).
     pub app_settings: BTreeSet<String>,
     pub data: DataClass,
+    /// How db/01-schema.sql stores the table, when a feature decides beyond the input.
+    #[serde(skip_serializing_if = "Storage::is_as_declared")]
+    pub storage: Storage,
     pub notes: Vec<Note>,
 }
 

@@ -270,6 +270,7 @@ pub(crate) fn build(input: &Input, namer: &mut Namer) -> Resource {
         features,
         app_settings: BTreeSet::new(),
         data: DataClass::Plain,
+        storage: crate::Storage::AsDeclared,
         notes: notes.into_iter().map(|message| Note { by: "core", message }).collect(),
     }
 }

@@ -6,11 +6,37 @@
 //! declare partitioned is declared `PARTITION BY RANGE`), indexes, foreign keys, views,
 //! row-level security and comments. TimescaleDB statements run only where the extension exists;
 //! elsewhere continuous aggregates become plain materialized views over `date_bin`.
+//!
+//! [`schema_sql_with`] also takes a [`Storage`] plan (decided by the features): time-series
+//! tables become hypertables with TimescaleDB and range-partitioned tables without; their
+//! rollups continuous aggregates with TimescaleDB and tables (refreshed by the app) without.
 
 use nest_catalog::quote::{self as sql, ident};
-use nest_catalog::{Catalog, Column, FkAction, Identity, Table, TableKind};
+use nest_catalog::{Catalog, Column, FkAction, Identity, QualifiedName, Table, TableKind};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
+
+/// How some tables are stored beyond what the input declares: decided by the features that
+/// serve them, the same plan whoever writes db/01-schema.sql.
+#[derive(Debug, Clone, Default)]
+pub struct Storage {
+    /// Time-series tables and their time column: a hypertable where TimescaleDB is installed,
+    /// `PARTITION BY RANGE (<column>)` elsewhere (the partitions are the feature's).
+    pub time_partitioned: Vec<(QualifiedName, String)>,
+    /// Materialized views that roll a time series up: a continuous aggregate where TimescaleDB is
+    /// installed, a table with the view's columns elsewhere (the feature refreshes it).
+    pub rollup_tables: Vec<QualifiedName>,
+}
+
+impl Storage {
+    fn partitioned_on(&self, t: &Table) -> Option<&str> {
+        self.time_partitioned.iter().find(|(q, _)| q.schema == t.schema && q.name == t.name).map(|(_, c)| c.as_str())
+    }
+
+    fn rollup(&self, t: &Table) -> bool {
+        self.rollup_tables.iter().any(|q| q.schema == t.schema && q.name == t.name)
+    }
+}
 
 /// A decision the emitter took that the user should know about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +52,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("timescaledb.sql.j2", include_str!("../templates/timescaledb.sql.j2")),
     ("hypertables.sql.j2", include_str!("../templates/hypertables.sql.j2")),
     ("continuous-aggregate.sql.j2", include_str!("../templates/continuous-aggregate.sql.j2")),
+    ("time-partitioned.sql.j2", include_str!("../templates/time-partitioned.sql.j2")),
 ];
 
 /// Render one of [`TEMPLATES`]. They are part of the binary and their contexts are built here,
@@ -50,6 +77,42 @@ fn render(name: &str, ctx: minijinja::Value) -> String {
 struct Hypertable {
     table: String,
     column: String,
+    /// `ALTER TABLE ... SET (timescaledb.compress, ...)`, as a string literal.
+    compress: Option<String>,
+    compress_after: Option<String>,
+    retention: Option<String>,
+}
+
+/// An interval argument of a TimescaleDB call: `INTERVAL '90 days'`, or the digits of an
+/// integer time.
+fn interval_sql(text: &str) -> String {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        text.to_string()
+    } else {
+        format!("INTERVAL {}", sql::string(text))
+    }
+}
+
+fn hypertable(t: &Table, column: &str) -> Hypertable {
+    let name = qn(&t.schema, &t.name);
+    let h = t.hypertable.as_ref();
+    let compression = h.and_then(|h| h.compression.as_ref());
+    Hypertable {
+        table: sql::string(&name),
+        column: sql::string(column),
+        compress: compression.map(|c| {
+            let mut opts = vec!["timescaledb.compress".to_string()];
+            if let Some(sb) = &c.segment_by {
+                opts.push(format!("timescaledb.compress_segmentby = {}", sql::string(sb)));
+            }
+            if let Some(ob) = &c.order_by {
+                opts.push(format!("timescaledb.compress_orderby = {}", sql::string(ob)));
+            }
+            sql::string(&format!("ALTER TABLE {name} SET ({})", opts.join(", ")))
+        }),
+        compress_after: compression.and_then(|c| c.after.as_deref()).map(interval_sql),
+        retention: h.and_then(|h| h.retention.as_deref()).map(interval_sql),
+    }
 }
 
 fn column_sql(c: &Column) -> String {
@@ -154,8 +217,9 @@ fn dependency_order(c: &Catalog) -> Vec<&Table> {
     out
 }
 
-/// Rewrite `time_bucket(w, ts)` as `date_bin(w, ts, '2000-01-03')` (same buckets for widths up
-/// to a week) so a continuous aggregate becomes a plain materialized view.
+/// Rewrite `time_bucket(w, ts)` as `date_bin(w, ts, '2000-01-03 00:00:00+00')` (TimescaleDB's
+/// origin: the same buckets for widths up to a week, whatever the session's time zone) so a
+/// continuous aggregate becomes a plain materialized view.
 fn time_bucket_to_date_bin(sql: &str) -> String {
     let mut out = String::new();
     let mut rest = sql;
@@ -181,7 +245,7 @@ fn time_bucket_to_date_bin(sql: &str) -> String {
         }
         out.push_str("date_bin(");
         out.push_str(&after[..end]);
-        out.push_str(", '2000-01-03')");
+        out.push_str(", '2000-01-03 00:00:00+00')");
         rest = after.get(end + 1..).unwrap_or("");
     }
     out.push_str(rest);
@@ -234,6 +298,11 @@ fn index_sql(s: &mut String, t: &Table) {
 
 /// DDL for the whole catalog. Returns the SQL and the decisions taken.
 pub fn schema_sql(c: &Catalog) -> (String, Vec<Note>) {
+    schema_sql_with(c, &Storage::default())
+}
+
+/// DDL for the whole catalog with the features' storage plan.
+pub fn schema_sql_with(c: &Catalog, storage: &Storage) -> (String, Vec<Note>) {
     let mut notes = Vec::new();
     let mut s = String::new();
     let part_keys = partition_keys(c, &mut notes);
@@ -383,12 +452,30 @@ pub fn schema_sql(c: &Catalog) -> (String, Vec<Note>) {
         for k in &t.checks {
             lines.push(format!("CONSTRAINT {} CHECK ({})", ident(&k.name), k.expression));
         }
-        let _ = writeln!(s, "CREATE TABLE {} (", qn(&t.schema, &t.name));
-        let _ = write!(s, "  {}\n)", lines.join(",\n  "));
-        if let Some((pb, _)) = part {
-            let _ = write!(s, " PARTITION BY {pb}");
+        // One line per column and constraint, as the input lists them.
+        let body = lines.join(",\n  ");
+        let create = ["CREATE TABLE ", &qn(&t.schema, &t.name), " (\n  ", &body, "\n)"].concat();
+        match (part, storage.partitioned_on(t)) {
+            (None, Some(column)) => {
+                let partitioned = format!("{create} PARTITION BY RANGE ({})", ident(column));
+                s.push_str(&render(
+                    "time-partitioned.sql.j2",
+                    minijinja::context! {
+                        name => qn(&t.schema, &t.name),
+                        column => column,
+                        plain => sql::string(&create),
+                        partitioned => sql::string(&partitioned),
+                    },
+                ));
+            }
+            _ => {
+                s.push_str(&create);
+                if let Some((pb, _)) = part {
+                    let _ = write!(s, " PARTITION BY {pb}");
+                }
+                s.push_str(";\n");
+            }
         }
-        s.push_str(";\n");
         if part.is_some()
             && t.partition_by.is_none()
             && !c
@@ -473,15 +560,18 @@ pub fn schema_sql(c: &Catalog) -> (String, Vec<Note>) {
     }
 
     // Hypertables, then views (a continuous aggregate needs its hypertable).
-    let hypertables: Vec<&Table> = ordered.iter().copied().filter(|t| t.hypertable.is_some()).collect();
-    if !hypertables.is_empty() {
-        let list: Vec<Hypertable> = hypertables
-            .iter()
-            .map(|t| Hypertable {
-                table: sql::string(&qn(&t.schema, &t.name)),
-                column: sql::string(&t.hypertable.as_ref().expect("filtered").time_column),
-            })
-            .collect();
+    let list: Vec<Hypertable> = ordered
+        .iter()
+        .filter(|t| !t.kind.is_view())
+        .filter_map(|t| {
+            let column = storage
+                .partitioned_on(t)
+                .filter(|_| !part_keys.contains_key(&(t.schema.clone(), t.name.clone())))
+                .or(t.hypertable.as_ref().map(|h| h.time_column.as_str()))?;
+            Some(hypertable(t, column))
+        })
+        .collect();
+    if !list.is_empty() {
         s.push_str(&render(
             "hypertables.sql.j2",
             minijinja::context! { hypertables => minijinja::Value::from(minijinja::value::Serde(&list)) },
@@ -494,24 +584,56 @@ pub fn schema_sql(c: &Catalog) -> (String, Vec<Note>) {
         };
         let name = qn(&t.schema, &t.name);
         let def = def.trim().trim_end_matches(';');
-        if t.kind == TableKind::MaterializedView && def.to_ascii_lowercase().contains("time_bucket(") {
+        let continuous = t.kind == TableKind::MaterializedView && def.to_ascii_lowercase().contains("time_bucket(");
+        let rollup = t.kind == TableKind::MaterializedView && storage.rollup(t);
+        if continuous || rollup {
+            let comment =
+                |kind: &str| t.comment.as_ref().map(|cm| format!("COMMENT ON {kind} {name} IS {}", sql::string(cm)));
+            let mut with_timescale = vec![if continuous {
+                format!("CREATE MATERIALIZED VIEW {name} WITH (timescaledb.continuous) AS {def} WITH NO DATA")
+            } else {
+                format!("CREATE MATERIALIZED VIEW {name} AS {def}")
+            }];
+            with_timescale.extend(comment("MATERIALIZED VIEW"));
             let plain = time_bucket_to_date_bin(def);
-            let with_timescale = sql::string(&format!(
-                "CREATE MATERIALIZED VIEW {name} WITH (timescaledb.continuous) AS {def} WITH NO DATA"
-            ));
-            let without = sql::string(&format!("CREATE MATERIALIZED VIEW {name} AS {plain}"));
+            let mut without = vec![if rollup {
+                format!("CREATE TABLE {name} AS {plain} WITH NO DATA")
+            } else {
+                format!("CREATE MATERIALIZED VIEW {name} AS {plain}")
+            }];
+            without.extend(comment(if rollup { "TABLE" } else { "MATERIALIZED VIEW" }));
+            let policy = t.refresh_policy.as_ref().filter(|_| continuous).map(|p| {
+                let arg = |v: &Option<String>| v.as_deref().map(interval_sql).unwrap_or_else(|| "NULL".into());
+                format!(
+                    "{}, start_offset => {}, end_offset => {}, schedule_interval => {}",
+                    sql::string(&name),
+                    arg(&p.start_offset),
+                    arg(&p.end_offset),
+                    p.schedule_interval.as_deref().map(interval_sql).unwrap_or_else(|| "INTERVAL '1 hour'".into())
+                )
+            });
+            let literals = |v: Vec<String>| v.iter().map(|x| sql::string(x)).collect::<Vec<_>>();
             s.push_str(&render(
                 "continuous-aggregate.sql.j2",
-                minijinja::context! { name => &name, with_timescale => with_timescale, without => without },
+                minijinja::context! {
+                    name => &name,
+                    rollup => rollup,
+                    with_timescale => literals(with_timescale),
+                    without => literals(without),
+                    policy => policy,
+                },
             ));
-            notes.push(Note(format!("{}: continuous aggregate falls back to date_bin() without TimescaleDB", t.name)));
+            notes.push(Note(if rollup {
+                format!("{}: a continuous aggregate with TimescaleDB; without, a table the app refreshes", t.name)
+            } else {
+                format!("{}: continuous aggregate falls back to date_bin() without TimescaleDB", t.name)
+            }));
         } else {
             let kind = if t.kind == TableKind::MaterializedView { "MATERIALIZED VIEW" } else { "VIEW" };
             let _ = writeln!(s, "\nCREATE {kind} {name} AS {def};");
-        }
-        if let Some(cm) = &t.comment {
-            let kind = if t.kind == TableKind::MaterializedView { "MATERIALIZED VIEW" } else { "VIEW" };
-            let _ = writeln!(s, "COMMENT ON {kind} {name} IS {};", sql::string(cm));
+            if let Some(cm) = &t.comment {
+                let _ = writeln!(s, "COMMENT ON {kind} {name} IS {};", sql::string(cm));
+            }
         }
     }
 
@@ -585,7 +707,7 @@ mod tests {
     fn date_bin_rewrite() {
         assert_eq!(
             time_bucket_to_date_bin("SELECT time_bucket('1 hour', time) AS hour, avg(x) FROM m"),
-            "SELECT date_bin('1 hour', time, '2000-01-03') AS hour, avg(x) FROM m"
+            "SELECT date_bin('1 hour', time, '2000-01-03 00:00:00+00') AS hour, avg(x) FROM m"
         );
     }
 }

@@ -17,12 +17,21 @@ pub fn sql(m: &ArgMatches) -> Outcome {
 }
 
 fn schema(m: &ArgMatches) -> Outcome {
-    let (_, catalog) = load_catalog(m)?;
+    let (resolved, catalog) = load_catalog(m)?;
     if catalog.has_errors() {
         render::diagnostics(&catalog, false);
         return Ok(ExitCode::from(crate::EXIT_INPUT));
     }
-    let (sql, notes) = nest_sql::schema_sql(&catalog);
+    // The same storage decisions as generate's db/01-schema.sql (time series partitioned, ...).
+    let sel = nest_model::Selection::default();
+    let model = nest_features::run(&catalog, &resolved.config, &sel, nest_features::Stage::Model)
+        .map_err(super::Stop::input)?
+        .model;
+    if !model.errors.is_empty() {
+        render::model_errors(&model);
+        return Ok(ExitCode::from(crate::EXIT_INPUT));
+    }
+    let (sql, notes) = nest_sql::schema_sql_with(&catalog, &nest_features::storage_plan(&model));
     print!("{sql}");
     for n in notes {
         eprintln!("note: {}", n.0);

@@ -10,7 +10,7 @@ mod detect;
 mod view;
 
 pub use detect::{SameTenant, Scoped, TenancyModel};
-pub use view::members_condition;
+pub use view::{members_condition, tenant_check};
 
 use crate::auth::AuthModel;
 use nest_catalog::QualifiedName;

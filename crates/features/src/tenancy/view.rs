@@ -238,6 +238,12 @@ pub struct LinksView {
     pub key_type: String,
 }
 
+/// The condition a tenant-scoped row meets: its tenant column equals the transaction's tenant
+/// setting (row-level security policies).
+pub fn tenant_check(setting: &str, column: &str, cast: &str) -> String {
+    format!("{} = nullif(current_setting('{setting}', true), '')::{cast}", sql::ident(column))
+}
+
 pub fn tenancy_sql_view(m: &Model, a: &AuthModel, t: &TenancyModel) -> TenancySqlView {
     let current_user = format!("nullif(current_setting('nestgen.user_id', true), '')::{}", a.id_type);
     let mut policies = Vec::new();
@@ -248,12 +254,7 @@ pub fn tenancy_sql_view(m: &Model, a: &AuthModel, t: &TenancyModel) -> TenancySq
         let is_members = s.table == t.members;
         policies.push(PolicyView {
             table: sql::table(&s.table),
-            check: format!(
-                "{} = nullif(current_setting('{}', true), '')::{}",
-                sql::ident(&col.column),
-                t.setting,
-                col.cast_type
-            ),
+            check: tenant_check(&t.setting, &col.column, &col.cast_type),
             // One's own memberships, and invitations to one's verified email (to list and accept them).
             self_match: is_members.then(|| match member_pending(t, "", &current_user) {
                 Some(pending) => format!("{} OR {pending}", member_match(t, "", &current_user)),

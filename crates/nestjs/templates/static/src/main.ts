@@ -5,6 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
 import { AppModule } from './app.module.js';
 import { loadConfig } from './core/config.js';
 import { AllExceptionsFilter } from './core/http/error.filter.js';
@@ -68,9 +69,9 @@ async function bootstrap(): Promise<void> {
     });
   });
   // JSON nested deeper than any table needs is refused before validation walks it (a body
-  // thousands of levels deep would exhaust the stack).
+  // thousands of levels deep would exhaust the stack). Streamed bodies are checked as they are read.
   fastify.addHook('preValidation', async (request, reply) => {
-    if (request.body !== null && typeof request.body === 'object' && tooDeep(request.body, config.jsonMaxDepth)) {
+    if (request.body !== null && typeof request.body === 'object' && !(request.body instanceof Readable) && tooDeep(request.body, config.jsonMaxDepth)) {
       return reply.code(400).header('content-type', 'application/json; charset=utf-8').send({
         statusCode: 400,
         error: 'Bad Request',

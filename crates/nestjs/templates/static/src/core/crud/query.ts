@@ -32,7 +32,7 @@ export interface ListPlan {
   countWhere: string[];
   countParams: unknown[];
   sort: SortKey[];
-  /** Ties broken on the row's ctid (tables without a key). */
+  /** Ties broken on the row's position, tableoid and ctid (tables without a key). */
   ctid: boolean;
   limit: number;
   offset: number;
@@ -279,10 +279,12 @@ function keyset(sort: SortKey[], ctid: boolean, values: (string | null)[], param
     let gt: string;
     let eq: string;
     if (i === cols.length) {
-      if (v === null) bad('cursor: not a cursor returned by this API');
-      const p = params.add(v);
-      gt = `ctid > ${p}::tid`;
-      eq = `ctid = ${p}::tid`;
+      // The row's position: its table (a partition, for a partitioned table) and ctid.
+      const m = v === null ? null : /^(\d{1,10}):(\(\d{1,10},\d{1,5}\))$/.exec(v);
+      if (!m) bad('cursor: not a cursor returned by this API');
+      const [t, c] = [params.add(m[1]), params.add(m[2])];
+      gt = `(tableoid, ctid) > (${t}::oid, ${c}::tid)`;
+      eq = `(tableoid, ctid) = (${t}::oid, ${c}::tid)`;
     } else {
       const { expr, k } = cols[i];
       if (v === null) {
@@ -302,7 +304,7 @@ function keyset(sort: SortKey[], ctid: boolean, values: (string | null)[], param
 
 export function orderBy(plan: ListPlan): string {
   const keys = plan.sort.map((k) => `${ident(k.field.column)} ${k.desc ? 'DESC NULLS FIRST' : 'ASC NULLS LAST'}`);
-  if (plan.ctid) keys.push('ctid ASC');
+  if (plan.ctid) keys.push('tableoid ASC', 'ctid ASC');
   return keys.join(', ');
 }
 

@@ -149,11 +149,20 @@ export class CrudRepository<T extends Row = Row> {
    * one (the extensions' settings are set in it), otherwise in one of its own when needed.
    */
   withScope<R>(
-    fn: (db: Queryable, scope: { where(bind: Bind, mode?: 'read' | 'write'): string[]; insert: [string, unknown][] }) => Promise<R>,
+    fn: (
+      db: Queryable,
+      scope: {
+        where(bind: Bind, mode?: 'read' | 'write'): string[];
+        insert: [string, unknown][];
+        /** Some extension records changed rows (RETURNING to_jsonb(row)::text and `record` them). */
+        capturing: boolean;
+        record(q: Queryable, changes: RowChange[]): Promise<void>;
+      },
+    ) => Promise<R>,
     op?: ChangeOp,
     db: Queryable = this.db,
   ): Promise<R> {
-    return this.scoped(db, (q, s) => fn(q, { where: s.where, insert: s.insert }), op);
+    return this.scoped(db, (q, s) => fn(q, { where: s.where, insert: s.insert, capturing: s.capturing, record: s.record }), op);
   }
 
   /**
@@ -243,7 +252,7 @@ export class CrudRepository<T extends Row = Row> {
       const countParams = [...plan.countParams];
       const countWhere = [...plan.countWhere, ...scope.where(binder(countParams), 'read')];
       const bind = binder(params);
-      const ctidCol = plan.ctid ? ', ctid::text AS "__ctid"' : '';
+      const ctidCol = plan.ctid ? `, tableoid::oid::text || ':' || ctid::text AS "__ctid"` : '';
       const sql =
         `SELECT ${this.selectList}${ctidCol} FROM ${this.spec.table}${whereClause(where)}` +
         ` ORDER BY ${orderBy(plan)} LIMIT ${bind(plan.limit + 1)} OFFSET ${bind(plan.offset)}`;
