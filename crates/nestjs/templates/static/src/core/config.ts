@@ -19,7 +19,8 @@ export interface AppConfig {
   jsonMaxDepth: number;
 }
 
-function int(name: string, fallback: number, min: number, max: number): number {
+/** An integer setting from the environment, within [min, max]; a bad value stops the app. */
+export function envInt(name: string, fallback: number, min: number, max: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
@@ -56,18 +57,18 @@ export function loadConfig(): AppConfig {
   return {
     databaseUrl,
     host: process.env.HOST ?? '0.0.0.0',
-    port: int('PORT', 3000, 0, 65535),
-    poolMax: int('DB_POOL_MAX', 10, 1, 1000),
-    poolTimeoutMs: int('DB_POOL_TIMEOUT_MS', 5000, 100, 600_000),
-    bodyLimitBytes: int('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    port: envInt('PORT', 3000, 0, 65535),
+    poolMax: envInt('DB_POOL_MAX', 10, 1, 1000),
+    poolTimeoutMs: envInt('DB_POOL_TIMEOUT_MS', 5000, 100, 600_000),
+    bodyLimitBytes: envInt('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     trustProxy: trustProxy(process.env.TRUST_PROXY),
-    statementTimeoutMs: int('DB_STATEMENT_TIMEOUT_MS', 15000, 0, 3_600_000),
+    statementTimeoutMs: envInt('DB_STATEMENT_TIMEOUT_MS', 15000, 0, 3_600_000),
     logFormat,
     corsOrigin: process.env.CORS_ORIGIN || undefined,
     // API docs are on in development and off in production unless asked for.
     swagger: (process.env.SWAGGER ?? (process.env.NODE_ENV === 'production' ? 'false' : 'true')) !== 'false',
-    rateLimitPerMinute: int('RATE_LIMIT_PER_MINUTE', 1000, 0, 10_000_000),
-    jsonMaxDepth: int('JSON_MAX_DEPTH', 64, 2, 1000),
+    rateLimitPerMinute: envInt('RATE_LIMIT_PER_MINUTE', 1000, 0, 10_000_000),
+    jsonMaxDepth: envInt('JSON_MAX_DEPTH', 64, 2, 1000),
   };
 }
 

@@ -5,14 +5,8 @@ import { EVENTS } from './event-store.tables.js';
 import { PROJECTIONS } from './projections.js';
 import { EVENT_SELECT as SELECT, ORIGIN, positionOf, toEvent } from './event-row.js';
 import type { Projection } from './types.js';
+import { envInt } from '../config.js';
 
-function envInt(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-  return n;
-}
 
 const c = EVENTS.col;
 const p = EVENTS.processors;

@@ -18,14 +18,8 @@ import { copyLines, copyText } from './copy.js';
 import { BodyError, type Format, records } from './parsers.js';
 import { TimeSeriesRegistry } from './maintenance.js';
 import type { IngestColumn, SeriesDef } from './types.js';
+import { envInt } from '../config.js';
 
-function envInt(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-  return n;
-}
 
 /** Rows per COPY into the staging table (and per INSERT from it). */
 const CHUNK = 10_000;

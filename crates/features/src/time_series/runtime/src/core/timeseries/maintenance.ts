@@ -2,14 +2,8 @@ import { Injectable, Logger, UnprocessableEntityException, type OnApplicationBoo
 import { DatabaseService } from '../database/database.service.js';
 import { SERIES } from './timeseries.tables.js';
 import type { SeriesDef } from './types.js';
+import { envInt } from '../config.js';
 
-function envInt(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-  return n;
-}
 
 /** Partitions start at this instant plus multiples of their width (TimescaleDB's origin). */
 const ORIGIN_MS = Date.UTC(2000, 0, 3);
@@ -130,6 +124,7 @@ export class TimeSeriesMaintenance implements OnApplicationBootstrap, OnApplicat
   private readonly logger = new Logger('TimeSeries');
   private readonly enabled = (process.env.TS_MAINTENANCE ?? 'on') !== 'off';
   private readonly everyMs = envInt('TS_MAINTENANCE_SECONDS', 300, 1, 7 * 86_400) * 1000;
+  private readonly timeoutMs = envInt('TS_MAINTENANCE_TIMEOUT_SECONDS', 3600, 1, 7 * 86_400) * 1000;
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
 
@@ -176,20 +171,31 @@ export class TimeSeriesMaintenance implements OnApplicationBootstrap, OnApplicat
     return this.running;
   }
 
+  /**
+   * One step of the maintenance, in a transaction of its own whose statements may run for
+   * TS_MAINTENANCE_TIMEOUT_SECONDS (a first rollup refresh reads the whole series; requests keep
+   * DB_STATEMENT_TIMEOUT_MS).
+   */
+  private async step<T>(sql: string, param: string): Promise<T> {
+    return this.db.transaction(async (c) => {
+      await c.query("SELECT set_config('statement_timeout', $1, true)", [String(this.timeoutMs)]);
+      return (await c.query(sql, [param])).rows[0].r as T;
+    });
+  }
+
   /** One maintenance round of a series, now. */
   async run(def: SeriesDef): Promise<MaintenanceReport> {
     const settings = await this.registry.settings(def, true);
     const report: MaintenanceReport = { series: def.name, storage: settings.storage, partitionsMade: 0, droppedPartitions: [], deletedRows: 0, rollups: [] };
-    const expired = (await this.db.query<{ r: { droppedPartitions: string[]; deletedRows: number } }>('SELECT nestgen.ts_drop_expired($1) AS r', [def.name])).rows[0].r;
+    const expired = await this.step<{ droppedPartitions: string[]; deletedRows: number }>('SELECT nestgen.ts_drop_expired($1) AS r', def.name);
     report.droppedPartitions = expired.droppedPartitions;
     report.deletedRows = Number(expired.deletedRows);
     if (settings.storage === 'partitioned') {
-      report.partitionsMade = (await this.db.query<{ n: number }>('SELECT nestgen.ts_prepare($1) AS n', [def.name])).rows[0].n;
+      report.partitionsMade = await this.step<number>('SELECT nestgen.ts_prepare($1) AS r', def.name);
     }
     this.registry.forget(def);
     for (const r of def.rollups) {
-      const res = (await this.db.query<{ r: MaintenanceReport['rollups'][number] }>('SELECT nestgen.ts_refresh($1) AS r', [r.name])).rows[0].r;
-      report.rollups.push(res);
+      report.rollups.push(await this.step<MaintenanceReport['rollups'][number]>('SELECT nestgen.ts_refresh($1) AS r', r.name));
     }
     return report;
   }

@@ -5,14 +5,8 @@ import type { Bind } from '../crud/extension.js';
 import { ident, typedParam } from '../crud/resource.js';
 import { TimeSeriesRegistry } from './maintenance.js';
 import type { RollupDef, SeriesColumn, SeriesDef } from './types.js';
+import { envInt } from '../config.js';
 
-function envInt(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-  return n;
-}
 
 /** Buckets start at this instant plus multiples of their width (TimescaleDB's origin). */
 const ORIGIN = '2000-01-03 00:00:00+00';
