@@ -173,12 +173,14 @@ test('one malformed line: 422 naming its line and why, and nothing stored', asyn
     JSON.stringify({ time: iso(t + 4), metricName: 'x'.repeat(101), value: 4 }),
     JSON.stringify({ time: iso(Date.now() + 30 * DAY), metricName: 'bad-batch', value: 5 }),
     JSON.stringify({ time: iso(t + 5), value: 6 }),
+    JSON.stringify({ time: '2026-02-30T00:00:00Z', metricName: 'bad-batch', value: 7 }),
   ];
   const r = await ingest(tok.A, `${lines.join('\n')}\n`, 'application/x-ndjson');
   assert.equal(r.status, 422, r.text);
   const d = r.body.details;
-  assert.equal(d.rejected, 5, r.text);
-  assert.deepEqual(d.errors.map((e) => e.line), [3, 5, 6, 7, 8], r.text);
+  assert.equal(d.rejected, 6, r.text);
+  assert.deepEqual(d.errors.map((e) => e.line), [3, 5, 6, 7, 8, 9], r.text);
+  assert.match(d.errors[5].reason, /time/, 'February 30 is no date');
   assert.match(d.errors[1].reason, /value/);
   assert.match(d.errors[2].reason, /metricName.*100/);
   assert.match(d.errors[4].reason, /metricName/);
@@ -212,14 +214,18 @@ test('partial=true stores the valid rows; CSV, JSON arrays and gzip', async () =
     [1, 2, 3],
   );
 
-  const csv = `time,metricName,value,tags,unit\n${iso(t + 10)},csv,1.5,"{""host"":""h1""}",ms\n${iso(t + 11)},csv,2.5,,\n`;
+  // A time without an offset is UTC, whatever the app's host time zone.
+  const naive = iso(t + 12_000).replace('Z', '');
+  const csv = `time,metricName,value,tags,unit\n${iso(t + 10)},csv,1.5,"{""host"":""h1""}",ms\n${iso(t + 11)},csv,2.5,,\n${naive},csv,3.5,,\n`;
   const c = expectStatus(await ingest(tok.A, csv, 'text/csv'), 200, 'csv');
-  assert.equal((c.body.data ?? c.body).accepted, 2);
-  const csvRows = (await sql.query("SELECT value, tags, unit, organization_id FROM metrics WHERE metric_name = 'csv' ORDER BY time")).rows;
+  assert.equal((c.body.data ?? c.body).accepted, 3);
+  const csvRows = (await sql.query("SELECT value, tags, unit, organization_id, time FROM metrics WHERE metric_name = 'csv' ORDER BY time")).rows;
   assert.deepEqual(csvRows.map((x) => [x.value, x.tags, x.unit, x.organization_id]), [
     [1.5, { host: 'h1' }, 'ms', org.A],
     [2.5, null, null, org.A],
+    [3.5, null, null, org.A],
   ]);
+  assert.equal(csvRows[2].time.getTime(), t + 12_000);
 
   const arr = gzipSync(JSON.stringify([{ time: iso(t + 20), metricName: 'gz', value: 7 }, { time: t + 21, metricName: 'gz', value: 8 }]));
   const g = expectStatus(await ingest(tok.A, arr, 'application/json', { headers: { 'content-encoding': 'gzip' } }), 200, 'gzip array');
@@ -252,6 +258,9 @@ test('bucketed avg/min/max/count/sum/p95 equal SQL GROUP BY over the same rows',
   assert.equal(gap.data[0].points.length, 6);
   assert.ok(gap.data[0].points.every((p) => p.count === 0));
 
+  // Filling makes every bucket of every group: counted against TS_MAX_POINTS (5000 here) first.
+  const empty = Math.floor((Date.now() + 2 * DAY) / HOUR) * HOUR;
+  expectError(await call('GET', `/metrics/series?from=${iso(empty)}&to=${iso(empty + 6000 * 60_000)}&bucket=1m&agg=count&fill=zero`, undefined, auth(tok.A)), 400, 'fill beyond TS_MAX_POINTS');
   // Limits: 400 with the reason.
   expectError(await call('GET', `/metrics/series?from=${iso(base)}&to=${iso(base + 9 * DAY)}&bucket=1s`, undefined, auth(tok.A)), 400, 'too many buckets');
   expectError(await call('GET', `/metrics/series?from=${iso(base - 800 * DAY)}&to=${iso(base)}&bucket=1d`, undefined, auth(tok.A)), 400, 'range too long');
@@ -292,7 +301,14 @@ test('the rollup answers exactly what the raw rows answer, before and after late
 
   // Late rows into buckets the rollup already holds: answers stay right before the refresh...
   const late = [0, 1, 2, 3].map((k) => ({ time: iso(base + 4 * HOUR + k * 1000), metricName: 'cpu', value: 1000 + k }));
+  late.push({ time: iso(base + 6 * DAY + 30 * 60_000), metricName: 'mem', value: 2000 });
   expectStatus(await ingest(tok.A, JSON.stringify(late), 'application/json'), 200, 'late rows');
+  // Two buckets six days apart are two changed buckets, not every bucket between them.
+  const invalid = (await sql.query('SELECT lo, hi FROM nestgen.time_series_invalid ORDER BY lo')).rows.map((x) => [x.lo.getTime(), x.hi.getTime()]);
+  assert.deepEqual(invalid, [
+    [base + 4 * HOUR, base + 4 * HOUR],
+    [base + 6 * DAY, base + 6 * DAY],
+  ]);
   await compare('late rows, before the refresh');
   // ...and the refresh folds them in.
   expectStatus(await call('POST', '/metrics/maintenance', undefined, auth(tok.A)), 200, 'maintenance');
@@ -335,6 +351,53 @@ test('another organization sees none of the series, its rollup or its storage', 
   } finally {
     await app.end();
   }
+});
+
+/** An NDJSON body the test feeds by hand: `send` a line, `end` it. */
+function slowBody() {
+  let ctl;
+  const body = new ReadableStream({ start: (c) => (ctl = c) });
+  const enc = new TextEncoder();
+  return { body, send: (line) => ctl.enqueue(enc.encode(`${line}\n`)), end: () => ctl.close() };
+}
+
+test('ingests at once are capped per instance (503), and a client that stops sending loses its request (408)', async () => {
+  const before = await countA();
+  const t = base + 7 * HOUR;
+  const slow = [slowBody(), slowBody()];
+  const pending = slow.map((b, k) => {
+    b.send(JSON.stringify({ time: iso(t + k), metricName: 'slow', value: k }));
+    return ingest(tok.A, b.body, 'application/x-ndjson');
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  // TS_INGEST_CONCURRENCY=2: a third is turned away, nothing of it stored.
+  const third = await ingest(tok.A, `${JSON.stringify({ time: iso(t + 9), metricName: 'slow', value: 9 })}\n`, 'application/x-ndjson');
+  assert.equal(third.status, 503, third.text);
+  // TS_INGEST_IDLE_SECONDS=2: the first stops sending and loses the request; the second finishes.
+  const keep = setInterval(() => slow[1].send(JSON.stringify({ time: iso(t + 1), metricName: 'slow', value: 1 })), 300);
+  const first = await pending[0].catch((e) => ({ status: 0, text: String(e) }));
+  clearInterval(keep);
+  slow[1].end();
+  const second = await pending[1];
+  assert.ok(first.status === 408 || first.status === 0, `the idle request: ${first.status} ${first.text}`);
+  assert.equal(second.status, 200, second.text);
+  const stored = (await sql.query("SELECT value FROM metrics WHERE metric_name = 'slow'")).rows.map((x) => x.value);
+  assert.ok(stored.length > 1 && stored.every((v) => v === 1), `only the second request's rows: ${stored}`);
+  assert.equal(await countA(), before + stored.length);
+  // Without a retention, rows from 1900 and from today would need a partition for every day
+  // between: counted, not walked, and refused whole.
+  await sql.query("UPDATE nestgen.time_series SET retention = NULL WHERE series = 'public.metrics'");
+  // The maintenance rereads the settings (the app caches them for a minute).
+  expectStatus(await call('POST', '/metrics/maintenance', undefined, auth(tok.A)), 200, 'maintenance');
+  try {
+    const old = await ingest(tok.A, JSON.stringify([{ time: '1900-01-01T00:00:00Z', metricName: 'old', value: 1 }, { time: iso(Date.now()), metricName: 'old', value: 2 }]), 'application/json');
+    assert.equal(old.status, 422, old.text);
+    assert.match(old.body.message, /partitions/);
+  } finally {
+    await sql.query("UPDATE nestgen.time_series SET retention = '90 days' WHERE series = 'public.metrics'");
+    expectStatus(await call('POST', '/metrics/maintenance', undefined, auth(tok.A)), 200, 'maintenance');
+  }
+  assert.equal(await countA("AND metric_name = 'old'"), 0);
 });
 
 test('retention drops only whole expired partitions', async () => {

@@ -878,6 +878,10 @@ fn time_series_ingests_a_million_rows_and_answers_like_sql() {
         ("TS_MAINTENANCE", "off"),
         // A heap far smaller than the streamed body: an app that held it would die.
         ("NODE_OPTIONS", "--max-old-space-size=128"),
+        // Small limits the suite reaches: points of a filled series, ingests at once, idle clients.
+        ("TS_MAX_POINTS", "5000"),
+        ("TS_INGEST_CONCURRENCY", "2"),
+        ("TS_INGEST_IDLE_SECONDS", "2"),
     ];
     let (app, base) = boot_env(&project, &app_url, &env);
     let pid = app.0.id().to_string();

@@ -17,9 +17,10 @@ fn qualified(q: &QualifiedName) -> String {
     sql::qualified_always(&q.schema, &q.name)
 }
 
-/// `public.metrics`: a series' or rollup's name in the registry tables.
+/// `public.metrics`: a series' or rollup's name in the registry tables, quoted where PostgreSQL
+/// needs it (as `regclass` prints it), so `name::regclass` is always this table.
 fn registry_name(q: &QualifiedName) -> String {
-    format!("{}.{}", q.schema, q.name)
+    sql::table(q)
 }
 
 #[derive(Serialize)]

@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 export const STREAM_BODY = { nestgenStreamBody: true } as const;
 
 /** Media types an ingest accepts besides JSON. */
-export const STREAM_TYPES = ['application/x-ndjson', 'application/jsonl', 'application/json-seq', 'text/csv'] as const;
+export const STREAM_TYPES = ['application/x-ndjson', 'application/jsonl', 'text/csv'] as const;
 
 function streams(request: FastifyRequest): boolean {
   return (request.routeOptions?.config as { nestgenStreamBody?: boolean } | undefined)?.nestgenStreamBody === true;

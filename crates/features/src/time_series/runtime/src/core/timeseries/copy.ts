@@ -18,6 +18,8 @@ export async function copyLines(client: pg.PoolClient, sql: string, lines: strin
     stream.on('finish', () => resolve());
     stream.on('error', reject);
   });
+  // Awaited below; a failure while writing must not count as unhandled meanwhile.
+  finished.catch(() => undefined);
   // Batches of about 64 KiB per write.
   let batch = '';
   for (const l of lines) {

@@ -3,12 +3,15 @@ import {
   HttpException,
   Injectable,
   PayloadTooLargeException,
+  RequestTimeoutException,
+  ServiceUnavailableException,
   UnprocessableEntityException,
   UnsupportedMediaTypeException,
 } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import type pg from 'pg';
-import { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { Readable, Transform } from 'node:stream';
 import { createGunzip, createInflate } from 'node:zlib';
 import { DatabaseService } from '../database/database.service.js';
 import { binder, type CrudRepository } from '../crud/repository.js';
@@ -19,10 +22,15 @@ import { BodyError, type Format, records } from './parsers.js';
 import { TimeSeriesRegistry } from './maintenance.js';
 import type { IngestColumn, SeriesDef } from './types.js';
 import { envInt } from '../config.js';
+import { parseUtc } from './time.js';
 
 
 /** Rows per COPY into the staging table (and per INSERT from it). */
 const CHUNK = 10_000;
+/** ... or this many characters of COPY text, whichever comes first (rows may be long). */
+const CHUNK_BYTES = 8 << 20;
+/** Rows the database itself refuses (each found by bisection) before a request is given up. */
+const MAX_REFUSED = 1000;
 /** Rejected rows listed in a report (all are counted). */
 const MAX_LISTED = 100;
 /** Partitions start at this instant plus multiples of their width (TimescaleDB's origin). */
@@ -90,14 +98,14 @@ function scalar(c: IngestColumn, raw: unknown, fromText: boolean): Conv {
       return b === undefined ? { err: `${name} must be true or false` } : { ok: b ? 't' : 'f' };
     }
     case 'date':
-      return typeof raw === 'string' && DATE.test(raw) && !Number.isNaN(Date.parse(`${raw}T00:00:00Z`)) ? { ok: raw } : { err: `${name} must be a date (YYYY-MM-DD)` };
+      return typeof raw === 'string' && DATE.test(raw) && parseUtc(raw) !== undefined ? { ok: raw } : { err: `${name} must be a date (YYYY-MM-DD)` };
     case 'timestamp': {
       if (typeof raw === 'number' || (fromText && typeof raw === 'string' && /^\d{10,16}$/.test(raw))) {
         const ms = Number(raw);
-        const d = new Date(ms);
-        return Number.isFinite(ms) && !Number.isNaN(d.getTime()) ? { ok: d.toISOString() } : { err: `${name} must be a timestamp` };
+        return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? { ok: new Date(ms).toISOString() } : { err: `${name} must be a timestamp` };
       }
-      return typeof raw === 'string' && TIMESTAMP.test(raw) && !Number.isNaN(Date.parse(raw)) ? { ok: raw } : { err: `${name} must be an ISO 8601 timestamp or milliseconds since 1970` };
+      // A time without an offset is UTC (the sessions' time zone); February 30 is refused.
+      return typeof raw === 'string' && TIMESTAMP.test(raw) && parseUtc(raw) !== undefined ? { ok: raw } : { err: `${name} must be an ISO 8601 timestamp or milliseconds since 1970` };
     }
     case 'time':
       return typeof raw === 'string' && TIME.test(raw) ? { ok: raw } : { err: `${name} must be a time (HH:MM[:SS])` };
@@ -219,7 +227,7 @@ class RowChecker {
       }
       if (c.server === 'self' && values[i] !== userId) return `${c.property} may only be set to your own user id`;
       if (i === this.timeIndex) {
-        time = Date.parse(values[i]!);
+        time = parseUtc(values[i]!) ?? Number.NaN;
         if (this.def.naiveTime && /(Z|[+-]\d{2}(:?\d{2})?)$/i.test(values[i]!)) values[i] = new Date(time).toISOString().slice(0, -1);
       }
     }
@@ -250,6 +258,11 @@ export class IngestService {
   readonly maxRows = envInt('TS_INGEST_MAX_ROWS', 5_000_000, 1, 1_000_000_000);
   readonly maxBytes = envInt('TS_INGEST_MAX_BYTES', 1 << 30, 1024, Number.MAX_SAFE_INTEGER);
   readonly maxLineBytes = envInt('TS_INGEST_MAX_LINE_BYTES', 1 << 20, 256, 1 << 30);
+  /** Ingests at once in this instance: each holds a connection (and another while it makes partitions). */
+  readonly maxConcurrent = envInt('TS_INGEST_CONCURRENCY', 2, 1, 1000);
+  /** A client that sends nothing for this long loses the request (408), and its transaction. */
+  readonly idleMs = envInt('TS_INGEST_IDLE_SECONDS', 60, 1, 86_400) * 1000;
+  private active = 0;
   private readonly checkers = new Map<SeriesDef, RowChecker>();
 
   constructor(
@@ -260,7 +273,7 @@ export class IngestService {
   private format(req: FastifyRequest): Format {
     const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (type === 'application/json') return 'json';
-    if (type === 'application/x-ndjson' || type === 'application/jsonl' || type === 'application/json-seq') return 'ndjson';
+    if (type === 'application/x-ndjson' || type === 'application/jsonl') return 'ndjson';
     if (type === 'text/csv') return 'csv';
     throw new UnsupportedMediaTypeException('send application/json (an array of rows), application/x-ndjson or text/csv');
   }
@@ -269,11 +282,56 @@ export class IngestService {
     const body = req.body as unknown;
     if (!(body instanceof Readable)) throw new BadRequestException('send the rows in the body');
     const encoding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
-    if (encoding === 'identity' || encoding === '') return body;
-    const unzip = encoding === 'gzip' || encoding === 'x-gzip' ? createGunzip() : encoding === 'deflate' ? createInflate() : undefined;
-    if (!unzip) throw new UnsupportedMediaTypeException(`content-encoding ${encoding} is not supported (gzip, deflate)`);
-    body.on('error', (e) => unzip.destroy(e));
-    return body.pipe(unzip);
+    const unzip =
+      encoding === 'identity' || encoding === ''
+        ? undefined
+        : encoding === 'gzip' || encoding === 'x-gzip'
+          ? createGunzip()
+          : encoding === 'deflate'
+            ? createInflate()
+            : null;
+    if (unzip === null) throw new UnsupportedMediaTypeException(`content-encoding ${encoding} is not supported (gzip, deflate)`);
+    const wire = this.watched(body);
+    if (!unzip) return wire;
+    wire.on('error', (e) => unzip.destroy(e));
+    return wire.pipe(unzip);
+  }
+
+  /**
+   * The body as it comes off the wire, failed when the client sends nothing for
+   * TS_INGEST_IDLE_SECONDS (408) or more than TS_INGEST_MAX_BYTES (413; compressed bodies are
+   * counted after decompression too, by the parsers).
+   */
+  private watched(body: Readable): Readable {
+    let bytes = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const maxBytes = this.maxBytes;
+    const idleMs = this.idleMs;
+    const out: Transform = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        bytes += chunk.length;
+        if (bytes > maxBytes) return done(new BodyError(`the body is larger than ${maxBytes} bytes (TS_INGEST_MAX_BYTES)`, 413));
+        arm();
+        done(null, chunk);
+      },
+      flush(done) {
+        if (timer) clearTimeout(timer);
+        done();
+      },
+    });
+    const arm = () => {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => {
+        const e = new BodyError(`no data for ${idleMs / 1000} s (TS_INGEST_IDLE_SECONDS)`, 408);
+        body.destroy(e);
+        out.destroy(e);
+      }, idleMs);
+      timer.unref();
+    };
+    arm();
+    out.once('close', () => timer && clearTimeout(timer));
+    body.on('error', (e) => out.destroy(e));
+    return body.pipe(out);
   }
 
   private async settings(def: SeriesDef): Promise<SeriesSettings> {
@@ -288,7 +346,18 @@ export class IngestService {
 
   async ingest(def: SeriesDef, repo: CrudRepository, req: FastifyRequest, partialParam: unknown): Promise<IngestReport> {
     if (partialParam !== undefined && partialParam !== 'true' && partialParam !== 'false') throw new BadRequestException('partial: true or false');
-    const partial = partialParam === 'true';
+    if (this.active >= this.maxConcurrent) {
+      throw new ServiceUnavailableException(`${this.active} ingests are running in this instance (TS_INGEST_CONCURRENCY); retry shortly`);
+    }
+    this.active++;
+    try {
+      return await this.run(def, repo, req, partialParam === 'true');
+    } finally {
+      this.active--;
+    }
+  }
+
+  private async run(def: SeriesDef, repo: CrudRepository, req: FastifyRequest, partial: boolean): Promise<IngestReport> {
     const format = this.format(req);
     const stream = this.source(req);
     const settings = await this.settings(def);
@@ -328,7 +397,9 @@ export class IngestService {
               server.push(ident(spec.createdAtColumn));
               serverValues.push('now()');
             }
-            const stage = `pg_temp.nestgen_ingest_${Buffer.from(def.name).toString('hex').slice(0, 40)}`;
+            // The client's pauses count against the session too (a backstop for the idle timer).
+            await q.query("SELECT set_config('idle_in_transaction_session_timeout', $1, true)", [String(this.idleMs + 5000)]);
+            const stage = `pg_temp.nestgen_ingest_${createHash('sha256').update(`${def.name}\0${def.ingest.length}`).digest('hex').slice(0, 32)}`;
             const stageColumns = def.ingest.map((_, i) => `c${i} text`).join(', ');
             await q.query(`CREATE TEMP TABLE IF NOT EXISTS ${stage.slice('pg_temp.'.length)} (n integer, ${stageColumns}) ON COMMIT DELETE ROWS`);
             const columns = [...def.ingest.map((c) => c.column), ...server];
@@ -348,6 +419,9 @@ export class IngestService {
             const pgClient = client;
 
             let lines: string[] = [];
+            let lineBytes = 0;
+            /** Rows the database refused (found by bisection): past MAX_REFUSED the request stops. */
+            let refusedByDb = 0;
             let where: { line: number; row: number }[] = [];
             let lo = Infinity;
             let hi = -Infinity;
@@ -372,6 +446,12 @@ export class IngestService {
                 if (b - a === 1) {
                   reject(where[a].line, where[a].row, dataReason(e));
                   if (!partial) failed = true;
+                  if (++refusedByDb > MAX_REFUSED) {
+                    throw new UnprocessableEntityException({
+                      message: `the database refused more than ${MAX_REFUSED} rows; nothing was stored`,
+                      details: { ...report, accepted: 0 },
+                    });
+                  }
                   return;
                 }
                 const mid = (a + b) >> 1;
@@ -399,6 +479,7 @@ export class IngestService {
                 await q.query(`TRUNCATE ${stage}`);
               }
               lines = [];
+              lineBytes = 0;
               where = [];
               lo = Infinity;
               hi = -Infinity;
@@ -430,11 +511,13 @@ export class IngestService {
                 continue;
               }
               if (failed && !partial) continue;
-              lines.push(`${lines.length}\t${r.values.map(copyText).join('\t')}\n`);
+              const copyLine = `${lines.length}\t${r.values.map(copyText).join('\t')}\n`;
+              lines.push(copyLine);
+              lineBytes += copyLine.length;
               where.push({ line: rec.line, row: rec.row });
               if (r.time < lo) lo = r.time;
               if (r.time > hi) hi = r.time;
-              if (lines.length >= CHUNK) await flush();
+              if (lines.length >= CHUNK || lineBytes >= CHUNK_BYTES) await flush();
             }
             await flush();
             if (report.rejected > 0 && !partial) {
@@ -452,6 +535,7 @@ export class IngestService {
       stream.destroy();
       if (e instanceof BodyError) {
         if (e.status === 413) throw new PayloadTooLargeException(e.message);
+        if (e.status === 408) throw new RequestTimeoutException(e.message);
         if (e.status === 415) throw new UnsupportedMediaTypeException(e.message);
         throw new BadRequestException(e.message);
       }
@@ -467,7 +551,7 @@ export class IngestService {
 /** Errors a row's data causes (bad value, broken check, missing reference, refused by row-level security). */
 function isDataError(e: unknown): boolean {
   const code = (e as { code?: unknown }).code;
-  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23') || code === '42501');
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23') || code === '42501' || code === '54000');
 }
 
 function dataReason(e: unknown): string {

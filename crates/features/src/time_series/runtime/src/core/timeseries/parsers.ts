@@ -18,7 +18,7 @@ export type Format = 'json' | 'ndjson' | 'csv';
 export class BodyError extends Error {
   constructor(
     message: string,
-    readonly status: 400 | 413 | 415,
+    readonly status: 400 | 408 | 413 | 415,
   ) {
     super(message);
   }
@@ -182,9 +182,14 @@ async function* csv(stream: Readable, limits: BodyLimits): AsyncGenerator<Rec> {
   let line = 1;
   let startLine = 1;
   let row = 0;
+  let recordLength = 0;
+  const tooLongRecord = () =>
+    new BodyError(`the record at line ${startLine} is longer than ${limits.maxLineBytes} bytes (TS_INGEST_MAX_LINE_BYTES)`, 413);
   const endField = () => {
     // A CR before the line's LF is not part of the field.
     if (field.endsWith('\r') && field.length > quotedLength) field = field.slice(0, -1);
+    recordLength += field.length + 1;
+    if (recordLength > limits.maxLineBytes) throw tooLongRecord();
     fields.push(quoted || field !== '' ? field : null);
     if (fields.length > 100_000) throw new BodyError(`the record at line ${startLine} has more than 100000 fields`, 400);
     field = '';
@@ -196,6 +201,7 @@ async function* csv(stream: Readable, limits: BodyLimits): AsyncGenerator<Rec> {
     endField();
     const got = fields;
     fields = [];
+    recordLength = 0;
     const at = startLine;
     startLine = line;
     if (got.length === 1 && got[0] === null) return undefined; // a blank line
@@ -207,7 +213,8 @@ async function* csv(stream: Readable, limits: BodyLimits): AsyncGenerator<Rec> {
     }
     row++;
     if (got.length !== header.length) return { line: at, row, error: `${got.length} fields where the header has ${header.length}` };
-    const value: Record<string, unknown> = {};
+    // No prototype: a column named __proto__ is a column like any other.
+    const value: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
     for (let i = 0; i < header.length; i++) value[header[i]] = got[i];
     return { line: at, row, value };
   };
@@ -253,9 +260,7 @@ async function* csv(stream: Readable, limits: BodyLimits): AsyncGenerator<Rec> {
       }
     }
     field += chunk.slice(from);
-    if (field.length > limits.maxLineBytes) {
-      throw new BodyError(`the record at line ${startLine} is longer than ${limits.maxLineBytes} bytes (TS_INGEST_MAX_LINE_BYTES)`, 413);
-    }
+    if (recordLength + field.length > limits.maxLineBytes) throw tooLongRecord();
   }
   if (inQuotes) throw new BodyError(`line ${startLine}: a quoted field is not closed`, 400);
   if (field !== '' || fields.length > 0 || quoted) {

@@ -5,6 +5,7 @@ import type { Bind } from '../crud/extension.js';
 import { ident, typedParam } from '../crud/resource.js';
 import { TimeSeriesRegistry } from './maintenance.js';
 import type { RollupDef, SeriesColumn, SeriesDef } from './types.js';
+import { parseUtc } from './time.js';
 import { envInt } from '../config.js';
 
 
@@ -52,8 +53,8 @@ function one(name: string, v: unknown): string | undefined {
 }
 
 function instant(name: string, v: string): number {
-  const ms = /^\d{10,16}$/.test(v) ? Number(v) : Date.parse(v);
-  if (!Number.isFinite(ms) || !/^\d{10,16}$|^\d{4}-\d{2}-\d{2}/.test(v)) {
+  const ms = /^\d{10,15}$/.test(v) ? Number(v) : parseUtc(v);
+  if (ms === undefined || !Number.isFinite(ms) || !/^\d{10,15}$|^\d{4}-\d{2}-\d{2}/.test(v)) {
     throw new BadRequestException(`${name}: an ISO 8601 time or milliseconds since 1970`);
   }
   return ms;
@@ -103,7 +104,9 @@ export class TimeSeriesService {
     const first = Math.floor((from - ORIGIN_MS) / bucketMs) * bucketMs + ORIGIN_MS;
     const buckets = Math.ceil((to - first) / bucketMs);
     if (buckets > this.maxBuckets) throw new BadRequestException(`${buckets} buckets: at most ${this.maxBuckets} (TS_MAX_BUCKETS); widen the bucket or narrow the range`);
-    const aggs: Agg[] = list(query.agg).map((a) => {
+    const aggNames = [...new Set(list(query.agg))];
+    if (aggNames.length > 16) throw new BadRequestException('agg: at most 16 aggregates');
+    const aggs: Agg[] = aggNames.map((a) => {
       if (['avg', 'min', 'max', 'sum', 'count'].includes(a)) return a as Plain;
       const m = /^p(\d{1,2}(\.\d{1,3})?)$/.exec(a);
       if (m && Number(m[1]) > 0) return { p: Number(m[1]) / 100, name: a };
@@ -163,8 +166,12 @@ export class TimeSeriesService {
         ? this.rollupSql(use, wanted, bind, scope.where(bind, 'read'), sqlType)
         : this.rawSql(def, settings.storage === 'timescaledb', wanted, bind, scope.where(bind, 'read'), sqlType);
       const r = await q.query(`${sql} LIMIT ${this.maxPoints + 1}`, params);
-      if (r.rows.length > this.maxPoints) {
-        throw new BadRequestException(`more than ${this.maxPoints} points (TS_MAX_POINTS): narrow the range, widen the bucket or group by fewer columns`);
+      const tooMany = `more than ${this.maxPoints} points (TS_MAX_POINTS): narrow the range, widen the bucket or group by fewer columns`;
+      if (r.rows.length > this.maxPoints) throw new BadRequestException(tooMany);
+      if (fill !== 'none') {
+        // Every group gets every bucket: count them before making them.
+        const groupsSeen = new Set((r.rows as Record<string, unknown>[]).map((x) => JSON.stringify(groups.map((_, i) => x[`__g${i}`]))));
+        if (Math.max(1, groupsSeen.size) * buckets > this.maxPoints) throw new BadRequestException(tooMany);
       }
       return this.shape(r.rows as Record<string, unknown>[], { ...wanted, first, fill, buckets }, {
         from: new Date(from).toISOString(),
