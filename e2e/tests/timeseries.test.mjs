@@ -192,6 +192,11 @@ test('one malformed line: 422 naming its line and why, and nothing stored', asyn
   const unknown = await ingest(tok.A, `${JSON.stringify({ time: iso(t), metricName: 'x', value: 1, nope: 1 })}\n`, 'application/x-ndjson');
   assert.ok([400, 422].includes(unknown.status), unknown.text);
   expectError(await ingest(tok.A, 'a,b\n1,2\n', 'application/xml'), 415, 'unsupported type');
+  // One line over TS_INGEST_MAX_LINE_BYTES (1 MiB by default): 413, whatever came before it.
+  const long = `${lines[0]}\n${JSON.stringify({ time: iso(t), metricName: 'bad-batch', value: 1, tags: { pad: 'x'.repeat(1_100_000) } })}\n`;
+  const tooLong = await ingest(tok.A, long, 'application/x-ndjson');
+  assert.equal(tooLong.status, 413, tooLong.text.slice(0, 200));
+  assert.match(tooLong.body.message, /line 2 .*TS_INGEST_MAX_LINE_BYTES/);
   assert.equal(await countA(), before);
 });
 
