@@ -445,6 +445,22 @@ fn real_pg_dump_schemas_generate_compile_and_serve() {
     db.execute(&dump).unwrap_or_else(|e| panic!("PostgreSQL rejected pagila's own dump: {e}"));
     let (_app, base) = boot(&project, &db);
     node_test((&base, &db.url), &["pagila.test.mjs"]);
+
+    // The same dump with `payment` (range-partitioned by month) served as a time series: the
+    // database as pg_dump wrote it, plus the project's own time-series file and grants.
+    let series = tmp.join("pagila-series");
+    generate(&series, &["--schema", "fixtures/real/pagila/schema.sql", "payment", "--features.time-series=true"]);
+    link_node_modules(&series);
+    tsc(&series, &[]);
+    let mut db = TestDb::create("e2e_pagila_series");
+    db.execute(&dump).unwrap();
+    for f in ["00-meta.sql", "08-time-series.sql", "90-app-role.sql"] {
+        let sql = std::fs::read_to_string(series.join("db").join(f)).unwrap();
+        db.execute(&sql).unwrap_or_else(|e| panic!("PostgreSQL rejected {f} on pagila's dump: {e}"));
+    }
+    let app_url = db.app_role("SELECT nestgen.grant_app_role('{role}')");
+    let (_series_app, series_base) = boot_env(&series, &app_url, &[("TS_MAINTENANCE", "off")]);
+    node_test((&series_base, &db.url), &["pagila-series.test.mjs"]);
     let _ = std::fs::remove_dir_all(&tmp);
 }
 

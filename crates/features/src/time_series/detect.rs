@@ -82,8 +82,10 @@ pub struct SeriesColumns {
     pub dimensions: Vec<String>,
 }
 
-/// The time column: configured, declared to TimescaleDB, or by name (timestamptz only).
-pub fn time_column(t: &Table, o: &Overrides) -> Result<Option<String>, String> {
+/// The time column: configured, declared to TimescaleDB, or by name (timestamptz only); for a
+/// table asked to be a series (`asked`), also the column it is range-partitioned on, or its one
+/// required timestamptz column that is no bookkeeping (created/updated/deleted).
+pub fn time_column(t: &Table, o: &Overrides, asked: bool) -> Result<Option<String>, String> {
     if let Some(c) = &o.time {
         return match t.column(c) {
             Some(col) if is_time_type(&col.ty.name) && !col.ty.array => Ok(Some(c.clone())),
@@ -96,18 +98,42 @@ pub fn time_column(t: &Table, o: &Overrides) -> Result<Option<String>, String> {
     {
         return Ok(Some(h.time_column.clone()));
     }
-    Ok(TIME_NAMES
+    let named = TIME_NAMES
         .iter()
         .filter_map(|n| t.column(n))
         .find(|c| c.ty.name == "timestamp with time zone" && !c.ty.array)
-        .map(|c| c.name.clone()))
+        .map(|c| c.name.clone());
+    if named.is_some() || !asked {
+        return Ok(named);
+    }
+    if let Some(c) = t.partition_by.as_deref().and_then(range_column).and_then(|c| t.column(&c))
+        && is_time_type(&c.ty.name)
+        && !c.ty.array
+    {
+        return Ok(Some(c.name.clone()));
+    }
+    let bookkeeping = |n: &str| {
+        let n = n.to_ascii_lowercase();
+        ["created", "updated", "deleted", "modified", "expires", "expired", "verified", "last_"]
+            .iter()
+            .any(|p| n.starts_with(p))
+    };
+    let required: Vec<_> = t
+        .columns
+        .iter()
+        .filter(|c| c.ty.name == "timestamp with time zone" && !c.ty.array && !c.nullable && !bookkeeping(&c.name))
+        .collect();
+    Ok(match required.as_slice() {
+        [one] => Some(one.name.clone()),
+        _ => None,
+    })
 }
 
 /// The roles of `t`'s columns, or what it lacks to be a time series. `foreign`: columns that
 /// reference other tables (dimensions, never values).
-pub fn series_columns(t: &Table, o: &Overrides) -> Result<SeriesColumns, Vec<String>> {
+pub fn series_columns(t: &Table, o: &Overrides, asked: bool) -> Result<SeriesColumns, Vec<String>> {
     let mut missing = Vec::new();
-    let time = match time_column(t, o) {
+    let time = match time_column(t, o, asked) {
         Ok(Some(c)) => Some(c),
         Ok(None) => {
             missing.push("a timestamptz time column (time, ts, recorded_at, ...), or [tables.<t>] time_series = { time = \"...\" }".to_string());
@@ -125,8 +151,17 @@ pub fn series_columns(t: &Table, o: &Overrides) -> Result<SeriesColumns, Vec<Str
         .flat_map(|k| k.columns.iter().map(String::as_str))
         .chain(t.foreign_keys.iter().flat_map(|f| f.columns.iter().map(String::as_str)))
         .collect();
-    let numeric =
-        |c: &&nest_catalog::Column| is_number_type(&c.ty.name) && !c.ty.array && !keyed.contains(&c.name.as_str());
+    // Identifiers are never measures: `id`, `*_id`, and columns numbered by a sequence.
+    let identifier = |c: &nest_catalog::Column| {
+        let n = c.name.to_ascii_lowercase();
+        n == "id"
+            || n.ends_with("_id")
+            || c.identity.is_some()
+            || c.default.as_deref().is_some_and(|d| d.starts_with("nextval("))
+    };
+    let numeric = |c: &&nest_catalog::Column| {
+        is_number_type(&c.ty.name) && !c.ty.array && !keyed.contains(&c.name.as_str()) && !identifier(c)
+    };
     let values: Vec<String> = match &o.values {
         Some(list) => {
             for v in list {
@@ -180,9 +215,19 @@ pub fn series_columns(t: &Table, o: &Overrides) -> Result<SeriesColumns, Vec<Str
         .filter(|c| c.name != time && !values.contains(&c.name) && Some(&c.name) != name.as_ref())
         .filter(|c| Some(&c.name) != tags.as_ref() && is_dimension_type(&c.ty.name) && !c.ty.array)
         .filter(|c| !nest_model::is_sensitive_name(&c.name))
+        // A row's own generated key (a sequence, an identity, a generated uuid) is no dimension.
+        .filter(|c| !(keyed.contains(&c.name.as_str()) && generated_key(c)))
         .map(|c| c.name.clone())
         .collect();
     Ok(SeriesColumns { time, values, name, tags, dimensions })
+}
+
+fn generated_key(c: &nest_catalog::Column) -> bool {
+    c.identity.is_some()
+        || c.default.as_deref().is_some_and(|d| {
+            let d = d.to_ascii_lowercase();
+            d.starts_with("nextval(") || d.contains("gen_random_uuid") || d.contains("uuid_generate")
+        })
 }
 
 /// Whether the table can be range-partitioned on `time`: every unique key includes it.
@@ -512,6 +557,30 @@ mod tests {
         assert_eq!(interval_text(86_400), "1 day");
         assert_eq!(interval_text(7200), "2 hours");
         assert_eq!(interval_text(90), "90 seconds");
+    }
+
+    #[test]
+    fn asked_for_a_partitioned_table_without_a_named_time_column() {
+        // pagila's payment: the time is the range partition key; ids and sequences are no measures.
+        let c = nest_ddl::parse_str(
+            "t.sql",
+            "CREATE TABLE payment (payment_id serial NOT NULL, customer_id int NOT NULL, rental_id int NOT NULL,
+               amount numeric(5,2) NOT NULL, payment_date timestamptz NOT NULL, PRIMARY KEY (payment_date, payment_id))
+               PARTITION BY RANGE (payment_date);
+             CREATE TABLE readings (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, sensor text,
+               created_at timestamptz NOT NULL DEFAULT now(), taken timestamptz NOT NULL, celsius real);",
+        );
+        let o = Overrides::default();
+        let p = c.find_table("payment").unwrap();
+        assert!(series_columns(p, &o, false).is_err(), "not a series unless asked: no time column by name");
+        let s = series_columns(p, &o, true).unwrap();
+        assert_eq!(s.time, "payment_date");
+        assert_eq!(s.values, ["amount"]);
+        assert_eq!(s.dimensions, ["customer_id", "rental_id"], "the sequence-numbered key is no dimension");
+        // The one required timestamptz that is not bookkeeping.
+        let s = series_columns(c.find_table("readings").unwrap(), &o, true).unwrap();
+        assert_eq!((s.time.as_str(), s.values.as_slice()), ("taken", &["celsius".to_string()][..]));
+        assert_eq!(s.dimensions, ["sensor"]);
     }
 
     #[test]

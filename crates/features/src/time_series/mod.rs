@@ -241,7 +241,7 @@ fn resolve(cx: &mut ModelCx) -> Option<TimeSeriesState> {
         let Some(t) = catalog.table(&r.schema, &r.table) else { continue };
         let o =
             detect::Overrides::from_toml(config.table(&r.schema, &r.table).and_then(|c| c.extra.get("time_series")));
-        let found = detect::series_columns(t, &o);
+        let found = detect::series_columns(t, &o, asked.is_some());
         let keyless = t.primary_key.is_none() && t.unique.is_empty();
         let shaped = t.hypertable.is_some() || (keyless && o.time.is_none() && found.is_ok());
         let columns = match (found, &asked) {
