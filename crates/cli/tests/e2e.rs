@@ -910,3 +910,56 @@ fn time_series_ingests_a_million_rows_and_answers_like_sql() {
     drop(app);
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// Seed scenario 6's file store on local disk, generated with the seed's own command
+/// (`generate files --features.file-upload=true --features.rbac=true`) in a project with sign-in:
+/// e2e/tests/files.test.mjs uploads 200 MB through an app whose heap is capped at 128 MB.
+#[test]
+fn files_upload_stream_scan_and_download() {
+    let tmp = tempdir("files");
+    let project = tmp.join("api");
+    generate(
+        &project,
+        &[
+            "--schema",
+            "fixtures/seed/02-rbac.sql",
+            "--schema",
+            "fixtures/seed/06-files.sql",
+            "users",
+            "--features.auth=true",
+        ],
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_nest-generator"))
+        .args(["generate", "files", "--features.file-upload=true", "--features.rbac=true"])
+        .current_dir(&project)
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    link_node_modules(&project);
+    tsc(&project, &[]);
+    let mut db = TestDb::create("e2e_files");
+    load_db(&project, &db);
+    let app_url = db.app_role("SELECT nestgen.grant_app_role('{role}')");
+    let store = tmp.join("store");
+    let store_dir = store.to_str().unwrap();
+    let max = "262144000";
+    let quota = "230000000";
+    let env = [
+        ("AUTH_JWT_SECRET", "files-secret-0123456789-0123456789-abcdef"),
+        ("AUTH_ENCRYPTION_KEY", "files-encryption-key-0123456789-0123456789"),
+        ("FILES_DIR", store_dir),
+        ("FILES_MAX_BYTES", max),
+        ("FILES_QUOTA_BYTES", quota),
+        ("NODE_OPTIONS", "--max-old-space-size=128"),
+    ];
+    let (app, base) = boot_env(&project, &app_url, &env);
+    let pid = app.0.id().to_string();
+    node_test_env(
+        (&base, &db.url),
+        &["files.test.mjs"],
+        &[("APP_PID", &pid), ("FILES_DIR", store_dir), ("FILES_MAX_BYTES", max), ("FILES_QUOTA_BYTES", quota)],
+    );
+    drop(app);
+    let _ = std::fs::remove_dir_all(&tmp);
+}

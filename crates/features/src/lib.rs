@@ -12,6 +12,7 @@
 mod audit;
 mod auth;
 mod event_sourcing;
+mod files;
 mod own_rows;
 mod rbac;
 pub mod registry;

@@ -11,6 +11,8 @@ pub static FEATURES: &[&dyn Feature] = &[
     &crate::rbac::Rbac,
     &crate::audit::Audit,
     &crate::tenancy::Tenancy,
+    // Before own-rows: a file store asks for its rows to be their owner's.
+    &crate::files::Files,
     &crate::own_rows::OwnRows,
     &crate::event_sourcing::EventSourcing,
     &crate::time_series::TimeSeries,
@@ -18,7 +20,6 @@ pub static FEATURES: &[&dyn Feature] = &[
     &CoreSwitch(&crate::switches::SOFT_DELETE),
     &CoreSwitch(&crate::switches::SWAGGER),
     &CoreSwitch(&crate::switches::VERSIONING),
-    &Planned(&crate::switches::FILE_UPLOAD),
     &Planned(&crate::switches::QUEUE),
     &Planned(&crate::switches::REALTIME),
     &Planned(&crate::switches::CACHE),

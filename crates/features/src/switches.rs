@@ -42,8 +42,6 @@ pub static SWAGGER: FeatureDef =
     core("swagger", "routes documented in OpenAPI", MetaSwitch::TableMetadata("enable_swagger"));
 pub static VERSIONING: FeatureDef =
     core("versioning", "routes under /v1", MetaSwitch::TableMetadata("enable_versioning"));
-pub static FILE_UPLOAD: FeatureDef =
-    planned("file-upload", "file upload and download routes", MetaSwitch::EnterpriseFeatures("enable_file_upload"));
 pub static QUEUE: FeatureDef =
     planned("queue", "deliveries through a job queue", MetaSwitch::EnterpriseFeatures("enable_queue"));
 pub static REALTIME: FeatureDef =

@@ -144,6 +144,17 @@ fn files() {
     check("06-files", &["fixtures/seed/06-files.sql"]);
 }
 
+/// Scenario 6 as its seed command asks (`generate files --features.file-upload=true
+/// --features.rbac=true`, with sign-in): the file store's controller, runtime and settings.
+#[test]
+fn files_as_a_store() {
+    check_with(
+        "06-files-store",
+        &["fixtures/seed/02-rbac.sql", "fixtures/seed/06-files.sql"],
+        "[features]\nrbac = true\n[tables.users]\nfeatures = { auth = true }\n[tables.files]\nfeatures = { file-upload = true }\n",
+    );
+}
+
 #[test]
 fn notifications() {
     check("07-notifications", &["fixtures/seed/07-notifications.sql"]);

@@ -1,0 +1,329 @@
+//! File management (seed scenario 6), first part: a table of file metadata becomes a file store.
+//! Bytes are uploaded as a stream (`multipart/form-data`, one file per request): hashed with
+//! SHA-256 and sniffed for their real type while they are written to storage, limited in size,
+//! checked by a scanner before the row exists, and downloaded with `Range` and `ETag`. The row
+//! and the stored object stay consistent: the row is inserted in the upload's transaction and the
+//! object removed when it fails. Storage: local disk behind a driver interface.
+//!
+//! Switched on by `--features.file-upload`, `enable_file_upload`, or the config; the table needs
+//! a storage key, size, media type and checksum column (found by name, or named in
+//! `[tables.<t>] files = { key = "...", ... }`). Those columns and the scan and download
+//! bookkeeping become the server's: clients never write them, and the storage location is never
+//! returned.
+//!
+//! State: [`FilesState`].
+
+mod detect;
+mod view;
+
+use nest_model::settings::{ConfigKey, KeyScope};
+use nest_model::{
+    Access, FeatureDef, FeatureError, Grant, MetaSwitch, Model, ModelCx, ModelError, Permission, Resolve, Resource,
+    ResourceKind, Setting, Source,
+};
+use nest_nestjs::{
+    AppModule, Assets, Contribute, Contributions, ExtraController, FeatureFile, Import, Ownership, Package,
+    RenderError, Rendered, ResourceContributions, Route,
+};
+use serde::Serialize;
+
+pub use detect::FileColumns;
+
+pub struct Files;
+
+pub static DEF: FeatureDef = FeatureDef {
+    id: "file-upload",
+    about: "file storage: streaming uploads, checked and scanned, downloads with ranges",
+    meta: MetaSwitch::EnterpriseFeatures("enable_file_upload"),
+    implemented: true,
+};
+
+fn max_bytes(v: &toml::Value) -> Result<(), String> {
+    v.as_integer().filter(|n| (1..=1i64 << 42).contains(n)).map(|_| ()).ok_or_else(|| "write a number of bytes".into())
+}
+
+fn types(v: &toml::Value) -> Result<(), String> {
+    v.as_array()
+        .filter(|a| a.iter().all(|x| x.as_str().is_some_and(|s| s.contains('/'))))
+        .map(|_| ())
+        .ok_or_else(|| "write a list of media types, e.g. [\"image/*\", \"application/pdf\"]".into())
+}
+
+fn roles(v: &toml::Value) -> Result<(), String> {
+    let t = v.as_table().ok_or("write an inline table, e.g. { key = \"object_key\", size = \"bytes\" }")?;
+    for (k, x) in t {
+        if !detect::ROLES.contains(&k.as_str()) {
+            return Err(format!("unknown role `{k}` (roles: {})", detect::ROLES.join(", ")));
+        }
+        if x.as_str().is_none() {
+            return Err(format!("{k}: write a column name in quotes"));
+        }
+    }
+    Ok(())
+}
+
+static KEYS: &[ConfigKey] = &[
+    // `[files] max_bytes = 104857600`: the largest upload (413 beyond).
+    ConfigKey { scope: KeyScope::Section("files"), name: "max_bytes", check: max_bytes },
+    // `[files] allowed_types = ["image/*", "application/pdf"]`: media types accepted, as sniffed
+    // from the bytes (default: any).
+    ConfigKey { scope: KeyScope::Section("files"), name: "allowed_types", check: types },
+    // `[tables.<t>] files = { key = "...", size = "...", type = "...", checksum = "...", name = "..." }`.
+    ConfigKey { scope: KeyScope::Table, name: "files", check: roles },
+];
+
+/// The file tables of a project.
+#[derive(Debug, Clone, Serialize)]
+pub struct FilesState {
+    pub tables: Vec<FileTable>,
+    pub max_bytes: u64,
+    pub allowed_types: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileTable {
+    pub table: nest_catalog::QualifiedName,
+    pub columns: FileColumns,
+}
+
+impl FilesState {
+    pub fn of(&self, r: &Resource) -> Option<&FileTable> {
+        self.tables.iter().find(|t| r.is(&t.table))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{table}: file storage asked ({asked_by}) but the table lacks {}", missing.join("; "))]
+struct NotAFileTable {
+    table: String,
+    asked_by: String,
+    missing: Vec<String>,
+}
+
+impl FeatureError for NotAFileTable {
+    fn help(&self) -> String {
+        "name the columns in nest-generator.toml: [tables.<table>] files = { key = \"...\", size = \"...\", type = \"...\", checksum = \"...\" }, or turn it off with --features.file-upload=false".into()
+    }
+}
+
+fn resolve(cx: &mut ModelCx) -> Option<FilesState> {
+    let catalog = cx.catalog;
+    let config = cx.config;
+    let mut tables = Vec::new();
+    for r in cx.resources.iter_mut().filter(|r| r.kind == ResourceKind::Table) {
+        let Some(asked) = r.features.get(DEF.id).cloned() else { continue };
+        if !asked.value {
+            continue;
+        }
+        let Some(t) = catalog.table(&r.schema, &r.table) else { continue };
+        let o = detect::Overrides::from_toml(config.table(&r.schema, &r.table).and_then(|c| c.extra.get("files")));
+        let columns = match detect::file_columns(t, &o) {
+            Ok(c) => c,
+            Err(missing) => {
+                let e = NotAFileTable { table: r.table.clone(), asked_by: asked.source.to_string(), missing };
+                cx.errors.push(ModelError::feature(DEF.id, Some(t), e));
+                continue;
+            }
+        };
+        for f in r.fields.iter_mut() {
+            let Some(role) = columns.role_of(&f.column) else { continue };
+            f.access = if role.hidden() { Access::None } else { Access::ReadOnly };
+            f.required_on_create = false;
+            f.ops.retain(|_| !role.hidden());
+            f.why = Some(format!("the file's {} (set by the server from the uploaded bytes)", role.label()));
+        }
+        // Files are their owner's unless the project says otherwise (own-rows finds the owner
+        // column; tenancy scopes them too where it applies).
+        r.features
+            .entry(crate::own_rows::DEF.id.to_string())
+            .or_insert_with(|| Setting::new(true, Source::Inferred("a file store: each file is its owner's".into())));
+        // Rows come from uploads only: the bytes are what make a row.
+        r.operations.create = false;
+        r.operations.bulk_create = false;
+        r.note(
+            DEF.id,
+            format!(
+                "{}: a file store: POST /{}/upload (multipart), GET /{}/:id/content; {} are set by the server",
+                r.table,
+                r.names.route,
+                r.names.route,
+                columns.server_columns().join(", ")
+            ),
+        );
+        tables.push(FileTable { table: r.qname(), columns });
+    }
+    // An upload is a create: held by the roles that create the table's kind of data.
+    for t in &tables {
+        if let Some(r) = cx.resources.iter().find(|r| r.is(&t.table)) {
+            cx.permissions.push(Permission {
+                slug: format!("{}:create", r.names.permission),
+                grant: Grant::Like { table: t.table.clone(), action: "create".into() },
+            });
+        }
+    }
+    if tables.is_empty() {
+        return None;
+    }
+    let max_bytes = config.section_value("files", "max_bytes").and_then(|v| v.as_integer()).map(|n| n as u64);
+    let allowed_types = config
+        .section_value("files", "allowed_types")
+        .and_then(|v| v.as_array())
+        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    Some(FilesState { tables, max_bytes: max_bytes.unwrap_or(100 << 20), allowed_types })
+}
+
+impl Resolve for Files {
+    fn def(&self) -> &'static FeatureDef {
+        &DEF
+    }
+
+    fn config_keys(&self) -> &'static [ConfigKey] {
+        KEYS
+    }
+
+    fn resolve(&self, cx: &mut ModelCx) {
+        if let Some(s) = resolve(cx) {
+            cx.states.insert(DEF.id, s);
+        }
+    }
+
+    fn explain(&self, m: &Model, r: &Resource) -> Vec<String> {
+        let Some(s) = m.state::<FilesState>() else { return Vec::new() };
+        let Some(t) = s.of(r) else { return Vec::new() };
+        vec![format!("file store: {}", t.columns.describe())]
+    }
+}
+
+const TEMPLATES: &[(&str, &str)] = nest_nestjs::templates![
+    "templates", "files";
+    "files.tables.ts.j2",
+    "files.controller.ts.j2",
+    "env.j2",
+    "readme.md.j2",
+];
+
+const RUNTIME: &[(&str, &str)] = nest_nestjs::runtime_files![
+    "runtime";
+    "src/core/files/body.ts",
+    "src/core/files/files.module.ts",
+    "src/core/files/names.ts",
+    "src/core/files/scan.ts",
+    "src/core/files/sniff.ts",
+    "src/core/files/storage.ts",
+    "src/core/files/types.ts",
+    "src/core/files/upload.ts",
+];
+
+const PACKAGES: &[Package] = &[Package { name: "@fastify/busboy", version: "3.2.0", dev: false }];
+
+impl Contribute for Files {
+    fn assets(&self) -> Assets {
+        Assets { templates: TEMPLATES, runtime: RUNTIME, packages: PACKAGES }
+    }
+
+    fn contribute(&self, m: &Model, out: &mut Contributions) -> Result<(), RenderError> {
+        let Some(s) = m.state::<FilesState>() else { return Ok(()) };
+        let v = view::View::new(m, s);
+        out.runtime.extend(RUNTIME);
+        out.files.push(FeatureFile {
+            path: "src/core/files/files.tables.ts".into(),
+            body: Rendered::new("files/files.tables.ts.j2", &v)?,
+            ownership: Ownership::Generated,
+        });
+        out.modules.push(AppModule { class: "FilesModule".into(), module: "core/files/files.module".into() });
+        out.env.push(Rendered::new("files/env.j2", &v)?);
+        out.readme.push(Rendered::new("files/readme.md.j2", &v)?);
+        Ok(())
+    }
+
+    fn resource(&self, m: &Model, r: &Resource, out: &mut ResourceContributions) -> Result<(), RenderError> {
+        let Some(s) = m.state::<FilesState>() else { return Ok(()) };
+        let Some(t) = s.of(r) else { return Ok(()) };
+        let n = &r.names;
+        let route = |id: &str, action: &str| Route {
+            id: id.into(),
+            action: action.into(),
+            permission: format!("{}:{action}", n.permission),
+        };
+        let routes = vec![route("upload", "create"), route("content", "read")];
+        let swagger = "@nestjs/swagger";
+        let common = "@nestjs/common";
+        let names: &[(&str, &str)] = &[
+            ("Controller", common),
+            ("Get", common),
+            ("Param", common),
+            ("Post", common),
+            ("Req", common),
+            ("Res", common),
+            ("HttpCode", common),
+            ("ApiBody", swagger),
+            ("ApiConsumes", swagger),
+            ("ApiCreatedResponse", swagger),
+            ("ApiNotFoundResponse", swagger),
+            ("ApiOkResponse", swagger),
+            ("ApiOperation", swagger),
+            ("ApiPayloadTooLargeResponse", swagger),
+            ("ApiProduces", swagger),
+            ("ApiTags", swagger),
+            ("ApiUnprocessableEntityResponse", swagger),
+            ("ApiUnsupportedMediaTypeResponse", swagger),
+            ("RouteConfig", "@nestjs/platform-fastify"),
+            ("ErrorResponseDto", "../../core/crud/dto.js"),
+            ("UPLOAD_BODY", "../../core/files/body.js"),
+            ("FileService", "../../core/files/upload.js"),
+            ("FILE_TABLES", "../../core/files/files.tables.js"),
+        ];
+        let mut imports: Vec<Import> = names.iter().map(|(name, from)| Import::new(name, from)).collect();
+        imports.push(Import::new(&format!("{}Repository", n.plural_class), &format!("./{}.repository.js", n.file)));
+        imports.push(Import::new(&format!("{}ResponseDto", n.class), &format!("./dto/{}.dto.js", n.singular_file)));
+        if r.operations.update {
+            imports.push(Import::new(
+                &format!("Update{}Dto", n.class),
+                &format!("./dto/update-{}.dto.js", n.singular_file),
+            ));
+        }
+        imports.extend((!r.swagger.value).then(|| Import::new("ApiExcludeController", swagger)));
+        out.controllers.push(ExtraController {
+            class: format!("{}FilesController", n.plural_class),
+            file: format!("{}.files.controller.ts", n.file),
+            body: Rendered::new("files/files.controller.ts.j2", view::ControllerView::new(t, r))?,
+            routes,
+            imports,
+        });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::seed;
+
+    #[test]
+    fn the_seed_files_table_becomes_a_store_its_bytes_columns_the_servers() {
+        let m = seed(
+            &["02-rbac.sql", "06-files.sql"],
+            "[tables.users.features]\nauth = true\n\n[tables.files.features]\nfile-upload = true\n",
+        );
+        assert!(m.errors.is_empty(), "{:?}", m.diagnostics());
+        let s = m.state::<FilesState>().expect("a file store");
+        assert_eq!(s.tables[0].table.name, "files");
+        let r = m.resource("files").unwrap();
+        assert!(!r.operations.create && !r.operations.bulk_create, "rows come from uploads");
+        let access = |c: &str| r.field(c).unwrap().access;
+        assert_eq!(access("storage_path"), Access::None, "the storage location is never returned");
+        assert_eq!(access("checksum"), Access::ReadOnly);
+        assert_eq!(access("is_safe"), Access::ReadOnly);
+        assert_eq!(access("original_name"), Access::ReadWrite, "the name may be changed");
+        assert!(r.features.get("own-rows").is_some_and(|x| x.value), "files are their owner's");
+        assert!(m.resource("folders").is_some_and(|f| s.of(f).is_none()));
+    }
+
+    #[test]
+    fn asked_on_a_table_without_bytes_columns_is_an_error_at_the_table() {
+        let m = seed(&["02-rbac.sql"], "[tables.roles.features]\nfile-upload = true\n");
+        let d = m.diagnostics();
+        assert!(d.iter().any(|d| d.message.contains("roles: file storage asked (nest-generator.toml)")), "{d:?}");
+    }
+}

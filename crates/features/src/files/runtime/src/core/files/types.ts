@@ -1,0 +1,24 @@
+/** A file table as the generator resolved it: its columns by role (quoted identifiers). */
+export interface FileTableDef {
+  /** The quoted, schema-qualified table. */
+  table: string;
+  /** The key column (a name; the runtime quotes it). */
+  id: string;
+  /** Column names by role. */
+  columns: {
+    key: string;
+    size: string;
+    type: string;
+    checksum: string;
+    name?: string;
+    storedName?: string;
+    provider?: string;
+    bucket?: string;
+    scannedAt?: string;
+    safe?: string;
+    scanResult?: string;
+    downloads?: string;
+    downloadedAt?: string;
+    owner?: string;
+  };
+}

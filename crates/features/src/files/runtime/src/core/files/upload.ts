@@ -1,0 +1,333 @@
+import {
+  BadRequestException,
+  HttpException,
+  Inject,
+  Injectable,
+  NotFoundException,
+  PayloadTooLargeException,
+  UnprocessableEntityException,
+  UnsupportedMediaTypeException,
+} from '@nestjs/common';
+import { Busboy } from '@fastify/busboy';
+import { plainToInstance } from 'class-transformer';
+import { validate } from 'class-validator';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { createHash } from 'node:crypto';
+import { extname } from 'node:path';
+import { type Readable, Transform } from 'node:stream';
+import { envInt } from '../config.js';
+import { DatabaseService } from '../database/database.service.js';
+import { requestContext } from '../http/request-context.js';
+import type { CrudRepository } from '../crud/repository.js';
+import { ident } from '../crud/resource.js';
+import { contentDisposition, safeFileName } from './names.js';
+import { type FileScanner, NoScanner, SignatureScanner } from './scan.js';
+import { allowedType, keptType, sniff } from './sniff.js';
+import { LocalStorage, type PendingObject, type StorageDriver } from './storage.js';
+import type { FileTableDef } from './types.js';
+
+export const FILE_STORAGE = Symbol('FILE_STORAGE');
+export const FILE_SCANNER = Symbol('FILE_SCANNER');
+
+/** The storage driver from the environment: local disk under FILES_DIR. */
+export function fileStorage(): StorageDriver {
+  const driver = process.env.FILES_STORAGE ?? 'local';
+  if (driver !== 'local') throw new Error(`FILES_STORAGE must be "local", got "${driver}"`);
+  return new LocalStorage(process.env.FILES_DIR || './storage/files');
+}
+
+/** The scanner from the environment: FILES_SCAN=signatures (default: the EICAR test signature) or off. */
+export function fileScanner(): FileScanner {
+  const s = process.env.FILES_SCAN ?? 'signatures';
+  if (s === 'off') return new NoScanner();
+  if (s !== 'signatures') throw new Error(`FILES_SCAN must be "signatures" or "off", got "${s}"`);
+  return new SignatureScanner();
+}
+
+/** Types an extension stands for, to tell a renamed file (a ZIP called .png). */
+const BY_EXTENSION: Record<string, string> = {
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+  '.bmp': 'image/bmp',
+  '.tif': 'image/tiff',
+  '.tiff': 'image/tiff',
+  '.pdf': 'application/pdf',
+  '.zip': 'application/zip',
+  '.gz': 'application/gzip',
+  '.mp3': 'audio/mpeg',
+  '.wav': 'audio/wav',
+  '.mp4': 'video/mp4',
+  '.txt': 'text/plain',
+  '.csv': 'text/csv',
+  '.json': 'application/json',
+  '.md': 'text/markdown',
+};
+
+interface Received {
+  object: PendingObject;
+  size: number;
+  sha256: string;
+  head: Buffer;
+  truncated: boolean;
+  name: string;
+  claimed: string;
+}
+
+/**
+ * Uploads and downloads of file tables. An upload is one `multipart/form-data` request with one
+ * part named `file` (and, before it, form fields the table lets clients set): the bytes stream to
+ * storage while their SHA-256 and size are computed and their first bytes sniffed; nothing is held
+ * whole in memory. Then, in order: size limit (413), allowed types and, with
+ * FILES_TYPE_MISMATCH=refuse, a name whose extension says another type (415), the scanner (422),
+ * the row (inserted as any create: the caller's scope, owner and tenant set by the server). A
+ * failure at any step removes the bytes; an upload interrupted by a crash is swept later.
+ */
+@Injectable()
+export class FileService {
+  readonly maxBytes = envInt('FILES_MAX_BYTES', 100 << 20, 0, Number.MAX_SAFE_INTEGER);
+  private readonly allowed = (process.env.FILES_ALLOWED_TYPES ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  private readonly refuseMismatch = (process.env.FILES_TYPE_MISMATCH ?? 'store') === 'refuse';
+  /** Bytes one owner's files may take, soft-deleted ones included (0: no limit). */
+  private readonly ownerQuota = envInt('FILES_QUOTA_BYTES', 0, 0, Number.MAX_SAFE_INTEGER);
+
+  constructor(
+    private readonly db: DatabaseService,
+    @Inject(FILE_STORAGE) private readonly storage: StorageDriver,
+    @Inject(FILE_SCANNER) private readonly scanner: FileScanner,
+  ) {
+    if (!['store', 'refuse'].includes(process.env.FILES_TYPE_MISMATCH ?? 'store')) {
+      throw new Error(`FILES_TYPE_MISMATCH must be "store" or "refuse", got "${process.env.FILES_TYPE_MISMATCH}"`);
+    }
+  }
+
+  private receive(file: Readable & { truncated?: boolean }, filename: string, claimed: string): Promise<Received> {
+    const hash = createHash('sha256');
+    let size = 0;
+    const head: Buffer[] = [];
+    let headLength = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash.update(chunk);
+        size += chunk.length;
+        if (headLength < 4100) {
+          const part = chunk.subarray(0, 4100 - headLength);
+          head.push(part);
+          headLength += part.length;
+        }
+        done(null, chunk);
+      },
+    });
+    file.on('error', (e) => meter.destroy(e));
+    return this.storage.write(file.pipe(meter)).then((object) => ({
+      object,
+      size,
+      sha256: hash.digest('hex'),
+      head: Buffer.concat(head),
+      truncated: file.truncated === true,
+      name: filename,
+      claimed,
+    }));
+  }
+
+  /** Read the multipart body: the form fields and the one file, written to storage (not committed). */
+  private parse(req: FastifyRequest): Promise<{ fields: Record<string, string>; received?: Received; problem?: HttpException }> {
+    const body = req.body as Readable | undefined;
+    if (!body || typeof (body as Readable).pipe !== 'function') throw new BadRequestException('send the file in the body');
+    return new Promise((resolve, reject) => {
+      const fields: Record<string, string> = Object.create(null) as Record<string, string>;
+      let problem: HttpException | undefined;
+      let receiving: Promise<Received> | undefined;
+      let current: Readable | undefined;
+      let bb: ReturnType<typeof Busboy>;
+      try {
+        bb = new Busboy({
+          headers: req.headers as { 'content-type': string },
+          limits: { files: 1, fileSize: this.maxBytes, fields: 32, fieldSize: 65_536, parts: 40, headerPairs: 100 },
+        });
+      } catch (e) {
+        reject(new BadRequestException(`not a multipart body: ${(e as Error).message}`));
+        return;
+      }
+      const fail = (e: Error) => {
+        current?.destroy(e);
+        const settle = receiving ? receiving.then((r) => r.object.discard(), () => undefined) : Promise.resolve();
+        void settle.then(() => reject(e instanceof HttpException ? e : new BadRequestException(`the upload did not complete: ${e.message}`)));
+      };
+      bb.on('field', (name: string, value: string, _nameTruncated: boolean, valueTruncated: boolean) => {
+        if (valueTruncated) problem ??= new PayloadTooLargeException(`form field ${name}: at most 65536 bytes`);
+        else if (name in fields) problem ??= new BadRequestException(`form field ${name} sent twice`);
+        else fields[name] = value;
+      });
+      bb.on('file', (field: string, file: Readable, filename: string, _encoding: string, mime: string) => {
+        if (field !== 'file') {
+          problem ??= new BadRequestException(`the file goes in a part named "file" (got "${field}")`);
+          file.resume();
+          return;
+        }
+        current = file;
+        receiving = this.receive(file, filename, mime);
+        receiving.catch(() => undefined);
+      });
+      bb.on('filesLimit', () => (problem ??= new BadRequestException('one file per request')));
+      bb.on('fieldsLimit', () => (problem ??= new BadRequestException('at most 32 form fields')));
+      bb.on('partsLimit', () => (problem ??= new BadRequestException('at most 40 parts')));
+      bb.on('error', (e: Error) => fail(e));
+      bb.on('finish', () => {
+        if (!receiving) {
+          resolve({ fields, problem });
+          return;
+        }
+        receiving.then(
+          (received) => resolve({ fields, received, problem }),
+          (e: Error) => fail(e),
+        );
+      });
+      body.on('error', (e: Error) => fail(e));
+      body.on('close', () => {
+        if (!(body as Readable & { complete?: boolean }).complete && !body.readableEnded) fail(new Error('the client went away'));
+      });
+      body.pipe(bb);
+    });
+  }
+
+  async upload(def: FileTableDef, repo: CrudRepository, req: FastifyRequest, fieldsDto?: new () => object): Promise<unknown> {
+    const type = String(req.headers['content-type'] ?? '');
+    if (!/^multipart\/form-data\s*;/i.test(type)) throw new UnsupportedMediaTypeException('send multipart/form-data with one part named "file"');
+    const { fields, received, problem } = await this.parse(req);
+    const discard = () => received?.object.discard().catch(() => undefined);
+    try {
+      if (problem) throw problem;
+      if (!received) throw new BadRequestException('no part named "file"');
+      if (received.truncated) throw new PayloadTooLargeException(`the file is larger than ${this.maxBytes} bytes (FILES_MAX_BYTES)`);
+      const name = safeFileName(received.name);
+      const sniffed = sniff(received.head);
+      const kept = keptType(sniffed, received.claimed);
+      const byName = BY_EXTENSION[extname(name).toLowerCase()];
+      if (this.refuseMismatch && byName && byName !== kept && !(kept.startsWith('text/') && byName.startsWith('text/'))) {
+        throw new UnsupportedMediaTypeException(`${name}: the bytes are ${kept}, not ${byName} (FILES_TYPE_MISMATCH=refuse)`);
+      }
+      if (!allowedType(kept, this.allowed)) throw new UnsupportedMediaTypeException(`${kept} files are not accepted (FILES_ALLOWED_TYPES)`);
+      const verdict = await this.scanner.scan(() => received.object.open(), { size: received.size, type: kept });
+      if (!verdict.safe) throw new UnprocessableEntityException(`the file did not pass the scan (${verdict.findings.join(', ')}); nothing was stored`);
+      const dto = await this.fields(fields, fieldsDto);
+      const c = def.columns;
+      const server: Record<string, unknown> = {
+        [c.key]: received.object.key,
+        [c.size]: String(received.size),
+        [c.type]: kept,
+        [c.checksum]: received.sha256,
+      };
+      if (c.name && !(c.name in dto)) server[c.name] = name;
+      if (c.storedName) server[c.storedName] = `${received.object.key}${extname(name).slice(0, 16).replace(/[^.A-Za-z0-9]/g, '')}`;
+      if (c.provider) server[c.provider] = this.storage.provider;
+      if (c.bucket) server[c.bucket] = this.storage.bucket;
+      if (c.scannedAt) server[c.scannedAt] = new Date().toISOString();
+      if (c.safe) server[c.safe] = true;
+      if (c.scanResult) server[c.scanResult] = verdict;
+      await received.object.commit();
+      const owner = requestContext()?.userId;
+      if (this.ownerQuota === 0 || !c.owner || owner === undefined) return await repo.create(dto, undefined, server);
+      // One upload per owner at a time past this point: the sum and the insert cannot race.
+      return await this.db.transaction((client) =>
+        repo.withScope(
+          async (q) => {
+            await q.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [def.table, String(owner)]);
+            const used = Number(
+              ((await q.query(`SELECT coalesce(sum(${ident(c.size)}), 0)::text AS n FROM ${def.table} WHERE ${ident(c.owner!)} = $1`, [owner])).rows[0] as { n: string }).n,
+            );
+            if (used + received.size > this.ownerQuota) {
+              throw new PayloadTooLargeException(`your files would take ${used + received.size} bytes; your quota is ${this.ownerQuota} (FILES_QUOTA_BYTES); nothing was stored`);
+            }
+            return repo.create(dto, q, server);
+          },
+          'INSERT',
+          client,
+        ),
+      );
+    } catch (e) {
+      await discard();
+      throw e;
+    }
+  }
+
+  private async fields(fields: Record<string, string>, dtoClass?: new () => object): Promise<Record<string, unknown>> {
+    const names = Object.keys(fields);
+    if (names.length === 0) return {};
+    if (!dtoClass) throw new BadRequestException(`no form fields are accepted with the file (got ${names.join(', ')})`);
+    const dto = plainToInstance(dtoClass, { ...fields }, { enableImplicitConversion: true });
+    const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true });
+    if (errors.length) {
+      throw new BadRequestException(errors.flatMap((e) => Object.values(e.constraints ?? {})).join('; '));
+    }
+    return dto as Record<string, unknown>;
+  }
+
+  /**
+   * The bytes of a file the caller may read (404 otherwise), with `Range` (one range; 416 when
+   * it cannot be served), `ETag` (the SHA-256) and `If-None-Match` (304); always as an attachment
+   * under its sanitised name, never sniffed or run by the browser. Counts the download.
+   */
+  async download(def: FileTableDef, repo: CrudRepository, id: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    await repo.get({ [def.id]: id });
+    const c = def.columns;
+    const cols = [c.key, c.size, c.type, c.checksum, c.name].map((x) => (x ? ident(x) : 'NULL'));
+    const row = await repo.withScope(async (q) => {
+      const r = await q.query(`SELECT ${cols.map((x, i) => `${x} AS "c${i}"`).join(', ')} FROM ${def.table} WHERE ${ident(def.id)} = $1`, [id]);
+      return r.rows[0] as Record<string, unknown> | undefined;
+    });
+    if (!row) throw new NotFoundException('file not found');
+    const [key, sizeRaw, type, checksum, name] = [row.c0, row.c1, row.c2, row.c3, row.c4] as [string, string, string, string, string | null];
+    const size = Number(sizeRaw);
+    const etag = `"${checksum}"`;
+    reply.header('etag', etag);
+    reply.header('accept-ranges', 'bytes');
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('content-security-policy', "default-src 'none'; sandbox");
+    reply.header('content-disposition', contentDisposition(safeFileName(name ?? 'file')));
+    reply.header('cache-control', 'private, no-cache');
+    const inm = req.headers['if-none-match'];
+    if (typeof inm === 'string' && inm.split(',').some((t) => t.trim() === etag || t.trim() === '*')) {
+      reply.code(304).send();
+      return;
+    }
+    let range: { start: number; end: number } | undefined;
+    const header = req.headers.range;
+    const ifRange = req.headers['if-range'];
+    if (typeof header === 'string' && (ifRange === undefined || ifRange === etag)) {
+      const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+      let start = m && m[1] !== '' ? Number(m[1]) : NaN;
+      let end = m && m[2] !== '' ? Number(m[2]) : NaN;
+      if (m && m[1] === '' && m[2] !== '') {
+        start = Math.max(0, size - Number(m[2]));
+        end = size - 1;
+      } else if (m && m[2] === '') end = size - 1;
+      if (!m || Number.isNaN(start) || Number.isNaN(end) || start > end || start >= size) {
+        reply.code(416).header('content-range', `bytes */${size}`).send();
+        return;
+      }
+      range = { start, end: Math.min(end, size - 1) };
+    }
+    let stream: Readable;
+    try {
+      stream = await this.storage.open(key, range);
+    } catch {
+      throw new NotFoundException('the file’s bytes are missing from storage');
+    }
+    if (c.downloads || c.downloadedAt) {
+      const sets = [c.downloads ? `${ident(c.downloads)} = coalesce(${ident(c.downloads)}, 0) + 1` : '', c.downloadedAt ? `${ident(c.downloadedAt)} = now()` : '']
+        .filter(Boolean)
+        .join(', ');
+      await repo.withScope((q) => q.query(`UPDATE ${def.table} SET ${sets} WHERE ${ident(def.id)} = $1`, [id]), 'UPDATE');
+    }
+    reply.header('content-type', type || 'application/octet-stream');
+    if (range) {
+      reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`).header('content-length', String(range.end - range.start + 1));
+    } else {
+      reply.code(200).header('content-length', String(size));
+    }
+    reply.send(stream);
+  }
+}

@@ -1,0 +1,102 @@
+//! What the file templates see: quoted identifiers as TypeScript string literals.
+
+use super::{FileTable, FilesState};
+use nest_catalog::quote as sql;
+use nest_model::{Model, Resource};
+use nest_nestjs::quote as ts;
+use serde::Serialize;
+
+/// A column's name (unquoted) as a TS literal: the runtime quotes it with `ident`.
+fn col(c: &str) -> String {
+    ts::string(c)
+}
+
+#[derive(Serialize)]
+pub struct TableView {
+    /// `public.files`, for prose.
+    pub name: String,
+    pub key_ts: String,
+    pub table_ts: String,
+    pub id_ts: String,
+    /// (role, quoted column as a TS literal), for the roles the table has.
+    pub columns: Vec<(String, String)>,
+}
+
+#[derive(Serialize)]
+pub struct View {
+    pub tables: Vec<TableView>,
+    pub max_bytes: u64,
+    pub allowed_types: String,
+    pub route: String,
+}
+
+fn table_view(t: &FileTable, r: &Resource) -> TableView {
+    let c = &t.columns;
+    let mut columns = vec![
+        ("key", Some(&c.key)),
+        ("size", Some(&c.size)),
+        ("type", Some(&c.media_type)),
+        ("checksum", Some(&c.checksum)),
+        ("name", c.name.as_ref()),
+        ("storedName", c.stored_name.as_ref()),
+        ("provider", c.provider.as_ref()),
+        ("bucket", c.bucket.as_ref()),
+        ("scannedAt", c.scanned_at.as_ref()),
+        ("safe", c.safe.as_ref()),
+        ("scanResult", c.scan_result.as_ref()),
+        ("downloads", c.downloads.as_ref()),
+        ("downloadedAt", c.downloaded_at.as_ref()),
+        ("owner", c.owner.as_ref()),
+    ];
+    columns.retain(|(_, x)| x.is_some());
+    let id = r.fields.iter().find(|f| f.is_key).map(|f| f.column.clone()).unwrap_or_else(|| "id".into());
+    TableView {
+        name: r.qualified(),
+        key_ts: ts::string(&r.names.file),
+        table_ts: ts::string(&sql::qualified_always(&t.table.schema, &t.table.name)),
+        id_ts: col(&id),
+        columns: columns.into_iter().map(|(role, c)| (role.to_string(), col(c.unwrap()))).collect(),
+    }
+}
+
+impl View {
+    pub fn new(m: &Model, s: &FilesState) -> View {
+        let tables: Vec<TableView> =
+            s.tables.iter().filter_map(|t| m.resource_of(&t.table).map(|r| table_view(t, r))).collect();
+        View {
+            route: s
+                .tables
+                .first()
+                .and_then(|t| m.resource_of(&t.table))
+                .map(|r| r.names.route.clone())
+                .unwrap_or_default(),
+            tables,
+            max_bytes: s.max_bytes,
+            allowed_types: s.allowed_types.join(","),
+        }
+    }
+}
+
+/// A file table's controller.
+#[derive(Serialize)]
+pub struct ControllerView {
+    pub key_ts: String,
+    pub route: String,
+    pub human: String,
+    pub response_dto: String,
+    /// The update DTO validates the form fields sent with the file (none without one).
+    pub fields_dto: Option<String>,
+}
+
+impl ControllerView {
+    pub fn new(_t: &FileTable, r: &Resource) -> ControllerView {
+        let n = &r.names;
+        ControllerView {
+            key_ts: ts::string(&n.file),
+            route: n.route.clone(),
+            human: n.human.clone(),
+            response_dto: format!("{}ResponseDto", n.class),
+            fields_dto: r.operations.update.then(|| format!("Update{}Dto", n.class)),
+        }
+    }
+}

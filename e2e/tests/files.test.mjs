@@ -1,0 +1,248 @@
+// File storage over HTTP (seed scenario 6, first part), run by crates/cli/tests/e2e.rs::files_*:
+// streaming uploads to local disk (a 200 MB one with the app's heap capped at 128 MB, its peak
+// RSS measured), SHA-256 and size recorded by the server, media types from the bytes, names
+// neutralised, size limit, aborted uploads, the EICAR test file, range downloads with ETag, and
+// another user's files out of reach.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { BASE, call, db, expectError, expectStatus } from './lib.mjs';
+
+const APP_PID = process.env.APP_PID;
+const STORE = process.env.FILES_DIR;
+const MAX = Number(process.env.FILES_MAX_BYTES);
+const QUOTA = Number(process.env.FILES_QUOTA_BYTES);
+const BIG = Number(process.env.FILES_BIG_BYTES ?? 200 * 1024 * 1024);
+const PASSWORD = 'files password 123';
+let sql;
+const tok = {};
+const user = {};
+
+const vm = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${APP_PID}/status`, 'utf8'))[1]) * 1024;
+
+/** Every object in the store (not counting interrupted uploads). */
+function stored() {
+  if (!existsSync(STORE)) return [];
+  return readdirSync(STORE).filter((d) => d !== '.incoming').flatMap((d) => readdirSync(join(STORE, d)));
+}
+function incoming() {
+  return existsSync(join(STORE, '.incoming')) ? readdirSync(join(STORE, '.incoming')) : [];
+}
+const rows = async () => Number((await sql.query('SELECT count(*)::int AS n FROM files')).rows[0].n);
+
+/** A multipart body: fields, then the file part, as chunks (a generator for big ones). */
+function multipart(name, parts, { fields = {}, type = 'application/octet-stream', field = 'file' } = {}) {
+  const boundary = `----nestgen${randomBytes(8).toString('hex')}`;
+  const head = Object.entries(fields)
+    .map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`)
+    .join('');
+  const fileHead = `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${name}"\r\nContent-Type: ${type}\r\n\r\n`;
+  const tail = `\r\n--${boundary}--\r\n`;
+  return {
+    type: `multipart/form-data; boundary=${boundary}`,
+    *chunks() {
+      yield Buffer.from(head + fileHead, 'utf8');
+      yield* parts();
+      yield Buffer.from(tail);
+    },
+  };
+}
+
+async function upload(t, name, bytes, opts = {}) {
+  const m = multipart(name, function* () {
+    yield bytes;
+  }, opts);
+  const body = Buffer.concat([...m.chunks()]);
+  const r = await fetch(`${BASE}/files/upload`, { method: 'POST', headers: { authorization: `Bearer ${t}`, 'content-type': m.type }, body });
+  const text = await r.text();
+  return { status: r.status, body: text ? JSON.parse(text) : undefined, text };
+}
+
+async function download(t, id, headers = {}) {
+  const r = await fetch(`${BASE}/files/${id}/content`, { headers: { authorization: `Bearer ${t}`, ...headers } });
+  return { status: r.status, headers: r.headers, bytes: Buffer.from(await r.arrayBuffer()) };
+}
+
+before(async () => {
+  sql = await db();
+  const role = (await sql.query("SELECT id FROM roles WHERE slug = 'user'")).rows[0].id;
+  for (const who of ['a', 'b']) {
+    const email = `${who}@files.io`;
+    user[who] = expectStatus(await call('POST', '/auth/register', { email, password: PASSWORD, name: who }), 201, `register ${who}`).body.data;
+    await sql.query('INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)', [user[who].id, role]);
+    tok[who] = expectStatus(await call('POST', '/auth/login', { email, password: PASSWORD }), 200, `login ${who}`).body.accessToken;
+  }
+});
+
+after(async () => {
+  await sql?.end();
+});
+
+test('a 200 MB upload streams to disk: checksum and size right, the heap never holds it', async () => {
+  const chunk = randomBytes(1024 * 1024);
+  const hash = createHash('sha256');
+  const n = Math.ceil(BIG / chunk.length);
+  const m = multipart('big.bin', function* () {
+    for (let i = 0; i < n; i++) {
+      const c = Buffer.from(chunk);
+      c.writeUInt32BE(i, 0);
+      hash.update(c);
+      yield c;
+    }
+  });
+  const rss = vm('VmRSS');
+  const started = performance.now();
+  const status = await new Promise((resolve, reject) => {
+    const u = new URL(`${BASE}/files/upload`);
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { authorization: `Bearer ${tok.a}`, 'content-type': m.type } }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ code: res.statusCode, text }));
+    });
+    req.on('error', reject);
+    const it = m.chunks();
+    const pump = () => {
+      for (;;) {
+        const next = it.next();
+        if (next.done) return req.end();
+        if (!req.write(next.value)) return req.once('drain', pump);
+      }
+    };
+    pump();
+  });
+  const seconds = (performance.now() - started) / 1000;
+  assert.equal(status.code, 201, status.text);
+  const row = JSON.parse(status.text).data;
+  const peak = vm('VmHWM');
+  console.log(`# upload: ${(n * chunk.length) / 1e6} MB in ${seconds.toFixed(1)} s; app RSS ${(rss / 1e6).toFixed(0)} MB before, peak ${(peak / 1e6).toFixed(0)} MB`);
+  assert.equal(row.checksum, hash.digest('hex'));
+  assert.equal(row.sizeBytes, String(n * chunk.length));
+  assert.equal(row.mimeType, 'application/octet-stream');
+  assert.equal(row.originalName, 'big.bin');
+  assert.equal(row.ownerId, user.a.id, 'the owner is the uploader');
+  for (const hidden of ['storagePath', 'storageProvider', 'storageBucket', 'filename']) assert.ok(!(hidden in row), `${hidden} is not returned`);
+  assert.ok(peak - rss < 100e6, `peak RSS grew by ${((peak - rss) / 1e6).toFixed(0)} MB`);
+
+  // A range of the big file: exact bytes.
+  const r = await download(tok.a, row.id, { range: 'bytes=1048570-1048585' });
+  assert.equal(r.status, 206);
+  assert.equal(r.headers.get('content-range'), `bytes 1048570-1048585/${n * chunk.length}`);
+  const expected = Buffer.concat([chunk.subarray(1048570, 1048576), (() => {
+    const c = Buffer.from(chunk);
+    c.writeUInt32BE(1, 0);
+    return c.subarray(0, 10);
+  })()]);
+  assert.deepEqual(r.bytes, expected);
+});
+
+test('downloads: whole, ranges, suffix ranges, 416, ETag and 304, safe disposition, counted', async () => {
+  const bytes = Buffer.from('0123456789abcdefghijklmnopqrstuvwxyz');
+  const up = expectStatus(await upload(tok.a, 'notes.txt', bytes, { type: 'text/plain' }), 201, 'upload').body.data;
+  assert.equal(up.mimeType, 'text/plain');
+  const whole = await download(tok.a, up.id);
+  assert.equal(whole.status, 200);
+  assert.deepEqual(whole.bytes, bytes);
+  assert.equal(whole.headers.get('etag'), `"${createHash('sha256').update(bytes).digest('hex')}"`);
+  assert.equal(whole.headers.get('x-content-type-options'), 'nosniff');
+  assert.match(whole.headers.get('content-disposition'), /^attachment; filename="notes.txt"/);
+  assert.equal((await download(tok.a, up.id, { range: 'bytes=10-15' })).bytes.toString(), 'abcdef');
+  assert.equal((await download(tok.a, up.id, { range: 'bytes=-3' })).bytes.toString(), 'xyz');
+  assert.equal((await download(tok.a, up.id, { range: 'bytes=30-' })).bytes.toString(), 'uvwxyz');
+  const bad = await download(tok.a, up.id, { range: 'bytes=100-200' });
+  assert.equal(bad.status, 416);
+  assert.equal(bad.headers.get('content-range'), `bytes */${bytes.length}`);
+  assert.equal((await download(tok.a, up.id, { 'if-none-match': whole.headers.get('etag') })).status, 304);
+  const count = (await sql.query('SELECT downloaded_count FROM files WHERE id = $1', [up.id])).rows[0].downloaded_count;
+  assert.equal(count, 4, 'every served download counted (not the 416 nor the 304)');
+
+  // Another user: no row, no bytes.
+  expectError(await call('GET', `/files/${up.id}`, undefined, { headers: { authorization: `Bearer ${tok.b}` } }), 404, 'another user’s file');
+  assert.equal((await download(tok.b, up.id)).status, 404);
+  assert.equal((await download(tok.a, '00000000-0000-0000-0000-000000000000')).status, 404);
+});
+
+test('the media type comes from the bytes; names lose paths and control characters; empty files are files', async () => {
+  const zip = Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), randomBytes(60)]);
+  const fake = expectStatus(await upload(tok.a, 'photo.png', zip, { type: 'image/png' }), 201, 'zip named png').body.data;
+  assert.equal(fake.mimeType, 'application/zip', 'stored as what it is (FILES_TYPE_MISMATCH=store)');
+  const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(40)]);
+  assert.equal(expectStatus(await upload(tok.a, 'real.png', png, { type: 'application/octet-stream' }), 201, 'png').body.data.mimeType, 'image/png');
+
+  for (const [raw, kept] of [
+    ['../../etc/passwd', 'passwd'],
+    ['..\\..\\x', 'x'],
+    ['a\u0000b.txt', 'ab.txt'],
+    ['con.txt', '_con.txt'],
+    ['...', 'file'],
+    [`${'n'.repeat(400)}.pdf`, `${'n'.repeat(251)}.pdf`],
+  ]) {
+    const f = expectStatus(await upload(tok.a, raw, Buffer.from('hello')), 201, `name ${JSON.stringify(raw)}`).body.data;
+    assert.equal(f.originalName, kept, JSON.stringify(raw));
+    const d = await download(tok.a, f.id);
+    assert.ok(!/[/\\\u0000]/.test(d.headers.get('content-disposition')), d.headers.get('content-disposition'));
+  }
+  const unicode = expectStatus(await upload(tok.a, 'résumé final.txt', Buffer.from('x')), 201, 'unicode').body.data;
+  const cd = (await download(tok.a, unicode.id)).headers.get('content-disposition');
+  assert.equal(cd, `attachment; filename="r_sum_ final.txt"; filename*=UTF-8''r%C3%A9sum%C3%A9%20final.txt`);
+
+  const empty = expectStatus(await upload(tok.a, 'empty.dat', Buffer.alloc(0)), 201, 'zero bytes').body.data;
+  assert.equal(empty.sizeBytes, '0');
+  assert.equal(empty.checksum, createHash('sha256').digest('hex'));
+  const d = await download(tok.a, empty.id);
+  assert.equal(d.status, 200);
+  assert.equal(d.bytes.length, 0);
+});
+
+test('refused uploads store nothing: too large, EICAR, wrong part, not multipart, cut short', async () => {
+  const before = { rows: await rows(), objects: stored().length };
+  const over = await upload(tok.a, 'over.bin', Buffer.alloc(MAX + 1));
+  assert.equal(over.status, 413, over.text);
+  const eicar = Buffer.from('X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*', 'latin1');
+  const virus = await upload(tok.a, 'eicar.com', Buffer.concat([randomBytes(100), eicar, randomBytes(100)]));
+  assert.equal(virus.status, 422, virus.text);
+  assert.match(virus.body.message, /EICAR/);
+  assert.equal((await upload(tok.a, 'x.txt', Buffer.from('x'), { field: 'attachment' })).status, 400);
+  expectError(await call('POST', '/files/upload', { storagePath: '/etc/passwd' }, { headers: { authorization: `Bearer ${tok.a}` } }), 415, 'JSON instead of a file');
+  // Columns the server owns cannot be sent as form fields; unknown ones neither.
+  assert.equal((await upload(tok.a, 'x.txt', Buffer.from('x'), { fields: { checksum: 'abc' } })).status, 400);
+  assert.equal((await upload(tok.a, 'x.txt', Buffer.from('x'), { fields: { ownerId: user.b.id } })).status, 400);
+  expectError(await call('POST', '/files', { storageProvider: 'local', storagePath: '/etc/passwd', originalName: 'x', filename: 'x', mimeType: 'x', sizeBytes: '1', checksum: 'x' }, { headers: { authorization: `Bearer ${tok.a}` } }), 404, 'no create route but upload');
+
+  // A client that goes away in the middle of the file.
+  const m = multipart('cut.bin', function* () {
+    yield randomBytes(256 * 1024);
+  });
+  await new Promise((resolve) => {
+    const u = new URL(`${BASE}/files/upload`);
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { authorization: `Bearer ${tok.a}`, 'content-type': m.type, 'content-length': String(10 * 1024 * 1024) } });
+    req.on('error', () => resolve());
+    const it = m.chunks();
+    req.write(it.next().value);
+    req.write(it.next().value, () => setTimeout(() => {
+      req.destroy();
+      resolve();
+    }, 300));
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(await rows(), before.rows, 'no row');
+  assert.equal(stored().length, before.objects, 'no object');
+  assert.deepEqual(incoming(), [], 'no leftover bytes');
+});
+
+test('a quota per owner: the upload that would pass it is refused whole (413), others go on', async () => {
+  const used = Number((await sql.query('SELECT sum(size_bytes)::bigint AS n FROM files WHERE owner_id = $1', [user.a.id])).rows[0].n);
+  const over = QUOTA - used + 1;
+  assert.ok(over > 0 && over < MAX, `the test's quota leaves room (${used} of ${QUOTA} used)`);
+  const before = { rows: await rows(), objects: stored().length };
+  const r = await upload(tok.a, 'over-quota.bin', randomBytes(over));
+  assert.equal(r.status, 413, r.text);
+  assert.match(r.body.message, /quota/);
+  assert.equal(await rows(), before.rows);
+  assert.equal(stored().length, before.objects, 'its bytes are gone too');
+  // Exactly up to the quota is fine; another owner has a quota of their own.
+  expectStatus(await upload(tok.a, 'fits.bin', randomBytes(over - 1)), 201, 'up to the quota');
+  expectStatus(await upload(tok.b, 'b.bin', randomBytes(over)), 201, 'another owner');
+});
