@@ -246,3 +246,46 @@ test('a quota per owner: the upload that would pass it is refused whole (413), o
   expectStatus(await upload(tok.a, 'fits.bin', randomBytes(over - 1)), 201, 'up to the quota');
   expectStatus(await upload(tok.b, 'b.bin', randomBytes(over)), 201, 'another owner');
 });
+
+test('folders: paths kept by the database; move and rename carry the tree; no cycles; deleting a folder deletes what it holds', async () => {
+  // User b: a's quota is full after the quota test.
+  const a = { headers: { authorization: `Bearer ${tok.b}` } };
+  const mk = async (name, parentFolderId) => expectStatus(await call('POST', '/folders', { name, ...(parentFolderId ? { parentFolderId } : {}) }, a), 201, `folder ${name}`).body.data;
+  const get = async (id) => expectStatus(await call('GET', `/folders/${id}`, undefined, a), 200, 'folder').body.data;
+  const docs = await mk('docs');
+  const year = await mk('2024', docs.id);
+  const q1 = await mk('q1', year.id);
+  assert.deepEqual([docs, year, q1].map((f) => [f.path, f.level]), [['/docs', 0], ['/docs/2024', 1], ['/docs/2024/q1', 2]]);
+  // The path is the server's: a client's is ignored or refused, never stored.
+  const forged = await call('POST', '/folders', { name: 'x', path: '/etc' }, a);
+  assert.ok(forged.status === 400 || forged.body?.data?.path === '/x', forged.text);
+
+  expectStatus(await call('PATCH', `/folders/${docs.id}`, { name: 'papers' }, a), 200, 'rename');
+  assert.equal((await get(q1.id)).path, '/papers/2024/q1', 'a rename reaches the bottom of the tree');
+  const archive = await mk('archive');
+  expectStatus(await call('PATCH', `/folders/${year.id}`, { parentFolderId: archive.id }, a), 200, 'move');
+  assert.deepEqual([(await get(year.id)).path, (await get(q1.id)).path, (await get(q1.id)).level], ['/archive/2024', '/archive/2024/q1', 2]);
+  for (const [id, parent] of [
+    [archive.id, q1.id],
+    [archive.id, archive.id],
+  ]) {
+    const r = await call('PATCH', `/folders/${id}`, { parentFolderId: parent }, a);
+    assert.ok(r.status === 400 || r.status === 409 || r.status === 422, `a cycle: ${r.status} ${r.text}`);
+  }
+  assert.equal((await get(archive.id)).path, '/archive');
+  const slash = await call('POST', '/folders', { name: 'a/b' }, a);
+  assert.ok([400, 409, 422].includes(slash.status), slash.text);
+
+  // A file in the bottom folder goes with a delete of the top one, and comes back with its restore.
+  const f = expectStatus(await upload(tok.b, 'in-q1.txt', Buffer.from('q1'), { fields: { folderId: q1.id } }), 201, 'file in q1').body.data;
+  assert.equal(f.folderId, q1.id);
+  const gone = expectStatus(await upload(tok.b, 'deleted-before.txt', Buffer.from('x'), { fields: { folderId: q1.id } }), 201, 'file').body.data;
+  expectStatus(await call('DELETE', `/files/${gone.id}`, undefined, a), 204, 'delete a file first');
+  expectStatus(await call('DELETE', `/folders/${archive.id}`, undefined, a), 204, 'delete the top folder');
+  expectError(await call('GET', `/folders/${q1.id}`, undefined, a), 404, 'the folder below');
+  expectError(await call('GET', `/files/${f.id}`, undefined, a), 404, 'the file below');
+  expectStatus(await call('POST', `/folders/${archive.id}/restore`, undefined, a), 200, 'restore');
+  assert.equal((await get(q1.id)).path, '/archive/2024/q1');
+  expectStatus(await call('GET', `/files/${f.id}`, undefined, a), 200, 'the file is back');
+  expectError(await call('GET', `/files/${gone.id}`, undefined, a), 404, 'what was deleted before stays deleted');
+});

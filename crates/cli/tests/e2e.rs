@@ -936,6 +936,14 @@ fn files_upload_stream_scan_and_download() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The folders the files point into: their tree is kept by db/09-files.sql.
+    let out = Command::new(env!("CARGO_BIN_EXE_nest-generator"))
+        .args(["generate", "folders"])
+        .current_dir(&project)
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     link_node_modules(&project);
     tsc(&project, &[]);
     let mut db = TestDb::create("e2e_files");

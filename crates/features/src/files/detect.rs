@@ -177,6 +177,10 @@ impl FileColumns {
     }
 }
 
+pub fn is_text_column(c: &Column) -> bool {
+    is_text(c)
+}
+
 fn is_text(c: &Column) -> bool {
     matches!(c.ty.name.as_str(), "text" | "character varying" | "character" | "citext") && !c.ty.array
 }

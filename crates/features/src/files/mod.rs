@@ -22,7 +22,7 @@ use nest_model::{
     ResourceKind, Setting, Source,
 };
 use nest_nestjs::{
-    AppModule, Assets, Contribute, Contributions, ExtraController, FeatureFile, Import, Ownership, Package,
+    AppModule, Assets, Contribute, Contributions, DbFile, ExtraController, FeatureFile, Import, Ownership, Package,
     RenderError, Rendered, ResourceContributions, Route,
 };
 use serde::Serialize;
@@ -76,8 +76,25 @@ static KEYS: &[ConfigKey] = &[
 #[derive(Debug, Clone, Serialize)]
 pub struct FilesState {
     pub tables: Vec<FileTable>,
+    /// Folder trees the file tables point into (a self-referencing table with a name and a
+    /// materialized path), kept by db/09-files.sql.
+    pub folders: Vec<FolderTree>,
     pub max_bytes: u64,
     pub allowed_types: Vec<String>,
+}
+
+/// A folder table whose paths, levels and soft deletes the database keeps.
+#[derive(Debug, Clone, Serialize)]
+pub struct FolderTree {
+    pub table: nest_catalog::QualifiedName,
+    pub id: String,
+    pub parent: String,
+    pub name: String,
+    pub path: String,
+    pub level: Option<String>,
+    pub deleted_at: Option<String>,
+    /// (file table, its folder column, its deleted_at column).
+    pub files: Vec<(nest_catalog::QualifiedName, String, Option<String>)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -164,13 +181,90 @@ fn resolve(cx: &mut ModelCx) -> Option<FilesState> {
     if tables.is_empty() {
         return None;
     }
+    let folders = folder_trees(cx, &tables);
     let max_bytes = config.section_value("files", "max_bytes").and_then(|v| v.as_integer()).map(|n| n as u64);
     let allowed_types = config
         .section_value("files", "allowed_types")
         .and_then(|v| v.as_array())
         .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
         .unwrap_or_default();
-    Some(FilesState { tables, max_bytes: max_bytes.unwrap_or(100 << 20), allowed_types })
+    Some(FilesState { tables, folders, max_bytes: max_bytes.unwrap_or(100 << 20), allowed_types })
+}
+
+/// The folder tables file tables point into: a foreign key to a table that references itself and
+/// has a name and a text path column. Their path and level become the database's to keep.
+fn folder_trees(cx: &mut ModelCx, tables: &[FileTable]) -> Vec<FolderTree> {
+    let catalog = cx.catalog;
+    let mut trees: Vec<FolderTree> = Vec::new();
+    for ft in tables {
+        let Some(t) = catalog.table(&ft.table.schema, &ft.table.name) else { continue };
+        for fk in t.foreign_keys.iter().filter(|fk| fk.columns.len() == 1) {
+            let Some(f) = catalog.table(&fk.references.schema, &fk.references.name) else { continue };
+            let Some(id) = f.primary_key.as_ref().filter(|k| k.columns.len() == 1).map(|k| k.columns[0].clone()) else {
+                continue;
+            };
+            let Some(parent) = f
+                .foreign_keys
+                .iter()
+                .find(|x| x.columns.len() == 1 && x.references == fk.references && x.referenced_columns == [id.clone()])
+                .map(|x| x.columns[0].clone())
+            else {
+                continue;
+            };
+            let text = |n: &str| f.column(n).is_some_and(detect::is_text_column);
+            let Some(name) = ["name", "title"].into_iter().find(|n| text(n)) else { continue };
+            let Some(path) = ["path", "full_path", "materialized_path"].into_iter().find(|n| text(n)) else { continue };
+            let level = ["level", "depth"].into_iter().find(|n| {
+                f.column(n).is_some_and(|c| c.ty.name == "integer" || c.ty.name == "smallint" || c.ty.name == "bigint")
+            });
+            let soft = |q: &nest_catalog::QualifiedName| {
+                cx.resources.iter().find(|r| r.is(q)).and_then(|r| r.soft_delete.map(|i| r.fields[i].column.clone()))
+            };
+            let file = (ft.table.clone(), fk.columns[0].clone(), soft(&ft.table));
+            if let Some(tree) = trees.iter_mut().find(|x| x.table == fk.references) {
+                tree.files.push(file);
+                continue;
+            }
+            let deleted_at = soft(&fk.references);
+            trees.push(FolderTree {
+                table: fk.references.clone(),
+                id,
+                parent,
+                name: name.into(),
+                path: path.into(),
+                level: level.map(str::to_string),
+                deleted_at,
+                files: vec![file],
+            });
+        }
+    }
+    for tree in &trees {
+        if let Some(r) = cx.resources.iter_mut().find(|r| r.is(&tree.table)) {
+            r.features.entry(crate::own_rows::DEF.id.to_string()).or_insert_with(|| {
+                Setting::new(true, Source::Inferred("the folders of a file store: each is its owner's".into()))
+            });
+            for f in r
+                .fields
+                .iter_mut()
+                .filter(|f| f.column == tree.path || tree.level.as_deref() == Some(f.column.as_str()))
+            {
+                f.access = Access::ReadOnly;
+                f.required_on_create = false;
+                f.why = Some("kept by the database from the parent folder (db/09-files.sql)".into());
+            }
+            r.note(
+                DEF.id,
+                format!(
+                    "{}: a folder tree: {} and {} kept by the database; moving or renaming a folder updates every folder below it in the same statement; a folder cannot move into itself; deleting one deletes what it holds{}",
+                    r.table,
+                    tree.path,
+                    tree.level.as_deref().unwrap_or("its depth"),
+                    if tree.deleted_at.is_some() { " (and restoring it restores them)" } else { "" }
+                ),
+            );
+        }
+    }
+    trees
 }
 
 impl Resolve for Files {
@@ -199,6 +293,7 @@ const TEMPLATES: &[(&str, &str)] = nest_nestjs::templates![
     "templates", "files";
     "files.tables.ts.j2",
     "files.controller.ts.j2",
+    "folders.sql.j2",
     "env.j2",
     "readme.md.j2",
 ];
@@ -231,6 +326,13 @@ impl Contribute for Files {
             body: Rendered::new("files/files.tables.ts.j2", &v)?,
             ownership: Ownership::Generated,
         });
+        if !s.folders.is_empty() {
+            out.db.push(DbFile {
+                name: "09-files.sql".into(),
+                body: Rendered::new("files/folders.sql.j2", &v)?,
+                doc: "files: folder paths kept by the database; moves, renames and deletes carried to what a folder holds.".into(),
+            });
+        }
         out.modules.push(AppModule { class: "FilesModule".into(), module: "core/files/files.module".into() });
         out.env.push(Rendered::new("files/env.j2", &v)?);
         out.readme.push(Rendered::new("files/readme.md.j2", &v)?);
@@ -318,6 +420,17 @@ mod tests {
         assert_eq!(access("original_name"), Access::ReadWrite, "the name may be changed");
         assert!(r.features.get("own-rows").is_some_and(|x| x.value), "files are their owner's");
         assert!(m.resource("folders").is_some_and(|f| s.of(f).is_none()));
+        // The folders the files point into: a tree whose path and level the database keeps.
+        let tree = &s.folders[0];
+        assert_eq!(
+            (tree.table.name.as_str(), tree.parent.as_str(), tree.path.as_str()),
+            ("folders", "parent_folder_id", "path")
+        );
+        assert_eq!((tree.level.as_deref(), tree.deleted_at.as_deref()), (Some("level"), Some("deleted_at")));
+        assert_eq!(tree.files[0].1, "folder_id");
+        let folders = m.resource("folders").unwrap();
+        assert_eq!(folders.field("path").unwrap().access, Access::ReadOnly);
+        assert!(folders.features.get("own-rows").is_some_and(|x| x.value));
     }
 
     #[test]

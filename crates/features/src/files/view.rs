@@ -1,6 +1,6 @@
 //! What the file templates see: quoted identifiers as TypeScript string literals.
 
-use super::{FileTable, FilesState};
+use super::{FileTable, FilesState, FolderTree};
 use nest_catalog::quote as sql;
 use nest_model::{Model, Resource};
 use nest_nestjs::quote as ts;
@@ -22,9 +22,48 @@ pub struct TableView {
     pub columns: Vec<(String, String)>,
 }
 
+/// Identifiers of a folder tree, quoted for SQL.
+#[derive(Serialize)]
+pub struct FolderView {
+    pub table: String,
+    /// A name for its trigger functions (`nestgen.folders_<n>_...`).
+    pub tag: String,
+    pub id: String,
+    pub parent: String,
+    pub name: String,
+    pub path: String,
+    pub level: Option<String>,
+    pub deleted_at: Option<String>,
+    /// (table, folder column, deleted_at column), quoted.
+    pub files: Vec<(String, String, Option<String>)>,
+}
+
+fn folder_view(i: usize, t: &FolderTree) -> FolderView {
+    let q = |c: &str| sql::ident_always(c);
+    FolderView {
+        table: sql::qualified_always(&t.table.schema, &t.table.name),
+        tag: format!(
+            "{}{i}",
+            t.table.name.chars().filter(|c| c.is_ascii_alphanumeric()).take(40).collect::<String>().to_lowercase()
+        ),
+        id: q(&t.id),
+        parent: q(&t.parent),
+        name: q(&t.name),
+        path: q(&t.path),
+        level: t.level.as_deref().map(q),
+        deleted_at: t.deleted_at.as_deref().map(q),
+        files: t
+            .files
+            .iter()
+            .map(|(ft, c, d)| (sql::qualified_always(&ft.schema, &ft.name), q(c), d.as_deref().map(q)))
+            .collect(),
+    }
+}
+
 #[derive(Serialize)]
 pub struct View {
     pub tables: Vec<TableView>,
+    pub folders: Vec<FolderView>,
     pub max_bytes: u64,
     pub allowed_types: String,
     pub route: String,
@@ -71,6 +110,7 @@ impl View {
                 .map(|r| r.names.route.clone())
                 .unwrap_or_default(),
             tables,
+            folders: s.folders.iter().enumerate().map(|(i, t)| folder_view(i, t)).collect(),
             max_bytes: s.max_bytes,
             allowed_types: s.allowed_types.join(","),
         }
