@@ -156,7 +156,7 @@ test('downloads: whole, ranges, suffix ranges, 416, ETag and 304, safe dispositi
   assert.equal(bad.headers.get('content-range'), `bytes */${bytes.length}`);
   assert.equal((await download(tok.a, up.id, { 'if-none-match': whole.headers.get('etag') })).status, 304);
   const count = (await sql.query('SELECT downloaded_count FROM files WHERE id = $1', [up.id])).rows[0].downloaded_count;
-  assert.equal(count, 4, 'every served download counted (not the 416 nor the 304)');
+  assert.equal(count, 1, 'counted once: not the ranges past the first byte, the 416 or the 304');
 
   // Another user: no row, no bytes.
   expectError(await call('GET', `/files/${up.id}`, undefined, { headers: { authorization: `Bearer ${tok.b}` } }), 404, 'another user’s file');
@@ -276,6 +276,16 @@ test('folders: paths kept by the database; move and rename carry the tree; no cy
   const slash = await call('POST', '/folders', { name: 'a/b' }, a);
   assert.ok([400, 409, 422].includes(slash.status), slash.text);
 
+  // Another user's tree with the same paths is another tree: renaming or deleting it touches
+  // nothing of b's, and b's folders are no parent for a.
+  const other = { headers: { authorization: `Bearer ${tok.a}` } };
+  const twin = expectStatus(await call('POST', '/folders', { name: 'archive' }, other), 201, 'a twin root').body.data;
+  assert.equal(twin.path, '/archive');
+  expectError(await call('POST', '/folders', { name: 'intruder', parentFolderId: year.id }, other), 409, 'another user’s folder as a parent');
+  expectStatus(await call('PATCH', `/folders/${twin.id}`, { name: 'elsewhere' }, other), 200, 'rename the twin');
+  expectStatus(await call('DELETE', `/folders/${twin.id}`, undefined, other), 204, 'delete the twin');
+  assert.equal((await get(q1.id)).path, '/archive/2024/q1', 'b’s tree untouched');
+
   // A file in the bottom folder goes with a delete of the top one, and comes back with its restore.
   const f = expectStatus(await upload(tok.b, 'in-q1.txt', Buffer.from('q1'), { fields: { folderId: q1.id } }), 201, 'file in q1').body.data;
   assert.equal(f.folderId, q1.id);
@@ -288,4 +298,35 @@ test('folders: paths kept by the database; move and rename carry the tree; no cy
   assert.equal((await get(q1.id)).path, '/archive/2024/q1');
   expectStatus(await call('GET', `/files/${f.id}`, undefined, a), 200, 'the file is back');
   expectError(await call('GET', `/files/${gone.id}`, undefined, a), 404, 'what was deleted before stays deleted');
+});
+
+test('bytes after the closing boundary are not read, and dropping the connection then keeps the file', async () => {
+  const m = multipart('kept.txt', function* () {
+    yield Buffer.from('kept');
+  });
+  const [first, ...rest] = [...m.chunks()];
+  const res = await new Promise((resolve, reject) => {
+    const u = new URL(`${BASE}/files/upload`);
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { authorization: `Bearer ${tok.b}`, 'content-type': m.type } }, (r) => {
+      let text = '';
+      r.on('data', (d) => (text += d));
+      r.on('end', () => {
+        req.destroy();
+        resolve({ status: r.statusCode, text });
+      });
+    });
+    req.on('error', () => undefined);
+    req.write(first);
+    for (const c of rest) req.write(c);
+    // Filler after the closing boundary, until the answer comes.
+    const filler = setInterval(() => req.write(Buffer.alloc(1024, 0x20)), 20);
+    req.on('close', () => clearInterval(filler));
+    setTimeout(() => reject(new Error('no answer')), 10_000);
+  });
+  assert.equal(res.status, 201, res.text);
+  await new Promise((r) => setTimeout(r, 300));
+  const id = JSON.parse(res.text).data.id;
+  const d = await download(tok.b, id);
+  assert.equal(d.status, 200);
+  assert.equal(d.bytes.toString(), 'kept');
 });

@@ -88,6 +88,8 @@ pub struct FilesState {
 pub struct FolderTree {
     pub table: nest_catalog::QualifiedName,
     pub id: String,
+    /// The key's type, without modifiers (`uuid`, `bigint`, ...).
+    pub id_type: String,
     pub parent: String,
     pub name: String,
     pub path: String,
@@ -226,9 +228,11 @@ fn folder_trees(cx: &mut ModelCx, tables: &[FileTable]) -> Vec<FolderTree> {
                 continue;
             }
             let deleted_at = soft(&fk.references);
+            let id_type = f.column(&id).map(|c| c.ty.name.clone()).unwrap_or_else(|| "text".into());
             trees.push(FolderTree {
                 table: fk.references.clone(),
                 id,
+                id_type,
                 parent,
                 name: name.into(),
                 path: path.into(),

@@ -29,6 +29,7 @@ pub struct FolderView {
     /// A name for its trigger functions (`nestgen.folders_<n>_...`).
     pub tag: String,
     pub id: String,
+    pub id_type: String,
     pub parent: String,
     pub name: String,
     pub path: String,
@@ -47,6 +48,7 @@ fn folder_view(i: usize, t: &FolderTree) -> FolderView {
             t.table.name.chars().filter(|c| c.is_ascii_alphanumeric()).take(40).collect::<String>().to_lowercase()
         ),
         id: q(&t.id),
+        id_type: t.id_type.clone(),
         parent: q(&t.parent),
         name: q(&t.name),
         path: q(&t.path),

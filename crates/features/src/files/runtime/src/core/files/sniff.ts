@@ -70,7 +70,8 @@ const TEXT_SUBTYPES = new Set(['text/plain', 'text/csv', 'text/markdown', 'text/
 export function keptType(sniffed: string, claimed: string | undefined): string {
   const c = (claimed ?? '').split(';')[0].trim().toLowerCase();
   if (sniffed === 'text/plain' && TEXT_SUBTYPES.has(c)) return c;
-  if (sniffed === 'application/zip' && /^application\/vnd\.(openxmlformats|oasis)|^application\/(epub\+zip|java-archive)$/.test(c)) return c;
+  // Formats that are ZIP files inside (office documents, EPUB, JAR): the claim, if it is one.
+  if (sniffed === 'application/zip' && /^application\/(vnd\.(openxmlformats-officedocument|oasis\.opendocument)\.[a-z0-9.+-]{1,100}|epub\+zip|java-archive)$/.test(c)) return c;
   return sniffed;
 }
 

@@ -3,6 +3,9 @@ import {
   HttpException,
   Inject,
   Injectable,
+  InternalServerErrorException,
+  Logger,
+  RequestTimeoutException,
   NotFoundException,
   PayloadTooLargeException,
   UnprocessableEntityException,
@@ -92,6 +95,9 @@ export class FileService {
   private readonly refuseMismatch = (process.env.FILES_TYPE_MISMATCH ?? 'store') === 'refuse';
   /** Bytes one owner's files may take, soft-deleted ones included (0: no limit). */
   private readonly ownerQuota = envInt('FILES_QUOTA_BYTES', 0, 0, Number.MAX_SAFE_INTEGER);
+  /** A client that sends nothing for this long loses its upload (408). */
+  private readonly idleMs = envInt('FILES_IDLE_SECONDS', 60, 1, 86_400) * 1000;
+  private readonly logger = new Logger('Files');
 
   constructor(
     private readonly db: DatabaseService,
@@ -151,11 +157,38 @@ export class FileService {
         reject(new BadRequestException(`not a multipart body: ${(e as Error).message}`));
         return;
       }
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      const arm = () => {
+        if (timer) clearTimeout(timer);
+        timer = setTimeout(() => fail(new RequestTimeoutException(`no data for ${this.idleMs / 1000} s (FILES_IDLE_SECONDS)`)), this.idleMs);
+        timer.unref();
+      };
+      const done = () => {
+        settled = true;
+        if (timer) clearTimeout(timer);
+        // Whatever follows the closing boundary is not read.
+        body.unpipe(bb);
+        body.resume();
+      };
       const fail = (e: Error) => {
+        if (settled) return;
+        done();
         current?.destroy(e);
         const settle = receiving ? receiving.then((r) => r.object.discard(), () => undefined) : Promise.resolve();
-        void settle.then(() => reject(e instanceof HttpException ? e : new BadRequestException(`the upload did not complete: ${e.message}`)));
+        void settle.then(() => reject(this.error(e)));
       };
+      arm();
+      // The whole body: the file, its form fields and the multipart framing; beyond, the request
+      // is refused (or, once answered, cut).
+      let total = 0;
+      const cap = this.maxBytes + (1 << 20);
+      body.on('data', (chunk: Buffer) => {
+        total += chunk.length;
+        if (total <= cap) arm();
+        else if (!settled) fail(new PayloadTooLargeException(`the body is larger than ${cap} bytes (FILES_MAX_BYTES and the form)`));
+        else body.destroy();
+      });
       bb.on('field', (name: string, value: string, _nameTruncated: boolean, valueTruncated: boolean) => {
         if (valueTruncated) problem ??= new PayloadTooLargeException(`form field ${name}: at most 65536 bytes`);
         else if (name in fields) problem ??= new BadRequestException(`form field ${name} sent twice`);
@@ -168,22 +201,27 @@ export class FileService {
           return;
         }
         current = file;
+        // Past FILES_MAX_BYTES: refused at once, the rest of the body unread.
+        file.on('limit', () => fail(new PayloadTooLargeException(`the file is larger than ${this.maxBytes} bytes (FILES_MAX_BYTES)`)));
         receiving = this.receive(file, filename, mime);
-        receiving.catch(() => undefined);
+        // Answered once the file is stored: what follows its part is not read.
+        receiving.then(
+          (received) => {
+            if (settled) return void received.object.discard();
+            done();
+            resolve({ fields, received, problem });
+          },
+          (e: Error) => fail(e),
+        );
       });
       bb.on('filesLimit', () => (problem ??= new BadRequestException('one file per request')));
       bb.on('fieldsLimit', () => (problem ??= new BadRequestException('at most 32 form fields')));
       bb.on('partsLimit', () => (problem ??= new BadRequestException('at most 40 parts')));
       bb.on('error', (e: Error) => fail(e));
       bb.on('finish', () => {
-        if (!receiving) {
-          resolve({ fields, problem });
-          return;
-        }
-        receiving.then(
-          (received) => resolve({ fields, received, problem }),
-          (e: Error) => fail(e),
-        );
+        if (settled || receiving) return;
+        done();
+        resolve({ fields, problem });
       });
       body.on('error', (e: Error) => fail(e));
       body.on('close', () => {
@@ -191,6 +229,17 @@ export class FileService {
       });
       body.pipe(bb);
     });
+  }
+
+  /** What a failed read of the body answers: the client's fault (400) or storage's (500, logged, no path). */
+  private error(e: Error): HttpException {
+    if (e instanceof HttpException) return e;
+    const code = (e as { code?: string; syscall?: string }).code;
+    if ((e as { syscall?: string }).syscall !== undefined || (code && /^E[A-Z]+$/.test(code) && code !== 'ECONNRESET')) {
+      this.logger.error(`storing an upload failed: ${e.message}`);
+      return new InternalServerErrorException('the file could not be stored');
+    }
+    return new BadRequestException('the upload did not complete (the body ended early or is not valid multipart)');
   }
 
   async upload(def: FileTableDef, repo: CrudRepository, req: FastifyRequest, fieldsDto?: new () => object): Promise<unknown> {
@@ -214,34 +263,41 @@ export class FileService {
       if (!verdict.safe) throw new UnprocessableEntityException(`the file did not pass the scan (${verdict.findings.join(', ')}); nothing was stored`);
       const dto = await this.fields(fields, fieldsDto);
       const c = def.columns;
+      const property = (column: string | undefined) => repo.spec.fields.find((f) => f.column === column)?.property;
+      const nameProperty = property(c.name);
       const server: Record<string, unknown> = {
         [c.key]: received.object.key,
         [c.size]: String(received.size),
         [c.type]: kept,
         [c.checksum]: received.sha256,
       };
-      if (c.name && !(c.name in dto)) server[c.name] = name;
+      if (c.name && (nameProperty === undefined || dto[nameProperty] === undefined)) server[c.name] = name;
+      else if (nameProperty && typeof dto[nameProperty] === 'string') dto[nameProperty] = safeFileName(dto[nameProperty] as string);
       if (c.storedName) server[c.storedName] = `${received.object.key}${extname(name).slice(0, 16).replace(/[^.A-Za-z0-9]/g, '')}`;
       if (c.provider) server[c.provider] = this.storage.provider;
       if (c.bucket) server[c.bucket] = this.storage.bucket;
       if (c.scannedAt) server[c.scannedAt] = new Date().toISOString();
       if (c.safe) server[c.safe] = true;
       if (c.scanResult) server[c.scanResult] = verdict;
-      await received.object.commit();
       const owner = requestContext()?.userId;
-      if (this.ownerQuota === 0 || !c.owner || owner === undefined) return await repo.create(dto, undefined, server);
-      // One upload per owner at a time past this point: the sum and the insert cannot race.
+      // The row first, then the bytes moved into place, then the commit: a row never points at
+      // bytes that are not there (a crash in between leaves bytes no row names).
       return await this.db.transaction((client) =>
         repo.withScope(
           async (q) => {
-            await q.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [def.table, String(owner)]);
-            const used = Number(
-              ((await q.query(`SELECT coalesce(sum(${ident(c.size)}), 0)::text AS n FROM ${def.table} WHERE ${ident(c.owner!)} = $1`, [owner])).rows[0] as { n: string }).n,
-            );
-            if (used + received.size > this.ownerQuota) {
-              throw new PayloadTooLargeException(`your files would take ${used + received.size} bytes; your quota is ${this.ownerQuota} (FILES_QUOTA_BYTES); nothing was stored`);
+            if (this.ownerQuota > 0 && c.owner && owner !== undefined) {
+              // One upload per owner at a time past this point: the sum and the insert cannot race.
+              await q.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [def.table, String(owner)]);
+              const used = Number(
+                ((await q.query(`SELECT coalesce(sum(${ident(c.size)}), 0)::text AS n FROM ${def.table} WHERE ${ident(c.owner)} = $1`, [owner])).rows[0] as { n: string }).n,
+              );
+              if (used + received.size > this.ownerQuota) {
+                throw new PayloadTooLargeException(`your files would take ${used + received.size} bytes; your quota is ${this.ownerQuota} (FILES_QUOTA_BYTES); nothing was stored`);
+              }
             }
-            return repo.create(dto, q, server);
+            const row = await repo.create(dto, q, server);
+            await received.object.commit();
+            return row;
           },
           'INSERT',
           client,
@@ -271,7 +327,7 @@ export class FileService {
    * under its sanitised name, never sniffed or run by the browser. Counts the download.
    */
   async download(def: FileTableDef, repo: CrudRepository, id: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    await repo.get({ [def.id]: id });
+    await repo.get({ [repo.spec.fields.find((f) => f.column === def.id)?.property ?? def.id]: id });
     const c = def.columns;
     const cols = [c.key, c.size, c.type, c.checksum, c.name].map((x) => (x ? ident(x) : 'NULL'));
     const row = await repo.withScope(async (q) => {
@@ -296,19 +352,20 @@ export class FileService {
     let range: { start: number; end: number } | undefined;
     const header = req.headers.range;
     const ifRange = req.headers['if-range'];
-    if (typeof header === 'string' && (ifRange === undefined || ifRange === etag)) {
-      const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-      let start = m && m[1] !== '' ? Number(m[1]) : NaN;
-      let end = m && m[2] !== '' ? Number(m[2]) : NaN;
-      if (m && m[1] === '' && m[2] !== '') {
-        start = Math.max(0, size - Number(m[2]));
-        end = size - 1;
-      } else if (m && m[2] === '') end = size - 1;
-      if (!m || Number.isNaN(start) || Number.isNaN(end) || start > end || start >= size) {
-        reply.code(416).header('content-range', `bytes */${size}`).send();
-        return;
+    // One byte range (RFC 9110): others, and what cannot be read, are ignored (the whole file).
+    const m = typeof header === 'string' && (ifRange === undefined || ifRange === etag) ? /^bytes=(\d{0,15})-(\d{0,15})$/.exec(header.trim()) : null;
+    if (m && (m[1] !== '' || m[2] !== '')) {
+      let start = m[1] !== '' ? Number(m[1]) : Math.max(0, size - Number(m[2]));
+      let end = m[1] !== '' && m[2] !== '' ? Number(m[2]) : size - 1;
+      if (m[1] === '' && Number(m[2]) === 0) start = size;
+      if (start <= end || m[1] === '') {
+        if (start >= size) {
+          reply.code(416).header('content-range', `bytes */${size}`).send();
+          return;
+        }
+        end = Math.min(end, size - 1);
+        range = { start, end };
       }
-      range = { start, end: Math.min(end, size - 1) };
     }
     let stream: Readable;
     try {
@@ -316,7 +373,8 @@ export class FileService {
     } catch {
       throw new NotFoundException('the file’s bytes are missing from storage');
     }
-    if (c.downloads || c.downloadedAt) {
+    // A download is counted once: not for HEAD, nor for the ranges after the first.
+    if ((c.downloads || c.downloadedAt) && req.method !== 'HEAD' && (!range || range.start === 0)) {
       const sets = [c.downloads ? `${ident(c.downloads)} = coalesce(${ident(c.downloads)}, 0) + 1` : '', c.downloadedAt ? `${ident(c.downloadedAt)} = now()` : '']
         .filter(Boolean)
         .join(', ');
