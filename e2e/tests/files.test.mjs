@@ -23,12 +23,32 @@ const user = {};
 
 const vm = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${APP_PID}/status`, 'utf8'))[1]) * 1024;
 
-/** Every object in the store (not counting interrupted uploads). */
-function stored() {
+const BUCKET = process.env.FILES_S3_BUCKET;
+let s3;
+async function s3Objects() {
+  const { S3Client, ListObjectsV2Command, GetObjectTaggingCommand } = await import('@aws-sdk/client-s3');
+  s3 ??= new S3Client({ region: 'us-east-1', endpoint: process.env.FILES_S3_ENDPOINT, forcePathStyle: true });
+  const out = [];
+  let token;
+  do {
+    const r = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, ContinuationToken: token }));
+    for (const o of r.Contents ?? []) {
+      const tags = (await s3.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: o.Key }))).TagSet ?? [];
+      out.push({ key: o.Key, pending: tags.some((t) => t.Key === 'nestgen-pending') });
+    }
+    token = r.NextContinuationToken;
+  } while (token);
+  return out;
+}
+
+/** Every object in the store (not counting interrupted uploads), on local disk or S3. */
+async function stored() {
+  if (BUCKET) return (await s3Objects()).filter((o) => !o.pending).map((o) => o.key);
   if (!existsSync(STORE)) return [];
   return readdirSync(STORE).filter((d) => d !== '.incoming').flatMap((d) => readdirSync(join(STORE, d)));
 }
-function incoming() {
+async function incoming() {
+  if (BUCKET) return (await s3Objects()).filter((o) => o.pending).map((o) => o.key);
   return existsSync(join(STORE, '.incoming')) ? readdirSync(join(STORE, '.incoming')) : [];
 }
 const rows = async () => Number((await sql.query('SELECT count(*)::int AS n FROM files')).rows[0].n);
@@ -197,7 +217,7 @@ test('the media type comes from the bytes; names lose paths and control characte
 });
 
 test('refused uploads store nothing: too large, EICAR, wrong part, not multipart, cut short', async () => {
-  const before = { rows: await rows(), objects: stored().length };
+  const before = { rows: await rows(), objects: (await stored()).length };
   const over = await upload(tok.a, 'over.bin', Buffer.alloc(MAX + 1));
   assert.equal(over.status, 413, over.text);
   const eicar = Buffer.from('X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*', 'latin1');
@@ -228,20 +248,20 @@ test('refused uploads store nothing: too large, EICAR, wrong part, not multipart
   });
   await new Promise((r) => setTimeout(r, 500));
   assert.equal(await rows(), before.rows, 'no row');
-  assert.equal(stored().length, before.objects, 'no object');
-  assert.deepEqual(incoming(), [], 'no leftover bytes');
+  assert.equal((await stored()).length, before.objects, 'no object');
+  assert.deepEqual(await incoming(), [], 'no leftover bytes');
 });
 
 test('a quota per owner: the upload that would pass it is refused whole (413), others go on', async () => {
   const used = Number((await sql.query('SELECT sum(size_bytes)::bigint AS n FROM files WHERE owner_id = $1', [user.a.id])).rows[0].n);
   const over = QUOTA - used + 1;
   assert.ok(over > 0 && over < MAX, `the test's quota leaves room (${used} of ${QUOTA} used)`);
-  const before = { rows: await rows(), objects: stored().length };
+  const before = { rows: await rows(), objects: (await stored()).length };
   const r = await upload(tok.a, 'over-quota.bin', randomBytes(over));
   assert.equal(r.status, 413, r.text);
   assert.match(r.body.message, /quota/);
   assert.equal(await rows(), before.rows);
-  assert.equal(stored().length, before.objects, 'its bytes are gone too');
+  assert.equal((await stored()).length, before.objects, 'its bytes are gone too');
   // Exactly up to the quota is fine; another owner has a quota of their own.
   expectStatus(await upload(tok.a, 'fits.bin', randomBytes(over - 1)), 201, 'up to the quota');
   expectStatus(await upload(tok.b, 'b.bin', randomBytes(over)), 201, 'another owner');

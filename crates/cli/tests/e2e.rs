@@ -969,5 +969,66 @@ fn files_upload_stream_scan_and_download() {
         &[("APP_PID", &pid), ("FILES_DIR", store_dir), ("FILES_MAX_BYTES", max), ("FILES_QUOTA_BYTES", quota)],
     );
     drop(app);
+
+    // The same suite on S3: moto's server mode, a bucket of its own, a fresh database.
+    let (_moto, endpoint) = moto_server();
+    let bucket = format!("nestgen-files-{}", std::process::id());
+    run(
+        Command::new("node")
+            .args(["--input-type=module", "-e"])
+            .arg(format!(
+                "const {{ S3Client, CreateBucketCommand }} = await import('@aws-sdk/client-s3');                 await new S3Client({{ region: 'us-east-1', endpoint: '{endpoint}', forcePathStyle: true }}).send(new CreateBucketCommand({{ Bucket: '{bucket}' }}));"
+            ))
+            .current_dir(root().join("e2e"))
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test"),
+        "create the test bucket",
+    );
+    let mut db = TestDb::create("e2e_files_s3");
+    load_db(&project, &db);
+    let app_url = db.app_role("SELECT nestgen.grant_app_role('{role}')");
+    let mut s3_env = env.to_vec();
+    s3_env.extend([
+        ("FILES_STORAGE", "s3"),
+        ("FILES_S3_BUCKET", bucket.as_str()),
+        ("FILES_S3_ENDPOINT", endpoint.as_str()),
+        ("FILES_S3_FORCE_PATH_STYLE", "true"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ]);
+    let (app, base) = boot_env(&project, &app_url, &s3_env);
+    let pid = app.0.id().to_string();
+    node_test_env(
+        (&base, &db.url),
+        &["files.test.mjs"],
+        &[
+            ("APP_PID", &pid),
+            ("FILES_MAX_BYTES", max),
+            ("FILES_QUOTA_BYTES", quota),
+            ("FILES_S3_BUCKET", &bucket),
+            ("FILES_S3_ENDPOINT", &endpoint),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ],
+    );
+    drop(app);
     let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// moto's S3 server on a free port (scripts/ensure-moto.sh installs it): (process, endpoint).
+fn moto_server() -> (Background, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto_server (pip install 'moto[server]'; scripts/ensure-moto.sh)");
+    let moto = Background(child);
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "moto_server did not listen within 30 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    (moto, format!("http://127.0.0.1:{port}"))
 }

@@ -307,6 +307,7 @@ const RUNTIME: &[(&str, &str)] = nest_nestjs::runtime_files![
     "src/core/files/body.ts",
     "src/core/files/files.module.ts",
     "src/core/files/names.ts",
+    "src/core/files/s3.ts",
     "src/core/files/scan.ts",
     "src/core/files/sniff.ts",
     "src/core/files/storage.ts",
@@ -314,7 +315,11 @@ const RUNTIME: &[(&str, &str)] = nest_nestjs::runtime_files![
     "src/core/files/upload.ts",
 ];
 
-const PACKAGES: &[Package] = &[Package { name: "@fastify/busboy", version: "3.2.0", dev: false }];
+const PACKAGES: &[Package] = &[
+    Package { name: "@fastify/busboy", version: "3.2.0", dev: false },
+    Package { name: "@aws-sdk/client-s3", version: "3.1175.0", dev: false },
+    Package { name: "@aws-sdk/lib-storage", version: "3.1175.0", dev: false },
+];
 
 impl Contribute for Files {
     fn assets(&self) -> Assets {

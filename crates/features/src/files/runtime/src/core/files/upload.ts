@@ -26,17 +26,23 @@ import { ident } from '../crud/resource.js';
 import { contentDisposition, safeFileName } from './names.js';
 import { type FileScanner, NoScanner, SignatureScanner } from './scan.js';
 import { allowedType, keptType, sniff } from './sniff.js';
+import { S3Storage } from './s3.js';
 import { LocalStorage, type PendingObject, type StorageDriver } from './storage.js';
 import type { FileTableDef } from './types.js';
 
 export const FILE_STORAGE = Symbol('FILE_STORAGE');
 export const FILE_SCANNER = Symbol('FILE_SCANNER');
 
-/** The storage driver from the environment: local disk under FILES_DIR. */
+/** The storage driver from the environment: local disk under FILES_DIR, or S3 (FILES_S3_*). */
 export function fileStorage(): StorageDriver {
   const driver = process.env.FILES_STORAGE ?? 'local';
-  if (driver !== 'local') throw new Error(`FILES_STORAGE must be "local", got "${driver}"`);
-  return new LocalStorage(process.env.FILES_DIR || './storage/files');
+  if (driver === 'local') return new LocalStorage(process.env.FILES_DIR || './storage/files');
+  if (driver === 's3') {
+    const bucket = process.env.FILES_S3_BUCKET;
+    if (!bucket) throw new Error('FILES_STORAGE=s3 needs FILES_S3_BUCKET');
+    return new S3Storage(bucket);
+  }
+  throw new Error(`FILES_STORAGE must be "local" or "s3", got "${driver}"`);
 }
 
 /** The scanner from the environment: FILES_SCAN=signatures (default: the EICAR test signature) or off. */
