@@ -178,9 +178,26 @@ test('downloads: whole, ranges, suffix ranges, 416, ETag and 304, safe dispositi
   const count = (await sql.query('SELECT downloaded_count FROM files WHERE id = $1', [up.id])).rows[0].downloaded_count;
   assert.equal(count, 1, 'counted once: not the ranges past the first byte, the 416 or the 304');
 
+  // A download URL: straight from the object store on S3 (the same bytes, as an attachment);
+  // local disk has none.
+  const u = await call('GET', `/files/${up.id}/url`, undefined, { headers: { authorization: `Bearer ${tok.a}` } });
+  if (BUCKET) {
+    assert.equal(u.status, 200, u.text);
+    assert.ok(Date.parse(u.body.expiresAt) > Date.now());
+    const direct = await fetch(u.body.url);
+    assert.equal(direct.status, 200);
+    assert.deepEqual(Buffer.from(await direct.arrayBuffer()), bytes);
+    // Signed into the URL: S3 answers with it (moto ignores it, so it is checked in the URL).
+    assert.match(u.body.url, /response-content-disposition=attachment%3B%20filename%3D%22notes\.txt%22/);
+    assert.match(u.body.url, /X-Amz-Expires=300&/, 'FILES_URL_SECONDS');
+  } else {
+    assert.equal(u.status, 501, u.text);
+  }
+
   // Another user: no row, no bytes.
   expectError(await call('GET', `/files/${up.id}`, undefined, { headers: { authorization: `Bearer ${tok.b}` } }), 404, 'another user’s file');
   assert.equal((await download(tok.b, up.id)).status, 404);
+  expectError(await call('GET', `/files/${up.id}/url`, undefined, { headers: { authorization: `Bearer ${tok.b}` } }), 404, 'no URL for another user’s file');
   assert.equal((await download(tok.a, '00000000-0000-0000-0000-000000000000')).status, 404);
 });
 

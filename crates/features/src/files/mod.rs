@@ -319,6 +319,7 @@ const PACKAGES: &[Package] = &[
     Package { name: "@fastify/busboy", version: "3.2.0", dev: false },
     Package { name: "@aws-sdk/client-s3", version: "3.1175.0", dev: false },
     Package { name: "@aws-sdk/lib-storage", version: "3.1175.0", dev: false },
+    Package { name: "@aws-sdk/s3-request-presigner", version: "3.1169.0", dev: false },
 ];
 
 impl Contribute for Files {
@@ -357,7 +358,7 @@ impl Contribute for Files {
             action: action.into(),
             permission: format!("{}:{action}", n.permission),
         };
-        let routes = vec![route("upload", "create"), route("content", "read")];
+        let routes = vec![route("upload", "create"), route("content", "read"), route("url", "read")];
         let swagger = "@nestjs/swagger";
         let common = "@nestjs/common";
         let names: &[(&str, &str)] = &[

@@ -90,6 +90,18 @@ export class S3Storage implements StorageDriver {
     await s3.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
   }
 
+  async presign(key: string, o: { name: string; type: string; disposition: string; seconds: number }): Promise<string> {
+    const { s3, sdk } = await this.sdk();
+    const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner');
+    const command = new sdk.GetObjectCommand({
+      Bucket: this.bucket,
+      Key: this.objectKey(key),
+      ResponseContentDisposition: o.disposition,
+      ResponseContentType: o.type,
+    });
+    return getSignedUrl(s3, command, { expiresIn: o.seconds });
+  }
+
   /** Leftovers carry the pending tag: a bucket lifecycle rule expires them (nothing to do here). */
   async sweep(): Promise<number> {
     return 0;

@@ -27,6 +27,8 @@ export interface StorageDriver {
   remove(key: string): Promise<void>;
   /** Removes writes older than `ms` that were never committed (a crash in the middle). */
   sweep(ms: number): Promise<number>;
+  /** A time-limited URL the client downloads the bytes from directly (object stores only). */
+  presign?(key: string, o: { name: string; type: string; disposition: string; seconds: number }): Promise<string>;
 }
 
 /**

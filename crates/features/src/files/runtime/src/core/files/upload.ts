@@ -5,6 +5,7 @@ import {
   Injectable,
   InternalServerErrorException,
   Logger,
+  NotImplementedException,
   RequestTimeoutException,
   NotFoundException,
   PayloadTooLargeException,
@@ -104,6 +105,8 @@ export class FileService {
   /** A client that sends nothing for this long loses its upload (408). */
   private readonly idleMs = envInt('FILES_IDLE_SECONDS', 60, 1, 86_400) * 1000;
   private readonly logger = new Logger('Files');
+  /** How long a download URL works. */
+  private readonly urlSeconds = envInt('FILES_URL_SECONDS', 300, 1, 7 * 86_400);
 
   constructor(
     private readonly db: DatabaseService,
@@ -325,6 +328,26 @@ export class FileService {
       throw new BadRequestException(errors.flatMap((e) => Object.values(e.constraints ?? {})).join('; '));
     }
     return dto as Record<string, unknown>;
+  }
+
+  /**
+   * A time-limited URL to download a file the caller may read straight from the object store
+   * (FILES_URL_SECONDS; 501 on local disk). Served as an attachment under the sanitised name; the
+   * store, not the app, serves the bytes (not counted as a download).
+   */
+  async url(def: FileTableDef, repo: CrudRepository, id: string): Promise<{ url: string; expiresAt: string }> {
+    await repo.get({ [repo.spec.fields.find((f) => f.column === def.id)?.property ?? def.id]: id });
+    if (!this.storage.presign) throw new NotImplementedException(`${this.storage.provider} storage has no download URLs; use GET .../content`);
+    const c = def.columns;
+    const cols = [c.key, c.type, c.name].map((x) => (x ? ident(x) : 'NULL'));
+    const row = await repo.withScope(async (q) => {
+      const r = await q.query(`SELECT ${cols.map((x, i) => `${x} AS "c${i}"`).join(', ')} FROM ${def.table} WHERE ${ident(def.id)} = $1`, [id]);
+      return r.rows[0] as Record<string, unknown> | undefined;
+    });
+    if (!row) throw new NotFoundException('file not found');
+    const name = safeFileName((row.c2 as string | null) ?? 'file');
+    const url = await this.storage.presign(String(row.c0), { name, type: String(row.c1 || 'application/octet-stream'), disposition: contentDisposition(name), seconds: this.urlSeconds });
+    return { url, expiresAt: new Date(Date.now() + this.urlSeconds * 1000).toISOString() };
   }
 
   /**
