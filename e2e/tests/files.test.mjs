@@ -319,6 +319,8 @@ test('folders: paths kept by the database; move and rename carry the tree; no cy
   const twin = expectStatus(await call('POST', '/folders', { name: 'archive' }, other), 201, 'a twin root').body.data;
   assert.equal(twin.path, '/archive');
   expectError(await call('POST', '/folders', { name: 'intruder', parentFolderId: year.id }, other), 409, 'another user’s folder as a parent');
+  const intruding = await upload(tok.b, 'intruder.txt', Buffer.from('x'), { fields: { folderId: twin.id } });
+  assert.equal(intruding.status, 409, `a file into another user's folder: ${intruding.text}`);
   expectStatus(await call('PATCH', `/folders/${twin.id}`, { name: 'elsewhere' }, other), 200, 'rename the twin');
   expectStatus(await call('DELETE', `/folders/${twin.id}`, undefined, other), 204, 'delete the twin');
   assert.equal((await get(q1.id)).path, '/archive/2024/q1', 'b’s tree untouched');

@@ -7,6 +7,7 @@ const SIGNATURES: { type: string; at?: number; bytes: number[] }[] = [
   { type: 'image/png', bytes: [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a] },
   { type: 'image/jpeg', bytes: [0xff, 0xd8, 0xff] },
   { type: 'image/gif', bytes: [0x47, 0x49, 0x46, 0x38] },
+  // BM, then the size and two reserved words that are zero.
   { type: 'image/bmp', bytes: [0x42, 0x4d] },
   { type: 'image/tiff', bytes: [0x49, 0x49, 0x2a, 0x00] },
   { type: 'image/tiff', bytes: [0x4d, 0x4d, 0x00, 0x2a] },
@@ -44,7 +45,13 @@ function utf8Text(b: Buffer): boolean {
 
 export function sniff(head: Buffer): string {
   if (head.length === 0) return 'application/octet-stream';
-  for (const s of SIGNATURES) if (startsWith(head, s.bytes, s.at)) return s.type;
+  for (const s of SIGNATURES) {
+    if (!startsWith(head, s.bytes, s.at)) continue;
+    // Two-byte signatures alone would take text for them: their headers must hold.
+    if (s.type === 'image/bmp' && !(head.length >= 26 && head.readUInt32LE(6) === 0)) continue;
+    if (s.type === 'application/x-msdownload' && !(head.length >= 64 && head.readUInt32LE(60) < head.length + 65_536)) continue;
+    return s.type;
+  }
   if (startsWith(head, [0x52, 0x49, 0x46, 0x46]) && head.length >= 12) {
     const kind = head.subarray(8, 12).toString('latin1');
     if (kind === 'WEBP') return 'image/webp';
