@@ -369,3 +369,49 @@ test('bytes after the closing boundary are not read, and dropping the connection
   assert.equal(d.status, 200);
   assert.equal(d.bytes.toString(), 'kept');
 });
+
+test('versions: new bytes keep the old as a version; list, download and restore one; refused bytes change nothing', async () => {
+  const b = { headers: { authorization: `Bearer ${tok.b}` } };
+  const sha = (t) => createHash('sha256').update(t).digest('hex');
+  const f = expectStatus(await upload(tok.b, 'v.txt', Buffer.from('one')), 201, 'v1').body.data;
+  const replace = async (t, bytes) => {
+    const m = multipart('v.txt', function* () {
+      yield bytes;
+    });
+    const r = await fetch(`${BASE}/files/${f.id}/content`, { method: 'POST', headers: { authorization: `Bearer ${t}`, 'content-type': m.type }, body: Buffer.concat([...m.chunks()]) });
+    const text = await r.text();
+    return { status: r.status, body: text ? JSON.parse(text) : undefined, text };
+  };
+  const two = expectStatus(await replace(tok.b, Buffer.from('two!')), 200, 'new bytes').body.data;
+  assert.equal(two.checksum, sha('two!'));
+  assert.equal(two.sizeBytes, '4');
+  assert.equal((await download(tok.b, f.id)).bytes.toString(), 'two!');
+  const list = expectStatus(await call('GET', `/files/${f.id}/versions`, undefined, b), 200, 'versions').body.data;
+  assert.deepEqual(list.map((v) => [v.version, v.sizeBytes, v.checksum]), [[1, '3', sha('one')]]);
+  const v1 = await fetch(`${BASE}/files/${f.id}/versions/1/content`, b);
+  assert.equal(v1.status, 200);
+  assert.equal(Buffer.from(await v1.arrayBuffer()).toString(), 'one');
+  assert.match(v1.headers.get('content-disposition'), /filename="v.txt"/);
+
+  // Refused bytes leave the file and its versions as they were.
+  const eicar = Buffer.from('X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*', 'latin1');
+  assert.equal((await replace(tok.b, eicar)).status, 422);
+  assert.equal((await download(tok.b, f.id)).bytes.toString(), 'two!');
+  // Another user: no versions, no new bytes.
+  expectError(await call('GET', `/files/${f.id}/versions`, undefined, { headers: { authorization: `Bearer ${tok.a}` } }), 404, 'another user’s versions');
+  assert.equal((await replace(tok.a, Buffer.from('x'))).status, 404);
+
+  const restored = expectStatus(await call('POST', `/files/${f.id}/versions/1/restore`, undefined, b), 200, 'restore v1').body.data;
+  assert.equal(restored.checksum, sha('one'));
+  assert.equal(restored.mimeType, 'text/plain');
+  assert.equal((await download(tok.b, f.id)).bytes.toString(), 'one');
+  const after = expectStatus(await call('GET', `/files/${f.id}/versions`, undefined, b), 200, 'versions').body.data;
+  assert.deepEqual(after.map((v) => [v.version, v.checksum]), [[2, sha('two!')], [1, sha('one')]]);
+  expectError(await call('POST', `/files/${f.id}/versions/9/restore`, undefined, b), 404, 'no such version');
+  const theirs = await call('GET', '/file-versions?limit=100', undefined, { headers: { authorization: `Bearer ${tok.a}` } });
+  assert.ok(theirs.status === 403 || (theirs.status === 200 && !theirs.body.data.some((v) => v.fileId === f.id)), `b's versions are not a's: ${theirs.text}`);
+  // Versions are made by the server only: their own route writes nothing, and never shows where bytes are.
+  assert.equal((await call('POST', '/file-versions', { fileId: f.id, versionNumber: 9, storagePath: '/etc/passwd', sizeBytes: '1', checksum: 'x' }, b)).status, 404);
+  const mine = expectStatus(await call('GET', '/file-versions?limit=100', undefined, b), 200, 'b’s versions').body.data;
+  assert.ok(mine.length >= 2 && mine.every((v) => !('storagePath' in v)));
+});

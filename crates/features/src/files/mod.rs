@@ -16,6 +16,7 @@
 mod detect;
 mod view;
 
+use nest_catalog::QualifiedName;
 use nest_model::settings::{ConfigKey, KeyScope};
 use nest_model::{
     Access, FeatureDef, FeatureError, Grant, MetaSwitch, Model, ModelCx, ModelError, Permission, Resolve, Resource,
@@ -103,6 +104,44 @@ pub struct FolderTree {
 pub struct FileTable {
     pub table: nest_catalog::QualifiedName,
     pub columns: FileColumns,
+    /// Earlier contents of its files (a table referencing it with a version number, a storage
+    /// key, a size and a checksum): uploading onto a file keeps the old bytes there.
+    pub versions: Option<VersionTable>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionTable {
+    pub table: nest_catalog::QualifiedName,
+    pub file: String,
+    pub number: String,
+    pub key: String,
+    pub size: String,
+    pub checksum: String,
+    pub created_by: Option<String>,
+}
+
+/// The table keeping earlier versions of `file`'s rows, if the schema has one.
+fn version_table(catalog: &nest_catalog::Catalog, file: &nest_catalog::QualifiedName) -> Option<VersionTable> {
+    catalog.tables.iter().find_map(|t| {
+        if t.schema == file.schema && t.name == file.name {
+            return None;
+        }
+        let fk = t.foreign_keys.iter().find(|fk| fk.columns.len() == 1 && &fk.references == file)?;
+        let col = |names: &[&str], ok: fn(&nest_catalog::Column) -> bool| {
+            names.iter().filter_map(|n| t.column(n)).find(|c| ok(c) && !c.ty.array).map(|c| c.name.clone())
+        };
+        let int =
+            |c: &nest_catalog::Column| matches!(c.ty.name.as_str(), "integer" | "bigint" | "smallint" | "numeric");
+        Some(VersionTable {
+            table: QualifiedName::new(&t.schema, &t.name),
+            file: fk.columns[0].clone(),
+            number: col(&["version_number", "version", "revision"], int)?,
+            key: col(&["storage_key", "storage_path", "object_key", "path", "key"], detect::is_text_column)?,
+            size: col(&["size_bytes", "byte_size", "file_size", "size", "bytes"], int)?,
+            checksum: col(&["checksum", "sha256", "content_hash", "hash"], detect::is_text_column)?,
+            created_by: col(&["created_by", "uploaded_by", "user_id"], |_| true),
+        })
+    })
 }
 
 impl FilesState {
@@ -169,7 +208,37 @@ fn resolve(cx: &mut ModelCx) -> Option<FilesState> {
                 columns.server_columns().join(", ")
             ),
         );
-        tables.push(FileTable { table: r.qname(), columns });
+        let versions = version_table(catalog, &r.qname());
+        tables.push(FileTable { table: r.qname(), columns, versions });
+    }
+    // Versions are made by the server from uploads: their bytes' location is never shown, their
+    // rows never written through their own routes.
+    for (of, v) in tables.iter().filter_map(|t| t.versions.as_ref().map(|v| (t.table.name.clone(), v))) {
+        if let Some(r) = cx.resources.iter_mut().find(|r| r.is(&v.table)) {
+            for f in r.fields.iter_mut() {
+                if f.column == v.key {
+                    f.access = Access::None;
+                    f.ops.clear();
+                } else if [&v.size, &v.checksum, &v.number, &v.file].contains(&&f.column)
+                    || v.created_by.as_deref() == Some(f.column.as_str())
+                {
+                    f.access = Access::ReadOnly;
+                }
+                f.required_on_create = false;
+            }
+            r.operations.create = false;
+            r.operations.bulk_create = false;
+            r.operations.update = false;
+            r.operations.delete = false;
+            r.operations.restore = false;
+            r.features.entry(crate::own_rows::DEF.id.to_string()).or_insert_with(|| {
+                Setting::new(true, Source::Inferred("versions of a file store: each is its uploader's".into()))
+            });
+            r.note(
+                DEF.id,
+                format!("{}: earlier versions of {of}, made by uploads onto a file (read-only here)", r.table),
+            );
+        }
     }
     // An upload is a create: held by the roles that create the table's kind of data.
     for t in &tables {
@@ -358,7 +427,15 @@ impl Contribute for Files {
             action: action.into(),
             permission: format!("{}:{action}", n.permission),
         };
-        let routes = vec![route("upload", "create"), route("content", "read"), route("url", "read")];
+        let mut routes = vec![route("upload", "create"), route("content", "read"), route("url", "read")];
+        if t.versions.is_some() {
+            routes.extend([
+                route("replace", "update"),
+                route("versions", "read"),
+                route("version_content", "read"),
+                route("restore_version", "update"),
+            ]);
+        }
         let swagger = "@nestjs/swagger";
         let common = "@nestjs/common";
         let names: &[(&str, &str)] = &[
@@ -441,6 +518,15 @@ mod tests {
         let folders = m.resource("folders").unwrap();
         assert_eq!(folders.field("path").unwrap().access, Access::ReadOnly);
         assert!(folders.features.get("own-rows").is_some_and(|x| x.value));
+        // Earlier versions: file_versions references files with a number, a key, a size, a checksum.
+        let v = s.tables[0].versions.as_ref().expect("a versions table");
+        assert_eq!(
+            (v.table.name.as_str(), v.file.as_str(), v.number.as_str(), v.key.as_str()),
+            ("file_versions", "file_id", "version_number", "storage_path")
+        );
+        let versions = m.resource("file_versions").unwrap();
+        assert_eq!(versions.field("storage_path").unwrap().access, Access::None);
+        assert!(!versions.operations.create && !versions.operations.update && !versions.operations.delete);
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub struct TableView {
     pub id_ts: String,
     /// (role, quoted column as a TS literal), for the roles the table has.
     pub columns: Vec<(String, String)>,
+    /// The versions table: (role, TS literal) pairs, the table first.
+    pub versions: Option<Vec<(String, String)>>,
 }
 
 /// Identifiers of a folder tree, quoted for SQL.
@@ -97,6 +99,20 @@ fn table_view(t: &FileTable, r: &Resource) -> TableView {
         table_ts: ts::string(&sql::qualified_always(&t.table.schema, &t.table.name)),
         id_ts: col(&id),
         columns: columns.into_iter().map(|(role, c)| (role.to_string(), col(c.unwrap()))).collect(),
+        versions: t.versions.as_ref().map(|v| {
+            let mut out = vec![
+                ("table".to_string(), ts::string(&sql::qualified_always(&v.table.schema, &v.table.name))),
+                ("file".to_string(), col(&v.file)),
+                ("number".to_string(), col(&v.number)),
+                ("key".to_string(), col(&v.key)),
+                ("size".to_string(), col(&v.size)),
+                ("checksum".to_string(), col(&v.checksum)),
+            ];
+            if let Some(c) = &v.created_by {
+                out.push(("createdBy".to_string(), col(c)));
+            }
+            out
+        }),
     }
 }
 
@@ -128,10 +144,12 @@ pub struct ControllerView {
     pub response_dto: String,
     /// The update DTO validates the form fields sent with the file (none without one).
     pub fields_dto: Option<String>,
+    /// Earlier versions are kept: replace, list, download and restore routes.
+    pub versions: bool,
 }
 
 impl ControllerView {
-    pub fn new(_t: &FileTable, r: &Resource) -> ControllerView {
+    pub fn new(t: &FileTable, r: &Resource) -> ControllerView {
         let n = &r.names;
         ControllerView {
             key_ts: ts::string(&n.file),
@@ -139,6 +157,7 @@ impl ControllerView {
             human: n.human.clone(),
             response_dto: format!("{}ResponseDto", n.class),
             fields_dto: r.operations.update.then(|| format!("Update{}Dto", n.class)),
+            versions: t.versions.is_some(),
         }
     }
 }

@@ -21,4 +21,6 @@ export interface FileTableDef {
     downloadedAt?: string;
     owner?: string;
   };
+  /** The versions table (quoted) and its column names, when the schema keeps earlier contents. */
+  versions?: { table: string; file: string; number: string; key: string; size: string; checksum: string; createdBy?: string };
 }

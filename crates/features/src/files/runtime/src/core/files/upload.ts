@@ -18,14 +18,15 @@ import { validate } from 'class-validator';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createHash } from 'node:crypto';
 import { extname } from 'node:path';
-import { type Readable, Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { envInt } from '../config.js';
 import { DatabaseService } from '../database/database.service.js';
 import { requestContext } from '../http/request-context.js';
 import type { CrudRepository } from '../crud/repository.js';
+import type { Queryable } from '../database/database.service.js';
 import { ident } from '../crud/resource.js';
 import { contentDisposition, safeFileName } from './names.js';
-import { type FileScanner, NoScanner, SignatureScanner } from './scan.js';
+import { type FileScanner, NoScanner, type ScanVerdict, SignatureScanner } from './scan.js';
 import { allowedType, keptType, sniff } from './sniff.js';
 import { S3Storage } from './s3.js';
 import { LocalStorage, type PendingObject, type StorageDriver } from './storage.js';
@@ -251,11 +252,11 @@ export class FileService {
     return new BadRequestException('the upload did not complete (the body ended early or is not valid multipart)');
   }
 
-  async upload(def: FileTableDef, repo: CrudRepository, req: FastifyRequest, fieldsDto?: new () => object): Promise<unknown> {
+  /** The upload read, stored (not committed) and checked: size, type, scan. The caller discards on failure. */
+  private async checked(req: FastifyRequest): Promise<{ fields: Record<string, string>; received: Received; name: string; kept: string; verdict: ScanVerdict }> {
     const type = String(req.headers['content-type'] ?? '');
     if (!/^multipart\/form-data\s*;/i.test(type)) throw new UnsupportedMediaTypeException('send multipart/form-data with one part named "file"');
     const { fields, received, problem } = await this.parse(req);
-    const discard = () => received?.object.discard().catch(() => undefined);
     try {
       if (problem) throw problem;
       if (!received) throw new BadRequestException('no part named "file"');
@@ -270,6 +271,35 @@ export class FileService {
       if (!allowedType(kept, this.allowed)) throw new UnsupportedMediaTypeException(`${kept} files are not accepted (FILES_ALLOWED_TYPES)`);
       const verdict = await this.scanner.scan(() => received.object.open(), { size: received.size, type: kept });
       if (!verdict.safe) throw new UnprocessableEntityException(`the file did not pass the scan (${verdict.findings.join(', ')}); nothing was stored`);
+      return { fields, received, name, kept, verdict };
+    } catch (e) {
+      await received?.object.discard().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Past FILES_QUOTA_BYTES with `adding` more bytes (its files, and their earlier versions): 413. */
+  private async quota(q: Queryable, def: FileTableDef, owner: string | undefined, adding: number): Promise<void> {
+    const c = def.columns;
+    if (this.ownerQuota === 0 || !c.owner || owner === undefined) return;
+    // One upload per owner at a time past this point: the sum and the insert cannot race.
+    await q.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [def.table, String(owner)]);
+    const v = def.versions;
+    const versions = v
+      ? ` + (SELECT coalesce(sum(v.${ident(v.size)}), 0) FROM ${v.table} v JOIN ${def.table} f ON f.${ident(def.id)} = v.${ident(v.file)} WHERE f.${ident(c.owner)} = $1)`
+      : '';
+    const used = Number(
+      ((await q.query(`SELECT (coalesce((SELECT sum(${ident(c.size)}) FROM ${def.table} WHERE ${ident(c.owner)} = $1), 0)${versions})::text AS n`, [owner])).rows[0] as { n: string }).n,
+    );
+    if (used + adding > this.ownerQuota) {
+      throw new PayloadTooLargeException(`your files would take ${used + adding} bytes; your quota is ${this.ownerQuota} (FILES_QUOTA_BYTES); nothing was stored`);
+    }
+  }
+
+  async upload(def: FileTableDef, repo: CrudRepository, req: FastifyRequest, fieldsDto?: new () => object): Promise<unknown> {
+    const { fields, received, name, kept, verdict } = await this.checked(req);
+    const discard = () => received.object.discard().catch(() => undefined);
+    try {
       const dto = await this.fields(fields, fieldsDto);
       const c = def.columns;
       const property = (column: string | undefined) => repo.spec.fields.find((f) => f.column === column)?.property;
@@ -294,16 +324,7 @@ export class FileService {
       return await this.db.transaction((client) =>
         repo.withScope(
           async (q) => {
-            if (this.ownerQuota > 0 && c.owner && owner !== undefined) {
-              // One upload per owner at a time past this point: the sum and the insert cannot race.
-              await q.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [def.table, String(owner)]);
-              const used = Number(
-                ((await q.query(`SELECT coalesce(sum(${ident(c.size)}), 0)::text AS n FROM ${def.table} WHERE ${ident(c.owner)} = $1`, [owner])).rows[0] as { n: string }).n,
-              );
-              if (used + received.size > this.ownerQuota) {
-                throw new PayloadTooLargeException(`your files would take ${used + received.size} bytes; your quota is ${this.ownerQuota} (FILES_QUOTA_BYTES); nothing was stored`);
-              }
-            }
+            await this.quota(q, def, owner, received.size);
             const row = await repo.create(dto, q, server);
             await received.object.commit();
             return row;
@@ -365,13 +386,29 @@ export class FileService {
     });
     if (!row) throw new NotFoundException('file not found');
     const [key, sizeRaw, type, checksum, name] = [row.c0, row.c1, row.c2, row.c3, row.c4] as [string, string, string, string, string | null];
-    const size = Number(sizeRaw);
+    await this.serve(req, reply, { key, size: Number(sizeRaw), type, checksum, name: name ?? 'file' }, async () => {
+      if (!c.downloads && !c.downloadedAt) return;
+      const sets = [c.downloads ? `${ident(c.downloads)} = coalesce(${ident(c.downloads)}, 0) + 1` : '', c.downloadedAt ? `${ident(c.downloadedAt)} = now()` : '']
+        .filter(Boolean)
+        .join(', ');
+      await repo.withScope((q) => q.query(`UPDATE ${def.table} SET ${sets} WHERE ${ident(def.id)} = $1`, [id]), 'UPDATE');
+    });
+  }
+
+  /** Bytes in storage, as a download: one range, ETag, 304, a safe disposition; `counted` once per download. */
+  private async serve(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    o: { key: string; size: number; type: string; checksum: string; name: string },
+    counted?: () => Promise<void>,
+  ): Promise<void> {
+    const { key, size, type, checksum, name } = o;
     const etag = `"${checksum}"`;
     reply.header('etag', etag);
     reply.header('accept-ranges', 'bytes');
     reply.header('x-content-type-options', 'nosniff');
     reply.header('content-security-policy', "default-src 'none'; sandbox");
-    reply.header('content-disposition', contentDisposition(safeFileName(name ?? 'file')));
+    reply.header('content-disposition', contentDisposition(safeFileName(name)));
     reply.header('cache-control', 'private, no-cache');
     const inm = req.headers['if-none-match'];
     if (typeof inm === 'string' && inm.split(',').some((t) => t.trim() === etag || t.trim() === '*')) {
@@ -398,17 +435,12 @@ export class FileService {
     }
     let stream: Readable;
     try {
-      stream = await this.storage.open(key, range);
+      stream = size === 0 ? Readable.from([]) : await this.storage.open(key, range);
     } catch {
       throw new NotFoundException('the file’s bytes are missing from storage');
     }
     // A download is counted once: not for HEAD, nor for the ranges after the first.
-    if ((c.downloads || c.downloadedAt) && req.method !== 'HEAD' && (!range || range.start === 0)) {
-      const sets = [c.downloads ? `${ident(c.downloads)} = coalesce(${ident(c.downloads)}, 0) + 1` : '', c.downloadedAt ? `${ident(c.downloadedAt)} = now()` : '']
-        .filter(Boolean)
-        .join(', ');
-      await repo.withScope((q) => q.query(`UPDATE ${def.table} SET ${sets} WHERE ${ident(def.id)} = $1`, [id]), 'UPDATE');
-    }
+    if (counted && req.method !== 'HEAD' && (!range || range.start === 0)) await counted();
     reply.header('content-type', type || 'application/octet-stream');
     if (range) {
       reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`).header('content-length', String(range.end - range.start + 1));
@@ -416,5 +448,137 @@ export class FileService {
       reply.code(200).header('content-length', String(size));
     }
     reply.send(stream);
+  }
+
+  private versionsOf(def: FileTableDef) {
+    if (!def.versions) throw new NotFoundException('this table keeps no versions');
+    return def.versions;
+  }
+
+  /**
+   * New bytes for an existing file: its current bytes become its next version (the versions
+   * table), then the row takes the new ones. Checked like an upload; one transaction.
+   */
+  async replace(def: FileTableDef, repo: CrudRepository, id: string, req: FastifyRequest): Promise<unknown> {
+    const v = this.versionsOf(def);
+    const key = { [repo.spec.fields.find((f) => f.column === def.id)?.property ?? def.id]: id };
+    await repo.get(key);
+    const { received, kept, verdict } = await this.checked(req);
+    try {
+      const c = def.columns;
+      const owner = requestContext()?.userId;
+      await this.db.transaction((client) =>
+        repo.withScope(
+          async (q) => {
+            await this.quota(q, def, owner, received.size);
+            const cur = (
+              await q.query(
+                `SELECT ${ident(c.key)} AS k, ${ident(c.size)}::text AS s, ${ident(c.checksum)} AS h FROM ${def.table} WHERE ${ident(def.id)} = $1 FOR UPDATE`,
+                [id],
+              )
+            ).rows[0] as { k: string; s: string; h: string } | undefined;
+            if (!cur) throw new NotFoundException('file not found');
+            await this.keep(q, def, v, id, cur, owner);
+            const sets = [`${ident(c.key)} = $2`, `${ident(c.size)} = $3::bigint`, `${ident(c.type)} = $4`, `${ident(c.checksum)} = $5`];
+            const params: unknown[] = [id, received.object.key, String(received.size), kept, received.sha256];
+            if (c.scannedAt) sets.push(`${ident(c.scannedAt)} = now()`);
+            if (c.scanResult) {
+              params.push(JSON.stringify(verdict));
+              sets.push(`${ident(c.scanResult)} = $${params.length}::jsonb`);
+            }
+            if (repo.spec.updatedAtColumn) sets.push(`${ident(repo.spec.updatedAtColumn)} = now()`);
+            await q.query(`UPDATE ${def.table} SET ${sets.join(', ')} WHERE ${ident(def.id)} = $1`, params);
+            await received.object.commit();
+          },
+          'UPDATE',
+          client,
+        ),
+      );
+    } catch (e) {
+      await received.object.discard().catch(() => undefined);
+      throw e;
+    }
+    return repo.get(key);
+  }
+
+  /** The row's current bytes as its next version. */
+  private async keep(q: Queryable, def: FileTableDef, v: NonNullable<FileTableDef['versions']>, id: string, cur: { k: string; s: string; h: string }, owner?: string): Promise<number> {
+    await q.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [v.table, id]);
+    const next = Number(((await q.query(`SELECT coalesce(max(${ident(v.number)}), 0) + 1 AS n FROM ${v.table} WHERE ${ident(v.file)} = $1`, [id])).rows[0] as { n: number }).n);
+    const cols = [v.file, v.number, v.key, v.size, v.checksum].map(ident);
+    const params: unknown[] = [id, next, cur.k, cur.s, cur.h];
+    if (v.createdBy && owner !== undefined) {
+      cols.push(ident(v.createdBy));
+      params.push(owner);
+    }
+    await q.query(`INSERT INTO ${v.table} (${cols.join(', ')}) VALUES (${params.map((_, i) => (i === 3 ? `$${i + 1}::bigint` : `$${i + 1}`)).join(', ')})`, params);
+    return next;
+  }
+
+  /** The earlier versions of a file the caller may read, newest first. */
+  async versions(def: FileTableDef, repo: CrudRepository, id: string): Promise<{ data: Record<string, unknown>[] }> {
+    const v = this.versionsOf(def);
+    await repo.get({ [repo.spec.fields.find((f) => f.column === def.id)?.property ?? def.id]: id });
+    const rows = await repo.withScope(
+      async (q) =>
+        (
+          await q.query(
+            `SELECT ${ident(v.number)} AS "version", ${ident(v.size)}::text AS "sizeBytes", ${ident(v.checksum)} AS "checksum"${v.createdBy ? `, ${ident(v.createdBy)} AS "createdBy"` : ''} FROM ${v.table} WHERE ${ident(v.file)} = $1 ORDER BY ${ident(v.number)} DESC LIMIT 1000`,
+            [id],
+          )
+        ).rows as Record<string, unknown>[],
+    );
+    return { data: rows };
+  }
+
+  /** One earlier version's bytes (as a download; not counted). */
+  async versionContent(def: FileTableDef, repo: CrudRepository, id: string, n: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const v = this.versionsOf(def);
+    if (!/^\d{1,9}$/.test(n)) throw new BadRequestException('version: a number');
+    const file = (await repo.get({ [repo.spec.fields.find((f) => f.column === def.id)?.property ?? def.id]: id })) as Record<string, unknown>;
+    const row = await repo.withScope(
+      async (q) =>
+        (await q.query(`SELECT ${ident(v.key)} AS k, ${ident(v.size)}::text AS s, ${ident(v.checksum)} AS h FROM ${v.table} WHERE ${ident(v.file)} = $1 AND ${ident(v.number)} = $2`, [id, Number(n)])).rows[0] as
+          | { k: string; s: string; h: string }
+          | undefined,
+    );
+    if (!row) throw new NotFoundException('no such version');
+    const nameProperty = repo.spec.fields.find((f) => f.column === def.columns.name)?.property;
+    const name = nameProperty && typeof file[nameProperty] === 'string' ? (file[nameProperty] as string) : 'file';
+    await this.serve(req, reply, { key: row.k, size: Number(row.s), type: 'application/octet-stream', checksum: row.h, name });
+  }
+
+  /** An earlier version becomes the current bytes again; the current ones become the next version. */
+  async restore(def: FileTableDef, repo: CrudRepository, id: string, n: string): Promise<unknown> {
+    const v = this.versionsOf(def);
+    if (!/^\d{1,9}$/.test(n)) throw new BadRequestException('version: a number');
+    const key = { [repo.spec.fields.find((f) => f.column === def.id)?.property ?? def.id]: id };
+    await repo.get(key);
+    const c = def.columns;
+    const owner = requestContext()?.userId;
+    await this.db.transaction((client) =>
+      repo.withScope(
+        async (q) => {
+          const cur = (
+            await q.query(`SELECT ${ident(c.key)} AS k, ${ident(c.size)}::text AS s, ${ident(c.checksum)} AS h FROM ${def.table} WHERE ${ident(def.id)} = $1 FOR UPDATE`, [id])
+          ).rows[0] as { k: string; s: string; h: string } | undefined;
+          const old = (
+            await q.query(`SELECT ${ident(v.key)} AS k, ${ident(v.size)}::text AS s, ${ident(v.checksum)} AS h FROM ${v.table} WHERE ${ident(v.file)} = $1 AND ${ident(v.number)} = $2`, [id, Number(n)])
+          ).rows[0] as { k: string; s: string; h: string } | undefined;
+          if (!cur || !old) throw new NotFoundException('no such version');
+          await this.keep(q, def, v, id, cur, owner);
+          const head = Buffer.alloc(0);
+          const chunks: Buffer[] = [head];
+          if (Number(old.s) > 0) for await (const b of await this.storage.open(old.k, { start: 0, end: Math.min(Number(old.s), 4100) - 1 })) chunks.push(b as Buffer);
+          const type = sniff(Buffer.concat(chunks));
+          const sets = [`${ident(c.key)} = $2`, `${ident(c.size)} = $3::bigint`, `${ident(c.type)} = $4`, `${ident(c.checksum)} = $5`];
+          if (repo.spec.updatedAtColumn) sets.push(`${ident(repo.spec.updatedAtColumn)} = now()`);
+          await q.query(`UPDATE ${def.table} SET ${sets.join(', ')} WHERE ${ident(def.id)} = $1`, [id, old.k, old.s, type, old.h]);
+        },
+        'UPDATE',
+        client,
+      ),
+    );
+    return repo.get(key);
   }
 }
