@@ -219,9 +219,7 @@ fn resolve(cx: &mut ModelCx) -> Option<FilesState> {
                 if f.column == v.key {
                     f.access = Access::None;
                     f.ops.clear();
-                } else if [&v.size, &v.checksum, &v.number, &v.file].contains(&&f.column)
-                    || v.created_by.as_deref() == Some(f.column.as_str())
-                {
+                } else if f.readable() {
                     f.access = Access::ReadOnly;
                 }
                 f.required_on_create = false;
