@@ -232,6 +232,25 @@ test('partial=true stores the valid rows; CSV, JSON arrays and gzip', async () =
   ]);
   assert.equal(csvRows[2].time.getTime(), t + 12_000);
 
+  // A deferred foreign key (as Rails writes them) is checked row by row in an ingest: the row it
+  // refuses is named, the others stored.
+  await sql.query('ALTER TABLE metrics ADD CONSTRAINT e2e_deferred_user FOREIGN KEY (user_id) REFERENCES users (id) DEFERRABLE INITIALLY DEFERRED');
+  try {
+    const someone = (await sql.query('SELECT id FROM users LIMIT 1')).rows[0].id;
+    const rows = [
+      { time: iso(t + 30), metricName: 'deferred', value: 1, userId: someone },
+      { time: iso(t + 31), metricName: 'deferred', value: 2, userId: '00000000-0000-4000-8000-000000000000' },
+      { time: iso(t + 32), metricName: 'deferred', value: 3 },
+    ];
+    const d = expectStatus(await ingest(tok.A, JSON.stringify(rows), 'application/json', { query: '?partial=true' }), 200, 'deferred fk');
+    const rep = d.body.data ?? d.body;
+    assert.equal(rep.accepted, 2, d.text);
+    assert.deepEqual(rep.errors.map((e) => e.row), [2]);
+    assert.match(rep.errors[0].reason, /e2e_deferred_user/);
+  } finally {
+    await sql.query('ALTER TABLE metrics DROP CONSTRAINT e2e_deferred_user');
+  }
+
   const arr = gzipSync(JSON.stringify([{ time: iso(t + 20), metricName: 'gz', value: 7 }, { time: t + 21, metricName: 'gz', value: 8 }]));
   const g = expectStatus(await ingest(tok.A, arr, 'application/json', { headers: { 'content-encoding': 'gzip' } }), 200, 'gzip array');
   assert.equal((g.body.data ?? g.body).accepted, 2);

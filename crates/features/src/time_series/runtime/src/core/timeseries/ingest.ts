@@ -399,6 +399,9 @@ export class IngestService {
             }
             // The client's pauses count against the session too (a backstop for the idle timer).
             await q.query("SELECT set_config('idle_in_transaction_session_timeout', $1, true)", [String(this.idleMs + 5000)]);
+            // Deferred constraints checked row by row here, so a refused row is found and named
+            // rather than failing the whole commit.
+            await q.query('SET CONSTRAINTS ALL IMMEDIATE');
             const stage = `pg_temp.nestgen_ingest_${createHash('sha256').update(`${def.name}\0${def.ingest.length}`).digest('hex').slice(0, 32)}`;
             const stageColumns = def.ingest.map((_, i) => `c${i} text`).join(', ');
             await q.query(`CREATE TEMP TABLE IF NOT EXISTS ${stage.slice('pg_temp.'.length)} (n integer, ${stageColumns}) ON COMMIT DELETE ROWS`);
