@@ -415,3 +415,34 @@ test('versions: new bytes keep the old as a version; list, download and restore 
   const mine = expectStatus(await call('GET', '/file-versions?limit=100', undefined, b), 200, 'b’s versions').body.data;
   assert.ok(mine.length >= 2 && mine.every((v) => !('storagePath' in v)));
 });
+
+test('uploads at once per user are capped (429); other users are not held up', async () => {
+  const open = () => {
+    const m = multipart('slow.bin', function* () {
+      yield Buffer.alloc(1024, 1);
+    });
+    const [head, body, tail] = [...m.chunks()];
+    const u = new URL(`${BASE}/files/upload`);
+    let req;
+    const done = new Promise((resolve, reject) => {
+      req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { authorization: `Bearer ${tok.b}`, 'content-type': m.type } }, (r) => {
+        let text = '';
+        r.on('data', (d) => (text += d));
+        r.on('end', () => resolve({ status: r.statusCode, text }));
+      });
+      req.on('error', reject);
+    });
+    req.write(head);
+    req.write(body);
+    return { done, finish: () => req.end(tail) };
+  };
+  const slow = [open(), open()];
+  await new Promise((r) => setTimeout(r, 500));
+  const third = await upload(tok.b, 'third.txt', Buffer.from('3'));
+  assert.equal(third.status, 429, third.text);
+  const other = await upload(tok.a, 'a.txt', Buffer.from('a'));
+  assert.notEqual(other.status, 429, 'another user is not held up');
+  for (const s of slow) s.finish();
+  for (const s of slow) assert.equal((await s.done).status, 201);
+  expectStatus(await upload(tok.b, 'after.txt', Buffer.from('4')), 201, 'room again');
+});

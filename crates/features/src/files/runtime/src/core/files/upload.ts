@@ -106,6 +106,9 @@ export class FileService {
   /** A client that sends nothing for this long loses its upload (408). */
   private readonly idleMs = envInt('FILES_IDLE_SECONDS', 60, 1, 86_400) * 1000;
   private readonly logger = new Logger('Files');
+  /** Uploads one user (or, signed out, one address) may have running at once. */
+  private readonly perUser = envInt('FILES_UPLOADS_PER_USER', 2, 1, 1000);
+  private readonly running = new Map<string, number>();
   /** How long a download URL works. */
   private readonly urlSeconds = envInt('FILES_URL_SECONDS', 300, 1, 7 * 86_400);
 
@@ -252,6 +255,26 @@ export class FileService {
     return new BadRequestException('the upload did not complete (the body ended early or is not valid multipart)');
   }
 
+  /**
+   * Runs `fn` as one of the caller's uploads: past FILES_UPLOADS_PER_USER at once, 429 (each holds
+   * a connection and up to FILES_MAX_BYTES of storage before the quota is counted).
+   */
+  private async slot<T>(req: FastifyRequest, fn: () => Promise<T>): Promise<T> {
+    const who = requestContext()?.userId ?? `ip:${req.ip}`;
+    const n = this.running.get(who) ?? 0;
+    if (n >= this.perUser) {
+      throw new HttpException({ statusCode: 429, error: 'Too Many Requests', message: `${n} uploads of yours are running (FILES_UPLOADS_PER_USER); wait for one to finish` }, 429);
+    }
+    this.running.set(who, n + 1);
+    try {
+      return await fn();
+    } finally {
+      const left = (this.running.get(who) ?? 1) - 1;
+      if (left > 0) this.running.set(who, left);
+      else this.running.delete(who);
+    }
+  }
+
   /** The upload read, stored (not committed) and checked: size, type, scan. The caller discards on failure. */
   private async checked(req: FastifyRequest): Promise<{ fields: Record<string, string>; received: Received; name: string; kept: string; verdict: ScanVerdict }> {
     const type = String(req.headers['content-type'] ?? '');
@@ -297,6 +320,10 @@ export class FileService {
   }
 
   async upload(def: FileTableDef, repo: CrudRepository, req: FastifyRequest, fieldsDto?: new () => object): Promise<unknown> {
+    return this.slot(req, () => this.store(def, repo, req, fieldsDto));
+  }
+
+  private async store(def: FileTableDef, repo: CrudRepository, req: FastifyRequest, fieldsDto?: new () => object): Promise<unknown> {
     const { fields, received, name, kept, verdict } = await this.checked(req);
     const discard = () => received.object.discard().catch(() => undefined);
     try {
@@ -463,7 +490,7 @@ export class FileService {
     const v = this.versionsOf(def);
     const key = { [repo.spec.fields.find((f) => f.column === def.id)?.property ?? def.id]: id };
     await repo.get(key);
-    const { received, kept, verdict } = await this.checked(req);
+    const { received, kept, verdict } = await this.slot(req, () => this.checked(req));
     try {
       const c = def.columns;
       const owner = requestContext()?.userId;
