@@ -192,9 +192,7 @@ fn resolve(cx: &mut ModelCx) -> Option<FilesState> {
         }
         // Files are their owner's unless the project says otherwise (own-rows finds the owner
         // column; tenancy scopes them too where it applies).
-        r.features
-            .entry(crate::own_rows::DEF.id.to_string())
-            .or_insert_with(|| Setting::new(true, Source::Inferred("a file store: each file is its owner's".into())));
+        own_rows_by_default(r, "a file store: each file is its owner's");
         // Rows come from uploads only: the bytes are what make a row.
         r.operations.create = false;
         r.operations.bulk_create = false;
@@ -229,9 +227,7 @@ fn resolve(cx: &mut ModelCx) -> Option<FilesState> {
             r.operations.update = false;
             r.operations.delete = false;
             r.operations.restore = false;
-            r.features.entry(crate::own_rows::DEF.id.to_string()).or_insert_with(|| {
-                Setting::new(true, Source::Inferred("versions of a file store: each is its uploader's".into()))
-            });
+            own_rows_by_default(r, "versions of a file store: each is its uploader's");
             r.note(
                 DEF.id,
                 format!("{}: earlier versions of {of}, made by uploads onto a file (read-only here)", r.table),
@@ -258,6 +254,14 @@ fn resolve(cx: &mut ModelCx) -> Option<FilesState> {
         .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
         .unwrap_or_default();
     Some(FilesState { tables, folders, max_bytes: max_bytes.unwrap_or(100 << 20), allowed_types })
+}
+
+/// Rows of a file store are their owner's unless the project says otherwise (own-rows resolves
+/// after this feature, finds the owner column and scopes them).
+fn own_rows_by_default(r: &mut Resource, why: &str) {
+    r.features
+        .entry(crate::own_rows::DEF.id.to_string())
+        .or_insert_with(|| Setting::new(true, Source::Inferred(why.into())));
 }
 
 /// The folder tables file tables point into: a foreign key to a table that references itself and
@@ -311,9 +315,7 @@ fn folder_trees(cx: &mut ModelCx, tables: &[FileTable]) -> Vec<FolderTree> {
     }
     for tree in &trees {
         if let Some(r) = cx.resources.iter_mut().find(|r| r.is(&tree.table)) {
-            r.features.entry(crate::own_rows::DEF.id.to_string()).or_insert_with(|| {
-                Setting::new(true, Source::Inferred("the folders of a file store: each is its owner's".into()))
-            });
+            own_rows_by_default(r, "the folders of a file store: each is its owner's");
             for f in r
                 .fields
                 .iter_mut()

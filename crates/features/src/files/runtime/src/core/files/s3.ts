@@ -69,12 +69,9 @@ export class S3Storage implements StorageDriver {
     };
   }
 
-  private async *stream(key: string, range?: { start: number; end: number }): AsyncGenerator<Buffer> {
-    const { s3, sdk } = await this.sdk();
-    const r = await s3.send(
-      new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }),
-    );
-    for await (const chunk of r.Body as AsyncIterable<Uint8Array>) yield Buffer.from(chunk);
+  /** The object's bytes, for a reader that needs a stream at once (the scanner). */
+  private async *stream(key: string): AsyncGenerator<Buffer> {
+    for await (const chunk of await this.open(key)) yield Buffer.from(chunk as Uint8Array);
   }
 
   async open(key: string, range?: { start: number; end: number }): Promise<Readable> {

@@ -22,7 +22,7 @@ import { Readable, Transform } from 'node:stream';
 import { envInt } from '../config.js';
 import { DatabaseService } from '../database/database.service.js';
 import { requestContext } from '../http/request-context.js';
-import type { CrudRepository } from '../crud/repository.js';
+import type { CrudRepository, KeyValues } from '../crud/repository.js';
 import type { Queryable } from '../database/database.service.js';
 import { ident } from '../crud/resource.js';
 import { contentDisposition, safeFileName } from './names.js';
@@ -76,6 +76,31 @@ const BY_EXTENSION: Record<string, string> = {
   '.json': 'application/json',
   '.md': 'text/markdown',
 };
+
+/** The key of a file row as the repository takes it (by property). */
+function keyOf(def: FileTableDef, repo: CrudRepository, id: string): KeyValues {
+  return { [repo.spec.fields.find((f) => f.column === def.id)?.property ?? def.id]: id };
+}
+
+/** Where some bytes are: storage key, size (text) and SHA-256. */
+interface Bytes {
+  k: string;
+  s: string;
+  h: string;
+}
+
+/** The current bytes of a file row, locked for the change that follows. */
+async function currentBytes(q: Queryable, def: FileTableDef, id: string): Promise<Bytes | undefined> {
+  const c = def.columns;
+  const r = await q.query(`SELECT ${ident(c.key)} AS k, ${ident(c.size)}::text AS s, ${ident(c.checksum)} AS h FROM ${def.table} WHERE ${ident(def.id)} = $1 FOR UPDATE`, [id]);
+  return r.rows[0] as Bytes | undefined;
+}
+
+/** The bytes of version `n` of a file. */
+async function versionBytes(q: Queryable, v: NonNullable<FileTableDef['versions']>, id: string, n: string): Promise<Bytes | undefined> {
+  const r = await q.query(`SELECT ${ident(v.key)} AS k, ${ident(v.size)}::text AS s, ${ident(v.checksum)} AS h FROM ${v.table} WHERE ${ident(v.file)} = $1 AND ${ident(v.number)} = $2`, [id, Number(n)]);
+  return r.rows[0] as Bytes | undefined;
+}
 
 interface Received {
   object: PendingObject;
@@ -378,23 +403,29 @@ export class FileService {
     return dto as Record<string, unknown>;
   }
 
+  /** Where a file's bytes are and what they are, read after the caller's access was checked. */
+  private async described(def: FileTableDef, repo: CrudRepository, id: string): Promise<{ key: string; size: number; type: string; checksum: string; name: string }> {
+    const c = def.columns;
+    const cols = [c.key, c.size, c.type, c.checksum, c.name].map((x) => (x ? ident(x) : 'NULL'));
+    const row = await repo.withScope(async (q) => {
+      const r = await q.query(`SELECT ${cols.map((x, i) => `${x} AS "c${i}"`).join(', ')} FROM ${def.table} WHERE ${ident(def.id)} = $1`, [id]);
+      return r.rows[0] as Record<string, unknown> | undefined;
+    });
+    if (!row) throw new NotFoundException('file not found');
+    return { key: String(row.c0), size: Number(row.c1), type: String(row.c2 ?? ''), checksum: String(row.c3), name: (row.c4 as string | null) ?? 'file' };
+  }
+
   /**
    * A time-limited URL to download a file the caller may read straight from the object store
    * (FILES_URL_SECONDS; 501 on local disk). Served as an attachment under the sanitised name; the
    * store, not the app, serves the bytes (not counted as a download).
    */
   async url(def: FileTableDef, repo: CrudRepository, id: string): Promise<{ url: string; expiresAt: string }> {
-    await repo.get({ [repo.spec.fields.find((f) => f.column === def.id)?.property ?? def.id]: id });
+    await repo.get(keyOf(def, repo, id));
     if (!this.storage.presign) throw new NotImplementedException(`${this.storage.provider} storage has no download URLs; use GET .../content`);
-    const c = def.columns;
-    const cols = [c.key, c.type, c.name].map((x) => (x ? ident(x) : 'NULL'));
-    const row = await repo.withScope(async (q) => {
-      const r = await q.query(`SELECT ${cols.map((x, i) => `${x} AS "c${i}"`).join(', ')} FROM ${def.table} WHERE ${ident(def.id)} = $1`, [id]);
-      return r.rows[0] as Record<string, unknown> | undefined;
-    });
-    if (!row) throw new NotFoundException('file not found');
-    const name = safeFileName((row.c2 as string | null) ?? 'file');
-    const url = await this.storage.presign(String(row.c0), { name, type: String(row.c1 || 'application/octet-stream'), disposition: contentDisposition(name), seconds: this.urlSeconds });
+    const row = await this.described(def, repo, id);
+    const name = safeFileName(row.name);
+    const url = await this.storage.presign(row.key, { name, type: row.type || 'application/octet-stream', disposition: contentDisposition(name), seconds: this.urlSeconds });
     return { url, expiresAt: new Date(Date.now() + this.urlSeconds * 1000).toISOString() };
   }
 
@@ -404,16 +435,10 @@ export class FileService {
    * under its sanitised name, never sniffed or run by the browser. Counts the download.
    */
   async download(def: FileTableDef, repo: CrudRepository, id: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    await repo.get({ [repo.spec.fields.find((f) => f.column === def.id)?.property ?? def.id]: id });
+    await repo.get(keyOf(def, repo, id));
     const c = def.columns;
-    const cols = [c.key, c.size, c.type, c.checksum, c.name].map((x) => (x ? ident(x) : 'NULL'));
-    const row = await repo.withScope(async (q) => {
-      const r = await q.query(`SELECT ${cols.map((x, i) => `${x} AS "c${i}"`).join(', ')} FROM ${def.table} WHERE ${ident(def.id)} = $1`, [id]);
-      return r.rows[0] as Record<string, unknown> | undefined;
-    });
-    if (!row) throw new NotFoundException('file not found');
-    const [key, sizeRaw, type, checksum, name] = [row.c0, row.c1, row.c2, row.c3, row.c4] as [string, string, string, string, string | null];
-    await this.serve(req, reply, { key, size: Number(sizeRaw), type, checksum, name: name ?? 'file' }, async () => {
+    const row = await this.described(def, repo, id);
+    await this.serve(req, reply, row, async () => {
       if (!c.downloads && !c.downloadedAt) return;
       const sets = [c.downloads ? `${ident(c.downloads)} = coalesce(${ident(c.downloads)}, 0) + 1` : '', c.downloadedAt ? `${ident(c.downloadedAt)} = now()` : '']
         .filter(Boolean)
@@ -488,7 +513,7 @@ export class FileService {
    */
   async replace(def: FileTableDef, repo: CrudRepository, id: string, req: FastifyRequest): Promise<unknown> {
     const v = this.versionsOf(def);
-    const key = { [repo.spec.fields.find((f) => f.column === def.id)?.property ?? def.id]: id };
+    const key = keyOf(def, repo, id);
     await repo.get(key);
     const { received, kept, verdict } = await this.slot(req, () => this.checked(req));
     try {
@@ -498,14 +523,9 @@ export class FileService {
         repo.withScope(
           async (q) => {
             await this.quota(q, def, owner, received.size);
-            const cur = (
-              await q.query(
-                `SELECT ${ident(c.key)} AS k, ${ident(c.size)}::text AS s, ${ident(c.checksum)} AS h FROM ${def.table} WHERE ${ident(def.id)} = $1 FOR UPDATE`,
-                [id],
-              )
-            ).rows[0] as { k: string; s: string; h: string } | undefined;
+            const cur = await currentBytes(q, def, id);
             if (!cur) throw new NotFoundException('file not found');
-            await this.keep(q, def, v, id, cur, owner);
+            await this.keep(q, v, id, cur, owner);
             const sets = [`${ident(c.key)} = $2`, `${ident(c.size)} = $3::bigint`, `${ident(c.type)} = $4`, `${ident(c.checksum)} = $5`];
             const params: unknown[] = [id, received.object.key, String(received.size), kept, received.sha256];
             if (c.scannedAt) sets.push(`${ident(c.scannedAt)} = now()`);
@@ -529,7 +549,7 @@ export class FileService {
   }
 
   /** The row's current bytes as its next version. */
-  private async keep(q: Queryable, def: FileTableDef, v: NonNullable<FileTableDef['versions']>, id: string, cur: { k: string; s: string; h: string }, owner?: string): Promise<number> {
+  private async keep(q: Queryable, v: NonNullable<FileTableDef['versions']>, id: string, cur: Bytes, owner?: string): Promise<number> {
     await q.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [v.table, id]);
     const next = Number(((await q.query(`SELECT coalesce(max(${ident(v.number)}), 0) + 1 AS n FROM ${v.table} WHERE ${ident(v.file)} = $1`, [id])).rows[0] as { n: number }).n);
     const cols = [v.file, v.number, v.key, v.size, v.checksum].map(ident);
@@ -545,7 +565,7 @@ export class FileService {
   /** The earlier versions of a file the caller may read, newest first. */
   async versions(def: FileTableDef, repo: CrudRepository, id: string): Promise<{ data: Record<string, unknown>[] }> {
     const v = this.versionsOf(def);
-    await repo.get({ [repo.spec.fields.find((f) => f.column === def.id)?.property ?? def.id]: id });
+    await repo.get(keyOf(def, repo, id));
     const rows = await repo.withScope(
       async (q) =>
         (
@@ -562,13 +582,8 @@ export class FileService {
   async versionContent(def: FileTableDef, repo: CrudRepository, id: string, n: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const v = this.versionsOf(def);
     if (!/^\d{1,9}$/.test(n)) throw new BadRequestException('version: a number');
-    const file = (await repo.get({ [repo.spec.fields.find((f) => f.column === def.id)?.property ?? def.id]: id })) as Record<string, unknown>;
-    const row = await repo.withScope(
-      async (q) =>
-        (await q.query(`SELECT ${ident(v.key)} AS k, ${ident(v.size)}::text AS s, ${ident(v.checksum)} AS h FROM ${v.table} WHERE ${ident(v.file)} = $1 AND ${ident(v.number)} = $2`, [id, Number(n)])).rows[0] as
-          | { k: string; s: string; h: string }
-          | undefined,
-    );
+    const file = (await repo.get(keyOf(def, repo, id))) as Record<string, unknown>;
+    const row = await repo.withScope((q) => versionBytes(q, v, id, n));
     if (!row) throw new NotFoundException('no such version');
     const nameProperty = repo.spec.fields.find((f) => f.column === def.columns.name)?.property;
     const name = nameProperty && typeof file[nameProperty] === 'string' ? (file[nameProperty] as string) : 'file';
@@ -579,23 +594,18 @@ export class FileService {
   async restore(def: FileTableDef, repo: CrudRepository, id: string, n: string): Promise<unknown> {
     const v = this.versionsOf(def);
     if (!/^\d{1,9}$/.test(n)) throw new BadRequestException('version: a number');
-    const key = { [repo.spec.fields.find((f) => f.column === def.id)?.property ?? def.id]: id };
+    const key = keyOf(def, repo, id);
     await repo.get(key);
     const c = def.columns;
     const owner = requestContext()?.userId;
     await this.db.transaction((client) =>
       repo.withScope(
         async (q) => {
-          const cur = (
-            await q.query(`SELECT ${ident(c.key)} AS k, ${ident(c.size)}::text AS s, ${ident(c.checksum)} AS h FROM ${def.table} WHERE ${ident(def.id)} = $1 FOR UPDATE`, [id])
-          ).rows[0] as { k: string; s: string; h: string } | undefined;
-          const old = (
-            await q.query(`SELECT ${ident(v.key)} AS k, ${ident(v.size)}::text AS s, ${ident(v.checksum)} AS h FROM ${v.table} WHERE ${ident(v.file)} = $1 AND ${ident(v.number)} = $2`, [id, Number(n)])
-          ).rows[0] as { k: string; s: string; h: string } | undefined;
+          const cur = await currentBytes(q, def, id);
+          const old = await versionBytes(q, v, id, n);
           if (!cur || !old) throw new NotFoundException('no such version');
-          await this.keep(q, def, v, id, cur, owner);
-          const head = Buffer.alloc(0);
-          const chunks: Buffer[] = [head];
+          await this.keep(q, v, id, cur, owner);
+          const chunks: Buffer[] = [];
           if (Number(old.s) > 0) for await (const b of await this.storage.open(old.k, { start: 0, end: Math.min(Number(old.s), 4100) - 1 })) chunks.push(b as Buffer);
           const type = sniff(Buffer.concat(chunks));
           const sets = [`${ident(c.key)} = $2`, `${ident(c.size)} = $3::bigint`, `${ident(c.type)} = $4`, `${ident(c.checksum)} = $5`];
