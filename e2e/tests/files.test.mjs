@@ -446,3 +446,119 @@ test('uploads at once per user are capped (429); other users are not held up', a
   for (const s of slow) assert.equal((await s.done).status, 201);
   expectStatus(await upload(tok.b, 'after.txt', Buffer.from('4')), 201, 'room again');
 });
+
+test('share links: token shown once and kept hashed; opened without an account; counted, limited, expiring, password, view-only, revocable', async () => {
+  const b = { headers: { authorization: `Bearer ${tok.b}` } };
+  const sha = (t) => createHash('sha256').update(t).digest('hex');
+  const bytes = randomBytes(100_000);
+  const f = expectStatus(await upload(tok.b, 'report.bin', bytes), 201, 'the shared file').body.data;
+  const share = (body, t = tok.b, id = f.id) => call('POST', `/files/${id}/shares`, body, { headers: { authorization: `Bearer ${t}` } });
+  const open = async (path, headers = {}) => {
+    const r = await fetch(`${BASE}${path}`, { headers });
+    return { status: r.status, headers: r.headers, bytes: Buffer.from(await r.arrayBuffer()) };
+  };
+  const json = (r) => JSON.parse(r.bytes.toString());
+  const count = async (id) => (await sql.query('SELECT download_count FROM file_shares WHERE id = $1', [id])).rows[0].download_count;
+
+  // A link: the token is drawn by the server, shown once, kept as its SHA-256 only.
+  const s1 = expectStatus(await share({}), 201, 'share').body.data;
+  assert.match(s1.token, /^[A-Za-z0-9_-]{43}$/);
+  assert.equal(s1.path, `/file-shares/public/${s1.token}`);
+  assert.ok(new Date(s1.expiresAt).getTime() > Date.now() + 6 * 86_400_000, 'expires by default (FILES_SHARE_DAYS)');
+  const row = (await sql.query('SELECT share_token, shared_by FROM file_shares WHERE id = $1', [s1.id])).rows[0];
+  assert.equal(row.share_token, sha(s1.token));
+  assert.equal(row.shared_by, user.b.id, 'who shared: the signed-in user');
+  const listed = expectStatus(await call('GET', `/file-shares?fileId=eq.${f.id}`, undefined, b), 200, 'b’s shares').body.data;
+  assert.equal(listed.length, 1);
+  assert.ok(!JSON.stringify(listed).includes(s1.token) && !JSON.stringify(listed).includes(row.share_token), 'the token is never shown again');
+  // A client cannot choose a token, nor make a share of its own.
+  assert.equal((await call('POST', '/file-shares', { fileId: f.id, shareToken: 'guessable', sharedBy: user.b.id }, b)).status, 404);
+  expectError(await call('PATCH', `/file-shares/${s1.id}`, { maxDownloads: 1000 }, b), 400, 'limits are set when the link is made');
+
+  // Opened without an account: the file's name, size and type, nothing else.
+  const d = await open(s1.path);
+  assert.equal(d.status, 200, d.bytes.toString());
+  assert.equal(d.headers.get('referrer-policy'), 'no-referrer');
+  assert.equal(d.headers.get('cache-control'), 'no-store');
+  const details = json(d).data;
+  assert.deepEqual(Object.keys(details).sort(), ['canDownload', 'downloadsLeft', 'expiresAt', 'name', 'sizeBytes', 'type']);
+  assert.deepEqual([details.name, details.sizeBytes, details.canDownload, details.downloadsLeft], ['report.bin', '100000', true, null]);
+  const whole = await open(`${s1.path}/content`);
+  assert.equal(whole.status, 200);
+  assert.ok(whole.bytes.equals(bytes), 'the exact bytes');
+  assert.match(whole.headers.get('content-disposition'), /^attachment/);
+  const part = await open(`${s1.path}/content`, { range: 'bytes=10-19' });
+  assert.equal(part.status, 206);
+  assert.ok(part.bytes.equals(bytes.subarray(10, 20)));
+  assert.equal(await count(s1.id), 1, 'one download (a range past the start is the same download)');
+  // Unknown, malformed and altered tokens: 404, the same answer.
+  for (const t of ['A'.repeat(43), 'x', `${s1.token.slice(0, -1)}${s1.token.endsWith('A') ? 'B' : 'A'}`, '..%2F..%2Fetc%2Fpasswd']) {
+    const r = await open(`/file-shares/public/${t}`);
+    assert.equal(r.status, 404, t);
+    assert.equal(json(r).message, 'no such link');
+  }
+
+  // Another user can neither share b's file, see b's shares, nor revoke them.
+  const a = { headers: { authorization: `Bearer ${tok.a}` } };
+  expectError(await share({}, tok.a), 404, 'another user’s file');
+  const theirs = expectStatus(await call('GET', '/file-shares?limit=100', undefined, a), 200, 'a’s shares').body.data;
+  assert.ok(!theirs.some((s) => s.fileId === f.id));
+  expectError(await call('DELETE', `/file-shares/${s1.id}`, undefined, a), 404, 'another user’s share');
+  // The owner revokes: 404 from then on.
+  assert.equal((await call('DELETE', `/file-shares/${s1.id}`, undefined, b)).status, 204);
+  assert.equal((await open(s1.path)).status, 404);
+  assert.equal((await open(`${s1.path}/content`)).status, 404);
+
+  // At most N downloads, counted in the database: ten at once, exactly three served.
+  const s2 = expectStatus(await share({ maxDownloads: 3 }), 201, 'limited').body.data;
+  const results = await Promise.all(Array.from({ length: 10 }, () => open(`${s2.path}/content`)));
+  const served = results.filter((r) => r.status === 200);
+  assert.equal(served.length, 3, results.map((r) => r.status).join(','));
+  assert.ok(served.every((r) => r.bytes.equals(bytes)));
+  assert.ok(results.every((r) => r.status === 200 || r.status === 410));
+  assert.equal(await count(s2.id), 3);
+  assert.equal((await open(s2.path)).status, 410, 'used up');
+  // A limited link serves whole files: a range would be a download nobody counted.
+  const s3 = expectStatus(await share({ maxDownloads: 2 }), 201, 'limited').body.data;
+  const ranged = await open(`${s3.path}/content`, { range: 'bytes=50000-' });
+  assert.equal(ranged.status, 200);
+  assert.ok(ranged.bytes.equals(bytes));
+  assert.equal(json(await open(s3.path)).data.downloadsLeft, 1);
+
+  // Expiry: 410 once passed; a past or too distant one is refused when the link is made.
+  const s4 = expectStatus(await share({ expiresAt: new Date(Date.now() + 3_600_000).toISOString() }), 201, 'expiring').body.data;
+  assert.equal((await open(s4.path)).status, 200);
+  await sql.query("UPDATE file_shares SET expires_at = now() - interval '1 second' WHERE id = $1", [s4.id]);
+  assert.equal((await open(s4.path)).status, 410);
+  assert.equal((await open(`${s4.path}/content`)).status, 410);
+  expectError(await share({ expiresAt: new Date(Date.now() - 1000).toISOString() }), 400, 'in the past');
+  expectError(await share({ expiresAt: new Date(Date.now() + 400 * 86_400_000).toISOString() }), 400, 'beyond FILES_SHARE_MAX_DAYS');
+  expectError(await share({ maxDownloads: 0 }), 400, 'at least one download');
+  expectError(await share({ token: 'mine' }), 400, 'no client token');
+
+  // A password: asked in a header, kept as an argon2id hash; wrong → 403, many wrong → 429.
+  const s5 = expectStatus(await share({ password: 'open sesame 42' }), 201, 'with a password').body.data;
+  assert.equal(s5.passwordRequired, true);
+  const hashed = (await sql.query('SELECT password_hash FROM nestgen.public_file_shares_links WHERE share_id = $1', [s5.id])).rows[0].password_hash;
+  assert.match(hashed, /^\$argon2id\$/);
+  assert.equal((await open(s5.path)).status, 403);
+  assert.equal((await open(`${s5.path}/content`)).status, 403);
+  assert.equal((await open(s5.path, { 'x-share-password': 'open sesame 41' })).status, 403);
+  assert.equal((await open(s5.path, { 'x-share-password': 'open sesame 42' })).status, 200);
+  const unlocked = await open(`${s5.path}/content`, { 'x-share-password': 'open sesame 42' });
+  assert.ok(unlocked.status === 200 && unlocked.bytes.equals(bytes));
+  for (let i = 0; i < 9; i++) assert.equal((await open(s5.path, { 'x-share-password': `guess ${i}` })).status, 403);
+  assert.equal((await open(s5.path, { 'x-share-password': 'open sesame 42' })).status, 429, 'ten wrong passwords lock the link for a while');
+
+  // View-only: the details, not the bytes.
+  const s6 = expectStatus(await share({ permission: 'view' }), 201, 'view only').body.data;
+  assert.equal(json(await open(s6.path)).data.canDownload, false);
+  assert.equal((await open(`${s6.path}/content`)).status, 403);
+
+  // A deleted file's links open nothing.
+  const g = expectStatus(await upload(tok.b, 'gone.txt', Buffer.from('gone')), 201, 'to delete').body.data;
+  const s7 = expectStatus(await share({}, tok.b, g.id), 201, 'share').body.data;
+  assert.equal((await open(`${s7.path}/content`)).bytes.toString(), 'gone');
+  assert.equal((await call('DELETE', `/files/${g.id}`, undefined, b)).status, 204);
+  assert.equal((await open(s7.path)).status, 404);
+});

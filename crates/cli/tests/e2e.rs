@@ -938,7 +938,7 @@ fn files_upload_stream_scan_and_download() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // The folders the files point into (their tree kept by db/09-files.sql) and the versions.
     let out = Command::new(env!("CARGO_BIN_EXE_nest-generator"))
-        .args(["generate", "folders", "file_versions"])
+        .args(["generate", "folders", "file_versions", "file_shares"])
         .current_dir(&project)
         .env_remove("DATABASE_URL")
         .output()

@@ -14,21 +14,23 @@
 //! State: [`FilesState`].
 
 mod detect;
+mod shares;
 mod view;
 
 use nest_catalog::QualifiedName;
 use nest_model::settings::{ConfigKey, KeyScope};
 use nest_model::{
-    Access, FeatureDef, FeatureError, Grant, MetaSwitch, Model, ModelCx, ModelError, Permission, Resolve, Resource,
-    ResourceKind, Setting, Source,
+    Access, DataClass, FeatureDef, FeatureError, Grant, MetaSwitch, Model, ModelCx, ModelError, Permission, Resolve,
+    Resource, ResourceKind, Setting, Source,
 };
 use nest_nestjs::{
-    AppModule, Assets, Contribute, Contributions, DbFile, ExtraController, FeatureFile, Import, Ownership, Package,
-    RenderError, Rendered, ResourceContributions, Route,
+    AppModule, Assets, Contribute, Contributions, DbFile, Decorator, ExtraController, FeatureFile, Import, Ownership,
+    Package, RenderError, Rendered, ResourceContributions, Route, SpecExtension,
 };
 use serde::Serialize;
 
 pub use detect::FileColumns;
+pub use shares::ShareTable;
 
 pub struct Files;
 
@@ -107,6 +109,8 @@ pub struct FileTable {
     /// Earlier contents of its files (a table referencing it with a version number, a storage
     /// key, a size and a checksum): uploading onto a file keeps the old bytes there.
     pub versions: Option<VersionTable>,
+    /// Share links to its files (a table referencing it with a token column).
+    pub shares: Option<ShareTable>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -147,6 +151,14 @@ fn version_table(catalog: &nest_catalog::Catalog, file: &nest_catalog::Qualified
 impl FilesState {
     pub fn of(&self, r: &Resource) -> Option<&FileTable> {
         self.tables.iter().find(|t| r.is(&t.table))
+    }
+
+    /// The file table whose versions or shares `r` holds, and the column referencing it.
+    pub fn parent_of(&self, r: &Resource) -> Option<(&FileTable, &str)> {
+        self.tables.iter().find_map(|t| {
+            let v = t.versions.as_ref().filter(|v| r.is(&v.table)).map(|v| v.file.as_str());
+            v.or_else(|| t.shares.as_ref().filter(|s| r.is(&s.table)).map(|s| s.file.as_str())).map(|c| (t, c))
+        })
     }
 }
 
@@ -207,7 +219,8 @@ fn resolve(cx: &mut ModelCx) -> Option<FilesState> {
             ),
         );
         let versions = version_table(catalog, &r.qname());
-        tables.push(FileTable { table: r.qname(), columns, versions });
+        let shares = shares::share_table(catalog, &r.qname());
+        tables.push(FileTable { table: r.qname(), columns, versions, shares });
     }
     // Versions are made by the server from uploads: their bytes' location is never shown, their
     // rows never written through their own routes.
@@ -227,12 +240,24 @@ fn resolve(cx: &mut ModelCx) -> Option<FilesState> {
             r.operations.update = false;
             r.operations.delete = false;
             r.operations.restore = false;
-            own_rows_by_default(r, "versions of a file store: each is its uploader's");
+            r.classify(DataClass::Owned);
             r.note(
                 DEF.id,
-                format!("{}: earlier versions of {of}, made by uploads onto a file (read-only here)", r.table),
+                format!(
+                    "{}: earlier versions of {of}, made by uploads onto a file (read-only here); visible with their file",
+                    r.table
+                ),
             );
         }
+    }
+    for (t, sh) in tables.iter().filter_map(|t| t.shares.as_ref().map(|s| (t, s))) {
+        let of = cx.resources.iter().find(|r| r.is(&t.table)).map(|r| r.names.route.clone()).unwrap_or_default();
+        let Some(r) = cx.resources.iter_mut().find(|r| r.is(&sh.table)) else { continue };
+        shares_resource(r, sh, &of);
+        cx.permissions.push(Permission {
+            slug: format!("{}:create", r.names.permission),
+            grant: Grant::Like { table: sh.table.clone(), action: "create".into() },
+        });
     }
     // An upload is a create: held by the roles that create the table's kind of data.
     for t in &tables {
@@ -254,6 +279,42 @@ fn resolve(cx: &mut ModelCx) -> Option<FilesState> {
         .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
         .unwrap_or_default();
     Some(FilesState { tables, folders, max_bytes: max_bytes.unwrap_or(100 << 20), allowed_types })
+}
+
+/// A share table's columns become the server's: the token (never shown: only its SHA-256 is
+/// kept), the file (fixed at creation), who shared, the download count. Shares are made by
+/// `POST /<files>/:id/shares` and seen with their file.
+fn shares_resource(r: &mut Resource, sh: &ShareTable, of: &str) {
+    for f in r.fields.iter_mut() {
+        let c = f.column.as_str();
+        if c == sh.token {
+            f.access = Access::None;
+            f.ops.clear();
+            f.why = Some("the share link's token, kept as its SHA-256 and never shown".into());
+        } else if c == sh.file || Some(c) == sh.shared_by.as_deref() {
+            f.access = Access::ReadOnly;
+            f.why = Some("set when the share is made".into());
+        } else if Some(c) == sh.count.as_deref() || Some(c) == sh.accessed.as_deref() {
+            f.access = Access::ReadOnly;
+            f.why = Some("counted by the server on each download".into());
+        } else if Some(c) == sh.expires.as_deref() || Some(c) == sh.max.as_deref() {
+            // Checked when the link is made (FILES_SHARE_MAX_DAYS); revoke and share again to change.
+            f.access = Access::ReadOnly;
+            f.why = Some("set when the share is made".into());
+        }
+        f.required_on_create = false;
+    }
+    r.operations.create = false;
+    r.operations.bulk_create = false;
+    r.operations.update = r.fields.iter().any(|f| f.writable() && !f.is_key) && !r.readonly.value;
+    r.classify(DataClass::Owned);
+    r.note(
+        DEF.id,
+        format!(
+            "{}: share links to the files of /{of}: made by POST /{of}/:id/shares (the token is shown once), served by token at GET /{}/public/:token; deleting one revokes it; visible with their file",
+            r.table, r.names.route
+        ),
+    );
 }
 
 /// Rows of a file store are their owner's unless the project says otherwise (own-rows resolves
@@ -366,7 +427,11 @@ const TEMPLATES: &[(&str, &str)] = nest_nestjs::templates![
     "templates", "files";
     "files.tables.ts.j2",
     "files.controller.ts.j2",
+    "files.sql.j2",
     "folders.sql.j2",
+    "shares.controller.ts.j2",
+    "file-scopes.ts.j2",
+    "app-role.sql.j2",
     "env.j2",
     "readme.md.j2",
 ];
@@ -374,10 +439,12 @@ const TEMPLATES: &[(&str, &str)] = nest_nestjs::templates![
 const RUNTIME: &[(&str, &str)] = nest_nestjs::runtime_files![
     "runtime";
     "src/core/files/body.ts",
+    "src/core/files/child.ts",
     "src/core/files/files.module.ts",
     "src/core/files/names.ts",
     "src/core/files/s3.ts",
     "src/core/files/scan.ts",
+    "src/core/files/shares.ts",
     "src/core/files/sniff.ts",
     "src/core/files/storage.ts",
     "src/core/files/types.ts",
@@ -405,11 +472,21 @@ impl Contribute for Files {
             body: Rendered::new("files/files.tables.ts.j2", &v)?,
             ownership: Ownership::Generated,
         });
-        if !s.folders.is_empty() {
+        if !v.folders.is_empty() || !v.children.is_empty() || !v.shares.is_empty() {
             out.db.push(DbFile {
                 name: "09-files.sql".into(),
-                body: Rendered::new("files/folders.sql.j2", &v)?,
-                doc: "files: folder paths kept by the database; moves, renames and deletes carried to what a folder holds.".into(),
+                body: Rendered::new("files/files.sql.j2", &v)?,
+                doc: "files: folder paths kept by the database; versions and share links seen with their file; share links opened by token.".into(),
+            });
+        }
+        if !v.shares.is_empty() {
+            out.app_role.push(Rendered::new("files/app-role.sql.j2", &v)?);
+        }
+        if !v.parents.is_empty() {
+            out.files.push(FeatureFile {
+                path: "src/core/files/file-scopes.ts".into(),
+                body: Rendered::new("files/file-scopes.ts.j2", &v)?,
+                ownership: Ownership::Generated,
             });
         }
         out.modules.push(AppModule { class: "FilesModule".into(), module: "core/files/files.module".into() });
@@ -420,6 +497,9 @@ impl Contribute for Files {
 
     fn resource(&self, m: &Model, r: &Resource, out: &mut ResourceContributions) -> Result<(), RenderError> {
         let Some(s) = m.state::<FilesState>() else { return Ok(()) };
+        if let Some((t, column)) = s.parent_of(r) {
+            return child(m, t, column, r, out);
+        }
         let Some(t) = s.of(r) else { return Ok(()) };
         let n = &r.names;
         let route = |id: &str, action: &str| Route {
@@ -428,6 +508,13 @@ impl Contribute for Files {
             permission: format!("{}:{action}", n.permission),
         };
         let mut routes = vec![route("upload", "create"), route("content", "read"), route("url", "read")];
+        if let Some(sh) = t.shares.as_ref().and_then(|sh| m.resource_of(&sh.table)) {
+            routes.push(Route {
+                id: "share".into(),
+                action: "create".into(),
+                permission: format!("{}:create", sh.names.permission),
+            });
+        }
         if t.versions.is_some() {
             routes.extend([
                 route("replace", "update"),
@@ -464,6 +551,14 @@ impl Contribute for Files {
             ("FILE_TABLES", "../../core/files/files.tables.js"),
         ];
         let mut imports: Vec<Import> = names.iter().map(|(name, from)| Import::new(name, from)).collect();
+        if routes.iter().any(|x| x.id == "share") {
+            let shares = "../../core/files/shares.js";
+            imports.extend(
+                [("Body", common), ("CreateShareDto", shares), ("ShareCreatedDto", shares), ("ShareService", shares)]
+                    .iter()
+                    .map(|(name, from)| Import::new(name, from)),
+            );
+        }
         imports.push(Import::new(&format!("{}Repository", n.plural_class), &format!("./{}.repository.js", n.file)));
         imports.push(Import::new(&format!("{}ResponseDto", n.class), &format!("./dto/{}.dto.js", n.singular_file)));
         if r.operations.update {
@@ -476,12 +571,83 @@ impl Contribute for Files {
         out.controllers.push(ExtraController {
             class: format!("{}FilesController", n.plural_class),
             file: format!("{}.files.controller.ts", n.file),
-            body: Rendered::new("files/files.controller.ts.j2", view::ControllerView::new(t, r))?,
+            body: Rendered::new("files/files.controller.ts.j2", view::ControllerView::new(m, t, r))?,
             routes,
             imports,
         });
         Ok(())
     }
+}
+
+/// What a table of versions or shares of a file store gets: its rows are seen and changed with
+/// their file (the file table's own scopes — owner, tenant — applied through the reference, in
+/// the app and by row-level security in db/09-files.sql); a share table also serves its links.
+fn child(
+    m: &Model,
+    t: &FileTable,
+    column: &str,
+    r: &Resource,
+    out: &mut ResourceContributions,
+) -> Result<(), RenderError> {
+    let Some(parent) = m.resource_of(&t.table) else { return Ok(()) };
+    out.extensions.push(SpecExtension {
+        factory: "fileChild".into(),
+        module: "core/files/file-scopes".into(),
+        arg: format!(
+            "{{ parent: {}, column: {} }}",
+            nest_nestjs::quote::string(&parent.names.file),
+            nest_nestjs::quote::string(column)
+        ),
+    });
+    if let Some(o) = m.state::<crate::own_rows::OwnRowsState>().and_then(|o| o.scope_of(&t.table)) {
+        out.class_decorators.push(Decorator::new(
+            format!("@OwnerScoped('{}')", o.bypass),
+            &[("OwnerScoped", "../../core/rbac/permission.decorator.js")],
+        ));
+    }
+    if m.state::<crate::tenancy::TenancyModel>().is_some_and(|x| x.column_of(&t.table).is_some()) {
+        out.class_decorators
+            .push(Decorator::new("@TenantScoped()", &[("TenantScoped", "../../core/tenancy/tenant.decorator.js")]));
+        out.class_decorators.push(Decorator::new(
+            "@ApiHeader({ name: 'X-Organization-Id', required: false, description: 'Act in another organization (needs tenants:cross unless you are a member)' })",
+            &[("ApiHeader", "@nestjs/swagger")],
+        ));
+    }
+    let Some(sh) = t.shares.as_ref().filter(|sh| r.is(&sh.table)) else { return Ok(()) };
+    let common = "@nestjs/common";
+    let swagger = "@nestjs/swagger";
+    let names: &[(&str, &str)] = &[
+        ("Controller", common),
+        ("Get", common),
+        ("Header", common),
+        ("Param", common),
+        ("Req", common),
+        ("Res", common),
+        ("ApiForbiddenResponse", swagger),
+        ("ApiGoneResponse", swagger),
+        ("ApiHeader", swagger),
+        ("ApiNotFoundResponse", swagger),
+        ("ApiOkResponse", swagger),
+        ("ApiOperation", swagger),
+        ("ApiProduces", swagger),
+        ("ApiTags", swagger),
+        ("ApiTooManyRequestsResponse", swagger),
+        ("ErrorResponseDto", "../../core/crud/dto.js"),
+        ("Public", "../../core/http/public.decorator.js"),
+        ("SharedFileDto", "../../core/files/shares.js"),
+        ("ShareService", "../../core/files/shares.js"),
+        ("FILE_TABLES", "../../core/files/files.tables.js"),
+    ];
+    let mut imports: Vec<Import> = names.iter().map(|(name, from)| Import::new(name, from)).collect();
+    imports.extend((!r.swagger.value).then(|| Import::new("ApiExcludeController", swagger)));
+    out.controllers.push(ExtraController {
+        class: format!("{}LinksController", r.names.plural_class),
+        file: format!("{}.links.controller.ts", r.names.file),
+        body: Rendered::new("files/shares.controller.ts.j2", view::SharesView::new(parent, r, sh))?,
+        routes: Vec::new(),
+        imports,
+    });
+    Ok(())
 }
 
 #[cfg(test)]
@@ -527,6 +693,22 @@ mod tests {
         let versions = m.resource("file_versions").unwrap();
         assert_eq!(versions.field("storage_path").unwrap().access, Access::None);
         assert!(!versions.operations.create && !versions.operations.update && !versions.operations.delete);
+        // Versions are seen with their file, not by who uploaded them.
+        assert!(versions.features.get("own-rows").is_none_or(|x| !x.value));
+        // Share links: the seed's file_shares, its token the server's (kept hashed, never shown).
+        let sh = s.tables[0].shares.as_ref().expect("a share table");
+        assert_eq!(
+            (sh.table.name.as_str(), sh.file.as_str(), sh.token.as_str(), sh.max.as_deref(), sh.count.as_deref()),
+            ("file_shares", "file_id", "share_token", Some("max_downloads"), Some("download_count"))
+        );
+        let shares = m.resource("file_shares").unwrap();
+        assert!(!shares.operations.create && !shares.operations.bulk_create, "links are made by POST /files/:id/shares");
+        assert_eq!(shares.field("share_token").unwrap().access, Access::None);
+        for c in ["download_count", "max_downloads", "expires_at", "file_id", "shared_by"] {
+            assert_eq!(shares.field(c).unwrap().access, Access::ReadOnly, "{c}");
+        }
+        assert_eq!(shares.field("can_download").unwrap().access, Access::ReadWrite, "a link may become view-only");
+        assert_eq!(shares.data, DataClass::Owned);
     }
 
     #[test]

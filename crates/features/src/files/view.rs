@@ -1,6 +1,6 @@
 //! What the file templates see: quoted identifiers as TypeScript string literals.
 
-use super::{FileTable, FilesState, FolderTree};
+use super::{FileTable, FilesState, FolderTree, ShareTable};
 use nest_catalog::quote as sql;
 use nest_model::{Model, Resource};
 use nest_nestjs::quote as ts;
@@ -22,6 +22,52 @@ pub struct TableView {
     pub columns: Vec<(String, String)>,
     /// The versions table: (role, TS literal) pairs, the table first.
     pub versions: Option<Vec<(String, String)>>,
+    /// The share table: (role, TS literal) pairs, the table first.
+    pub shares: Option<Vec<(String, String)>>,
+}
+
+/// A table of versions or shares, seen with its file (row-level security through the reference).
+#[derive(Serialize)]
+pub struct ChildView {
+    pub table: String,
+    pub column: String,
+    pub parent: String,
+    pub parent_id: String,
+}
+
+/// A share table's links, as db/09-files.sql keeps them (identifiers quoted for SQL).
+#[derive(Serialize)]
+pub struct ShareSqlView {
+    pub table: String,
+    /// `nestgen.<tag>_links`, `nestgen.<tag>_link(...)`, `nestgen.<tag>_open(...)`.
+    pub tag: String,
+    pub id: String,
+    pub id_type: String,
+    pub file: String,
+    pub token: String,
+    pub expires: Option<String>,
+    pub max: Option<String>,
+    pub count: Option<String>,
+    pub accessed: Option<String>,
+    pub can_download: Option<String>,
+    pub deleted_at: Option<String>,
+    pub files: String,
+    pub files_id: String,
+    pub files_key: String,
+    pub files_size: String,
+    pub files_type: String,
+    pub files_checksum: String,
+    pub files_name: Option<String>,
+    pub files_deleted_at: Option<String>,
+    /// The settings row-level security reads, recorded when a share is made and restored when
+    /// its link is used (SQL string literals).
+    pub settings: Vec<String>,
+    /// What the link function reads of a share (`s` is the share row): expiry, limit, downloads
+    /// so far and whether it allows downloading, as SQL expressions.
+    pub sel_expires: String,
+    pub sel_max: String,
+    pub sel_used: String,
+    pub sel_download: String,
 }
 
 /// Identifiers of a folder tree, quoted for SQL.
@@ -71,6 +117,12 @@ pub struct View {
     pub max_bytes: u64,
     pub allowed_types: String,
     pub route: String,
+    pub children: Vec<ChildView>,
+    pub shares: Vec<ShareSqlView>,
+    /// Resource modules whose specs the children's scopes read: (file key, constant, module path).
+    pub parents: Vec<(String, String, String)>,
+    /// A share route for the README (`file-shares`).
+    pub share_route: Option<String>,
 }
 
 fn table_view(t: &FileTable, r: &Resource) -> TableView {
@@ -113,6 +165,71 @@ fn table_view(t: &FileTable, r: &Resource) -> TableView {
             }
             out
         }),
+        shares: t.shares.as_ref().map(|s| {
+            let mut out = vec![
+                ("table".to_string(), ts::string(&sql::qualified_always(&s.table.schema, &s.table.name))),
+                ("id".to_string(), col(&s.id)),
+                ("file".to_string(), col(&s.file)),
+                ("token".to_string(), col(&s.token)),
+                ("links".to_string(), ts::string(&format!("nestgen.{}", share_tag(s)))),
+            ];
+            let optional = [
+                ("expires", &s.expires),
+                ("max", &s.max),
+                ("canDownload", &s.can_download),
+                ("sharedBy", &s.shared_by),
+                ("email", &s.email),
+            ];
+            out.extend(optional.iter().filter_map(|(k, c)| c.as_ref().map(|c| (k.to_string(), col(c)))));
+            out
+        }),
+    }
+}
+
+/// The name of a share table's links table and functions in the nestgen schema.
+pub fn share_tag(s: &ShareTable) -> String {
+    let clean = |x: &str| x.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(24).collect::<String>();
+    format!("{}_{}", clean(&s.table.schema), clean(&s.table.name)).to_lowercase()
+}
+
+fn share_sql(m: &Model, t: &FileTable, s: &ShareTable) -> ShareSqlView {
+    let q = |c: &str| sql::ident_always(c);
+    let oq = |c: &Option<String>| c.as_deref().map(q);
+    let files_r = m.resource_of(&t.table);
+    let files_id = files_r
+        .and_then(|r| r.fields.iter().find(|f| f.is_key))
+        .map(|f| f.column.clone())
+        .unwrap_or_else(|| "id".into());
+    let mut settings = vec![sql::string("nestgen.user_id"), sql::string("nestgen.owner_bypass")];
+    if let Some(x) = m.state::<crate::tenancy::TenancyModel>() {
+        settings.push(sql::string(&x.setting));
+    }
+    ShareSqlView {
+        table: sql::qualified_always(&s.table.schema, &s.table.name),
+        tag: share_tag(s),
+        id: q(&s.id),
+        id_type: s.id_type.clone(),
+        file: q(&s.file),
+        token: q(&s.token),
+        expires: oq(&s.expires),
+        max: oq(&s.max),
+        count: oq(&s.count),
+        accessed: oq(&s.accessed),
+        can_download: oq(&s.can_download),
+        deleted_at: oq(&s.deleted_at),
+        files: sql::qualified_always(&t.table.schema, &t.table.name),
+        files_id: q(&files_id),
+        files_key: q(&t.columns.key),
+        files_size: q(&t.columns.size),
+        files_type: q(&t.columns.media_type),
+        files_checksum: q(&t.columns.checksum),
+        files_name: oq(&t.columns.name),
+        files_deleted_at: files_r.and_then(|r| r.soft_delete.map(|i| q(&r.fields[i].column))),
+        settings,
+        sel_expires: s.expires.as_deref().map_or("NULL::timestamptz".into(), |c| format!("s.{}::timestamptz", q(c))),
+        sel_max: s.max.as_deref().map_or("NULL::bigint".into(), |c| format!("s.{}::bigint", q(c))),
+        sel_used: s.count.as_deref().map_or("0::bigint".into(), |c| format!("coalesce(s.{}, 0)::bigint", q(c))),
+        sel_download: s.can_download.as_deref().map_or("true".into(), |c| format!("coalesce(s.{}, true)", q(c))),
     }
 }
 
@@ -131,8 +248,60 @@ impl View {
             folders: s.folders.iter().enumerate().map(|(i, t)| folder_view(i, t)).collect(),
             max_bytes: s.max_bytes,
             allowed_types: s.allowed_types.join(","),
+            children: children(m, s),
+            shares: s
+                .tables
+                .iter()
+                .filter_map(|t| {
+                    t.shares.as_ref().filter(|sh| m.resource_of(&sh.table).is_some()).map(|sh| share_sql(m, t, sh))
+                })
+                .collect(),
+            parents: s
+                .tables
+                .iter()
+                .filter(|t| {
+                    t.versions.as_ref().is_some_and(|v| m.resource_of(&v.table).is_some())
+                        || t.shares.as_ref().is_some_and(|v| m.resource_of(&v.table).is_some())
+                })
+                .filter_map(|t| m.resource_of(&t.table))
+                .map(|r| {
+                    let n = &r.names;
+                    (
+                        ts::string(&n.file),
+                        n.constant.clone(),
+                        format!("../../modules/{}/{}.resource.js", n.file, n.file),
+                    )
+                })
+                .collect(),
+            share_route: s
+                .tables
+                .iter()
+                .find_map(|t| t.shares.as_ref().and_then(|sh| m.resource_of(&sh.table)))
+                .map(|r| r.names.route.clone()),
         }
     }
+}
+
+/// Versions and shares tables in the project, each with its file table.
+fn children(m: &Model, s: &FilesState) -> Vec<ChildView> {
+    let mut out = Vec::new();
+    for t in &s.tables {
+        let Some(files) = m.resource_of(&t.table) else { continue };
+        let parent_id = files.fields.iter().find(|f| f.is_key).map(|f| f.column.clone()).unwrap_or_else(|| "id".into());
+        let kids = [t.versions.as_ref().map(|v| (&v.table, &v.file)), t.shares.as_ref().map(|x| (&x.table, &x.file))];
+        for (table, column) in kids.into_iter().flatten() {
+            if m.resource_of(table).is_none() {
+                continue;
+            }
+            out.push(ChildView {
+                table: sql::qualified_always(&table.schema, &table.name),
+                column: sql::ident_always(column),
+                parent: sql::qualified_always(&t.table.schema, &t.table.name),
+                parent_id: sql::ident_always(&parent_id),
+            });
+        }
+    }
+    out
 }
 
 /// A file table's controller.
@@ -146,10 +315,13 @@ pub struct ControllerView {
     pub fields_dto: Option<String>,
     /// Earlier versions are kept: replace, list, download and restore routes.
     pub versions: bool,
+    /// Share links are made here: the public path of a link, without the token
+    /// (`/file-shares/public/`).
+    pub share_path: Option<String>,
 }
 
 impl ControllerView {
-    pub fn new(t: &FileTable, r: &Resource) -> ControllerView {
+    pub fn new(m: &Model, t: &FileTable, r: &Resource) -> ControllerView {
         let n = &r.names;
         ControllerView {
             key_ts: ts::string(&n.file),
@@ -158,6 +330,31 @@ impl ControllerView {
             response_dto: format!("{}ResponseDto", n.class),
             fields_dto: r.operations.update.then(|| format!("Update{}Dto", n.class)),
             versions: t.versions.is_some(),
+            share_path: t.shares.as_ref().and_then(|sh| m.resource_of(&sh.table)).map(|s| {
+                ts::string(&format!("/{}{}/public/", if s.versioned.value { "v1/" } else { "" }, s.names.route))
+            }),
+        }
+    }
+}
+
+/// A share table's public link routes.
+#[derive(Serialize)]
+pub struct SharesView {
+    pub class: String,
+    pub route: String,
+    pub versioned: bool,
+    pub swagger: bool,
+    pub files_key_ts: String,
+}
+
+impl SharesView {
+    pub fn new(files: &Resource, r: &Resource, _sh: &ShareTable) -> SharesView {
+        SharesView {
+            class: format!("{}LinksController", r.names.plural_class),
+            route: r.names.route.clone(),
+            versioned: r.versioned.value,
+            swagger: r.swagger.value,
+            files_key_ts: ts::string(&files.names.file),
         }
     }
 }

@@ -3,6 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
 import { installUploadBodyParser } from './body.js';
 import { FILE_SCANNER, FILE_STORAGE, FileService, fileScanner, fileStorage } from './upload.js';
+import { ShareService } from './shares.js';
 import type { StorageDriver } from './storage.js';
 import { Inject } from '@nestjs/common';
 
@@ -17,8 +18,9 @@ import { Inject } from '@nestjs/common';
     { provide: FILE_STORAGE, useFactory: fileStorage },
     { provide: FILE_SCANNER, useFactory: fileScanner },
     FileService,
+    ShareService,
   ],
-  exports: [FileService, FILE_STORAGE, FILE_SCANNER],
+  exports: [FileService, ShareService, FILE_STORAGE, FILE_SCANNER],
 })
 export class FilesModule implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Files');

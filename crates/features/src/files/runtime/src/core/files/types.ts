@@ -23,4 +23,20 @@ export interface FileTableDef {
   };
   /** The versions table (quoted) and its column names, when the schema keeps earlier contents. */
   versions?: { table: string; file: string; number: string; key: string; size: string; checksum: string; createdBy?: string };
+  /**
+   * The share links table (quoted) and its column names; `links`: the prefix of its links table
+   * and functions in the nestgen schema (db/09-files.sql).
+   */
+  shares?: {
+    table: string;
+    id: string;
+    file: string;
+    token: string;
+    links: string;
+    expires?: string;
+    max?: string;
+    canDownload?: string;
+    sharedBy?: string;
+    email?: string;
+  };
 }

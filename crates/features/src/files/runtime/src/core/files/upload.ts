@@ -438,7 +438,7 @@ export class FileService {
     await repo.get(keyOf(def, repo, id));
     const c = def.columns;
     const row = await this.described(def, repo, id);
-    await this.serve(req, reply, row, async () => {
+    await this.serveBytes(req, reply, row, async () => {
       if (!c.downloads && !c.downloadedAt) return;
       const sets = [c.downloads ? `${ident(c.downloads)} = coalesce(${ident(c.downloads)}, 0) + 1` : '', c.downloadedAt ? `${ident(c.downloadedAt)} = now()` : '']
         .filter(Boolean)
@@ -447,21 +447,31 @@ export class FileService {
     });
   }
 
-  /** Bytes in storage, as a download: one range, ETag, 304, a safe disposition; `counted` once per download. */
-  private async serve(
+  /** 404 unless the caller may see file `id`. */
+  async visible(def: FileTableDef, repo: CrudRepository, id: string): Promise<void> {
+    await repo.get(keyOf(def, repo, id));
+  }
+
+  /**
+   * Bytes in storage, as a download: one range, ETag, 304, a safe disposition; `counted` once per
+   * download, after the bytes could be opened and before they are sent (when it throws, nothing
+   * is sent). `ranges: false` serves the whole file whatever the client asks.
+   */
+  async serveBytes(
     req: FastifyRequest,
     reply: FastifyReply,
     o: { key: string; size: number; type: string; checksum: string; name: string },
     counted?: () => Promise<void>,
+    opts: { ranges?: boolean; cache?: string } = {},
   ): Promise<void> {
     const { key, size, type, checksum, name } = o;
     const etag = `"${checksum}"`;
     reply.header('etag', etag);
-    reply.header('accept-ranges', 'bytes');
+    if (opts.ranges !== false) reply.header('accept-ranges', 'bytes');
     reply.header('x-content-type-options', 'nosniff');
     reply.header('content-security-policy', "default-src 'none'; sandbox");
     reply.header('content-disposition', contentDisposition(safeFileName(name)));
-    reply.header('cache-control', 'private, no-cache');
+    reply.header('cache-control', opts.cache ?? 'private, no-cache');
     const inm = req.headers['if-none-match'];
     if (typeof inm === 'string' && inm.split(',').some((t) => t.trim() === etag || t.trim() === '*')) {
       reply.code(304).send();
@@ -471,7 +481,7 @@ export class FileService {
     const header = req.headers.range;
     const ifRange = req.headers['if-range'];
     // One byte range (RFC 9110): others, and what cannot be read, are ignored (the whole file).
-    const m = typeof header === 'string' && (ifRange === undefined || ifRange === etag) ? /^bytes=(\d{0,15})-(\d{0,15})$/.exec(header.trim()) : null;
+    const m = opts.ranges !== false && typeof header === 'string' && (ifRange === undefined || ifRange === etag) ? /^bytes=(\d{0,15})-(\d{0,15})$/.exec(header.trim()) : null;
     if (m && (m[1] !== '' || m[2] !== '')) {
       let start = m[1] !== '' ? Number(m[1]) : Math.max(0, size - Number(m[2]));
       let end = m[1] !== '' && m[2] !== '' ? Number(m[2]) : size - 1;
@@ -492,7 +502,14 @@ export class FileService {
       throw new NotFoundException('the file’s bytes are missing from storage');
     }
     // A download is counted once: not for HEAD, nor for the ranges after the first.
-    if (counted && req.method !== 'HEAD' && (!range || range.start === 0)) await counted();
+    if (counted && req.method !== 'HEAD' && (!range || range.start === 0)) {
+      try {
+        await counted();
+      } catch (e) {
+        stream.destroy();
+        throw e;
+      }
+    }
     reply.header('content-type', type || 'application/octet-stream');
     if (range) {
       reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`).header('content-length', String(range.end - range.start + 1));
@@ -587,7 +604,7 @@ export class FileService {
     if (!row) throw new NotFoundException('no such version');
     const nameProperty = repo.spec.fields.find((f) => f.column === def.columns.name)?.property;
     const name = nameProperty && typeof file[nameProperty] === 'string' ? (file[nameProperty] as string) : 'file';
-    await this.serve(req, reply, { key: row.k, size: Number(row.s), type: 'application/octet-stream', checksum: row.h, name });
+    await this.serveBytes(req, reply, { key: row.k, size: Number(row.s), type: 'application/octet-stream', checksum: row.h, name });
   }
 
   /** An earlier version becomes the current bytes again; the current ones become the next version. */
