@@ -4,8 +4,8 @@
 // neutralised, size limit, aborted uploads, the EICAR test file, range downloads with ETag, and
 // another user's files out of reach.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -33,8 +33,12 @@ async function s3Objects() {
   do {
     const r = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, ContinuationToken: token }));
     for (const o of r.Contents ?? []) {
-      const tags = (await s3.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: o.Key }))).TagSet ?? [];
-      out.push({ key: o.Key, pending: tags.some((t) => t.Key === 'nestgen-pending') });
+      // The sweep may remove an object between the listing and this question.
+      const tagging = await s3.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: o.Key })).catch((e) => {
+        if (e.name === 'NoSuchKey') return undefined;
+        throw e;
+      });
+      if (tagging) out.push({ key: o.Key, pending: (tagging.TagSet ?? []).some((t) => t.Key === 'nestgen-pending') });
     }
     token = r.NextContinuationToken;
   } while (token);
@@ -50,6 +54,24 @@ async function stored() {
 async function incoming() {
   if (BUCKET) return (await s3Objects()).filter((o) => o.pending).map((o) => o.key);
   return existsSync(join(STORE, '.incoming')) ? readdirSync(join(STORE, '.incoming')) : [];
+}
+/** An object put straight into the store, as a crash would leave one. */
+async function putObject(key, bytes) {
+  if (BUCKET) {
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    await s3Objects();
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: bytes }));
+    return;
+  }
+  mkdirSync(join(STORE, key.slice(0, 2)), { recursive: true });
+  writeFileSync(join(STORE, key.slice(0, 2), key), bytes);
+}
+async function eventually(what, check, ms = 15_000) {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) assert.fail(`not within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 const rows = async () => Number((await sql.query('SELECT count(*)::int AS n FROM files')).rows[0].n);
 
@@ -561,4 +583,31 @@ test('share links: token shown once and kept hashed; opened without an account; 
   assert.equal((await open(`${s7.path}/content`)).bytes.toString(), 'gone');
   assert.equal((await call('DELETE', `/files/${g.id}`, undefined, b)).status, 204);
   assert.equal((await open(s7.path)).status, 404);
+});
+
+test('bytes no row keeps are removed: an upload cut short by a crash, a row deleted for good', async () => {
+  // A crash between storing the bytes and committing the row leaves the object in the ledger.
+  const lost = randomUUID();
+  const young = randomUUID();
+  await putObject(lost, Buffer.from('left behind by a crash'));
+  await putObject(young, Buffer.from('an upload still running'));
+  await sql.query("INSERT INTO nestgen.file_objects (key, created_at) VALUES ($1, now() - interval '2 hours'), ($2, now())", [lost, young]);
+  await eventually('the crash’s bytes removed', async () => !(await stored()).includes(lost));
+  assert.equal((await sql.query('SELECT count(*)::int AS n FROM nestgen.file_objects WHERE key = $1', [lost])).rows[0].n, 0);
+  assert.ok((await stored()).includes(young), 'younger than FILES_ORPHAN_SECONDS: left alone');
+  await sql.query('DELETE FROM nestgen.file_objects WHERE key = $1', [young]);
+
+  // Committed uploads leave nothing in the ledger.
+  const f = expectStatus(await upload(tok.b, 'purge.txt', Buffer.from('purge me')), 201, 'upload').body.data;
+  const key = (await sql.query('SELECT storage_path FROM files WHERE id = $1', [f.id])).rows[0].storage_path;
+  assert.equal((await sql.query('SELECT count(*)::int AS n FROM nestgen.file_objects WHERE key = $1', [key])).rows[0].n, 0);
+  // Deleted through the API (soft): the bytes stay, to be restored.
+  assert.equal((await call('DELETE', `/files/${f.id}`, undefined, { headers: { authorization: `Bearer ${tok.b}` } })).status, 204);
+  assert.ok((await stored()).includes(key));
+  // Deleted for good: the bytes go once the row has been gone FILES_ORPHAN_SECONDS.
+  await sql.query('DELETE FROM files WHERE id = $1', [f.id]);
+  assert.equal((await sql.query('SELECT count(*)::int AS n FROM nestgen.file_objects WHERE key = $1', [key])).rows[0].n, 1);
+  assert.ok((await stored()).includes(key), 'not at once');
+  await sql.query("UPDATE nestgen.file_objects SET created_at = now() - interval '2 hours' WHERE key = $1", [key]);
+  await eventually('the deleted row’s bytes removed', async () => !(await stored()).includes(key));
 });

@@ -960,6 +960,9 @@ fn files_upload_stream_scan_and_download() {
         ("FILES_MAX_BYTES", max),
         ("FILES_QUOTA_BYTES", quota),
         ("NODE_OPTIONS", "--max-old-space-size=128"),
+        // Short, for the sweep test (entries there are backdated); longer than any upload here.
+        ("FILES_ORPHAN_SECONDS", "60"),
+        ("FILES_SWEEP_SECONDS", "1"),
     ];
     let (app, base) = boot_env(&project, &app_url, &env);
     let pid = app.0.id().to_string();

@@ -472,11 +472,11 @@ impl Contribute for Files {
             body: Rendered::new("files/files.tables.ts.j2", &v)?,
             ownership: Ownership::Generated,
         });
-        if !v.folders.is_empty() || !v.children.is_empty() || !v.shares.is_empty() {
+        if !v.stores.is_empty() {
             out.db.push(DbFile {
                 name: "09-files.sql".into(),
                 body: Rendered::new("files/files.sql.j2", &v)?,
-                doc: "files: folder paths kept by the database; versions and share links seen with their file; share links opened by token.".into(),
+                doc: "files: the object ledger (bytes no row keeps are removed); folder paths kept by the database; versions and share links seen with their file; share links opened by token.".into(),
             });
         }
         if !v.shares.is_empty() {
@@ -702,7 +702,10 @@ mod tests {
             ("file_shares", "file_id", "share_token", Some("max_downloads"), Some("download_count"))
         );
         let shares = m.resource("file_shares").unwrap();
-        assert!(!shares.operations.create && !shares.operations.bulk_create, "links are made by POST /files/:id/shares");
+        assert!(
+            !shares.operations.create && !shares.operations.bulk_create,
+            "links are made by POST /files/:id/shares"
+        );
         assert_eq!(shares.field("share_token").unwrap().access, Access::None);
         for c in ["download_count", "max_downloads", "expires_at", "file_id", "shared_by"] {
             assert_eq!(shares.field(c).unwrap().access, Access::ReadOnly, "{c}");

@@ -26,6 +26,19 @@ pub struct TableView {
     pub shares: Option<Vec<(String, String)>>,
 }
 
+/// A file table and its versions table, whose rows deleted for good give their bytes back.
+#[derive(Serialize)]
+pub struct StoreSqlView {
+    pub table: String,
+    pub key: String,
+    pub tag: String,
+    /// (versions table, its key column), quoted.
+    pub versions: Option<(String, String)>,
+    /// The key columns' names as SQL string literals (trigger arguments).
+    pub key_literal: String,
+    pub versions_key_literal: Option<String>,
+}
+
 /// A table of versions or shares, seen with its file (row-level security through the reference).
 #[derive(Serialize)]
 pub struct ChildView {
@@ -117,6 +130,7 @@ pub struct View {
     pub max_bytes: u64,
     pub allowed_types: String,
     pub route: String,
+    pub stores: Vec<StoreSqlView>,
     pub children: Vec<ChildView>,
     pub shares: Vec<ShareSqlView>,
     /// Resource modules whose specs the children's scopes read: (file key, constant, module path).
@@ -248,6 +262,38 @@ impl View {
             folders: s.folders.iter().enumerate().map(|(i, t)| folder_view(i, t)).collect(),
             max_bytes: s.max_bytes,
             allowed_types: s.allowed_types.join(","),
+            stores: s
+                .tables
+                .iter()
+                .filter(|t| m.resource_of(&t.table).is_some())
+                .map(|t| StoreSqlView {
+                    table: sql::qualified_always(&t.table.schema, &t.table.name),
+                    key: sql::ident_always(&t.columns.key),
+                    tag: format!(
+                        "{}_{}",
+                        t.table
+                            .schema
+                            .chars()
+                            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                            .take(24)
+                            .collect::<String>(),
+                        t.table
+                            .name
+                            .chars()
+                            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                            .take(24)
+                            .collect::<String>()
+                    )
+                    .to_lowercase(),
+                    versions: t
+                        .versions
+                        .as_ref()
+                        .filter(|v| m.resource_of(&v.table).is_some())
+                        .map(|v| (sql::qualified_always(&v.table.schema, &v.table.name), sql::ident_always(&v.key))),
+                    key_literal: sql::string(&t.columns.key),
+                    versions_key_literal: t.versions.as_ref().map(|v| sql::string(&v.key)),
+                })
+                .collect(),
             children: children(m, s),
             shares: s
                 .tables

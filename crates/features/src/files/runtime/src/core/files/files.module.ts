@@ -1,6 +1,7 @@
 import { Global, Logger, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
+import { envInt } from '../config.js';
 import { installUploadBodyParser } from './body.js';
 import { FILE_SCANNER, FILE_STORAGE, FileService, fileScanner, fileStorage } from './upload.js';
 import { ShareService } from './shares.js';
@@ -8,9 +9,11 @@ import type { StorageDriver } from './storage.js';
 import { Inject } from '@nestjs/common';
 
 /**
- * File storage: the upload body parser, the storage driver (FILES_DIR on local disk), the
- * scanner (FILES_SCAN) and the service the file controllers use. Uploads interrupted by a crash
- * leave bytes in FILES_DIR/.incoming: removed after an hour.
+ * File storage: the upload body parser, the storage driver (FILES_DIR on local disk, or S3), the
+ * scanner (FILES_SCAN) and the services the file controllers use. Every FILES_SWEEP_SECONDS, the
+ * bytes no committed row keeps are removed once they are FILES_ORPHAN_SECONDS old: uploads cut
+ * short by a crash (the object ledger, FILES_DIR/.incoming, unfinished S3 multipart uploads) and
+ * rows deleted for good.
  */
 @Global()
 @Module({
@@ -26,20 +29,34 @@ export class FilesModule implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Files');
   private timer?: NodeJS.Timeout;
 
+  private readonly graceMs = envInt('FILES_ORPHAN_SECONDS', 3600, 1, 30 * 86_400) * 1000;
+  private readonly everyMs = envInt('FILES_SWEEP_SECONDS', 600, 1, 86_400) * 1000;
+  private sweeping = false;
+
   constructor(
     private readonly adapter: HttpAdapterHost,
     @Inject(FILE_STORAGE) private readonly storage: StorageDriver,
+    private readonly files: FileService,
   ) {}
 
   onModuleInit(): void {
     installUploadBodyParser(this.adapter.httpAdapter.getInstance<FastifyInstance>());
-    this.timer = setInterval(() => {
-      this.storage.sweep(3_600_000).then(
-        (n) => n > 0 && this.logger.log(`removed ${n} interrupted uploads`),
-        (e: Error) => this.logger.error(`sweep failed: ${e.message}`),
-      );
-    }, 600_000);
+    this.timer = setInterval(() => void this.sweep(), this.everyMs);
     this.timer.unref();
+  }
+
+  private async sweep(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      const objects = await this.files.sweep(this.graceMs);
+      const partial = await this.storage.sweep(this.graceMs);
+      if (objects + partial > 0) this.logger.log(`removed ${objects} objects no row keeps and ${partial} interrupted uploads`);
+    } catch (e) {
+      this.logger.error(`sweep failed: ${(e as Error).message}`);
+    } finally {
+      this.sweeping = false;
+    }
   }
 
   onApplicationShutdown(): void {

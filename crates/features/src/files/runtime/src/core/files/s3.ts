@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { PendingObject, StorageDriver } from './storage.js';
 
@@ -9,8 +8,8 @@ const PENDING_TAG = 'nestgen-pending=1';
  * S3 or any S3-compatible server (MinIO, Ceph, R2, moto): FILES_S3_BUCKET, FILES_S3_REGION,
  * FILES_S3_ENDPOINT and FILES_S3_FORCE_PATH_STYLE for servers that are not AWS; credentials from
  * the usual AWS_* variables or the instance's role. Uploads stream as multipart uploads under
- * FILES_S3_PREFIX with the tag `nestgen-pending=1`, removed when their row exists (an upload cut
- * short by a crash keeps it: expire tagged objects with a lifecycle rule).
+ * FILES_S3_PREFIX with the tag `nestgen-pending=1`, removed when their row exists; an upload cut
+ * short by a crash is removed through the object ledger (FileService.sweep).
  */
 export class S3Storage implements StorageDriver {
   readonly provider = 's3';
@@ -39,10 +38,9 @@ export class S3Storage implements StorageDriver {
     return `${this.prefix}${key}`;
   }
 
-  async write(body: Readable): Promise<PendingObject> {
+  async write(body: Readable, key: string): Promise<PendingObject> {
     const { s3, sdk } = await this.sdk();
     const { Upload } = await import('@aws-sdk/lib-storage');
-    const key = randomUUID();
     const Key = this.objectKey(key);
     const upload = new Upload({
       client: s3,
@@ -82,9 +80,15 @@ export class S3Storage implements StorageDriver {
     return r.Body as Readable;
   }
 
+  /** The object, and any unfinished multipart upload to its key (the app stopped while streaming it). */
   async remove(key: string): Promise<void> {
     const { s3, sdk } = await this.sdk();
-    await s3.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+    const Key = this.objectKey(key);
+    await s3.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key }));
+    const r = await s3.send(new sdk.ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: Key }));
+    for (const u of r.Uploads ?? []) {
+      if (u.Key === Key && u.UploadId) await s3.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: u.UploadId }));
+    }
   }
 
   async presign(key: string, o: { name: string; type: string; disposition: string; seconds: number }): Promise<string> {
@@ -99,8 +103,9 @@ export class S3Storage implements StorageDriver {
     return getSignedUrl(s3, command, { expiresIn: o.seconds });
   }
 
-  /** Leftovers carry the pending tag: a bucket lifecycle rule expires them (nothing to do here). */
+  /** Nothing beyond the ledger: every upload has an entry there before its first byte (see remove). */
   async sweep(): Promise<number> {
     return 0;
   }
+
 }

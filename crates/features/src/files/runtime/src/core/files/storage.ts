@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,7 +21,8 @@ export interface PendingObject {
 export interface StorageDriver {
   readonly provider: string;
   readonly bucket: string | null;
-  write(body: Readable): Promise<PendingObject>;
+  /** Streams `body` to a new object under `key` (server-made, a UUID), not yet part of the store. */
+  write(body: Readable, key: string): Promise<PendingObject>;
   open(key: string, range?: { start: number; end: number }): Promise<Readable>;
   remove(key: string): Promise<void>;
   /** Removes writes older than `ms` that were never committed (a crash in the middle). */
@@ -50,11 +50,11 @@ export class LocalStorage implements StorageDriver {
     return join(this.root, key.slice(0, 2), key);
   }
 
-  async write(body: Readable): Promise<PendingObject> {
+  async write(body: Readable, key: string): Promise<PendingObject> {
     await mkdir(this.incoming, { recursive: true });
-    const key = randomUUID();
     const temp = join(this.incoming, key);
     const final = this.path(key);
+    if (!/^[0-9a-f-]{36}$/.test(key)) throw new Error('not a storage key');
     try {
       await pipeline(body, createWriteStream(temp, { flags: 'wx', mode: 0o600 }));
     } catch (e) {
@@ -84,6 +84,7 @@ export class LocalStorage implements StorageDriver {
 
   async remove(key: string): Promise<void> {
     await rm(this.path(key), { force: true });
+    await rm(join(this.incoming, key), { force: true });
   }
 
   async sweep(ms: number): Promise<number> {

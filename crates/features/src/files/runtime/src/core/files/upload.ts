@@ -16,7 +16,7 @@ import { Busboy } from '@fastify/busboy';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { extname } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { envInt } from '../config.js';
@@ -165,7 +165,13 @@ export class FileService {
       },
     });
     file.on('error', (e) => meter.destroy(e));
-    return this.storage.write(file.pipe(meter)).then((object) => ({
+    // The object is in the ledger before its first byte is written: whatever stops the upload
+    // before its row is committed, a crash included, leaves an entry the sweep acts on.
+    const key = randomUUID();
+    return this.db
+      .query('INSERT INTO nestgen.file_objects (key) VALUES ($1)', [key])
+      .then(() => this.storage.write(file.pipe(meter), key))
+      .then((object) => ({
       object,
       size,
       sha256: hash.digest('hex'),
@@ -174,6 +180,52 @@ export class FileService {
       name: filename,
       claimed,
     }));
+  }
+
+  /**
+   * Takes the object out of the ledger in the transaction that commits its row (locked until
+   * then, so the sweep cannot take it meanwhile). Already gone: the upload outlived
+   * FILES_ORPHAN_SECONDS and the sweep removed its bytes.
+   */
+  private async claim(q: Queryable, key: string): Promise<void> {
+    const r = await q.query('DELETE FROM nestgen.file_objects WHERE key = $1', [key]);
+    if (r.rowCount !== 1) throw new InternalServerErrorException('the upload took longer than FILES_ORPHAN_SECONDS; send it again');
+  }
+
+  /** A refused upload's bytes and ledger entry, removed now (the sweep would later). */
+  private async drop(object: PendingObject): Promise<void> {
+    await object.discard().catch(() => undefined);
+    await this.db.query('DELETE FROM nestgen.file_objects WHERE key = $1', [object.key]).catch(() => undefined);
+  }
+
+  /**
+   * Removes the bytes of objects that have been in the ledger longer than `graceMs`: uploads cut
+   * short (a crash between storing the bytes and committing the row) and rows deleted for good
+   * (db/09-files.sql puts their keys back). Several instances share the work (SKIP LOCKED).
+   */
+  async sweep(graceMs: number): Promise<number> {
+    let n = 0;
+    for (;;) {
+      const batch = await this.db.transaction(async (c) => {
+        const r = await c.query(
+          'SELECT key FROM nestgen.file_objects WHERE created_at < now() - make_interval(secs => $1) ORDER BY created_at LIMIT 100 FOR UPDATE SKIP LOCKED',
+          [graceMs / 1000],
+        );
+        const keys = (r.rows as { key: string }[]).map((x) => x.key);
+        for (const key of keys) {
+          try {
+            await this.storage.remove(key);
+          } catch (e) {
+            // Not a key this store made (a row written by hand): nothing of ours to remove.
+            if ((e as Error).message !== 'not a storage key') throw e;
+          }
+        }
+        if (keys.length) await c.query('DELETE FROM nestgen.file_objects WHERE key = ANY($1::text[])', [keys]);
+        return keys.length;
+      });
+      n += batch;
+      if (batch < 100) return n;
+    }
   }
 
   /** Read the multipart body: the form fields and the one file, written to storage (not committed). */
@@ -350,7 +402,7 @@ export class FileService {
 
   private async store(def: FileTableDef, repo: CrudRepository, req: FastifyRequest, fieldsDto?: new () => object): Promise<unknown> {
     const { fields, received, name, kept, verdict } = await this.checked(req);
-    const discard = () => received.object.discard().catch(() => undefined);
+    const discard = () => this.drop(received.object);
     try {
       const dto = await this.fields(fields, fieldsDto);
       const c = def.columns;
@@ -376,6 +428,7 @@ export class FileService {
       return await this.db.transaction((client) =>
         repo.withScope(
           async (q) => {
+            await this.claim(q, received.object.key);
             await this.quota(q, def, owner, received.size);
             const row = await repo.create(dto, q, server);
             await received.object.commit();
@@ -539,6 +592,7 @@ export class FileService {
       await this.db.transaction((client) =>
         repo.withScope(
           async (q) => {
+            await this.claim(q, received.object.key);
             await this.quota(q, def, owner, received.size);
             const cur = await currentBytes(q, def, id);
             if (!cur) throw new NotFoundException('file not found');
@@ -559,7 +613,7 @@ export class FileService {
         ),
       );
     } catch (e) {
-      await received.object.discard().catch(() => undefined);
+      await this.drop(received.object);
       throw e;
     }
     return repo.get(key);
