@@ -1018,6 +1018,59 @@ fn files_upload_stream_scan_and_download() {
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
+/// The file store under tenancy (seed scenarios 1 and 6): files and folders belong to an
+/// organization and an owner; their versions and share links follow the file; a share link made
+/// in one organization opens outside any; a quota per organization.
+#[test]
+fn files_under_tenancy_versions_and_shares_follow_their_file() {
+    let tmp = tempdir("files-tenancy");
+    let project = tmp.join("api");
+    generate(
+        &project,
+        &[
+            "--schema",
+            "fixtures/seed/01-multi-tenancy.sql",
+            "--schema",
+            "fixtures/seed/01b-multi-tenancy-metadata.sql",
+            "--schema",
+            "fixtures/seed/02-rbac.sql",
+            "--schema",
+            "fixtures/seed/06-files.sql",
+            "users",
+            "--features.auth=true",
+        ],
+    );
+    for args in [
+        &["generate", "organizations", "organization_users"][..],
+        &["generate", "files", "--features.file-upload=true", "--features.rbac=true"][..],
+        &["generate", "folders", "file_versions", "file_shares"][..],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_nest-generator"))
+            .args(args)
+            .current_dir(&project)
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    link_node_modules(&project);
+    tsc(&project, &[]);
+    let mut db = TestDb::create("e2e_files_tenancy");
+    load_db(&project, &db);
+    let app_url = db.app_role("SELECT nestgen.grant_app_role('{role}')");
+    let store = tmp.join("store");
+    let env = [
+        ("AUTH_JWT_SECRET", "files-tenancy-secret-0123456789-0123456789"),
+        ("AUTH_ENCRYPTION_KEY", "files-tenancy-encryption-key-0123456789-0123"),
+        ("FILES_DIR", store.to_str().unwrap()),
+        ("FILES_TENANT_QUOTA_BYTES", "1000"),
+    ];
+    let (app, base) = boot_env(&project, &app_url, &env);
+    node_test_env((&base, &db.url), &["files-tenancy.test.mjs"], &[("APP_DATABASE_URL", &app_url)]);
+    drop(app);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
 /// moto's S3 server on a free port (scripts/ensure-moto.sh installs it): (process, endpoint).
 fn moto_server() -> (Background, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

@@ -139,7 +139,7 @@ pub struct View {
     pub share_route: Option<String>,
 }
 
-fn table_view(t: &FileTable, r: &Resource) -> TableView {
+fn table_view(m: &Model, t: &FileTable, r: &Resource) -> TableView {
     let c = &t.columns;
     let mut columns = vec![
         ("key", Some(&c.key)),
@@ -157,6 +157,9 @@ fn table_view(t: &FileTable, r: &Resource) -> TableView {
         ("downloadedAt", c.downloaded_at.as_ref()),
         ("owner", c.owner.as_ref()),
     ];
+    // The tenant column, where tenancy scopes the table (FILES_TENANT_QUOTA_BYTES counts by it).
+    let tenant = m.state::<crate::tenancy::TenancyModel>().and_then(|x| x.column_of(&t.table)).map(str::to_string);
+    columns.push(("tenant", tenant.as_ref()));
     columns.retain(|(_, x)| x.is_some());
     let id = r.fields.iter().find(|f| f.is_key).map(|f| f.column.clone()).unwrap_or_else(|| "id".into());
     TableView {
@@ -250,7 +253,7 @@ fn share_sql(m: &Model, t: &FileTable, s: &ShareTable) -> ShareSqlView {
 impl View {
     pub fn new(m: &Model, s: &FilesState) -> View {
         let tables: Vec<TableView> =
-            s.tables.iter().filter_map(|t| m.resource_of(&t.table).map(|r| table_view(t, r))).collect();
+            s.tables.iter().filter_map(|t| m.resource_of(&t.table).map(|r| table_view(m, t, r))).collect();
         View {
             route: s
                 .tables

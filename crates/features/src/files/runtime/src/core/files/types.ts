@@ -20,6 +20,8 @@ export interface FileTableDef {
     downloads?: string;
     downloadedAt?: string;
     owner?: string;
+    /** The tenant column, where tenancy scopes the table. */
+    tenant?: string;
   };
   /** The versions table (quoted) and its column names, when the schema keeps earlier contents. */
   versions?: { table: string; file: string; number: string; key: string; size: string; checksum: string; createdBy?: string };

@@ -128,6 +128,8 @@ export class FileService {
   private readonly refuseMismatch = (process.env.FILES_TYPE_MISMATCH ?? 'store') === 'refuse';
   /** Bytes one owner's files may take, soft-deleted ones included (0: no limit). */
   private readonly ownerQuota = envInt('FILES_QUOTA_BYTES', 0, 0, Number.MAX_SAFE_INTEGER);
+  /** Bytes one tenant's files may take, whoever owns them (0: no limit; tenant-scoped file tables). */
+  private readonly tenantQuota = envInt('FILES_TENANT_QUOTA_BYTES', 0, 0, Number.MAX_SAFE_INTEGER);
   /** A client that sends nothing for this long loses its upload (408). */
   private readonly idleMs = envInt('FILES_IDLE_SECONDS', 60, 1, 86_400) * 1000;
   private readonly logger = new Logger('Files');
@@ -380,6 +382,7 @@ export class FileService {
 
   /** Past FILES_QUOTA_BYTES with `adding` more bytes (its files, and their earlier versions): 413. */
   private async quota(q: Queryable, def: FileTableDef, owner: string | undefined, adding: number): Promise<void> {
+    await this.tenantQuotaCheck(q, def, adding);
     const c = def.columns;
     if (this.ownerQuota === 0 || !c.owner || owner === undefined) return;
     // One upload per owner at a time past this point: the sum and the insert cannot race.
@@ -393,6 +396,37 @@ export class FileService {
     );
     if (used + adding > this.ownerQuota) {
       throw new PayloadTooLargeException(`your files would take ${used + adding} bytes; your quota is ${this.ownerQuota} (FILES_QUOTA_BYTES); nothing was stored`);
+    }
+  }
+
+  /**
+   * FILES_TENANT_QUOTA_BYTES: every file of the caller's tenant counts, whoever owns it (the
+   * own-rows scope is lifted for this one sum; the tenant's row-level security still applies).
+   */
+  private async tenantQuotaCheck(q: Queryable, def: FileTableDef, adding: number): Promise<void> {
+    const c = def.columns;
+    // Set by tenancy's guard (a context field of the auth runtime, absent from projects without it).
+    const tenant = (requestContext() as { tenant?: string } | undefined)?.tenant;
+    if (this.tenantQuota === 0 || !c.tenant || !tenant) return;
+    await q.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [`${def.table}/tenant`, String(tenant)]);
+    const prev = ((await q.query("SELECT current_setting('nestgen.owner_bypass', true) AS v")).rows[0] as { v: string | null }).v ?? '';
+    await q.query("SELECT set_config('nestgen.owner_bypass', 'on', true)");
+    const v = def.versions;
+    const versions = v
+      ? ` + (SELECT coalesce(sum(v.${ident(v.size)}), 0) FROM ${v.table} v JOIN ${def.table} f ON f.${ident(def.id)} = v.${ident(v.file)} WHERE f.${ident(c.tenant)} = $1)`
+      : '';
+    let used: number;
+    try {
+      used = Number(
+        ((await q.query(`SELECT (coalesce((SELECT sum(${ident(c.size)}) FROM ${def.table} WHERE ${ident(c.tenant)} = $1), 0)${versions})::text AS n`, [tenant])).rows[0] as { n: string }).n,
+      );
+    } finally {
+      await q.query("SELECT set_config('nestgen.owner_bypass', $1, true)", [prev]);
+    }
+    if (used + adding > this.tenantQuota) {
+      throw new PayloadTooLargeException(
+        `your organization's files would take ${used + adding} bytes; its quota is ${this.tenantQuota} (FILES_TENANT_QUOTA_BYTES); nothing was stored`,
+      );
     }
   }
 
