@@ -611,3 +611,42 @@ test('bytes no row keeps are removed: an upload cut short by a crash, a row dele
   await sql.query("UPDATE nestgen.file_objects SET created_at = now() - interval '2 hours' WHERE key = $1", [key]);
   await eventually('the deleted row’s bytes removed', async () => !(await stored()).includes(key));
 });
+
+test('uploads straight to the object store: a presigned PUT, then read back and checked like any upload (501 on local disk)', async () => {
+  const b = { headers: { authorization: `Bearer ${tok.b}` } };
+  const sha = (t) => createHash('sha256').update(t).digest('hex');
+  const bytes = randomBytes(300_000);
+  const presign = (name, sizeBytes, t = tok.b) => call('POST', '/files/uploads', { name, sizeBytes }, { headers: { authorization: `Bearer ${t}` } });
+  if (!BUCKET) {
+    expectError(await presign('direct.bin', 10), 501, 'local disk has no upload URLs');
+    return;
+  }
+  const put = (u, body) => fetch(u.url, { method: u.method, headers: u.headers, body });
+  const complete = (u, fields = {}, t = tok.b) => call('POST', `/files/uploads/${u.uploadId}/complete`, fields, { headers: { authorization: `Bearer ${t}` } });
+
+  const u = expectStatus(await presign('../direct.bin', bytes.length), 201, 'presign').body;
+  assert.equal(u.method, 'PUT');
+  assert.equal(u.headers['content-length'], String(bytes.length));
+  expectError(await complete(u), 409, 'nothing PUT yet');
+  expectError(await complete(u, {}, tok.a), 404, 'another user’s upload');
+  assert.equal((await put(u, bytes)).status, 200);
+  const f = expectStatus(await complete(u), 201, 'complete').body.data;
+  assert.deepEqual([f.originalName, f.sizeBytes, f.checksum], ['direct.bin', String(bytes.length), sha(bytes)]);
+  assert.ok(!('storagePath' in f));
+  assert.ok((await download(tok.b, f.id)).bytes.equals(bytes), 'the bytes, through the app');
+  expectError(await complete(u), 404, 'completed once');
+
+  // Checked like any upload: the EICAR test file is refused and its bytes removed.
+  const eicar = Buffer.from('X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*', 'latin1');
+  const e = expectStatus(await presign('eicar.txt', eicar.length), 201, 'presign').body;
+  assert.equal((await put(e, eicar)).status, 200);
+  expectError(await complete(e), 422, 'the scan');
+  assert.ok(!(await stored()).includes(e.uploadId), 'refused bytes removed');
+  // Bytes that are not what was announced: refused by the store (the size is signed) or on completion.
+  const w = expectStatus(await presign('short.bin', 10), 201, 'presign').body;
+  const wrong = await fetch(w.url, { method: 'PUT', headers: { 'content-length': '11' }, body: Buffer.alloc(11, 1) });
+  const done = await complete(w);
+  assert.ok(wrong.status >= 400 ? done.status === 409 : done.status === 400, `PUT ${wrong.status}, complete ${done.status}: ${done.text}`);
+  assert.ok(!(await stored()).includes(w.uploadId));
+  expectError(await presign('huge.bin', MAX + 1), 413, 'past FILES_MAX_BYTES');
+});

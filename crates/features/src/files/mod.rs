@@ -449,6 +449,7 @@ const RUNTIME: &[(&str, &str)] = nest_nestjs::runtime_files![
     "src/core/files/storage.ts",
     "src/core/files/types.ts",
     "src/core/files/upload.ts",
+    "src/core/files/uploads.dto.ts",
 ];
 
 const PACKAGES: &[Package] = &[
@@ -507,7 +508,13 @@ impl Contribute for Files {
             action: action.into(),
             permission: format!("{}:{action}", n.permission),
         };
-        let mut routes = vec![route("upload", "create"), route("content", "read"), route("url", "read")];
+        let mut routes = vec![
+            route("upload", "create"),
+            route("presign", "create"),
+            route("complete", "create"),
+            route("content", "read"),
+            route("url", "read"),
+        ];
         if let Some(sh) = t.shares.as_ref().and_then(|sh| m.resource_of(&sh.table)) {
             routes.push(Route {
                 id: "share".into(),
@@ -549,12 +556,17 @@ impl Contribute for Files {
             ("UPLOAD_BODY", "../../core/files/body.js"),
             ("FileService", "../../core/files/upload.js"),
             ("FILE_TABLES", "../../core/files/files.tables.js"),
+            ("Body", common),
+            ("ApiConflictResponse", swagger),
+            ("ApiNotImplementedResponse", swagger),
+            ("PresignUploadDto", "../../core/files/uploads.dto.js"),
+            ("PresignedUploadDto", "../../core/files/uploads.dto.js"),
         ];
         let mut imports: Vec<Import> = names.iter().map(|(name, from)| Import::new(name, from)).collect();
         if routes.iter().any(|x| x.id == "share") {
             let shares = "../../core/files/shares.js";
             imports.extend(
-                [("Body", common), ("CreateShareDto", shares), ("ShareCreatedDto", shares), ("ShareService", shares)]
+                [("CreateShareDto", shares), ("ShareCreatedDto", shares), ("ShareService", shares)]
                     .iter()
                     .map(|(name, from)| Import::new(name, from)),
             );

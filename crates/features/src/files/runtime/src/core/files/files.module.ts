@@ -29,7 +29,6 @@ export class FilesModule implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Files');
   private timer?: NodeJS.Timeout;
 
-  private readonly graceMs = envInt('FILES_ORPHAN_SECONDS', 3600, 1, 30 * 86_400) * 1000;
   private readonly everyMs = envInt('FILES_SWEEP_SECONDS', 600, 1, 86_400) * 1000;
   private sweeping = false;
 
@@ -49,8 +48,8 @@ export class FilesModule implements OnModuleInit, OnApplicationShutdown {
     if (this.sweeping) return;
     this.sweeping = true;
     try {
-      const objects = await this.files.sweep(this.graceMs);
-      const partial = await this.storage.sweep(this.graceMs);
+      const objects = await this.files.sweep(this.files.orphanMs);
+      const partial = await this.storage.sweep(this.files.orphanMs);
       if (objects + partial > 0) this.logger.log(`removed ${objects} objects no row keeps and ${partial} interrupted uploads`);
     } catch (e) {
       this.logger.error(`sweep failed: ${(e as Error).message}`);

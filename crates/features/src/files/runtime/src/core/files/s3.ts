@@ -91,6 +91,24 @@ export class S3Storage implements StorageDriver {
     }
   }
 
+  async presignPut(key: string, o: { size: number; seconds: number }): Promise<{ url: string; headers: Record<string, string> }> {
+    const { s3, sdk } = await this.sdk();
+    const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner');
+    const command = new sdk.PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), ContentLength: o.size });
+    // The size is signed in: the store refuses a PUT of any other length.
+    const url = await getSignedUrl(s3, command, { expiresIn: o.seconds, signableHeaders: new Set(['content-length']) });
+    return { url, headers: { 'content-length': String(o.size) } };
+  }
+
+  existing(key: string): PendingObject {
+    return {
+      key,
+      open: () => Readable.from(this.stream(key)),
+      commit: async () => undefined,
+      discard: () => this.remove(key),
+    };
+  }
+
   async presign(key: string, o: { name: string; type: string; disposition: string; seconds: number }): Promise<string> {
     const { s3, sdk } = await this.sdk();
     const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner');

@@ -27,6 +27,10 @@ export interface StorageDriver {
   remove(key: string): Promise<void>;
   /** Removes writes older than `ms` that were never committed (a crash in the middle). */
   sweep(ms: number): Promise<number>;
+  /** A time-limited URL the client PUTs `size` bytes to, under `key` (object stores only). */
+  presignPut?(key: string, o: { size: number; seconds: number }): Promise<{ url: string; headers: Record<string, string> }>;
+  /** An object written by someone else (a presigned PUT), as pending bytes to check and keep. */
+  existing?(key: string): PendingObject;
   /** A time-limited URL the client downloads the bytes from directly (object stores only). */
   presign?(key: string, o: { name: string; type: string; disposition: string; seconds: number }): Promise<string>;
 }

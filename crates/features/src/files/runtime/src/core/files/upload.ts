@@ -1,5 +1,6 @@
 import {
   BadRequestException,
+  ConflictException,
   HttpException,
   Inject,
   Injectable,
@@ -102,6 +103,16 @@ async function versionBytes(q: Queryable, v: NonNullable<FileTableDef['versions'
   return r.rows[0] as Bytes | undefined;
 }
 
+/** Where and how to PUT the bytes of an upload straight to the object store. */
+export interface PresignedUpload {
+  uploadId: string;
+  method: 'PUT';
+  url: string;
+  /** Headers the PUT must carry as they are (signed in). */
+  headers: Record<string, string>;
+  expiresAt: string;
+}
+
 interface Received {
   object: PendingObject;
   size: number;
@@ -136,8 +147,10 @@ export class FileService {
   /** Uploads one user (or, signed out, one address) may have running at once. */
   private readonly perUser = envInt('FILES_UPLOADS_PER_USER', 2, 1, 1000);
   private readonly running = new Map<string, number>();
-  /** How long a download URL works. */
+  /** How long a download or upload URL works. */
   private readonly urlSeconds = envInt('FILES_URL_SECONDS', 300, 1, 7 * 86_400);
+  /** How old bytes no committed row keeps must be before the sweep removes them. */
+  readonly orphanMs = envInt('FILES_ORPHAN_SECONDS', 3600, 1, 30 * 86_400) * 1000;
 
   constructor(
     private readonly db: DatabaseService,
@@ -362,22 +375,27 @@ export class FileService {
     try {
       if (problem) throw problem;
       if (!received) throw new BadRequestException('no part named "file"');
-      if (received.truncated) throw new PayloadTooLargeException(`the file is larger than ${this.maxBytes} bytes (FILES_MAX_BYTES)`);
-      const name = safeFileName(received.name);
-      const sniffed = sniff(received.head);
-      const kept = keptType(sniffed, received.claimed);
-      const byName = BY_EXTENSION[extname(name).toLowerCase()];
-      if (this.refuseMismatch && byName && byName !== kept && !(kept.startsWith('text/') && byName.startsWith('text/'))) {
-        throw new UnsupportedMediaTypeException(`${name}: the bytes are ${kept}, not ${byName} (FILES_TYPE_MISMATCH=refuse)`);
-      }
-      if (!allowedType(kept, this.allowed)) throw new UnsupportedMediaTypeException(`${kept} files are not accepted (FILES_ALLOWED_TYPES)`);
-      const verdict = await this.scanner.scan(() => received.object.open(), { size: received.size, type: kept });
-      if (!verdict.safe) throw new UnprocessableEntityException(`the file did not pass the scan (${verdict.findings.join(', ')}); nothing was stored`);
-      return { fields, received, name, kept, verdict };
+      return { fields, received, ...(await this.inspect(received)) };
     } catch (e) {
-      await received?.object.discard().catch(() => undefined);
+      if (received) await this.drop(received.object);
       throw e;
     }
+  }
+
+  /** Size, type and scan of stored (not committed) bytes: 413, 415, 422. */
+  private async inspect(received: Received): Promise<{ name: string; kept: string; verdict: ScanVerdict }> {
+    if (received.truncated || received.size > this.maxBytes) throw new PayloadTooLargeException(`the file is larger than ${this.maxBytes} bytes (FILES_MAX_BYTES)`);
+    const name = safeFileName(received.name);
+    const sniffed = sniff(received.head);
+    const kept = keptType(sniffed, received.claimed);
+    const byName = BY_EXTENSION[extname(name).toLowerCase()];
+    if (this.refuseMismatch && byName && byName !== kept && !(kept.startsWith('text/') && byName.startsWith('text/'))) {
+      throw new UnsupportedMediaTypeException(`${name}: the bytes are ${kept}, not ${byName} (FILES_TYPE_MISMATCH=refuse)`);
+    }
+    if (!allowedType(kept, this.allowed)) throw new UnsupportedMediaTypeException(`${kept} files are not accepted (FILES_ALLOWED_TYPES)`);
+    const verdict = await this.scanner.scan(() => received.object.open(), { size: received.size, type: kept });
+    if (!verdict.safe) throw new UnprocessableEntityException(`the file did not pass the scan (${verdict.findings.join(', ')}); nothing was stored`);
+    return { name, kept, verdict };
   }
 
   /** Past FILES_QUOTA_BYTES with `adding` more bytes (its files, and their earlier versions): 413. */
@@ -435,7 +453,17 @@ export class FileService {
   }
 
   private async store(def: FileTableDef, repo: CrudRepository, req: FastifyRequest, fieldsDto?: new () => object): Promise<unknown> {
-    const { fields, received, name, kept, verdict } = await this.checked(req);
+    return this.persist(def, repo, await this.checked(req), fieldsDto);
+  }
+
+  /** Checked bytes become a row: inserted, the bytes made part of the store, then committed. */
+  private async persist(
+    def: FileTableDef,
+    repo: CrudRepository,
+    upload: { fields: Record<string, unknown>; received: Received; name: string; kept: string; verdict: ScanVerdict },
+    fieldsDto?: new () => object,
+  ): Promise<unknown> {
+    const { fields, received, name, kept, verdict } = upload;
     const discard = () => this.drop(received.object);
     try {
       const dto = await this.fields(fields, fieldsDto);
@@ -478,7 +506,88 @@ export class FileService {
     }
   }
 
-  private async fields(fields: Record<string, string>, dtoClass?: new () => object): Promise<Record<string, unknown>> {
+  /**
+   * An upload straight to the object store (S3; 501 on local disk): the client PUTs the bytes to
+   * the returned URL (its size signed in: `content-length` must match), then calls
+   * `completeUpload`. Size and quota are checked now and again on completion, where the bytes
+   * are read back — SHA-256, size, type from the bytes, scan — exactly as for an upload through
+   * the app. An upload never completed is removed by the sweep.
+   */
+  async presignUpload(def: FileTableDef, repo: CrudRepository, body: { name?: unknown; sizeBytes?: unknown }): Promise<PresignedUpload> {
+    if (!this.storage.presignPut) throw new NotImplementedException(`${this.storage.provider} storage takes uploads through POST .../upload only`);
+    const size = Number(body.sizeBytes);
+    if (!Number.isSafeInteger(size) || size < 0) throw new BadRequestException('sizeBytes: the file’s size in bytes');
+    if (typeof body.name !== 'string' || body.name.length === 0 || body.name.length > 1024) throw new BadRequestException('name: the file’s name');
+    if (size > this.maxBytes) throw new PayloadTooLargeException(`the file is larger than ${this.maxBytes} bytes (FILES_MAX_BYTES)`);
+    const owner = requestContext()?.userId;
+    const tenant = (requestContext() as { tenant?: string } | undefined)?.tenant;
+    await this.db.transaction((client) => repo.withScope((q) => this.quota(q, def, owner, size), undefined, client));
+    const key = randomUUID();
+    const name = safeFileName(body.name);
+    await this.db.query('INSERT INTO nestgen.file_objects (key, owner, upload) VALUES ($1, $2, $3)', [
+      key,
+      owner ?? null,
+      JSON.stringify({ table: def.table, name, size, tenant: tenant ?? null }),
+    ]);
+    // The URL stops working well before the sweep may take the entry (a PUT after it would leave
+    // bytes nothing tracks).
+    const seconds = Math.max(1, Math.min(this.urlSeconds, Math.floor(this.orphanMs / 2000)));
+    const { url, headers } = await this.storage.presignPut(key, { size, seconds });
+    return { uploadId: key, method: 'PUT', url, headers, expiresAt: new Date(Date.now() + seconds * 1000).toISOString() };
+  }
+
+  /** The bytes PUT to a presigned URL become a file: read back, checked, then kept like any upload. */
+  async completeUpload(def: FileTableDef, repo: CrudRepository, uploadId: string, fields: Record<string, unknown>, req: FastifyRequest, fieldsDto?: new () => object): Promise<unknown> {
+    if (!this.storage.existing || !/^[0-9a-f-]{36}$/.test(uploadId)) throw new NotFoundException('no such upload');
+    const owner = requestContext()?.userId;
+    const tenant = (requestContext() as { tenant?: string } | undefined)?.tenant;
+    const r = await this.db.query('SELECT upload FROM nestgen.file_objects WHERE key = $1 AND owner IS NOT DISTINCT FROM $2 AND upload IS NOT NULL', [uploadId, owner ?? null]);
+    const upload = (r.rows[0] as { upload?: { table: string; name: string; size: number; tenant: string | null } } | undefined)?.upload;
+    if (!upload || upload.table !== def.table || (upload.tenant ?? null) !== (tenant ?? null)) throw new NotFoundException('no such upload');
+    return this.slot(req, async () => {
+      const object = this.storage.existing!(uploadId);
+      let received: Received;
+      try {
+        received = await this.readBack(object, upload.name);
+      } catch (e) {
+        if (e instanceof HttpException) throw e;
+        throw new ConflictException('the bytes are not in the store yet: PUT them to the upload URL first');
+      }
+      try {
+        if (received.size !== upload.size) throw new BadRequestException(`${received.size} bytes arrived, ${upload.size} were announced`);
+        const checked = await this.inspect(received);
+        return await this.persist(def, repo, { fields, received, ...checked }, fieldsDto);
+      } catch (e) {
+        await this.drop(object);
+        throw e;
+      }
+    });
+  }
+
+  /** Stored bytes read once: SHA-256, size and their first bytes; past FILES_MAX_BYTES, 413 at once. */
+  private async readBack(object: PendingObject, name: string): Promise<Received> {
+    const hash = createHash('sha256');
+    let size = 0;
+    const head: Buffer[] = [];
+    let headLength = 0;
+    for await (const chunk of object.open()) {
+      const b = chunk as Buffer;
+      hash.update(b);
+      size += b.length;
+      if (size > this.maxBytes) {
+        await this.drop(object);
+        throw new PayloadTooLargeException(`the file is larger than ${this.maxBytes} bytes (FILES_MAX_BYTES)`);
+      }
+      if (headLength < 4100) {
+        const part = b.subarray(0, 4100 - headLength);
+        head.push(part);
+        headLength += part.length;
+      }
+    }
+    return { object, size, sha256: hash.digest('hex'), head: Buffer.concat(head), truncated: false, name, claimed: 'application/octet-stream' };
+  }
+
+  private async fields(fields: Record<string, unknown>, dtoClass?: new () => object): Promise<Record<string, unknown>> {
     const names = Object.keys(fields);
     if (names.length === 0) return {};
     if (!dtoClass) throw new BadRequestException(`no form fields are accepted with the file (got ${names.join(', ')})`);
