@@ -145,3 +145,16 @@ test('a quota per organization counts every member’s files (FILES_TENANT_QUOTA
   expectStatus(await upload('carol', 'B', 'fits.bin', randomBytes(200)), 201, 'carol in B: another organization’s quota');
   expectStatus(await upload('carol', 'A', 'small.bin', randomBytes(50)), 201, 'what fits still fits');
 });
+
+test('FILES_TYPE_MISMATCH=refuse: a ZIP named .png is refused (415) and nothing is stored', async () => {
+  const before = Number((await sql.query('SELECT count(*)::int AS n FROM files')).rows[0].n);
+  const ledger = Number((await sql.query('SELECT count(*)::int AS n FROM nestgen.file_objects')).rows[0].n);
+  const zip = Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), randomBytes(20)]);
+  const r = await upload('bob', 'B', 'photo.png', zip);
+  assert.equal(r.status, 415, r.text);
+  assert.match(r.body.message, /application\/zip, not image\/png/);
+  assert.equal(Number((await sql.query('SELECT count(*)::int AS n FROM files')).rows[0].n), before);
+  assert.equal(Number((await sql.query('SELECT count(*)::int AS n FROM nestgen.file_objects')).rows[0].n), ledger, 'its bytes removed at once');
+  const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(20)]);
+  expectStatus(await upload('bob', 'B', 'real.png', png), 201, 'a real PNG');
+});

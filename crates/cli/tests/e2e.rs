@@ -1064,6 +1064,8 @@ fn files_under_tenancy_versions_and_shares_follow_their_file() {
         ("AUTH_ENCRYPTION_KEY", "files-tenancy-encryption-key-0123456789-0123"),
         ("FILES_DIR", store.to_str().unwrap()),
         ("FILES_TENANT_QUOTA_BYTES", "1000"),
+        // The other choice for a name that says another type than the bytes (files.test.mjs: store).
+        ("FILES_TYPE_MISMATCH", "refuse"),
     ];
     let (app, base) = boot_env(&project, &app_url, &env);
     node_test_env((&base, &db.url), &["files-tenancy.test.mjs"], &[("APP_DATABASE_URL", &app_url)]);
