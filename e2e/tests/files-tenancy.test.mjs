@@ -158,3 +158,25 @@ test('FILES_TYPE_MISMATCH=refuse: a ZIP named .png is refused (415) and nothing 
   const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(20)]);
   expectStatus(await upload('bob', 'B', 'real.png', png), 201, 'a real PNG');
 });
+
+test('a share link dies with its maker’s access: out of the organization, or the account closed', async () => {
+  // carol's link to her file in B works until she leaves B.
+  const g = expectStatus(await upload('carol', 'B', 'leaving.txt', Buffer.from('carol leaves')), 201, 'carol in B').body.data;
+  const link = expectStatus(await call('POST', `/files/${g.id}/shares`, {}, as('carol', 'B')), 201, 'carol shares').body.data;
+  const open = async () => (await fetch(`${BASE}${link.path}/content`)).status;
+  assert.equal(await open(), 200);
+  await sql.query('DELETE FROM nestgen.member_links WHERE user_id = $1 AND member_id IN (SELECT id FROM organization_users WHERE organization_id = $2)', [user.carol.id, org.B]);
+  assert.equal(await open(), 404, 'carol is no longer a member of B');
+  // erin's link works until her account is closed.
+  const email = 'erin@files-tenancy.io';
+  user.erin = expectStatus(await call('POST', '/auth/register', { email, password: PASSWORD, name: 'erin' }), 201, 'register erin').body.data;
+  await sql.query("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE slug = 'user'", [user.erin.id]);
+  const m = (await sql.query('INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, $2, $3, $4) RETURNING id', [org.A, email, 'erin', 'member'])).rows[0].id;
+  await sql.query('INSERT INTO nestgen.member_links (member_id, user_id) VALUES ($1, $2)', [m, user.erin.id]);
+  tok.erin = expectStatus(await call('POST', '/auth/login', { email, password: PASSWORD }), 200, 'login erin').body.accessToken;
+  const e = expectStatus(await upload('erin', 'A', 'erin.txt', Buffer.from('erin')), 201, 'erin uploads').body.data;
+  const elink = expectStatus(await call('POST', `/files/${e.id}/shares`, {}, as('erin', 'A')), 201, 'erin shares').body.data;
+  assert.equal((await fetch(`${BASE}${elink.path}`)).status, 200);
+  await sql.query('UPDATE users SET deleted_at = now() WHERE id = $1', [user.erin.id]);
+  assert.equal((await fetch(`${BASE}${elink.path}`)).status, 404, 'erin’s account is closed');
+});

@@ -495,7 +495,8 @@ test('share links: token shown once and kept hashed; opened without an account; 
   assert.ok(!JSON.stringify(listed).includes(s1.token) && !JSON.stringify(listed).includes(row.share_token), 'the token is never shown again');
   // A client cannot choose a token, nor make a share of its own.
   assert.equal((await call('POST', '/file-shares', { fileId: f.id, shareToken: 'guessable', sharedBy: user.b.id }, b)).status, 404);
-  expectError(await call('PATCH', `/file-shares/${s1.id}`, { maxDownloads: 1000 }, b), 400, 'limits are set when the link is made');
+  // A link's terms are fixed when it is made: share rows have no update route.
+  assert.equal((await call('PATCH', `/file-shares/${s1.id}`, { canDownload: true, maxDownloads: 1000 }, b)).status, 404);
 
   // Opened without an account: the file's name, size and type, nothing else.
   const d = await open(s1.path);
@@ -538,6 +539,10 @@ test('share links: token shown once and kept hashed; opened without an account; 
   assert.equal(served.length, 3, results.map((r) => r.status).join(','));
   assert.ok(served.every((r) => r.bytes.equals(bytes)));
   assert.ok(results.every((r) => r.status === 200 || r.status === 410));
+  for (const r of results.filter((x) => x.status === 410)) {
+    assert.equal(r.headers.get('etag'), null, 'a refused download tells nothing about the bytes');
+    assert.equal(r.headers.get('content-disposition'), null);
+  }
   assert.equal(await count(s2.id), 3);
   assert.equal((await open(s2.path)).status, 410, 'used up');
   // A limited link serves whole files: a range would be a download nobody counted.
@@ -569,13 +574,27 @@ test('share links: token shown once and kept hashed; opened without an account; 
   assert.equal((await open(s5.path, { 'x-share-password': 'open sesame 42' })).status, 200);
   const unlocked = await open(`${s5.path}/content`, { 'x-share-password': 'open sesame 42' });
   assert.ok(unlocked.status === 200 && unlocked.bytes.equals(bytes));
-  for (let i = 0; i < 9; i++) assert.equal((await open(s5.path, { 'x-share-password': `guess ${i}` })).status, 403);
-  assert.equal((await open(s5.path, { 'x-share-password': 'open sesame 42' })).status, 429, 'ten wrong passwords lock the link for a while');
+  // Tries are counted before each check (the right one started the count over): a burst of
+  // thirty guesses at once gets at most ten checked, and then even the right password waits.
+  const burst = await Promise.all(Array.from({ length: 30 }, (_, i) => open(s5.path, { 'x-share-password': `guess ${i}` })));
+  const statuses = burst.map((r) => r.status);
+  assert.ok(statuses.filter((x) => x === 403).length <= 10, statuses.join(','));
+  assert.ok(statuses.every((x) => x === 403 || x === 429), statuses.join(','));
+  assert.equal((await open(s5.path, { 'x-share-password': 'open sesame 42' })).status, 429, 'ten tries lock the link for a while');
 
   // View-only: the details, not the bytes.
   const s6 = expectStatus(await share({ permission: 'view' }), 201, 'view only').body.data;
   assert.equal(json(await open(s6.path)).data.canDownload, false);
   assert.equal((await open(`${s6.path}/content`)).status, 403);
+
+  // Hidden columns are no sort key (a sort or a cursor on them would tell their values).
+  expectError(await call('GET', '/files?sort=storagePath', undefined, b), 400, 'sort by the hidden storage key');
+  expectError(await call('GET', '/file-versions?sort=storagePath', undefined, b), 400, 'sort versions by the hidden key');
+  // A name set later must be clean: no path, markup, control or direction characters.
+  for (const bad of ['../../etc/passwd', '<script>alert(1)</script>.html', 'x\r\nSet-Cookie: a=b', '\u202egnp.exe', '.hidden']) {
+    expectError(await call('PATCH', `/files/${f.id}`, { originalName: bad }, b), 400, `name ${JSON.stringify(bad)}`);
+  }
+  assert.equal(expectStatus(await call('PATCH', `/files/${f.id}`, { originalName: 'Q3 report (final).bin' }, b), 200, 'a clean name').body.data.originalName, 'Q3 report (final).bin');
 
   // A deleted file's links open nothing.
   const g = expectStatus(await upload(tok.b, 'gone.txt', Buffer.from('gone')), 201, 'to delete').body.data;

@@ -1066,6 +1066,10 @@ fn files_under_tenancy_versions_and_shares_follow_their_file() {
         ("FILES_TENANT_QUOTA_BYTES", "1000"),
         // The other choice for a name that says another type than the bytes (files.test.mjs: store).
         ("FILES_TYPE_MISMATCH", "refuse"),
+        // Memberships and accounts read fresh: a link dies the moment its maker leaves (in
+        // production within TENANT_CACHE_TTL_MS / AUTH_STATE_CACHE_MS).
+        ("TENANT_CACHE_TTL_MS", "0"),
+        ("AUTH_STATE_CACHE_MS", "0"),
     ];
     let (app, base) = boot_env(&project, &app_url, &env);
     node_test_env((&base, &db.url), &["files-tenancy.test.mjs"], &[("APP_DATABASE_URL", &app_url)]);

@@ -367,6 +367,7 @@ pub fn build(catalog: &Catalog, config: &Config, selection: &Selection, features
     for f in features {
         f.resolve(&mut cx);
     }
+    unseen_fields_are_no_keys(&mut cx.resources);
     policy_notes(&mut cx);
     let name = config.project.name.clone().unwrap_or_else(|| "nest-api".into());
     let title = config.project.title.clone().unwrap_or_else(|| format!("{name} API"));
@@ -377,6 +378,16 @@ pub fn build(catalog: &Catalog, config: &Config, selection: &Selection, features
         permissions: cx.permissions,
         skipped,
         errors: cx.errors,
+    }
+}
+
+/// A column clients never see is no sort key and no filter either, whichever feature hid it: a
+/// sort or a filter on it would answer questions about its values (one character at a time), and
+/// a cursor could not carry them.
+fn unseen_fields_are_no_keys(resources: &mut [Resource]) {
+    for f in resources.iter_mut().flat_map(|r| r.fields.iter_mut()).filter(|f| !f.readable()) {
+        f.sortable = false;
+        f.ops.clear();
     }
 }
 

@@ -297,16 +297,17 @@ fn shares_resource(r: &mut Resource, sh: &ShareTable, of: &str) {
         } else if Some(c) == sh.count.as_deref() || Some(c) == sh.accessed.as_deref() {
             f.access = Access::ReadOnly;
             f.why = Some("counted by the server on each download".into());
-        } else if Some(c) == sh.expires.as_deref() || Some(c) == sh.max.as_deref() {
-            // Checked when the link is made (FILES_SHARE_MAX_DAYS); revoke and share again to change.
+        } else if f.writable() {
             f.access = Access::ReadOnly;
             f.why = Some("set when the share is made".into());
         }
         f.required_on_create = false;
     }
+    // A link's terms are fixed when it is made (checked then): revoke it and share again.
     r.operations.create = false;
     r.operations.bulk_create = false;
-    r.operations.update = r.fields.iter().any(|f| f.writable() && !f.is_key) && !r.readonly.value;
+    r.operations.update = false;
+    r.operations.restore = r.operations.restore && r.soft_delete.is_some();
     r.classify(DataClass::Owned);
     r.note(
         DEF.id,
@@ -431,6 +432,7 @@ const TEMPLATES: &[(&str, &str)] = nest_nestjs::templates![
     "folders.sql.j2",
     "shares.controller.ts.j2",
     "file-scopes.ts.j2",
+    "share-access.ts.j2",
     "app-role.sql.j2",
     "env.j2",
     "readme.md.j2",
@@ -490,6 +492,11 @@ impl Contribute for Files {
                 ownership: Ownership::Generated,
             });
         }
+        out.files.push(FeatureFile {
+            path: "src/core/files/share-access.ts".into(),
+            body: Rendered::new("files/share-access.ts.j2", &v)?,
+            ownership: Ownership::Generated,
+        });
         out.modules.push(AppModule { class: "FilesModule".into(), module: "core/files/files.module".into() });
         out.env.push(Rendered::new("files/env.j2", &v)?);
         out.readme.push(Rendered::new("files/readme.md.j2", &v)?);
@@ -547,9 +554,9 @@ impl Contribute for Files {
             ("ApiOkResponse", swagger),
             ("ApiOperation", swagger),
             ("ApiPayloadTooLargeResponse", swagger),
-            ("ApiProduces", swagger),
             ("ApiTags", swagger),
             ("ApiUnprocessableEntityResponse", swagger),
+            ("ApiBadRequestResponse", swagger),
             ("ApiUnsupportedMediaTypeResponse", swagger),
             ("RouteConfig", "@nestjs/platform-fastify"),
             ("ErrorResponseDto", "../../core/crud/dto.js"),
@@ -641,7 +648,6 @@ fn child(
         ("ApiNotFoundResponse", swagger),
         ("ApiOkResponse", swagger),
         ("ApiOperation", swagger),
-        ("ApiProduces", swagger),
         ("ApiTags", swagger),
         ("ApiTooManyRequestsResponse", swagger),
         ("ErrorResponseDto", "../../core/crud/dto.js"),
@@ -722,7 +728,8 @@ mod tests {
         for c in ["download_count", "max_downloads", "expires_at", "file_id", "shared_by"] {
             assert_eq!(shares.field(c).unwrap().access, Access::ReadOnly, "{c}");
         }
-        assert_eq!(shares.field("can_download").unwrap().access, Access::ReadWrite, "a link may become view-only");
+        assert_eq!(shares.field("can_download").unwrap().access, Access::ReadOnly, "terms fixed when the link is made");
+        assert!(!shares.operations.update);
         assert_eq!(shares.data, DataClass::Owned);
     }
 

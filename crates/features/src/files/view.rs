@@ -37,6 +37,9 @@ pub struct StoreSqlView {
     /// The key columns' names as SQL string literals (trigger arguments).
     pub key_literal: String,
     pub versions_key_literal: Option<String>,
+    /// The file name column (quoted, and as a literal for the trigger), checked on every write.
+    pub name: Option<String>,
+    pub name_literal: Option<String>,
 }
 
 /// A table of versions or shares, seen with its file (row-level security through the reference).
@@ -81,6 +84,8 @@ pub struct ShareSqlView {
     pub sel_max: String,
     pub sel_used: String,
     pub sel_download: String,
+    /// The tenancy setting (an SQL literal) whose recorded value names the link's organization.
+    pub tenant_setting: Option<String>,
 }
 
 /// Identifiers of a folder tree, quoted for SQL.
@@ -137,6 +142,9 @@ pub struct View {
     pub parents: Vec<(String, String, String)>,
     /// A share route for the README (`file-shares`).
     pub share_route: Option<String>,
+    /// Sign-in and tenancy are generated: a share link checks its maker against them.
+    pub auth: bool,
+    pub tenancy: bool,
 }
 
 fn table_view(m: &Model, t: &FileTable, r: &Resource) -> TableView {
@@ -247,6 +255,7 @@ fn share_sql(m: &Model, t: &FileTable, s: &ShareTable) -> ShareSqlView {
         sel_max: s.max.as_deref().map_or("NULL::bigint".into(), |c| format!("s.{}::bigint", q(c))),
         sel_used: s.count.as_deref().map_or("0::bigint".into(), |c| format!("coalesce(s.{}, 0)::bigint", q(c))),
         sel_download: s.can_download.as_deref().map_or("true".into(), |c| format!("coalesce(s.{}, true)", q(c))),
+        tenant_setting: m.state::<crate::tenancy::TenancyModel>().map(|x| sql::string(&x.setting)),
     }
 }
 
@@ -295,6 +304,8 @@ impl View {
                         .map(|v| (sql::qualified_always(&v.table.schema, &v.table.name), sql::ident_always(&v.key))),
                     key_literal: sql::string(&t.columns.key),
                     versions_key_literal: t.versions.as_ref().map(|v| sql::string(&v.key)),
+                    name: t.columns.name.as_deref().map(sql::ident_always),
+                    name_literal: t.columns.name.as_deref().map(sql::string),
                 })
                 .collect(),
             children: children(m, s),
@@ -327,6 +338,8 @@ impl View {
                 .iter()
                 .find_map(|t| t.shares.as_ref().and_then(|sh| m.resource_of(&sh.table)))
                 .map(|r| r.names.route.clone()),
+            auth: m.state::<crate::auth::AuthModel>().is_some(),
+            tenancy: m.state::<crate::tenancy::TenancyModel>().is_some(),
         }
     }
 }

@@ -43,13 +43,16 @@ const REASONS: Record<number, string> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  408: 'Request Timeout',
   409: 'Conflict',
+  410: 'Gone',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Entity',
   423: 'Locked',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
+  501: 'Not Implemented',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
 };
@@ -160,7 +163,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
         message = (exception as { message?: string }).message ?? message;
       }
     }
-    if (status >= 500 && !isPgError(exception) && status !== 503) {
+    // 501 and 503 are answers, not faults (a route the configuration does not offer; an outage already logged).
+    if (status >= 500 && !isPgError(exception) && status !== 503 && status !== 501) {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     }
     const payload: ErrorBody = {

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { envInt } from '../config.js';
 import { installUploadBodyParser } from './body.js';
 import { FILE_SCANNER, FILE_STORAGE, FileService, fileScanner, fileStorage } from './upload.js';
+import { ShareAccess } from './share-access.js';
 import { ShareService } from './shares.js';
 import type { StorageDriver } from './storage.js';
 import { Inject } from '@nestjs/common';
@@ -22,6 +23,7 @@ import { Inject } from '@nestjs/common';
     { provide: FILE_SCANNER, useFactory: fileScanner },
     FileService,
     ShareService,
+    ShareAccess,
   ],
   exports: [FileService, ShareService, FILE_STORAGE, FILE_SCANNER],
 })

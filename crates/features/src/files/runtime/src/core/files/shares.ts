@@ -10,6 +10,7 @@ import { ident } from '../crud/resource.js';
 import { DatabaseService } from '../database/database.service.js';
 import { RateLimiter, tooManyRequests } from '../http/rate-limit.js';
 import { requestContext } from '../http/request-context.js';
+import { ShareAccess } from './share-access.js';
 import type { FileTableDef } from './types.js';
 import { FileService } from './upload.js';
 
@@ -27,7 +28,7 @@ export class CreateShareDto {
   @IsISO8601({ strict: true })
   expiresAt?: string;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 1_000_000, description: 'Downloads the link allows (none: no limit)' })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 1_000_000, description: 'Downloads the link allows (none: no limit)' })
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -61,7 +62,7 @@ class ShareCreated {
   path!: string;
   @ApiProperty({ type: String, format: 'date-time', nullable: true })
   expiresAt!: string | null;
-  @ApiProperty({ type: Number, nullable: true })
+  @ApiProperty({ type: 'integer', nullable: true })
   maxDownloads!: number | null;
   @ApiProperty({ enum: ['view', 'download'] })
   permission!: 'view' | 'download';
@@ -83,7 +84,7 @@ class SharedFile {
   type!: string;
   @ApiProperty({ type: String, format: 'date-time', nullable: true })
   expiresAt!: string | null;
-  @ApiProperty({ type: Number, nullable: true, description: 'Downloads left (null: no limit)' })
+  @ApiProperty({ type: 'integer', nullable: true, description: 'Downloads left (null: no limit)' })
   downloadsLeft!: number | null;
   @ApiProperty()
   canDownload!: boolean;
@@ -97,6 +98,8 @@ export class SharedFileDto {
 /** What `nestgen.<share table>_open` answers for a token. */
 interface Opened {
   o_status: 'ok' | 'expired' | 'used';
+  o_maker: string | null;
+  o_tenant: string | null;
   o_share: string;
   o_password: string | null;
   o_download: boolean;
@@ -130,6 +133,7 @@ export class ShareService {
   constructor(
     private readonly db: DatabaseService,
     private readonly files: FileService,
+    private readonly access: ShareAccess,
   ) {}
 
   private sharesOf(def: FileTableDef) {
@@ -212,8 +216,10 @@ export class ShareService {
     if (link.o_status === 'expired') throw new GoneException('this link has expired');
     if (link.o_status === 'used') throw new GoneException('this link has been used as many times as it allows');
     if (link.o_password) {
+      // Counted before the (slow) check: a burst of guesses cannot all pass the limit together.
       const key = `share-pw:${sha256(link.o_share)}`;
-      if ((await this.limiter.peek(key)) >= this.attempts) {
+      const tries = await this.limiter.count(key, 15 * 60_000);
+      if (tries > this.attempts) {
         throw tooManyRequests((await this.limiter.ttl(key)) / 1000, 'too many wrong passwords for this link');
       }
       const given = req.headers['x-share-password'];
@@ -224,11 +230,13 @@ export class ShareService {
       } catch {
         ok = false;
       }
-      if (!ok) {
-        await this.limiter.count(key, 15 * 60_000);
-        throw new ForbiddenException('wrong password for this link');
-      }
+      if (!ok) throw new ForbiddenException('wrong password for this link');
+      // The right password: its holder's own tries start over.
+      await this.limiter.del(key);
     }
+    // A link works only while its maker could still read the file: their account active, still a
+    // member of the organization it was made in, the organization not closed.
+    if (!(await this.access.stillAllowed(link.o_maker, link.o_tenant))) throw new NotFoundException('no such link');
     return link;
   }
 

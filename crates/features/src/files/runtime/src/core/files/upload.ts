@@ -542,14 +542,21 @@ export class FileService {
     const owner = requestContext()?.userId;
     const tenant = (requestContext() as { tenant?: string } | undefined)?.tenant;
     const r = await this.db.query('SELECT upload FROM nestgen.file_objects WHERE key = $1 AND owner IS NOT DISTINCT FROM $2 AND upload IS NOT NULL', [uploadId, owner ?? null]);
-    const upload = (r.rows[0] as { upload?: { table: string; name: string; size: number; tenant: string | null } } | undefined)?.upload;
+    const upload = (r.rows[0] as { upload?: { table: string; name: string; size: number; tenant: string | null; completing?: boolean } } | undefined)?.upload;
     if (!upload || upload.table !== def.table || (upload.tenant ?? null) !== (tenant ?? null)) throw new NotFoundException('no such upload');
+    // One completion at a time: a second one must not remove the bytes the first keeps.
+    const mine = await this.db.query(
+      `UPDATE nestgen.file_objects SET upload = upload || '{"completing": true}' WHERE key = $1 AND NOT coalesce((upload ->> 'completing')::boolean, false)`,
+      [uploadId],
+    );
+    if (mine.rowCount !== 1) throw new ConflictException('this upload is being completed');
     return this.slot(req, async () => {
       const object = this.storage.existing!(uploadId);
       let received: Received;
       try {
         received = await this.readBack(object, upload.name);
       } catch (e) {
+        await this.db.query(`UPDATE nestgen.file_objects SET upload = upload - 'completing' WHERE key = $1`, [uploadId]).catch(() => undefined);
         if (e instanceof HttpException) throw e;
         throw new ConflictException('the bytes are not in the store yet: PUT them to the upload URL first');
       }
@@ -703,6 +710,8 @@ export class FileService {
         await counted();
       } catch (e) {
         stream.destroy();
+        // Refused: nothing about the bytes goes out with the refusal.
+        for (const h of ['etag', 'content-disposition', 'accept-ranges']) reply.removeHeader(h);
         throw e;
       }
     }
