@@ -1,5 +1,7 @@
 // A minimal SMTP server for the tests: accepts every message and writes it to a folder as
 // <n>.eml (raw, as received). Prints "listening <port>" once it listens on 127.0.0.1:<port>.
+// A recipient address with "+refuse" is refused (550); with "+down" the connection is dropped,
+// as a server that goes away would (the notification tests' failing deliveries).
 //   node smtp-sink.mjs <folder> [port]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -50,7 +52,16 @@ const server = net.createServer((socket) => {
         from = line.replace(/^MAIL FROM:\s*/i, '');
         reply('250 OK');
       } else if (verb === 'RCPT') {
-        to.push(line.replace(/^RCPT TO:\s*/i, ''));
+        const rcpt = line.replace(/^RCPT TO:\s*/i, '');
+        if (rcpt.includes('+down')) {
+          socket.destroy();
+          return;
+        }
+        if (rcpt.includes('+refuse')) {
+          reply('550 mailbox unavailable');
+          continue;
+        }
+        to.push(rcpt);
         reply('250 OK');
       } else if (verb === 'DATA') {
         data = '';

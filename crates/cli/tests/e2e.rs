@@ -1077,6 +1077,78 @@ fn files_under_tenancy_versions_and_shares_follow_their_file() {
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
+/// Notifications (seed scenario 7) with the seed's command: sent from templates, delivered by a
+/// worker process of their own (`node dist/worker.js`, the API's workers off) through Redis to an
+/// SMTP sink; preferences, quiet hours, retries then dead, the recipient's own routes.
+#[test]
+fn notifications_sent_from_templates_delivered_by_the_worker() {
+    let tmp = tempdir("notify");
+    let project = tmp.join("api");
+    generate(
+        &project,
+        &[
+            "--schema",
+            "fixtures/seed/02-rbac.sql",
+            "--schema",
+            "fixtures/seed/07-notifications.sql",
+            "users",
+            "--features.auth=true",
+            "--features.rbac=true",
+        ],
+    );
+    for args in [
+        &["generate", "notifications", "--features.queue=true", "--features.realtime=true"][..],
+        &["generate", "notification_templates", "notification_preferences", "notification_deliveries"][..],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_nest-generator"))
+            .args(args)
+            .current_dir(&project)
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    link_node_modules(&project);
+    tsc(&project, &[]);
+    let mut db = TestDb::create("e2e_notify");
+    load_db(&project, &db);
+    let app_url = db.app_role("SELECT nestgen.grant_app_role('{role}')");
+    let mail = tmp.join("mail");
+    let (_sink, smtp) = smtp_sink(&mail);
+    let redis = redis_url();
+    let prefix = format!("nestgen-e2e-notify-{}:", std::process::id());
+    let env = [
+        ("AUTH_JWT_SECRET", "notify-secret-0123456789-0123456789-abcdef"),
+        ("AUTH_ENCRYPTION_KEY", "notify-encryption-key-0123456789-0123456789"),
+        ("SMTP_URL", smtp.as_str()),
+        ("MAIL_FROM", "notify@example.test"),
+        ("REDIS_URL", redis.as_str()),
+        ("REDIS_PREFIX", prefix.as_str()),
+        ("NOTIFY_ATTEMPTS", "3"),
+        ("NOTIFY_BACKOFF_MS", "200"),
+        ("NOTIFY_RELAY_MS", "200"),
+    ];
+    let mut api_env = env.to_vec();
+    api_env.push(("NOTIFY_WORKER", "off"));
+    let (app, base) = boot_env(&project, &app_url, &api_env);
+    // The workers: a process of their own.
+    let worker = Background(
+        Command::new("node")
+            .arg("dist/worker.js")
+            .current_dir(&project)
+            .env("DATABASE_URL", &app_url)
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node dist/worker.js"),
+    );
+    node_test_env((&base, &db.url), &["notifications.test.mjs"], &[("MAIL_DIR", mail.to_str().unwrap())]);
+    drop(worker);
+    drop(app);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
 /// moto's S3 server on a free port (scripts/ensure-moto.sh installs it): (process, endpoint).
 fn moto_server() -> (Background, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

@@ -13,6 +13,7 @@ mod audit;
 mod auth;
 mod event_sourcing;
 mod files;
+mod notifications;
 mod own_rows;
 mod rbac;
 pub mod registry;

@@ -13,6 +13,8 @@ pub static FEATURES: &[&dyn Feature] = &[
     &crate::tenancy::Tenancy,
     // Before own-rows: a file store asks for its rows to be their owner's.
     &crate::files::Files,
+    // Before own-rows: a notification is its recipient's.
+    &crate::notifications::Notifications,
     &crate::own_rows::OwnRows,
     &crate::event_sourcing::EventSourcing,
     &crate::time_series::TimeSeries,
@@ -20,7 +22,6 @@ pub static FEATURES: &[&dyn Feature] = &[
     &CoreSwitch(&crate::switches::SOFT_DELETE),
     &CoreSwitch(&crate::switches::SWAGGER),
     &CoreSwitch(&crate::switches::VERSIONING),
-    &Planned(&crate::switches::QUEUE),
     &Planned(&crate::switches::REALTIME),
     &Planned(&crate::switches::CACHE),
 ];

@@ -1,0 +1,43 @@
+/** A notification system as the generator resolved it: tables quoted, columns by role (names). */
+export interface NotifyDef {
+  notifications: {
+    table: string;
+    id: string;
+    idType: string;
+    recipient: string;
+    message: string;
+    status: string;
+    channel?: string;
+    title?: string;
+    data?: string;
+    sentAt?: string;
+    readAt?: string;
+    failedReason?: string;
+    retryCount?: string;
+    priority?: string;
+    category?: string;
+    expiresAt?: string;
+  };
+  templates?: { table: string; name: string; body: string; subject?: string; channel?: string; active?: string };
+  preferences?: {
+    table: string;
+    user: string;
+    /** Channel → its on/off column (`email` → `email_enabled`). */
+    channels: Record<string, string>;
+    categories?: string;
+    quietStart?: string;
+    quietEnd?: string;
+    timezone?: string;
+  };
+  deliveries?: { table: string; notification: string; status: string; provider?: string; providerId?: string; deliveredAt?: string; error?: string };
+  users: { table: string; id: string; email: string; deletedAt?: string };
+  /** Sending to anyone but yourself needs it. */
+  permission: string;
+}
+
+/** Channels the workers deliver on. */
+export const CHANNELS = ['email', 'in-app', 'sms', 'push'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+/** 2 = urgent: through quiet hours. */
+export const URGENT = 2;
