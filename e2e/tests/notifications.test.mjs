@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { call, db, expectError, expectStatus } from './lib.mjs';
+import { BASE, call, db, expectError, expectStatus } from './lib.mjs';
 
 const MAIL_DIR = process.env.MAIL_DIR;
 const PASSWORD = 'notify password 123';
@@ -185,4 +185,53 @@ test('the recipient’s own: list, unread count, mark read, mark all read, delet
   assert.equal(all, unread - 1);
   assert.equal(expectStatus(await call('GET', '/notifications/unread-count', undefined, as('alice')), 200, 'count').body.count, 0);
   assert.equal((await call('DELETE', `/notifications/${b.id}`, undefined, as('alice'))).status, 204);
+});
+
+test('realtime: a signed-in socket receives its own in-app notifications within a second, never another’s; missed ones on reconnect', async () => {
+  const { io } = await import('socket.io-client');
+  const connect = (auth) =>
+    new Promise((resolve, reject) => {
+      const s = io(BASE, { path: '/realtime', transports: ['websocket'], auth, reconnection: false, timeout: 5000 });
+      s.on('connect', () => resolve(s));
+      s.on('connect_error', (e) => {
+        s.close();
+        reject(e);
+      });
+    });
+  await assert.rejects(connect({}), /unauthorized/, 'no token');
+  await assert.rejects(connect({ token: 'not.a.token' }), /unauthorized/, 'a bad token');
+  const alice = await connect({ token: tok.alice });
+  const bob = await connect({ token: tok.bob });
+  const got = { alice: [], bob: [] };
+  alice.on('notification', (n) => got.alice.push({ n, at: Date.now() }));
+  bob.on('notification', (n) => got.bob.push({ n, at: Date.now() }));
+  try {
+    const t0 = Date.now();
+    const [sent] = expectStatus(await call('POST', '/notifications/notify', { template: 'note', to: [user.alice.id], variables: { text: '<live>' } }, as('admin')), 201, 'live').body.data;
+    const first = await eventually('alice’s socket', () => got.alice.find((x) => x.n.id === sent.id), 5000);
+    assert.ok(first.at - t0 < 1000, `delivered in ${first.at - t0} ms`);
+    assert.equal(first.n.message, 'Note: &lt;live&gt;');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(got.bob.length, 0, 'bob received nothing of alice’s');
+  } finally {
+    alice.close();
+    bob.close();
+  }
+  // Offline: the notification waits in the inbox; on reconnect with `since`, it is replayed.
+  const since = new Date(Date.now() - 1000).toISOString();
+  const [missed] = expectStatus(await call('POST', '/notifications/notify', { template: 'note', to: [user.alice.id], variables: { text: 'while away' } }, as('admin')), 201, 'missed').body.data;
+  await settled(missed.id, 'sent');
+  const seen = [];
+  const back = await new Promise((resolve, reject) => {
+    const s = io(BASE, { path: '/realtime', transports: ['websocket'], auth: { token: tok.alice, since }, reconnection: false });
+    s.on('notification', (n) => seen.push(n));
+    s.on('connect', () => resolve(s));
+    s.on('connect_error', reject);
+  });
+  try {
+    await eventually('the missed one', () => seen.find((n) => n.id === missed.id), 5000);
+    assert.ok(seen.every((n) => n.id !== undefined));
+  } finally {
+    back.close();
+  }
 });

@@ -15,6 +15,7 @@ pub static FEATURES: &[&dyn Feature] = &[
     &crate::files::Files,
     // Before own-rows: a notification is its recipient's.
     &crate::notifications::Notifications,
+    &crate::notifications::Realtime,
     &crate::own_rows::OwnRows,
     &crate::event_sourcing::EventSourcing,
     &crate::time_series::TimeSeries,
@@ -22,7 +23,6 @@ pub static FEATURES: &[&dyn Feature] = &[
     &CoreSwitch(&crate::switches::SOFT_DELETE),
     &CoreSwitch(&crate::switches::SWAGGER),
     &CoreSwitch(&crate::switches::VERSIONING),
-    &Planned(&crate::switches::REALTIME),
     &Planned(&crate::switches::CACHE),
 ];
 

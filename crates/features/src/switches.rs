@@ -42,6 +42,4 @@ pub static SWAGGER: FeatureDef =
     core("swagger", "routes documented in OpenAPI", MetaSwitch::TableMetadata("enable_swagger"));
 pub static VERSIONING: FeatureDef =
     core("versioning", "routes under /v1", MetaSwitch::TableMetadata("enable_versioning"));
-pub static REALTIME: FeatureDef =
-    planned("realtime", "changes pushed to connected clients", MetaSwitch::EnterpriseFeatures("enable_realtime"));
 pub static CACHE: FeatureDef = planned("cache", "cached read responses", MetaSwitch::TableMetadata("cache_enabled"));

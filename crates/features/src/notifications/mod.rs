@@ -37,9 +37,47 @@ pub static DEF: FeatureDef = FeatureDef {
     implemented: true,
 };
 
+/// `--features.realtime` on a notifications table: in-app notifications pushed over WebSockets.
+pub struct Realtime;
+
+pub static REALTIME: FeatureDef = FeatureDef {
+    id: "realtime",
+    about: "in-app notifications pushed to connected clients over WebSockets (notification tables)",
+    meta: MetaSwitch::EnterpriseFeatures("enable_realtime"),
+    implemented: true,
+};
+
+impl Resolve for Realtime {
+    fn def(&self) -> &'static FeatureDef {
+        &REALTIME
+    }
+
+    fn resolve(&self, cx: &mut ModelCx) {
+        let systems: Vec<nest_catalog::QualifiedName> = cx
+            .state::<NotificationsState>()
+            .map(|s| s.systems.iter().map(|x| x.notifications.table.clone()).collect())
+            .unwrap_or_default();
+        for r in cx.resources.iter_mut() {
+            let Some(asked) = r.features.get(REALTIME.id).filter(|s| s.value).cloned() else { continue };
+            if systems.iter().any(|t| r.is(t)) {
+                continue;
+            }
+            let note = format!(
+                "{}: realtime (from {}) pushes notifications of a notifications table with --features.queue; for other tables this version generates nothing of it",
+                r.table, asked.source
+            );
+            r.note(REALTIME.id, note);
+        }
+    }
+}
+
+impl Contribute for Realtime {}
+
 /// A notification system of the schema.
 #[derive(Debug, Clone, Serialize)]
 pub struct NotificationSystem {
+    /// In-app notifications pushed over WebSockets (`--features.realtime`).
+    pub realtime: bool,
     pub notifications: NotificationTable,
     pub templates: Option<TemplateTable>,
     pub preferences: Option<PreferenceTable>,
@@ -147,7 +185,8 @@ fn resolve(cx: &mut ModelCx) -> Option<NotificationsState> {
             }
             r.note(DEF.id, format!("{}: one row per delivery attempt, written by the workers (read-only)", r.table));
         }
-        systems.push(NotificationSystem { notifications: n, templates, preferences, deliveries });
+        let realtime = cx.resources[i].features.get(REALTIME.id).is_some_and(|s| s.value);
+        systems.push(NotificationSystem { realtime, notifications: n, templates, preferences, deliveries });
     }
     (!systems.is_empty()).then_some(NotificationsState { systems })
 }
@@ -195,6 +234,7 @@ const RUNTIME: &[(&str, &str)] = nest_nestjs::runtime_files![
     "src/core/notifications/notify.dto.ts",
     "src/core/notifications/preferences.ts",
     "src/core/notifications/queue.ts",
+    "src/core/notifications/realtime.ts",
     "src/core/notifications/render.ts",
     "src/core/notifications/sender.ts",
     "src/core/notifications/types.ts",
@@ -204,6 +244,8 @@ const RUNTIME: &[(&str, &str)] = nest_nestjs::runtime_files![
 const PACKAGES: &[Package] = &[
     Package { name: "bullmq", version: "6.7.0", dev: false },
     Package { name: "handlebars", version: "4.7.10", dev: false },
+    Package { name: "socket.io", version: "4.8.4", dev: false },
+    Package { name: "socket.io-client", version: "4.8.4", dev: true },
 ];
 
 impl Contribute for Notifications {

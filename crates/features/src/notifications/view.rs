@@ -56,6 +56,7 @@ fn system_view(m: &Model, s: &NotificationSystem, r: &Resource) -> SystemView {
             ("priority", n.priority.as_ref()),
             ("category", n.category.as_ref()),
             ("expiresAt", n.expires_at.as_ref()),
+            ("createdAt", n.created_at.as_ref()),
         ])
         .trim_start_matches("{ ")
         .trim_end_matches(" }")
@@ -119,6 +120,7 @@ fn system_view(m: &Model, s: &NotificationSystem, r: &Resource) -> SystemView {
                 .trim_end_matches(" }")
         ));
     }
+    parts.push(format!("realtime: {}", s.realtime));
     parts.push(format!("permission: {}", ts::string(&format!("{}:send", r.names.permission))));
     SystemView {
         key_ts: ts::string(&r.names.file),

@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { Channels, defaultChannels, NOTIFICATION_CHANNELS, type NotificationChannel } from './channels.js';
 import { NotificationQueue } from './queue.js';
+import { RealtimeGateway, RealtimePublisher } from './realtime.js';
 import { NotificationSender } from './sender.js';
 
 /**
@@ -15,6 +16,8 @@ import { NotificationSender } from './sender.js';
     { provide: Channels, useFactory: (list: NotificationChannel[]) => new Channels(list), inject: [NOTIFICATION_CHANNELS] },
     NotificationQueue,
     NotificationSender,
+    RealtimePublisher,
+    RealtimeGateway,
   ],
   exports: [NotificationSender, NotificationQueue],
 })

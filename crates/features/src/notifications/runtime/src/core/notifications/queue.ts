@@ -4,6 +4,7 @@ import { envInt } from '../config.js';
 import { ident } from '../crud/resource.js';
 import { DatabaseService, type Queryable, systemSetting } from '../database/database.service.js';
 import { Channels } from './channels.js';
+import { RealtimePublisher } from './realtime.js';
 import { NOTIFY_TABLES } from './notify.tables.js';
 import { optedOut, type Preferences, quietDelay } from './preferences.js';
 import { type NotifyDef, URGENT } from './types.js';
@@ -35,6 +36,7 @@ interface Row {
   priority: number | null;
   expired: boolean;
   email: string | null;
+  createdAt: string | null;
 }
 
 /**
@@ -61,6 +63,7 @@ export class NotificationQueue implements OnModuleInit, OnApplicationShutdown {
   constructor(
     private readonly db: DatabaseService,
     @Optional() @Inject(Channels) private readonly channels?: Channels,
+    @Optional() private readonly realtime?: RealtimePublisher,
   ) {
     const w = process.env.NOTIFY_WORKER ?? 'on';
     if (w !== 'on' && w !== 'off') throw new Error(`NOTIFY_WORKER must be "on" or "off", got "${w}"`);
@@ -166,6 +169,11 @@ export class NotificationQueue implements OnModuleInit, OnApplicationShutdown {
         await q.query(`UPDATE ${n.table} SET ${sets.join(', ')} WHERE ${ident(n.id)} = $1`, [id]);
       });
       await this.done(id);
+      if (channel === 'in-app' && def.realtime) {
+        await this.realtime
+          ?.publish(row.recipient, { id, title: row.title, message: row.message, category: row.category, createdAt: row.createdAt })
+          .catch((e: Error) => this.logger.warn(`realtime: ${e.message} (the notification is in the inbox)`));
+      }
     } catch (e) {
       const reason = (e as Error).message.slice(0, 1000);
       const last = attempt >= (job.opts.attempts ?? 1);
@@ -201,6 +209,7 @@ export class NotificationQueue implements OnModuleInit, OnApplicationShutdown {
       `SELECT x.${ident(n.recipient)}::text AS recipient, x.${ident(n.status)} AS status, ${col(n.channel, 'channel')}, ${col(n.title, 'title')},
               x.${ident(n.message)} AS message, ${col(n.category, 'category')}, ${col(n.priority, 'priority', 'integer')},
               ${n.expiresAt ? `coalesce(x.${ident(n.expiresAt)}::timestamptz <= now(), false)` : 'false'} AS expired,
+              ${n.createdAt ? `to_char(x.${ident(n.createdAt)}::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` : 'NULL'} AS "createdAt",
               (SELECT u.${ident(u.email)}::text FROM ${u.table} u WHERE u.${ident(u.id)} = x.${ident(n.recipient)}${u.deletedAt ? ` AND u.${ident(u.deletedAt)} IS NULL` : ''}) AS email
          FROM ${n.table} x WHERE x.${ident(n.id)} = $1`,
       [id],

@@ -17,7 +17,10 @@ export interface NotifyDef {
     priority?: string;
     category?: string;
     expiresAt?: string;
+    createdAt?: string;
   };
+  /** In-app notifications are pushed over WebSockets as they are delivered. */
+  realtime: boolean;
   templates?: { table: string; name: string; body: string; subject?: string; channel?: string; active?: string };
   preferences?: {
     table: string;

@@ -1,0 +1,130 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { Redis } from 'ioredis';
+import { Server, type Socket } from 'socket.io';
+import { AUTH_CONFIG, type AuthConfig } from '../auth/auth.config.js';
+import { AuthService } from '../auth/auth.service.js';
+import { verifyAccessToken } from '../auth/jwt.js';
+import { ident } from '../crud/resource.js';
+import { DatabaseService } from '../database/database.service.js';
+import { NOTIFY_TABLES } from './notify.tables.js';
+
+/** What a connected client receives for each of its in-app notifications. */
+export interface Pushed {
+  id: string;
+  title: string | null;
+  message: string;
+  category: string | null;
+  createdAt: string | null;
+}
+
+const channel = () => `${process.env.REDIS_PREFIX ?? 'nestgen:'}notify:realtime`;
+const realtime = () => Object.values(NOTIFY_TABLES).some((d) => d.realtime);
+
+/** The workers' side: a delivered in-app notification, announced to every API instance. */
+@Injectable()
+export class RealtimePublisher implements OnApplicationShutdown {
+  private redis?: Redis;
+
+  async publish(recipient: string, n: Pushed): Promise<void> {
+    if (!realtime()) return;
+    this.redis ??= new Redis(process.env.REDIS_URL ?? '', { maxRetriesPerRequest: 2 });
+    await this.redis.publish(channel(), JSON.stringify({ to: recipient, n }));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.redis?.quit().catch(() => undefined);
+  }
+}
+
+/**
+ * In-app notifications pushed over WebSockets (Socket.IO at /realtime, websocket transport). The
+ * handshake carries the access token (`auth: { token }`, or an `Authorization: Bearer` header)
+ * and is refused without a valid one for an active account; each socket joins its user's room
+ * only, so a client receives its own notifications and nobody else's. A client coming back sends
+ * `auth: { since: <ISO time of the last one it saw> }` and first receives what it missed (up to
+ * 100, oldest first). Instances share deliveries through Redis pub/sub, so a worker anywhere
+ * reaches a socket on any instance.
+ */
+@Injectable()
+export class RealtimeGateway implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Realtime');
+  private io?: Server;
+  private sub?: Redis;
+
+  constructor(
+    private readonly adapter: HttpAdapterHost,
+    @Inject(AUTH_CONFIG) private readonly config: AuthConfig,
+    private readonly auth: AuthService,
+    private readonly db: DatabaseService,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (!realtime() || !this.adapter.httpAdapter) return;
+    this.io = new Server(this.adapter.httpAdapter.getHttpServer(), { path: '/realtime', transports: ['websocket'], serveClient: false });
+    this.io.use((socket, next) => {
+      this.authenticate(socket).then(
+        (userId) => {
+          if (!userId) return next(new Error('unauthorized: send a valid access token (auth.token)'));
+          socket.data.userId = userId;
+          next();
+        },
+        () => next(new Error('the account check is unavailable; retry later')),
+      );
+    });
+    this.io.on('connection', (socket) => void this.connected(socket));
+    this.sub = new Redis(process.env.REDIS_URL ?? '', { maxRetriesPerRequest: null });
+    this.sub.on('error', (e: Error) => this.logger.error(`Redis: ${e.message}`));
+    void this.sub.subscribe(channel());
+    this.sub.on('message', (_c: string, raw: string) => {
+      try {
+        const { to, n } = JSON.parse(raw) as { to: string; n: Pushed };
+        this.io?.to(`user:${to}`).emit('notification', n);
+      } catch {
+        // not ours
+      }
+    });
+  }
+
+  private async authenticate(socket: Socket): Promise<string | undefined> {
+    const fromAuth = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+    const header = socket.handshake.headers.authorization;
+    const token = typeof fromAuth === 'string' ? fromAuth : typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    if (!token) return undefined;
+    const claims = await verifyAccessToken(this.config, token);
+    if (!claims) return undefined;
+    const state = await this.auth.accountState(claims.sub);
+    if (!state || state.sessionVersion !== claims.sv) return undefined;
+    return claims.sub;
+  }
+
+  private async connected(socket: Socket): Promise<void> {
+    const userId = socket.data.userId as string;
+    await socket.join(`user:${userId}`);
+    const since = (socket.handshake.auth as { since?: unknown } | undefined)?.since;
+    if (typeof since !== 'string' || Number.isNaN(Date.parse(since))) return;
+    for (const def of Object.values(NOTIFY_TABLES)) {
+      const n = def.notifications;
+      const created = n.createdAt;
+      if (!def.realtime || !created) continue;
+      const col = (c: string | undefined) => (c ? ident(c) : 'NULL');
+      const rows = await this.db.systemTransaction(async (q) =>
+        (
+          await q.query(
+            `SELECT ${ident(n.id)}::text AS id, ${col(n.title)} AS title, ${ident(n.message)} AS message, ${col(n.category)} AS category, ${ident(created)} AS "createdAt"
+               FROM ${n.table}
+              WHERE ${ident(n.recipient)}::text = $1 AND ${ident(created)} > $2::timestamptz AND ${ident(n.status)} = 'sent'${n.channel ? ` AND ${ident(n.channel)} = 'in-app'` : ''}
+              ORDER BY ${ident(created)} LIMIT 100`,
+            [userId, since],
+          )
+        ).rows as Pushed[],
+      );
+      for (const r of rows) socket.emit('notification', { ...r, createdAt: r.createdAt ? new Date(r.createdAt).toISOString() : null });
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.sub?.quit().catch(() => undefined);
+    await new Promise<void>((resolve) => (this.io ? this.io.close(() => resolve()) : resolve()));
+  }
+}
