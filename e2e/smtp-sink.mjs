@@ -1,7 +1,8 @@
 // A minimal SMTP server for the tests: accepts every message and writes it to a folder as
 // <n>.eml (raw, as received). Prints "listening <port>" once it listens on 127.0.0.1:<port>.
 // A recipient address with "+refuse" is refused (550); with "+down" the connection is dropped,
-// as a server that goes away would (the notification tests' failing deliveries).
+// as a server that goes away would (the notification tests' failing deliveries); with "+slow" the
+// message is accepted after 3 s, and dropped if the sender goes away first.
 //   node smtp-sink.mjs <folder> [port]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -32,12 +33,22 @@ const server = net.createServer((socket) => {
         data += buffer.slice(0, end);
         buffer = buffer.slice(end + 5);
         const body = data.replace(/^\.\./gm, '.');
-        n += 1;
-        writeFileSync(join(dir, `${String(n).padStart(6, '0')}.eml`), `X-Sink-From: ${from}\r\nX-Sink-To: ${to.join(', ')}\r\n${body}`);
+        const message = `X-Sink-From: ${from}\r\nX-Sink-To: ${to.join(', ')}\r\n${body}`;
+        const keep = () => {
+          n += 1;
+          writeFileSync(join(dir, `${String(n).padStart(6, '0')}.eml`), message);
+          reply('250 OK queued');
+        };
+        // "+slow": accepted only after 3 s, and only if the sender is still there (a sender that
+        // dies meanwhile has sent nothing).
+        if (to.some((t) => t.includes('+slow'))) {
+          setTimeout(() => {
+            if (!socket.destroyed) keep();
+          }, 3000);
+        } else keep();
         data = null;
         from = '';
         to = [];
-        reply('250 OK queued');
         continue;
       }
       const i = buffer.indexOf('\r\n');

@@ -5,6 +5,7 @@
 // delaying (not dropping), retries with backoff then dead (a refusing and a vanishing server),
 // one delivery row per attempt, and the recipient's own routes.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -41,7 +42,7 @@ const settled = (id, status) => eventually(`notification ${id} ${status}`, async
 
 before(async () => {
   sql = await db();
-  for (const [who, role] of [['admin', 'admin'], ['alice', 'user'], ['bob', 'user'], ['carol', 'user'], ['dora+refuse', 'user'], ['dan+down', 'user']]) {
+  for (const [who, role] of [['admin', 'admin'], ['alice', 'user'], ['bob', 'user'], ['carol', 'user'], ['dora+refuse', 'user'], ['dan+down', 'user'], ['eve+slow', 'user']]) {
     const email = `${who}@notify.io`;
     const name = who.split('+')[0];
     user[name] = expectStatus(await call('POST', '/auth/register', { email, password: PASSWORD, name }), 201, `register ${who}`).body.data;
@@ -57,7 +58,9 @@ before(async () => {
   );
 });
 
+const workers = [];
 after(async () => {
+  for (const w of workers) w.kill('SIGKILL');
   await sql?.end();
 });
 
@@ -234,4 +237,20 @@ test('realtime: a signed-in socket receives its own in-app notifications within 
   } finally {
     back.close();
   }
+});
+
+test('a worker killed in the middle of a delivery: another retries the job, the email is sent once, every attempt is on record', async () => {
+  const [n] = expectStatus(await call('POST', '/notifications/notify', { template: 'welcome', to: [user.eve.id], variables: { name: 'Eve', code: 'slow' } }, as('admin')), 201, 'to eve').body.data;
+  // The worker is waiting for the (slow) mail server to accept the message: kill it there.
+  await eventually('the attempt under way', async () => (await sql.query("SELECT 1 FROM notification_deliveries WHERE notification_id = $1 AND status = 'sending'", [n.id])).rowCount === 1);
+  process.kill(Number(process.env.WORKER_PID), 'SIGKILL');
+  const w = spawn('node', ['dist/worker.js'], { cwd: process.env.PROJECT_DIR, env: { ...process.env, ...JSON.parse(process.env.WORKER_ENV) }, stdio: 'ignore' });
+  workers.push(w);
+  const sent = await settled(n.id, 'sent').catch(async () => eventually('sent by the new worker', async () => ((await row(n.id)).status === 'sent' ? row(n.id) : undefined), 30_000));
+  assert.ok(sent.sent_at);
+  await eventually('the email', () => mailsTo(user.eve.email).length === 1);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(mailsTo(user.eve.email).length, 1, 'sent once: the killed attempt sent nothing');
+  const attempts = (await sql.query('SELECT status FROM notification_deliveries WHERE notification_id = $1 ORDER BY created_at', [n.id])).rows.map((r) => r.status);
+  assert.deepEqual(attempts, ['interrupted', 'delivered']);
 });

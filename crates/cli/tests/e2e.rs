@@ -1127,6 +1127,8 @@ fn notifications_sent_from_templates_delivered_by_the_worker() {
         ("NOTIFY_ATTEMPTS", "3"),
         ("NOTIFY_BACKOFF_MS", "200"),
         ("NOTIFY_RELAY_MS", "200"),
+        // A killed worker's job goes to another within seconds (the kill test).
+        ("NOTIFY_LOCK_MS", "2000"),
     ];
     let mut api_env = env.to_vec();
     api_env.push(("NOTIFY_WORKER", "off"));
@@ -1143,7 +1145,23 @@ fn notifications_sent_from_templates_delivered_by_the_worker() {
             .spawn()
             .expect("node dist/worker.js"),
     );
-    node_test_env((&base, &db.url), &["notifications.test.mjs"], &[("MAIL_DIR", mail.to_str().unwrap())]);
+    // The test kills this worker in the middle of a delivery and starts another with the same
+    // environment.
+    let mut worker_env: serde_json::Map<String, serde_json::Value> =
+        env.iter().map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string()))).collect();
+    worker_env.insert("DATABASE_URL".into(), app_url.clone().into());
+    let worker_env = serde_json::Value::Object(worker_env).to_string();
+    let worker_pid = worker.0.id().to_string();
+    node_test_env(
+        (&base, &db.url),
+        &["notifications.test.mjs"],
+        &[
+            ("MAIL_DIR", mail.to_str().unwrap()),
+            ("PROJECT_DIR", project.to_str().unwrap()),
+            ("WORKER_PID", &worker_pid),
+            ("WORKER_ENV", &worker_env),
+        ],
+    );
     drop(worker);
     drop(app);
     let _ = std::fs::remove_dir_all(&tmp);

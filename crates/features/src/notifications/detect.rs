@@ -199,6 +199,8 @@ pub fn preference_table(catalog: &Catalog, schema: &str, notifications: &Qualifi
 #[derive(Debug, Clone, Serialize)]
 pub struct DeliveryTable {
     pub table: QualifiedName,
+    /// Its single-column key: an attempt's row is written when it starts and settled when it ends.
+    pub id: String,
     pub notification: String,
     pub status: String,
     pub provider: Option<String>,
@@ -210,8 +212,10 @@ pub struct DeliveryTable {
 pub fn delivery_table(catalog: &Catalog, notifications: &QualifiedName) -> Option<DeliveryTable> {
     catalog.tables.iter().find_map(|t| {
         let fk = t.foreign_keys.iter().find(|fk| fk.columns.len() == 1 && &fk.references == notifications)?;
+        let id = t.primary_key.as_ref().filter(|k| k.columns.len() == 1)?.columns[0].clone();
         Some(DeliveryTable {
             table: QualifiedName::new(&t.schema, &t.name),
+            id,
             notification: fk.columns[0].clone(),
             status: find(t, &["status", "state"], text)?,
             provider: find(t, &["provider", "channel"], text),

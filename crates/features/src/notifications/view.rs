@@ -99,6 +99,7 @@ fn system_view(m: &Model, s: &NotificationSystem, r: &Resource) -> SystemView {
             "deliveries: {{ table: {}, {} }}",
             table_ts(&d.table),
             object(&[
+                ("id", Some(&d.id)),
                 ("notification", Some(&d.notification)),
                 ("status", Some(&d.status)),
                 ("provider", d.provider.as_ref()),

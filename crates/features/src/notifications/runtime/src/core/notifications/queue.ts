@@ -59,6 +59,8 @@ export class NotificationQueue implements OnModuleInit, OnApplicationShutdown {
   private readonly relayMs = envInt('NOTIFY_RELAY_MS', 1000, 50, 600_000);
   private readonly requeueSeconds = envInt('NOTIFY_REQUEUE_SECONDS', 600, 10, 86_400);
   private readonly concurrency = envInt('NOTIFY_CONCURRENCY', 5, 1, 1000);
+  /** A worker that stops answering (killed, frozen) loses its job after this long; another retries it. */
+  private readonly lockMs = envInt('NOTIFY_LOCK_MS', 30_000, 500, 600_000);
 
   constructor(
     private readonly db: DatabaseService,
@@ -77,6 +79,9 @@ export class NotificationQueue implements OnModuleInit, OnApplicationShutdown {
         connection: connection(),
         prefix: this.prefix,
         concurrency: this.concurrency,
+        lockDuration: this.lockMs,
+        stalledInterval: this.lockMs,
+        maxStalledCount: 3,
       });
       this.worker.on('error', (e) => this.logger.error(`worker: ${e.message}`));
     }
@@ -158,11 +163,14 @@ export class NotificationQueue implements OnModuleInit, OnApplicationShutdown {
     }
     const provider = this.channels?.get(channel);
     const attempt = job.attemptsMade + 1;
+    // The attempt is on record before anything is sent: one that never ends (the worker was
+    // killed) stays visible as interrupted once the next one starts.
+    const delivery = await this.system((q) => this.startDelivery(q, def, id, provider?.name ?? channel));
     try {
       if (!provider) throw new Error(`no channel ${channel}`);
       const sent = await provider.send({ id, recipient: row.recipient, address: row.email, title: row.title, message: row.message });
       await this.system(async (q) => {
-        await this.delivery(q, def, id, 'delivered', sent.provider, sent.providerId, null);
+        await this.endDelivery(q, def, delivery, 'delivered', sent.provider, sent.providerId, null);
         const sets = [`${ident(n.status)} = 'sent'`];
         if (n.sentAt) sets.push(`${ident(n.sentAt)} = now()`);
         if (n.failedReason) sets.push(`${ident(n.failedReason)} = NULL`);
@@ -178,7 +186,7 @@ export class NotificationQueue implements OnModuleInit, OnApplicationShutdown {
       const reason = (e as Error).message.slice(0, 1000);
       const last = attempt >= (job.opts.attempts ?? 1);
       await this.system(async (q) => {
-        await this.delivery(q, def, id, 'failed', provider?.name ?? channel, null, reason);
+        await this.endDelivery(q, def, delivery, 'failed', provider?.name ?? channel, null, reason);
         const sets = [`${ident(n.status)} = $2`];
         const params: unknown[] = [id, last ? 'dead' : 'retrying'];
         if (n.failedReason) {
@@ -240,21 +248,40 @@ export class NotificationQueue implements OnModuleInit, OnApplicationShutdown {
     };
   }
 
-  private async delivery(q: Queryable, def: NotifyDef, id: string, status: string, provider: string, providerId: string | null, error: string | null): Promise<void> {
+  /** A delivery row for an attempt starting now ('sending'); earlier ones left 'sending' were interrupted. */
+  private async startDelivery(q: Queryable, def: NotifyDef, id: string, provider: string): Promise<string | undefined> {
     const d = def.deliveries;
-    if (!d) return;
+    if (!d) return undefined;
+    await q.query(`UPDATE ${d.table} SET ${ident(d.status)} = 'interrupted' WHERE ${ident(d.notification)} = $1 AND ${ident(d.status)} = 'sending'`, [id]);
     const cols = [ident(d.notification), ident(d.status)];
-    const params: unknown[] = [id, status];
+    const params: unknown[] = [id, 'sending'];
+    if (d.provider) {
+      cols.push(ident(d.provider));
+      params.push(provider);
+    }
+    const r = await q.query(
+      `INSERT INTO ${d.table} (${cols.join(', ')}) VALUES (${params.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING ${ident(d.id)}::text AS id`,
+      params,
+    );
+    return (r.rows[0] as { id: string }).id;
+  }
+
+  /** How the attempt ended: delivered (with the provider's message id) or failed (with why). */
+  private async endDelivery(q: Queryable, def: NotifyDef, row: string | undefined, status: string, provider: string, providerId: string | null, error: string | null): Promise<void> {
+    const d = def.deliveries;
+    if (!d || row === undefined) return;
+    const sets = [`${ident(d.status)} = $2`];
+    const params: unknown[] = [row, status];
     const add = (c: string | undefined, v: unknown) => {
       if (!c) return;
-      cols.push(ident(c));
       params.push(v);
+      sets.push(`${ident(c)} = $${params.length}`);
     };
     add(d.provider, provider);
     add(d.providerId, providerId);
     add(d.error, error);
-    if (d.deliveredAt && status === 'delivered') add(d.deliveredAt, new Date().toISOString());
-    await q.query(`INSERT INTO ${d.table} (${cols.join(', ')}) VALUES (${params.map((_, i) => `$${i + 1}`).join(', ')})`, params);
+    if (d.deliveredAt && status === 'delivered') sets.push(`${ident(d.deliveredAt)} = now()`);
+    await q.query(`UPDATE ${d.table} SET ${sets.join(', ')} WHERE ${ident(d.id)}::text = $1`, params);
   }
 
   private async settle(def: NotifyDef, id: string, status: string, reason: string): Promise<void> {

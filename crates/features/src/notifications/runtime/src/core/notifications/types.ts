@@ -32,7 +32,7 @@ export interface NotifyDef {
     quietEnd?: string;
     timezone?: string;
   };
-  deliveries?: { table: string; notification: string; status: string; provider?: string; providerId?: string; deliveredAt?: string; error?: string };
+  deliveries?: { table: string; id: string; notification: string; status: string; provider?: string; providerId?: string; deliveredAt?: string; error?: string };
   users: { table: string; id: string; email: string; deletedAt?: string };
   /** Sending to anyone but yourself needs it. */
   permission: string;
