@@ -162,6 +162,19 @@ test('a refusing or vanishing mail server: retried with backoff, every attempt r
   assert.equal((await sql.query('SELECT count(*)::int AS n FROM nestgen.notification_outbox WHERE notification_id = $1', [mine[0].id])).rows[0].n, 0, 'settled: out of the outbox');
 });
 
+test('SMS and push are provider interfaces: the log double delivers SMS; push without a provider ends dead, not lost', async () => {
+  const send = async (channel) =>
+    // dan has no preferences (bob's row turns SMS off, the seed's default).
+    expectStatus(await call('POST', '/notifications/notify', { template: 'note', to: [user.dan.id], variables: { text: channel }, channel }, as('admin')), 201, channel).body.data[0].id;
+  const sms = await send('sms');
+  await settled(sms, 'sent');
+  const d = (await sql.query('SELECT status, provider FROM notification_deliveries WHERE notification_id = $1', [sms])).rows;
+  assert.deepEqual(d, [{ status: 'delivered', provider: 'log' }]);
+  const push = await send('push');
+  const dead = await settled(push, 'dead');
+  assert.match(dead.failed_reason, /no push provider configured/);
+});
+
 test('the recipient’s own: list, unread count, mark read, mark all read, delete; never another user’s', async () => {
   const [a, b] = await Promise.all(
     [1, 2].map(async (i) => expectStatus(await call('POST', '/notifications/notify', { template: 'note', to: [user.alice.id], variables: { text: `n${i}` } }, as('admin')), 201, 'note').body.data[0]),

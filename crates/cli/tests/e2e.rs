@@ -1129,6 +1129,8 @@ fn notifications_sent_from_templates_delivered_by_the_worker() {
         ("NOTIFY_RELAY_MS", "200"),
         // A killed worker's job goes to another within seconds (the kill test).
         ("NOTIFY_LOCK_MS", "2000"),
+        // SMS through the log test double; push has no provider (and must fail, not vanish).
+        ("NOTIFY_SMS", "log"),
     ];
     let mut api_env = env.to_vec();
     api_env.push(("NOTIFY_WORKER", "off"));
