@@ -1169,6 +1169,64 @@ fn notifications_sent_from_templates_delivered_by_the_worker() {
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
+/// Notifications under tenancy: a notifications table with the tenant column is the request's
+/// organization's — recipients must be members, rows carry the organization, workers deliver
+/// inside it, and neither the app nor row-level security shows them elsewhere.
+#[test]
+fn notifications_under_tenancy_stay_in_their_organization() {
+    let tmp = tempdir("notify-tenancy");
+    let project = tmp.join("api");
+    generate(
+        &project,
+        &[
+            "--schema",
+            "fixtures/seed/01-multi-tenancy.sql",
+            "--schema",
+            "fixtures/seed/01b-multi-tenancy-metadata.sql",
+            "--schema",
+            "fixtures/seed/02-rbac.sql",
+            "--schema",
+            "fixtures/notifications/tenant-notifications.sql",
+            "users",
+            "--features.auth=true",
+            "--features.rbac=true",
+        ],
+    );
+    for args in [
+        &["generate", "organizations", "organization_users"][..],
+        &["generate", "notifications", "--features.queue=true", "--features.realtime=true"][..],
+        &["generate", "notification_templates", "notification_deliveries"][..],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_nest-generator"))
+            .args(args)
+            .current_dir(&project)
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    link_node_modules(&project);
+    tsc(&project, &[]);
+    let mut db = TestDb::create("e2e_notify_tenancy");
+    load_db(&project, &db);
+    let app_url = db.app_role("SELECT nestgen.grant_app_role('{role}')");
+    let redis = redis_url();
+    let prefix = format!("nestgen-e2e-notify-tenancy-{}:", std::process::id());
+    let env = [
+        ("AUTH_JWT_SECRET", "notify-tenancy-secret-0123456789-0123456789"),
+        ("AUTH_ENCRYPTION_KEY", "notify-tenancy-encryption-key-0123456789-01"),
+        ("MAIL_TRANSPORT", "log"),
+        ("REDIS_URL", redis.as_str()),
+        ("REDIS_PREFIX", prefix.as_str()),
+        ("NOTIFY_RELAY_MS", "200"),
+        ("TENANT_CACHE_TTL_MS", "0"),
+    ];
+    let (app, base) = boot_env(&project, &app_url, &env);
+    node_test_env((&base, &db.url), &["notifications-tenancy.test.mjs"], &[("APP_DATABASE_URL", &app_url)]);
+    drop(app);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
 /// moto's S3 server on a free port (scripts/ensure-moto.sh installs it): (process, endpoint).
 fn moto_server() -> (Background, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

@@ -121,6 +121,16 @@ fn system_view(m: &Model, s: &NotificationSystem, r: &Resource) -> SystemView {
                 .trim_end_matches(" }")
         ));
     }
+    if let Some(t) = m.state::<crate::tenancy::TenancyModel>()
+        && let Some(c) = t.column_of(&n.table)
+    {
+        parts.push(format!(
+            "tenant: {{ column: {}, setting: {}, type: {} }}",
+            ts::string(c),
+            ts::string(&t.setting),
+            ts::string(&t.tenant_id_type)
+        ));
+    }
     parts.push(format!("realtime: {}", s.realtime));
     parts.push(format!("permission: {}", ts::string(&format!("{}:send", r.names.permission))));
     SystemView {

@@ -95,17 +95,17 @@ export class NotificationQueue implements OnModuleInit, OnApplicationShutdown {
       for (;;) {
         const n = await this.db.transaction(async (c) => {
           const r = await c.query(
-            `SELECT notification_id AS id, system, priority, greatest(0, (extract(epoch FROM send_at - now()) * 1000)::bigint)::text AS delay
+            `SELECT notification_id AS id, system, priority, tenant, greatest(0, (extract(epoch FROM send_at - now()) * 1000)::bigint)::text AS delay
                FROM nestgen.notification_outbox
               WHERE enqueued_at IS NULL OR enqueued_at < now() - make_interval(secs => $1)
               ORDER BY created_at LIMIT 100 FOR UPDATE SKIP LOCKED`,
             [this.requeueSeconds],
           );
-          const rows = r.rows as { id: string; system: string; priority: number; delay: string }[];
+          const rows = r.rows as { id: string; system: string; priority: number; tenant: string | null; delay: string }[];
           for (const x of rows) {
             await this.queue.add(
               'deliver',
-              { id: x.id, system: x.system },
+              { id: x.id, system: x.system, tenant: x.tenant },
               {
                 jobId: x.id,
                 delay: Number(x.delay),
@@ -133,31 +133,33 @@ export class NotificationQueue implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** One delivery attempt of one notification. */
-  private async work(job: Job<{ id: string; system: string }>): Promise<void> {
+  private async work(job: Job<{ id: string; system: string; tenant?: string | null }>): Promise<void> {
     const def = NOTIFY_TABLES[job.data.system];
     if (!def) throw new Error(`unknown notification system ${job.data.system}`);
+    // A tenant-scoped notification is read and settled inside its organization.
+    const system = <T>(fn: (q: Queryable) => Promise<T>) => this.system(fn, def, job.data.tenant ?? null);
     const n = def.notifications;
     const id = job.data.id;
-    const row = await this.system((q) => this.load(q, def, id));
+    const row = await system((q) => this.load(q, def, id));
     if (!row || (row.status !== null && SETTLED.has(row.status))) {
       await this.done(id);
       return;
     }
     const channel = row.channel ?? 'in-app';
     if (row.expired) {
-      await this.settle(def, id, 'expired', 'expired before it could be delivered');
+      await this.settle(def, job.data.tenant ?? null, id, 'expired', 'expired before it could be delivered');
       return;
     }
-    const prefs = await this.system((q) => this.preferences(q, def, row.recipient));
+    const prefs = await system((q) => this.preferences(q, def, row.recipient));
     const out = optedOut(prefs, channel, row.category);
     if (out) {
-      await this.settle(def, id, 'skipped', out);
+      await this.settle(def, job.data.tenant ?? null, id, 'skipped', out);
       return;
     }
     const wait = quietDelay(prefs, new Date(), (row.priority ?? 0) >= URGENT, row.category);
     if (wait > 0) {
       // Quiet hours: delayed, not dropped, and not an attempt.
-      await this.system((q) => q.query(`UPDATE ${n.table} SET ${ident(n.status)} = 'scheduled' WHERE ${ident(n.id)} = $1`, [id]));
+      await system((q) => q.query(`UPDATE ${n.table} SET ${ident(n.status)} = 'scheduled' WHERE ${ident(n.id)} = $1`, [id]));
       await job.moveToDelayed(Date.now() + wait, job.token);
       throw new DelayedError();
     }
@@ -165,11 +167,11 @@ export class NotificationQueue implements OnModuleInit, OnApplicationShutdown {
     const attempt = job.attemptsMade + 1;
     // The attempt is on record before anything is sent: one that never ends (the worker was
     // killed) stays visible as interrupted once the next one starts.
-    const delivery = await this.system((q) => this.startDelivery(q, def, id, provider?.name ?? channel));
+    const delivery = await system((q) => this.startDelivery(q, def, id, provider?.name ?? channel));
     try {
       if (!provider) throw new Error(`no channel ${channel}`);
       const sent = await provider.send({ id, recipient: row.recipient, address: row.email, title: row.title, message: row.message });
-      await this.system(async (q) => {
+      await system(async (q) => {
         await this.endDelivery(q, def, delivery, 'delivered', sent.provider, sent.providerId, null);
         const sets = [`${ident(n.status)} = 'sent'`];
         if (n.sentAt) sets.push(`${ident(n.sentAt)} = now()`);
@@ -185,7 +187,7 @@ export class NotificationQueue implements OnModuleInit, OnApplicationShutdown {
     } catch (e) {
       const reason = (e as Error).message.slice(0, 1000);
       const last = attempt >= (job.opts.attempts ?? 1);
-      await this.system(async (q) => {
+      await system(async (q) => {
         await this.endDelivery(q, def, delivery, 'failed', provider?.name ?? channel, null, reason);
         const sets = [`${ident(n.status)} = $2`];
         const params: unknown[] = [id, last ? 'dead' : 'retrying'];
@@ -204,9 +206,12 @@ export class NotificationQueue implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** The app's own work: every recipient's rows (own-rows lifted for this transaction). */
-  private system<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
-    return this.db.systemTransaction(fn);
+  /** The app's own work: every recipient's rows (own-rows lifted for this transaction), inside the notification's organization. */
+  private system<T>(fn: (q: Queryable) => Promise<T>, def?: NotifyDef, tenant?: string | null): Promise<T> {
+    return this.db.systemTransaction(async (q) => {
+      if (def?.tenant) await q.query('SELECT set_config($1, $2, true)', [def.tenant.setting, tenant ?? '']);
+      return fn(q);
+    });
   }
 
   private async load(q: Queryable, def: NotifyDef, id: string): Promise<Row | undefined> {
@@ -284,7 +289,7 @@ export class NotificationQueue implements OnModuleInit, OnApplicationShutdown {
     await q.query(`UPDATE ${d.table} SET ${sets.join(', ')} WHERE ${ident(d.id)}::text = $1`, params);
   }
 
-  private async settle(def: NotifyDef, id: string, status: string, reason: string): Promise<void> {
+  private async settle(def: NotifyDef, tenant: string | null, id: string, status: string, reason: string): Promise<void> {
     const n = def.notifications;
     await this.system(async (q) => {
       const sets = [`${ident(n.status)} = $2`];
@@ -294,7 +299,7 @@ export class NotificationQueue implements OnModuleInit, OnApplicationShutdown {
         sets.push(`${ident(n.failedReason)} = $3`);
       }
       await q.query(`UPDATE ${n.table} SET ${sets.join(', ')} WHERE ${ident(n.id)} = $1`, params);
-    });
+    }, def, tenant);
     await this.done(id);
   }
 

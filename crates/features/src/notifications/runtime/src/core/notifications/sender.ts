@@ -4,6 +4,7 @@ import { ident } from '../crud/resource.js';
 import { DatabaseService } from '../database/database.service.js';
 import { requestContext } from '../http/request-context.js';
 import { PERMISSION_CHECKER, type PermissionChecker } from '../rbac/permission.decorator.js';
+import { TENANT_RESOLVER, type TenantResolver } from '../tenancy/tenant.decorator.js';
 import type { NotifiedDto, NotifyDto, UnreadDto } from './notify.dto.js';
 import { NotificationQueue } from './queue.js';
 import { render, variablesOf } from './render.js';
@@ -21,7 +22,27 @@ export class NotificationSender {
     private readonly db: DatabaseService,
     private readonly queue: NotificationQueue,
     @Optional() @Inject(PERMISSION_CHECKER) private readonly rbac?: PermissionChecker,
+    @Optional() @Inject(TENANT_RESOLVER) private readonly tenancy?: TenantResolver,
   ) {}
+
+  /**
+   * The organization a tenant-scoped notification belongs to (the request's), after checking
+   * that every recipient is a member of it: notifications never cross organizations.
+   */
+  private async tenantOf(def: NotifyDef, to: string[]): Promise<string | null> {
+    if (!def.tenant) return null;
+    const tenant = (requestContext() as { tenant?: string } | undefined)?.tenant;
+    if (!tenant || !this.tenancy) throw new ForbiddenException('no organization for this request');
+    for (const u of to) {
+      try {
+        await this.tenancy.resolve({ userId: u, header: tenant, method: 'GET' });
+      } catch (e) {
+        if (e instanceof ForbiddenException) throw new BadRequestException(`user ${u} is not a member of this organization`);
+        throw e;
+      }
+    }
+    return tenant;
+  }
 
   private me(): string {
     const id = requestContext()?.userId;
@@ -68,7 +89,9 @@ export class NotificationSender {
     if (expires && expires.getTime() <= Date.now()) throw new BadRequestException('expiresAt: a time in the future');
     const n = def.notifications;
     const u = def.users;
+    const tenant = await this.tenantOf(def, to);
     const ids = await this.db.systemTransaction(async (q) => {
+      if (def.tenant && tenant) await q.query('SELECT set_config($1, $2, true)', [def.tenant.setting, tenant]);
       const known = await q.query(
         `SELECT ${ident(u.id)}::text AS id FROM ${u.table} WHERE ${ident(u.id)}::text = ANY($1::text[])${u.deletedAt ? ` AND ${ident(u.deletedAt)} IS NULL` : ''}`,
         [to],
@@ -91,12 +114,19 @@ export class NotificationSender {
         add(n.priority, dto.priority ?? 0);
         add(n.expiresAt, expires?.toISOString());
         add(n.data, n.data ? JSON.stringify({ template: dto.template }) : undefined);
+        if (def.tenant) add(def.tenant.column, tenant);
         const r = await q.query(
           `INSERT INTO ${n.table} (${cols.join(', ')}) VALUES (${params.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING ${ident(n.id)}::text AS id`,
           params,
         );
         const id = (r.rows[0] as { id: string }).id;
-        await q.query('INSERT INTO nestgen.notification_outbox (notification_id, system, send_at, priority) VALUES ($1, $2, $3, $4)', [id, system, sendAt.toISOString(), dto.priority ?? 0]);
+        await q.query('INSERT INTO nestgen.notification_outbox (notification_id, system, send_at, priority, tenant) VALUES ($1, $2, $3, $4, $5)', [
+          id,
+          system,
+          sendAt.toISOString(),
+          dto.priority ?? 0,
+          tenant,
+        ]);
         out.push({ id, recipient });
       }
       return out;

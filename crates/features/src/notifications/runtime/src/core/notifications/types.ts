@@ -19,6 +19,8 @@ export interface NotifyDef {
     expiresAt?: string;
     createdAt?: string;
   };
+  /** The notifications table is tenant-scoped: its tenant column and the setting RLS reads. */
+  tenant?: { column: string; setting: string; type: string };
   /** In-app notifications are pushed over WebSockets as they are delivered. */
   realtime: boolean;
   templates?: { table: string; name: string; body: string; subject?: string; channel?: string; active?: string };
