@@ -132,7 +132,9 @@ test('quiet hours delay a notification to their end, in the recipient’s time z
   const sentAt = Date.now();
   const [quiet] = expectStatus(await call('POST', '/notifications/notify', { template: 'welcome', to: [user.carol.id], variables: { name: 'Carol', code: 'quiet' } }, as('admin')), 201, 'quiet').body.data;
   const [urgent] = expectStatus(await call('POST', '/notifications/notify', { template: 'welcome', to: [user.carol.id], variables: { name: 'Carol', code: 'urgent' }, priority: 2 }, as('admin')), 201, 'urgent').body.data;
+  const [security] = expectStatus(await call('POST', '/notifications/notify', { template: 'welcome', to: [user.carol.id], variables: { name: 'Carol', code: 'security' }, category: 'security' }, as('admin')), 201, 'security').body.data;
   await settled(urgent.id, 'sent');
+  await settled(security.id, 'sent');
   await settled(quiet.id, 'scheduled');
   assert.equal(mailsTo(user.carol.email).filter((x) => x.includes('quiet')).length, 0, 'not during quiet hours');
   const done = await eventually('the quiet one, after quiet hours', async () => ((await row(quiet.id)).status === 'sent' ? row(quiet.id) : undefined), 75_000);
@@ -160,6 +162,26 @@ test('a refusing or vanishing mail server: retried with backoff, every attempt r
   const mine = expectStatus(await call('GET', '/notifications?status=eq.dead', undefined, as('dora')), 200, 'dora’s dead').body.data;
   assert.equal(mine.length, 1);
   assert.equal((await sql.query('SELECT count(*)::int AS n FROM nestgen.notification_outbox WHERE notification_id = $1', [mine[0].id])).rows[0].n, 0, 'settled: out of the outbox');
+});
+
+test('scheduled sends wait for sendAt; what expires first is never delivered', async () => {
+  const at = new Date(Date.now() + 2500);
+  const [later] = expectStatus(await call('POST', '/notifications/notify', { template: 'note', to: [user.alice.id], variables: { text: 'later' }, sendAt: at.toISOString() }, as('admin')), 201, 'scheduled').body.data;
+  const [never] = expectStatus(
+    await call('POST', '/notifications/notify', { template: 'note', to: [user.alice.id], variables: { text: 'too late' }, sendAt: at.toISOString(), expiresAt: new Date(Date.now() + 1000).toISOString() }, as('admin')),
+    201,
+    'expiring',
+  ).body.data;
+  await new Promise((r) => setTimeout(r, 1200));
+  assert.equal((await row(later.id)).status, 'pending', 'not before sendAt');
+  await settled(later.id, 'sent');
+  // sent_at is a timestamp without time zone, written in UTC by the app.
+  const ms = Number((await sql.query('SELECT (extract(epoch FROM sent_at) * 1000)::bigint AS ms FROM notifications WHERE id = $1', [later.id])).rows[0].ms);
+  assert.ok(ms >= at.getTime() - 50, `sent ${at.getTime() - ms} ms before sendAt`);
+  const expired = await settled(never.id, 'expired');
+  assert.match(expired.failed_reason, /expired/);
+  assert.equal((await sql.query('SELECT count(*)::int AS n FROM notification_deliveries WHERE notification_id = $1', [never.id])).rows[0].n, 0, 'no attempt');
+  expectError(await call('POST', '/notifications/notify', { template: 'note', to: [user.alice.id], variables: { text: 'x' }, expiresAt: new Date(Date.now() - 1000).toISOString() }, as('admin')), 400, 'already expired');
 });
 
 test('SMS and push are provider interfaces: the log double delivers SMS; push without a provider ends dead, not lost', async () => {
