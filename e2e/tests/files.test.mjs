@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { BASE, call, db, expectError, expectStatus } from './lib.mjs';
+import { BASE, call, db, eventually, expectError, expectStatus } from './lib.mjs';
 
 const APP_PID = process.env.APP_PID;
 const STORE = process.env.FILES_DIR;
@@ -65,13 +65,6 @@ async function putObject(key, bytes) {
   }
   mkdirSync(join(STORE, key.slice(0, 2)), { recursive: true });
   writeFileSync(join(STORE, key.slice(0, 2), key), bytes);
-}
-async function eventually(what, check, ms = 15_000) {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) assert.fail(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 const rows = async () => Number((await sql.query('SELECT count(*)::int AS n FROM files')).rows[0].n);
 

@@ -81,6 +81,17 @@ export function assertSameSequence(actual, expected, what) {
 
 export const uuid = () => crypto.randomUUID();
 
+/** Polls `check` until it returns something truthy (which it returns), failing after `ms`. */
+export async function eventually(what, check, ms = 15_000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > end) assert.fail(`not within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 export function base32Decode(s) {

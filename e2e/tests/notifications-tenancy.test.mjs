@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { call, db, expectError, expectStatus } from './lib.mjs';
+import { BASE, call, db, eventually, expectError, expectStatus } from './lib.mjs';
 
 const PASSWORD = 'notify tenancy 123';
 let sql;
@@ -15,15 +15,6 @@ const user = {};
 const tok = {};
 const as = (who, o) => ({ headers: { authorization: `Bearer ${tok[who]}`, 'x-organization-id': org[o] } });
 
-async function eventually(what, check, ms = 15_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > end) assert.fail(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 before(async () => {
   sql = await db();
@@ -83,4 +74,22 @@ test('row-level security alone keeps a notification in its organization (the app
   } finally {
     await app.end();
   }
+});
+
+test('realtime under tenancy: missed notifications are replayed for the organization the client names, if a member', async () => {
+  const { io } = await import('socket.io-client');
+  const since = new Date(Date.now() - 60_000).toISOString();
+  const replay = (organization) =>
+    new Promise((resolve, reject) => {
+      const seen = [];
+      const s = io(BASE, { path: '/realtime', transports: ['websocket'], auth: { token: tok.alice, since, organization }, reconnection: false });
+      s.on('notification', (n) => seen.push(n));
+      s.on('connect', () => setTimeout(() => (s.close(), resolve(seen)), 700));
+      s.on('connect_error', reject);
+    });
+  const inA = await replay(org.A);
+  assert.equal(inA.length, 1, 'alice’s notification of A');
+  assert.equal(inA[0].message, 'Hello Alice');
+  assert.deepEqual(await replay(org.B), [], 'not a member of B: nothing');
+  assert.deepEqual(await replay(undefined), [], 'no organization named: nothing of a tenant-scoped table');
 });

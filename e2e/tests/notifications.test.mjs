@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { BASE, call, db, expectError, expectStatus } from './lib.mjs';
+import { BASE, call, db, eventually, expectError, expectStatus } from './lib.mjs';
 
 const MAIL_DIR = process.env.MAIL_DIR;
 const PASSWORD = 'notify password 123';
@@ -27,22 +27,13 @@ function mailsTo(address) {
     .filter((m) => new RegExp(`^X-Sink-To: .*${address.replace(/[+.]/g, '\\$&')}`, 'm').test(m) && /^X-Notification-Id: /im.test(m));
 }
 
-async function eventually(what, check, ms = 15_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > end) assert.fail(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const row = async (id) => (await sql.query('SELECT status, retry_count, failed_reason, sent_at, read_at FROM notifications WHERE id = $1', [id])).rows[0];
 const settled = (id, status) => eventually(`notification ${id} ${status}`, async () => ((await row(id))?.status === status ? row(id) : undefined));
 
 before(async () => {
   sql = await db();
-  for (const [who, role] of [['admin', 'admin'], ['alice', 'user'], ['bob', 'user'], ['carol', 'user'], ['dora+refuse', 'user'], ['dan+down', 'user'], ['eve+slow', 'user']]) {
+  for (const [who, role] of [['admin', 'admin'], ['alice', 'user'], ['bob', 'user'], ['carol', 'user'], ['dora+refuse', 'user'], ['dan+down', 'user'], ['eve+slow', 'user'], ['finn+slow', 'user']]) {
     const email = `${who}@notify.io`;
     const name = who.split('+')[0];
     user[name] = expectStatus(await call('POST', '/auth/register', { email, password: PASSWORD, name }), 201, `register ${who}`).body.data;
@@ -182,6 +173,21 @@ test('scheduled sends wait for sendAt; what expires first is never delivered', a
   assert.match(expired.failed_reason, /expired/);
   assert.equal((await sql.query('SELECT count(*)::int AS n FROM notification_deliveries WHERE notification_id = $1', [never.id])).rows[0].n, 0, 'no attempt');
   expectError(await call('POST', '/notifications/notify', { template: 'note', to: [user.alice.id], variables: { text: 'x' }, expiresAt: new Date(Date.now() - 1000).toISOString() }, as('admin')), 400, 'already expired');
+});
+
+test('priority: while the worker is busy, an urgent notification goes before normal ones sent earlier', async () => {
+  // NOTIFY_CONCURRENCY=1: the slow email holds the worker for 3 s while the others queue.
+  const [slow] = expectStatus(await call('POST', '/notifications/notify', { template: 'welcome', to: [user.finn.id], variables: { name: 'Finn', code: 'busy' } }, as('admin')), 201, 'slow').body.data;
+  await eventually('the worker busy', async () => (await sql.query("SELECT 1 FROM notification_deliveries WHERE notification_id = $1 AND status = 'sending'", [slow.id])).rowCount === 1);
+  const send = async (priority) =>
+    expectStatus(await call('POST', '/notifications/notify', { template: 'note', to: [user.dan.id], variables: { text: `p${priority}` }, priority }, as('admin')), 201, `p${priority}`).body.data[0].id;
+  const normal = [await send(0), await send(0)];
+  const urgent = await send(2);
+  for (const id of [...normal, urgent]) await settled(id, 'sent');
+  const at = async (id) => Number((await sql.query('SELECT (extract(epoch FROM sent_at) * 1000000)::bigint AS us FROM notifications WHERE id = $1', [id])).rows[0].us);
+  const u = await at(urgent);
+  for (const id of normal) assert.ok(u < (await at(id)), 'the urgent one was delivered first');
+  await settled(slow.id, 'sent');
 });
 
 test('SMS and push are provider interfaces: the log double delivers SMS; push without a provider ends dead, not lost', async () => {

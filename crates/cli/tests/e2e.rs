@@ -29,6 +29,20 @@ fn generate(out: &Path, args: &[&str]) -> String {
     run(&mut cmd, "nest-generator generate")
 }
 
+/// `nest-generator <args>` run inside a generated project (what a user does after the first
+/// `generate`), one command after another; each must succeed.
+fn generate_inside(project: &Path, commands: &[&[&str]]) {
+    for args in commands {
+        let out = Command::new(env!("CARGO_BIN_EXE_nest-generator"))
+            .args(*args)
+            .current_dir(project)
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
 fn link_node_modules(project: &Path) {
     let nm = node_modules();
     let link = project.join("node_modules");
@@ -929,21 +943,15 @@ fn files_upload_stream_scan_and_download() {
             "--features.auth=true",
         ],
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_nest-generator"))
-        .args(["generate", "files", "--features.file-upload=true", "--features.rbac=true"])
-        .current_dir(&project)
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    // The folders the files point into (their tree kept by db/09-files.sql) and the versions.
-    let out = Command::new(env!("CARGO_BIN_EXE_nest-generator"))
-        .args(["generate", "folders", "file_versions", "file_shares"])
-        .current_dir(&project)
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The seed's command, then the folders the files point into (their tree kept by
+    // db/09-files.sql), the versions and the share links.
+    generate_inside(
+        &project,
+        &[
+            &["generate", "files", "--features.file-upload=true", "--features.rbac=true"],
+            &["generate", "folders", "file_versions", "file_shares"],
+        ],
+    );
     link_node_modules(&project);
     tsc(&project, &[]);
     let mut db = TestDb::create("e2e_files");
@@ -1040,19 +1048,14 @@ fn files_under_tenancy_versions_and_shares_follow_their_file() {
             "--features.auth=true",
         ],
     );
-    for args in [
-        &["generate", "organizations", "organization_users"][..],
-        &["generate", "files", "--features.file-upload=true", "--features.rbac=true"][..],
-        &["generate", "folders", "file_versions", "file_shares"][..],
-    ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_nest-generator"))
-            .args(args)
-            .current_dir(&project)
-            .env_remove("DATABASE_URL")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    generate_inside(
+        &project,
+        &[
+            &["generate", "organizations", "organization_users"],
+            &["generate", "files", "--features.file-upload=true", "--features.rbac=true"],
+            &["generate", "folders", "file_versions", "file_shares"],
+        ],
+    );
     link_node_modules(&project);
     tsc(&project, &[]);
     let mut db = TestDb::create("e2e_files_tenancy");
@@ -1096,18 +1099,13 @@ fn notifications_sent_from_templates_delivered_by_the_worker() {
             "--features.rbac=true",
         ],
     );
-    for args in [
-        &["generate", "notifications", "--features.queue=true", "--features.realtime=true"][..],
-        &["generate", "notification_templates", "notification_preferences", "notification_deliveries"][..],
-    ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_nest-generator"))
-            .args(args)
-            .current_dir(&project)
-            .env_remove("DATABASE_URL")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    generate_inside(
+        &project,
+        &[
+            &["generate", "notifications", "--features.queue=true", "--features.realtime=true"],
+            &["generate", "notification_templates", "notification_preferences", "notification_deliveries"],
+        ],
+    );
     link_node_modules(&project);
     tsc(&project, &[]);
     let mut db = TestDb::create("e2e_notify");
@@ -1131,6 +1129,8 @@ fn notifications_sent_from_templates_delivered_by_the_worker() {
         ("NOTIFY_LOCK_MS", "2000"),
         // SMS through the log test double; push has no provider (and must fail, not vanish).
         ("NOTIFY_SMS", "log"),
+        // One job at a time: the priority test keeps the worker busy and watches the order.
+        ("NOTIFY_CONCURRENCY", "1"),
     ];
     let mut api_env = env.to_vec();
     api_env.push(("NOTIFY_WORKER", "off"));
@@ -1192,19 +1192,14 @@ fn notifications_under_tenancy_stay_in_their_organization() {
             "--features.rbac=true",
         ],
     );
-    for args in [
-        &["generate", "organizations", "organization_users"][..],
-        &["generate", "notifications", "--features.queue=true", "--features.realtime=true"][..],
-        &["generate", "notification_templates", "notification_deliveries"][..],
-    ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_nest-generator"))
-            .args(args)
-            .current_dir(&project)
-            .env_remove("DATABASE_URL")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    generate_inside(
+        &project,
+        &[
+            &["generate", "organizations", "organization_users"],
+            &["generate", "notifications", "--features.queue=true", "--features.realtime=true"],
+            &["generate", "notification_templates", "notification_deliveries"],
+        ],
+    );
     link_node_modules(&project);
     tsc(&project, &[]);
     let mut db = TestDb::create("e2e_notify_tenancy");

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { ForbiddenException, Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown, Optional } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { Server, type Socket } from 'socket.io';
@@ -7,6 +7,7 @@ import { AuthService } from '../auth/auth.service.js';
 import { verifyAccessToken } from '../auth/jwt.js';
 import { ident } from '../crud/resource.js';
 import { DatabaseService } from '../database/database.service.js';
+import { TENANT_RESOLVER, type TenantResolver } from '../tenancy/tenant.decorator.js';
 import { NOTIFY_TABLES } from './notify.tables.js';
 
 /** What a connected client receives for each of its in-app notifications. */
@@ -43,7 +44,8 @@ export class RealtimePublisher implements OnApplicationShutdown {
  * and is refused without a valid one for an active account; each socket joins its user's room
  * only, so a client receives its own notifications and nobody else's. A client coming back sends
  * `auth: { since: <ISO time of the last one it saw> }` and first receives what it missed (up to
- * 100, oldest first). Instances share deliveries through Redis pub/sub, so a worker anywhere
+ * 100, oldest first; for tenant-scoped notifications, of the organization named in
+ * `auth.organization`). Instances share deliveries through Redis pub/sub, so a worker anywhere
  * reaches a socket on any instance.
  */
 @Injectable()
@@ -57,7 +59,19 @@ export class RealtimeGateway implements OnApplicationBootstrap, OnApplicationShu
     @Inject(AUTH_CONFIG) private readonly config: AuthConfig,
     private readonly auth: AuthService,
     private readonly db: DatabaseService,
+    @Optional() @Inject(TENANT_RESOLVER) private readonly tenancy?: TenantResolver,
   ) {}
+
+  /** The organization a client names for its missed notifications, if the user may act in it. */
+  private async organization(userId: string, named: unknown): Promise<string | undefined> {
+    if (typeof named !== 'string' || !this.tenancy) return undefined;
+    try {
+      return (await this.tenancy.resolve({ userId, header: named, method: 'GET' })).tenant;
+    } catch (e) {
+      if (e instanceof ForbiddenException) return undefined;
+      throw e;
+    }
+  }
 
   onApplicationBootstrap(): void {
     if (!realtime() || !this.adapter.httpAdapter) return;
@@ -72,7 +86,9 @@ export class RealtimeGateway implements OnApplicationBootstrap, OnApplicationShu
         () => next(new Error('the account check is unavailable; retry later')),
       );
     });
-    this.io.on('connection', (socket) => void this.connected(socket));
+    this.io.on('connection', (socket) => {
+      this.connected(socket).catch((e: Error) => this.logger.error(`replaying missed notifications: ${e.message}`));
+    });
     this.sub = new Redis(process.env.REDIS_URL ?? '', { maxRetriesPerRequest: null });
     this.sub.on('error', (e: Error) => this.logger.error(`Redis: ${e.message}`));
     void this.sub.subscribe(channel());
@@ -101,15 +117,20 @@ export class RealtimeGateway implements OnApplicationBootstrap, OnApplicationShu
   private async connected(socket: Socket): Promise<void> {
     const userId = socket.data.userId as string;
     await socket.join(`user:${userId}`);
-    const since = (socket.handshake.auth as { since?: unknown } | undefined)?.since;
+    const auth = socket.handshake.auth as { since?: unknown; organization?: unknown } | undefined;
+    const since = auth?.since;
     if (typeof since !== 'string' || Number.isNaN(Date.parse(since))) return;
+    // Tenant-scoped notifications are replayed for the organization the client names (auth.organization), if a member.
+    const tenant = Object.values(NOTIFY_TABLES).some((d) => d.tenant) ? await this.organization(userId, auth?.organization) : undefined;
     for (const def of Object.values(NOTIFY_TABLES)) {
       const n = def.notifications;
       const created = n.createdAt;
       if (!def.realtime || !created) continue;
+      if (def.tenant && !tenant) continue;
       const col = (c: string | undefined) => (c ? ident(c) : 'NULL');
-      const rows = await this.db.systemTransaction(async (q) =>
-        (
+      const rows = await this.db.systemTransaction(async (q) => {
+        if (def.tenant && tenant) await q.query('SELECT set_config($1, $2, true)', [def.tenant.setting, tenant]);
+        return (
           await q.query(
             `SELECT ${ident(n.id)}::text AS id, ${col(n.title)} AS title, ${ident(n.message)} AS message, ${col(n.category)} AS category, ${ident(created)} AS "createdAt"
                FROM ${n.table}
@@ -117,8 +138,8 @@ export class RealtimeGateway implements OnApplicationBootstrap, OnApplicationShu
               ORDER BY ${ident(created)} LIMIT 100`,
             [userId, since],
           )
-        ).rows as Pushed[],
-      );
+        ).rows as Pushed[];
+      });
       for (const r of rows) socket.emit('notification', { ...r, createdAt: r.createdAt ? new Date(r.createdAt).toISOString() : null });
     }
   }
