@@ -190,6 +190,17 @@ test('priority: while the worker is busy, an urgent notification goes before nor
   await settled(slow.id, 'sent');
 });
 
+test('a crash between the commit and the queue loses nothing: the relay hands over what the outbox holds', async () => {
+  // As the API leaves it when it dies right after its transaction commits: the row and its
+  // outbox entry, nothing in Redis.
+  const id = (
+    await sql.query("INSERT INTO notifications (user_id, type, message, status) VALUES ($1, 'in-app', 'from before the crash', 'pending') RETURNING id", [user.dan.id])
+  ).rows[0].id;
+  await sql.query("INSERT INTO nestgen.notification_outbox (notification_id, system) VALUES ($1, 'notifications')", [id]);
+  await settled(id, 'sent');
+  assert.equal((await sql.query('SELECT count(*)::int AS n FROM nestgen.notification_outbox WHERE notification_id = $1', [id])).rows[0].n, 0);
+});
+
 test('SMS and push are provider interfaces: the log double delivers SMS; push without a provider ends dead, not lost', async () => {
   const send = async (channel) =>
     // dan has no preferences (bob's row turns SMS off, the seed's default).
