@@ -33,11 +33,13 @@ const settled = (id, status) => eventually(`notification ${id} ${status}`, async
 
 before(async () => {
   sql = await db();
-  for (const [who, role] of [['admin', 'admin'], ['alice', 'user'], ['bob', 'user'], ['carol', 'user'], ['dora+refuse', 'user'], ['dan+down', 'user'], ['eve+slow', 'user'], ['finn+slow', 'user']]) {
+  for (const [who, role] of [['admin', 'admin'], ['alice', 'user'], ['bob', 'user'], ['carol', 'user'], ['dora+refuse', 'user'], ['dan+down', 'user'], ['eve+slow', 'user'], ['finn+slow', 'user'], ['gina', 'user'], ['hal', 'user']]) {
     const email = `${who}@notify.io`;
     const name = who.split('+')[0];
     user[name] = expectStatus(await call('POST', '/auth/register', { email, password: PASSWORD, name }), 201, `register ${who}`).body.data;
     user[name].email = email;
+    // Email goes to confirmed addresses only: everyone's is confirmed but gina's.
+    if (name !== 'gina') await sql.query('UPDATE users SET email_verified_at = now() WHERE id = $1', [user[name].id]);
     await sql.query('INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE slug = $2', [user[name].id, role]);
     tok[name] = expectStatus(await call('POST', '/auth/login', { email, password: PASSWORD }), 200, `login ${who}`).body.accessToken;
   }
@@ -72,6 +74,11 @@ test('who may address whom: yourself always, others with notifications:send', as
   assert.equal(mine.length, 1);
   const s = await settled(mine[0].id, 'sent');
   assert.ok(s.sent_at);
+  expectError(await call('POST', '/notifications/notify', { template: 'note', to: [user.alice.id], variables: { text: 'x' }, priority: 2 }, as('alice')), 403, 'urgent needs the send permission');
+  expectError(await call('POST', '/notifications/notify', { template: 'note', to: [user.alice.id], variables: { text: 'x' }, category: 'security' }, as('alice')), 403, 'security needs it too');
+  // Templates speak in the app's name; delivery records name addresses: neither is a user's.
+  expectError(await call('POST', '/notification-templates', { name: 'phish', type: 'email', bodyTemplate: '<a href="https://evil.example">unlock</a>' }, as('alice')), 403, 'a user writes a template');
+  expectError(await call('GET', '/notification-deliveries', undefined, as('alice')), 403, 'a user reads delivery records');
   // A client cannot write a notification row of its own, nor its status.
   assert.equal((await call('POST', '/notifications', { userId: user.bob.id, type: 'in-app', message: 'forged' }, as('alice'))).status, 404);
   expectError(await call('PATCH', `/notifications/${mine[0].id}`, { status: 'read' }, as('alice')), 404, 'no update route');
@@ -89,6 +96,12 @@ test('email: rendered, HTML escaped, delivered by the worker, one delivery row',
   assert.ok(!/<script>alert/.test(mail.split('text/html')[1] ?? ''), 'no raw script in the HTML part');
   assert.match(mail.split('text/html')[0], /Hello <script>alert\(1\)<\/script>, your code is 12&34\./, 'the text part: the words, no markup');
   assert.match(mail, /Subject: Welcome, <script>alert\(1\)<\/script>|Subject: =\?/, 'the subject is text');
+  const api = expectStatus(await call('GET', `/notifications/${sent[0].id}`, undefined, as('alice')), 200, 'alice reads it').body.data;
+  assert.equal(api.title, 'Welcome, &lt;script&gt;alert(1)&lt;/script&gt;', 'the title is escaped like the message');
+  // An address nobody confirmed gets nothing.
+  const [g] = expectStatus(await call('POST', '/notifications/notify', { template: 'welcome', to: [user.gina.id], variables: { name: 'G', code: 'x' } }, as('admin')), 201, 'to gina').body.data;
+  assert.match((await settled(g.id, 'skipped')).failed_reason, /no confirmed email address/);
+  assert.equal(mailsTo(user.gina.email).length, 0);
   const deliveries = (await sql.query('SELECT status, provider, provider_message_id FROM notification_deliveries WHERE notification_id = $1', [sent[0].id])).rows;
   assert.equal(deliveries.length, 1);
   assert.equal(deliveries[0].status, 'delivered');
@@ -165,10 +178,14 @@ test('scheduled sends wait for sendAt; what expires first is never delivered', a
   ).body.data;
   await new Promise((r) => setTimeout(r, 1200));
   assert.equal((await row(later.id)).status, 'pending', 'not before sendAt');
+  expectError(await call('GET', `/notifications/${later.id}`, undefined, as('alice')), 404, 'not shown before its time');
+  const early = expectStatus(await call('GET', '/notifications?limit=100', undefined, as('alice')), 200, 'inbox').body.data;
+  assert.ok(!early.some((x) => x.id === later.id), 'nor listed');
   await settled(later.id, 'sent');
   // sent_at is a timestamp without time zone, written in UTC by the app.
   const ms = Number((await sql.query('SELECT (extract(epoch FROM sent_at) * 1000)::bigint AS ms FROM notifications WHERE id = $1', [later.id])).rows[0].ms);
   assert.ok(ms >= at.getTime() - 50, `sent ${at.getTime() - ms} ms before sendAt`);
+  expectStatus(await call('GET', `/notifications/${later.id}`, undefined, as('alice')), 200, 'shown once sent');
   const expired = await settled(never.id, 'expired');
   assert.match(expired.failed_reason, /expired/);
   assert.equal((await sql.query('SELECT count(*)::int AS n FROM notification_deliveries WHERE notification_id = $1', [never.id])).rows[0].n, 0, 'no attempt');
@@ -272,6 +289,17 @@ test('realtime: a signed-in socket receives its own in-app notifications within 
     alice.close();
     bob.close();
   }
+  // A socket lives with its session: a password change closes it before anything more arrives.
+  const hal = await connect({ token: tok.hal });
+  const halGot = [];
+  hal.on('notification', (n) => halGot.push(n));
+  const closed = new Promise((r) => hal.on('disconnect', r));
+  expectStatus(await call('POST', '/auth/password/change', { currentPassword: PASSWORD, newPassword: `${PASSWORD} changed` }, as('hal')), 204, 'hal changes password');
+  const [toHal] = expectStatus(await call('POST', '/notifications/notify', { template: 'note', to: [user.hal.id], variables: { text: 'after the change' } }, as('admin')), 201, 'to hal').body.data;
+  await settled(toHal.id, 'sent');
+  await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('hal’s socket stayed open')), 5000))]);
+  assert.equal(halGot.length, 0, 'nothing reached the old session');
+  hal.close();
   // Offline: the notification waits in the inbox; on reconnect with `since`, it is replayed.
   const since = new Date(Date.now() - 1000).toISOString();
   const [missed] = expectStatus(await call('POST', '/notifications/notify', { template: 'note', to: [user.alice.id], variables: { text: 'while away' } }, as('admin')), 201, 'missed').body.data;

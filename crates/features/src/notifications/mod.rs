@@ -24,7 +24,7 @@ use nest_model::{
 };
 use nest_nestjs::{
     AppModule, Assets, Contribute, Contributions, DbFile, ExtraController, FeatureFile, Import, Ownership, Package,
-    RenderError, Rendered, ResourceContributions, Route,
+    RenderError, Rendered, ResourceContributions, Route, SpecExtension,
 };
 use serde::Serialize;
 
@@ -170,9 +170,22 @@ fn resolve(cx: &mut ModelCx) -> Option<NotificationsState> {
             slug: format!("{}:create", r.names.permission),
             grant: Grant::Like { table: r.qname(), action: "create".into() },
         });
+        // Templates decide what the app says in its own name: written by super-admins (or explicit
+        // grants), never by ordinary users.
+        if let Some(t) = &templates
+            && let Some(r) = cx.resources.iter_mut().find(|r| r.is(&t.table))
+        {
+            r.classify(DataClass::Powers);
+            r.note(
+                DEF.id,
+                format!("{}: notification templates speak in the app's name: only super-admins (or explicit grants) write them", r.table),
+            );
+        }
         if let Some(d) = &deliveries
             && let Some(r) = cx.resources.iter_mut().find(|r| r.is(&d.table))
         {
+            // Providers' answers (bounces name addresses): the platform's to read.
+            r.classify(DataClass::Trail);
             r.operations.create = false;
             r.operations.bulk_create = false;
             r.operations.update = false;
@@ -230,6 +243,7 @@ const TEMPLATES: &[(&str, &str)] = nest_nestjs::templates![
 const RUNTIME: &[(&str, &str)] = nest_nestjs::runtime_files![
     "runtime";
     "src/core/notifications/channels.ts",
+    "src/core/notifications/inbox.ts",
     "src/core/notifications/notifications.module.ts",
     "src/core/notifications/notify.dto.ts",
     "src/core/notifications/preferences.ts",
@@ -284,6 +298,11 @@ impl Contribute for Notifications {
     fn resource(&self, m: &Model, r: &Resource, out: &mut ResourceContributions) -> Result<(), RenderError> {
         let Some(s) = m.state::<NotificationsState>() else { return Ok(()) };
         let Some(sys) = s.of(r) else { return Ok(()) };
+        out.extensions.push(SpecExtension {
+            factory: "notifyInbox".into(),
+            module: "core/notifications/inbox".into(),
+            arg: format!("{{ status: {} }}", nest_nestjs::quote::string(&sys.notifications.status)),
+        });
         let n = &r.names;
         let route = |id: &str, action: &str| Route {
             id: id.into(),

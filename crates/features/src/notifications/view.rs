@@ -120,6 +120,10 @@ fn system_view(m: &Model, s: &NotificationSystem, r: &Resource) -> SystemView {
                 .trim_start_matches("{ ")
                 .trim_end_matches(" }")
         ));
+        // Email goes only to addresses their owner confirmed (an SQL condition on users `u`).
+        let verified = crate::auth::verified_sql(a, "u");
+        let last = parts.pop().unwrap();
+        parts.push(format!("{}, verifiedSql: {} }}", last.trim_end_matches(" }"), ts::string(&verified)));
     }
     if let Some(t) = m.state::<crate::tenancy::TenancyModel>()
         && let Some(c) = t.column_of(&n.table)

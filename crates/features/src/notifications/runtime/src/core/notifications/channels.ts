@@ -47,7 +47,8 @@ export class EmailChannel implements NotificationChannel, OnApplicationShutdown 
     const info = await this.transport.sendMail({
       from: this.from,
       to: n.address,
-      subject: n.title ?? '',
+      // The title is stored escaped like the message: the subject is its text.
+      subject: unescapeHtml(n.title ?? ''),
       html: n.message,
       // The text part: the template's markup dropped, the variables' text as it was.
       text: unescapeHtml(n.message.replace(/<[^>]*>/g, '')),

@@ -3,12 +3,12 @@ import { ArrayMaxSize, ArrayMinSize, IsIn, IsInt, IsISO8601, IsObject, IsOptiona
 import { CHANNELS } from './types.js';
 
 export class NotifyDto {
-  @ApiProperty({ description: 'The template’s name' })
+  @ApiProperty({ maxLength: 200, description: 'The template’s name' })
   @IsString()
   @Length(1, 200)
   template!: string;
 
-  @ApiProperty({ type: [String], description: 'Recipients’ user ids (yourself, or anyone with the send permission)' })
+  @ApiProperty({ type: [String], minItems: 1, maxItems: 1000, description: 'Recipients’ user ids (yourself; anyone else needs <table>:send)' })
   @ArrayMinSize(1)
   @ArrayMaxSize(1000)
   @IsString({ each: true })
@@ -25,13 +25,13 @@ export class NotifyDto {
   @IsIn(CHANNELS)
   channel?: (typeof CHANNELS)[number];
 
-  @ApiPropertyOptional({ description: 'e.g. security (never delayed by quiet hours, never opted out of), marketing, updates' })
+  @ApiPropertyOptional({ maxLength: 50, description: 'e.g. security (never delayed by quiet hours, never opted out of; needs <table>:send), marketing, updates' })
   @IsOptional()
   @IsString()
   @Length(1, 50)
   category?: string;
 
-  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: 2, description: '0 normal, 1 high, 2 urgent (through quiet hours)' })
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: 2, description: '0 normal, 1 high, 2 urgent (through quiet hours; needs <table>:send)' })
   @IsOptional()
   @IsInt()
   @Min(0)

@@ -150,6 +150,11 @@ export class NotificationQueue implements OnModuleInit, OnApplicationShutdown {
       await this.settle(def, job.data.tenant ?? null, id, 'expired', 'expired before it could be delivered');
       return;
     }
+    if (channel === 'email' && !row.email) {
+      // Only to an address its owner confirmed: never mail an address someone merely typed in.
+      await this.settle(def, job.data.tenant ?? null, id, 'skipped', 'the recipient has no confirmed email address');
+      return;
+    }
     const prefs = await system((q) => this.preferences(q, def, row.recipient));
     const out = optedOut(prefs, channel, row.category);
     if (out) {
@@ -223,7 +228,7 @@ export class NotificationQueue implements OnModuleInit, OnApplicationShutdown {
               x.${ident(n.message)} AS message, ${col(n.category, 'category')}, ${col(n.priority, 'priority', 'integer')},
               ${n.expiresAt ? `coalesce(x.${ident(n.expiresAt)}::timestamptz <= now(), false)` : 'false'} AS expired,
               ${n.createdAt ? `to_char(x.${ident(n.createdAt)}::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` : 'NULL'} AS "createdAt",
-              (SELECT u.${ident(u.email)}::text FROM ${u.table} u WHERE u.${ident(u.id)} = x.${ident(n.recipient)}${u.deletedAt ? ` AND u.${ident(u.deletedAt)} IS NULL` : ''}) AS email
+              (SELECT u.${ident(u.email)}::text FROM ${u.table} u WHERE u.${ident(u.id)} = x.${ident(n.recipient)} AND ${u.verifiedSql}${u.deletedAt ? ` AND u.${ident(u.deletedAt)} IS NULL` : ''}) AS email
          FROM ${n.table} x WHERE x.${ident(n.id)} = $1`,
       [id],
     );

@@ -1,4 +1,11 @@
-import Handlebars from 'handlebars';
+import HandlebarsModule from 'handlebars';
+
+/**
+ * A Handlebars of our own: the built-in block helpers (if, unless, each, with, lookup), no `log`
+ * (a template could write to the app's stderr) and no partials.
+ */
+const Handlebars = HandlebarsModule.create();
+Handlebars.unregisterHelper('log');
 
 type Node = { type: string; [k: string]: unknown };
 
@@ -60,7 +67,7 @@ export function render(source: string, vars: Record<string, unknown>, text = fal
     if (cache.size > 1000) cache.clear();
     cache.set(key, t);
   }
-  return t(vars, { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false });
+  return t(vars, { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false, partials: {} });
 }
 
 /** The text of an HTML-escaped body (for the plain-text part of an email). */

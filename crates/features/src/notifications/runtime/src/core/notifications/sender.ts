@@ -7,8 +7,13 @@ import { PERMISSION_CHECKER, type PermissionChecker } from '../rbac/permission.d
 import { TENANT_RESOLVER, type TenantResolver } from '../tenancy/tenant.decorator.js';
 import type { NotifiedDto, NotifyDto, UnreadDto } from './notify.dto.js';
 import { NotificationQueue } from './queue.js';
+import { EMBARGOED } from './inbox.js';
 import { render, variablesOf } from './render.js';
 import { CHANNELS, type NotifyDef } from './types.js';
+
+/** Variables as JSON, and a rendered message, at most this long (a notification is not a file). */
+const MAX_VARIABLES = 16_384;
+const MAX_MESSAGE = 65_536;
 
 /**
  * Sending notifications and the recipient's own routes. A send checks who may be addressed
@@ -53,8 +58,13 @@ export class NotificationSender {
   async notify(def: NotifyDef, system: string, dto: NotifyDto): Promise<NotifiedDto> {
     const me = this.me();
     const to = [...new Set(dto.to)];
-    if (to.some((u) => u !== me) && !(this.rbac && (await this.rbac.can(me, def.permission)))) {
+    const mayAddressOthers = async () => Boolean(this.rbac && (await this.rbac.can(me, def.permission)));
+    if (to.some((u) => u !== me) && !(await mayAddressOthers())) {
       throw new ForbiddenException(`sending to other users needs ${def.permission}`);
+    }
+    // Urgent and security notifications go through quiet hours and opt-outs, and ahead in the queue.
+    if (((dto.priority ?? 0) >= 2 || dto.category === 'security') && !(await mayAddressOthers())) {
+      throw new ForbiddenException(`urgent and security notifications need ${def.permission}`);
     }
     const t = def.templates;
     if (!t) throw new NotFoundException('this project has no notification templates');
@@ -72,17 +82,22 @@ export class NotificationSender {
     } catch (e) {
       throw new BadRequestException(`template ${dto.template} does not parse: ${(e as Error).message}`);
     }
-    const missing = [...used].filter((v) => !(v in vars) || vars[v] === undefined || vars[v] === null);
+    const missing = [...used].filter((v) => !Object.hasOwn(vars, v) || vars[v] === undefined || vars[v] === null);
+    if (JSON.stringify(vars).length > MAX_VARIABLES) throw new BadRequestException(`variables: at most ${MAX_VARIABLES} characters of JSON`);
     if (missing.length) throw new BadRequestException(`template ${dto.template} needs ${missing.map((m) => JSON.stringify(m)).join(', ')}`);
     const channel = dto.channel ?? tpl.channel ?? 'in-app';
     if (!(CHANNELS as readonly string[]).includes(channel)) throw new BadRequestException(`channel: one of ${CHANNELS.join(', ')} (the template says ${channel})`);
     let title: string | null;
     let message: string;
     try {
-      title = tpl.subject ? render(tpl.subject, vars, true) : null;
+      // Both escaped: a client shows them as text (an email's subject is the title's text).
+      title = tpl.subject ? render(tpl.subject, vars) : null;
       message = render(tpl.body, vars);
     } catch (e) {
       throw new BadRequestException(`template ${dto.template}: ${(e as Error).message}`);
+    }
+    if (message.length > MAX_MESSAGE || (title?.length ?? 0) > MAX_MESSAGE) {
+      throw new BadRequestException(`the rendered notification is longer than ${MAX_MESSAGE} characters`);
     }
     const sendAt = dto.sendAt ? new Date(dto.sendAt) : new Date();
     const expires = dto.expiresAt ? new Date(dto.expiresAt) : null;
@@ -135,6 +150,11 @@ export class NotificationSender {
     return { data: ids };
   }
 
+  /** Not held back (see inbox.ts): what a recipient may see and count. */
+  private delivered(def: NotifyDef): string {
+    return `coalesce(${ident(def.notifications.status)}, '') NOT IN (${EMBARGOED.map((x) => `'${x}'`).join(', ')})`;
+  }
+
   private readAt(def: NotifyDef): string {
     if (!def.notifications.readAt) throw new NotFoundException('this table keeps no read time');
     return def.notifications.readAt;
@@ -145,7 +165,9 @@ export class NotificationSender {
     const readAt = this.readAt(def);
     const me = this.me();
     const count = await repo.withScope(async (q) =>
-      Number(((await q.query(`SELECT count(*)::int AS n FROM ${n.table} WHERE ${ident(n.recipient)}::text = $1 AND ${ident(readAt)} IS NULL`, [me])).rows[0] as { n: number }).n),
+      Number(
+        ((await q.query(`SELECT count(*)::int AS n FROM ${n.table} WHERE ${ident(n.recipient)}::text = $1 AND ${ident(readAt)} IS NULL AND ${this.delivered(def)}`, [me])).rows[0] as { n: number }).n,
+      ),
     );
     return { count };
   }
@@ -155,7 +177,8 @@ export class NotificationSender {
     const readAt = this.readAt(def);
     const me = this.me();
     const count = await repo.withScope(
-      async (q) => (await q.query(`UPDATE ${n.table} SET ${ident(readAt)} = now() WHERE ${ident(n.recipient)}::text = $1 AND ${ident(readAt)} IS NULL`, [me])).rowCount ?? 0,
+      async (q) =>
+        (await q.query(`UPDATE ${n.table} SET ${ident(readAt)} = now() WHERE ${ident(n.recipient)}::text = $1 AND ${ident(readAt)} IS NULL AND ${this.delivered(def)}`, [me])).rowCount ?? 0,
       'UPDATE',
     );
     return { count };

@@ -1,0 +1,23 @@
+import type { CallScope, CrudCall, CrudExtension } from '../crud/extension.js';
+import { ident } from '../crud/resource.js';
+
+/** Not delivered yet: content a recipient does not see until its time (a scheduled send, quiet hours). */
+export const EMBARGOED = ['pending', 'scheduled'] as const;
+
+/**
+ * A recipient's inbox holds what was delivered (or tried): notifications still waiting for their
+ * send time or for quiet hours to end are not shown before then. Holders of `<table>:all` see
+ * every row.
+ */
+export class NotifyInbox implements CrudExtension {
+  constructor(private readonly spec: { status: string }) {}
+
+  begin({ ctx, unscoped }: CrudCall): CallScope {
+    const all = unscoped || ctx?.ownerBypass === true;
+    return {
+      where: () => (all ? [] : [`coalesce(${ident(this.spec.status)}, '') NOT IN (${EMBARGOED.map((s) => `'${s}'`).join(', ')})`]),
+    };
+  }
+}
+
+export const notifyInbox = (spec: { status: string }): NotifyInbox => new NotifyInbox(spec);
