@@ -103,6 +103,7 @@ const STATIC: &[(&str, &str)] = runtime_files![
     "src/core/http/error.filter.ts",
     "src/core/http/fail-closed.ts",
     "src/core/http/public.decorator.ts",
+    "src/core/http/precondition.ts",
     "src/core/http/rate-limit.ts",
     "src/core/http/request-context.ts",
     "src/core/health/health.controller.ts",

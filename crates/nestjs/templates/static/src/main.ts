@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { AppModule } from './app.module.js';
 import { loadConfig } from './core/config.js';
 import { AllExceptionsFilter } from './core/http/error.filter.js';
+import { etagOf, names } from './core/http/precondition.js';
 import { RateLimiter } from './core/http/rate-limit.js';
 import { runWithContext } from './core/http/request-context.js';
 import { setupOpenApi } from './openapi.js';
@@ -79,6 +80,25 @@ async function bootstrap(): Promise<void> {
         requestId: String(request.id),
       });
     }
+  });
+  // Conditional GETs (RFC 9110): a JSON answer carries the ETag of its bytes, and an
+  // If-None-Match naming it gets 304 with no body; answers for a signed-in caller are private
+  // and revalidated (core/http/precondition.ts; changes take If-Match).
+  fastify.addHook('onSend', async (request, reply, payload) => {
+    if ((request.method !== 'GET' && request.method !== 'HEAD') || reply.statusCode !== 200) return payload;
+    if (typeof payload !== 'string' || reply.getHeader('etag') !== undefined) return payload;
+    if (!String(reply.getHeader('content-type') ?? '').startsWith('application/json')) return payload;
+    const etag = etagOf(payload);
+    reply.header('etag', etag);
+    if (reply.getHeader('cache-control') === undefined) {
+      reply.header('cache-control', request.headers.authorization ? 'private, no-cache' : 'no-cache');
+    }
+    const inm = request.headers['if-none-match'];
+    if (names(typeof inm === 'string' ? inm : undefined, etag)) {
+      reply.code(304);
+      return '';
+    }
+    return payload;
   });
   // Per client address, every route but the health check: 429 with Retry-After past the limit.
   const limiter = RateLimiter.shared();

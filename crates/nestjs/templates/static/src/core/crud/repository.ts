@@ -1,6 +1,7 @@
 import { BadRequestException, ForbiddenException, NotFoundException, PayloadTooLargeException } from '@nestjs/common';
 import { MAX_BULK } from './bulk.pipe.js';
 import type { DatabaseService, Queryable } from '../database/database.service.js';
+import { PreconditionFailedException, etagOf, names, preconditionFor, takePrecondition } from '../http/precondition.js';
 import { requestContext } from '../http/request-context.js';
 import { type CountMode, encodeCursor, orderBy, planList, whereClause } from './query.js';
 import type { Bind, CallScope, ChangeOp, CrudCall, RowChange } from './extension.js';
@@ -410,12 +411,35 @@ export class CrudRepository<T extends Row = Row> {
     });
   }
 
+  /**
+   * The request's If-Match for this change (see http/precondition.ts), checked against the row as
+   * GET shows it, read locked in the change's transaction: 412 when it no longer names it.
+   */
+  private async precondition(q: Queryable, key: KeyValues, scope: Scope, extra: string[]): Promise<void> {
+    const ifMatch = takePrecondition(this.spec.table);
+    if (!ifMatch) return;
+    const params: unknown[] = [];
+    const bind = binder(params);
+    const conds = [this.keyWhere(key, bind), ...scope.where(bind, 'read'), ...extra];
+    const r = await q.query(`SELECT ${this.selectList} FROM ${this.spec.table} WHERE ${conds.join(' AND ')} FOR UPDATE`, params);
+    if (r.rows.length === 0) throw new NotFoundException(`${this.spec.name} not found`);
+    const etag = etagOf(JSON.stringify({ data: this.toApi(r.rows[0] as Row) }));
+    if (!names(ifMatch, etag)) throw new PreconditionFailedException(etag);
+  }
+
+  /** A change under an If-Match runs in a transaction of its own (the row stays locked from the check to the write). */
+  private guarded(db: Queryable): boolean {
+    return db === this.db && preconditionFor(this.spec.table) !== undefined;
+  }
+
   async update(key: KeyValues, dto: object, db: Queryable = this.db): Promise<T> {
     const entries = this.writableEntries(dto);
     if (entries.length === 0) throw new BadRequestException('send at least one field to change');
+    if (this.guarded(db)) return this.db.transaction((tx) => this.update(key, dto, tx));
     return this.scoped(
       db,
       async (q, scope) => {
+        await this.precondition(q, key, scope, this.notDeleted());
         const old = await this.before(q, key, scope, this.notDeleted());
         const params: unknown[] = [];
         const bind = binder(params);
@@ -440,9 +464,11 @@ export class CrudRepository<T extends Row = Row> {
   /** Soft delete where the table has a deleted_at column, hard delete otherwise. */
   async remove(key: KeyValues, db: Queryable = this.db): Promise<void> {
     const soft = this.spec.softDeleteColumn;
+    if (this.guarded(db)) return this.db.transaction((tx) => this.remove(key, tx));
     await this.scoped(
       db,
       async (q, scope) => {
+        await this.precondition(q, key, scope, this.notDeleted());
         const old = soft ? await this.before(q, key, scope, [`${ident(soft)} IS NULL`]) : undefined;
         const params: unknown[] = [];
         const bind = binder(params);
@@ -467,9 +493,11 @@ export class CrudRepository<T extends Row = Row> {
   async restore(key: KeyValues, db: Queryable = this.db): Promise<T> {
     const column = this.spec.softDeleteColumn;
     if (!column) throw new NotFoundException(`${this.spec.name} rows are not soft-deleted`);
+    if (this.guarded(db)) return this.db.transaction((tx) => this.restore(key, tx));
     return this.scoped(
       db,
       async (q, scope) => {
+        await this.precondition(q, key, scope, [`${ident(column)} IS NOT NULL`]);
         const old = await this.before(q, key, scope, [`${ident(column)} IS NOT NULL`]);
         const params: unknown[] = [];
         const bind = binder(params);
