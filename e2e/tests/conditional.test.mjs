@@ -63,3 +63,17 @@ test('If-Match: the change is made only while the row has the ETag the client re
   expectStatus(await call('PATCH', `/users/${u.id}`, { name: 'Plain' }), 200, 'no precondition');
   assert.equal((await raw('PATCH', `/users/${u.id}`, { body: { name: 'Star' }, headers: { 'if-match': '*' } })).status, 200);
 });
+
+test('a table that requires If-Match (require_if_match in the config): changes without it are 428', async () => {
+  const t = expectStatus(await call('POST', '/notification-templates', { name: 'cond', type: 'email', bodyTemplate: 'Hi {{name}}' }), 201, 'template').body.data;
+  const bare = await raw('PATCH', `/notification-templates/${t.id}`, { body: { subject: 'x' } });
+  assert.equal(bare.status, 428, bare.text);
+  assert.equal(bare.body.error, 'Precondition Required');
+  assert.equal((await raw('DELETE', `/notification-templates/${t.id}`)).status, 428);
+  const etag = (await raw('GET', `/notification-templates/${t.id}`)).headers.get('etag');
+  assert.equal((await raw('PATCH', `/notification-templates/${t.id}`, { body: { subject: 'x' }, headers: { 'if-match': etag } })).status, 200);
+  const doc = expectStatus(await call('GET', '/docs-json'), 200, 'docs').body;
+  const patch = doc.paths['/notification-templates/{id}'].patch;
+  assert.ok(patch.parameters.some((p) => p.in === 'header' && p.name === 'If-Match' && p.required === true), 'OpenAPI: If-Match required');
+  assert.ok(patch.responses['428'] && patch.responses['412'], 'OpenAPI: 428 and 412');
+});

@@ -201,8 +201,22 @@ fn seed_project_compiles_boots_and_serves_every_table() {
     let project = tmp.join("api");
     // The seed's metadata asks for RBAC and tenant isolation on its multi-tenancy tables; this
     // test is about CRUD, so it switches those off (the auth and tenancy tests cover them).
-    let report =
-        generate(&project, &["--schema", "fixtures/seed", "--features.rbac=false", "--features.tenant-scoped=false"]);
+    // One setting from a config file: the templates table requires If-Match on every change
+    // (conditional.test.mjs; no other suite changes templates).
+    std::fs::create_dir_all(&tmp).unwrap();
+    let config = tmp.join("seed.toml");
+    std::fs::write(&config, "[tables.notification_templates]\nrequire_if_match = true\n").unwrap();
+    let report = generate(
+        &project,
+        &[
+            "--schema",
+            "fixtures/seed",
+            "--config",
+            config.to_str().unwrap(),
+            "--features.rbac=false",
+            "--features.tenant-scoped=false",
+        ],
+    );
     assert!(report.contains("26 resources"), "{report}");
     assert_pinned_versions(&project);
     link_node_modules(&project);

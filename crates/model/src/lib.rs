@@ -188,6 +188,8 @@ pub struct Resource {
     pub default_limit: Setting<u32>,
     pub max_limit: Setting<u32>,
     pub count_mode: Setting<String>,
+    /// Changes need `If-Match` (optimistic concurrency required; 428 without it).
+    pub require_if_match: bool,
     /// Every feature asked for, with where from (including ones this version does not build yet).
     pub features: BTreeMap<String, Setting<bool>>,
     /// Settings the app sets (SET LOCAL) in every transaction on this table, for its row-level

@@ -66,6 +66,8 @@ pub struct TableConfig {
     pub default_page_size: Option<u32>,
     pub max_page_size: Option<u32>,
     pub count: Option<String>,
+    /// `require_if_match = true`: PATCH, DELETE and restore without `If-Match` are refused (428).
+    pub require_if_match: Option<bool>,
     #[serde(default)]
     pub columns: BTreeMap<String, ColumnConfig>,
     /// Keys features read (`audit_mode`, `owner_column`, ...), checked against their [`ConfigKey`]s.

@@ -75,6 +75,8 @@ export interface ResourceSpec {
   /** Human name, for messages. */
   readonly name: string;
   readonly fields: readonly FieldSpec[];
+  /** Changes (PATCH, DELETE, restore) need If-Match: 428 without it (`require_if_match` in the config). */
+  readonly requireIfMatch?: boolean;
   /** Properties of the primary key, in key order; empty for tables without one. */
   readonly key: readonly string[];
   /** How keyset pagination breaks ties: the key, the row's ctid (append-only tables), or not at all (views). */

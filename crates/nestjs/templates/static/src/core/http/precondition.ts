@@ -31,11 +31,24 @@ interface Pending {
 
 const pending = new AsyncLocalStorage<Pending>();
 
-/** Runs the change a route makes to a row of `table` under the request's If-Match (when sent). */
-export function withPrecondition<T>(table: string, ifMatch: string | string[] | undefined, fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs the change a route makes to a row of `spec`'s table under the request's If-Match (when
+ * sent); 428 without one when the table requires it.
+ */
+export function withPrecondition<T>(spec: { table: string; requireIfMatch?: boolean }, ifMatch: string | string[] | undefined, fn: () => Promise<T>): Promise<T> {
   const value = Array.isArray(ifMatch) ? ifMatch.join(',') : ifMatch;
-  if (!value) return fn();
-  return pending.run({ table, ifMatch: value, used: false }, fn);
+  if (!value) {
+    if (spec.requireIfMatch) {
+      return Promise.reject(
+        new HttpException(
+          { statusCode: 428, error: 'Precondition Required', message: 'send If-Match with the ETag GET gave for this row (changes here must say which version they change)' },
+          428,
+        ),
+      );
+    }
+    return fn();
+  }
+  return pending.run({ table: spec.table, ifMatch: value, used: false }, fn);
 }
 
 /** The If-Match waiting for the first change to a row of `table` in this request, if any. */
