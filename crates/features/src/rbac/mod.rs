@@ -9,7 +9,7 @@
 mod detect;
 mod view;
 
-pub use detect::{RbacModel, actions};
+pub use detect::RbacModel;
 
 use crate::auth::AuthModel;
 use nest_model::{
@@ -142,12 +142,8 @@ impl Contribute for Rbac {
         });
         out.modules.push(AppModule { class: "RbacModule".into(), module: "core/rbac/rbac.module".into() });
         out.env.push(Rendered::new("rbac/env.j2", ())?);
-        let permissions = m
-            .resources
-            .iter()
-            .filter(|res| res.feature(DEF.id))
-            .flat_map(|res| actions(&res.operations).into_iter().map(move |a| format!("{}:{a}", res.names.permission)))
-            .collect();
+        // The same list db/03-rbac.sql seeds: the routes' permissions and the features' own.
+        let permissions = view::all_permissions(m, tenanted(m)).into_iter().map(|(slug, ..)| slug).collect();
         out.readme.push(Rendered::new("rbac/readme.md.j2", ReadmeView { tenancy: tenanted(m), permissions })?);
         Ok(())
     }

@@ -332,8 +332,9 @@ impl RbacSqlView {
 
 /// db/03-rbac.sql: one permission per resource and action, the default roles and what they
 /// grant, and triggers that tell running apps to drop their permission cache.
-pub fn rbac_sql_view(m: &Model, r: &RbacModel, tenancy: bool) -> RbacSqlView {
-    // (slug, resource, action, the lowest default role that holds it).
+/// Every permission of the project: (slug, resource, action, the lowest default role that holds
+/// it): the routes' own and the features' (`<t>:all`, `<t>:send`, reading the trail, ...).
+pub fn all_permissions(m: &Model, tenancy: bool) -> Vec<(String, String, String, Option<&'static str>)> {
     let mut all: Vec<(String, String, String, Option<&'static str>)> = Vec::new();
     for res in m.resources.iter().filter(|x| x.feature("rbac")) {
         for a in actions(&res.operations) {
@@ -358,6 +359,11 @@ pub fn rbac_sql_view(m: &Model, r: &RbacModel, tenancy: bool) -> RbacSqlView {
     }
     all.sort();
     all.dedup_by(|a, b| a.0 == b.0);
+    all
+}
+
+pub fn rbac_sql_view(m: &Model, r: &RbacModel, tenancy: bool) -> RbacSqlView {
+    let all = all_permissions(m, tenancy);
     let cols = &r.permission_seed_columns;
     let permission_rows = if cols.is_empty() {
         Vec::new()
