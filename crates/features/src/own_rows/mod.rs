@@ -311,13 +311,13 @@ fn table_scope(
         };
         r.features.insert(DEF.id.into(), Setting::new(true, source));
     }
+    // The owner is the signed-in user, set by the server — a key column too (one row per user,
+    // such as preferences keyed by user_id: the client names no id, the session does).
     let f = &mut r.fields[idx];
-    if !f.is_key {
-        f.server = Some(ServerSet::ActorOnCreate);
-        f.access = Access::ReadOnly;
-        f.required_on_create = false;
-        f.why = Some("the owner: the signed-in user".into());
-    }
+    f.server = Some(ServerSet::ActorOnCreate);
+    f.access = Access::ReadOnly;
+    f.required_on_create = false;
+    f.why = Some("the owner: the signed-in user".into());
     let (column, column_type) = (f.column.clone(), f.cast_type.clone());
     let note = format!(
         "{}: each user sees and changes only rows whose {column} is theirs (holders of {}:all see every row)",
