@@ -37,6 +37,12 @@ export class DatabaseService implements OnModuleInit, OnApplicationShutdown {
       options: '-c TimeZone=UTC',
     });
     this.pool.on('error', (err) => this.logger.error(`idle client error: ${err.message}`));
+    // A client in use (a transaction, a LISTEN) whose connection the server ends emits 'error':
+    // without a listener that would end the process. Handled here once for every client; the
+    // query in flight fails with the same error and the request answers 503.
+    this.pool.on('connect', (client) => {
+      client.on('error', (err) => this.logger.warn(`connection lost: ${err.message}`));
+    });
   }
 
   /**
