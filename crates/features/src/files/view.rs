@@ -211,10 +211,16 @@ fn table_view(m: &Model, t: &FileTable, r: &Resource) -> TableView {
     }
 }
 
+/// `<schema>_<table>`, cleaned: the stem of the names db/09-files.sql gives a table's functions,
+/// triggers and links table in the nestgen schema.
+fn table_tag(t: &nest_catalog::QualifiedName) -> String {
+    let clean = |x: &str| x.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(24).collect::<String>();
+    format!("{}_{}", clean(&t.schema), clean(&t.name)).to_lowercase()
+}
+
 /// The name of a share table's links table and functions in the nestgen schema.
 pub fn share_tag(s: &ShareTable) -> String {
-    let clean = |x: &str| x.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(24).collect::<String>();
-    format!("{}_{}", clean(&s.table.schema), clean(&s.table.name)).to_lowercase()
+    table_tag(&s.table)
 }
 
 fn share_sql(m: &Model, t: &FileTable, s: &ShareTable) -> ShareSqlView {
@@ -281,22 +287,7 @@ impl View {
                 .map(|t| StoreSqlView {
                     table: sql::qualified_always(&t.table.schema, &t.table.name),
                     key: sql::ident_always(&t.columns.key),
-                    tag: format!(
-                        "{}_{}",
-                        t.table
-                            .schema
-                            .chars()
-                            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-                            .take(24)
-                            .collect::<String>(),
-                        t.table
-                            .name
-                            .chars()
-                            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-                            .take(24)
-                            .collect::<String>()
-                    )
-                    .to_lowercase(),
+                    tag: table_tag(&t.table),
                     versions: t
                         .versions
                         .as_ref()

@@ -7,10 +7,10 @@ use nest_model::{Model, Resource};
 use nest_nestjs::quote as ts;
 use serde::Serialize;
 
-/// `{ key: 'column', ... }` of the roles present.
-fn object(pairs: &[(&str, Option<&String>)]) -> String {
+/// `key: 'column', ...` of the roles present (the inside of an object literal).
+fn fields(pairs: &[(&str, Option<&String>)]) -> String {
     let body: Vec<String> = pairs.iter().filter_map(|(k, v)| v.map(|v| format!("{k}: {}", ts::string(v)))).collect();
-    format!("{{ {} }}", body.join(", "))
+    body.join(", ")
 }
 
 fn table_ts(q: &nest_catalog::QualifiedName) -> String {
@@ -40,7 +40,7 @@ fn system_view(m: &Model, s: &NotificationSystem, r: &Resource) -> SystemView {
     let mut parts = vec![format!(
         "notifications: {{ table: {}, {} }}",
         table_ts(&n.table),
-        object(&[
+        fields(&[
             ("id", Some(&n.id)),
             ("idType", Some(&n.id_type)),
             ("recipient", Some(&n.recipient)),
@@ -58,22 +58,18 @@ fn system_view(m: &Model, s: &NotificationSystem, r: &Resource) -> SystemView {
             ("expiresAt", n.expires_at.as_ref()),
             ("createdAt", n.created_at.as_ref()),
         ])
-        .trim_start_matches("{ ")
-        .trim_end_matches(" }")
     )];
     if let Some(t) = &s.templates {
         parts.push(format!(
             "templates: {{ table: {}, {} }}",
             table_ts(&t.table),
-            object(&[
+            fields(&[
                 ("name", Some(&t.name)),
                 ("body", Some(&t.body)),
                 ("subject", t.subject.as_ref()),
                 ("channel", t.channel.as_ref()),
                 ("active", t.active.as_ref()),
             ])
-            .trim_start_matches("{ ")
-            .trim_end_matches(" }")
         ));
     }
     if let Some(p) = &s.preferences {
@@ -83,22 +79,20 @@ fn system_view(m: &Model, s: &NotificationSystem, r: &Resource) -> SystemView {
             "preferences: {{ table: {}, channels: {{ {} }}, {} }}",
             table_ts(&p.table),
             channels.join(", "),
-            object(&[
+            fields(&[
                 ("user", Some(&p.user)),
                 ("categories", p.categories.as_ref()),
                 ("quietStart", p.quiet_start.as_ref()),
                 ("quietEnd", p.quiet_end.as_ref()),
                 ("timezone", p.timezone.as_ref()),
             ])
-            .trim_start_matches("{ ")
-            .trim_end_matches(" }")
         ));
     }
     if let Some(d) = &s.deliveries {
         parts.push(format!(
             "deliveries: {{ table: {}, {} }}",
             table_ts(&d.table),
-            object(&[
+            fields(&[
                 ("id", Some(&d.id)),
                 ("notification", Some(&d.notification)),
                 ("status", Some(&d.status)),
@@ -107,23 +101,22 @@ fn system_view(m: &Model, s: &NotificationSystem, r: &Resource) -> SystemView {
                 ("deliveredAt", d.delivered_at.as_ref()),
                 ("error", d.error.as_ref()),
             ])
-            .trim_start_matches("{ ")
-            .trim_end_matches(" }")
         ));
     }
     if let Some(a) = a {
         let users = nest_catalog::QualifiedName::new(&a.schema, &a.table);
+        // Email goes only to addresses their owner confirmed (an SQL condition on users `u`).
+        let verified = crate::auth::verified_sql(a, "u");
         parts.push(format!(
             "users: {{ table: {}, {} }}",
             table_ts(&users),
-            object(&[("id", Some(&a.id)), ("email", Some(&a.email)), ("deletedAt", a.deleted_at.as_ref())])
-                .trim_start_matches("{ ")
-                .trim_end_matches(" }")
+            fields(&[
+                ("id", Some(&a.id)),
+                ("email", Some(&a.email)),
+                ("deletedAt", a.deleted_at.as_ref()),
+                ("verifiedSql", Some(&verified)),
+            ])
         ));
-        // Email goes only to addresses their owner confirmed (an SQL condition on users `u`).
-        let verified = crate::auth::verified_sql(a, "u");
-        let last = parts.pop().unwrap();
-        parts.push(format!("{}, verifiedSql: {} }}", last.trim_end_matches(" }"), ts::string(&verified)));
     }
     if let Some(t) = m.state::<crate::tenancy::TenancyModel>()
         && let Some(c) = t.column_of(&n.table)

@@ -78,6 +78,11 @@ const BY_EXTENSION: Record<string, string> = {
   '.md': 'text/markdown',
 };
 
+/** The request's organization, set by tenancy's guard (a field the auth runtime adds to the context; absent without it). */
+function currentTenant(): string | undefined {
+  return (requestContext() as { tenant?: string } | undefined)?.tenant;
+}
+
 /** The key of a file row as the repository takes it (by property). */
 function keyOf(def: FileTableDef, repo: CrudRepository, id: string): KeyValues {
   return { [repo.spec.fields.find((f) => f.column === def.id)?.property ?? def.id]: id };
@@ -423,8 +428,7 @@ export class FileService {
    */
   private async tenantQuotaCheck(q: Queryable, def: FileTableDef, adding: number): Promise<void> {
     const c = def.columns;
-    // Set by tenancy's guard (a context field of the auth runtime, absent from projects without it).
-    const tenant = (requestContext() as { tenant?: string } | undefined)?.tenant;
+    const tenant = currentTenant();
     if (this.tenantQuota === 0 || !c.tenant || !tenant) return;
     await q.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [`${def.table}/tenant`, String(tenant)]);
     const prev = ((await q.query("SELECT current_setting('nestgen.owner_bypass', true) AS v")).rows[0] as { v: string | null }).v ?? '';
@@ -520,7 +524,7 @@ export class FileService {
     if (typeof body.name !== 'string' || body.name.length === 0 || body.name.length > 1024) throw new BadRequestException('name: the file’s name');
     if (size > this.maxBytes) throw new PayloadTooLargeException(`the file is larger than ${this.maxBytes} bytes (FILES_MAX_BYTES)`);
     const owner = requestContext()?.userId;
-    const tenant = (requestContext() as { tenant?: string } | undefined)?.tenant;
+    const tenant = currentTenant();
     await this.db.transaction((client) => repo.withScope((q) => this.quota(q, def, owner, size), undefined, client));
     const key = randomUUID();
     const name = safeFileName(body.name);
@@ -540,7 +544,7 @@ export class FileService {
   async completeUpload(def: FileTableDef, repo: CrudRepository, uploadId: string, fields: Record<string, unknown>, req: FastifyRequest, fieldsDto?: new () => object): Promise<unknown> {
     if (!this.storage.existing || !/^[0-9a-f-]{36}$/.test(uploadId)) throw new NotFoundException('no such upload');
     const owner = requestContext()?.userId;
-    const tenant = (requestContext() as { tenant?: string } | undefined)?.tenant;
+    const tenant = currentTenant();
     const r = await this.db.query('SELECT upload FROM nestgen.file_objects WHERE key = $1 AND owner IS NOT DISTINCT FROM $2 AND upload IS NOT NULL', [uploadId, owner ?? null]);
     const upload = (r.rows[0] as { upload?: { table: string; name: string; size: number; tenant: string | null; completing?: boolean } } | undefined)?.upload;
     if (!upload || upload.table !== def.table || (upload.tenant ?? null) !== (tenant ?? null)) throw new NotFoundException('no such upload');

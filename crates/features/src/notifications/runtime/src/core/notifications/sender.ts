@@ -7,7 +7,7 @@ import { PERMISSION_CHECKER, type PermissionChecker } from '../rbac/permission.d
 import { TENANT_RESOLVER, type TenantResolver } from '../tenancy/tenant.decorator.js';
 import type { NotifiedDto, NotifyDto, UnreadDto } from './notify.dto.js';
 import { NotificationQueue } from './queue.js';
-import { EMBARGOED } from './inbox.js';
+import { notEmbargoed } from './inbox.js';
 import { render, variablesOf } from './render.js';
 import { CHANNELS, type NotifyDef } from './types.js';
 
@@ -152,7 +152,7 @@ export class NotificationSender {
 
   /** Not held back (see inbox.ts): what a recipient may see and count. */
   private delivered(def: NotifyDef): string {
-    return `coalesce(${ident(def.notifications.status)}, '') NOT IN (${EMBARGOED.map((x) => `'${x}'`).join(', ')})`;
+    return notEmbargoed(def.notifications.status);
   }
 
   private readAt(def: NotifyDef): string {
