@@ -1185,6 +1185,65 @@ fn notifications_sent_from_templates_delivered_by_the_worker() {
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
+/// The read cache (issue 17) on the seed's cached tables (tenancy, RBAC) plus a cached parent
+/// and child with ON DELETE CASCADE: the stale-read matrix of e2e/tests/cache.test.mjs against
+/// two instances sharing the machine's Redis and a third whose Redis the test pauses and stops.
+#[test]
+fn cached_reads_stay_fresh_after_every_write() {
+    let tmp = tempdir("cache");
+    let project = tmp.join("api");
+    generate(
+        &project,
+        &[
+            "--schema",
+            "fixtures/seed/02-rbac.sql",
+            "--schema",
+            "fixtures/seed/01-multi-tenancy.sql",
+            "--schema",
+            "fixtures/seed/01b-multi-tenancy-metadata.sql",
+            "--schema",
+            "fixtures/cache/boards.sql",
+            "users",
+            "--features.auth=true",
+            "--features.rbac=true",
+        ],
+    );
+    generate_inside(
+        &project,
+        &[
+            &["generate", "organizations", "--features.rbac=true"],
+            &["generate", "organization_users", "--features.rbac=true", "--features.tenant-scoped=true"],
+            &["generate", "projects", "boards", "board_cards", "--features.rbac=true"],
+        ],
+    );
+    link_node_modules(&project);
+    tsc(&project, &[]);
+    let mut db = TestDb::create("e2e_cache");
+    load_db(&project, &db);
+    let app_url = db.app_role("SELECT nestgen.grant_app_role('{role}')");
+    let redis = redis_url();
+    let prefix = format!("nestgen-e2e-cache-{}:", std::process::id());
+    let own_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let own_redis = format!("redis://127.0.0.1:{own_port}");
+    let secret = "cache-secret-0123456789-0123456789-abcdef";
+    let common = [
+        ("AUTH_JWT_SECRET", secret),
+        ("AUTH_ENCRYPTION_KEY", "cache-encryption-key-0123456789-0123456789"),
+        ("REDIS_PREFIX", prefix.as_str()),
+    ];
+    let shared = [common.as_slice(), &[("REDIS_URL", redis.as_str())]].concat();
+    let own = [common.as_slice(), &[("REDIS_URL", own_redis.as_str())]].concat();
+    let (_app, base) = boot_env(&project, &app_url, &shared);
+    let (_app2, base2) = boot_env(&project, &app_url, &shared);
+    let (_app3, base3) = boot_env(&project, &app_url, &own);
+    node_test_env(
+        (&base, &db.url),
+        &["cache.test.mjs"],
+        &[("BASE_URL_2", &base2), ("BASE_URL_OWN", &base3), ("OWN_REDIS_PORT", &own_port)],
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
 /// Notifications under tenancy: a notifications table with the tenant column is the request's
 /// organization's — recipients must be members, rows carry the organization, workers deliver
 /// inside it, and neither the app nor row-level security shows them elsewhere.

@@ -11,6 +11,7 @@
 
 mod audit;
 mod auth;
+mod cache;
 mod event_sourcing;
 mod files;
 mod notifications;

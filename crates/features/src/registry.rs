@@ -3,7 +3,7 @@
 //! resolution order and the contributions all read it. Adding a feature adds one line here.
 
 use crate::Feature;
-use crate::switches::{CoreSwitch, Planned};
+use crate::switches::CoreSwitch;
 
 /// In resolution order: a feature may read the states of those above it.
 pub static FEATURES: &[&dyn Feature] = &[
@@ -23,7 +23,8 @@ pub static FEATURES: &[&dyn Feature] = &[
     &CoreSwitch(&crate::switches::SOFT_DELETE),
     &CoreSwitch(&crate::switches::SWAGGER),
     &CoreSwitch(&crate::switches::VERSIONING),
-    &Planned(&crate::switches::CACHE),
+    // Last: it reads what every feature above made a table's reads depend on.
+    &crate::cache::Cache,
 ];
 
 #[cfg(test)]

@@ -195,6 +195,11 @@ pub struct Resource {
     /// Settings the app sets (SET LOCAL) in every transaction on this table, for its row-level
     /// security policies (filled by the features that set them).
     pub app_settings: BTreeSet<String>,
+    /// Other tables whose rows change what a read of this one answers (its row-level security
+    /// policies or the app's row scopes look at them), filled by the features that add such
+    /// conditions: a cache of its reads must follow their changes too.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub reads_from: BTreeSet<QualifiedName>,
     pub data: DataClass,
     /// How db/01-schema.sql stores the table, when a feature decides beyond the input.
     #[serde(skip_serializing_if = "Storage::is_as_declared")]

@@ -270,6 +270,7 @@ pub(crate) fn build(input: &Input, namer: &mut Namer) -> Resource {
         require_if_match: tcfg.require_if_match.unwrap_or(false),
         features,
         app_settings: BTreeSet::new(),
+        reads_from: BTreeSet::new(),
         data: DataClass::Plain,
         storage: crate::Storage::AsDeclared,
         notes: notes.into_iter().map(|message| Note { by: "core", message }).collect(),

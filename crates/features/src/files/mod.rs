@@ -224,8 +224,11 @@ fn resolve(cx: &mut ModelCx) -> Option<FilesState> {
     }
     // Versions are made by the server from uploads: their bytes' location is never shown, their
     // rows never written through their own routes.
-    for (of, v) in tables.iter().filter_map(|t| t.versions.as_ref().map(|v| (t.table.name.clone(), v))) {
+    for (file, of, v) in tables.iter().filter_map(|t| t.versions.as_ref().map(|v| (&t.table, t.table.name.clone(), v)))
+    {
         if let Some(r) = cx.resources.iter_mut().find(|r| r.is(&v.table)) {
+            // Seen with their file: a read follows the file's rows.
+            r.reads_from.insert(file.clone());
             for f in r.fields.iter_mut() {
                 if f.column == v.key {
                     f.access = Access::None;
@@ -253,6 +256,7 @@ fn resolve(cx: &mut ModelCx) -> Option<FilesState> {
     for (t, sh) in tables.iter().filter_map(|t| t.shares.as_ref().map(|s| (t, s))) {
         let of = cx.resources.iter().find(|r| r.is(&t.table)).map(|r| r.names.route.clone()).unwrap_or_default();
         let Some(r) = cx.resources.iter_mut().find(|r| r.is(&sh.table)) else { continue };
+        r.reads_from.insert(t.table.clone());
         shares_resource(r, sh, &of);
         cx.permissions.push(Permission {
             slug: format!("{}:create", r.names.permission),

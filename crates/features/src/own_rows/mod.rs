@@ -416,6 +416,12 @@ impl Resolve for OwnRows {
                 table_scope(r, t, &auth, owner_column, structural)
             };
             if let Some(mut s) = scope {
+                // Owners and admins read the accounts of their tenant's members: which those
+                // are is in the membership table and the accepted invitations.
+                if let (true, Some(m)) = (s.members, tenancy.as_ref()) {
+                    r.reads_from.insert(m.members.clone());
+                    r.reads_from.insert(nest_catalog::QualifiedName::new("nestgen", "member_links"));
+                }
                 let tenant_policies = tenancy.as_ref().is_some_and(|m| m.column_of(&s.table).is_some());
                 s.needs_permissive = !tenant_policies && !own_permissive;
                 if r.feature("rbac") {

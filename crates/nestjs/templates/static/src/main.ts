@@ -11,7 +11,7 @@ import { loadConfig } from './core/config.js';
 import { AllExceptionsFilter } from './core/http/error.filter.js';
 import { etagOf, names } from './core/http/precondition.js';
 import { RateLimiter } from './core/http/rate-limit.js';
-import { runWithContext } from './core/http/request-context.js';
+import { requestContext, runWithContext } from './core/http/request-context.js';
 import { setupOpenApi } from './openapi.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -85,6 +85,7 @@ async function bootstrap(): Promise<void> {
   // If-None-Match naming it gets 304 with no body; answers for a signed-in caller are private
   // and revalidated (core/http/precondition.ts; changes take If-Match).
   fastify.addHook('onSend', async (request, reply, payload) => {
+    for (const [name, value] of Object.entries(requestContext()?.replyHeaders ?? {})) reply.header(name, value);
     if ((request.method !== 'GET' && request.method !== 'HEAD') || reply.statusCode !== 200) return payload;
     if (typeof payload !== 'string' || reply.getHeader('etag') !== undefined) return payload;
     if (!String(reply.getHeader('content-type') ?? '').startsWith('application/json')) return payload;

@@ -60,6 +60,15 @@ export interface CrudExtension {
    * permission that allows it. Without an extension that allows it, nobody may.
    */
   privileged?(ctx: RequestContext | undefined): { allowed: boolean; permission: string };
+  /**
+   * A read of the resource's rows outside any transaction (a list page, one row): `key` is
+   * everything the answer depends on besides the rows themselves (the statements, their
+   * parameters, the settings they run under); `load` runs them. An extension may answer from
+   * elsewhere (a cache) and must call `load` whenever it cannot.
+   */
+  read?<R>(key: readonly unknown[], load: () => Promise<R>): Promise<R>;
+  /** After a change of the resource's rows is committed (the change's answer waits for it). */
+  committed?(): Promise<void>;
 }
 
 /** The extension of `spec` that is an instance of `kind`, if any. */

@@ -1,6 +1,6 @@
 import { BadRequestException, ForbiddenException, NotFoundException, PayloadTooLargeException } from '@nestjs/common';
 import { MAX_BULK } from './bulk.pipe.js';
-import type { DatabaseService, Queryable } from '../database/database.service.js';
+import { type DatabaseService, type Queryable, afterCommit } from '../database/database.service.js';
 import { PreconditionFailedException, etagOf, names, preconditionFor, takePrecondition } from '../http/precondition.js';
 import { requestContext } from '../http/request-context.js';
 import { type CountMode, encodeCursor, orderBy, planList, whereClause } from './query.js';
@@ -113,6 +113,13 @@ export class CrudRepository<T extends Row = Row> {
    * caller's own rows.
    */
   private async scoped<R>(db: Queryable, fn: (db: Queryable, scope: Scope) => Promise<R>, op?: ChangeOp, opts: { unscoped?: boolean } = {}): Promise<R> {
+    const result = await this.inScope(db, this.open(op, opts), fn);
+    if (op) await this.changed(db);
+    return result;
+  }
+
+  /** The call's scope and the settings its statements run under (nothing is run yet). */
+  private open(op?: ChangeOp, opts: { unscoped?: boolean } = {}): { scope: Scope; settings: Map<string, string> } {
     const call: CrudCall = { ctx: requestContext(), op, unscoped: opts.unscoped === true };
     const parts: CallScope[] = [];
     for (const e of this.spec.extensions ?? []) {
@@ -131,6 +138,12 @@ export class CrudRepository<T extends Row = Row> {
     };
     const settings = new Map<string, string>();
     for (const p of parts) for (const [name, value] of p.settings ?? []) settings.set(name, value);
+    return { scope, settings };
+  }
+
+  /** Run `fn` under an opened call: in a transaction that first sets its settings, when it has any (or records changes). */
+  private async inScope<R>(db: Queryable, opened: { scope: Scope; settings: Map<string, string> }, fn: (db: Queryable, scope: Scope) => Promise<R>): Promise<R> {
+    const { scope, settings } = opened;
     if (settings.size === 0 && !scope.capturing) return fn(db, scope);
     const run = async (tx: Queryable) => {
       if (settings.size) {
@@ -141,6 +154,27 @@ export class CrudRepository<T extends Row = Row> {
       return fn(tx, scope);
     };
     return db === this.db ? this.db.transaction(run) : run(db);
+  }
+
+  /**
+   * A read through the extensions that answer reads (a cache), when it runs outside any
+   * transaction: `key` is the statements, their parameters and settings; `load` runs them.
+   * Inside a transaction a read sees that transaction's own changes, so it always runs.
+   */
+  private read<R>(db: Queryable, key: readonly unknown[], load: () => Promise<R>): Promise<R> {
+    if (db !== this.db) return load();
+    let run = load;
+    for (const e of this.spec.extensions ?? []) {
+      if (!e.read) continue;
+      const inner = run;
+      run = () => e.read!(key, inner);
+    }
+    return run();
+  }
+
+  /** Tell the extensions that follow changes, once the change is committed (see afterCommit). */
+  private async changed(db: Queryable): Promise<void> {
+    for (const e of this.spec.extensions ?? []) if (e.committed) await afterCommit(db, () => e.committed!());
   }
 
   /**
@@ -247,33 +281,38 @@ export class CrudRepository<T extends Row = Row> {
   async list(query: Record<string, unknown>, db: Queryable = this.db): Promise<ListResult<T>> {
     const base = this.withDeleted(query.withDeleted) ? [] : this.notDeleted();
     const plan = planList(this.spec, query, base);
-    return this.scoped(db, async (q, scope) => {
-      const params = [...plan.params];
-      const where = [...plan.where, ...scope.where(binder(params), 'read')];
-      const countParams = [...plan.countParams];
-      const countWhere = [...plan.countWhere, ...scope.where(binder(countParams), 'read')];
-      const bind = binder(params);
-      const ctidCol = plan.ctid ? `, tableoid::oid::text || ':' || ctid::text AS "__ctid"` : '';
-      const sql =
-        `SELECT ${this.selectList}${ctidCol} FROM ${this.spec.table}${whereClause(where)}` +
-        ` ORDER BY ${orderBy(plan)} LIMIT ${bind(plan.limit + 1)} OFFSET ${bind(plan.offset)}`;
-      const rows = (await q.query(sql, params)).rows as Row[];
-      const more = rows.length > plan.limit;
-      if (more) rows.pop();
-      const meta: ListMeta = { limit: plan.limit, countMode: plan.count };
-      if (query.cursor === undefined) meta.offset = plan.offset;
-      if (more && this.spec.tieBreaker !== 'none') {
-        const last = rows[rows.length - 1];
-        const values = plan.sort.map((k) => {
-          const v = last[k.field.property];
-          return v === null || v === undefined ? null : typeof v === 'object' ? JSON.stringify(v) : String(v);
-        });
-        if (plan.ctid) values.push(String(last.__ctid));
-        meta.nextCursor = encodeCursor(plan.sortSignature, values);
-      }
-      if (plan.count !== 'none') meta.count = await this.count(plan.count, countWhere, countParams, q);
-      return { data: rows.map((r) => this.toApi(r)), meta };
-    });
+    const opened = this.open();
+    const params = [...plan.params];
+    const where = [...plan.where, ...opened.scope.where(binder(params), 'read')];
+    const countParams = [...plan.countParams];
+    const countWhere = [...plan.countWhere, ...opened.scope.where(binder(countParams), 'read')];
+    const bind = binder(params);
+    const ctidCol = plan.ctid ? `, tableoid::oid::text || ':' || ctid::text AS "__ctid"` : '';
+    const sql =
+      `SELECT ${this.selectList}${ctidCol} FROM ${this.spec.table}${whereClause(where)}` +
+      ` ORDER BY ${orderBy(plan)} LIMIT ${bind(plan.limit + 1)} OFFSET ${bind(plan.offset)}`;
+    const counted = plan.count !== 'none';
+    const key = ['list', sql, params, counted ? [plan.count, countWhere, countParams] : null, [...opened.settings], query.cursor === undefined];
+    return this.read(db, key, () =>
+      this.inScope(db, opened, async (q) => {
+        const rows = (await q.query(sql, params)).rows as Row[];
+        const more = rows.length > plan.limit;
+        if (more) rows.pop();
+        const meta: ListMeta = { limit: plan.limit, countMode: plan.count };
+        if (query.cursor === undefined) meta.offset = plan.offset;
+        if (more && this.spec.tieBreaker !== 'none') {
+          const last = rows[rows.length - 1];
+          const values = plan.sort.map((k) => {
+            const v = last[k.field.property];
+            return v === null || v === undefined ? null : typeof v === 'object' ? JSON.stringify(v) : String(v);
+          });
+          if (plan.ctid) values.push(String(last.__ctid));
+          meta.nextCursor = encodeCursor(plan.sortSignature, values);
+        }
+        if (counted) meta.count = await this.count(plan.count, countWhere, countParams, q);
+        return { data: rows.map((r) => this.toApi(r)), meta };
+      }),
+    );
   }
 
   private async count(mode: CountMode, where: string[], params: unknown[], db: Queryable): Promise<number> {
@@ -288,14 +327,18 @@ export class CrudRepository<T extends Row = Row> {
   }
 
   async get(key: KeyValues, options: { withDeleted?: boolean } = {}, db: Queryable = this.db): Promise<T> {
-    return this.scoped(db, async (q, scope) => {
-      const params: unknown[] = [];
-      const bind = binder(params);
-      const conds = [this.keyWhere(key, bind), ...scope.where(bind, 'read'), ...(options.withDeleted ? [] : this.notDeleted())];
-      const r = await q.query(`SELECT ${this.selectList} FROM ${this.spec.table} WHERE ${conds.join(' AND ')}`, params);
-      if (r.rows.length === 0) throw new NotFoundException(`${this.spec.name} not found`);
-      return this.toApi(r.rows[0] as Row);
-    });
+    const opened = this.open();
+    const params: unknown[] = [];
+    const bind = binder(params);
+    const conds = [this.keyWhere(key, bind), ...opened.scope.where(bind, 'read'), ...(options.withDeleted ? [] : this.notDeleted())];
+    const sql = `SELECT ${this.selectList} FROM ${this.spec.table} WHERE ${conds.join(' AND ')}`;
+    return this.read(db, ['get', sql, params, [...opened.settings]], () =>
+      this.inScope(db, opened, async (q) => {
+        const r = await q.query(sql, params);
+        if (r.rows.length === 0) throw new NotFoundException(`${this.spec.name} not found`);
+        return this.toApi(r.rows[0] as Row);
+      }),
+    );
   }
 
   private writableEntries(dto: object): [FieldSpec, unknown][] {

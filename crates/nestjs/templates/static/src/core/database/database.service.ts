@@ -19,6 +19,19 @@ export interface Queryable {
   query(text: string, values?: unknown[]): Promise<pg.QueryResult>;
 }
 
+const commitHooks = new WeakMap<Queryable, (() => Promise<void>)[]>();
+
+/**
+ * Run `fn` once what `q` did is committed: after the COMMIT of the transaction `q` is in (before
+ * DatabaseService.transaction returns), or at once when `q` is not in a transaction of that
+ * service (its statements commit as they run). Nothing runs when the transaction rolls back.
+ */
+export async function afterCommit(q: Queryable, fn: () => Promise<void>): Promise<void> {
+  const hooks = commitHooks.get(q);
+  if (hooks) hooks.push(fn);
+  else await fn();
+}
+
 /** The connection pool. Every statement is parameterized; see core/crud for how SQL is built. */
 @Injectable()
 export class DatabaseService implements OnModuleInit, OnApplicationShutdown {
@@ -91,17 +104,23 @@ export class DatabaseService implements OnModuleInit, OnApplicationShutdown {
   /** Run `fn` in one transaction: committed if it resolves, rolled back if it throws. */
   async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    const hooks: (() => Promise<void>)[] = [];
+    commitHooks.set(client, hooks);
+    let result: T;
     try {
       await client.query('BEGIN');
-      const result = await fn(client);
+      result = await fn(client);
       await client.query('COMMIT');
-      return result;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
+      commitHooks.delete(client);
       client.release();
     }
+    // The change is committed: a failing hook is logged, never the caller's error.
+    for (const hook of hooks) await hook().catch((e: unknown) => this.logger.error(`after commit: ${e instanceof Error ? e.message : String(e)}`));
+    return result;
   }
 
   /** A transaction for work the app does on its own behalf, with the system settings set. */

@@ -14,6 +14,8 @@ export interface RequestContext {
   correlationId?: string;
   /** The request's headers, for features that read their own (e.g. a reason for a change). */
   headers?: Readonly<Record<string, string | string[] | undefined>>;
+  /** Headers the answer gets (set by code below the controller, e.g. a read cache's `x-cache`). */
+  replyHeaders?: Record<string, string>;
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();
