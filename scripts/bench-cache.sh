@@ -37,7 +37,7 @@ APP_URL=$(echo "$DB_URL" | sed "s#://[^@]*@#://${DB}_app@#")
 boot() { # port, extra env...
   local port=$1
   shift
-  (cd "$WORK/api" && env DATABASE_URL="$APP_URL" PORT="$port" HOST=127.0.0.1 RATE_LIMIT_PER_MINUTE=0 DB_POOL_MAX=20 \
+  (cd "$WORK/api" && exec env DATABASE_URL="$APP_URL" PORT="$port" HOST=127.0.0.1 RATE_LIMIT_PER_MINUTE=0 DB_POOL_MAX=20 \
     AUTH_JWT_SECRET=bench-secret-0123456789-0123456789-abcdef AUTH_ENCRYPTION_KEY=bench-key-0123456789-0123456789-abcdef \
     REDIS_PREFIX="ng-bench-$$:" "$@" node dist/main.js > "$WORK/app-$port.log" 2>&1) &
   PIDS+=($!)

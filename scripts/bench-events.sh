@@ -28,7 +28,7 @@ for f in "$WORK"/api/db/*.sql; do psql "$DB_URL" -q -v ON_ERROR_STOP=1 -f "$f" >
 psql "$DB_URL" -qc "CREATE ROLE ${DB}_app LOGIN NOSUPERUSER NOBYPASSRLS" -c "SELECT nestgen.grant_app_role('${DB}_app')" > /dev/null
 APP_URL=$(echo "$DB_URL" | sed "s#://[^@]*@#://${DB}_app@#")
 PORT=$((20000 + $$ % 10000))
-(cd "$WORK/api" && DATABASE_URL="$APP_URL" PORT=$PORT HOST=127.0.0.1 EVENT_PROCESSORS=off RATE_LIMIT_PER_MINUTE=0 DB_POOL_MAX=20 node dist/main.js > "$WORK/app.log" 2>&1) &
+(cd "$WORK/api" && DATABASE_URL="$APP_URL" PORT=$PORT HOST=127.0.0.1 EVENT_PROCESSORS=off RATE_LIMIT_PER_MINUTE=0 DB_POOL_MAX=20 exec node dist/main.js > "$WORK/app.log" 2>&1) &
 APP_PID=$!
 for _ in $(seq 60); do grep -q "listening on" "$WORK/app.log" 2> /dev/null && break; sleep 0.5; done
 echo "node $(node --version), $(psql "$ADMIN_URL" -qAtc 'SHOW server_version'), $(nproc) cores"

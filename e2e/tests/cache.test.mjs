@@ -211,6 +211,45 @@ test('two tenants asking the same question never see each other’s cached answe
   for (let i = 0; i < 2; i++) assert.equal((await at(BASE, 'GET', `/v1/projects/${bRow}`, tok.A)).status, 404);
 });
 
+test('a corrupt cached answer is read as a miss, never an error', async () => {
+  const path = '/v1/projects?sort=-name&limit=3';
+  const good = await warm('A', path);
+  const redis = new Redis(process.env.REDIS_URL);
+  let n = 0;
+  for await (const keys of redis.scanStream({ match: `${process.env.REDIS_PREFIX}cache:*:d:*`, count: 1000 })) {
+    for (const k of keys) {
+      await redis.set(k, '{"data":', 'KEEPTTL');
+      n++;
+    }
+  }
+  redis.disconnect();
+  assert.ok(n > 0, 'cached answers found in Redis');
+  const r = await read('A', path);
+  assert.equal(r.cache, 'miss');
+  assert.equal(r.text, good.text);
+  assert.equal((await read('A', path)).cache, 'hit', 'stored again');
+});
+
+test('a listener that stops hearing is replaced: a change in SQL is not missed for more than a few heartbeats', async () => {
+  const p = expectStatus(await at(BASE, 'POST', '/v1/projects', tok.A, { name: 'before the stall' }), 201, 'create').body.data;
+  const path = `/v1/projects/${p.id}`;
+  await warm('A', path);
+  // Freeze the server processes of every instance's change listener: their connections stay
+  // open but hear nothing (what a half-open connection or a stalled server looks like).
+  const pids = (await sql.query("SELECT pid FROM pg_stat_activity WHERE application_name = 'nest-api-cache'")).rows.map((r) => r.pid);
+  assert.ok(pids.length >= 2, `listeners found: ${pids.length}`);
+  for (const pid of pids) process.kill(pid, 'SIGSTOP');
+  try {
+    await sql.query("UPDATE projects SET name = 'changed during the stall' WHERE id = $1", [p.id]);
+    const started = performance.now();
+    await soon('the change seen', async () => (await read('A', path)).body.data.name === 'changed during the stall', 4000);
+    console.log(`# change made while the listener was stalled seen after ${Math.round(performance.now() - started)} ms (heartbeat 1000 ms)`);
+  } finally {
+    for (const pid of pids) process.kill(pid, 'SIGCONT');
+  }
+  await soon('served from the cache again', async () => (await read('A', path)).cache === 'hit', 15_000);
+});
+
 test('Redis paused or stopped: reads still answer 200, and nothing stale is served once it is back', async () => {
   const p = expectStatus(await at(OWN, 'POST', '/v1/projects', tok.A, { name: 'own redis' }), 201, 'create').body.data;
   const path = `/v1/projects/${p.id}`;

@@ -1239,7 +1239,13 @@ fn cached_reads_stay_fresh_after_every_write() {
     node_test_env(
         (&base, &db.url),
         &["cache.test.mjs"],
-        &[("BASE_URL_2", &base2), ("BASE_URL_OWN", &base3), ("OWN_REDIS_PORT", &own_port)],
+        &[
+            ("BASE_URL_2", &base2),
+            ("BASE_URL_OWN", &base3),
+            ("OWN_REDIS_PORT", &own_port),
+            ("REDIS_URL", &redis),
+            ("REDIS_PREFIX", &prefix),
+        ],
     );
     let _ = std::fs::remove_dir_all(&tmp);
 }

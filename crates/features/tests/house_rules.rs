@@ -235,7 +235,9 @@ fn the_core_names_no_feature() {
             let word = |at: usize| {
                 let before =
                     code[..at].chars().next_back().is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '-'));
-                let after = code[at + n.len()..].chars().next().is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+                // `cache-control` is HTTP, not the `cache` feature.
+                let after =
+                    code[at + n.len()..].chars().next().is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '-'));
                 n.ends_with('/') || (before && after)
             };
             if code.match_indices(n.as_str()).any(|(at, _)| word(at)) {

@@ -431,6 +431,18 @@ impl Contribute for Cache {
             if read.client_max_age > 0 {
                 parts.push(format!("maxAge: {}", read.client_max_age));
             }
+            // What selects the caller's rows, for caches that reuse an answer: the token, and
+            // the organization header where rows are a tenant's.
+            let mut vary = Vec::new();
+            if m.state::<crate::auth::AuthModel>().is_some() {
+                vary.push("'Authorization'");
+            }
+            if m.state::<crate::tenancy::TenancyModel>().is_some_and(|t| t.column_of(&r.qname()).is_some()) {
+                vary.push("'X-Organization-Id'");
+            }
+            if !vary.is_empty() {
+                parts.push(format!("vary: [{}]", vary.join(", ")));
+            }
         }
         if let Some(ch) = c.changes.get(&r.qualified()) {
             parts.push(format!("changes: {}", list(ch)));
@@ -465,11 +477,20 @@ mod tests {
         assert_eq!(ttl("projects").map(|t| t.0), Some(180));
         assert!(ttl("organizations").unwrap().1.contains("cache_ttl"), "{:?}", ttl("organizations"));
         assert!(ttl("users").is_none() && ttl("roles").is_none());
-        // Which memberships a caller sees depends on accepted invitations and verified emails.
+        // The membership policy's other branch (a member's own rows in any organization) never
+        // widens what the app reads: every statement also filters by the caller's organization.
         let members = c.cached(&QualifiedName::new("public", "organization_users")).unwrap();
-        let reads: Vec<String> = members.reads.iter().map(|q| q.to_string()).collect();
-        assert_eq!(reads[0], "public.organization_users");
-        assert!(reads.contains(&"nestgen.member_links".into()) && reads.contains(&"public.users".into()), "{reads:?}");
+        assert_eq!(members.reads, [QualifiedName::new("public", "organization_users")]);
+        // The accounts a tenant's owners read follow its memberships.
+        let m = seed(TENANCY, "[features]\nrbac = true\n[tables.users]\nfeatures = { cache = true }\n");
+        let c = m.state::<CacheModel>().expect("cache state");
+        let users = c.cached(&QualifiedName::new("public", "users")).expect("users cached");
+        let reads: Vec<String> = users.reads.iter().map(|q| q.to_string()).collect();
+        assert_eq!(reads[0], "public.users");
+        assert!(
+            reads.contains(&"nestgen.member_links".into()) && reads.contains(&"public.organization_users".into()),
+            "{reads:?}"
+        );
         assert!(c.watched.contains(&QualifiedName::new("nestgen", "member_links")));
     }
 

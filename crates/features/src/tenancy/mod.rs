@@ -238,12 +238,6 @@ fn resolve(cx: &mut ModelCx) -> Option<TenancyModel> {
         ));
     }
     m.scoped.sort_by(|a, b| a.table.cmp(&b.table));
-    // Which membership rows a caller sees depends on the accepted invitations and on whose
-    // email is verified (db/04-tenancy.sql's policies read both).
-    if let Some(r) = cx.resources.iter_mut().find(|r| r.is(&m.members)) {
-        r.reads_from.insert(QualifiedName::new("nestgen", "member_links"));
-        r.reads_from.insert(QualifiedName::new(&a.schema, &a.table));
-    }
     for r in cx.resources.iter_mut().filter(|r| m.column_of(&r.qname()).is_some()) {
         r.classify(DataClass::Tenant);
         r.app_settings.insert(m.setting.clone());

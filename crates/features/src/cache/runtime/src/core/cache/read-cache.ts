@@ -38,6 +38,8 @@ export interface ReadCacheSpec {
   readonly reads?: readonly string[];
   readonly changes?: readonly string[];
   readonly maxAge?: number;
+  /** Request headers that select what the caller sees (Vary). */
+  readonly vary?: readonly string[];
 }
 
 /** JSON for the key, bigints too. */
@@ -68,11 +70,18 @@ export class ReadCache implements CrudExtension {
         ...ctx.replyHeaders,
         'x-cache': state,
         'cache-control': maxAge > 0 ? `${who}max-age=${maxAge}` : `${who}no-cache`,
+        // Another token or organization is another answer (for caches that reuse it).
+        ...(this.spec.vary?.length ? { vary: this.spec.vary.join(', ') } : {}),
       };
     };
     if (found?.value !== undefined) {
-      headers('hit');
-      return JSON.parse(found.value) as R;
+      try {
+        const value = JSON.parse(found.value) as R;
+        headers('hit');
+        return value;
+      } catch {
+        // Not an answer this app stored: read the database and store over it.
+      }
     }
     const value = await load();
     found?.put(JSON.stringify(value), ttl);
