@@ -3,8 +3,8 @@
 // alternating rounds so both see the same machine. Run by scripts/bench-cache.sh (from e2e/,
 // for its packages), which generates, builds and boots them.
 //   CACHED_URL, UNCACHED_URL, DATABASE_URL (owner), SECONDS_PER_ROUND, CONCURRENCY
-import http from 'node:http';
 import pg from 'pg';
+import { load } from './bench-load.mjs';
 
 const CACHED = process.env.CACHED_URL;
 const UNCACHED = process.env.UNCACHED_URL;
@@ -43,52 +43,20 @@ await sql.query("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM ro
 const token = (await json(CACHED, 'POST', '/auth/login', { email, password: 'bench password 123' })).accessToken;
 await sql.end();
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-
-function get(base, path) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(base + path, { agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve(res.headers['x-cache']) : reject(new Error(`${path}: ${res.statusCode}`))));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** Requests per second for `seconds` at CONCURRENCY, and latency percentiles. */
-async function load(base, pathOf, seconds) {
-  const end = performance.now() + seconds * 1000;
-  const lat = [];
-  const seen = {};
-  let i = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (performance.now() < end) {
-        const t = performance.now();
-        const c = await get(base, pathOf(i++));
-        lat.push(performance.now() - t);
-        seen[c] = (seen[c] ?? 0) + 1;
-      }
-    }),
-  );
-  lat.sort((a, b) => a - b);
-  const q = (p) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))].toFixed(1);
-  return { rps: lat.length / seconds, p50: q(0.5), p99: q(0.99), seen };
-}
-
 const cases = [
   ['GET /v1/projects/:id (1,000 hot rows)', (i) => `/v1/projects/${ids[i % HOT]}`],
   ['GET /v1/projects?status=eq.active&limit=20', () => '/v1/projects?status=eq.active&limit=20'],
 ];
+const headers = { authorization: `Bearer ${token}` };
+const run = (base, pathOf, seconds) => load(base, (i) => ({ path: pathOf(i), headers }), { seconds, concurrency: CONCURRENCY });
 for (const [label, pathOf] of cases) {
   // Warm both (JIT, pools, and the cache's entries).
-  await load(CACHED, pathOf, 2);
-  await load(UNCACHED, pathOf, 2);
+  await run(CACHED, pathOf, 2);
+  await run(UNCACHED, pathOf, 2);
   const rounds = { cached: [], uncached: [] };
   for (let round = 0; round < 2; round++) {
-    rounds.cached.push(await load(CACHED, pathOf, SECONDS));
-    rounds.uncached.push(await load(UNCACHED, pathOf, SECONDS));
+    rounds.cached.push(await run(CACHED, pathOf, SECONDS));
+    rounds.uncached.push(await run(UNCACHED, pathOf, SECONDS));
   }
   console.log(`\n${label}, ${CONCURRENCY} concurrent, ${SECONDS} s per round, alternated:`);
   for (let r = 0; r < 2; r++) {
@@ -100,4 +68,3 @@ for (const [label, pathOf] of cases) {
     );
   }
 }
-agent.destroy();
