@@ -24,7 +24,8 @@ const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 214748
 const cases = [
   ['list 20 rows', () => ({ path: '/items?limit=20' })],
   ['list filtered by status', () => ({ path: '/items?status=eq.archived&limit=20' })],
-  ['get by id (random)', () => ({ path: `/items/${lo + Math.floor(random() * span)}` })],
+  // Every 50th row is soft-deleted (404): asked for its neighbour instead.
+  ['get by id (random)', () => ({ path: `/items/${((n) => (n % 50 === 0 ? n + 1 : n))(lo + Math.floor(random() * (span - 1)))}` })],
   ['create', (i) => ({ method: 'POST', path: '/items', body: { name: `bench ${i}`, status: 'draft', price: '9.99' } }), 201],
 ];
 

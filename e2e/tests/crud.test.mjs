@@ -353,3 +353,25 @@ test('OpenAPI documents what the routes do', async () => {
   assert.ok(doc.paths['/users/{id}'].delete.responses['204']);
   assert.ok(doc.paths['/users/{id}'].get.responses['404']);
 });
+
+test('statements stay prepared across a schema change that alters a result type', async () => {
+  // Parameterized statements run as named prepared statements on each pooled connection; a
+  // column whose type changes under them (DDL while the app runs) makes PostgreSQL refuse them
+  // ("cached plan must not change result type"): the app runs such a statement again unnamed.
+  const org = expectStatus(await call('POST', '/v1/organizations', { name: 'Prepared', slug: 'prepared' }), 201, 'org').body.data;
+  const p = expectStatus(await call('POST', '/v1/projects', { organizationId: org.id, name: 'Kept', description: 'same text' }), 201, 'project').body.data;
+  const path = `/v1/projects/${p.id}`;
+  const list = `/v1/projects?organizationId=eq.${org.id}`;
+  // On every connection of the pool (10 by default): the statements are prepared there.
+  await Promise.all(Array.from({ length: 30 }, () => call('GET', path)));
+  await Promise.all(Array.from({ length: 30 }, () => call('GET', list)));
+  await sql.query('ALTER TABLE projects ALTER COLUMN description TYPE varchar(2000)');
+  try {
+    const after = await Promise.all(Array.from({ length: 30 }, () => call('GET', path)));
+    for (const r of after) assert.equal(expectStatus(r, 200, 'get after the type change').body.data.description, 'same text');
+    const lists = await Promise.all(Array.from({ length: 30 }, () => call('GET', list)));
+    for (const r of lists) assert.deepEqual(expectStatus(r, 200, 'list after the type change').body.data.map((x) => x.id), [p.id]);
+  } finally {
+    await sql.query('ALTER TABLE projects ALTER COLUMN description TYPE text');
+  }
+});

@@ -39,7 +39,6 @@ const fn dev(name: &'static str, version: &'static str) -> Package {
 /// ([`Contribute::packages`]); every project lists all of them, so the one lockfile below fits
 /// every project: `npm ci` installs the tested tree, never floating transitive versions.
 pub const CORE_PACKAGES: &[Package] = &[
-    pkg("@fastify/helmet", "13.2.0"),
     pkg("@fastify/static", "10.1.11"),
     pkg("@nestjs/common", "12.5.1"),
     pkg("@nestjs/core", "12.5.1"),

@@ -7,6 +7,8 @@ export interface AppConfig {
   /** How long a request waits for a free connection before it gets 503. */
   poolTimeoutMs: number;
   statementTimeoutMs: number;
+  /** Distinct statement texts run as named prepared statements (0: none; for poolers that cannot keep them). */
+  preparedStatements: number;
   bodyLimitBytes: number;
   /** Fastify's trustProxy: false, a hop count, or addresses/CIDRs of the proxies. */
   trustProxy: boolean | string[] | ((address: string, hop: number) => boolean);
@@ -63,6 +65,7 @@ export function loadConfig(): AppConfig {
     bodyLimitBytes: envInt('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     trustProxy: trustProxy(process.env.TRUST_PROXY),
     statementTimeoutMs: envInt('DB_STATEMENT_TIMEOUT_MS', 15000, 0, 3_600_000),
+    preparedStatements: envInt('DB_PREPARED_STATEMENTS', 200, 0, 10_000),
     logFormat,
     corsOrigin: process.env.CORS_ORIGIN || undefined,
     // API docs are on in development and off in production unless asked for.

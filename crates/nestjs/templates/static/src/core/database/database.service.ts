@@ -22,6 +22,49 @@ export interface Queryable {
 const commitHooks = new WeakMap<Queryable, (() => Promise<void>)[]>();
 
 /**
+ * Statement names by SQL text (process-wide, so one text has one name on every connection), for
+ * the first DB_PREPARED_STATEMENTS distinct texts; null: a text never to name again.
+ */
+const statementNames = new Map<string, string | null>();
+
+/**
+ * Parameterized statements run as named prepared statements: each connection parses (and,
+ * after a few runs, plans) a text once instead of on every call. Texts past the limit (list
+ * queries with unusual filter shapes) run unnamed, so neither the app nor the server keeps an
+ * unbounded set. A statement whose result type changed under it (DDL while the app runs) is run
+ * again unnamed, and its text is never named again.
+ */
+function nameStatements(client: pg.PoolClient, limit: number): void {
+  type Query = (...args: unknown[]) => unknown;
+  const query = client.query.bind(client) as Query;
+  const retired = (e: { code?: string; message?: string } | null | undefined) =>
+    e?.code === '0A000' && /cached plan must not change result type/.test(e.message ?? '');
+  // pg-pool's own query() calls it with a callback; repositories with promises.
+  (client as unknown as { query: Query }).query = (text: unknown, values?: unknown, cb?: unknown) => {
+    if (typeof text !== 'string' || !Array.isArray(values)) return query(text, values, cb);
+    let name = statementNames.get(text);
+    if (name === undefined && statementNames.size < limit) {
+      name = `ng${statementNames.size + 1}`;
+      statementNames.set(text, name);
+    }
+    if (!name) return query(text, values, cb);
+    const config = { name, text, values };
+    if (typeof cb === 'function') {
+      return query(config, (err: { code?: string; message?: string } | null, res: unknown) => {
+        if (!retired(err)) return (cb as (e: unknown, r: unknown) => void)(err, res);
+        statementNames.set(text, null);
+        query(text, values, cb);
+      });
+    }
+    return (query(config) as Promise<pg.QueryResult>).catch((e: { code?: string; message?: string }) => {
+      if (!retired(e)) throw e;
+      statementNames.set(text, null);
+      return query(text, values);
+    });
+  };
+}
+
+/**
  * Run `fn` once what `q` did is committed: after the COMMIT of the transaction `q` is in (before
  * DatabaseService.transaction returns), or at once when `q` is not in a transaction of that
  * service (its statements commit as they run). Nothing runs when the transaction rolls back.
@@ -55,6 +98,7 @@ export class DatabaseService implements OnModuleInit, OnApplicationShutdown {
     // query in flight fails with the same error and the request answers 503.
     this.pool.on('connect', (client) => {
       client.on('error', (err) => this.logger.warn(`connection lost: ${err.message}`));
+      if (config.preparedStatements > 0) nameStatements(client, config.preparedStatements);
     });
   }
 
