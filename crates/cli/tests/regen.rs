@@ -258,6 +258,38 @@ fn bad_schema_and_injected_failure_leave_the_tree_intact() {
     assert_eq!(p.snapshot(), before, "write failure: previous tree intact, no staging left");
 }
 
+/// A new project is written beside `--out` and renamed into place whole: a failure or a kill
+/// leaves no folder there (and no half-written one), and the next run starts clean.
+#[test]
+fn a_new_project_appears_whole_or_not_at_all() {
+    let p = Project::new("fresh", V1);
+    let listing = || -> Vec<String> {
+        let mut v: Vec<String> =
+            std::fs::read_dir(&p.root).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+        v.sort();
+        v
+    };
+    let o = p.generate_env(&[], &[("NEST_GENERATOR_FAULT", "stage:5")]);
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(listing(), ["schema.sql"], "a failed write leaves nothing beside the schema");
+    let o = p.generate_env(&[], &[("NEST_GENERATOR_FAULT", "abort-after-stage:3")]);
+    assert!(o.status.code().is_none(), "killed by a signal");
+    assert!(!p.api.exists(), "a kill leaves no project folder");
+    // Into an empty folder the user made: the same, and the next run finishes and cleans up.
+    std::fs::create_dir_all(&p.api).unwrap();
+    p.ok(&[]);
+    assert_eq!(listing(), ["api", "schema.sql"], "the leftover of the killed run is gone");
+    let reference = Project::new("fresh-ref", V1);
+    reference.ok(&[]);
+    assert_eq!(p.snapshot(), reference.snapshot(), "the same tree as an uninterrupted run");
+    // A non-empty folder that is not a project is still refused.
+    let q = Project::new("fresh-busy", V1);
+    std::fs::create_dir_all(&q.api).unwrap();
+    std::fs::write(q.api.join("notes.txt"), "mine").unwrap();
+    assert_ne!(q.generate(&[]).status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(q.api.join("notes.txt")).unwrap(), "mine");
+}
+
 #[test]
 fn a_kill_between_moves_leaves_whole_files_and_the_next_run_finishes() {
     let p = Project::new("kill", V1);

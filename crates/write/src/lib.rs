@@ -205,17 +205,32 @@ fn io(p: &Path) -> impl FnOnce(std::io::Error) -> WriteError + '_ {
 
 /// Refuse paths with `..`, absolute paths, and existing symlinks on the way.
 fn safe_join(root: &Path, rel: &str) -> Result<PathBuf, WriteError> {
+    safe_join_in(root, rel, &mut std::collections::HashSet::new())
+}
+
+/// `safe_join`, remembering in `real` the folders already found not to be symlinks (a project
+/// has thousands of files in a few hundred folders). Past a component that does not exist,
+/// nothing below it can be a symlink.
+fn safe_join_in(root: &Path, rel: &str, real: &mut std::collections::HashSet<PathBuf>) -> Result<PathBuf, WriteError> {
     let rp = Path::new(rel);
     if rp.is_absolute() || rp.components().any(|c| !matches!(c, Component::Normal(_))) {
         return Err(WriteError::UnsafePath(rel.to_string()));
     }
     let mut cur = root.to_path_buf();
-    for c in rp.components() {
+    let mut checking = true;
+    let last = rp.components().count();
+    for (i, c) in rp.components().enumerate() {
         cur.push(c);
-        if let Ok(m) = std::fs::symlink_metadata(&cur)
-            && m.file_type().is_symlink()
-        {
-            return Err(WriteError::UnsafePath(rel.to_string()));
+        if !checking || real.contains(&cur) {
+            continue;
+        }
+        match std::fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => return Err(WriteError::UnsafePath(rel.to_string())),
+            Ok(_) if i + 1 < last => {
+                real.insert(cur.clone());
+            }
+            Ok(_) => {}
+            Err(_) => checking = false,
         }
     }
     Ok(cur)
@@ -380,6 +395,88 @@ pub struct Options {
     pub dry_run: bool,
 }
 
+/// A new project's tree, staged in full beside `out` (`.<name>.nest-generator-<pid>`, the same
+/// file system) and renamed to `out`; `out` may exist only as an empty folder.
+fn write_fresh(out: &Path, plan: &[Planned], manifest_extra: &Manifest) -> Result<(), WriteError> {
+    let name = out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "out".into());
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(io(&parent))?;
+    // Left by a run that was killed: nothing of it was ever at `out`.
+    if let Ok(entries) = std::fs::read_dir(&parent) {
+        let prefix = format!(".{name}.nest-generator-");
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    let tmp = parent.join(format!(".{name}.nest-generator-{}", std::process::id()));
+    let result = (|| -> Result<(), WriteError> {
+        let dirs: std::collections::BTreeSet<PathBuf> =
+            plan.iter().filter_map(|p| tmp.join(&p.path).parent().map(Path::to_path_buf)).collect();
+        for d in dirs.iter().chain([tmp.join(STATE_DIR)].iter()) {
+            std::fs::create_dir_all(d).map_err(io(d))?;
+        }
+        let writes: Vec<(PathBuf, &str)> =
+            plan.iter().filter_map(|p| p.content.as_deref().map(|c| (tmp.join(&p.path), c))).collect();
+        let counter = std::sync::atomic::AtomicUsize::new(0);
+        in_parallel(&writes, |(path, content)| {
+            fault("stage", counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst))?;
+            std::fs::write(path, content).map_err(io(path))
+        })?;
+        let (bases, manifest) = state_of(plan, &Manifest::default(), &BTreeMap::new(), manifest_extra);
+        std::fs::write(tmp.join(STATE_DIR).join(BASE), bases).map_err(io(&tmp))?;
+        std::fs::write(tmp.join(STATE_DIR).join(MANIFEST), manifest).map_err(io(&tmp))?;
+        if out.exists() {
+            // An empty folder (checked by the caller).
+            std::fs::remove_dir(out).map_err(io(out))?;
+        }
+        std::fs::rename(&tmp, out).map_err(io(out))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    result
+}
+
+/// The state files of a generation (merge bases, manifest), as text.
+fn state_of(
+    plan: &[Planned],
+    prev: &Manifest,
+    old_bases: &BTreeMap<String, String>,
+    manifest_extra: &Manifest,
+) -> (String, String) {
+    let mut manifest = Manifest { version: 1, ..manifest_extra.clone() };
+    for p in plan {
+        match (&p.entry, p.action) {
+            (Some(e), _) => {
+                manifest.files.insert(p.path.clone(), e.clone());
+            }
+            (None, Action::KeptEditedOrphan) => {
+                if let Some(e) = prev.files.get(&p.path) {
+                    manifest.files.insert(p.path.clone(), e.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut bases: BTreeMap<&str, &str> =
+        plan.iter().filter_map(|p| p.base.as_deref().map(|b| (p.path.as_str(), b))).collect();
+    // An edited file that is no longer generated keeps its base for later merges.
+    for p in plan.iter().filter(|p| p.action == Action::KeptEditedOrphan) {
+        if let Some(b) = old_bases.get(&p.path) {
+            bases.insert(p.path.as_str(), b.as_str());
+        }
+    }
+    (
+        serde_json::to_string(&bases).expect("bases serialize"),
+        serde_json::to_string_pretty(&manifest).expect("manifest serializes") + "\n",
+    )
+}
+
 /// Plan and (unless dry run) apply `tree` to `out`. `manifest_extra` carries tables and source.
 pub fn write(
     out: &Path,
@@ -389,6 +486,7 @@ pub fn write(
 ) -> Result<(Report, Vec<FileDiff>), WriteError> {
     let recovered = !opts.dry_run && recover(out)?;
     let previous = read_manifest(out)?;
+    let previous_is_none = previous.is_none();
     if previous.is_none() && out.exists() && !opts.force {
         let non_empty = std::fs::read_dir(out).map_err(io(out))?.next().is_some();
         if non_empty {
@@ -398,9 +496,11 @@ pub fn write(
     let prev = previous.unwrap_or_default();
     let old_bases = read_bases(out)?;
     let mut plan: Vec<Planned> = Vec::new();
+    let out_exists = out.exists();
+    let mut real = std::collections::HashSet::new();
     for (path, file) in tree {
-        let target = safe_join(out, path)?;
-        let disk = read_opt(&target)?;
+        let target = safe_join_in(out, path, &mut real)?;
+        let disk = if out_exists { read_opt(&target)? } else { None };
         let owner = if file.ownership == Ownership::UserOwned { Owner::User } else { Owner::Generated };
         let entry = Entry { hash: hash(&file.content), ownership: owner };
         let (action, content) = match (owner, &disk) {
@@ -454,11 +554,22 @@ pub fn write(
         .iter()
         .filter(|p| p.content.is_some() || p.action == Action::Delete)
         .map(|p| {
-            let old = read_opt(&out.join(&p.path)).ok().flatten().unwrap_or_default();
+            let old = if out_exists {
+                read_opt(&out.join(&p.path)).ok().flatten().unwrap_or_default()
+            } else {
+                String::new()
+            };
             FileDiff { path: p.path.clone(), old, new: p.content.clone().unwrap_or_default() }
         })
         .collect();
     if opts.dry_run {
+        return Ok((report, diffs));
+    }
+    // A new project: the whole tree is written beside it and renamed into place at once (one
+    // rename instead of one per file; a failure or a kill leaves no folder at `out`).
+    let empty = std::fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(true);
+    if previous_is_none && !recovered && empty && plan.iter().all(|p| p.action == Action::Create) {
+        write_fresh(out, &plan, manifest_extra)?;
         return Ok((report, diffs));
     }
 
@@ -477,36 +588,12 @@ pub fn write(
             fault("stage", counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst))?;
             std::fs::write(staged, content).map_err(io(staged))
         })?;
-        let mut manifest = Manifest { version: 1, ..manifest_extra.clone() };
-        for p in &plan {
-            match (&p.entry, p.action) {
-                (Some(e), _) => {
-                    manifest.files.insert(p.path.clone(), e.clone());
-                }
-                (None, Action::KeptEditedOrphan) => {
-                    if let Some(e) = prev.files.get(&p.path) {
-                        manifest.files.insert(p.path.clone(), e.clone());
-                    }
-                }
-                _ => {}
-            }
-        }
-        let mut bases: BTreeMap<&str, &str> =
-            plan.iter().filter_map(|p| p.base.as_deref().map(|b| (p.path.as_str(), b))).collect();
-        // An edited file that is no longer generated keeps its base for later merges.
-        for p in plan.iter().filter(|p| p.action == Action::KeptEditedOrphan) {
-            if let Some(b) = old_bases.get(&p.path) {
-                bases.insert(p.path.as_str(), b.as_str());
-            }
-        }
         let mut moves: Vec<(String, String)> =
             writes.iter().map(|(from, _, to)| (from.to_string_lossy().to_string(), to.clone())).collect();
         // State files are rewritten only when they change (an unchanged run touches nothing);
         // the manifest goes last: it says the tree is complete.
-        let state = [
-            (BASE, serde_json::to_string(&bases).expect("bases serialize")),
-            (MANIFEST, serde_json::to_string_pretty(&manifest).expect("manifest serializes") + "\n"),
-        ];
+        let (bases, manifest) = state_of(&plan, &prev, &old_bases, manifest_extra);
+        let state = [(BASE, bases), (MANIFEST, manifest)];
         for (name, text) in state {
             if read_opt(&out.join(STATE_DIR).join(name))?.as_deref() == Some(text.as_str()) {
                 continue;
