@@ -1,7 +1,8 @@
 // The generated app against a hand-written node:http + pg server (bench-raw-server.mjs) on the
 // same table and database (issue 18), in one run: each endpoint measured on both, alternately,
 // ROUNDS times, ratios taken within a round. Run by scripts/bench-http.sh.
-//   RAW_URL, APP_URL, DATABASE_URL (owner), ROWS, SECONDS_PER_ROUND, CONCURRENCY, ROUNDS
+//   RAW_URL, APP_URL, DATABASE_URL (owner), SECONDS_PER_ROUND, CONCURRENCY, ROUNDS; for the
+//   tenant-scoped case TENANT_APP_URL and TENANT_DATABASE_URL (owner)
 import pg from 'pg';
 import { load } from './bench-load.mjs';
 
@@ -21,28 +22,63 @@ console.log(`items: ${rows[0].n} rows`);
 let seed = 42;
 const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
 
+/** A signed-in owner of the first organization of the tenant database (its app registers them). */
+async function tenantToken() {
+  const base = process.env.TENANT_APP_URL;
+  const db = new pg.Client({ connectionString: process.env.TENANT_DATABASE_URL });
+  await db.connect();
+  const json = async (path, body) => {
+    const r = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (r.status >= 300) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+    return r.json();
+  };
+  const email = 'bench@bench.io';
+  const user = (await json('/auth/register', { email, password: 'bench password 123', name: 'bench' })).data;
+  await db.query('UPDATE users SET email_verified_at = now() WHERE id = $1', [user.id]);
+  const org = (await db.query("SELECT id FROM organizations WHERE slug = 'bench-1'")).rows[0].id;
+  const m = (await db.query("INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, $2, 'bench', 'owner') RETURNING id", [org, email])).rows[0].id;
+  await db.query('INSERT INTO nestgen.member_links (member_id, user_id) VALUES ($1, $2)', [m, user.id]);
+  await db.query("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE slug = 'admin'", [user.id]);
+  const n = (await db.query('SELECT count(*)::int AS n FROM projects WHERE organization_id = $1', [org])).rows[0].n;
+  await db.end();
+  console.log(`tenant database: the owner's organization holds ${n} projects`);
+  return (await json('/auth/login', { email, password: 'bench password 123' })).accessToken;
+}
+
+const same = (f) => () => f;
 const cases = [
   ['list 20 rows', () => ({ path: '/items?limit=20' })],
   ['list filtered by status', () => ({ path: '/items?status=eq.archived&limit=20' })],
   // Every 50th row is soft-deleted (404): asked for its neighbour instead.
   ['get by id (random)', () => ({ path: `/items/${((n) => (n % 50 === 0 ? n + 1 : n))(lo + Math.floor(random() * (span - 1)))}` })],
   ['create', (i) => ({ method: 'POST', path: '/items', body: { name: `bench ${i}`, status: 'draft', price: '9.99' } }), 201],
-];
+].map(([label, request, status]) => [label, same(request), status]);
+if (process.env.TENANT_APP_URL) {
+  const headers = { authorization: `Bearer ${await tenantToken()}` };
+  // The same question to each: the generated app's route, the raw server's hand-written one.
+  cases.push([
+    'tenant-scoped list (RLS, signed in)',
+    (base) => (base === RAW ? () => ({ path: '/tenant/projects?limit=20', headers }) : () => ({ path: '/v1/projects?limit=20', headers })),
+    200,
+  ]);
+}
 
 const table = [];
-for (const [label, request, status = 200] of cases) {
+for (const [label, requestFor, status = 200] of cases) {
   const opts = { seconds: SECONDS, concurrency: CONCURRENCY, status };
-  await load(RAW, request, { ...opts, seconds: 2 });
-  await load(APP, request, { ...opts, seconds: 2 });
+  const tenant = label.startsWith('tenant');
+  const app = tenant ? process.env.TENANT_APP_URL : APP;
+  await load(RAW, requestFor(RAW), { ...opts, seconds: 2 });
+  await load(app, requestFor(app), { ...opts, seconds: 2 });
   for (let round = 1; round <= ROUNDS; round++) {
     // Alternate which goes first.
-    const first = round % 2 ? [RAW, APP] : [APP, RAW];
+    const first = round % 2 ? [RAW, app] : [app, RAW];
     const r = {};
-    for (const base of first) r[base] = await load(base, request, opts);
+    for (const base of first) r[base] = await load(base, requestFor(base), opts);
     const raw = r[RAW];
-    const app = r[APP];
+    const gen = r[app];
     table.push(
-      `| ${label} | ${round} | ${Math.round(raw.rps)} (p50 ${raw.p50}, p99 ${raw.p99}) | ${Math.round(app.rps)} (p50 ${app.p50}, p99 ${app.p99}) | ${Math.round((100 * app.rps) / raw.rps)} % |`,
+      `| ${label} | ${round} | ${Math.round(raw.rps)} (p50 ${raw.p50}, p99 ${raw.p99}) | ${Math.round(gen.rps)} (p50 ${gen.p50}, p99 ${gen.p99}) | ${Math.round((100 * gen.rps) / raw.rps)} % |`,
     );
     console.log(table[table.length - 1]);
   }
