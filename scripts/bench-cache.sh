@@ -13,10 +13,7 @@ REDIS_URL=${NEST_TEST_REDIS_URL:-redis://127.0.0.1:6379}
 scripts/ensure-redis.sh > /dev/null
 source scripts/bench-lib.sh
 API="$BENCH_WORK/api"
-bench_project "$API" --schema fixtures/seed/02-rbac.sql --schema fixtures/seed/01-multi-tenancy.sql \
-  --schema fixtures/seed/01b-multi-tenancy-metadata.sql users --features.auth=true --features.rbac=true
-bench_generate_in "$API" organizations organization_users projects --features.rbac=true
-bench_build "$API"
+bench_tenancy_project "$API"
 bench_db "ng_bench_cache_$$" "$API"
 P1=$((20000 + $$ % 10000))
 P2=$((P1 + 1))

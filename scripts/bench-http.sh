@@ -31,10 +31,7 @@ psql "$ITEMS_DB_URL" -q -c "INSERT INTO items (status, name, price, created_at)
 
 # The tenant-scoped project and its database.
 TENANT="$BENCH_WORK/tenant"
-bench_project "$TENANT" --schema fixtures/seed/02-rbac.sql --schema fixtures/seed/01-multi-tenancy.sql \
-  --schema fixtures/seed/01b-multi-tenancy-metadata.sql users --features.auth=true --features.rbac=true
-bench_generate_in "$TENANT" organizations organization_users projects --features.rbac=true
-bench_build "$TENANT"
+bench_tenancy_project "$TENANT"
 bench_db "ng_bench_tenant_$$" "$TENANT"
 psql "$BENCH_DB_URL" -q -c "INSERT INTO organizations (name, slug) SELECT 'Bench ' || g, 'bench-' || g FROM generate_series(1, 10) g" \
   -c "INSERT INTO projects (organization_id, name, status)

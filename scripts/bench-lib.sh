@@ -1,6 +1,8 @@
 # Shared by the bench scripts (source it after `cd` to the repository root): throwaway
 # databases and generated projects, removed on exit.
 #   bench_project DIR GENERATE-ARGS...   generate into DIR (then build it); more with bench_generate_in
+#   bench_tenancy_project DIR            the seed's tenancy scenario (sign-in, RBAC, tenant-scoped
+#                                        organizations, members, projects), built
 #   bench_db NAME PROJECT                a database NAME loaded with PROJECT/db/*.sql as the owner and
 #                                        an app role NAME_app; sets BENCH_DB_URL and BENCH_APP_URL
 #   bench_start LOG CMD...               start CMD in the background (killed on exit)
@@ -36,6 +38,13 @@ bench_generate_in() { # DIR ARGS...: `generate ARGS` inside the project
 
 bench_build() {
   (cd "$1" && ./node_modules/.bin/tsc -p tsconfig.json)
+}
+
+bench_tenancy_project() {
+  bench_project "$1" --schema fixtures/seed/02-rbac.sql --schema fixtures/seed/01-multi-tenancy.sql \
+    --schema fixtures/seed/01b-multi-tenancy-metadata.sql users --features.auth=true --features.rbac=true
+  bench_generate_in "$1" organizations organization_users projects --features.rbac=true
+  bench_build "$1"
 }
 
 bench_db() {
