@@ -41,6 +41,7 @@ export interface Invitation {
 export class TenancyService implements TenantResolver {
   private readonly cache = new Map<string, { at: number; role: string | null; member: boolean }>();
   private readonly ttlMs = cacheTtl();
+  private readonly statuses = new Map<string, { at: number; value: { status: string | null } | undefined }>();
   private readonly suspended = suspendedMode();
 
   private readonly logger = new Logger('Tenancy');
@@ -121,14 +122,31 @@ export class TenancyService implements TenantResolver {
     if (input.roles?.length && !cross && !(m.role && input.roles.includes(m.role))) {
       throw new ForbiddenException(`only ${input.roles.join(' or ')} members of the organization may do this`);
     }
-    const { rows } = await this.db.query<{ status: string | null }>(TENANCY.tenantStatusSql, [tenant]);
-    if (rows.length === 0) throw new ForbiddenException('that organization does not exist');
-    const status = rows[0].status;
+    const read = input.method === 'GET' || input.method === 'HEAD';
+    const found = await this.statusOf(tenant, read && this.suspended === 'readonly');
+    if (!found) throw new ForbiddenException('that organization does not exist');
+    const status = found.status;
     if (status !== null && status !== TENANCY.activeStatus) {
       if (this.suspended === 'locked') throw new ForbiddenException(`the organization is ${status}`);
       if (input.method !== 'GET' && input.method !== 'HEAD') throw new ForbiddenException(`the organization is ${status}: read-only`);
     }
     return { tenant, role: cross ? null : m.role };
+  }
+
+  /**
+   * The organization's status (undefined: it does not exist). A change always reads it, so a
+   * suspension applies to the next write at once; a read, which a suspension in readonly mode
+   * allows anyway, may use the answer of the last TENANT_CACHE_TTL_MS (as memberships do): a
+   * deleted organization stops being readable within that time.
+   */
+  private async statusOf(tenant: string, cached: boolean): Promise<{ status: string | null } | undefined> {
+    const hit = cached ? this.statuses.get(tenant) : undefined;
+    if (hit && Date.now() - hit.at < this.ttlMs) return hit.value;
+    const { rows } = await this.db.query<{ status: string | null }>(TENANCY.tenantStatusSql, [tenant]);
+    const value = rows[0] ? { status: rows[0].status } : undefined;
+    if (this.statuses.size >= 10_000) this.statuses.clear();
+    this.statuses.set(tenant, { at: Date.now(), value });
+    return value;
   }
 
   async defaultTenant(userId: string): Promise<string | undefined> {
