@@ -9,29 +9,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 INGEST_ROWS=${1:-1000000}
 QUERY_ROWS=${2:-10000000}
-ADMIN_URL=${NEST_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-WORK=$(mktemp -d)
-DB="ng_bench_series_$$"
-APP_PID=
-cleanup() {
-  [ -n "$APP_PID" ] && kill "$APP_PID" 2> /dev/null || true
-  psql "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "DROP ROLE IF EXISTS ${DB}_app" > /dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-cargo build --release -q -p nest-generator
-target/release/nest-generator generate --schema fixtures/seed/05-time-series.sql --all --out "$WORK/api" > /dev/null 2>&1
-(cd e2e && [ -d node_modules ] || npm ci --ignore-scripts --no-audit --no-fund > /dev/null)
-ln -s "$PWD/e2e/node_modules" "$WORK/api/node_modules"
-(cd "$WORK/api" && ./node_modules/.bin/tsc -p tsconfig.json)
-psql "$ADMIN_URL" -qc "CREATE DATABASE $DB" > /dev/null
-DB_URL="${ADMIN_URL%/*}/$DB"
-for f in "$WORK"/api/db/*.sql; do psql "$DB_URL" -q -v ON_ERROR_STOP=1 -f "$f" > /dev/null 2>&1; done
-psql "$DB_URL" -qc "CREATE ROLE ${DB}_app LOGIN NOSUPERUSER NOBYPASSRLS" -c "SELECT nestgen.grant_app_role('${DB}_app')" > /dev/null
-APP_URL=$(echo "$DB_URL" | sed "s#://[^@]*@#://${DB}_app@#")
+source scripts/bench-lib.sh
+API="$BENCH_WORK/api"
+bench_project "$API" --schema fixtures/seed/05-time-series.sql --all
+bench_build "$API"
+bench_db "ng_bench_series_$$" "$API"
 PORT=$((20000 + $$ % 10000))
-(cd "$WORK/api" && DATABASE_URL="$APP_URL" PORT=$PORT HOST=127.0.0.1 TS_MAINTENANCE=off RATE_LIMIT_PER_MINUTE=0 exec node dist/main.js > "$WORK/app.log" 2>&1) &
-APP_PID=$!
-for _ in $(seq 60); do grep -q "listening on" "$WORK/app.log" 2> /dev/null && break; sleep 0.5; done
+bench_start "$BENCH_WORK/app.log" env -C "$API" DATABASE_URL="$BENCH_APP_URL" PORT=$PORT HOST=127.0.0.1 TS_MAINTENANCE=off \
+  RATE_LIMIT_PER_MINUTE=0 node dist/main.js
+APP_PID=${BENCH_PIDS[-1]}
+bench_wait_listening "$BENCH_WORK/app.log"
 echo "node $(node --version), $(psql "$ADMIN_URL" -qAtc 'SHOW server_version'), $(nproc) cores"
-(cd e2e && BASE_URL="http://127.0.0.1:$PORT" DATABASE_URL="$DB_URL" APP_PID=$APP_PID INGEST_ROWS=$INGEST_ROWS QUERY_ROWS=$QUERY_ROWS node bench-timeseries.mjs)
+(cd e2e && BASE_URL="http://127.0.0.1:$PORT" DATABASE_URL="$BENCH_DB_URL" APP_PID=$APP_PID INGEST_ROWS=$INGEST_ROWS QUERY_ROWS=$QUERY_ROWS node bench-timeseries.mjs)
