@@ -487,16 +487,14 @@ pub fn write(
     let recovered = !opts.dry_run && recover(out)?;
     let previous = read_manifest(out)?;
     let previous_is_none = previous.is_none();
-    if previous.is_none() && out.exists() && !opts.force {
-        let non_empty = std::fs::read_dir(out).map_err(io(out))?.next().is_some();
-        if non_empty {
-            return Err(WriteError::NotAProject(out.to_path_buf()));
-        }
+    let out_exists = out.exists();
+    let empty = !out_exists || std::fs::read_dir(out).map_err(io(out))?.next().is_none();
+    if previous_is_none && !empty && !opts.force {
+        return Err(WriteError::NotAProject(out.to_path_buf()));
     }
     let prev = previous.unwrap_or_default();
     let old_bases = read_bases(out)?;
     let mut plan: Vec<Planned> = Vec::new();
-    let out_exists = out.exists();
     let mut real = std::collections::HashSet::new();
     for (path, file) in tree {
         let target = safe_join_in(out, path, &mut real)?;
@@ -567,7 +565,6 @@ pub fn write(
     }
     // A new project: the whole tree is written beside it and renamed into place at once (one
     // rename instead of one per file; a failure or a kill leaves no folder at `out`).
-    let empty = std::fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(true);
     if previous_is_none && !recovered && empty && plan.iter().all(|p| p.action == Action::Create) {
         write_fresh(out, &plan, manifest_extra)?;
         return Ok((report, diffs));

@@ -161,15 +161,11 @@ export class CrudRepository<T extends Row = Row> {
    * transaction: `key` is the statements, their parameters and settings; `load` runs them.
    * Inside a transaction a read sees that transaction's own changes, so it always runs.
    */
-  private read<R>(db: Queryable, key: readonly unknown[], load: () => Promise<R>): Promise<R> {
-    if (db !== this.db) return load();
-    let run = load;
-    for (const e of this.spec.extensions ?? []) {
-      if (!e.read) continue;
-      const inner = run;
-      run = () => e.read!(key, inner);
-    }
-    return run();
+  private read<R>(db: Queryable, keyOf: () => readonly unknown[], load: () => Promise<R>): Promise<R> {
+    const readers = db === this.db ? (this.spec.extensions ?? []).filter((e) => e.read) : [];
+    if (readers.length === 0) return load();
+    const key = keyOf();
+    return readers.reduce<() => Promise<R>>((inner, e) => () => e.read!(key, inner), load)();
   }
 
   /** Tell the extensions that follow changes, once the change is committed (see afterCommit). */
@@ -292,7 +288,7 @@ export class CrudRepository<T extends Row = Row> {
       `SELECT ${this.selectList}${ctidCol} FROM ${this.spec.table}${whereClause(where)}` +
       ` ORDER BY ${orderBy(plan)} LIMIT ${bind(plan.limit + 1)} OFFSET ${bind(plan.offset)}`;
     const counted = plan.count !== 'none';
-    const key = ['list', sql, params, counted ? [plan.count, countWhere, countParams] : null, [...opened.settings], query.cursor === undefined];
+    const key = () => ['list', sql, params, counted ? [plan.count, countWhere, countParams] : null, [...opened.settings], query.cursor === undefined];
     return this.read(db, key, () =>
       this.inScope(db, opened, async (q) => {
         const rows = (await q.query(sql, params)).rows as Row[];
@@ -332,7 +328,7 @@ export class CrudRepository<T extends Row = Row> {
     const bind = binder(params);
     const conds = [this.keyWhere(key, bind), ...opened.scope.where(bind, 'read'), ...(options.withDeleted ? [] : this.notDeleted())];
     const sql = `SELECT ${this.selectList} FROM ${this.spec.table} WHERE ${conds.join(' AND ')}`;
-    return this.read(db, ['get', sql, params, [...opened.settings]], () =>
+    return this.read(db, () => ['get', sql, params, [...opened.settings]], () =>
       this.inScope(db, opened, async (q) => {
         const r = await q.query(sql, params);
         if (r.rows.length === 0) throw new NotFoundException(`${this.spec.name} not found`);

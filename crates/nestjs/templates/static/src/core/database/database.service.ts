@@ -37,9 +37,6 @@ const statementNames = new Map<string, string | null>();
 function nameStatements(client: pg.PoolClient, limit: number): void {
   type Query = (...args: unknown[]) => unknown;
   const query = client.query.bind(client) as Query;
-  const retired = (e: { code?: string; message?: string } | null | undefined) =>
-    e?.code === '0A000' && /cached plan must not change result type/.test(e.message ?? '');
-  // pg-pool's own query() calls it with a callback; repositories with promises.
   (client as unknown as { query: Query }).query = (text: unknown, values?: unknown, cb?: unknown) => {
     if (typeof text !== 'string' || !Array.isArray(values)) return query(text, values, cb);
     let name = statementNames.get(text);
@@ -48,19 +45,18 @@ function nameStatements(client: pg.PoolClient, limit: number): void {
       statementNames.set(text, name);
     }
     if (!name) return query(text, values, cb);
-    const config = { name, text, values };
-    if (typeof cb === 'function') {
-      return query(config, (err: { code?: string; message?: string } | null, res: unknown) => {
-        if (!retired(err)) return (cb as (e: unknown, r: unknown) => void)(err, res);
-        statementNames.set(text, null);
-        query(text, values, cb);
-      });
-    }
-    return (query(config) as Promise<pg.QueryResult>).catch((e: { code?: string; message?: string }) => {
-      if (!retired(e)) throw e;
+    const run = (query({ name, text, values }) as Promise<pg.QueryResult>).catch((e: { code?: string; message?: string }) => {
+      if (e.code !== '0A000' || !/cached plan must not change result type/.test(e.message ?? '')) throw e;
       statementNames.set(text, null);
-      return query(text, values);
+      return query(text, values) as Promise<pg.QueryResult>;
     });
+    // pg-pool's own query() passes a callback; repositories use the promise.
+    if (typeof cb !== 'function') return run;
+    run.then(
+      (res) => cb(null, res),
+      (err: unknown) => cb(err),
+    );
+    return undefined;
   };
 }
 

@@ -1,3 +1,4 @@
+import { envInt } from '../config.js';
 import { type SigningKey, signingKey } from './jwt.js';
 
 /** Authentication settings, read once at boot from the environment. */
@@ -24,14 +25,6 @@ export interface AuthConfig {
   publicUrl: string | undefined;
 }
 
-function int(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
-  return n;
-}
-
 function secret(name: string, value: string): string {
   if (value.length < 32) {
     throw new Error(`${name} must be at least 32 random characters (e.g. \`openssl rand -base64 48\`)`);
@@ -48,15 +41,15 @@ export function loadAuthConfig(): AuthConfig {
   return {
     jwtKeys: [secret('AUTH_JWT_SECRET', current), ...previous.map((p) => secret('AUTH_JWT_PREVIOUS_SECRETS', p))].map(signingKey),
     issuer: process.env.AUTH_ISSUER || 'nest-api',
-    accessTtlSeconds: int('AUTH_ACCESS_TTL_SECONDS', 900, 10, 86_400),
-    refreshTtlSeconds: int('AUTH_REFRESH_TTL_SECONDS', 30 * 86_400, 60, 365 * 86_400),
-    maxFailedLogins: int('AUTH_MAX_FAILED_LOGINS', 5, 1, 1000),
-    lockMinutes: int('AUTH_LOCK_MINUTES', 15, 1, 100_000),
-    accountLockAfter: int('AUTH_ACCOUNT_LOCK_AFTER', 50, 1, 1_000_000),
-    authPerMinute: int('AUTH_RATE_LIMIT_PER_MINUTE', 30, 1, 1_000_000),
-    accountPerMinute: int('AUTH_ACCOUNT_RATE_LIMIT_PER_MINUTE', 10, 1, 1_000_000),
-    verifyTtlMinutes: int('AUTH_VERIFY_TTL_MINUTES', 24 * 60, 5, 30 * 24 * 60),
-    resetTtlMinutes: int('AUTH_RESET_TTL_MINUTES', 60, 5, 24 * 60),
+    accessTtlSeconds: envInt('AUTH_ACCESS_TTL_SECONDS', 900, 10, 86_400),
+    refreshTtlSeconds: envInt('AUTH_REFRESH_TTL_SECONDS', 30 * 86_400, 60, 365 * 86_400),
+    maxFailedLogins: envInt('AUTH_MAX_FAILED_LOGINS', 5, 1, 1000),
+    lockMinutes: envInt('AUTH_LOCK_MINUTES', 15, 1, 100_000),
+    accountLockAfter: envInt('AUTH_ACCOUNT_LOCK_AFTER', 50, 1, 1_000_000),
+    authPerMinute: envInt('AUTH_RATE_LIMIT_PER_MINUTE', 30, 1, 1_000_000),
+    accountPerMinute: envInt('AUTH_ACCOUNT_RATE_LIMIT_PER_MINUTE', 10, 1, 1_000_000),
+    verifyTtlMinutes: envInt('AUTH_VERIFY_TTL_MINUTES', 24 * 60, 5, 30 * 24 * 60),
+    resetTtlMinutes: envInt('AUTH_RESET_TTL_MINUTES', 60, 5, 24 * 60),
     publicUrl,
   };
 }

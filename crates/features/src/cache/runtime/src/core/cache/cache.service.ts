@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { APP_CONFIG, type AppConfig } from '../config.js';
+import { APP_CONFIG, type AppConfig, envInt } from '../config.js';
 import { DatabaseService } from '../database/database.service.js';
 import { type ReadCacheStore, cacheTables, useReadCacheStore } from './read-cache.js';
 
@@ -23,14 +23,6 @@ for i, k in ipairs(KEYS) do
 end
 local key = ARGV[1] .. ':' .. redis.sha1hex(table.concat(v, ' '))
 return {key, redis.call('GET', key)}`;
-
-function envInt(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-  return n;
-}
 
 /**
  * The read cache (README, "Read cache"): answers of cached resources in Redis, under versions of
