@@ -59,6 +59,10 @@ test('If-Match: the change is made only while the row has the ETag the client re
   const gone = await raw('GET', `/users/${u.id}?withDeleted=true`);
   assert.equal((await raw('POST', `/users/${u.id}/restore`, { headers: { 'if-match': now.headers.get('etag') } })).status, 412, 'the ETag from before the delete');
   assert.equal((await raw('POST', `/users/${u.id}/restore`, { headers: { 'if-match': gone.headers.get('etag') } })).status, 200);
+  // A list of ETags matches when any of them is current (RFC 9110 If-Match).
+  const listed = await raw('GET', `/users/${u.id}`);
+  const either = await raw('PATCH', `/users/${u.id}`, { body: { name: 'Listed' }, headers: { 'if-match': `"not-this-one-0000000000000", ${listed.headers.get('etag')}` } });
+  assert.equal(either.status, 200, either.text);
   // Without If-Match, changes go through as before; `*` matches any existing row.
   expectStatus(await call('PATCH', `/users/${u.id}`, { name: 'Plain' }), 200, 'no precondition');
   assert.equal((await raw('PATCH', `/users/${u.id}`, { body: { name: 'Star' }, headers: { 'if-match': '*' } })).status, 200);
