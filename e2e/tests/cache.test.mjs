@@ -41,11 +41,17 @@ async function read(who, path, base = BASE) {
   return { ...r, cache: r.headers.get('x-cache') };
 }
 
-/** Read twice: the second answer must come from the cache (so a later stale read would show). */
+/**
+ * Read until the answer comes from the cache (so a later stale read would show). Usually the
+ * second read is a hit; but every committed change also sends its table's NOTIFY, which each
+ * instance turns into one more version move a few milliseconds after the change answered
+ * (redundant for the app's own writes, needed for SQL ones). A read stored just before that
+ * move is a miss once more, so a hit is awaited for up to a second, not demanded at once.
+ */
 async function warm(who, path, base = BASE) {
   await read(who, path, base);
-  const r = await read(who, path, base);
-  assert.equal(r.cache, 'hit', `${path} on ${base}: the second read is a hit`);
+  let r;
+  await soon(`${path} on ${base} served from the cache`, async () => (r = await read(who, path, base)).cache === 'hit', 1000);
   return r;
 }
 
@@ -91,9 +97,8 @@ after(async () => {
 
 test('a repeated read comes from the cache, byte for byte, private and revalidated with its ETag', async () => {
   const first = await read('A', '/v1/projects?sort=name');
-  const second = await read('A', '/v1/projects?sort=name');
   assert.equal(first.cache, 'miss');
-  assert.equal(second.cache, 'hit');
+  const second = await warm('A', '/v1/projects?sort=name');
   assert.equal(second.text, first.text, 'the cached answer is the answer');
   assert.equal(second.headers.get('etag'), first.headers.get('etag'));
   assert.equal(second.headers.get('cache-control'), 'private, no-cache');
@@ -191,9 +196,7 @@ test('two tenants asking the same question never see each other’s cached answe
   const path = '/v1/projects?sort=name&limit=100';
   const answers = {};
   for (const o of ['A', 'B']) {
-    await read(o, path);
-    answers[o] = await read(o, path);
-    assert.equal(answers[o].cache, 'hit', `${o}: served from the cache`);
+    answers[o] = await warm(o, path);
     const expected = (await sql.query('SELECT id::text FROM projects WHERE organization_id = $1 AND deleted_at IS NULL ORDER BY id', [org[o]])).rows.map((x) => x.id);
     assert.deepEqual(ids(answers[o]), expected.sort(), `${o} sees exactly its own projects`);
     for (const row of answers[o].body.data) assert.equal(row.organizationId, org[o]);
@@ -227,7 +230,7 @@ test('a corrupt cached answer is read as a miss, never an error', async () => {
   const r = await read('A', path);
   assert.equal(r.cache, 'miss');
   assert.equal(r.text, good.text);
-  assert.equal((await read('A', path)).cache, 'hit', 'stored again');
+  await warm('A', path); // stored again
 });
 
 test('a listener that stops hearing is replaced: a change in SQL is not missed for more than a few heartbeats', async () => {
