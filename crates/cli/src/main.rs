@@ -1,6 +1,7 @@
 //! `nest-generator`: the command line. The only crate that prints.
 
 mod commands;
+mod fingerprint;
 mod input;
 mod render;
 

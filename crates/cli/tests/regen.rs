@@ -160,6 +160,9 @@ fn conflicting_edits_get_markers_and_exit_1() {
     assert!(text.contains("<<<<<<<") && text.contains(">>>>>>>") && text.contains("sortable: false"), "{text}");
     // Everything else was still regenerated.
     assert!(p.read("src/app.module.ts").contains("ReviewsModule"));
+    // A run that left conflicts records no fingerprint: the next one looks at every file again.
+    let again = p.generate(&[]);
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("up to date"));
 }
 
 #[test]
@@ -238,9 +241,78 @@ fn unchanged_input_rewrites_nothing() {
     let times = p.mtimes();
     std::thread::sleep(std::time::Duration::from_millis(20));
     let err = p.ok(&[]);
-    assert!(err.contains(" 0 created, 0 updated, 0 merged"), "{err}");
+    assert!(err.contains("up to date: schema, settings, templates and generator"), "{err}");
     assert_eq!(p.snapshot(), before, "byte-identical");
     assert_eq!(p.mtimes(), times, "modification times unchanged");
+    // The full comparison (--check never takes the shortcut) agrees: nothing is stale.
+    let o = p.generate(&["--check"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("up to date: "));
+    // So does a run from inside the project, which finds its schema through its own config.
+    let o = Command::new(BIN).arg("generate").current_dir(&p.api).env_remove("DATABASE_URL").output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("up to date: schema"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(p.mtimes(), times, "modification times unchanged");
+}
+
+/// The up-to-date shortcut is taken only when nothing that decides the output moved: every
+/// input below makes the next run a full one that applies it.
+#[test]
+fn the_up_to_date_check_follows_every_input() {
+    let p = Project::new("uptodate", V1);
+    let full = |err: &str| !err.contains("up to date");
+    p.ok(&[]);
+    assert!(!full(&p.ok(&[])), "nothing changed");
+    // An edit the user made stays (the shortcut writes nothing, as a full run would not).
+    let controller = p.read(CONTROLLER) + "// user: kept\n";
+    p.write(CONTROLLER, &controller);
+    assert!(!full(&p.ok(&[])));
+    assert_eq!(p.read(CONTROLLER), controller);
+    // A generated file deleted by hand comes back.
+    std::fs::remove_file(p.path(RESOURCE)).unwrap();
+    let err = p.ok(&[]);
+    assert!(err.contains(" 1 created"), "{err}");
+    assert!(p.read(RESOURCE).contains("'pages'"));
+    assert!(!full(&p.ok(&[])));
+    // The schema's bytes.
+    p.set_schema(&V1.replace("pages integer", "pages bigint"));
+    let err = p.ok(&[]);
+    assert!(full(&err) && err.contains(" updated"), "{err}");
+    assert!(!full(&p.ok(&[])));
+    // A flag on the command line.
+    assert!(full(&p.ok(&["--features.cache=true"])));
+    assert!(p.read(RESOURCE).to_lowercase().contains("cache"), "the flag applied");
+    // The project's settings file.
+    let toml = p.path("nest-generator.toml");
+    let settings = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(&toml, format!("{settings}\n[cache]\nttl = 120\n")).unwrap();
+    let err = p.ok(&[]);
+    assert!(full(&err), "{err}");
+    assert!(p.read(RESOURCE).contains("ttl: 120"), "the setting applied");
+    assert!(!full(&p.ok(&[])));
+    // Template overrides, and their contents.
+    let tpl = p.root.join("tpl/resource");
+    std::fs::create_dir_all(&tpl).unwrap();
+    std::fs::write(
+        tpl.join("service.base.ts.j2"),
+        "// base one\nexport abstract class {{ plural_class }}ServiceBase {}\n",
+    )
+    .unwrap();
+    let tpl_dir = p.root.join("tpl");
+    let with_tpl = ["--templates", tpl_dir.to_str().unwrap()];
+    assert!(full(&p.ok(&with_tpl)));
+    assert!(p.read("src/modules/books/books.service.base.ts").contains("// base one"));
+    assert!(!full(&p.ok(&with_tpl)));
+    std::fs::write(
+        tpl.join("service.base.ts.j2"),
+        "// base two\nexport abstract class {{ plural_class }}ServiceBase {}\n",
+    )
+    .unwrap();
+    assert!(full(&p.ok(&with_tpl)));
+    assert!(p.read("src/modules/books/books.service.base.ts").contains("// base two"));
 }
 
 #[test]

@@ -147,8 +147,7 @@ pub(crate) fn build(input: &Input, namer: &mut Namer) -> Resource {
             .collect();
         for cols in whole_table {
             notes.push(format!(
-                "{}: UNIQUE ({cols}) also counts soft-deleted rows, so their values stay taken (409) until purged; a partial unique index WHERE deleted_at IS NULL frees them",
-                t.name
+                "UNIQUE ({cols}) also counts soft-deleted rows, so their values stay taken (409) until purged; a partial unique index WHERE deleted_at IS NULL frees them"
             ));
         }
     }

@@ -11,7 +11,7 @@
 //!
 //! New content is staged under `.nest-generator/` first and moved into place with renames.
 
-use nest_filetree::{FileTree, Ownership};
+use nest_filetree::{FileTree, GeneratedFile, Ownership};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -54,6 +54,10 @@ pub struct Manifest {
     /// Where the schema came from, for later runs inside the project.
     #[serde(default)]
     pub source: RecordedSource,
+    /// The hash of everything that decided this generation (the CLI's up-to-date check); none
+    /// when the run left conflicts or edited orphans to look at again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 /// Where a project's schema came from and what it covers. On disk:
@@ -190,13 +194,14 @@ pub struct FileDiff {
     pub new: String,
 }
 
-/// A planned change: path, action, new content (None for delete / keep).
-struct Planned {
-    path: String,
+/// A planned change: path, action, new content (None for delete / keep). Borrowed from the
+/// tree where it can be (a project is 20 MB of text; copies of it cost more than the writes).
+struct Planned<'a> {
+    path: &'a str,
     action: Action,
-    content: Option<String>,
+    content: Option<std::borrow::Cow<'a, str>>,
     entry: Option<Entry>,
-    base: Option<String>,
+    base: Option<&'a str>,
 }
 
 fn io(p: &Path) -> impl FnOnce(std::io::Error) -> WriteError + '_ {
@@ -373,6 +378,35 @@ pub fn recover(out: &Path) -> Result<bool, WriteError> {
     Ok(true)
 }
 
+/// `f` over consecutive parts of `items`, one part per core; the results in `items`' order.
+fn map_in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&[T]) -> Result<Vec<R>, WriteError> + Sync,
+) -> Result<Vec<R>, WriteError> {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
+    let chunk = items.len().div_ceil(threads).max(1);
+    let parts: Vec<Result<Vec<R>, WriteError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = items.chunks(chunk).map(|part| scope.spawn(|| f(part))).collect();
+        handles.into_iter().map(|h| h.join().expect("planning thread")).collect()
+    });
+    let mut all = Vec::with_capacity(items.len());
+    for p in parts {
+        all.extend(p?);
+    }
+    Ok(all)
+}
+
+/// A generation was interrupted at `out`: its journal is there to finish, or its staging to
+/// clear.
+pub fn interrupted(out: &Path) -> bool {
+    let state = out.join(STATE_DIR);
+    state.join(JOURNAL).exists()
+        || state.join(JOURNAL_TMP).exists()
+        || std::fs::read_dir(&state)
+            .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with("staging-")))
+            .unwrap_or(false)
+}
+
 /// Run `f` over `items` on two threads (file system calls dominate; the machine has two cores).
 fn in_parallel<T: Sync>(items: &[T], f: impl Fn(&T) -> Result<(), WriteError> + Sync) -> Result<(), WriteError> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
@@ -416,12 +450,12 @@ fn write_fresh(out: &Path, plan: &[Planned], manifest_extra: &Manifest) -> Resul
     let tmp = parent.join(format!(".{name}.nest-generator-{}", std::process::id()));
     let result = (|| -> Result<(), WriteError> {
         let dirs: std::collections::BTreeSet<PathBuf> =
-            plan.iter().filter_map(|p| tmp.join(&p.path).parent().map(Path::to_path_buf)).collect();
+            plan.iter().filter_map(|p| tmp.join(p.path).parent().map(Path::to_path_buf)).collect();
         for d in dirs.iter().chain([tmp.join(STATE_DIR)].iter()) {
             std::fs::create_dir_all(d).map_err(io(d))?;
         }
         let writes: Vec<(PathBuf, &str)> =
-            plan.iter().filter_map(|p| p.content.as_deref().map(|c| (tmp.join(&p.path), c))).collect();
+            plan.iter().filter_map(|p| p.content.as_deref().map(|c| (tmp.join(p.path), c))).collect();
         let counter = std::sync::atomic::AtomicUsize::new(0);
         in_parallel(&writes, |(path, content)| {
             fault("stage", counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst))?;
@@ -450,25 +484,27 @@ fn state_of(
     manifest_extra: &Manifest,
 ) -> (String, String) {
     let mut manifest = Manifest { version: 1, ..manifest_extra.clone() };
+    if plan.iter().any(|p| matches!(p.action, Action::Conflict | Action::KeptEditedOrphan)) {
+        manifest.fingerprint = None;
+    }
     for p in plan {
         match (&p.entry, p.action) {
             (Some(e), _) => {
-                manifest.files.insert(p.path.clone(), e.clone());
+                manifest.files.insert(p.path.to_string(), e.clone());
             }
             (None, Action::KeptEditedOrphan) => {
-                if let Some(e) = prev.files.get(&p.path) {
-                    manifest.files.insert(p.path.clone(), e.clone());
+                if let Some(e) = prev.files.get(p.path) {
+                    manifest.files.insert(p.path.to_string(), e.clone());
                 }
             }
             _ => {}
         }
     }
-    let mut bases: BTreeMap<&str, &str> =
-        plan.iter().filter_map(|p| p.base.as_deref().map(|b| (p.path.as_str(), b))).collect();
+    let mut bases: BTreeMap<&str, &str> = plan.iter().filter_map(|p| p.base.map(|b| (p.path, b))).collect();
     // An edited file that is no longer generated keeps its base for later merges.
     for p in plan.iter().filter(|p| p.action == Action::KeptEditedOrphan) {
-        if let Some(b) = old_bases.get(&p.path) {
-            bases.insert(p.path.as_str(), b.as_str());
+        if let Some(b) = old_bases.get(p.path) {
+            bases.insert(p.path, b.as_str());
         }
     }
     (
@@ -494,34 +530,41 @@ pub fn write(
     }
     let prev = previous.unwrap_or_default();
     let old_bases = read_bases(out)?;
-    let mut plan: Vec<Planned> = Vec::new();
-    let mut real = std::collections::HashSet::new();
-    for (path, file) in tree {
-        let target = safe_join_in(out, path, &mut real)?;
-        let disk = if out_exists { read_opt(&target)? } else { None };
-        let owner = if file.ownership == Ownership::UserOwned { Owner::User } else { Owner::Generated };
-        let entry = Entry { hash: hash(&file.content), ownership: owner };
-        let (action, content) = match (owner, &disk) {
-            (Owner::User, Some(_)) => (Action::KeptUserFile, None),
-            (_, None) => (Action::Create, Some(file.content.clone())),
-            (Owner::Generated, Some(d)) if *d == file.content => (Action::Unchanged, None),
-            (Owner::Generated, Some(d)) => {
-                let untouched = prev.files.get(path).is_some_and(|e| e.hash == hash(d));
-                if untouched {
-                    (Action::Replace, Some(file.content.clone()))
-                } else {
-                    let base = old_bases.get(path).map(String::as_str).unwrap_or("");
-                    match merge3(base, d, &file.content) {
-                        Ok(m) if m == *d => (Action::Unchanged, None),
-                        Ok(m) => (Action::Merged, Some(m)),
-                        Err(c) => (Action::Conflict, Some(c)),
+    // Each file is planned on its own (read what is on disk, hash, compare, merge): spread
+    // over the cores, in the tree's order.
+    let files: Vec<(&String, &GeneratedFile)> = tree.iter().collect();
+    let mut plan: Vec<Planned> = map_in_parallel(&files, |part| {
+        let mut real = std::collections::HashSet::new();
+        part.iter()
+            .map(|&(path, file)| {
+                let target = safe_join_in(out, path, &mut real)?;
+                let disk = if out_exists { read_opt(&target)? } else { None };
+                let owner = if file.ownership == Ownership::UserOwned { Owner::User } else { Owner::Generated };
+                let entry = Entry { hash: hash(&file.content), ownership: owner };
+                let generated = std::borrow::Cow::Borrowed(file.content.as_str());
+                let (action, content) = match (owner, &disk) {
+                    (Owner::User, Some(_)) => (Action::KeptUserFile, None),
+                    (_, None) => (Action::Create, Some(generated)),
+                    (Owner::Generated, Some(d)) if *d == file.content => (Action::Unchanged, None),
+                    (Owner::Generated, Some(d)) => {
+                        let untouched = prev.files.get(path).is_some_and(|e| e.hash == hash(d));
+                        if untouched {
+                            (Action::Replace, Some(generated))
+                        } else {
+                            let base = old_bases.get(path).map(String::as_str).unwrap_or("");
+                            match merge3(base, d, &file.content) {
+                                Ok(m) if m == *d => (Action::Unchanged, None),
+                                Ok(m) => (Action::Merged, Some(m.into())),
+                                Err(c) => (Action::Conflict, Some(c.into())),
+                            }
+                        }
                     }
-                }
-            }
-        };
-        let base = if owner == Owner::Generated { Some(file.content.clone()) } else { None };
-        plan.push(Planned { path: path.clone(), action, content, entry: Some(entry), base });
-    }
+                };
+                let base = (owner == Owner::Generated).then_some(file.content.as_str());
+                Ok(Planned { path: path.as_str(), action, content, entry: Some(entry), base })
+            })
+            .collect()
+    })?;
     // Files no longer generated (a dropped or removed table): deleted if unedited, generated
     // or created-once alike; kept and reported if the user changed them.
     for (path, e) in &prev.files {
@@ -529,40 +572,30 @@ pub fn write(
             continue;
         }
         let target = safe_join(out, path)?;
-        match read_opt(&target)? {
-            Some(d) if hash(&d) == e.hash => plan.push(Planned {
-                path: path.clone(),
-                action: Action::Delete,
-                content: None,
-                entry: None,
-                base: None,
-            }),
-            Some(_) => plan.push(Planned {
-                path: path.clone(),
-                action: Action::KeptEditedOrphan,
-                content: None,
-                entry: None,
-                base: None,
-            }),
-            None => {}
-        }
+        let action = match read_opt(&target)? {
+            Some(d) if hash(&d) == e.hash => Action::Delete,
+            Some(_) => Action::KeptEditedOrphan,
+            None => continue,
+        };
+        plan.push(Planned { path: path.as_str(), action, content: None, entry: None, base: None });
     }
-    let report = Report { actions: plan.iter().map(|p| (p.path.clone(), p.action)).collect(), recovered };
-    let diffs: Vec<FileDiff> = plan
-        .iter()
-        .filter(|p| p.content.is_some() || p.action == Action::Delete)
-        .map(|p| {
-            let old = if out_exists {
-                read_opt(&out.join(&p.path)).ok().flatten().unwrap_or_default()
-            } else {
-                String::new()
-            };
-            FileDiff { path: p.path.clone(), old, new: p.content.clone().unwrap_or_default() }
-        })
-        .collect();
+    let report = Report { actions: plan.iter().map(|p| (p.path.to_string(), p.action)).collect(), recovered };
     if opts.dry_run {
+        let diffs: Vec<FileDiff> = plan
+            .iter()
+            .filter(|p| p.content.is_some() || p.action == Action::Delete)
+            .map(|p| {
+                let old = if out_exists {
+                    read_opt(&out.join(p.path)).ok().flatten().unwrap_or_default()
+                } else {
+                    String::new()
+                };
+                FileDiff { path: p.path.to_string(), old, new: p.content.as_deref().unwrap_or_default().to_string() }
+            })
+            .collect();
         return Ok((report, diffs));
     }
+    let diffs = Vec::new();
     // A new project: the whole tree is written beside it and renamed into place at once (one
     // rename instead of one per file; a failure or a kill leaves no folder at `out`).
     if previous_is_none && !recovered && empty && plan.iter().all(|p| p.action == Action::Create) {
@@ -578,7 +611,7 @@ pub fn write(
         let writes: Vec<(PathBuf, &str, String)> = plan
             .iter()
             .enumerate()
-            .filter_map(|(i, p)| p.content.as_deref().map(|c| (staging.join(format!("f{i}")), c, p.path.clone())))
+            .filter_map(|(i, p)| p.content.as_deref().map(|c| (staging.join(format!("f{i}")), c, p.path.to_string())))
             .collect();
         let counter = std::sync::atomic::AtomicUsize::new(0);
         in_parallel(&writes, |(staged, content, _)| {
@@ -599,7 +632,7 @@ pub fn write(
             std::fs::write(&staged, text).map_err(io(&staged))?;
             moves.push((staged.to_string_lossy().to_string(), format!("{STATE_DIR}/{name}")));
         }
-        let deletes = plan.iter().filter(|p| p.action == Action::Delete).map(|p| p.path.clone()).collect();
+        let deletes = plan.iter().filter(|p| p.action == Action::Delete).map(|p| p.path.to_string()).collect();
         Ok(Journal { staging: staging.to_string_lossy().to_string(), moves, deletes })
     })();
     let journal = match staged {

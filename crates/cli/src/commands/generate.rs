@@ -2,7 +2,7 @@
 
 use super::{Outcome, Stop, tables_arg};
 use crate::input::{self, Source};
-use crate::{EXIT_INPUT, render};
+use crate::{EXIT_INPUT, fingerprint, render};
 use clap::ArgMatches;
 use nest_catalog::Catalog;
 use nest_features::{Generated, Stage};
@@ -115,13 +115,16 @@ fn print_notes(model: &Model) {
             grouped.entry(n.message.as_str()).or_default().push(r.qualified());
         }
     }
+    // One write: thousands of unbuffered lines to a pipe or terminal take a tenth of a second.
+    let mut text = String::new();
     for (note, tables) in grouped {
         if tables.len() <= 3 {
-            eprintln!("note: {}: {note}", tables.join(", "));
+            text.push_str(&format!("note: {}: {note}\n", tables.join(", ")));
         } else {
-            eprintln!("note: {} tables ({}, ...): {note}", tables.len(), tables[..3].join(", "));
+            text.push_str(&format!("note: {} tables ({}, ...): {note}\n", tables.len(), tables[..3].join(", ")));
         }
     }
+    eprint!("{text}");
 }
 
 pub fn generate(m: &ArgMatches, flags: Flags) -> Outcome {
@@ -137,7 +140,42 @@ fn run(m: &ArgMatches, flags: Flags, named: &[String], all: bool, removed: &[Str
     let out = output_dir(m)?;
     let manifest = nest_write::read_manifest(&out).map_err(Stop::input)?.unwrap_or_default();
     let resolved = input::resolve_with(m, Some(&out), recorded_source(&manifest, &out)).map_err(Stop::usage)?;
-    let catalog = input::load(&resolved.source).map_err(Stop::input)?;
+    let config = project_config(&resolved.config, &out);
+    let schema_paths = schema_paths(&resolved.source, &out);
+    let options = GenerateOptions {
+        template_dir: m.get_one::<String>("templates").map(PathBuf::from),
+        schema_setting: schema_paths.as_ref().map(|rels| toml_value(rels)),
+    };
+    // Schema files are read once: hashed for the up-to-date check, then parsed.
+    let sources = match &resolved.source {
+        Source::Offline(paths) => read_sources(paths),
+        Source::Live { .. } => None,
+    };
+    // What decides the output besides the schema's bytes: the merged settings (where the schema
+    // and the project are is not among them: a new project's own nest-generator.toml names
+    // them, and the next run must see the same settings), the arguments, the options.
+    let output_settings = Config { schema: None, database_url: None, out: None, ..config.clone() };
+    let settings =
+        format!("{output_settings:?}\n{flags:?}\n{named:?}\n{all}\n{removed:?}\n{:?}", options.schema_setting);
+    let inputs = sources.as_ref().and_then(|s| fingerprint::inputs(s, &settings, options.template_dir.as_deref()));
+    let plain = !(m.get_flag("check") || m.get_flag("dry-run") || m.get_flag("force"));
+    if plain
+        && removed.is_empty()
+        && let Some(i) = &inputs
+        && fingerprint::up_to_date(&out, &manifest, i)
+    {
+        eprintln!(
+            "{}: up to date: schema, settings, templates and generator are those of the last generation, \
+             and its {} files are in place; nothing written",
+            out.display(),
+            manifest.files.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let catalog = match sources {
+        Some(files) => nest_ddl::parse_sources(&files),
+        None => input::load(&resolved.source).map_err(Stop::input)?,
+    };
     render::diagnostics(&catalog, false);
     if catalog.has_errors() {
         eprintln!("nothing was written: fix the input first");
@@ -151,14 +189,20 @@ fn run(m: &ArgMatches, flags: Flags, named: &[String], all: bool, removed: &[Str
             removed.join(", ")
         )));
     }
-    let schema_paths = schema_paths(&resolved.source, &out);
-    let options = GenerateOptions {
-        template_dir: m.get_one::<String>("templates").map(PathBuf::from),
-        schema_setting: schema_paths.as_ref().map(|rels| toml_value(rels)),
-    };
-    let generated = pipeline(&catalog, &project_config(&resolved.config, &out), &sel, &options)?;
-    let record = manifest_record(&generated.model, &sel, schema_paths);
+    let generated = pipeline(&catalog, &config, &sel, &options)?;
+    let mut record = manifest_record(&generated.model, &sel, schema_paths);
+    record.fingerprint = inputs.map(|i| fingerprint::with_record(&i, &record));
     write(m, &out, &generated.tree, &record, generated.model.resources.len())
+}
+
+/// Every schema file of the offline input, or None when one cannot be read (the reader then
+/// reports it where it is).
+fn read_sources(paths: &[PathBuf]) -> Option<Vec<nest_ddl::SourceFile>> {
+    let mut files = Vec::new();
+    for p in paths {
+        files.extend(nest_ddl::source::load(p).ok()?);
+    }
+    Some(files)
 }
 
 /// The project folder: `--out`, the config's `out`, or the current folder when it is a project.
