@@ -1,5 +1,8 @@
 //! `nest-generator`: the command line. The only crate that prints.
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod commands;
 mod fingerprint;
 mod input;

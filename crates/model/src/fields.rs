@@ -223,6 +223,11 @@ fn kind_of(catalog: &Catalog, t: &SqlType, depth: u8) -> (FieldKind, Vec<String>
 
 /// `col IN ('a', 'b')` (canonical text) → ["a", "b"] when `col` is `column`.
 pub fn in_list(expression: &str, column: &str) -> Option<Vec<String>> {
+    in_list_of(expression).and_then(|(name, values)| (name == column.to_lowercase()).then_some(values))
+}
+
+/// `col IN ('a', 'b')` (canonical text) → (`col` in lower case, ["a", "b"]).
+fn in_list_of(expression: &str) -> Option<(String, Vec<String>)> {
     let e = parse_expr(expression)?;
     let e = match e {
         Expr::Nested(inner) => *inner,
@@ -234,10 +239,8 @@ pub fn in_list(expression: &str, column: &str) -> Option<Vec<String>> {
                 Expr::Identifier(i) => i.value.to_lowercase(),
                 _ => return None,
             };
-            if name != column.to_lowercase() {
-                return None;
-            }
-            list.iter()
+            let values = list
+                .iter()
                 .map(|x| match x {
                     Expr::Value(v) => match &v.value {
                         Value::SingleQuotedString(s) => Some(s.clone()),
@@ -245,7 +248,8 @@ pub fn in_list(expression: &str, column: &str) -> Option<Vec<String>> {
                     },
                     _ => None,
                 })
-                .collect()
+                .collect::<Option<Vec<_>>>()?;
+            Some((name, values))
         }
         _ => None,
     }
@@ -333,6 +337,8 @@ pub(crate) fn build_fields(catalog: &Catalog, t: &Table, tcfg: &TableConfig, not
     // read-only. Other columns it may fill stay required unless marked `readonly` in the config.
     let before_insert =
         t.triggers.iter().find(|g| g.timing == "before" && g.for_each_row && g.events.iter().any(|e| e == "insert"));
+    // The table's `col IN (...)` checks, each parsed once (not once per column).
+    let check_lists: Vec<(String, Vec<String>)> = t.checks.iter().filter_map(|c| in_list_of(&c.expression)).collect();
     for col in &t.columns {
         let cm = catalog.metadata.column(&t.schema, &t.name, &col.name);
         let cc = tcfg.columns.get(&col.name);
@@ -340,10 +346,9 @@ pub(crate) fn build_fields(catalog: &Catalog, t: &Table, tcfg: &TableConfig, not
         let element = col.ty.element();
         let (kind, mut values, domain_nullable) = kind_of(catalog, &element, 0);
         if values.is_empty() && !array {
-            for c in &t.checks {
-                if let Some(v) = in_list(&c.expression, &col.name) {
-                    values = v;
-                }
+            let name = col.name.to_lowercase();
+            for (_, v) in check_lists.iter().filter(|(n, _)| *n == name) {
+                values = v.clone();
             }
         }
         let is_key = pk.contains(&col.name.as_str());

@@ -461,9 +461,22 @@ fn write_fresh(out: &Path, plan: &[Planned], manifest_extra: &Manifest) -> Resul
             fault("stage", counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst))?;
             std::fs::write(path, content).map_err(io(path))
         })?;
-        let (bases, manifest) = state_of(plan, &Manifest::default(), &BTreeMap::new(), manifest_extra);
-        std::fs::write(tmp.join(STATE_DIR).join(BASE), bases).map_err(io(&tmp))?;
-        std::fs::write(tmp.join(STATE_DIR).join(MANIFEST), manifest).map_err(io(&tmp))?;
+        // The merge bases (the whole tree's text again) stream to their file on a thread of
+        // their own while the manifest is made.
+        let no_bases = BTreeMap::new();
+        let (bases, manifest) = state_parts(plan, &Manifest::default(), &no_bases, manifest_extra);
+        let base_path = tmp.join(STATE_DIR).join(BASE);
+        std::thread::scope(|scope| {
+            let bases = scope.spawn(|| -> Result<(), WriteError> {
+                let f = std::fs::File::create(&base_path).map_err(io(&base_path))?;
+                let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+                serde_json::to_writer(&mut w, &bases).map_err(|e| WriteError::Io(base_path.clone(), e.into()))?;
+                std::io::Write::flush(&mut w).map_err(io(&base_path))
+            });
+            let manifest = serde_json::to_string_pretty(&manifest).expect("manifest serializes") + "\n";
+            std::fs::write(tmp.join(STATE_DIR).join(MANIFEST), manifest).map_err(io(&tmp))?;
+            bases.join().expect("bases writer")
+        })?;
         if out.exists() {
             // An empty folder (checked by the caller).
             std::fs::remove_dir(out).map_err(io(out))?;
@@ -483,6 +496,20 @@ fn state_of(
     old_bases: &BTreeMap<String, String>,
     manifest_extra: &Manifest,
 ) -> (String, String) {
+    let (bases, manifest) = state_parts(plan, prev, old_bases, manifest_extra);
+    (
+        serde_json::to_string(&bases).expect("bases serialize"),
+        serde_json::to_string_pretty(&manifest).expect("manifest serializes") + "\n",
+    )
+}
+
+/// The state of a generation: merge bases by path, and the manifest.
+fn state_parts<'a>(
+    plan: &[Planned<'a>],
+    prev: &Manifest,
+    old_bases: &'a BTreeMap<String, String>,
+    manifest_extra: &Manifest,
+) -> (BTreeMap<&'a str, &'a str>, Manifest) {
     let mut manifest = Manifest { version: 1, ..manifest_extra.clone() };
     if plan.iter().any(|p| matches!(p.action, Action::Conflict | Action::KeptEditedOrphan)) {
         manifest.fingerprint = None;
@@ -507,10 +534,7 @@ fn state_of(
             bases.insert(p.path, b.as_str());
         }
     }
-    (
-        serde_json::to_string(&bases).expect("bases serialize"),
-        serde_json::to_string_pretty(&manifest).expect("manifest serializes") + "\n",
-    )
+    (bases, manifest)
 }
 
 /// Plan and (unless dry run) apply `tree` to `out`. `manifest_extra` carries tables and source.
