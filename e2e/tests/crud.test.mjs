@@ -352,6 +352,19 @@ test('OpenAPI documents what the routes do', async () => {
   assert.equal(doc.paths['/users'].post.responses['201'] !== undefined, true);
   assert.ok(doc.paths['/users/{id}'].delete.responses['204']);
   assert.ok(doc.paths['/users/{id}'].get.responses['404']);
+  // Operation ids client generators turn into method names: one per operation, unique, camelCase.
+  const ids = Object.values(doc.paths).flatMap((item) => Object.values(item).map((op) => op.operationId));
+  assert.ok(ids.length > 100, `${ids.length} operations`);
+  for (const id of ids) assert.match(id ?? '', /^[a-z][A-Za-z0-9]*$/, `operation id ${id}`);
+  assert.equal(new Set(ids).size, ids.length, `duplicate operation ids: ${ids.filter((x, i) => ids.indexOf(x) !== i)}`);
+  const id = (path, method) => doc.paths[path][method].operationId;
+  assert.deepEqual(
+    [id('/users', 'get'), id('/users', 'post'), id('/users/bulk', 'post'), id('/users/{id}', 'get'), id('/users/{id}', 'patch'), id('/users/{id}', 'delete'), id('/users/{id}/restore', 'post')],
+    ['listUsers', 'createUser', 'bulkCreateUsers', 'getUser', 'updateUser', 'deleteUser', 'restoreUser'],
+  );
+  assert.equal(id('/v1/organizations', 'get'), 'listOrganizations');
+  assert.ok(doc.paths['/users'].post.summary.startsWith('Create a user'), doc.paths['/users'].post.summary);
+  assert.deepEqual(doc.servers?.map((s) => s.url), ['/']);
 });
 
 test('statements stay prepared across a schema change that alters a result type', async () => {

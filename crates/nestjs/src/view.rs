@@ -96,6 +96,8 @@ pub struct ResourceView {
     pub route: String,
     pub constant: String,
     pub human: String,
+    /// `human` with its article: "an item", "a user".
+    pub a_human: String,
     pub description: String,
     pub table_literal: String,
     pub qualified: String,
@@ -282,6 +284,7 @@ pub fn resource_view(r: &Resource, rc: &ResourceContributions, decorators: &Deco
         route: r.names.route.clone(),
         constant: r.names.constant.clone(),
         human: r.names.human.clone(),
+        a_human: with_article(&r.names.human),
         description: r.description.clone().unwrap_or_default(),
         table_literal: ts::string(&format!("{}.{}", sql::ident_always(&r.schema), sql::ident_always(&r.table))),
         qualified: format!("{}.{}", r.schema, r.table),
@@ -520,5 +523,33 @@ impl AppRoleView {
         schemas.sort();
         schemas.dedup();
         AppRoleView { schemas: schemas.iter().map(|x| sql::string(x)).collect::<Vec<_>>().join(", "), blocks }
+    }
+}
+
+/// "an item", "a user", "an order", "a unit": the article English writes before `noun` (by its
+/// spelling: a, e, i, o and a u not sounded "you" take "an").
+pub fn with_article(noun: &str) -> String {
+    let lower = noun.to_lowercase();
+    let you = ["uni", "use", "usu", "uti", "ura", "uro", "eu"].iter().any(|p| lower.starts_with(p));
+    let an = !you && lower.starts_with(['a', 'e', 'i', 'o', 'u']);
+    format!("{} {noun}", if an { "an" } else { "a" })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn articles() {
+        for (noun, said) in [
+            ("item", "an item"),
+            ("user", "a user"),
+            ("order line", "an order line"),
+            ("unit", "a unit"),
+            ("update", "an update"),
+            ("event", "an event"),
+            ("project", "a project"),
+            ("euro rate", "a euro rate"),
+        ] {
+            assert_eq!(super::with_article(noun), said);
+        }
     }
 }
