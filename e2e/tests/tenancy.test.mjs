@@ -276,3 +276,35 @@ test('tenants:cross given to a user who is not a super-admin lets them name any 
     await sql.query("DELETE FROM user_permissions WHERE user_id = $1", [user.memberA.id]);
   }
 });
+
+test('the access log: one entry per request with its id, the caller, the tenant, status and time; no query string', async () => {
+  const { readFileSync } = await import('node:fs');
+  const id = `tenancy-log-${Date.now()}`;
+  const r = await at(BASE, 'GET', `/v1/projects?name=eq.${encodeURIComponent('secret filter value')}`, undefined, auth(tok.ownerA, { 'x-request-id': id }));
+  assert.equal(r.status, 200);
+  const missing = await at(BASE, 'GET', `/v1/projects/${rows.B.p1.id}`, undefined, auth(tok.ownerA, { 'x-request-id': `${id}-b` }));
+  assert.equal(missing.status, 404);
+  assert.equal(missing.body.requestId, `${id}-b`, 'the error answer names the request');
+  const entries = async (rid) => {
+    for (let i = 0; i < 100; i++) {
+      const found = readFileSync(process.env.APP_LOG, 'utf8').split('\n').filter((l) => l.includes(rid)).map((l) => JSON.parse(l));
+      if (found.some((e) => e.context === 'http')) return found;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.fail(`no access log entry for ${rid}`);
+  };
+  const [ok] = (await entries(id)).filter((e) => e.context === 'http' && e.requestId === id);
+  assert.equal(ok.level, 'info');
+  assert.equal(ok.method, 'GET');
+  assert.equal(ok.path, '/v1/projects', 'the path without its query string');
+  assert.equal(ok.status, 200);
+  assert.equal(typeof ok.ms, 'number');
+  assert.equal(ok.userId, user.ownerA.id);
+  assert.equal(ok.tenant, org.A);
+  assert.match(ok.time, /^\d{4}-\d\d-\d\dT/);
+  const [notFound] = (await entries(`${id}-b`)).filter((e) => e.context === 'http');
+  assert.equal(notFound.status, 404);
+  assert.equal(notFound.requestId, `${id}-b`);
+  assert.ok(!readFileSync(process.env.APP_LOG, 'utf8').includes('secret filter value'), 'filter values stay out of the log');
+  assert.ok(!readFileSync(process.env.APP_LOG, 'utf8').includes('\x1b['), 'no colour codes in a log that is not a terminal');
+});

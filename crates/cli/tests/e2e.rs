@@ -119,6 +119,12 @@ fn boot_with(project: &Path, db_url: Option<&str>, env: &[(&str, &str)]) -> (App
     });
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<String>();
+    // NESTGEN_TEST_LOG=path (tests only): the app's output is also kept in that file, for suites
+    // that check what it logs.
+    let mut log_file = env
+        .iter()
+        .find(|(k, _)| *k == "NESTGEN_TEST_LOG")
+        .map(|(_, v)| std::fs::OpenOptions::new().create(true).append(true).open(v).expect("test log file"));
     std::thread::spawn(move || {
         let mut sent = false;
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -126,6 +132,10 @@ fn boot_with(project: &Path, db_url: Option<&str>, env: &[(&str, &str)]) -> (App
                 let url = url.split_whitespace().next().unwrap_or("").trim_end_matches(['"', ',']).to_string();
                 let _ = tx.send(url);
                 sent = true;
+            }
+            if let Some(f) = log_file.as_mut() {
+                use std::io::Write;
+                let _ = writeln!(f, "{line}");
             }
             eprintln!("[app] {line}");
         }
@@ -442,14 +452,22 @@ fn tenants_are_isolated_by_the_app_and_by_row_level_security() {
     // Memberships cached half a second (the revocation test waits for it); a pool wait long
     // enough for 300 requests at once on a busy machine.
     let common = [("AUTH_JWT_SECRET", secret), key, ("TENANT_CACHE_TTL_MS", "500"), ("DB_POOL_TIMEOUT_MS", "60000")];
-    let (_app, base) = boot_env(&project, &app_url, &common);
+    let log = tmp.join("app.log");
+    let mut logged = common.to_vec();
+    logged.push(("NESTGEN_TEST_LOG", log.to_str().unwrap()));
+    let (_app, base) = boot_env(&project, &app_url, &logged);
     let mut nofilter_env = common.to_vec();
     nofilter_env.push(("NESTGEN_NO_APP_FILTERS", "1"));
     let (_nofilter, base_nofilter) = boot_env(&project, &app_url, &nofilter_env);
     node_test_env(
         (&base, &db.url),
         &["tenancy.test.mjs"],
-        &[("AUTH_JWT_SECRET", secret), ("DATABASE_URL_APP", &app_url), ("BASE_URL_NOFILTER", &base_nofilter)],
+        &[
+            ("AUTH_JWT_SECRET", secret),
+            ("DATABASE_URL_APP", &app_url),
+            ("BASE_URL_NOFILTER", &base_nofilter),
+            ("APP_LOG", log.to_str().unwrap()),
+        ],
     );
     let _ = std::fs::remove_dir_all(&tmp);
 }

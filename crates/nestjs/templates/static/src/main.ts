@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { ConsoleLogger, Logger, ValidationPipe, VersioningType } from '@nestjs/common';
+import { Logger, ValidationPipe, VersioningType } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomUUID } from 'node:crypto';
@@ -10,7 +10,8 @@ import { loadConfig } from './core/config.js';
 import { AllExceptionsFilter } from './core/http/error.filter.js';
 import { etagOf, names } from './core/http/precondition.js';
 import { RateLimiter } from './core/http/rate-limit.js';
-import { requestContext, runWithContext } from './core/http/request-context.js';
+import { type RequestContext, requestContext, runInContext } from './core/http/request-context.js';
+import { AppLogger } from './core/logging/logger.js';
 import { setupOpenApi } from './openapi.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -67,26 +68,48 @@ async function bootstrap(): Promise<void> {
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, {
-    logger: new ConsoleLogger({ json: config.logFormat === 'json' }),
-  });
+  const logger = new AppLogger(config);
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, { logger });
   // One context per request (caller, organization, where from), read by the repositories. A
   // client's X-Correlation-Id (a UUID) ties requests together; otherwise one is made.
   const fastify = app.getHttpAdapter().getInstance();
+  const contexts = new WeakMap<object, RequestContext>();
   fastify.addHook('onRequest', (request, reply, done) => {
     const given = request.headers['x-correlation-id'];
     const correlationId = typeof given === 'string' && UUID.test(given) ? given.toLowerCase() : randomUUID();
     const userAgent = request.headers['user-agent'];
     reply.header('x-request-id', request.id);
     reply.header('x-correlation-id', correlationId);
-    runWithContext(done, {
+    const context: RequestContext = {
       ip: request.ip,
       userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 1000) : undefined,
       requestId: String(request.id),
       correlationId,
       headers: request.headers,
-    });
+    };
+    contexts.set(request, context);
+    runInContext(context, done);
   });
+  // The access log: one entry per answered request, with what its context learned (the caller,
+  // and what features add, e.g. the tenant). The path is logged without its query string
+  // (filter values and tokens stay out of the logs).
+  if (config.accessLog && logger.enabled('info')) {
+    fastify.addHook('onResponse', (request, reply, done) => {
+      const c = contexts.get(request);
+      const path = request.url.split('?', 1)[0];
+      const ms = Math.round(reply.elapsedTime * 10) / 10;
+      runInContext(c ?? {}, () =>
+        logger.write('info', 'http', `${request.method} ${path} ${reply.statusCode} ${ms} ms`, {
+          method: request.method,
+          path,
+          status: reply.statusCode,
+          ms,
+          ip: request.ip,
+        }),
+      );
+      done();
+    });
+  }
   // JSON nested deeper than any table needs is refused before validation walks it (a body
   // thousands of levels deep would exhaust the stack). Streamed bodies are checked as they are read.
   fastify.addHook('preValidation', async (request, reply) => {

@@ -1,3 +1,5 @@
+import { LOG_LEVELS, type LogLevel } from './logging/logger.js';
+
 /** Settings read once at boot from the environment; a bad value stops the app with a clear message. */
 export interface AppConfig {
   databaseUrl: string;
@@ -13,6 +15,10 @@ export interface AppConfig {
   /** Fastify's trustProxy: false, a hop count, or addresses/CIDRs of the proxies. */
   trustProxy: boolean | string[] | ((address: string, hop: number) => boolean);
   logFormat: 'text' | 'json';
+  /** The lowest level written: debug, info (default), warn, error or silent. */
+  logLevel: LogLevel;
+  /** One log entry per request (method, path, status, time, request id, caller). */
+  accessLog: boolean;
   corsOrigin: string | undefined;
   swagger: boolean;
   /** Requests per minute per client address (0: no limit). */
@@ -56,6 +62,14 @@ export function loadConfig(): AppConfig {
   if (logFormat !== 'text' && logFormat !== 'json') {
     throw new Error(`LOG_FORMAT must be "text" or "json", got "${logFormat}"`);
   }
+  const logLevel = (process.env.LOG_LEVEL || 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+  const accessLog = process.env.ACCESS_LOG ?? 'true';
+  if (accessLog !== 'true' && accessLog !== 'false') {
+    throw new Error(`ACCESS_LOG must be "true" or "false", got "${accessLog}"`);
+  }
   return {
     databaseUrl,
     host: process.env.HOST ?? '0.0.0.0',
@@ -67,6 +81,8 @@ export function loadConfig(): AppConfig {
     statementTimeoutMs: envInt('DB_STATEMENT_TIMEOUT_MS', 15000, 0, 3_600_000),
     preparedStatements: envInt('DB_PREPARED_STATEMENTS', 200, 0, 10_000),
     logFormat,
+    logLevel,
+    accessLog: accessLog === 'true',
     corsOrigin: process.env.CORS_ORIGIN || undefined,
     // API docs are on in development and off in production unless asked for.
     swagger: (process.env.SWAGGER ?? (process.env.NODE_ENV === 'production' ? 'false' : 'true')) !== 'false',

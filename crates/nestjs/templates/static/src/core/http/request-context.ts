@@ -16,6 +16,8 @@ export interface RequestContext {
   headers?: Readonly<Record<string, string | string[] | undefined>>;
   /** Headers the answer gets (set by code below the controller, e.g. a read cache's `x-cache`). */
   replyHeaders?: Record<string, string>;
+  /** Fields features add to every log entry of the request (core/logging). */
+  log?: Record<string, string | undefined>;
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();
@@ -23,6 +25,11 @@ const storage = new AsyncLocalStorage<RequestContext>();
 /** Run `fn` with a fresh context (one per HTTP request). */
 export function runWithContext<T>(fn: () => T, initial: RequestContext = {}): T {
   return storage.run({ ...initial }, fn);
+}
+
+/** Run `fn` in `context` itself (not a copy: who holds it sees what the request adds). */
+export function runInContext<T>(context: RequestContext, fn: () => T): T {
+  return storage.run(context, fn);
 }
 
 export function requestContext(): RequestContext | undefined {

@@ -93,6 +93,7 @@ export class AuthGuard implements CanActivate {
         const r = await failClosed('the organization check', () => this.tenancy!.resolve(input));
         ctx.tenant = r.tenant;
         ctx.tenantRole = r.role;
+        ctx.log = { ...ctx.log, tenant: r.tenant };
       } else if (input.claimed !== undefined || input.header !== undefined) {
         // Without a usable organization the route still answers, for the caller's own rows.
         const r = await failClosed('the organization check', () => this.tenancy!.resolve(input)).catch((e: unknown) => {
@@ -101,6 +102,7 @@ export class AuthGuard implements CanActivate {
         });
         ctx.tenant = r?.tenant;
         ctx.tenantRole = r?.role;
+        ctx.log = { ...ctx.log, tenant: r?.tenant };
       }
     }
     return true;

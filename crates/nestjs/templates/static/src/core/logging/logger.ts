@@ -1,0 +1,102 @@
+import type { LoggerService } from '@nestjs/common';
+import pino from 'pino';
+import type { AppConfig } from '../config.js';
+import { requestContext } from '../http/request-context.js';
+
+/** Levels, lowest first; LOG_LEVEL names the lowest one written. */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+type Written = Exclude<LogLevel, 'silent'>;
+
+type Fields = Record<string, unknown>;
+
+/**
+ * The app's one logger: pino's JSON lines (LOG_FORMAT=json) or one plain line per entry
+ * (text; colours only on a terminal). Every entry written while a request is served carries
+ * the request's id, the caller and what features add (`RequestContext.log`, e.g. the tenant).
+ */
+export class AppLogger implements LoggerService {
+  private readonly min: number;
+  private readonly json?: pino.Logger;
+  private readonly colours: boolean;
+
+  constructor(config: Pick<AppConfig, 'logFormat' | 'logLevel'>, private readonly out: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout) {
+    this.min = LOG_LEVELS.indexOf(config.logLevel);
+    this.colours = config.logFormat === 'text' && out.isTTY === true;
+    if (config.logFormat === 'json') {
+      this.json = pino(
+        {
+          level: config.logLevel,
+          base: { pid: process.pid },
+          messageKey: 'message',
+          timestamp: pino.stdTimeFunctions.isoTime,
+          formatters: { level: (label) => ({ level: label }) },
+        },
+        out as pino.DestinationStream,
+      );
+    }
+  }
+
+  /** Whether entries of `level` are written. */
+  enabled(level: Written): boolean {
+    return LOG_LEVELS.indexOf(level) >= this.min;
+  }
+
+  /** Write one entry: `context` names the part of the app, `fields` go beside the message. */
+  write(level: Written, context: string | undefined, message: string, fields: Fields = {}): void {
+    if (!this.enabled(level)) return;
+    const all: Fields = { ...requestFields(), ...fields };
+    if (context) all.context = context;
+    if (this.json) {
+      this.json[level](all, message);
+      return;
+    }
+    const extra = Object.entries(all)
+      .filter(([k, v]) => k !== 'context' && v !== undefined && v !== null && v !== '')
+      .map(([k, v]) => `${k}=${typeof v === 'string' && !/\s/.test(v) ? v : JSON.stringify(v)}`)
+      .join(' ');
+    const tag = level.toUpperCase().padEnd(5);
+    const shown = this.colours ? `${COLOURS[level]}${tag}\x1b[0m` : tag;
+    this.out.write(`${new Date().toISOString()} ${shown} ${context ? `[${context}] ` : ''}${message}${extra ? `  ${extra}` : ''}\n`);
+  }
+
+  // Nest's LoggerService: the context comes last among the optional parameters.
+  log(message: unknown, ...rest: unknown[]): void {
+    this.nest('info', message, rest);
+  }
+  error(message: unknown, ...rest: unknown[]): void {
+    // Nest passes (message, stack?, context?): a context is one line, a stack trace several.
+    const last = rest[rest.length - 1];
+    const context = typeof last === 'string' && !last.includes('\n') ? (rest.pop() as string) : undefined;
+    const stack = (rest.find((r) => typeof r === 'string') as string | undefined) ?? (message instanceof Error ? message.stack : undefined);
+    const text = message instanceof Error ? message.message : typeof message === 'string' ? message : JSON.stringify(message);
+    this.write('error', context, text, stack ? { stack } : {});
+  }
+  warn(message: unknown, ...rest: unknown[]): void {
+    this.nest('warn', message, rest);
+  }
+  debug(message: unknown, ...rest: unknown[]): void {
+    this.nest('debug', message, rest);
+  }
+  verbose(message: unknown, ...rest: unknown[]): void {
+    this.nest('debug', message, rest);
+  }
+  fatal(message: unknown, ...rest: unknown[]): void {
+    this.nest('error', message, rest);
+  }
+
+  private nest(level: Written, message: unknown, rest: unknown[]): void {
+    if (!this.enabled(level)) return;
+    const context = typeof rest[rest.length - 1] === 'string' ? (rest[rest.length - 1] as string) : undefined;
+    this.write(level, context, typeof message === 'string' ? message : message instanceof Error ? message.message : JSON.stringify(message));
+  }
+}
+
+const COLOURS: Record<Written, string> = { debug: '\x1b[90m', info: '\x1b[32m', warn: '\x1b[33m', error: '\x1b[31m' };
+
+/** What the current request puts on its log entries. */
+function requestFields(): Fields {
+  const c = requestContext();
+  if (!c) return {};
+  return { requestId: c.requestId, userId: c.userId, ...c.log };
+}
