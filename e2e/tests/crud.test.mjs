@@ -12,6 +12,7 @@ import {
   uuid,
   walkCursor,
   walkOffset,
+  undocumentedSuccess,
 } from './lib.mjs';
 
 const SECRET_HASH = 'argon2id$never-return-this-hash';
@@ -365,6 +366,7 @@ test('OpenAPI documents what the routes do', async () => {
   assert.equal(id('/v1/organizations', 'get'), 'listOrganizations');
   assert.ok(doc.paths['/users'].post.summary.startsWith('Create a user'), doc.paths['/users'].post.summary);
   assert.deepEqual(doc.servers?.map((s) => s.url), ['/']);
+  assert.deepEqual(undocumentedSuccess(doc), [], 'every operation documents its success answer');
 });
 
 test('statements stay prepared across a schema change that alters a result type', async () => {

@@ -148,3 +148,22 @@ export async function mailToken(to, subject) {
   assert.ok(token, `no token in the message to ${to}: ${body}`);
   return token;
 }
+
+/**
+ * Operations of an OpenAPI document whose success is undocumented: no 2xx/3xx answer at all, or
+ * a 2xx other than 204 without a schema for its body (what client generators cannot type).
+ */
+export function undocumentedSuccess(doc) {
+  const out = [];
+  for (const [path, item] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      const ok = Object.entries(op.responses ?? {}).filter(([status]) => /^[23]\d\d$/.test(status));
+      if (!ok.length) out.push(`${method.toUpperCase()} ${path}: no success answer`);
+      for (const [status, res] of ok) {
+        if (status === '204' || status[0] === '3') continue;
+        if (!Object.values(res.content ?? {}).some((c) => c.schema)) out.push(`${method.toUpperCase()} ${path}: ${status} without a schema`);
+      }
+    }
+  }
+  return out;
+}

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { BASE, call, db, expectError, expectStatus } from './lib.mjs';
+import { BASE, call, db, expectError, expectStatus, undocumentedSuccess } from './lib.mjs';
 
 const NOFILTER = process.env.BASE_URL_NOFILTER;
 const APP_URL = process.env.DATABASE_URL_APP;
@@ -307,4 +307,11 @@ test('the access log: one entry per request with its id, the caller, the tenant,
   assert.equal(notFound.requestId, `${id}-b`);
   assert.ok(!readFileSync(process.env.APP_LOG, 'utf8').includes('secret filter value'), 'filter values stay out of the log');
   assert.ok(!readFileSync(process.env.APP_LOG, 'utf8').includes('\x1b['), 'no colour codes in a log that is not a terminal');
+});
+
+test('OpenAPI: every operation of sign-in, roles and organizations documents its success answer', async () => {
+  const doc = expectStatus(await call('GET', '/docs-json'), 200, 'docs-json').body;
+  assert.ok(doc.paths['/auth/register'] && doc.paths['/auth/organizations'] && doc.paths['/rbac/users/{userId}/permissions']);
+  assert.deepEqual(undocumentedSuccess(doc), []);
+  assert.equal(doc.paths['/auth/register'].post.responses['201'].content['application/json'].schema.$ref, '#/components/schemas/RegisteredDto');
 });

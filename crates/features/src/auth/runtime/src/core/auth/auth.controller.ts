@@ -23,7 +23,9 @@ import {
   EmailTokenDto,
   ForgotPasswordDto,
   LoginDto,
+  MeDto,
   RefreshDto,
+  RegisteredDto,
   ResetPasswordDto,
   TokensDto,
   TwoFactorSetupDto,
@@ -49,10 +51,10 @@ export class AuthController {
   @Post('register')
   @HttpCode(201)
   @ApiOperation({ summary: 'Create an account and sign in; a verification email is sent' })
-  @ApiCreatedResponse({ description: '{ data: user, tokens }' })
+  @ApiCreatedResponse({ type: RegisteredDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'The email is taken' })
   @ApiTooManyRequestsResponse(LIMITED)
-  async register(@Body() dto: RegisterDto, @Req() req: FastifyRequest) {
+  async register(@Body() dto: RegisterDto, @Req() req: FastifyRequest): Promise<RegisteredDto> {
     await this.auth.limitAddress(meta(req));
     const { user, tokens } = await this.auth.register({ ...dto }, meta(req));
     return { data: user, tokens };
@@ -157,8 +159,9 @@ export class AuthController {
   @Get('me')
   @ApiBearerAuth()
   @ApiOperation({ summary: 'The signed-in user, with roles and effective permissions' })
+  @ApiOkResponse({ type: MeDto })
   @ApiUnauthorizedResponse({ type: ErrorResponseDto })
-  async me(@CurrentUser() user: AuthUser) {
+  async me(@CurrentUser() user: AuthUser): Promise<MeDto> {
     const data = await this.auth.me(user.id);
     const access = this.rbac ? await this.rbac.effective(user.id) : undefined;
     return { data, emailVerified: user.emailVerified, ...(access ? { roles: access.roles, permissions: access.permissions } : {}) };

@@ -46,6 +46,28 @@ export class TokensDto {
   expiresIn!: number;
 }
 
+export class RegisteredDto {
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'The new account, as GET on the users resource shows it (no secrets)' })
+  data!: Record<string, unknown>;
+
+  @ApiProperty({ type: TokensDto })
+  tokens!: TokensDto;
+}
+
+export class MeDto {
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'The account, as GET on the users resource shows it (no secrets)' })
+  data!: Record<string, unknown>;
+
+  @ApiProperty()
+  emailVerified!: boolean;
+
+  @ApiPropertyOptional({ type: [String], description: 'Role slugs (with role-based access control)' })
+  roles?: string[];
+
+  @ApiPropertyOptional({ type: [String], description: 'Permission slugs (with role-based access control)' })
+  permissions?: string[];
+}
+
 export class TwoFactorSetupDto {
   @ApiProperty({ description: 'Base32 secret for an authenticator app' })
   secret!: string;

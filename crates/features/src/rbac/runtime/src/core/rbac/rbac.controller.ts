@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, ForbiddenException, Get, HttpCode, NotFoundException, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiExtension, ApiForbiddenResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiExtension, ApiForbiddenResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsBoolean, IsISO8601, IsOptional, IsString, MaxLength } from 'class-validator';
 import { CurrentUser } from '../auth/current-user.decorator.js';
 import type { AuthUser } from '../auth/auth.guard.js';
@@ -7,6 +7,22 @@ import { DatabaseService } from '../database/database.service.js';
 import { RequirePermission } from './permission.decorator.js';
 import { RbacService } from './rbac.service.js';
 import { RBAC } from './rbac.tables.js';
+
+class EffectiveDto {
+  @ApiProperty({ type: [String], description: 'Slugs of the roles the user holds, directly or inherited' })
+  roles!: string[];
+
+  @ApiProperty({ type: [String], description: 'Slugs of every permission the user has' })
+  permissions!: string[];
+
+  @ApiProperty({ description: 'Holds the super-admin role (every permission)' })
+  superAdmin!: boolean;
+}
+
+class EffectiveResponseDto {
+  @ApiProperty({ type: EffectiveDto })
+  data!: EffectiveDto;
+}
 
 class AssignRoleDto {
   @ApiProperty({ description: 'Role id' })
@@ -86,13 +102,15 @@ export class RbacController {
 
   @Get('permissions')
   @ApiOperation({ summary: "A user's roles and effective permissions" })
-  async effective(@Param('userId') userId: string) {
+  @ApiOkResponse({ type: EffectiveResponseDto })
+  async effective(@Param('userId') userId: string): Promise<EffectiveResponseDto> {
     await this.userExists(userId);
     return { data: await this.rbac.effective(userId) };
   }
 
   @Post('roles')
   @HttpCode(204)
+  @ApiNoContentResponse({ description: 'Done' })
   @ApiOperation({ summary: 'Give a user a role (again: changes its expiry)' })
   @ApiForbiddenResponse({ description: 'Requires roles:manage, and every permission the role gives' })
   async assign(@Param('userId') userId: string, @Body() dto: AssignRoleDto, @CurrentUser() by: AuthUser): Promise<void> {
@@ -105,6 +123,7 @@ export class RbacController {
 
   @Delete('roles/:roleId')
   @HttpCode(204)
+  @ApiNoContentResponse({ description: 'Done' })
   @ApiOperation({ summary: 'Take a role from a user' })
   @ApiForbiddenResponse({ description: 'Requires roles:manage, and every permission the role gives' })
   async unassign(@Param('userId') userId: string, @Param('roleId') roleId: string, @CurrentUser() by: AuthUser): Promise<void> {
@@ -116,6 +135,7 @@ export class RbacController {
 
   @Post('permissions')
   @HttpCode(204)
+  @ApiNoContentResponse({ description: 'Done' })
   @ApiOperation({ summary: 'Grant or revoke one permission for a user, on top of their roles' })
   @ApiForbiddenResponse({ description: 'Requires roles:manage, and the permission itself' })
   async grant(@Param('userId') userId: string, @Body() dto: GrantDto, @CurrentUser() by: AuthUser): Promise<void> {
@@ -129,6 +149,7 @@ export class RbacController {
 
   @Delete('permissions/:permissionId')
   @HttpCode(204)
+  @ApiNoContentResponse({ description: 'Done' })
   @ApiOperation({ summary: "Remove a user's direct grant or revoke" })
   async ungrant(@Param('userId') userId: string, @Param('permissionId') permissionId: string, @CurrentUser() by: AuthUser): Promise<void> {
     if (!RBAC.ungrantSql) throw new NotFoundException('this schema has no user_permissions table');

@@ -1,5 +1,5 @@
 import { Body, Controller, ForbiddenException, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiForbiddenResponse, ApiNotFoundResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { IsString, MaxLength } from 'class-validator';
 import { AUTH_CONFIG, type AuthConfig } from '../auth/auth.config.js';
 import type { AuthUser } from '../auth/auth.guard.js';
@@ -8,6 +8,54 @@ import { signAccessToken } from '../auth/jwt.js';
 import { ErrorResponseDto } from '../crud/dto.js';
 import { failClosed } from '../http/fail-closed.js';
 import { TenancyService } from './tenancy.service.js';
+
+class MembershipDto {
+  @ApiProperty({ description: 'The organization' })
+  id!: string;
+
+  @ApiProperty({ type: String, nullable: true, description: 'Your role in it' })
+  role!: string | null;
+}
+
+class MembershipsResponseDto {
+  @ApiProperty({ type: [MembershipDto] })
+  data!: MembershipDto[];
+}
+
+class InvitationDto {
+  @ApiProperty({ description: 'The membership row' })
+  id!: string;
+
+  @ApiProperty()
+  organizationId!: string;
+
+  @ApiProperty({ type: String, nullable: true })
+  role!: string | null;
+}
+
+class InvitationsResponseDto {
+  @ApiProperty({ type: [InvitationDto] })
+  data!: InvitationDto[];
+}
+
+class InvitationResponseDto {
+  @ApiProperty({ type: InvitationDto })
+  data!: InvitationDto;
+}
+
+class OrganizationTokenDto {
+  @ApiProperty({ description: 'Bearer token acting in the chosen organization' })
+  accessToken!: string;
+
+  @ApiProperty({ enum: ['Bearer'] })
+  tokenType!: 'Bearer';
+
+  @ApiProperty({ description: 'Seconds until the access token expires' })
+  expiresIn!: number;
+
+  @ApiProperty()
+  organizationId!: string;
+}
 
 class ChooseOrganizationDto {
   @ApiProperty({ description: 'Organization id' })
@@ -27,15 +75,17 @@ export class TenancyController {
 
   @Get('organizations')
   @ApiOperation({ summary: 'Organizations the signed-in user belongs to, with their role' })
-  async list(@CurrentUser() user: AuthUser) {
+  @ApiOkResponse({ type: MembershipsResponseDto })
+  async list(@CurrentUser() user: AuthUser): Promise<MembershipsResponseDto> {
     return { data: await failClosed('the organization list', () => this.tenancy.organizations(user.id)) };
   }
 
   @Post('organization')
   @HttpCode(200)
   @ApiOperation({ summary: 'Act in another organization you belong to: returns a new access token' })
+  @ApiOkResponse({ type: OrganizationTokenDto })
   @ApiForbiddenResponse({ type: ErrorResponseDto })
-  async choose(@CurrentUser() user: AuthUser, @Body() dto: ChooseOrganizationDto) {
+  async choose(@CurrentUser() user: AuthUser, @Body() dto: ChooseOrganizationDto): Promise<OrganizationTokenDto> {
     const m = await failClosed('the organization check', () => this.tenancy.membership(dto.organizationId, user.id));
     if (!m.member) throw new ForbiddenException('you are not a member of that organization');
     const accessToken = await signAccessToken(this.config, { sub: user.id, email: user.email, sv: user.sessionVersion, org: dto.organizationId });
@@ -44,7 +94,8 @@ export class TenancyController {
 
   @Get('invitations')
   @ApiOperation({ summary: 'Memberships waiting for you: rows with your verified email, not yet linked to anyone' })
-  async invitations(@CurrentUser() user: AuthUser) {
+  @ApiOkResponse({ type: InvitationsResponseDto })
+  async invitations(@CurrentUser() user: AuthUser): Promise<InvitationsResponseDto> {
     if (!user.emailVerified) return { data: [] };
     return { data: await failClosed('the invitation list', () => this.tenancy.invitations(user.id)) };
   }
@@ -52,9 +103,10 @@ export class TenancyController {
   @Post('invitations/:id/accept')
   @HttpCode(200)
   @ApiOperation({ summary: 'Accept an invitation: the membership is linked to your account (needs a verified email)' })
+  @ApiOkResponse({ type: InvitationResponseDto })
   @ApiForbiddenResponse({ type: ErrorResponseDto, description: 'Your email is not verified' })
   @ApiNotFoundResponse({ type: ErrorResponseDto })
-  async accept(@CurrentUser() user: AuthUser, @Param('id') id: string) {
+  async accept(@CurrentUser() user: AuthUser, @Param('id') id: string): Promise<InvitationResponseDto> {
     if (!user.emailVerified) throw new ForbiddenException('verify your email address first (POST /auth/verify-email)');
     return { data: await failClosed('the invitation', () => this.tenancy.accept(user.id, id)) };
   }
