@@ -367,6 +367,23 @@ test('OpenAPI documents what the routes do', async () => {
   assert.ok(doc.paths['/users'].post.summary.startsWith('Create a user'), doc.paths['/users'].post.summary);
   assert.deepEqual(doc.servers?.map((s) => s.url), ['/']);
   assert.deepEqual(undocumentedSuccess(doc), [], 'every operation documents its success answer');
+  // List parameters are typed: filters repeatable, each value an allowed operator then a value;
+  // paging bounded integers; sort a list of the sortable fields.
+  const p = (name) => doc.paths['/users'].get.parameters.find((x) => x.name === name);
+  assert.equal(p('email').schema.type, 'array');
+  assert.equal(p('email').explode, true);
+  const emailOp = new RegExp(p('email').schema.items.pattern);
+  for (const ok of ['eq.ada@example.com', 'ilike.*ada*', 'not.in.(a,b)', 'is.null']) assert.match(ok, emailOp);
+  for (const bad of ['ada@example.com', 'foo.x', 'not.cs.{a}', 'EQ.x']) assert.doesNotMatch(bad, emailOp);
+  assert.deepEqual(p('limit').schema, { type: 'integer', minimum: 1, maximum: 100, default: 20 });
+  assert.deepEqual(p('offset').schema, { type: 'integer', minimum: 0 });
+  const sortRe = new RegExp(p('sort').schema.pattern);
+  assert.match('-createdAt,email', sortRe);
+  assert.doesNotMatch('passwordHash', sortRe);
+  // What the document allows, the server takes: every list with a documented sort and a filter
+  // value its pattern accepts answers 200.
+  const r = await call('GET', '/users?email=ilike.*example*&sort=-createdAt,email&limit=5&offset=0');
+  expectStatus(r, 200, 'a request shaped by the document');
 });
 
 test('statements stay prepared across a schema change that alters a result type', async () => {

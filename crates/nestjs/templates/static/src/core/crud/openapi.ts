@@ -24,16 +24,38 @@ function filterDoc(f: FieldSpec): string {
   return `Filter on ${f.column} (${f.sqlType}${f.array ? '[]' : ''}). Operators: ${ops}. Prefix not. to negate; repeat the parameter to combine.${values}`;
 }
 
-/** Documents every list parameter of a resource: one per filterable field, plus paging, sort and count. */
+/** Regular-expression text matching `s` literally. */
+const literal = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Documents every list parameter of a resource, typed for client generators: one per
+ * filterable field (repeatable; each value starts with one of the field's operators, optionally
+ * negated), paging as bounded integers, sort as a list of the sortable fields, and count.
+ */
 export function ApiListQuery(spec: ResourceSpec): MethodDecorator {
   const sortable = spec.fields.filter((f) => f.sortable).map((f) => f.property);
+  const sortItem = `[-+]?(${sortable.map(literal).join('|')})`;
   const decorators = [
     ...spec.fields
       .filter((f) => f.ops.length > 0)
-      .map((f) => ApiQuery({ name: f.filterKey, required: false, type: String, description: filterDoc(f) })),
-    ApiQuery({ name: 'sort', required: false, type: String, description: `Comma-separated fields, - for descending: ${sortable.join(', ')}. Ties are broken on the key.` }),
-    ApiQuery({ name: 'limit', required: false, type: Number, description: `Rows per page, 1 to ${spec.maxLimit} (default ${spec.defaultLimit})` }),
-    ApiQuery({ name: 'offset', required: false, type: Number, description: 'Rows to skip (not with cursor)' }),
+      .map((f) =>
+        ApiQuery({
+          name: f.filterKey,
+          required: false,
+          schema: { type: 'array', items: { type: 'string', pattern: `^(not\\.)?(${f.ops.join('|')})\\.` } },
+          style: 'form',
+          explode: true,
+          description: filterDoc(f),
+        }),
+      ),
+    ApiQuery({
+      name: 'sort',
+      required: false,
+      schema: sortable.length ? { type: 'string', pattern: `^${sortItem}(,${sortItem})*$` } : { type: 'string' },
+      description: `Comma-separated fields, - for descending: ${sortable.join(', ')}. Ties are broken on the key.`,
+    }),
+    ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: spec.maxLimit, default: spec.defaultLimit }, description: `Rows per page, 1 to ${spec.maxLimit} (default ${spec.defaultLimit})` }),
+    ApiQuery({ name: 'offset', required: false, schema: { type: 'integer', minimum: 0 }, description: 'Rows to skip (not with cursor)' }),
     ApiQuery({ name: 'count', required: false, enum: ['exact', 'estimated', 'none'], description: `Total count in meta.count (default ${spec.defaultCount})` }),
   ];
   if (spec.tieBreaker !== 'none') {
