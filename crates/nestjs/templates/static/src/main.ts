@@ -98,14 +98,12 @@ async function bootstrap(): Promise<void> {
       const c = contexts.get(request);
       const path = request.url.split('?', 1)[0];
       const ms = Math.round(reply.elapsedTime * 10) / 10;
-      runInContext(c ?? {}, () =>
-        logger.write('info', 'http', `${request.method} ${path} ${reply.statusCode} ${ms} ms`, {
-          method: request.method,
-          path,
-          status: reply.statusCode,
-          ms,
-          ip: request.ip,
-        }),
+      logger.write(
+        'info',
+        'http',
+        `${request.method} ${path} ${reply.statusCode} ${ms} ms`,
+        { method: request.method, path, status: reply.statusCode, ms, ip: request.ip },
+        c,
       );
       done();
     });
@@ -165,6 +163,7 @@ async function bootstrap(): Promise<void> {
     });
   }
   fastify.addHook('onClose', async () => limiter.close());
+  fastify.addHook('onClose', async () => logger.flush());
   // Security headers on every answer, set from one object made once (helmet's defaults; the
   // API docs page needs its own scripts and styles). @fastify/helmet rebuilt them per request,
   // about a tenth of a simple GET's time.

@@ -1,7 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
 import pino from 'pino';
 import type { AppConfig } from '../config.js';
-import { requestContext } from '../http/request-context.js';
+import { type RequestContext, requestContext } from '../http/request-context.js';
 
 /** Levels, lowest first; LOG_LEVEL names the lowest one written. */
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
@@ -19,10 +19,29 @@ export class AppLogger implements LoggerService {
   private readonly min: number;
   private readonly json?: pino.Logger;
   private readonly colours: boolean;
+  private readonly out: { write(line: string): unknown };
 
-  constructor(config: Pick<AppConfig, 'logFormat' | 'logLevel'>, private readonly out: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout) {
+  /**
+   * Entries go to standard output without blocking the request that logs them: pino's
+   * asynchronous destination gathers them and writes 8 KB at a time, or what there is every
+   * 200 ms (a write per request cost a fifth of a simple GET's throughput), and writes what is
+   * left, synchronously, when the process exits or the HTTP server closes.
+   */
+  constructor(config: Pick<AppConfig, 'logFormat' | 'logLevel'>) {
     this.min = LOG_LEVELS.indexOf(config.logLevel);
-    this.colours = config.logFormat === 'text' && out.isTTY === true;
+    this.colours = config.logFormat === 'text' && process.stdout.isTTY === true;
+    const destination = pino.destination({ dest: 1, sync: false, minLength: 8 * 1024 });
+    // Written when 8 KB have gathered, and at least every 200 ms.
+    setInterval(() => destination.flush(), 200).unref();
+    this.flush = () => {
+      try {
+        destination.flushSync();
+      } catch {
+        // Nothing buffered yet, or standard output is gone: nothing more can be written.
+      }
+    };
+    process.on('exit', this.flush);
+    this.out = destination;
     if (config.logFormat === 'json') {
       this.json = pino(
         {
@@ -32,20 +51,26 @@ export class AppLogger implements LoggerService {
           timestamp: pino.stdTimeFunctions.isoTime,
           formatters: { level: (label) => ({ level: label }) },
         },
-        out as pino.DestinationStream,
+        destination,
       );
     }
   }
+
+  /** Write what is buffered now (when the app shuts down on a signal, 'exit' never comes). */
+  readonly flush: () => void;
 
   /** Whether entries of `level` are written. */
   enabled(level: Written): boolean {
     return LOG_LEVELS.indexOf(level) >= this.min;
   }
 
-  /** Write one entry: `context` names the part of the app, `fields` go beside the message. */
-  write(level: Written, context: string | undefined, message: string, fields: Fields = {}): void {
+  /**
+   * Write one entry: `context` names the part of the app, `fields` go beside the message, with
+   * those of `request` (default: the request being served, if any).
+   */
+  write(level: Written, context: string | undefined, message: string, fields: Fields = {}, request: RequestContext | undefined = requestContext()): void {
     if (!this.enabled(level)) return;
-    const all: Fields = { ...requestFields(), ...fields };
+    const all: Fields = request ? { requestId: request.requestId, userId: request.userId, ...request.log, ...fields } : { ...fields };
     if (context) all.context = context;
     if (this.json) {
       this.json[level](all, message);
@@ -94,9 +119,3 @@ export class AppLogger implements LoggerService {
 
 const COLOURS: Record<Written, string> = { debug: '\x1b[90m', info: '\x1b[32m', warn: '\x1b[33m', error: '\x1b[31m' };
 
-/** What the current request puts on its log entries. */
-function requestFields(): Fields {
-  const c = requestContext();
-  if (!c) return {};
-  return { requestId: c.requestId, userId: c.userId, ...c.log };
-}
