@@ -153,7 +153,8 @@ impl SqlType {
     }
 
     pub fn is_builtin(&self) -> bool {
-        self.schema.is_none() && BUILTIN_TYPES.contains(&self.name.as_str())
+        // `interval day to second` and the other field-restricted intervals are interval.
+        self.schema.is_none() && (BUILTIN_TYPES.contains(&self.name.as_str()) || self.name.starts_with("interval "))
     }
 
     /// The element type of an array type (or the type itself).
@@ -631,6 +632,9 @@ mod tests {
         assert_eq!(n("\"My Type\""), "\"My Type\"");
         assert!(!SqlType::parse("mood").unwrap().is_builtin());
         assert!(SqlType::parse("uuid").unwrap().is_builtin());
+        for t in ["interval day to second", "interval year to month", "interval minute to second(3)", "interval hour"] {
+            assert!(SqlType::parse(t).unwrap().is_builtin(), "{t}");
+        }
     }
 
     #[test]

@@ -247,6 +247,25 @@ pub(crate) fn apply(r: &mut Replayer, text: &str) -> bool {
         }
         return false;
     }
+    // CREATE SCHEMA name [AUTHORIZATION role] element ... (standard SQL schema elements): the
+    // schema, then each element (CREATE TABLE, VIEW, INDEX, SEQUENCE, TRIGGER; GRANT), created in
+    // that schema.
+    if w.starts_with(&["CREATE", "SCHEMA"]) && create_schema_with_elements(r, text) {
+        return true;
+    }
+    // CREATE [OR REPLACE] FUNCTION | PROCEDURE ... COST n / ROWS n: planner estimates, not schema
+    // (sqlparser does not read them); the function read without them.
+    if (w.starts_with(&["CREATE", "FUNCTION"])
+        || w.starts_with(&["CREATE", "PROCEDURE"])
+        || w.starts_with(&["CREATE", "OR"])
+            && (text.to_ascii_uppercase().contains("FUNCTION") || text.to_ascii_uppercase().contains("PROCEDURE")))
+        && let Some(stripped) = without_planner_estimates(text)
+    {
+        r.pending_source = Some(text.to_string());
+        r.replay_inner(&stripped);
+        r.pending_source = None;
+        return true;
+    }
     // CREATE [OR REPLACE] AGGREGATE name (arg types) (options): kept as written.
     if w.starts_with(&["CREATE", "AGGREGATE"])
         || w.starts_with(&["CREATE", "OR"]) && text.to_ascii_uppercase().contains("AGGREGATE")
@@ -321,6 +340,24 @@ pub(crate) fn apply(r: &mut Replayer, text: &str) -> bool {
             return false;
         }
         i += 1;
+        // ALTER CONSTRAINT c [NOT] DEFERRABLE [INITIALLY DEFERRED | IMMEDIATE]
+        if kw(toks.get(i), "constraint") {
+            let Some(Token::Word(c)) = toks.get(i + 1) else {
+                return false;
+            };
+            let name = if c.quote_style.is_some() { c.value.clone() } else { c.value.to_lowercase() };
+            let rest = &toks[i + 2..];
+            let not = rest.windows(2).any(|w| kw(w.first(), "not") && kw(w.get(1), "deferrable"));
+            let deferrable = if not {
+                Some(false)
+            } else if rest.iter().any(|t| kw(Some(t), "deferrable")) {
+                Some(true)
+            } else {
+                None
+            };
+            r.set_constraint_deferrable(&table, &name, deferrable);
+            return true;
+        }
         if kw(toks.get(i), "column") {
             i += 1;
         }
@@ -346,6 +383,139 @@ pub(crate) fn apply(r: &mut Replayer, text: &str) -> bool {
         return false;
     }
     false
+}
+
+/// `CREATE SCHEMA s [AUTHORIZATION r] CREATE TABLE ... CREATE VIEW ... GRANT ...`: true when
+/// `text` had elements and they were replayed.
+fn create_schema_with_elements(r: &mut Replayer, text: &str) -> bool {
+    let Some(toks) = tokens(text) else {
+        return false;
+    };
+    let mut i = 2;
+    if kw(toks.get(i), "if") && kw(toks.get(i + 1), "not") && kw(toks.get(i + 2), "exists") {
+        i += 3;
+    }
+    // The schema's name: written, or the role's with AUTHORIZATION alone.
+    let schema = match toks.get(i) {
+        Some(Token::Word(w)) if !w.value.eq_ignore_ascii_case("authorization") => {
+            if w.quote_style.is_some() {
+                w.value.clone()
+            } else {
+                w.value.to_lowercase()
+            }
+        }
+        Some(Token::Word(_)) => match toks.get(i + 1) {
+            Some(Token::Word(role)) => {
+                if role.quote_style.is_some() {
+                    role.value.clone()
+                } else {
+                    role.value.to_lowercase()
+                }
+            }
+            _ => return false,
+        },
+        _ => return false,
+    };
+    // Elements start at a top-level CREATE or GRANT after the head; cut the original text there
+    // (byte offsets of the keywords, outside quotes and parentheses).
+    let starts = element_starts(text);
+    let Some(&first) = starts.first() else {
+        return false;
+    };
+    r.replay_inner(&format!("CREATE SCHEMA IF NOT EXISTS {}", nest_catalog::sqltype::quote_ident_if_needed(&schema)));
+    // As PostgreSQL runs them: the new schema first on the search path.
+    let path = std::iter::once(schema.clone()).chain(r.search_path.iter().filter(|s| **s != schema).cloned()).collect();
+    let saved = std::mem::replace(&mut r.search_path, path);
+    let mut bounds = starts.clone();
+    bounds.push(text.len());
+    for pair in bounds.windows(2) {
+        r.replay_inner(text[pair[0]..pair[1]].trim().trim_end_matches(';'));
+    }
+    r.search_path = saved;
+    first > 0
+}
+
+/// Byte offsets in a CREATE SCHEMA statement where its elements begin: `CREATE` or `GRANT`
+/// words at parenthesis depth 0, outside quotes and comments, after the first word.
+fn element_starts(text: &str) -> Vec<usize> {
+    let b = text.as_bytes();
+    let (mut i, mut depth, mut out) = (0usize, 0i32, Vec::new());
+    let mut word_index = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\'' | b'"' => {
+                let q = b[i];
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'$' => {
+                // $tag$ ... $tag$
+                let end_tag = text[i + 1..].find('$').map(|e| i + 1 + e);
+                match end_tag {
+                    Some(e) if text[i + 1..e].chars().all(|c| c.is_alphanumeric() || c == '_') => {
+                        let tag = &text[i..=e];
+                        i = text[e + 1..].find(tag).map_or(b.len(), |c| e + 1 + c + tag.len());
+                    }
+                    _ => i += 1,
+                }
+            }
+            b'(' => {
+                depth += 1;
+                i += 1;
+            }
+            b')' => {
+                depth -= 1;
+                i += 1;
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                let start = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                let w = &text[start..i];
+                if depth == 0 && word_index > 0 && (w.eq_ignore_ascii_case("create") || w.eq_ignore_ascii_case("grant"))
+                {
+                    out.push(start);
+                }
+                word_index += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+/// `text` without its `COST n` and `ROWS n` clauses (outside quoted bodies, which the tokenizer
+/// keeps whole), or None when it has none.
+fn without_planner_estimates(text: &str) -> Option<String> {
+    let toks = Tokenizer::new(&PostgreSqlDialect {}, text).tokenize().ok()?;
+    let mut out = String::with_capacity(text.len());
+    let mut changed = false;
+    let mut i = 0;
+    while i < toks.len() {
+        if kw(toks.get(i), "cost") || kw(toks.get(i), "rows") {
+            let mut j = i + 1;
+            while matches!(toks.get(j), Some(Token::Whitespace(_))) {
+                j += 1;
+            }
+            if matches!(toks.get(j), Some(Token::Number(..))) {
+                i = j + 1;
+                changed = true;
+                continue;
+            }
+        }
+        out.push_str(&toks[i].to_string());
+        i += 1;
+    }
+    changed.then_some(out)
 }
 
 /// Replay CREATE DOMAIN without its top-level `[CONSTRAINT name] NOT NULL`, then mark the

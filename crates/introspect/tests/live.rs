@@ -253,6 +253,32 @@ fn rich_schema_enums_domains_identity_serial_views_partitions() {
     );
 }
 
+/// Statements of real schema files and migrations (issue 20): CREATE SCHEMA with elements,
+/// field-restricted intervals, ALTER CONSTRAINT ... DEFERRABLE, functions with COST and ROWS.
+#[test]
+fn migration_grammar_reads_as_postgresql_does() {
+    let c = three_way("grammar", &["fixtures/pg/grammar.sql"]);
+    let line = c.table("sales", "orderline").expect("sales.orderline, created by the schema's elements");
+    assert_eq!(line.columns.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(), ["id", "qty", "placed_at", "note"]);
+    assert!(line.indexes.iter().any(|i| i.name == "orderline_placed"));
+    assert!(c.table("sales", "big_orders").is_some(), "the element view");
+    let spans = c.table("public", "spans").unwrap();
+    let types: Vec<String> = spans.columns.iter().map(|k| k.ty.to_string()).collect();
+    assert_eq!(
+        types,
+        [
+            "integer",
+            "interval day to second",
+            "interval year to month",
+            "interval minute to second(3)",
+            "interval(2)",
+            "interval hour"
+        ]
+    );
+    assert!(c.table("public", "child").unwrap().foreign_keys[0].deferrable, "ALTER CONSTRAINT made it deferrable");
+    assert!(c.functions.iter().any(|f| f.name == "add_one") && c.functions.iter().any(|f| f.name == "numbers"));
+}
+
 #[test]
 fn meta_schema_is_idempotent_and_takes_the_seed_metadata() {
     let db = TestDb::create("meta");

@@ -280,6 +280,31 @@ impl Replayer {
         self.replay_statement(text);
     }
 
+    /// `ALTER TABLE t ALTER CONSTRAINT c [NOT] DEFERRABLE ...`: a foreign key's deferrability
+    /// (the only constraint kind ALTER CONSTRAINT changes that the catalog keeps).
+    pub(crate) fn set_constraint_deferrable(&mut self, table: &ObjectName, constraint: &str, deferrable: Option<bool>) {
+        let Ok(Some(key)) = self.target_table(table, false) else {
+            return;
+        };
+        let here = self.here();
+        let Some(t) = self.table_mut(&key) else {
+            return;
+        };
+        if let Some(fk) = t.foreign_keys.iter_mut().find(|k| k.name == constraint) {
+            if let Some(d) = deferrable {
+                fk.deferrable = d;
+            }
+            return;
+        }
+        let known = t.unique.iter().any(|u| u.name == constraint)
+            || t.primary_key.as_ref().is_some_and(|k| k.name == constraint)
+            || t.checks.iter().any(|c| c.name == constraint);
+        if !known {
+            let tn = t.name.clone();
+            self.error(codes::UNKNOWN_COLUMN, here, format!("`{tn}` has no constraint `{constraint}`"), "");
+        }
+    }
+
     /// pg_dump's `ALTER TABLE t ALTER COLUMN c ADD GENERATED ... AS IDENTITY`.
     pub(crate) fn set_identity(&mut self, table: &ObjectName, column: &str, by_default: bool) {
         let Ok(Some(key)) = self.target_table(table, false) else {
