@@ -277,6 +277,10 @@ fn migration_grammar_reads_as_postgresql_does() {
     );
     assert!(c.table("public", "child").unwrap().foreign_keys[0].deferrable, "ALTER CONSTRAINT made it deferrable");
     assert!(c.functions.iter().any(|f| f.name == "add_one") && c.functions.iter().any(|f| f.name == "numbers"));
+    // DROP TABLE legacy CASCADE took both views reading it and keeper's foreign key.
+    assert!(c.table("public", "legacy_names_upper").is_none(), "the view of the view went too");
+    assert!(c.table("public", "legacy_names").is_some_and(|v| v.columns[0].name == "title"), "re-created");
+    assert!(c.table("public", "keeper").unwrap().foreign_keys.is_empty(), "the foreign key went with it");
 }
 
 #[test]

@@ -390,7 +390,7 @@ impl Replayer {
             Statement::AlterType(t) => self.alter_type(t),
             Statement::CreateDomain(d) => self.create_domain(d),
             Statement::DropDomain(d) => {
-                self.drop_objects_named(sqlparser::ast::ObjectType::Type, &[d.name], d.if_exists)
+                self.drop_objects_named(sqlparser::ast::ObjectType::Type, &[d.name], d.if_exists, false)
             }
             Statement::CreateSequence { name, sequence_options, if_not_exists, .. } => {
                 self.create_sequence(&name, &sequence_options, if_not_exists)
@@ -414,8 +414,8 @@ impl Replayer {
             Statement::Comment { object_type, object_name, comment, .. } => {
                 self.comment(object_type, &object_name, comment)
             }
-            Statement::Drop { object_type, names, if_exists, .. } => {
-                self.drop_objects_named(object_type, &names, if_exists)
+            Statement::Drop { object_type, names, if_exists, cascade, .. } => {
+                self.drop_objects_named(object_type, &names, if_exists, cascade)
             }
             Statement::AlterIndex { name, operation } => self.alter_index(&name, operation),
             Statement::Insert(i) => self.insert(i),

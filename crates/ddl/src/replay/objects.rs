@@ -452,15 +452,20 @@ impl Replayer {
         }
     }
 
-    pub(crate) fn drop_objects_named(&mut self, kind: ObjectType, names: &[ObjectName], if_exists: bool) {
+    pub(crate) fn drop_objects_named(
+        &mut self,
+        kind: ObjectType,
+        names: &[ObjectName],
+        if_exists: bool,
+        cascade: bool,
+    ) {
         for n in names {
             match kind {
                 ObjectType::Table | ObjectType::View | ObjectType::MaterializedView | ObjectType::ForeignTable => {
                     let Ok(Some(key)) = self.target_table(n, if_exists) else {
                         continue;
                     };
-                    self.remove_table(&key);
-                    self.fk_checks.retain(|f| !(f.table.schema == key.0 && f.table.name == key.1));
+                    self.drop_relation(key, cascade);
                 }
                 ObjectType::Index => {
                     let (schema, name) = split_name(n);
@@ -500,6 +505,41 @@ impl Replayer {
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// Drop a table or view; with CASCADE, as PostgreSQL does, also the views and materialized
+    /// views that read it (and theirs), and the foreign keys of other tables that reference it.
+    fn drop_relation(&mut self, key: (String, String), cascade: bool) {
+        let mut queue = vec![key];
+        while let Some(key) = queue.pop() {
+            if self.remove_table(&key).is_none() {
+                continue;
+            }
+            self.fk_checks.retain(|f| !(f.table.schema == key.0 && f.table.name == key.1));
+            if !cascade {
+                continue;
+            }
+            let mut dropped_fks = Vec::new();
+            for t in self.tables.iter_mut() {
+                let (gone, kept) = std::mem::take(&mut t.foreign_keys)
+                    .into_iter()
+                    .partition(|f| f.references.schema == key.0 && f.references.name == key.1);
+                t.foreign_keys = kept;
+                let gone: Vec<nest_catalog::ForeignKey> = gone;
+                dropped_fks.extend(gone.into_iter().map(|f| (t.schema.clone(), t.name.clone(), f.name)));
+            }
+            for (schema, table, fk) in dropped_fks {
+                self.constraint_names.remove(&(schema.clone(), fk.clone()));
+                self.fk_checks.retain(|c| !(c.table.schema == schema && c.table.name == table && c.fk == fk));
+            }
+            let readers: Vec<(String, String)> = self
+                .tables
+                .iter()
+                .filter(|t| t.definition.as_deref().is_some_and(|d| super::views::reads_relation(d, &key)))
+                .map(|t| (t.schema.clone(), t.name.clone()))
+                .collect();
+            queue.extend(readers);
         }
     }
 

@@ -335,3 +335,110 @@ fn view_column(name: String, ty: Option<SqlType>) -> Column {
         comment: None,
     }
 }
+
+/// Whether the query `sql` (a view's definition) reads the relation `key` (schema, name): a name
+/// after FROM or JOIN, or after a comma in a FROM list, that is `schema.name` or an unqualified
+/// `name` (resolved loosely: any schema). Subqueries are scanned too; functions in FROM are not
+/// relations.
+pub(crate) fn reads_relation(sql: &str, key: &(String, String)) -> bool {
+    use sqlparser::dialect::PostgreSqlDialect;
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let Ok(toks) = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() else {
+        return false;
+    };
+    let toks: Vec<Token> = toks.into_iter().filter(|t| !matches!(t, Token::Whitespace(_))).collect();
+    let word = |t: Option<&Token>, w: &str| matches!(t, Some(Token::Word(x)) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
+    let fold =
+        |x: &sqlparser::tokenizer::Word| if x.quote_style.is_some() { x.value.clone() } else { x.value.to_lowercase() };
+    // The relation named at `i`, if one is.
+    let relation_at = |mut i: usize| -> Option<(Option<String>, String)> {
+        while word(toks.get(i), "only") || word(toks.get(i), "lateral") {
+            i += 1;
+        }
+        let mut parts = Vec::new();
+        loop {
+            let Some(Token::Word(w)) = toks.get(i) else { return None };
+            parts.push(fold(w));
+            i += 1;
+            if matches!(toks.get(i), Some(Token::Period)) {
+                i += 1;
+                continue;
+            }
+            break;
+        }
+        if matches!(toks.get(i), Some(Token::LParen)) {
+            return None; // a function call
+        }
+        let name = parts.pop()?;
+        Some((parts.pop(), name))
+    };
+    let mut depth = 0i32;
+    let mut from_lists: Vec<i32> = Vec::new();
+    for i in 0..toks.len() {
+        let named = match &toks[i] {
+            Token::LParen => {
+                depth += 1;
+                None
+            }
+            Token::RParen => {
+                from_lists.retain(|d| *d < depth);
+                depth -= 1;
+                None
+            }
+            Token::Comma if from_lists.last() == Some(&depth) => relation_at(i + 1),
+            t if word(Some(t), "from") => {
+                from_lists.push(depth);
+                relation_at(i + 1)
+            }
+            t if word(Some(t), "join") => relation_at(i + 1),
+            t if [
+                "where",
+                "group",
+                "order",
+                "having",
+                "limit",
+                "union",
+                "except",
+                "intersect",
+                "window",
+                "on",
+                "using",
+            ]
+            .iter()
+            .any(|w| word(Some(t), w)) =>
+            {
+                if from_lists.last() == Some(&depth) {
+                    from_lists.pop();
+                }
+                None
+            }
+            _ => None,
+        };
+        if let Some((schema, name)) = named
+            && name == key.1
+            && schema.as_deref().is_none_or(|s| s == key.0)
+        {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod reads_relation_tests {
+    use super::reads_relation;
+
+    #[test]
+    fn relations_after_from_join_and_commas() {
+        let k = |s: &str, n: &str| (s.to_string(), n.to_string());
+        assert!(reads_relation("SELECT a FROM t", &k("public", "t")));
+        assert!(reads_relation("SELECT a FROM app.t x JOIN public.u ON x.id = u.id", &k("public", "u")));
+        assert!(reads_relation("SELECT * FROM a, b WHERE a.id = b.id", &k("public", "b")));
+        assert!(reads_relation("SELECT (SELECT max(x) FROM inner_t) FROM a", &k("public", "inner_t")));
+        assert!(reads_relation("SELECT * FROM ONLY \"Mixed\"", &k("public", "Mixed")));
+        assert!(!reads_relation("SELECT t FROM a", &k("public", "t")), "a column named like the table");
+        assert!(!reads_relation("SELECT * FROM generate_series(1, 3) t", &k("public", "generate_series")));
+        assert!(!reads_relation("SELECT * FROM app.t", &k("public", "t")), "another schema's t");
+        assert!(!reads_relation("SELECT a, b FROM x WHERE y IN (1, 2)", &k("public", "b")));
+    }
+}
