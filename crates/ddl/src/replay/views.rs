@@ -374,8 +374,8 @@ pub(crate) fn reads_relation(sql: &str, key: &(String, String)) -> bool {
     };
     let mut depth = 0i32;
     let mut from_lists: Vec<i32> = Vec::new();
-    for i in 0..toks.len() {
-        let named = match &toks[i] {
+    for (i, tok) in toks.iter().enumerate() {
+        let named = match tok {
             Token::LParen => {
                 depth += 1;
                 None
