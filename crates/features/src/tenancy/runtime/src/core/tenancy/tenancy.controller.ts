@@ -1,7 +1,8 @@
 import { Body, Controller, ForbiddenException, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiTags, PickType } from '@nestjs/swagger';
 import { IsString, MaxLength } from 'class-validator';
 import { AUTH_CONFIG, type AuthConfig } from '../auth/auth.config.js';
+import { TokensDto } from '../auth/auth.dto.js';
 import type { AuthUser } from '../auth/auth.guard.js';
 import { CurrentUser } from '../auth/current-user.decorator.js';
 import { signAccessToken } from '../auth/jwt.js';
@@ -43,16 +44,8 @@ class InvitationResponseDto {
   data!: InvitationDto;
 }
 
-class OrganizationTokenDto {
-  @ApiProperty({ description: 'Bearer token acting in the chosen organization' })
-  accessToken!: string;
-
-  @ApiProperty({ enum: ['Bearer'] })
-  tokenType!: 'Bearer';
-
-  @ApiProperty({ description: 'Seconds until the access token expires' })
-  expiresIn!: number;
-
+/** A new access token acting in the chosen organization (no refresh token: the session's stays). */
+class OrganizationTokenDto extends PickType(TokensDto, ['accessToken', 'tokenType', 'expiresIn'] as const) {
   @ApiProperty()
   organizationId!: string;
 }
