@@ -160,9 +160,33 @@ fn conflicting_edits_get_markers_and_exit_1() {
     assert!(text.contains("<<<<<<<") && text.contains(">>>>>>>") && text.contains("sortable: false"), "{text}");
     // Everything else was still regenerated.
     assert!(p.read("src/app.module.ts").contains("ReviewsModule"));
-    // A run that left conflicts records no fingerprint: the next one looks at every file again.
+    // A run that left conflicts records no fingerprint: the next one looks at every file again,
+    // and the markers still there are still a conflict (exit 1), the file left as the user has it.
     let again = p.generate(&[]);
-    assert!(!String::from_utf8_lossy(&again.stderr).contains("up to date"));
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(!err.contains("up to date"), "{err}");
+    assert_eq!(again.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("conflict: {RESOURCE}")), "{err}");
+    assert_eq!(p.read(RESOURCE), text, "the marked file is not rewritten");
+    // Once resolved (here: the user keeps their side), the next run is clean and keeps it.
+    let (mut side, mut resolved) = (0, String::new());
+    for l in text.lines() {
+        if l.starts_with("<<<<<<<") {
+            side = 1;
+        } else if l.starts_with("=======") || l.starts_with("|||||||") {
+            side = 2;
+        } else if l.starts_with(">>>>>>>") {
+            side = 0;
+        } else if side < 2 {
+            resolved.push_str(l);
+            resolved.push('\n');
+        }
+    }
+    assert!(resolved.contains("sortable: false") && !resolved.contains("<<<<<<<"));
+    p.write(RESOURCE, &resolved);
+    let err = p.ok(&[]);
+    assert!(!err.contains("conflict: "), "{err}");
+    assert_eq!(p.read(RESOURCE), resolved);
 }
 
 #[test]

@@ -417,6 +417,12 @@ fn in_parallel<T: Sync>(items: &[T], f: impl Fn(&T) -> Result<(), WriteError> + 
     })
 }
 
+/// `text` holds the markers a conflicting merge writes (`<<<<<<<`, `=======`, `>>>>>>>` lines).
+fn has_conflict_markers(text: &str) -> bool {
+    let starts = |p: &str| text.lines().any(|l| l.starts_with(p));
+    starts("<<<<<<<") && starts("=======") && starts(">>>>>>>")
+}
+
 /// Three-way merge; `Err` holds the text with conflict markers.
 pub fn merge3(base: &str, ours: &str, theirs: &str) -> Result<String, String> {
     diffy::merge(base, ours, theirs)
@@ -577,6 +583,8 @@ pub fn write(
                         } else {
                             let base = old_bases.get(path).map(String::as_str).unwrap_or("");
                             match merge3(base, d, &file.content) {
+                                // Markers of an earlier conflict still there: still a conflict.
+                                Ok(m) if m == *d && has_conflict_markers(d) => (Action::Conflict, None),
                                 Ok(m) if m == *d => (Action::Unchanged, None),
                                 Ok(m) => (Action::Merged, Some(m.into())),
                                 Err(c) => (Action::Conflict, Some(c.into())),
