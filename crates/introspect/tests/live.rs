@@ -257,7 +257,7 @@ fn rich_schema_enums_domains_identity_serial_views_partitions() {
 /// field-restricted intervals, ALTER CONSTRAINT ... DEFERRABLE, functions with COST and ROWS.
 #[test]
 fn migration_grammar_reads_as_postgresql_does() {
-    let c = three_way("grammar", &["fixtures/pg/grammar.sql"]);
+    let c = three_way("grammar", &["fixtures/pg/grammar.sql", "fixtures/pg/grammar-later.sql"]);
     let line = c.table("sales", "orderline").expect("sales.orderline, created by the schema's elements");
     assert_eq!(line.columns.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(), ["id", "qty", "placed_at", "note"]);
     assert!(line.indexes.iter().any(|i| i.name == "orderline_placed"));
@@ -281,6 +281,9 @@ fn migration_grammar_reads_as_postgresql_does() {
     assert!(c.table("public", "legacy_names_upper").is_none(), "the view of the view went too");
     assert!(c.table("public", "legacy_names").is_some_and(|v| v.columns[0].name == "title"), "re-created");
     assert!(c.table("public", "keeper").unwrap().foreign_keys.is_empty(), "the foreign key went with it");
+    // A type found through the database's search_path in a later file is the only one of its name.
+    let diary: Vec<String> = c.table("public", "diary").unwrap().columns.iter().map(|k| k.ty.to_string()).collect();
+    assert_eq!(diary, ["integer", "app.mood", "app.mood[]"]);
 }
 
 #[test]

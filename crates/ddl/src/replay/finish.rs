@@ -99,6 +99,41 @@ impl Replayer {
     pub(crate) fn validate(&mut self, c: &mut Catalog) {
         let known_exts: Vec<&str> = EXTENSION_TYPES.iter().map(|(e, _)| *e).collect();
         let foreign_ext = c.extensions.iter().any(|e| !known_exts.contains(&e.name.as_str()));
+        // An unqualified type not on the search path where it was used (created under another
+        // file's SET search_path, found at run time through the database's or role's setting):
+        // when exactly one schema has a type of that name, it is that one, as the database has it.
+        let mut qualified = Vec::new();
+        for (ti, t) in c.tables.iter().enumerate() {
+            for (ci, col) in t.columns.iter().enumerate() {
+                if col.ty.schema.is_some() || c.resolve_type(&col.ty) != TypeRef::Unknown {
+                    continue;
+                }
+                let schemas: std::collections::BTreeSet<&str> = c
+                    .enums
+                    .iter()
+                    .map(|e| (e.schema.as_str(), e.name.as_str()))
+                    .chain(c.domains.iter().map(|d| (d.schema.as_str(), d.name.as_str())))
+                    .chain(c.composite_types.iter().map(|d| (d.schema.as_str(), d.name.as_str())))
+                    .filter(|(_, n)| *n == col.ty.name)
+                    .map(|(s, _)| s)
+                    .collect();
+                if let [only] = schemas.into_iter().collect::<Vec<_>>()[..] {
+                    qualified.push((ti, ci, only.to_string(), t.origin.clone().unwrap_or_default()));
+                }
+            }
+        }
+        for (ti, ci, schema, at) in qualified {
+            let table = &mut c.tables[ti];
+            let column = &mut table.columns[ci];
+            let written = column.ty.name.clone();
+            column.ty.schema = Some(schema.clone());
+            let (tn, cn) = (table.name.clone(), column.name.clone());
+            self.info(
+                codes::UNKNOWN_TYPE,
+                at,
+                format!("column `{tn}.{cn}`: type `{written}` is not on the search path here; read as `{schema}.{written}`, the only type of that name"),
+            );
+        }
         let mut found = Vec::new();
         for t in &c.tables {
             for col in &t.columns {
