@@ -2,6 +2,7 @@
 //! statements that never change the catalog (grants, owners, settings), skipped unparsed.
 
 use crate::replay::Replayer;
+use nest_catalog::SqlType;
 use sqlparser::ast::{Ident, ObjectName};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::tokenizer::{Token, Tokenizer};
@@ -247,6 +248,18 @@ pub(crate) fn apply(r: &mut Replayer, text: &str) -> bool {
         }
         return false;
     }
+    // CREATE [OR REPLACE] [MATERIALIZED] VIEW ... (f(x)).* ...: sqlparser cannot read a
+    // composite's expansion; it is the composite's fields, `(f(x)).a, (f(x)).b`, as PostgreSQL
+    // stores the view.
+    if (w.starts_with(&["CREATE", "VIEW"])
+        || w.starts_with(&["CREATE", "OR"])
+        || w.starts_with(&["CREATE", "MATERIALIZED"]))
+        && text.contains(").*")
+        && let Some(expanded) = expand_composites(r, text)
+    {
+        r.replay_inner(&expanded);
+        return true;
+    }
     // CREATE SCHEMA name [AUTHORIZATION role] element ... (standard SQL schema elements): the
     // schema, then each element (CREATE TABLE, VIEW, INDEX, SEQUENCE, TRIGGER; GRANT), created in
     // that schema.
@@ -383,6 +396,52 @@ pub(crate) fn apply(r: &mut Replayer, text: &str) -> bool {
         return false;
     }
     false
+}
+
+/// `text` with every `(f(args)).*` replaced by the fields of f's composite result, or None when
+/// one cannot be (an unknown function, or one whose result is not a composite of the input).
+fn expand_composites(r: &Replayer, text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(").*") {
+        // The parenthesis that opens the one closing at `at`.
+        let head = &rest[..=at];
+        let mut depth = 0i32;
+        let mut open = None;
+        for (i, c) in head.char_indices().rev() {
+            match c {
+                ')' => depth += 1,
+                '(' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        open = Some(i);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let open = open?;
+        let inner = rest[open + 1..at].trim();
+        // inner: name(args)
+        let paren = inner.find('(')?;
+        let fname = inner[..paren].trim().rsplit('.').next()?.trim_matches('"').to_lowercase();
+        let f = r.functions.iter().filter(|f| f.name.to_lowercase() == fname).collect::<Vec<_>>();
+        let [f] = f[..] else { return None };
+        let ty = SqlType::parse(&f.returns).ok()?;
+        let schema = ty.schema.clone().unwrap_or_else(|| "public".into());
+        let comp = r.composites.iter().find(|c| c.name == ty.name && c.schema == schema)?;
+        let fields: Vec<String> = comp
+            .attributes
+            .iter()
+            .map(|(n, _)| format!("({inner}).{}", nest_catalog::sqltype::quote_ident_if_needed(n)))
+            .collect();
+        out.push_str(&rest[..open]);
+        out.push_str(&fields.join(", "));
+        rest = &rest[at + 3..];
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 /// `CREATE SCHEMA s [AUTHORIZATION r] CREATE TABLE ... CREATE VIEW ... GRANT ...`: true when

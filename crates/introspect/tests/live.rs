@@ -284,6 +284,11 @@ fn migration_grammar_reads_as_postgresql_does() {
     // A type found through the database's search_path in a later file is the only one of its name.
     let diary: Vec<String> = c.table("public", "diary").unwrap().columns.iter().map(|k| k.ty.to_string()).collect();
     assert_eq!(diary, ["integer", "app.mood", "app.mood[]"]);
+    // (to_pair(t)).* is the composite's fields; (to_pair(t)).a is the field's type.
+    let pairs: Vec<(String, String)> =
+        c.table("public", "pairs").unwrap().columns.iter().map(|k| (k.name.clone(), k.ty.to_string())).collect();
+    assert_eq!(pairs, [("id".into(), "integer".into()), ("a".into(), "integer".into()), ("b".into(), "text".into())]);
+    assert_eq!(c.table("public", "pair_firsts").unwrap().columns[0].ty.to_string(), "integer");
 }
 
 #[test]

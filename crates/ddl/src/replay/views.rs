@@ -8,12 +8,38 @@ use sqlparser::ast::{
     TableFactor, Value,
 };
 
-/// The relations a SELECT reads, with the name each is visible under.
+/// The relations a SELECT reads, with the name each is visible under; and the functions and
+/// composite types of the input so far, for the types of calls and of `(composite).field`.
 struct Scope {
     rels: Vec<(String, Table)>,
+    /// Name (lower case), argument count, result type of the input's functions.
+    funcs: Vec<(String, usize, SqlType)>,
+    composites: Vec<nest_catalog::CompositeType>,
 }
 
 impl Scope {
+    /// The result type of a call of a function of the input with `argc` arguments (not a
+    /// set-returning one), when exactly one such function has that name.
+    fn function(&self, name: &str, argc: usize) -> Option<SqlType> {
+        let mut found = self.funcs.iter().filter(|(n, c, _)| n == name && *c == argc);
+        let (_, _, t) = found.next()?;
+        if found.next().is_some() {
+            return None;
+        }
+        Some(t.clone())
+    }
+
+    /// The type of field `field` of the composite type `t`.
+    fn field(&self, t: &SqlType, field: &str) -> Option<SqlType> {
+        let schema = t.schema.as_deref().unwrap_or("public");
+        let c = self.composites.iter().find(|c| c.name == t.name && c.schema == schema).or_else(|| {
+            let mut same = self.composites.iter().filter(|c| c.name == t.name);
+            let one = same.next()?;
+            same.next().is_none().then_some(one)
+        })?;
+        c.attributes.iter().find(|(n, _)| n == field).map(|(_, ty)| ty.clone())
+    }
+
     fn column(&self, qualifier: Option<&str>, name: &str) -> Option<SqlType> {
         self.rels
             .iter()
@@ -130,8 +156,25 @@ fn infer(e: &Expr, scope: &Scope) -> Option<SqlType> {
                 "round" | "trunc" => arg0().map(|t| if is_integer(&t) { simple("numeric") } else { t }),
                 "extract" | "date_part" => Some(simple("numeric")),
                 "gen_random_uuid" | "uuid_generate_v4" | "uuid_generate_v7" => Some(simple("uuid")),
-                _ => None,
+                _ => {
+                    let argc = match &f.args {
+                        FunctionArguments::List(l) => l.args.len(),
+                        _ => 0,
+                    };
+                    scope.function(&name, argc)
+                }
             }
+        }
+        // `(composite).field`, e.g. `(to_pair(t)).a`.
+        Expr::CompoundFieldAccess { root, access_chain } => {
+            let mut t = infer(root, scope)?;
+            for step in access_chain {
+                let sqlparser::ast::AccessExpr::Dot(Expr::Identifier(i)) = step else {
+                    return None;
+                };
+                t = scope.field(&t, &ident(i))?;
+            }
+            Some(t)
         }
         Expr::Extract { .. } => Some(simple("numeric")),
         _ => None,
@@ -149,6 +192,10 @@ fn figure_name(e: &Expr) -> String {
             _ => SqlType::parse(&data_type.to_string()).map(|t| t.name).unwrap_or_else(|_| "?column?".into()),
         },
         Expr::Nested(inner) => figure_name(inner),
+        Expr::CompoundFieldAccess { access_chain, .. } => match access_chain.last() {
+            Some(sqlparser::ast::AccessExpr::Dot(Expr::Identifier(i))) => ident(i),
+            _ => "?column?".into(),
+        },
         Expr::Case { .. } => "case".into(),
         _ => "?column?".into(),
     }
@@ -164,8 +211,15 @@ impl Replayer {
                 _ => break,
             }
         }
+        let funcs = self
+            .functions
+            .iter()
+            .filter(|f| !f.returns.starts_with("setof ") && f.language != "aggregate")
+            .filter_map(|f| Some((f.name.to_lowercase(), f.arguments.len(), SqlType::parse(&f.returns).ok()?)))
+            .collect();
+        let composites = self.composites.clone();
         let SetExpr::Select(sel) = body else {
-            return (Scope { rels: Vec::new() }, None);
+            return (Scope { rels: Vec::new(), funcs, composites }, None);
         };
         let mut rels = Vec::new();
         for twj in &sel.from {
@@ -174,7 +228,7 @@ impl Replayer {
                 self.collect_relation(&j.relation, depth, &mut rels);
             }
         }
-        (Scope { rels }, Some(sel.projection.clone()))
+        (Scope { rels, funcs, composites }, Some(sel.projection.clone()))
     }
 
     /// A FROM item's relations: tables, joins in parentheses (as pg_dump writes them), and
