@@ -289,6 +289,9 @@ fn migration_grammar_reads_as_postgresql_does() {
         c.table("public", "pairs").unwrap().columns.iter().map(|k| (k.name.clone(), k.ty.to_string())).collect();
     assert_eq!(pairs, [("id".into(), "integer".into()), ("a".into(), "integer".into()), ("b".into(), "text".into())]);
     assert_eq!(c.table("public", "pair_firsts").unwrap().columns[0].ty.to_string(), "integer");
+    let copy: Vec<String> =
+        c.table("public", "priced_copy").unwrap().columns.iter().map(|k| k.ty.to_string()).collect();
+    assert_eq!(copy, ["integer", "character varying(40)", "numeric", "text"]);
 }
 
 #[test]

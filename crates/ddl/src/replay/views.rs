@@ -101,7 +101,9 @@ fn infer(e: &Expr, scope: &Scope) -> Option<SqlType> {
             | BinaryOperator::And
             | BinaryOperator::Or => Some(simple("boolean")),
             BinaryOperator::StringConcat => Some(simple("text")),
-            _ => infer(left, scope).or_else(|| infer(right, scope)),
+            // Arithmetic answers the operand's type without its modifier (numeric(10,2) * 2 is
+            // numeric), as PostgreSQL's operators do.
+            _ => infer(left, scope).or_else(|| infer(right, scope)).map(|t| SqlType { modifiers: Vec::new(), ..t }),
         },
         Expr::IsNull(_)
         | Expr::IsNotNull(_)
