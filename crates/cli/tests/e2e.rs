@@ -346,6 +346,76 @@ fn rich_schema_project_serves_every_type() {
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
+/// `npm run start:dev` (scripts/dev.mjs): compiles, starts the app, and after a change to a
+/// source file builds and starts it again; Ctrl-C (SIGINT) stops both.
+#[test]
+fn start_dev_rebuilds_and_restarts_on_a_change() {
+    let tmp = tempdir("startdev");
+    let project = tmp.join("api");
+    generate(&project, &["--schema", "fixtures/bench/items.sql", "--features.rbac=false"]);
+    link_node_modules(&project);
+    let db = TestDb::create("e2e_startdev");
+    load_db(&project, &db);
+    let package: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(project.join("package.json")).unwrap()).unwrap();
+    assert_eq!(package["scripts"]["start:dev"], "node scripts/dev.mjs");
+    let mut child = Command::new("node")
+        .arg("scripts/dev.mjs")
+        .current_dir(&project)
+        .env("DATABASE_URL", &db.url)
+        .env("ALLOW_UNSAFE_DATABASE_ROLE", "true")
+        .env("PORT", "0")
+        .env("HOST", "127.0.0.1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            eprintln!("[dev] {line}");
+            let _ = tx.send(line);
+        }
+    });
+    let wait_for = |what: &str, secs: u64| -> String {
+        let end = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < end {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(200))
+                && line.contains(what)
+            {
+                return line;
+            }
+        }
+        panic!("`{what}` not seen within {secs} s");
+    };
+    wait_for("listening on", 120);
+    // A change: the user's service gains a method; the app is built and started again.
+    let service = project.join("src/modules/items/items.service.ts");
+    let text = std::fs::read_to_string(&service).unwrap();
+    let changed =
+        text.replacen("export class ItemsService", "/** changed while start:dev runs */\nexport class ItemsService", 1);
+    assert_ne!(text, changed);
+    std::fs::write(&service, changed).unwrap();
+    wait_for("Found 0 errors", 120);
+    wait_for("listening on", 60);
+    let built = std::fs::read_to_string(project.join("dist/modules/items/items.service.js")).unwrap();
+    assert!(built.contains("changed while start:dev runs"), "the change was built");
+    // Ctrl-C stops the watcher and the app.
+    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let end = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < end, "start:dev did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+    drop(db);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
 /// Names that trip generators (fixtures/pg/names.sql) still give a project that compiles,
 /// with the `public` table unprefixed and the other schema's prefixed.
 #[test]

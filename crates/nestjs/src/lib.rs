@@ -119,6 +119,7 @@ const STATIC: &[(&str, &str)] = runtime_files![
     "src/core/crud/validators.ts",
     "tsconfig.json",
     ".gitignore",
+    "scripts/dev.mjs",
 ];
 
 macro_rules! core_templates {
