@@ -376,7 +376,7 @@ test('OpenAPI documents what the routes do', async () => {
   for (const ok of ['eq.ada@example.com', 'ilike.*ada*', 'not.in.(a,b)', 'is.null']) assert.match(ok, emailOp);
   for (const bad of ['ada@example.com', 'foo.x', 'not.cs.{a}', 'EQ.x']) assert.doesNotMatch(bad, emailOp);
   assert.deepEqual(p('limit').schema, { type: 'integer', minimum: 1, maximum: 100, default: 20 });
-  assert.deepEqual(p('offset').schema, { type: 'integer', minimum: 0 });
+  assert.deepEqual(p('offset').schema, { type: 'integer', minimum: 0, maximum: 100000 });
   const sortRe = new RegExp(p('sort').schema.pattern);
   assert.match('-createdAt,email', sortRe);
   assert.doesNotMatch('passwordHash', sortRe);

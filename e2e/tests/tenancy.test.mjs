@@ -305,6 +305,7 @@ test('the access log: one entry per request with its id, the caller, the tenant,
   const [notFound] = (await entries(`${id}-b`)).filter((e) => e.context === 'http');
   assert.equal(notFound.status, 404);
   assert.equal(notFound.requestId, `${id}-b`);
+  assert.equal(notFound.path, '/v1/projects/:id', 'a matched route is logged by its pattern (no ids or tokens from the path)');
   assert.ok(!readFileSync(process.env.APP_LOG, 'utf8').includes('secret filter value'), 'filter values stay out of the log');
   assert.ok(!readFileSync(process.env.APP_LOG, 'utf8').includes('\x1b['), 'no colour codes in a log that is not a terminal');
 });
@@ -313,5 +314,5 @@ test('OpenAPI: every operation of sign-in, roles and organizations documents its
   const doc = expectStatus(await call('GET', '/docs-json'), 200, 'docs-json').body;
   assert.ok(doc.paths['/auth/register'] && doc.paths['/auth/organizations'] && doc.paths['/rbac/users/{userId}/permissions']);
   assert.deepEqual(undocumentedSuccess(doc), []);
-  assert.equal(doc.paths['/auth/register'].post.responses['201'].content['application/json'].schema.$ref, '#/components/schemas/RegisteredDto');
+  assert.equal(doc.paths['/auth/register'].post.responses['201'].content['application/json'].schema.$ref, '#/components/schemas/AuthRegisteredDto');
 });

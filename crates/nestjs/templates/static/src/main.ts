@@ -91,12 +91,13 @@ async function bootstrap(): Promise<void> {
     runInContext(context, done);
   });
   // The access log: one entry per answered request, with what its context learned (the caller,
-  // and what features add, e.g. the tenant). The path is logged without its query string
-  // (filter values and tokens stay out of the logs).
+  // and what features add, e.g. the tenant). A matched route is logged by its pattern
+  // (`/files/public/:token`, never the token a share link carries in its path), any other path
+  // without its query string, cut at 200 characters.
   if (config.accessLog && logger.enabled('info')) {
     fastify.addHook('onResponse', (request, reply, done) => {
       const c = contexts.get(request);
-      const path = request.url.split('?', 1)[0];
+      const path = request.routeOptions.url ?? request.url.split('?', 1)[0].slice(0, 200);
       const ms = Math.round(reply.elapsedTime * 10) / 10;
       logger.write(
         'info',
@@ -183,7 +184,9 @@ async function bootstrap(): Promise<void> {
   app.useGlobalFilters(new AllExceptionsFilter());
   app.enableVersioning({ type: VersioningType.URI });
   if (config.corsOrigin) app.enableCors({ origin: config.corsOrigin.split(',') });
-  app.enableShutdownHooks();
+  // On SIGTERM/SIGINT Nest closes the app, then ends the process with process.exit, so the
+  // logger's 'exit' handler writes what is still buffered (re-raising the signal would not).
+  app.enableShutdownHooks([], { useProcessExit: true });
   if (config.swagger) setupOpenApi(app);
   await app.listen(config.port, config.host);
   new Logger('Bootstrap').log(`listening on ${await app.getUrl()} (OpenAPI at /docs)`);

@@ -1,5 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiQuery } from '@nestjs/swagger';
+import { MAX_OFFSET } from './query.js';
 import type { FieldSpec, FilterOp, ResourceSpec } from './resource.js';
 
 const OP_HELP: Record<FilterOp, string> = {
@@ -55,7 +56,7 @@ export function ApiListQuery(spec: ResourceSpec): MethodDecorator {
       description: `Comma-separated fields, - for descending: ${sortable.join(', ')}. Ties are broken on the key.`,
     }),
     ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: spec.maxLimit, default: spec.defaultLimit }, description: `Rows per page, 1 to ${spec.maxLimit} (default ${spec.defaultLimit})` }),
-    ApiQuery({ name: 'offset', required: false, schema: { type: 'integer', minimum: 0 }, description: 'Rows to skip (not with cursor)' }),
+    ApiQuery({ name: 'offset', required: false, schema: { type: 'integer', minimum: 0, maximum: MAX_OFFSET }, description: `Rows to skip, at most ${MAX_OFFSET} (LIST_MAX_OFFSET); not with cursor` }),
     ApiQuery({ name: 'count', required: false, enum: ['exact', 'estimated', 'none'], description: `Total count in meta.count (default ${spec.defaultCount})` }),
   ];
   if (spec.tieBreaker !== 'none') {

@@ -9,7 +9,7 @@ import { type FieldSpec, type FilterOp, type ResourceSpec, ident, typedParam } f
  * Unknown fields, operators and malformed values are 400s; values are always SQL parameters.
  */
 /** Largest offset a list accepts (LIST_MAX_OFFSET, default 100000). */
-const MAX_OFFSET = (() => {
+export const MAX_OFFSET = (() => {
   const raw = process.env.LIST_MAX_OFFSET ?? '100000';
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) throw new Error(`LIST_MAX_OFFSET must be a whole number, got "${raw}"`);

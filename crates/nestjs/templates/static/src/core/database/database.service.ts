@@ -43,7 +43,12 @@ function named(query: (q: unknown) => unknown, name: string, text: string, value
   return new Promise((resolve, reject) => {
     const q = new pg.Query(text, values) as pg.Query & { name?: string; callback?: (e: unknown, r: pg.QueryResult) => void };
     q.name = name;
-    q.callback = (err, res) => (err ? reject(err) : resolve(res));
+    q.callback = (err, res) => {
+      if (!err) return resolve(res);
+      // The stack of the call, not of the socket read that brought the error.
+      if (err instanceof Error) Error.captureStackTrace(err);
+      reject(err);
+    };
     query(q);
   });
 }

@@ -20,6 +20,8 @@ export class AppLogger implements LoggerService {
   private readonly json?: pino.Logger;
   private readonly colours: boolean;
   private readonly out: { write(line: string): unknown };
+  private dropped = 0;
+  private dirty = false;
 
   /**
    * Entries go to standard output without blocking the request that logs them: pino's
@@ -30,9 +32,22 @@ export class AppLogger implements LoggerService {
   constructor(config: Pick<AppConfig, 'logFormat' | 'logLevel'>) {
     this.min = LOG_LEVELS.indexOf(config.logLevel);
     this.colours = config.logFormat === 'text' && process.stdout.isTTY === true;
-    const destination = pino.destination({ dest: 1, sync: false, minLength: 8 * 1024 });
-    // Written when 8 KB have gathered, and at least every 200 ms.
-    setInterval(() => destination.flush(), 200).unref();
+    // At most 16 MiB wait while standard output does not keep up; lines past that are dropped
+    // and counted (a stalled log reader must not fill the app's memory).
+    const destination = pino.destination({ dest: 1, sync: false, minLength: 8 * 1024, maxLength: 16 * 1024 * 1024 });
+    destination.on('drop', () => this.dropped++);
+    // Written when 8 KB have gathered, and at least every 200 ms when something was logged.
+    setInterval(() => {
+      if (this.dropped > 0) {
+        const n = this.dropped;
+        this.dropped = 0;
+        this.write('warn', 'AppLogger', `${n} log entries dropped: standard output did not keep up`);
+      }
+      if (this.dirty) {
+        this.dirty = false;
+        destination.flush();
+      }
+    }, 200).unref();
     this.flush = () => {
       try {
         destination.flushSync();
@@ -70,6 +85,7 @@ export class AppLogger implements LoggerService {
    */
   write(level: Written, context: string | undefined, message: string, fields: Fields = {}, request: RequestContext | undefined = requestContext()): void {
     if (!this.enabled(level)) return;
+    this.dirty = true;
     const all: Fields = request ? { requestId: request.requestId, userId: request.userId, ...request.log, ...fields } : { ...fields };
     if (context) all.context = context;
     if (this.json) {

@@ -23,9 +23,9 @@ import {
   EmailTokenDto,
   ForgotPasswordDto,
   LoginDto,
-  MeDto,
+  AuthMeDto,
   RefreshDto,
-  RegisteredDto,
+  AuthRegisteredDto,
   ResetPasswordDto,
   TokensDto,
   TwoFactorSetupDto,
@@ -51,10 +51,10 @@ export class AuthController {
   @Post('register')
   @HttpCode(201)
   @ApiOperation({ summary: 'Create an account and sign in; a verification email is sent' })
-  @ApiCreatedResponse({ type: RegisteredDto })
+  @ApiCreatedResponse({ type: AuthRegisteredDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'The email is taken' })
   @ApiTooManyRequestsResponse(LIMITED)
-  async register(@Body() dto: RegisterDto, @Req() req: FastifyRequest): Promise<RegisteredDto> {
+  async register(@Body() dto: RegisterDto, @Req() req: FastifyRequest): Promise<AuthRegisteredDto> {
     await this.auth.limitAddress(meta(req));
     const { user, tokens } = await this.auth.register({ ...dto }, meta(req));
     return { data: user, tokens };
@@ -159,9 +159,9 @@ export class AuthController {
   @Get('me')
   @ApiBearerAuth()
   @ApiOperation({ summary: 'The signed-in user, with roles and effective permissions' })
-  @ApiOkResponse({ type: MeDto })
+  @ApiOkResponse({ type: AuthMeDto })
   @ApiUnauthorizedResponse({ type: ErrorResponseDto })
-  async me(@CurrentUser() user: AuthUser): Promise<MeDto> {
+  async me(@CurrentUser() user: AuthUser): Promise<AuthMeDto> {
     const data = await this.auth.me(user.id);
     const access = this.rbac ? await this.rbac.effective(user.id) : undefined;
     return { data, emailVerified: user.emailVerified, ...(access ? { roles: access.roles, permissions: access.permissions } : {}) };

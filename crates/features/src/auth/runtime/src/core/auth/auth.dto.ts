@@ -46,7 +46,7 @@ export class TokensDto {
   expiresIn!: number;
 }
 
-export class RegisteredDto {
+export class AuthRegisteredDto {
   @ApiProperty({ type: 'object', additionalProperties: true, description: 'The new account, as GET on the users resource shows it (no secrets)' })
   data!: Record<string, unknown>;
 
@@ -54,7 +54,7 @@ export class RegisteredDto {
   tokens!: TokensDto;
 }
 
-export class MeDto {
+export class AuthMeDto {
   @ApiProperty({ type: 'object', additionalProperties: true, description: 'The account, as GET on the users resource shows it (no secrets)' })
   data!: Record<string, unknown>;
 

@@ -8,7 +8,7 @@ import { RequirePermission } from './permission.decorator.js';
 import { RbacService } from './rbac.service.js';
 import { RBAC } from './rbac.tables.js';
 
-class EffectiveDto {
+class RbacEffectiveDto {
   @ApiProperty({ type: [String], description: 'Slugs of the roles the user holds, directly or inherited' })
   roles!: string[];
 
@@ -19,9 +19,9 @@ class EffectiveDto {
   superAdmin!: boolean;
 }
 
-class EffectiveResponseDto {
-  @ApiProperty({ type: EffectiveDto })
-  data!: EffectiveDto;
+class RbacEffectiveResponseDto {
+  @ApiProperty({ type: RbacEffectiveDto })
+  data!: RbacEffectiveDto;
 }
 
 class AssignRoleDto {
@@ -102,8 +102,8 @@ export class RbacController {
 
   @Get('permissions')
   @ApiOperation({ summary: "A user's roles and effective permissions" })
-  @ApiOkResponse({ type: EffectiveResponseDto })
-  async effective(@Param('userId') userId: string): Promise<EffectiveResponseDto> {
+  @ApiOkResponse({ type: RbacEffectiveResponseDto })
+  async effective(@Param('userId') userId: string): Promise<RbacEffectiveResponseDto> {
     await this.userExists(userId);
     return { data: await this.rbac.effective(userId) };
   }

@@ -10,7 +10,7 @@ import { ErrorResponseDto } from '../crud/dto.js';
 import { failClosed } from '../http/fail-closed.js';
 import { TenancyService } from './tenancy.service.js';
 
-class MembershipDto {
+class TenancyMembershipDto {
   @ApiProperty({ description: 'The organization' })
   id!: string;
 
@@ -18,12 +18,12 @@ class MembershipDto {
   role!: string | null;
 }
 
-class MembershipsResponseDto {
-  @ApiProperty({ type: [MembershipDto] })
-  data!: MembershipDto[];
+class TenancyMembershipsResponseDto {
+  @ApiProperty({ type: [TenancyMembershipDto] })
+  data!: TenancyMembershipDto[];
 }
 
-class InvitationDto {
+class TenancyInvitationDto {
   @ApiProperty({ description: 'The membership row' })
   id!: string;
 
@@ -34,18 +34,18 @@ class InvitationDto {
   role!: string | null;
 }
 
-class InvitationsResponseDto {
-  @ApiProperty({ type: [InvitationDto] })
-  data!: InvitationDto[];
+class TenancyInvitationsResponseDto {
+  @ApiProperty({ type: [TenancyInvitationDto] })
+  data!: TenancyInvitationDto[];
 }
 
-class InvitationResponseDto {
-  @ApiProperty({ type: InvitationDto })
-  data!: InvitationDto;
+class TenancyInvitationResponseDto {
+  @ApiProperty({ type: TenancyInvitationDto })
+  data!: TenancyInvitationDto;
 }
 
 /** A new access token acting in the chosen organization (no refresh token: the session's stays). */
-class OrganizationTokenDto extends PickType(TokensDto, ['accessToken', 'tokenType', 'expiresIn'] as const) {
+class TenancyOrganizationTokenDto extends PickType(TokensDto, ['accessToken', 'tokenType', 'expiresIn'] as const) {
   @ApiProperty()
   organizationId!: string;
 }
@@ -68,17 +68,17 @@ export class TenancyController {
 
   @Get('organizations')
   @ApiOperation({ summary: 'Organizations the signed-in user belongs to, with their role' })
-  @ApiOkResponse({ type: MembershipsResponseDto })
-  async list(@CurrentUser() user: AuthUser): Promise<MembershipsResponseDto> {
+  @ApiOkResponse({ type: TenancyMembershipsResponseDto })
+  async list(@CurrentUser() user: AuthUser): Promise<TenancyMembershipsResponseDto> {
     return { data: await failClosed('the organization list', () => this.tenancy.organizations(user.id)) };
   }
 
   @Post('organization')
   @HttpCode(200)
   @ApiOperation({ summary: 'Act in another organization you belong to: returns a new access token' })
-  @ApiOkResponse({ type: OrganizationTokenDto })
+  @ApiOkResponse({ type: TenancyOrganizationTokenDto })
   @ApiForbiddenResponse({ type: ErrorResponseDto })
-  async choose(@CurrentUser() user: AuthUser, @Body() dto: ChooseOrganizationDto): Promise<OrganizationTokenDto> {
+  async choose(@CurrentUser() user: AuthUser, @Body() dto: ChooseOrganizationDto): Promise<TenancyOrganizationTokenDto> {
     const m = await failClosed('the organization check', () => this.tenancy.membership(dto.organizationId, user.id));
     if (!m.member) throw new ForbiddenException('you are not a member of that organization');
     const accessToken = await signAccessToken(this.config, { sub: user.id, email: user.email, sv: user.sessionVersion, org: dto.organizationId });
@@ -87,8 +87,8 @@ export class TenancyController {
 
   @Get('invitations')
   @ApiOperation({ summary: 'Memberships waiting for you: rows with your verified email, not yet linked to anyone' })
-  @ApiOkResponse({ type: InvitationsResponseDto })
-  async invitations(@CurrentUser() user: AuthUser): Promise<InvitationsResponseDto> {
+  @ApiOkResponse({ type: TenancyInvitationsResponseDto })
+  async invitations(@CurrentUser() user: AuthUser): Promise<TenancyInvitationsResponseDto> {
     if (!user.emailVerified) return { data: [] };
     return { data: await failClosed('the invitation list', () => this.tenancy.invitations(user.id)) };
   }
@@ -96,10 +96,10 @@ export class TenancyController {
   @Post('invitations/:id/accept')
   @HttpCode(200)
   @ApiOperation({ summary: 'Accept an invitation: the membership is linked to your account (needs a verified email)' })
-  @ApiOkResponse({ type: InvitationResponseDto })
+  @ApiOkResponse({ type: TenancyInvitationResponseDto })
   @ApiForbiddenResponse({ type: ErrorResponseDto, description: 'Your email is not verified' })
   @ApiNotFoundResponse({ type: ErrorResponseDto })
-  async accept(@CurrentUser() user: AuthUser, @Param('id') id: string): Promise<InvitationResponseDto> {
+  async accept(@CurrentUser() user: AuthUser, @Param('id') id: string): Promise<TenancyInvitationResponseDto> {
     if (!user.emailVerified) throw new ForbiddenException('verify your email address first (POST /auth/verify-email)');
     return { data: await failClosed('the invitation', () => this.tenancy.accept(user.id, id)) };
   }
