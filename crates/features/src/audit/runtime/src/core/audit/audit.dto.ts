@@ -1,5 +1,6 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 
+@ApiSchema({ name: 'AuditFieldChangeDto' })
 export class AuditFieldChangeDto {
   @ApiProperty() field!: string;
   @ApiPropertyOptional({ nullable: true, type: String, description: '*** for a secret' }) oldValue!: string | null;
@@ -9,6 +10,7 @@ export class AuditFieldChangeDto {
 }
 
 /** One recorded change: who, when, from where, what. */
+@ApiSchema({ name: 'AuditEntryDto' })
 export class AuditEntryDto {
   @ApiProperty() id!: string;
   @ApiProperty({ enum: ['INSERT', 'UPDATE', 'DELETE', 'RESTORE'] }) operation!: string;
@@ -29,11 +31,13 @@ export class AuditEntryDto {
   @ApiProperty({ type: [AuditFieldChangeDto] }) changes!: AuditFieldChangeDto[];
 }
 
+@ApiSchema({ name: 'AuditHistoryMetaDto' })
 export class AuditHistoryMetaDto {
   @ApiProperty() limit!: number;
   @ApiProperty() offset!: number;
 }
 
+@ApiSchema({ name: 'AuditHistoryResponseDto' })
 export class AuditHistoryResponseDto {
   @ApiProperty({ type: [AuditEntryDto] }) data!: AuditEntryDto[];
   @ApiProperty({ type: AuditHistoryMetaDto }) meta!: AuditHistoryMetaDto;

@@ -1,6 +1,7 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 
+@ApiSchema({ name: 'AuthLoginDto' })
 export class LoginDto {
   @ApiProperty({ format: 'email', maxLength: 320 })
   @IsString()
@@ -18,6 +19,7 @@ export class LoginDto {
   totp?: string;
 }
 
+@ApiSchema({ name: 'AuthRefreshDto' })
 export class RefreshDto {
   @ApiProperty({ writeOnly: true })
   @IsString()
@@ -26,12 +28,14 @@ export class RefreshDto {
   refreshToken!: string;
 }
 
+@ApiSchema({ name: 'AuthCodeDto' })
 export class CodeDto {
   @ApiProperty({ example: '123456' })
   @Matches(/^\d{6}$/, { message: 'code must be 6 digits' })
   code!: string;
 }
 
+@ApiSchema({ name: 'AuthTokensDto' })
 export class TokensDto {
   @ApiProperty({ description: 'Bearer token for the Authorization header' })
   accessToken!: string;
@@ -46,6 +50,7 @@ export class TokensDto {
   expiresIn!: number;
 }
 
+@ApiSchema({ name: 'AuthRegisteredDto' })
 export class AuthRegisteredDto {
   @ApiProperty({ type: 'object', additionalProperties: true, description: 'The new account, as GET on the users resource shows it (no secrets)' })
   data!: Record<string, unknown>;
@@ -54,6 +59,7 @@ export class AuthRegisteredDto {
   tokens!: TokensDto;
 }
 
+@ApiSchema({ name: 'AuthMeDto' })
 export class AuthMeDto {
   @ApiProperty({ type: 'object', additionalProperties: true, description: 'The account, as GET on the users resource shows it (no secrets)' })
   data!: Record<string, unknown>;
@@ -68,6 +74,7 @@ export class AuthMeDto {
   permissions?: string[];
 }
 
+@ApiSchema({ name: 'AuthTwoFactorSetupDto' })
 export class TwoFactorSetupDto {
   @ApiProperty({ description: 'Base32 secret for an authenticator app' })
   secret!: string;
@@ -76,6 +83,7 @@ export class TwoFactorSetupDto {
   otpauthUrl!: string;
 }
 
+@ApiSchema({ name: 'AuthEmailTokenDto' })
 export class EmailTokenDto {
   @ApiProperty({ description: 'The token from the email', writeOnly: true })
   @IsString()
@@ -84,6 +92,7 @@ export class EmailTokenDto {
   token!: string;
 }
 
+@ApiSchema({ name: 'AuthForgotPasswordDto' })
 export class ForgotPasswordDto {
   @ApiProperty({ format: 'email', maxLength: 320 })
   @IsString()
@@ -91,6 +100,7 @@ export class ForgotPasswordDto {
   email!: string;
 }
 
+@ApiSchema({ name: 'AuthResetPasswordDto' })
 export class ResetPasswordDto {
   @ApiProperty({ description: 'The token from the email', writeOnly: true })
   @IsString()
@@ -105,6 +115,7 @@ export class ResetPasswordDto {
   password!: string;
 }
 
+@ApiSchema({ name: 'AuthChangePasswordDto' })
 export class ChangePasswordDto {
   @ApiProperty({ format: 'password', writeOnly: true, maxLength: 256 })
   @IsString()
@@ -118,6 +129,7 @@ export class ChangePasswordDto {
   newPassword!: string;
 }
 
+@ApiSchema({ name: 'AuthAcceptedDto' })
 export class AcceptedDto {
   @ApiProperty()
   message!: string;

@@ -1,5 +1,5 @@
 import { BadRequestException, ForbiddenException, GoneException, Injectable, NotFoundException } from '@nestjs/common';
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { Algorithm, hash, verify } from '@node-rs/argon2';
 import { IsEmail, IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Max, MaxLength, Min } from 'class-validator';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -22,6 +22,7 @@ const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 
+@ApiSchema({ name: 'FilesCreateShareDto' })
 export class CreateShareDto {
   @ApiPropertyOptional({ format: 'date-time', description: 'When the link stops working (default FILES_SHARE_DAYS from now; at most FILES_SHARE_MAX_DAYS)' })
   @IsOptional()
@@ -70,6 +71,7 @@ class ShareCreated {
   passwordRequired!: boolean;
 }
 
+@ApiSchema({ name: 'FilesShareCreatedDto' })
 export class ShareCreatedDto {
   @ApiProperty({ type: ShareCreated })
   data!: ShareCreated;
@@ -90,6 +92,7 @@ class SharedFile {
   canDownload!: boolean;
 }
 
+@ApiSchema({ name: 'FilesSharedFileDto' })
 export class SharedFileDto {
   @ApiProperty({ type: SharedFile })
   data!: SharedFile;

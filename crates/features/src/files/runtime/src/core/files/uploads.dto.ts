@@ -1,7 +1,8 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import { IsInt, IsString, Length, Min } from 'class-validator';
 
 /** An upload straight to the object store: what the bytes will be. */
+@ApiSchema({ name: 'FilesPresignUploadDto' })
 export class PresignUploadDto {
   @ApiProperty({ minLength: 1, maxLength: 1024, description: 'The file’s name (sanitised as for any upload)' })
   @IsString()
@@ -14,6 +15,7 @@ export class PresignUploadDto {
   sizeBytes!: number;
 }
 
+@ApiSchema({ name: 'FilesPresignedUploadDto' })
 export class PresignedUploadDto {
   @ApiProperty({ description: 'Complete the upload with POST .../uploads/{uploadId}/complete once the bytes are PUT' })
   uploadId!: string;

@@ -1,7 +1,8 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsIn, IsInt, IsISO8601, IsObject, IsOptional, IsString, Length, Max, Min } from 'class-validator';
 import { CHANNELS } from './types.js';
 
+@ApiSchema({ name: 'NotifyDto' })
 export class NotifyDto {
   @ApiProperty({ maxLength: 200, description: 'The template’s name' })
   @IsString()
@@ -56,11 +57,13 @@ class Notified {
   recipient!: string;
 }
 
+@ApiSchema({ name: 'NotifyNotifiedDto' })
 export class NotifiedDto {
   @ApiProperty({ type: [Notified] })
   data!: Notified[];
 }
 
+@ApiSchema({ name: 'NotifyUnreadDto' })
 export class UnreadDto {
   @ApiProperty({ type: 'integer' })
   count!: number;

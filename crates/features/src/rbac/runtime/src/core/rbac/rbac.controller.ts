@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, ForbiddenException, Get, HttpCode, NotFoundException, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiExtension, ApiForbiddenResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiExtension, ApiForbiddenResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiSchema, ApiTags } from '@nestjs/swagger';
 import { IsBoolean, IsISO8601, IsOptional, IsString, MaxLength } from 'class-validator';
 import { CurrentUser } from '../auth/current-user.decorator.js';
 import type { AuthUser } from '../auth/auth.guard.js';
@@ -8,6 +8,7 @@ import { RequirePermission } from './permission.decorator.js';
 import { RbacService } from './rbac.service.js';
 import { RBAC } from './rbac.tables.js';
 
+@ApiSchema({ name: 'RbacEffectiveDto' })
 class RbacEffectiveDto {
   @ApiProperty({ type: [String], description: 'Slugs of the roles the user holds, directly or inherited' })
   roles!: string[];
@@ -19,11 +20,13 @@ class RbacEffectiveDto {
   superAdmin!: boolean;
 }
 
+@ApiSchema({ name: 'RbacEffectiveResponseDto' })
 class RbacEffectiveResponseDto {
   @ApiProperty({ type: RbacEffectiveDto })
   data!: RbacEffectiveDto;
 }
 
+@ApiSchema({ name: 'RbacAssignRoleDto' })
 class AssignRoleDto {
   @ApiProperty({ description: 'Role id' })
   @IsString()
@@ -36,6 +39,7 @@ class AssignRoleDto {
   expiresAt?: string;
 }
 
+@ApiSchema({ name: 'RbacGrantDto' })
 class GrantDto {
   @ApiProperty({ description: 'Permission id' })
   @IsString()

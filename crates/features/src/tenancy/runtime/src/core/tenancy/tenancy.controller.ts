@@ -1,5 +1,5 @@
 import { Body, Controller, ForbiddenException, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiTags, PickType } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiSchema, ApiTags, PickType } from '@nestjs/swagger';
 import { IsString, MaxLength } from 'class-validator';
 import { AUTH_CONFIG, type AuthConfig } from '../auth/auth.config.js';
 import { TokensDto } from '../auth/auth.dto.js';
@@ -10,6 +10,7 @@ import { ErrorResponseDto } from '../crud/dto.js';
 import { failClosed } from '../http/fail-closed.js';
 import { TenancyService } from './tenancy.service.js';
 
+@ApiSchema({ name: 'TenancyMembershipDto' })
 class TenancyMembershipDto {
   @ApiProperty({ description: 'The organization' })
   id!: string;
@@ -18,11 +19,13 @@ class TenancyMembershipDto {
   role!: string | null;
 }
 
+@ApiSchema({ name: 'TenancyMembershipsResponseDto' })
 class TenancyMembershipsResponseDto {
   @ApiProperty({ type: [TenancyMembershipDto] })
   data!: TenancyMembershipDto[];
 }
 
+@ApiSchema({ name: 'TenancyInvitationDto' })
 class TenancyInvitationDto {
   @ApiProperty({ description: 'The membership row' })
   id!: string;
@@ -34,22 +37,26 @@ class TenancyInvitationDto {
   role!: string | null;
 }
 
+@ApiSchema({ name: 'TenancyInvitationsResponseDto' })
 class TenancyInvitationsResponseDto {
   @ApiProperty({ type: [TenancyInvitationDto] })
   data!: TenancyInvitationDto[];
 }
 
+@ApiSchema({ name: 'TenancyInvitationResponseDto' })
 class TenancyInvitationResponseDto {
   @ApiProperty({ type: TenancyInvitationDto })
   data!: TenancyInvitationDto;
 }
 
 /** A new access token acting in the chosen organization (no refresh token: the session's stays). */
+@ApiSchema({ name: 'TenancyOrganizationTokenDto' })
 class TenancyOrganizationTokenDto extends PickType(TokensDto, ['accessToken', 'tokenType', 'expiresIn'] as const) {
   @ApiProperty()
   organizationId!: string;
 }
 
+@ApiSchema({ name: 'TenancyChooseOrganizationDto' })
 class ChooseOrganizationDto {
   @ApiProperty({ description: 'Organization id' })
   @IsString()

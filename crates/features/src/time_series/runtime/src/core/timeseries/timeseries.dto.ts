@@ -1,5 +1,6 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 
+@ApiSchema({ name: 'SeriesRejectedRowDto' })
 export class RejectedRowDto {
   @ApiProperty({ description: 'Line of the body where the row starts (1-based)' })
   line!: number;
@@ -11,6 +12,7 @@ export class RejectedRowDto {
   reason!: string;
 }
 
+@ApiSchema({ name: 'SeriesIngestReportDto' })
 export class IngestReportDto {
   @ApiProperty({ description: 'Rows stored' })
   accepted!: number;
@@ -25,6 +27,7 @@ export class IngestReportDto {
   partial!: boolean;
 }
 
+@ApiSchema({ name: 'SeriesPointDto' })
 export class SeriesPointDto {
   @ApiProperty({ type: String, format: 'date-time', description: 'Start of the bucket' })
   time!: string;
@@ -33,6 +36,7 @@ export class SeriesPointDto {
   avg?: number | null;
 }
 
+@ApiSchema({ name: 'SeriesGroupDto' })
 export class SeriesGroupDto {
   @ApiProperty({ type: 'object', additionalProperties: true, description: 'The values of the group columns (empty without group)' })
   group!: Record<string, unknown>;
@@ -41,6 +45,7 @@ export class SeriesGroupDto {
   points!: SeriesPointDto[];
 }
 
+@ApiSchema({ name: 'SeriesMetaDto' })
 export class SeriesMetaDto {
   @ApiProperty({ type: String, format: 'date-time' })
   from!: string;
@@ -73,6 +78,7 @@ export class SeriesMetaDto {
   rollup?: string;
 }
 
+@ApiSchema({ name: 'SeriesResponseDto' })
 export class SeriesResponseDto {
   @ApiProperty({ type: [SeriesGroupDto] })
   data!: SeriesGroupDto[];
@@ -81,6 +87,7 @@ export class SeriesResponseDto {
   meta!: SeriesMetaDto;
 }
 
+@ApiSchema({ name: 'SeriesRollupRefreshDto' })
 export class RollupRefreshDto {
   @ApiProperty()
   rollup!: string;
@@ -95,6 +102,7 @@ export class RollupRefreshDto {
   busy?: boolean;
 }
 
+@ApiSchema({ name: 'SeriesMaintenanceReportDto' })
 export class MaintenanceReportDto {
   @ApiProperty()
   series!: string;
@@ -115,6 +123,7 @@ export class MaintenanceReportDto {
   rollups!: RollupRefreshDto[];
 }
 
+@ApiSchema({ name: 'SeriesStorageReportDto' })
 export class StorageReportDto {
   @ApiProperty()
   series!: string;
