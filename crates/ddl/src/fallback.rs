@@ -35,6 +35,12 @@ const IGNORED_HEADS: &[&[&str]] = &[
     &["GRANT"],
     &["REVOKE"],
     &["DO"],
+    // Procedures are called, not read by an API (the live reader skips them too).
+    &["CREATE", "PROCEDURE"],
+    &["CREATE", "OR", "REPLACE", "PROCEDURE"],
+    &["ALTER", "PROCEDURE"],
+    &["DROP", "PROCEDURE"],
+    &["CALL"],
     &["ANALYZE"],
     &["VACUUM"],
     &["BEGIN"],
@@ -260,6 +266,17 @@ pub(crate) fn apply(r: &mut Replayer, text: &str) -> bool {
         r.replay_inner(&expanded);
         return true;
     }
+    // CREATE TABLE t (LIKE src [INCLUDING | EXCLUDING option] ..., other columns): sqlparser
+    // does not read the options; the copied columns (and what the options copy) are written out.
+    if w.starts_with(&["CREATE", "TABLE"])
+        && text.to_ascii_lowercase().contains("like")
+        && let Some(statements) = create_table_like(r, text)
+    {
+        for s in statements {
+            r.replay_inner(&s);
+        }
+        return true;
+    }
     // CREATE SCHEMA name [AUTHORIZATION role] element ... (standard SQL schema elements): the
     // schema, then each element (CREATE TABLE, VIEW, INDEX, SEQUENCE, TRIGGER; GRANT), created in
     // that schema.
@@ -442,6 +459,158 @@ fn expand_composites(r: &Replayer, text: &str) -> Option<String> {
     }
     out.push_str(rest);
     Some(out)
+}
+
+/// `CREATE TABLE t (... LIKE src [INCLUDING | EXCLUDING option] ...)` as plain statements:
+/// the table with src's columns in place of the LIKE (names, types, NOT NULL; defaults,
+/// identity, generation expressions, CHECKs under their names, comments, primary and unique
+/// keys and indexes when the options say so — new keys and indexes named by PostgreSQL's
+/// default rules, as LIKE names them), then its indexes and comments. None when `text` has no
+/// top-level LIKE or src is unknown.
+fn create_table_like(r: &Replayer, text: &str) -> Option<Vec<String>> {
+    use nest_catalog::sqltype::quote_ident_if_needed as q;
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let head = text[..open].trim_end();
+    let tail = &text[close + 1..];
+    // Top-level elements of the column list.
+    let body = &text[open + 1..close];
+    let (mut depth, mut start, mut elements) = (0i32, 0usize, Vec::new());
+    for (i, c) in body.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                elements.push(body[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    elements.push(body[start..].trim());
+    if !elements.iter().any(|e| e.len() > 5 && e[..5].eq_ignore_ascii_case("like ")) {
+        return None;
+    }
+    let new_name = {
+        let toks = tokens(head)?;
+        let mut i = toks.iter().position(|t| kw(Some(t), "table"))? + 1;
+        if kw(toks.get(i), "if") {
+            i += 3;
+        }
+        object_name(&toks, &mut i)?
+    };
+    let new_sql = new_name.to_string();
+    let mut out_elements = Vec::new();
+    let mut after = Vec::new();
+    for e in elements {
+        if !(e.len() > 5 && e[..5].eq_ignore_ascii_case("like ")) {
+            out_elements.push(e.to_string());
+            continue;
+        }
+        let toks = tokens(e)?;
+        let mut i = 1;
+        let src = object_name(&toks, &mut i)?;
+        let mut opts: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+        while i + 1 < toks.len() {
+            let including = kw(toks.get(i), "including");
+            let Some(Token::Word(o)) = toks.get(i + 1) else { return None };
+            let o = o.value.to_lowercase();
+            let all = [
+                "comments",
+                "compression",
+                "constraints",
+                "defaults",
+                "generated",
+                "identity",
+                "indexes",
+                "statistics",
+                "storage",
+            ];
+            let names: Vec<String> = if o == "all" { all.iter().map(|s| s.to_string()).collect() } else { vec![o] };
+            for n in names {
+                if including {
+                    opts.insert(n);
+                } else {
+                    opts.remove(&n);
+                }
+            }
+            i += 2;
+        }
+        let key = r.lookup_table(&src)?;
+        let t = r.table_ref(&key)?;
+        for c in &t.columns {
+            let mut col = format!("{} {}", q(&c.name), c.ty);
+            if let (Some(g), true) = (&c.generated, opts.contains("generated")) {
+                col.push_str(&format!(" GENERATED ALWAYS AS ({g}) STORED"));
+            } else if let (Some(d), true) = (&c.default, opts.contains("defaults")) {
+                col.push_str(&format!(" DEFAULT {d}"));
+            }
+            if let (Some(id), true) = (&c.identity, opts.contains("identity")) {
+                col.push_str(match id {
+                    nest_catalog::Identity::Always => " GENERATED ALWAYS AS IDENTITY",
+                    nest_catalog::Identity::ByDefault => " GENERATED BY DEFAULT AS IDENTITY",
+                });
+            }
+            if !c.nullable {
+                col.push_str(" NOT NULL");
+            }
+            out_elements.push(col);
+            if let (Some(cm), true) = (&c.comment, opts.contains("comments")) {
+                after.push(format!("COMMENT ON COLUMN {new_sql}.{} IS '{}'", q(&c.name), cm.replace('\'', "''")));
+            }
+        }
+        if opts.contains("constraints") {
+            for k in &t.checks {
+                out_elements.push(format!("CONSTRAINT {} CHECK ({})", q(&k.name), k.expression));
+            }
+        }
+        if opts.contains("indexes") {
+            let cols = |v: &[String]| v.iter().map(|c| q(c)).collect::<Vec<_>>().join(", ");
+            if let Some(pk) = &t.primary_key {
+                out_elements.push(format!("PRIMARY KEY ({})", cols(&pk.columns)));
+            }
+            for u in &t.unique {
+                out_elements.push(format!("UNIQUE ({})", cols(&u.columns)));
+            }
+            for ix in &t.indexes {
+                let elems: Vec<String> = ix
+                    .columns
+                    .iter()
+                    .map(|e| {
+                        let mut x = if e.is_column { q(&e.expr) } else { format!("({})", e.expr) };
+                        if let Some(o) = &e.opclass {
+                            x.push_str(&format!(" {o}"));
+                        }
+                        if e.descending {
+                            x.push_str(" DESC");
+                        }
+                        match e.nulls_first {
+                            Some(true) => x.push_str(" NULLS FIRST"),
+                            Some(false) => x.push_str(" NULLS LAST"),
+                            None => {}
+                        }
+                        x
+                    })
+                    .collect();
+                let mut sql = format!(
+                    "CREATE {}INDEX ON {new_sql} USING {} ({})",
+                    if ix.unique { "UNIQUE " } else { "" },
+                    ix.method,
+                    elems.join(", ")
+                );
+                if !ix.include.is_empty() {
+                    sql.push_str(&format!(" INCLUDE ({})", cols(&ix.include)));
+                }
+                if let Some(p) = &ix.predicate {
+                    sql.push_str(&format!(" WHERE {p}"));
+                }
+                after.push(sql);
+            }
+        }
+    }
+    let mut all = vec![format!("{head} ({}){tail}", out_elements.join(", "))];
+    all.extend(after);
+    Some(all)
 }
 
 /// `CREATE SCHEMA s [AUTHORIZATION r] CREATE TABLE ... CREATE VIEW ... GRANT ...`: true when

@@ -292,6 +292,14 @@ fn migration_grammar_reads_as_postgresql_does() {
     let copy: Vec<String> =
         c.table("public", "priced_copy").unwrap().columns.iter().map(|k| k.ty.to_string()).collect();
     assert_eq!(copy, ["integer", "character varying(40)", "numeric", "text"]);
+    // LIKE copies what its options say, keys and indexes named by the default rules.
+    let all = c.table("public", "like_all").unwrap();
+    assert_eq!(all.primary_key.as_ref().map(|k| k.name.as_str()), Some("like_all_pkey"));
+    assert!(all.columns[0].identity.is_some() && all.checks.iter().any(|k| k.name == "like_src_qty_positive"));
+    assert_eq!(all.indexes.len(), 1, "{:?}", all.indexes);
+    let plain = c.table("public", "like_plain").unwrap();
+    assert!(plain.primary_key.is_none() && plain.checks.is_empty() && plain.columns[2].default.is_none());
+    assert_eq!(plain.columns.last().unwrap().name, "extra");
 }
 
 #[test]
