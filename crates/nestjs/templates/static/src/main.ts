@@ -103,8 +103,9 @@ async function bootstrap(): Promise<void> {
         'info',
         'http',
         `${request.method} ${path} ${reply.statusCode} ${ms} ms`,
-        { method: request.method, path, status: reply.statusCode, ms, ip: request.ip },
+        { ip: request.ip },
         c,
+        { method: request.method, path, status: reply.statusCode, ms },
       );
       done();
     });

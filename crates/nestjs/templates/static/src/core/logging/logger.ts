@@ -81,15 +81,23 @@ export class AppLogger implements LoggerService {
 
   /**
    * Write one entry: `context` names the part of the app, `fields` go beside the message, with
-   * those of `request` (default: the request being served, if any).
+   * those of `request` (default: the request being served, if any). `structured` fields are for
+   * JSON lines only: the message already says them to a reader of text lines.
    */
-  write(level: Written, context: string | undefined, message: string, fields: Fields = {}, request: RequestContext | undefined = requestContext()): void {
+  write(
+    level: Written,
+    context: string | undefined,
+    message: string,
+    fields: Fields = {},
+    request: RequestContext | undefined = requestContext(),
+    structured: Fields = {},
+  ): void {
     if (!this.enabled(level)) return;
     this.dirty = true;
     const all: Fields = request ? { requestId: request.requestId, userId: request.userId, ...request.log, ...fields } : { ...fields };
     if (context) all.context = context;
     if (this.json) {
-      this.json[level](all, message);
+      this.json[level]({ ...structured, ...all }, message);
       return;
     }
     const extra = Object.entries(all)
