@@ -153,6 +153,41 @@ pub struct Index {
 }
 
 impl Index {
+    /// What follows `CREATE [UNIQUE] INDEX name ON table`: `USING method (elements)`, then
+    /// `INCLUDE (...)` and `WHERE predicate` when it has them.
+    pub fn definition_sql(&self) -> String {
+        use crate::quote::ident;
+        let elems: Vec<String> = self
+            .columns
+            .iter()
+            .map(|e| {
+                let mut x = if e.is_column { ident(&e.expr) } else { format!("({})", e.expr) };
+                if let Some(o) = &e.opclass {
+                    x.push(' ');
+                    x.push_str(o);
+                }
+                if e.descending {
+                    x.push_str(" DESC");
+                }
+                match e.nulls_first {
+                    Some(true) => x.push_str(" NULLS FIRST"),
+                    Some(false) => x.push_str(" NULLS LAST"),
+                    None => {}
+                }
+                x
+            })
+            .collect();
+        let mut s = format!("USING {} ({})", self.method, elems.join(", "));
+        if !self.include.is_empty() {
+            let cols: Vec<String> = self.include.iter().map(|c| ident(c)).collect();
+            s.push_str(&format!(" INCLUDE ({})", cols.join(", ")));
+        }
+        if let Some(p) = &self.predicate {
+            s.push_str(&format!(" WHERE {p}"));
+        }
+        s
+    }
+
     /// Column names when every element is a plain column.
     pub fn column_names(&self) -> Option<Vec<&str>> {
         self.columns.iter().map(|e| e.is_column.then_some(e.expr.as_str())).collect()

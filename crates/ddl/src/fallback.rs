@@ -138,18 +138,19 @@ pub(crate) fn is_ignorable(text: &str) -> bool {
     false
 }
 
-fn tokens(text: &str) -> Option<Vec<Token>> {
+/// The tokens of `text` without whitespace.
+pub(crate) fn tokens(text: &str) -> Option<Vec<Token>> {
     let dialect = PostgreSqlDialect {};
     let toks = Tokenizer::new(&dialect, text).tokenize().ok()?;
     Some(toks.into_iter().filter(|t| !matches!(t, Token::Whitespace(_))).collect())
 }
 
-fn kw(t: Option<&Token>, w: &str) -> bool {
+pub(crate) fn kw(t: Option<&Token>, w: &str) -> bool {
     matches!(t, Some(Token::Word(x)) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w))
 }
 
 /// `a.b.c` at `*i`.
-fn object_name(toks: &[Token], i: &mut usize) -> Option<ObjectName> {
+pub(crate) fn object_name(toks: &[Token], i: &mut usize) -> Option<ObjectName> {
     let mut parts = Vec::new();
     loop {
         match toks.get(*i) {
@@ -448,11 +449,8 @@ fn expand_composites(r: &Replayer, text: &str) -> Option<String> {
         let ty = SqlType::parse(&f.returns).ok()?;
         let schema = ty.schema.clone().unwrap_or_else(|| "public".into());
         let comp = r.composites.iter().find(|c| c.name == ty.name && c.schema == schema)?;
-        let fields: Vec<String> = comp
-            .attributes
-            .iter()
-            .map(|(n, _)| format!("({inner}).{}", nest_catalog::sqltype::quote_ident_if_needed(n)))
-            .collect();
+        let fields: Vec<String> =
+            comp.attributes.iter().map(|(n, _)| format!("({inner}).{}", nest_catalog::quote::ident(n))).collect();
         out.push_str(&rest[..open]);
         out.push_str(&fields.join(", "));
         rest = &rest[at + 3..];
@@ -468,7 +466,7 @@ fn expand_composites(r: &Replayer, text: &str) -> Option<String> {
 /// default rules, as LIKE names them), then its indexes and comments. None when `text` has no
 /// top-level LIKE or src is unknown.
 fn create_table_like(r: &Replayer, text: &str) -> Option<Vec<String>> {
-    use nest_catalog::sqltype::quote_ident_if_needed as q;
+    use nest_catalog::quote::ident as q;
     let open = text.find('(')?;
     let close = text.rfind(')')?;
     let head = text[..open].trim_end();
@@ -573,38 +571,8 @@ fn create_table_like(r: &Replayer, text: &str) -> Option<Vec<String>> {
                 out_elements.push(format!("UNIQUE ({})", cols(&u.columns)));
             }
             for ix in &t.indexes {
-                let elems: Vec<String> = ix
-                    .columns
-                    .iter()
-                    .map(|e| {
-                        let mut x = if e.is_column { q(&e.expr) } else { format!("({})", e.expr) };
-                        if let Some(o) = &e.opclass {
-                            x.push_str(&format!(" {o}"));
-                        }
-                        if e.descending {
-                            x.push_str(" DESC");
-                        }
-                        match e.nulls_first {
-                            Some(true) => x.push_str(" NULLS FIRST"),
-                            Some(false) => x.push_str(" NULLS LAST"),
-                            None => {}
-                        }
-                        x
-                    })
-                    .collect();
-                let mut sql = format!(
-                    "CREATE {}INDEX ON {new_sql} USING {} ({})",
-                    if ix.unique { "UNIQUE " } else { "" },
-                    ix.method,
-                    elems.join(", ")
-                );
-                if !ix.include.is_empty() {
-                    sql.push_str(&format!(" INCLUDE ({})", cols(&ix.include)));
-                }
-                if let Some(p) = &ix.predicate {
-                    sql.push_str(&format!(" WHERE {p}"));
-                }
-                after.push(sql);
+                let unique = if ix.unique { "UNIQUE " } else { "" };
+                after.push(format!("CREATE {unique}INDEX ON {new_sql} {}", ix.definition_sql()));
             }
         }
     }
@@ -650,7 +618,7 @@ fn create_schema_with_elements(r: &mut Replayer, text: &str) -> bool {
     let Some(&first) = starts.first() else {
         return false;
     };
-    r.replay_inner(&format!("CREATE SCHEMA IF NOT EXISTS {}", nest_catalog::sqltype::quote_ident_if_needed(&schema)));
+    r.replay_inner(&format!("CREATE SCHEMA IF NOT EXISTS {}", nest_catalog::quote::ident(&schema)));
     // As PostgreSQL runs them: the new schema first on the search path.
     let path = std::iter::once(schema.clone()).chain(r.search_path.iter().filter(|s| **s != schema).cloned()).collect();
     let saved = std::mem::replace(&mut r.search_path, path);

@@ -258,41 +258,14 @@ fn fk_action(a: FkAction) -> String {
 
 fn index_sql(s: &mut String, t: &Table) {
     for i in &t.indexes {
-        let elems = i
-            .columns
-            .iter()
-            .map(|e| {
-                let mut x = if e.is_column { ident(&e.expr) } else { format!("({})", e.expr) };
-                if let Some(o) = &e.opclass {
-                    let _ = write!(x, " {o}");
-                }
-                if e.descending {
-                    x.push_str(" DESC");
-                }
-                match e.nulls_first {
-                    Some(true) => x.push_str(" NULLS FIRST"),
-                    Some(false) => x.push_str(" NULLS LAST"),
-                    None => {}
-                }
-                x
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let _ = write!(
+        let _ = writeln!(
             s,
-            "CREATE {}INDEX {} ON {} USING {} ({elems})",
+            "CREATE {}INDEX {} ON {} {};",
             if i.unique { "UNIQUE " } else { "" },
             ident(&i.name),
             qn(&t.schema, &t.name),
-            i.method
+            i.definition_sql()
         );
-        if !i.include.is_empty() {
-            let _ = write!(s, " INCLUDE ({})", cols(&i.include));
-        }
-        if let Some(p) = &i.predicate {
-            let _ = write!(s, " WHERE {p}");
-        }
-        s.push_str(";\n");
     }
 }
 

@@ -409,12 +409,7 @@ pub fn interrupted(out: &Path) -> bool {
 
 /// Run `f` over `items` on two threads (file system calls dominate; the machine has two cores).
 fn in_parallel<T: Sync>(items: &[T], f: impl Fn(&T) -> Result<(), WriteError> + Sync) -> Result<(), WriteError> {
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
-    let chunk = items.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items.chunks(chunk).map(|part| scope.spawn(|| part.iter().try_for_each(&f))).collect();
-        handles.into_iter().try_for_each(|h| h.join().expect("writer thread"))
-    })
+    map_in_parallel(items, |part| part.iter().try_for_each(&f).map(|()| Vec::<()>::new())).map(|_| ())
 }
 
 /// `text` holds the markers a conflicting merge writes (`<<<<<<<`, `=======`, `>>>>>>>` lines).

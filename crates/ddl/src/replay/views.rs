@@ -397,36 +397,21 @@ fn view_column(name: String, ty: Option<SqlType>) -> Column {
 /// `name` (resolved loosely: any schema). Subqueries are scanned too; functions in FROM are not
 /// relations.
 pub(crate) fn reads_relation(sql: &str, key: &(String, String)) -> bool {
-    use sqlparser::dialect::PostgreSqlDialect;
-    use sqlparser::tokenizer::{Token, Tokenizer};
-    let Ok(toks) = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() else {
+    use crate::fallback::{kw as word, object_name, tokens};
+    use sqlparser::tokenizer::Token;
+    let Some(toks) = tokens(sql) else {
         return false;
     };
-    let toks: Vec<Token> = toks.into_iter().filter(|t| !matches!(t, Token::Whitespace(_))).collect();
-    let word = |t: Option<&Token>, w: &str| matches!(t, Some(Token::Word(x)) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
-    let fold =
-        |x: &sqlparser::tokenizer::Word| if x.quote_style.is_some() { x.value.clone() } else { x.value.to_lowercase() };
     // The relation named at `i`, if one is.
     let relation_at = |mut i: usize| -> Option<(Option<String>, String)> {
         while word(toks.get(i), "only") || word(toks.get(i), "lateral") {
             i += 1;
         }
-        let mut parts = Vec::new();
-        loop {
-            let Some(Token::Word(w)) = toks.get(i) else { return None };
-            parts.push(fold(w));
-            i += 1;
-            if matches!(toks.get(i), Some(Token::Period)) {
-                i += 1;
-                continue;
-            }
-            break;
-        }
+        let name = object_name(&toks, &mut i)?;
         if matches!(toks.get(i), Some(Token::LParen)) {
             return None; // a function call
         }
-        let name = parts.pop()?;
-        Some((parts.pop(), name))
+        Some(split_name(&name))
     };
     let mut depth = 0i32;
     let mut from_lists: Vec<i32> = Vec::new();
