@@ -306,6 +306,12 @@ test('the access log: one entry per request with its id, the caller, the tenant,
   assert.equal(notFound.status, 404);
   assert.equal(notFound.requestId, `${id}-b`);
   assert.equal(notFound.path, '/v1/projects/:id', 'a matched route is logged by its pattern (no ids or tokens from the path)');
+  // A path no route matched is client input: logged as (no route), whatever it carries.
+  const stray = await at(BASE, 'GET', '/nope;jsessionid=SECRETSEMI/abc%3Ftoken=SECRETENC', undefined, auth(tok.ownerA, { 'x-request-id': `${id}-c` }));
+  assert.equal(stray.status, 404);
+  const [strayEntry] = (await entries(`${id}-c`)).filter((e) => e.context === 'http');
+  assert.equal(strayEntry.path, '(no route)');
+  assert.ok(!readFileSync(process.env.APP_LOG, 'utf8').includes('SECRET'), 'nothing from an unmatched path in the log');
   assert.ok(!readFileSync(process.env.APP_LOG, 'utf8').includes('secret filter value'), 'filter values stay out of the log');
   assert.ok(!readFileSync(process.env.APP_LOG, 'utf8').includes('\x1b['), 'no colour codes in a log that is not a terminal');
 });

@@ -92,12 +92,13 @@ async function bootstrap(): Promise<void> {
   });
   // The access log: one entry per answered request, with what its context learned (the caller,
   // and what features add, e.g. the tenant). A matched route is logged by its pattern
-  // (`/files/public/:token`, never the token a share link carries in its path), any other path
-  // without its query string, cut at 200 characters.
+  // (`/files/public/:token`, never the token a share link carries in its path); a path no route
+  // matched is client input that may carry anything (`;jsessionid=...`, an encoded query, a
+  // host), so it is logged as `(no route)`.
   if (config.accessLog && logger.enabled('info')) {
     fastify.addHook('onResponse', (request, reply, done) => {
       const c = contexts.get(request);
-      const path = request.routeOptions.url ?? request.url.split('?', 1)[0].slice(0, 200);
+      const path = request.routeOptions.url ?? '(no route)';
       const ms = Math.round(reply.elapsedTime * 10) / 10;
       logger.write(
         'info',
