@@ -151,8 +151,8 @@ fn boot_with(project: &Path, db_url: Option<&str>, env: &[(&str, &str)]) -> (App
 }
 
 /// Start the app and expect it to refuse: it exits non-zero within 60 s and its output says
-/// `expected`.
-fn refuses_to_boot(project: &Path, db_url: Option<&str>, env: &[(&str, &str)], expected: &str) {
+/// each of `expected`.
+fn refuses_to_boot(project: &Path, db_url: Option<&str>, env: &[(&str, &str)], expected: &[&str]) {
     let mut cmd = app_command(project, db_url, env);
     let child = cmd.spawn().expect("node");
     let (tx, rx) = std::sync::mpsc::channel();
@@ -162,8 +162,10 @@ fn refuses_to_boot(project: &Path, db_url: Option<&str>, env: &[(&str, &str)], e
     let out =
         rx.recv_timeout(Duration::from_secs(60)).expect("the app neither refused nor stopped within 60 s").unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(!out.status.success(), "the app started when it should have refused ({expected}):\n{text}");
-    assert!(text.contains(expected), "the refusal does not say `{expected}`:\n{text}");
+    assert!(!out.status.success(), "the app started when it should have refused ({expected:?}):\n{text}");
+    for e in expected {
+        assert!(text.contains(e), "the refusal does not say `{e}`:\n{text}");
+    }
 }
 
 fn node_test(project_env: (&str, &str), files: &[&str]) {
@@ -434,6 +436,54 @@ fn tricky_names_compile() {
     assert!(spec.contains("property: 'constructorValue'") && spec.contains("property: 'userId2'"));
     link_node_modules(&project);
     tsc(&project, &["--noEmit"]);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// `npm run lint` (ESLint, typescript-eslint's recommended rules, no warnings allowed) and
+/// `npm run format:check` (Prettier) pass on generated projects: one with every feature of the
+/// seed (each feature's runtime and templates), one with awkward names, and the real pg_dump
+/// schemas.
+#[test]
+fn generated_projects_pass_lint_and_format() {
+    let tmp = tempdir("lint");
+    let all = tmp.join("all");
+    let mut args: Vec<String> = Vec::new();
+    for f in ["01-multi-tenancy", "01b-multi-tenancy-metadata", "02-rbac", "03-audit", "03b-audit-trigger"] {
+        args.extend(["--schema".into(), format!("fixtures/seed/{f}.sql")]);
+    }
+    for f in ["04-event-sourcing", "05-time-series", "06-files", "07-notifications"] {
+        args.extend(["--schema".into(), format!("fixtures/seed/{f}.sql")]);
+    }
+    args.extend(["users", "--features.auth=true", "--features.rbac=true"].map(String::from));
+    generate(&all, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    generate_inside(
+        &all,
+        &[
+            &["generate", "notifications", "--features.queue=true", "--features.realtime=true"],
+            &["generate", "files", "--features.file-upload=true"],
+            &["generate", "organizations", "--features.cache=true"],
+            &["generate", "events", "metrics", "audit_logs"],
+        ],
+    );
+    let names = tmp.join("names");
+    generate(&names, &["--schema", "fixtures/pg/names.sql"]);
+    let mut projects = vec![all, names];
+    for name in ["chinook", "northwind", "supabase", "danbooru", "pagila"] {
+        let project = tmp.join(name);
+        generate(&project, &["--schema", &format!("fixtures/real/{name}/schema.sql")]);
+        projects.push(project);
+    }
+    for project in &projects {
+        link_node_modules(project);
+        let bin = |b: &str| project.join("node_modules/.bin").join(b);
+        run(Command::new(bin("eslint")).args(["--max-warnings", "0", "."]).current_dir(project), "eslint");
+        run(Command::new(bin("prettier")).args(["--check", "."]).current_dir(project), "prettier --check");
+    }
+    let pkg = std::fs::read_to_string(projects[0].join("package.json")).unwrap();
+    assert!(
+        pkg.contains("\"lint\": \"eslint --max-warnings 0 .\"")
+            && pkg.contains("\"format:check\": \"prettier --check .\"")
+    );
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
@@ -849,14 +899,14 @@ fn seed_defaults_set_up_by_the_readme_resist_attacks() {
     );
 
     // Boot safety: connections that would switch row-level security off are refused.
-    refuses_to_boot(&project, Some(&db_url), &[("SMTP_URL", &smtp)], "a superuser");
+    refuses_to_boot(&project, Some(&db_url), &[("SMTP_URL", &smtp)], &["a superuser"]);
     let bypass = format!("{db_name}_bypass");
     nest_testdb::execute(&admin, &format!("CREATE ROLE {bypass} LOGIN NOSUPERUSER BYPASSRLS")).unwrap();
     refuses_to_boot(
         &project,
         Some(&format!("postgres://{bypass}@{hostport}/{db_name}")),
         &[("SMTP_URL", &smtp)],
-        "BYPASSRLS",
+        &["BYPASSRLS"],
     );
     let owner = format!("{db_name}_owner");
     nest_testdb::execute(&admin, &format!("CREATE ROLE {owner} LOGIN NOSUPERUSER NOBYPASSRLS")).unwrap();
@@ -871,7 +921,7 @@ fn seed_defaults_set_up_by_the_readme_resist_attacks() {
         &project,
         Some(&format!("postgres://{owner}@{hostport}/{db_name}")),
         &[("SMTP_URL", &smtp)],
-        "owns tables with row-level security",
+        &["owns tables with row-level security"],
     );
     nest_testdb::execute(&db_url, "DROP TABLE owner_probe").unwrap();
     // The development override lets a superuser through (loudly), never in production.
@@ -881,23 +931,35 @@ fn seed_defaults_set_up_by_the_readme_resist_attacks() {
         &project,
         Some(&db_url),
         &[("SMTP_URL", &smtp), ("ALLOW_UNSAFE_DATABASE_ROLE", "true"), ("NODE_ENV", "production")],
-        "a superuser",
+        &["a superuser"],
     );
     // Secrets: missing or short.
-    refuses_to_boot(&project, None, &[("SMTP_URL", &smtp), ("AUTH_JWT_SECRET", "")], "AUTH_JWT_SECRET is not set");
+    refuses_to_boot(&project, None, &[("SMTP_URL", &smtp), ("AUTH_JWT_SECRET", "")], &["AUTH_JWT_SECRET is not set"]);
     refuses_to_boot(
         &project,
         None,
         &[("SMTP_URL", &smtp), ("AUTH_JWT_SECRET", "short")],
-        "AUTH_JWT_SECRET must be at least 32",
+        &["AUTH_JWT_SECRET must be at least 32"],
     );
     refuses_to_boot(
         &project,
         None,
         &[("SMTP_URL", &smtp), ("AUTH_ENCRYPTION_KEY", "")],
-        "AUTH_ENCRYPTION_KEY is not set",
+        &["AUTH_ENCRYPTION_KEY is not set"],
     );
-    refuses_to_boot(&project, None, &[("NODE_ENV", "production")], "SMTP_URL is not set");
+    refuses_to_boot(&project, None, &[("NODE_ENV", "production")], &["SMTP_URL is not set"]);
+    // Every bad setting is named in one refusal, with what it must be.
+    refuses_to_boot(
+        &project,
+        None,
+        &[("SMTP_URL", &smtp), ("DB_POOL_MAX", "many"), ("AUTH_ACCESS_TTL_SECONDS", "5"), ("JSON_MAX_DEPTH", "1")],
+        &[
+            "invalid configuration",
+            "DB_POOL_MAX must be an integer between 1 and 1000, got \"many\"",
+            "AUTH_ACCESS_TTL_SECONDS must be an integer between 10 and 86400, got \"5\"",
+            "JSON_MAX_DEPTH must be an integer between 2 and 1000, got \"1\"",
+        ],
+    );
     let _ = std::fs::remove_dir_all(&tmp);
 }
 

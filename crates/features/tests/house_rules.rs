@@ -254,3 +254,85 @@ fn comments_are_stripped_strings_kept() {
     assert!(code.contains("'x // y'") && code.contains("\"auth\"") && code.contains('c'));
     assert!(!code.contains("audit") && !code.contains("rbac") && !code.contains("tenancy"));
 }
+
+/// The generated app's TypeScript sources: the core's (static runtime and templates) and every
+/// feature's, with the `.env.example` text that documents them (the core's, or the feature's).
+fn app_sources() -> Vec<(PathBuf, String)> {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut dirs = vec![(here.join("../nestjs/templates"), here.join("../nestjs/templates/env.example.j2"))];
+    for e in std::fs::read_dir(here.join("src")).unwrap().flatten() {
+        if e.path().is_dir() {
+            dirs.push((e.path(), e.path().join("templates/env.j2")));
+        }
+    }
+    let mut out = Vec::new();
+    for (dir, env) in dirs {
+        let mut files = Vec::new();
+        files_under(&dir, &mut files);
+        let doc = std::fs::read_to_string(&env).unwrap_or_default();
+        for f in files {
+            let name = f.file_name().unwrap().to_string_lossy().to_string();
+            if name.ends_with(".ts") || name.ends_with(".ts.j2") {
+                out.push((f, doc.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Names of environment variables in `code`: string literals like `'FILES_MAX_BYTES'`.
+fn variable_names(code: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let parts: Vec<&str> = code.split('\'').collect();
+    for (i, part) in parts.iter().enumerate() {
+        let looks = part.len() > 3
+            && part.contains('_')
+            && part.starts_with(|c: char| c.is_ascii_uppercase())
+            && part.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        // `Symbol('APP_CONFIG')` is an injection token.
+        if i % 2 == 1 && looks && !parts[i - 1].ends_with("Symbol(") {
+            out.push(part.to_string());
+        }
+    }
+    out
+}
+
+/// Configuration is read in one place: the app's settings module (core/config.ts) is the only
+/// code that touches `process.env`, and every variable a settings section reads is documented in
+/// the `.env.example` block of the core or of the feature that reads it.
+#[test]
+fn settings_are_read_in_one_place_and_documented() {
+    let sources = app_sources();
+    assert!(sources.len() > 50, "{} sources", sources.len());
+    let core_doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../nestjs/templates/env.example.j2"))
+            .unwrap();
+    let mut stray = Vec::new();
+    let mut undocumented = Vec::new();
+    let mut sections = 0;
+    for (f, doc) in &sources {
+        let code = code_only(&std::fs::read_to_string(f).unwrap());
+        if code.contains("process.env") && !f.ends_with("static/src/core/config.ts") {
+            stray.push(f.display().to_string());
+        }
+        if !code.contains("defineSettings(") {
+            continue;
+        }
+        sections += 1;
+        for name in variable_names(&code) {
+            if !doc.contains(&name) && !core_doc.contains(&name) {
+                undocumented.push(format!("{}: {name}", f.display()));
+            }
+        }
+    }
+    assert!(stray.is_empty(), "process.env read outside core/config.ts:\n{}", stray.join("\n"));
+    assert!(sections >= 10, "only {sections} files define settings");
+    assert!(undocumented.is_empty(), "settings missing from .env.example:\n{}", undocumented.join("\n"));
+}
+
+#[test]
+fn variable_names_are_found_in_string_literals() {
+    let names =
+        variable_names("env.int('FILES_MAX_BYTES', 1), logged('NOTIFY_SMS'), 'on', 'A_b', `X_Y`, Symbol('APP_CONFIG')");
+    assert_eq!(names, ["FILES_MAX_BYTES", "NOTIFY_SMS"]);
+}

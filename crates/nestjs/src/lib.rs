@@ -52,9 +52,13 @@ pub const CORE_PACKAGES: &[Package] = &[
     pkg("pino", "10.4.0"),
     pkg("reflect-metadata", "0.2.2"),
     pkg("rxjs", "7.8.2"),
+    dev("@eslint/js", "10.0.1"),
     dev("@types/node", "20.19.43"),
     dev("@types/pg", "8.23.1"),
+    dev("eslint", "10.15.0"),
+    dev("prettier", "3.10.1"),
     dev("typescript", "6.0.3"),
+    dev("typescript-eslint", "8.74.0"),
 ];
 
 /// The lockfile of exactly the core's and the features' packages (e2e/package-lock.json, which
@@ -120,6 +124,8 @@ const STATIC: &[(&str, &str)] = runtime_files![
     "tsconfig.json",
     ".gitignore",
     "scripts/dev.mjs",
+    "eslint.config.mjs",
+    ".prettierrc.json",
 ];
 
 macro_rules! core_templates {
@@ -390,7 +396,32 @@ pub fn render(
     for part in parts {
         tree.append(&mut part?);
     }
+    let verbatim: std::collections::HashSet<&str> = STATIC.iter().chain(c.runtime.iter()).map(|(p, _)| *p).collect();
+    let text = prettier_ignore(&tree, &verbatim);
+    put(&mut tree, ".prettierignore".into(), text, Ownership::Generated);
     Ok(tree)
+}
+
+/// `.prettierignore`: what Prettier leaves alone. The runtime files every project gets verbatim,
+/// and the files that are yours, are Prettier-formatted (`npm run format:check` holds them to
+/// it); the files rendered from the schema are listed here, because the generator lays them out
+/// itself and rewrites them on every `generate`: reformatting them would turn each regeneration
+/// into a merge.
+fn prettier_ignore(tree: &FileTree, verbatim: &std::collections::HashSet<&str>) -> String {
+    const FORMATTED: &[&str] = &[".ts", ".mjs", ".js", ".json", ".md", ".yaml", ".yml", ".css", ".html"];
+    let mut out = String::from(
+        "# Rendered from the schema and rewritten by every `nest-generator generate` (the generator\n\
+         # lays these out itself; reformatting them would make each regeneration a merge).\n\
+         dist/\nnode_modules/\nstorage/\ncoverage/\n.nest-generator/\n",
+    );
+    for (path, file) in tree {
+        let rendered = file.ownership == Ownership::Generated && !verbatim.contains(path.as_str());
+        if rendered && FORMATTED.iter().any(|x| path.ends_with(x)) {
+            out.push_str(path);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// Paths of the runtime files every project gets verbatim (and the lockfile), with `extra`

@@ -226,7 +226,9 @@ fn core_controller_imports(r: &Resource) -> ImportSet {
         s.add(&format!("{class}BulkResponseDto"), &format!("./dto/{dto}.dto.js"));
     }
     s.add(&format!("{class}ListResponseDto"), &format!("./dto/{dto}.dto.js"));
-    s.add(&format!("{class}ResponseDto"), &format!("./dto/{dto}.dto.js"));
+    if o.get || o.create || o.update || o.restore {
+        s.add(&format!("{class}ResponseDto"), &format!("./dto/{dto}.dto.js"));
+    }
     s.add(&r.names.constant, &format!("./{}.resource.js", r.names.file));
     s.add(&format!("{}Service", r.names.plural_class), &format!("./{}.service.js", r.names.file));
     s

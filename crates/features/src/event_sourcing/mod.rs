@@ -384,6 +384,7 @@ const RUNTIME: &[(&str, &str)] = nest_nestjs::runtime_files![
     "src/core/events/event-store.module.ts",
     "src/core/events/merge-patch.ts",
     "src/core/events/nats-outbox.ts",
+    "src/core/events/events.settings.ts",
     "src/core/events/types.ts",
 ];
 

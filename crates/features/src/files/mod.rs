@@ -447,6 +447,7 @@ const RUNTIME: &[(&str, &str)] = nest_nestjs::runtime_files![
     "src/core/files/body.ts",
     "src/core/files/child.ts",
     "src/core/files/files.module.ts",
+    "src/core/files/files.settings.ts",
     "src/core/files/names.ts",
     "src/core/files/s3.ts",
     "src/core/files/scan.ts",
@@ -560,7 +561,6 @@ impl Contribute for Files {
             ("ApiPayloadTooLargeResponse", swagger),
             ("ApiTags", swagger),
             ("ApiUnprocessableEntityResponse", swagger),
-            ("ApiBadRequestResponse", swagger),
             ("ApiUnsupportedMediaTypeResponse", swagger),
             ("RouteConfig", "@nestjs/platform-fastify"),
             ("ErrorResponseDto", "../../core/crud/dto.js"),
@@ -577,9 +577,14 @@ impl Contribute for Files {
         if routes.iter().any(|x| x.id == "share") {
             let shares = "../../core/files/shares.js";
             imports.extend(
-                [("CreateShareDto", shares), ("ShareCreatedDto", shares), ("ShareService", shares)]
-                    .iter()
-                    .map(|(name, from)| Import::new(name, from)),
+                [
+                    ("CreateShareDto", shares),
+                    ("ShareCreatedDto", shares),
+                    ("ShareService", shares),
+                    ("ApiBadRequestResponse", "@nestjs/swagger"),
+                ]
+                .iter()
+                .map(|(name, from)| Import::new(name, from)),
             );
         }
         imports.push(Import::new(&format!("{}Repository", n.plural_class), &format!("./{}.repository.js", n.file)));

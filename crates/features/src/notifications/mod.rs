@@ -246,6 +246,7 @@ const RUNTIME: &[(&str, &str)] = nest_nestjs::runtime_files![
     "src/core/notifications/inbox.ts",
     "src/core/notifications/notifications.module.ts",
     "src/core/notifications/notify.dto.ts",
+    "src/core/notifications/notify.settings.ts",
     "src/core/notifications/preferences.ts",
     "src/core/notifications/queue.ts",
     "src/core/notifications/realtime.ts",

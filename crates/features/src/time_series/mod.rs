@@ -531,6 +531,7 @@ const RUNTIME: &[(&str, &str)] = nest_nestjs::runtime_files![
     "src/core/timeseries/maintenance.ts",
     "src/core/timeseries/timeseries.dto.ts",
     "src/core/timeseries/timeseries.module.ts",
+    "src/core/timeseries/timeseries.settings.ts",
     "src/core/timeseries/time.ts",
     "src/core/timeseries/types.ts",
 ];

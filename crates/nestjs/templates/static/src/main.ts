@@ -47,17 +47,8 @@ function tooDeep(value: object, max: number): boolean {
   return false;
 }
 
-/** `.env` in the working directory, if there is one; variables already set win. */
-function loadDotEnv(): void {
-  try {
-    process.loadEnvFile('.env');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-}
-
 async function bootstrap(): Promise<void> {
-  loadDotEnv();
+  // Every setting of the app and its features, checked at once (core/config.ts).
   const config = loadConfig();
   const adapter = new FastifyAdapter({
     // A client's x-request-id is kept (if sane) and echoed; otherwise one is made.
@@ -100,27 +91,33 @@ async function bootstrap(): Promise<void> {
       const c = contexts.get(request);
       const path = request.routeOptions.url ?? '(no route)';
       const ms = Math.round(reply.elapsedTime * 10) / 10;
-      logger.write(
-        'info',
-        'http',
-        `${request.method} ${path} ${reply.statusCode} ${ms} ms`,
-        { ip: request.ip },
-        c,
-        { method: request.method, path, status: reply.statusCode, ms },
-      );
+      logger.write('info', 'http', `${request.method} ${path} ${reply.statusCode} ${ms} ms`, { ip: request.ip }, c, {
+        method: request.method,
+        path,
+        status: reply.statusCode,
+        ms,
+      });
       done();
     });
   }
   // JSON nested deeper than any table needs is refused before validation walks it (a body
   // thousands of levels deep would exhaust the stack). Streamed bodies are checked as they are read.
   fastify.addHook('preValidation', async (request, reply) => {
-    if (request.body !== null && typeof request.body === 'object' && !(request.body instanceof Readable) && tooDeep(request.body, config.jsonMaxDepth)) {
-      return reply.code(400).header('content-type', 'application/json; charset=utf-8').send({
-        statusCode: 400,
-        error: 'Bad Request',
-        message: `the JSON body is nested more than ${config.jsonMaxDepth} levels deep`,
-        requestId: String(request.id),
-      });
+    if (
+      request.body !== null &&
+      typeof request.body === 'object' &&
+      !(request.body instanceof Readable) &&
+      tooDeep(request.body, config.jsonMaxDepth)
+    ) {
+      return reply
+        .code(400)
+        .header('content-type', 'application/json; charset=utf-8')
+        .send({
+          statusCode: 400,
+          error: 'Bad Request',
+          message: `the JSON body is nested more than ${config.jsonMaxDepth} levels deep`,
+          requestId: String(request.id),
+        });
     }
   });
   // Conditional GETs (RFC 9110): a JSON answer carries the ETag of its bytes, and an
@@ -185,7 +182,7 @@ async function bootstrap(): Promise<void> {
   );
   app.useGlobalFilters(new AllExceptionsFilter());
   app.enableVersioning({ type: VersioningType.URI });
-  if (config.corsOrigin) app.enableCors({ origin: config.corsOrigin.split(',') });
+  if (config.corsOrigin) app.enableCors({ origin: config.corsOrigin });
   // On SIGTERM/SIGINT Nest closes the app, then ends the process with process.exit, so the
   // logger's 'exit' handler writes what is still buffered (re-raising the signal would not).
   app.enableShutdownHooks([], { useProcessExit: true });

@@ -14,7 +14,10 @@ export class ListMetaDto {
   @ApiProperty({ enum: ['exact', 'estimated', 'none'] })
   countMode!: 'exact' | 'estimated' | 'none';
 
-  @ApiPropertyOptional({ description: 'Pass as ?cursor= to get the next page; absent on the last page, and always absent for resources without a key (views): page those with offset' })
+  @ApiPropertyOptional({
+    description:
+      'Pass as ?cursor= to get the next page; absent on the last page, and always absent for resources without a key (views): page those with offset',
+  })
   nextCursor?: string;
 }
 

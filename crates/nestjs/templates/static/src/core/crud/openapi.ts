@@ -55,12 +55,29 @@ export function ApiListQuery(spec: ResourceSpec): MethodDecorator {
       schema: sortable.length ? { type: 'string', pattern: `^${sortItem}(,${sortItem})*$` } : { type: 'string' },
       description: `Comma-separated fields, - for descending: ${sortable.join(', ')}. Ties are broken on the key.`,
     }),
-    ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: spec.maxLimit, default: spec.defaultLimit }, description: `Rows per page, 1 to ${spec.maxLimit} (default ${spec.defaultLimit})` }),
-    ApiQuery({ name: 'offset', required: false, schema: { type: 'integer', minimum: 0, maximum: MAX_OFFSET }, description: `Rows to skip, at most ${MAX_OFFSET} (LIST_MAX_OFFSET); not with cursor` }),
-    ApiQuery({ name: 'count', required: false, enum: ['exact', 'estimated', 'none'], description: `Total count in meta.count (default ${spec.defaultCount})` }),
+    ApiQuery({
+      name: 'limit',
+      required: false,
+      schema: { type: 'integer', minimum: 1, maximum: spec.maxLimit, default: spec.defaultLimit },
+      description: `Rows per page, 1 to ${spec.maxLimit} (default ${spec.defaultLimit})`,
+    }),
+    ApiQuery({
+      name: 'offset',
+      required: false,
+      schema: { type: 'integer', minimum: 0, maximum: MAX_OFFSET },
+      description: `Rows to skip, at most ${MAX_OFFSET} (LIST_MAX_OFFSET); not with cursor`,
+    }),
+    ApiQuery({
+      name: 'count',
+      required: false,
+      enum: ['exact', 'estimated', 'none'],
+      description: `Total count in meta.count (default ${spec.defaultCount})`,
+    }),
   ];
   if (spec.tieBreaker !== 'none') {
-    decorators.push(ApiQuery({ name: 'cursor', required: false, type: String, description: 'meta.nextCursor of the previous page (keyset paging)' }));
+    decorators.push(
+      ApiQuery({ name: 'cursor', required: false, type: String, description: 'meta.nextCursor of the previous page (keyset paging)' }),
+    );
   }
   if (spec.softDeleteColumn) {
     decorators.push(ApiQuery({ name: 'withDeleted', required: false, type: Boolean, description: 'Include soft-deleted rows' }));

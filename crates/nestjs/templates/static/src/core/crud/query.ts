@@ -1,4 +1,5 @@
 import { BadRequestException } from '@nestjs/common';
+import { appSettings } from '../config.js';
 import { type FieldSpec, type FilterOp, type ResourceSpec, ident, typedParam } from './resource.js';
 
 /**
@@ -9,12 +10,7 @@ import { type FieldSpec, type FilterOp, type ResourceSpec, ident, typedParam } f
  * Unknown fields, operators and malformed values are 400s; values are always SQL parameters.
  */
 /** Largest offset a list accepts (LIST_MAX_OFFSET, default 100000). */
-export const MAX_OFFSET = (() => {
-  const raw = process.env.LIST_MAX_OFFSET ?? '100000';
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`LIST_MAX_OFFSET must be a whole number, got "${raw}"`);
-  return n;
-})();
+export const MAX_OFFSET = appSettings().listMaxOffset;
 
 export const CONTROL_PARAMS = ['limit', 'offset', 'cursor', 'sort', 'count', 'withDeleted'] as const;
 
@@ -142,7 +138,6 @@ class Params {
   }
 }
 
-
 /** One `field=[not.]op.value` condition as SQL. */
 function condition(field: FieldSpec, raw: string, params: Params): string {
   const where = `filter ${field.filterKey}`;
@@ -259,8 +254,13 @@ function decodeCursor(raw: string): CursorPayload {
   try {
     if (raw.length > 4096) throw new Error('too long');
     const p = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as unknown;
-    if (typeof p === 'object' && p !== null && typeof (p as CursorPayload).s === 'string' && Array.isArray((p as CursorPayload).v) &&
-      (p as CursorPayload).v.every((x) => x === null || typeof x === 'string')) {
+    if (
+      typeof p === 'object' &&
+      p !== null &&
+      typeof (p as CursorPayload).s === 'string' &&
+      Array.isArray((p as CursorPayload).v) &&
+      (p as CursorPayload).v.every((x) => x === null || typeof x === 'string')
+    ) {
       return p as CursorPayload;
     }
   } catch {

@@ -23,7 +23,6 @@ export interface ListResult<T> {
   meta: ListMeta;
 }
 
-
 /** Rows a repository created (after its transaction). */
 export interface CreatedRows {
   /** The spec's quoted table name. */
@@ -112,7 +111,12 @@ export class CrudRepository<T extends Row = Row> {
    * `unscoped`: a change the server makes on its own behalf (sign-in flows), not limited to the
    * caller's own rows.
    */
-  private async scoped<R>(db: Queryable, fn: (db: Queryable, scope: Scope) => Promise<R>, op?: ChangeOp, opts: { unscoped?: boolean } = {}): Promise<R> {
+  private async scoped<R>(
+    db: Queryable,
+    fn: (db: Queryable, scope: Scope) => Promise<R>,
+    op?: ChangeOp,
+    opts: { unscoped?: boolean } = {},
+  ): Promise<R> {
     const result = await this.inScope(db, this.open(op, opts), fn);
     if (op) await this.changed(db);
     return result;
@@ -142,7 +146,11 @@ export class CrudRepository<T extends Row = Row> {
   }
 
   /** Run `fn` under an opened call: in a transaction that first sets its settings, when it has any (or records changes). */
-  private async inScope<R>(db: Queryable, opened: { scope: Scope; settings: Map<string, string> }, fn: (db: Queryable, scope: Scope) => Promise<R>): Promise<R> {
+  private async inScope<R>(
+    db: Queryable,
+    opened: { scope: Scope; settings: Map<string, string> },
+    fn: (db: Queryable, scope: Scope) => Promise<R>,
+  ): Promise<R> {
     const { scope, settings } = opened;
     if (settings.size === 0 && !scope.capturing) return fn(db, scope);
     const run = async (tx: Queryable) => {
@@ -217,7 +225,10 @@ export class CrudRepository<T extends Row = Row> {
     const params: unknown[] = [];
     const bind = binder(params);
     const conds = [this.keyWhere(key, bind), ...scope.where(bind), ...extra];
-    const r = await q.query(`SELECT to_jsonb(__row)::text AS j FROM ${this.spec.table} AS __row WHERE ${conds.join(' AND ')} FOR UPDATE`, params);
+    const r = await q.query(
+      `SELECT to_jsonb(__row)::text AS j FROM ${this.spec.table} AS __row WHERE ${conds.join(' AND ')} FOR UPDATE`,
+      params,
+    );
     return (r.rows[0] as { j?: string } | undefined)?.j;
   }
 
@@ -288,7 +299,14 @@ export class CrudRepository<T extends Row = Row> {
       `SELECT ${this.selectList}${ctidCol} FROM ${this.spec.table}${whereClause(where)}` +
       ` ORDER BY ${orderBy(plan)} LIMIT ${bind(plan.limit + 1)} OFFSET ${bind(plan.offset)}`;
     const counted = plan.count !== 'none';
-    const key = () => ['list', sql, params, counted ? [plan.count, countWhere, countParams] : null, [...opened.settings], query.cursor === undefined];
+    const key = () => [
+      'list',
+      sql,
+      params,
+      counted ? [plan.count, countWhere, countParams] : null,
+      [...opened.settings],
+      query.cursor === undefined,
+    ];
     return this.read(db, key, () =>
       this.inScope(db, opened, async (q) => {
         const rows = (await q.query(sql, params)).rows as Row[];
@@ -328,12 +346,15 @@ export class CrudRepository<T extends Row = Row> {
     const bind = binder(params);
     const conds = [this.keyWhere(key, bind), ...opened.scope.where(bind, 'read'), ...(options.withDeleted ? [] : this.notDeleted())];
     const sql = `SELECT ${this.selectList} FROM ${this.spec.table} WHERE ${conds.join(' AND ')}`;
-    return this.read(db, () => ['get', sql, params, [...opened.settings]], () =>
-      this.inScope(db, opened, async (q) => {
-        const r = await q.query(sql, params);
-        if (r.rows.length === 0) throw new NotFoundException(`${this.spec.name} not found`);
-        return this.toApi(r.rows[0] as Row);
-      }),
+    return this.read(
+      db,
+      () => ['get', sql, params, [...opened.settings]],
+      () =>
+        this.inScope(db, opened, async (q) => {
+          const r = await q.query(sql, params);
+          if (r.rows.length === 0) throw new NotFoundException(`${this.spec.name} not found`);
+          return this.toApi(r.rows[0] as Row);
+        }),
     );
   }
 
@@ -348,7 +369,8 @@ export class CrudRepository<T extends Row = Row> {
       }
       if (f.privileged) {
         const rule = (this.spec.extensions ?? []).map((e) => e.privileged?.(requestContext())).find((r) => r !== undefined);
-        if (!rule?.allowed) throw new ForbiddenException(`${prop} can only be changed by an administrator (${rule?.permission ?? 'every-row permission'})`);
+        if (!rule?.allowed)
+          throw new ForbiddenException(`${prop} can only be changed by an administrator (${rule?.permission ?? 'every-row permission'})`);
       }
       out.push([f, this.toParam(f, value)]);
     }
@@ -429,18 +451,25 @@ export class CrudRepository<T extends Row = Row> {
         if (columns.length === 0) {
           inserted = [];
           for (let i = 0; i < rows.length; i++) {
-            const r = await q.query(`INSERT INTO ${this.spec.table} AS __row DEFAULT VALUES RETURNING ${this.selectList}${this.capture(scope)}`);
+            const r = await q.query(
+              `INSERT INTO ${this.spec.table} AS __row DEFAULT VALUES RETURNING ${this.selectList}${this.capture(scope)}`,
+            );
             inserted.push(r.rows[0] as Row);
           }
         } else {
           const params: unknown[] = [];
           const bind = binder(params);
           const casts = new Map(this.spec.fields.map((f) => [f.column, writeCast(f)]));
-          const values = rows.map((r) => `(${columns.map((c) => (r.has(c) ? bind(r.get(c), casts.get(c)) : c === stamp ? 'now()' : 'DEFAULT')).join(', ')})`);
+          const values = rows.map(
+            (r) => `(${columns.map((c) => (r.has(c) ? bind(r.get(c), casts.get(c)) : c === stamp ? 'now()' : 'DEFAULT')).join(', ')})`,
+          );
           const sql = `INSERT INTO ${this.spec.table} AS __row (${columns.map(ident).join(', ')}) VALUES ${values.join(', ')} RETURNING ${this.selectList}${this.capture(scope)}`;
           inserted = (await q.query(sql, params)).rows as Row[];
         }
-        await scope.record(q, inserted.map((r) => ({ new: r.__change as string | undefined })));
+        await scope.record(
+          q,
+          inserted.map((r) => ({ new: r.__change as string | undefined })),
+        );
         return inserted.map((r) => this.toApi(r));
       },
       'INSERT',
@@ -522,7 +551,9 @@ export class CrudRepository<T extends Row = Row> {
             )
           : await q.query(`DELETE FROM ${this.spec.table} AS __row WHERE ${conds.join(' AND ')}${returning}`, params);
         if (r.rowCount === 0) throw new NotFoundException(`${this.spec.name} not found`);
-        const changed = (r.rows as Row[]).map((x): RowChange => (soft ? { old, new: x.__change as string } : { old: x.__change as string }));
+        const changed = (r.rows as Row[]).map((x): RowChange =>
+          soft ? { old, new: x.__change as string } : { old: x.__change as string },
+        );
         await scope.record(q, changed);
       },
       'DELETE',
@@ -579,9 +610,15 @@ export class CrudRepository<T extends Row = Row> {
         const sets = entries.map(([f, v]) => `${ident(f.column)} = ${bind(v, f.sqlType)}`);
         if (this.spec.updatedAtColumn && !(this.spec.updatedAtColumn in values)) sets.push(`${ident(this.spec.updatedAtColumn)} = now()`);
         const conds = [this.keyWhere(key, bind), ...scope.where(bind)];
-        const r = await q.query(`UPDATE ${this.spec.table} AS __row SET ${sets.join(', ')} WHERE ${conds.join(' AND ')}${scope.capturing ? ' RETURNING to_jsonb(__row)::text AS "__change"' : ''}`, params);
+        const r = await q.query(
+          `UPDATE ${this.spec.table} AS __row SET ${sets.join(', ')} WHERE ${conds.join(' AND ')}${scope.capturing ? ' RETURNING to_jsonb(__row)::text AS "__change"' : ''}`,
+          params,
+        );
         if (r.rowCount === 0) throw new NotFoundException(`${this.spec.name} not found`);
-        await scope.record(q, (r.rows as Row[]).map((x) => ({ old, new: x.__change as string | undefined })));
+        await scope.record(
+          q,
+          (r.rows as Row[]).map((x) => ({ old, new: x.__change as string | undefined })),
+        );
       },
       'UPDATE',
       { unscoped: true },

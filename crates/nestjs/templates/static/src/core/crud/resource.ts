@@ -22,20 +22,7 @@ export type FieldKind =
   | 'enum'
   | 'other';
 
-export type FilterOp =
-  | 'eq'
-  | 'neq'
-  | 'gt'
-  | 'gte'
-  | 'lt'
-  | 'lte'
-  | 'like'
-  | 'ilike'
-  | 'in'
-  | 'is'
-  | 'cs'
-  | 'cd'
-  | 'ov';
+export type FilterOp = 'eq' | 'neq' | 'gt' | 'gte' | 'lt' | 'lte' | 'like' | 'ilike' | 'in' | 'is' | 'cs' | 'cd' | 'ov';
 
 export interface FieldSpec {
   /** SQL column name. */

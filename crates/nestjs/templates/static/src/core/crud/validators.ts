@@ -46,7 +46,12 @@ export function IsTimeString(withZone: boolean, options?: ValidationOptions) {
   const re = withZone
     ? /^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)$/
     : /^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?$/;
-  return make('isTimeString', (v) => typeof v === 'string' && re.test(v), (a) => `${a.property} must be a time (HH:MM[:SS[.ffffff]]${withZone ? ' with a zone' : ''})`, options);
+  return make(
+    'isTimeString',
+    (v) => typeof v === 'string' && re.test(v),
+    (a) => `${a.property} must be a time (HH:MM[:SS[.ffffff]]${withZone ? ' with a zone' : ''})`,
+    options,
+  );
 }
 
 export function IsDateOnly(options?: ValidationOptions) {
@@ -60,7 +65,12 @@ export function IsDateOnly(options?: ValidationOptions) {
 
 /** Any JSON value (object, array, string, number, boolean) but not undefined. */
 export function IsJsonValue(options?: ValidationOptions) {
-  return make('isJsonValue', (v) => v !== undefined, (a) => `${a.property} must be a JSON value`, options);
+  return make(
+    'isJsonValue',
+    (v) => v !== undefined,
+    (a) => `${a.property} must be a JSON value`,
+    options,
+  );
 }
 
 /**

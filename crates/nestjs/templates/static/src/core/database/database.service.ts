@@ -96,7 +96,7 @@ export class DatabaseService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(DatabaseService.name);
   readonly pool: pg.Pool;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     installTypeParsers();
     this.pool = new pg.Pool({
       connectionString: config.databaseUrl,
@@ -149,7 +149,7 @@ export class DatabaseService implements OnModuleInit, OnApplicationShutdown {
       `the app ${problem}: row-level security would not protect the data. Connect as a role that owns nothing, ` +
       `is not a superuser and has no BYPASSRLS: run the db/*.sql files as the owner, then ` +
       `CREATE ROLE app_runtime LOGIN PASSWORD '...'; SELECT nestgen.grant_app_role('app_runtime'); and use it in DATABASE_URL`;
-    if (process.env.ALLOW_UNSAFE_DATABASE_ROLE === 'true' && process.env.NODE_ENV !== 'production') {
+    if (this.config.allowUnsafeDatabaseRole) {
       this.logger.error(`UNSAFE (ALLOW_UNSAFE_DATABASE_ROLE=true): ${message}`);
       return;
     }
@@ -178,7 +178,8 @@ export class DatabaseService implements OnModuleInit, OnApplicationShutdown {
       client.release();
     }
     // The change is committed: a failing hook is logged, never the caller's error.
-    for (const hook of hooks) await hook().catch((e: unknown) => this.logger.error(`after commit: ${e instanceof Error ? e.message : String(e)}`));
+    for (const hook of hooks)
+      await hook().catch((e: unknown) => this.logger.error(`after commit: ${e instanceof Error ? e.message : String(e)}`));
     return result;
   }
 

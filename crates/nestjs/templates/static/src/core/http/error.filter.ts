@@ -20,16 +20,23 @@ interface PgError {
 }
 
 function isPgError(e: unknown): e is PgError {
-  return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' &&
-    /^[0-9A-Z]{5}$/.test((e as { code: string }).code) && 'severity' in e;
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    typeof (e as { code?: unknown }).code === 'string' &&
+    /^[0-9A-Z]{5}$/.test((e as { code: string }).code) &&
+    'severity' in e
+  );
 }
 
 /** The pool could not get a connection: the server is down or every connection is busy. */
 function isUnavailable(e: unknown): boolean {
   if (!(e instanceof Error)) return false;
   const code = (e as { code?: unknown }).code;
-  return (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) ||
-    /timeout exceeded when trying to connect|Connection terminated/.test(e.message);
+  return (
+    (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) ||
+    /timeout exceeded when trying to connect|Connection terminated/.test(e.message)
+  );
 }
 
 /** `Key (email)=(a@b.c) already exists.` → ["email"] */
@@ -64,11 +71,19 @@ export function fromPgError(e: PgError): { status: number; message: string; deta
   const columns = keyColumns(e.detail);
   switch (e.code) {
     case '23505':
-      return { status: 409, message: `A row with the same ${columns?.join(', ') ?? 'unique key'} already exists`, details: { constraint: e.constraint, columns } };
+      return {
+        status: 409,
+        message: `A row with the same ${columns?.join(', ') ?? 'unique key'} already exists`,
+        details: { constraint: e.constraint, columns },
+      };
     case '23503':
       return e.detail?.includes('is still referenced')
         ? { status: 409, message: 'The row is still referenced by other rows', details: { constraint: e.constraint } }
-        : { status: 409, message: `The referenced ${columns?.join(', ') ?? 'row'} does not exist`, details: { constraint: e.constraint, columns } };
+        : {
+            status: 409,
+            message: `The referenced ${columns?.join(', ') ?? 'row'} does not exist`,
+            details: { constraint: e.constraint, columns },
+          };
     case '23502':
       return { status: 400, message: `${e.column ?? 'A required field'} must not be null`, details: { column: e.column } };
     case '23514':
@@ -107,7 +122,7 @@ export function fromPgError(e: PgError): { status: number; message: string; deta
     case '42883':
       // A filter on a view column whose type could not be known offline (read the live
       // database with --database-url to get it right).
-      return { status: 400, message: 'This filter does not apply to the column\'s type' };
+      return { status: 400, message: "This filter does not apply to the column's type" };
     case '42501':
       return { status: 403, message: 'The database refused this change for the signed-in user' };
     default:

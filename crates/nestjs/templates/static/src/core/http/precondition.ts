@@ -35,13 +35,21 @@ const pending = new AsyncLocalStorage<Pending>();
  * Runs the change a route makes to a row of `spec`'s table under the request's If-Match (when
  * sent); 428 without one when the table requires it.
  */
-export function withPrecondition<T>(spec: { table: string; requireIfMatch?: boolean }, ifMatch: string | string[] | undefined, fn: () => Promise<T>): Promise<T> {
+export function withPrecondition<T>(
+  spec: { table: string; requireIfMatch?: boolean },
+  ifMatch: string | string[] | undefined,
+  fn: () => Promise<T>,
+): Promise<T> {
   const value = Array.isArray(ifMatch) ? ifMatch.join(',') : ifMatch;
   if (!value) {
     if (spec.requireIfMatch) {
       return Promise.reject(
         new HttpException(
-          { statusCode: 428, error: 'Precondition Required', message: 'send If-Match with the ETag GET gave for this row (changes here must say which version they change)' },
+          {
+            statusCode: 428,
+            error: 'Precondition Required',
+            message: 'send If-Match with the ETag GET gave for this row (changes here must say which version they change)',
+          },
           428,
         ),
       );

@@ -1,5 +1,6 @@
 import { HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
+import { appSettings } from '../config.js';
 
 /** Counters with an expiry, shared by every instance of the app when REDIS_URL is set. */
 interface LimitStore {
@@ -97,7 +98,10 @@ class RedisStore implements LimitStore {
 /** 429 with Retry-After (seconds), in the app's error shape. */
 export function tooManyRequests(retryAfterSeconds: number, message = 'too many requests; retry later'): HttpException {
   const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
-  return new HttpException({ message: `${message} (retry after ${seconds} s)`, details: { retryAfterSeconds: seconds } }, HttpStatus.TOO_MANY_REQUESTS);
+  return new HttpException(
+    { message: `${message} (retry after ${seconds} s)`, details: { retryAfterSeconds: seconds } },
+    HttpStatus.TOO_MANY_REQUESTS,
+  );
 }
 
 /**
@@ -113,9 +117,9 @@ export class RateLimiter {
   private readonly store: LimitStore;
   private warned = 0;
 
-  private constructor(url: string | undefined) {
+  private constructor(url: string | undefined, prefix: string) {
     if (url) {
-      this.redis = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, keyPrefix: `${process.env.REDIS_PREFIX ?? 'nestgen:'}rl:` });
+      this.redis = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, keyPrefix: `${prefix}rl:` });
       this.redis.on('error', (e: Error) => this.warn(`Redis: ${e.message}`));
       this.store = new RedisStore(this.redis);
     } else {
@@ -125,7 +129,8 @@ export class RateLimiter {
 
   /** The app's one limiter (REDIS_URL read on first use). */
   static shared(): RateLimiter {
-    RateLimiter.instance ??= new RateLimiter(process.env.REDIS_URL || undefined);
+    const { redisUrl, redisPrefix } = appSettings();
+    RateLimiter.instance ??= new RateLimiter(redisUrl, redisPrefix);
     return RateLimiter.instance;
   }
 

@@ -137,9 +137,12 @@ export class AppLogger implements LoggerService {
   private nest(level: Written, message: unknown, rest: unknown[]): void {
     if (!this.enabled(level)) return;
     const context = typeof rest[rest.length - 1] === 'string' ? (rest[rest.length - 1] as string) : undefined;
-    this.write(level, context, typeof message === 'string' ? message : message instanceof Error ? message.message : JSON.stringify(message));
+    this.write(
+      level,
+      context,
+      typeof message === 'string' ? message : message instanceof Error ? message.message : JSON.stringify(message),
+    );
   }
 }
 
 const COLOURS: Record<Written, string> = { debug: '\x1b[90m', info: '\x1b[32m', warn: '\x1b[33m', error: '\x1b[31m' };
-

@@ -1,4 +1,5 @@
 import { BadRequestException, Injectable, Logger, NotFoundException, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { defineSettings } from '../config.js';
 import { extensionOf } from '../crud/extension.js';
 import type { CrudRepository, KeyValues } from '../crud/repository.js';
 import { DatabaseService } from '../database/database.service.js';
@@ -13,12 +14,10 @@ function intParam(raw: unknown, name: string, fallback: number, min: number, max
   return n;
 }
 
-function maintenanceMinutes(): number {
-  const raw = process.env.AUDIT_MAINTENANCE_MINUTES ?? '60';
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 10_080) throw new Error(`AUDIT_MAINTENANCE_MINUTES must be 0 (off) to 10080, got "${raw}"`);
-  return n;
-}
+/** Section `audit`: how often the trail's maintenance runs (minutes, 0: never in this instance). */
+const auditSettings = defineSettings('audit', (env) => ({
+  maintenanceMinutes: env.int('AUDIT_MAINTENANCE_MINUTES', 60, 0, 10_080),
+}));
 
 /**
  * Reads the audit trail, and keeps it: every AUDIT_MAINTENANCE_MINUTES (default 60, 0 = off) it
@@ -29,7 +28,7 @@ function maintenanceMinutes(): number {
 @Injectable()
 export class AuditService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(AuditService.name);
-  private readonly minutes = maintenanceMinutes();
+  private readonly minutes = auditSettings().maintenanceMinutes;
   private timer?: NodeJS.Timeout;
 
   constructor(private readonly db: DatabaseService) {}

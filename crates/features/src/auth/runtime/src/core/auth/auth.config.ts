@@ -1,7 +1,7 @@
-import { envInt } from '../config.js';
+import { type Env, defineSettings } from '../config.js';
 import { type SigningKey, signingKey } from './jwt.js';
 
-/** Authentication settings, read once at boot from the environment. */
+/** Authentication settings (section `auth`, checked at boot with the rest). */
 export interface AuthConfig {
   /** Signing keys: the first signs, all verify (rotation: AUTH_JWT_PREVIOUS_SECRETS). */
   jwtKeys: SigningKey[];
@@ -23,35 +23,38 @@ export interface AuthConfig {
   resetTtlMinutes: number;
   /** Where links in emails point (e.g. https://app.example.com); tokens alone without it. */
   publicUrl: string | undefined;
+  /** How long a caller's account state (locked, deleted, password changed) is trusted before it is read again. */
+  stateCacheMs: number;
 }
 
-function secret(name: string, value: string): string {
-  if (value.length < 32) {
-    throw new Error(`${name} must be at least 32 random characters (e.g. \`openssl rand -base64 48\`)`);
-  }
-  return value;
+/** Secrets that sign or encrypt: at least 32 characters, or the variable is reported. */
+export function secrets(env: Env, name: string, values: string[]): string[] {
+  if (values.some((v) => v.length < 32))
+    env.invalid(name, `${name} must be at least 32 random characters (e.g. \`openssl rand -base64 48\`)`);
+  return values;
 }
 
-export function loadAuthConfig(): AuthConfig {
-  const current = process.env.AUTH_JWT_SECRET ?? '';
-  if (!current) throw new Error('AUTH_JWT_SECRET is not set: 32+ random characters that sign access tokens (e.g. `openssl rand -base64 48`)');
-  const previous = (process.env.AUTH_JWT_PREVIOUS_SECRETS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  const publicUrl = process.env.APP_PUBLIC_URL || undefined;
-  if (publicUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(publicUrl)) throw new Error(`APP_PUBLIC_URL must be an http(s) URL, got "${publicUrl}"`);
+export const authSettings = defineSettings('auth', (env): AuthConfig => {
+  const current = env.required('AUTH_JWT_SECRET', '32+ random characters that sign access tokens (e.g. `openssl rand -base64 48`)');
+  const keys = [
+    ...secrets(env, 'AUTH_JWT_SECRET', [current]),
+    ...secrets(env, 'AUTH_JWT_PREVIOUS_SECRETS', env.list('AUTH_JWT_PREVIOUS_SECRETS')),
+  ];
   return {
-    jwtKeys: [secret('AUTH_JWT_SECRET', current), ...previous.map((p) => secret('AUTH_JWT_PREVIOUS_SECRETS', p))].map(signingKey),
-    issuer: process.env.AUTH_ISSUER || 'nest-api',
-    accessTtlSeconds: envInt('AUTH_ACCESS_TTL_SECONDS', 900, 10, 86_400),
-    refreshTtlSeconds: envInt('AUTH_REFRESH_TTL_SECONDS', 30 * 86_400, 60, 365 * 86_400),
-    maxFailedLogins: envInt('AUTH_MAX_FAILED_LOGINS', 5, 1, 1000),
-    lockMinutes: envInt('AUTH_LOCK_MINUTES', 15, 1, 100_000),
-    accountLockAfter: envInt('AUTH_ACCOUNT_LOCK_AFTER', 50, 1, 1_000_000),
-    authPerMinute: envInt('AUTH_RATE_LIMIT_PER_MINUTE', 30, 1, 1_000_000),
-    accountPerMinute: envInt('AUTH_ACCOUNT_RATE_LIMIT_PER_MINUTE', 10, 1, 1_000_000),
-    verifyTtlMinutes: envInt('AUTH_VERIFY_TTL_MINUTES', 24 * 60, 5, 30 * 24 * 60),
-    resetTtlMinutes: envInt('AUTH_RESET_TTL_MINUTES', 60, 5, 24 * 60),
-    publicUrl,
+    jwtKeys: keys.map(signingKey),
+    issuer: env.text('AUTH_ISSUER', 'nest-api'),
+    accessTtlSeconds: env.int('AUTH_ACCESS_TTL_SECONDS', 900, 10, 86_400),
+    refreshTtlSeconds: env.int('AUTH_REFRESH_TTL_SECONDS', 30 * 86_400, 60, 365 * 86_400),
+    maxFailedLogins: env.int('AUTH_MAX_FAILED_LOGINS', 5, 1, 1000),
+    lockMinutes: env.int('AUTH_LOCK_MINUTES', 15, 1, 100_000),
+    accountLockAfter: env.int('AUTH_ACCOUNT_LOCK_AFTER', 50, 1, 1_000_000),
+    authPerMinute: env.int('AUTH_RATE_LIMIT_PER_MINUTE', 30, 1, 1_000_000),
+    accountPerMinute: env.int('AUTH_ACCOUNT_RATE_LIMIT_PER_MINUTE', 10, 1, 1_000_000),
+    verifyTtlMinutes: env.int('AUTH_VERIFY_TTL_MINUTES', 24 * 60, 5, 30 * 24 * 60),
+    resetTtlMinutes: env.int('AUTH_RESET_TTL_MINUTES', 60, 5, 24 * 60),
+    publicUrl: env.url('APP_PUBLIC_URL'),
+    stateCacheMs: env.int('AUTH_STATE_CACHE_MS', 5000, 0, 600_000),
   };
-}
+});
 
 export const AUTH_CONFIG = Symbol('AUTH_CONFIG');

@@ -37,7 +37,10 @@ import { Public } from '../http/public.decorator.js';
 import { RegisterDto } from './register.dto.js';
 
 const meta = (req: FastifyRequest): ClientMeta => ({ ip: req.ip, userAgent: req.headers['user-agent'] });
-const LIMITED = { type: ErrorResponseDto, description: 'Too many requests from this address or for this account (Retry-After tells when to try again)' };
+const LIMITED = {
+  type: ErrorResponseDto,
+  description: 'Too many requests from this address or for this account (Retry-After tells when to try again)',
+};
 
 @ApiTags('auth')
 @Controller('auth')

@@ -52,7 +52,11 @@ export class TokensDto {
 
 @ApiSchema({ name: 'AuthRegisteredDto' })
 export class AuthRegisteredDto {
-  @ApiProperty({ type: 'object', additionalProperties: true, description: 'The new account, as GET on the users resource shows it (no secrets)' })
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    description: 'The new account, as GET on the users resource shows it (no secrets)',
+  })
   data!: Record<string, unknown>;
 
   @ApiProperty({ type: TokensDto })
@@ -61,7 +65,11 @@ export class AuthRegisteredDto {
 
 @ApiSchema({ name: 'AuthMeDto' })
 export class AuthMeDto {
-  @ApiProperty({ type: 'object', additionalProperties: true, description: 'The account, as GET on the users resource shows it (no secrets)' })
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    description: 'The account, as GET on the users resource shows it (no secrets)',
+  })
   data!: Record<string, unknown>;
 
   @ApiProperty()

@@ -1,7 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { MailService } from '../mail/mail.service.js';
-import { AUTH_CONFIG, loadAuthConfig } from './auth.config.js';
+import { AUTH_CONFIG, authSettings } from './auth.config.js';
 import { AuthController } from './auth.controller.js';
 import { AuthGuard } from './auth.guard.js';
 import { AuthService } from './auth.service.js';
@@ -10,12 +10,7 @@ import { AuthService } from './auth.service.js';
 @Global()
 @Module({
   controllers: [AuthController],
-  providers: [
-    { provide: AUTH_CONFIG, useFactory: loadAuthConfig },
-    MailService,
-    AuthService,
-    { provide: APP_GUARD, useClass: AuthGuard },
-  ],
+  providers: [{ provide: AUTH_CONFIG, useFactory: authSettings }, MailService, AuthService, { provide: APP_GUARD, useClass: AuthGuard }],
   exports: [AUTH_CONFIG, AuthService, MailService],
 })
 export class AuthModule {}

@@ -16,7 +16,7 @@ import { DatabaseService, type Queryable } from '../database/database.service.js
 import { RateLimiter, tooManyRequests } from '../http/rate-limit.js';
 import { MailService } from '../mail/mail.service.js';
 import { TENANT_RESOLVER, type TenantResolver } from '../tenancy/tenant.decorator.js';
-import { AUTH_CONFIG, type AuthConfig } from './auth.config.js';
+import { AUTH_CONFIG, type AuthConfig, authSettings } from './auth.config.js';
 import { AUTH_USERS as U } from './auth.users.js';
 import { signAccessToken } from './jwt.js';
 import { dummyHash, hashPassword, verifyPassword } from './password.js';
@@ -57,13 +57,6 @@ export interface AccountState {
 
 type Purpose = 'verify-email' | 'reset-password';
 
-function stateTtl(): number {
-  const raw = process.env.AUTH_STATE_CACHE_MS ?? '5000';
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 600_000) throw new Error(`AUTH_STATE_CACHE_MS must be 0 to 600000, got "${raw}"`);
-  return n;
-}
-
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const normalize = (email: string) => email.trim().toLowerCase();
 
@@ -81,7 +74,7 @@ export class AuthService {
   private readonly users: CrudRepository;
   private readonly logger = new Logger('Auth');
   private readonly limiter = RateLimiter.shared();
-  private readonly box = U.twoFactorEnabled ? SecretBox.fromEnv() : undefined;
+  private readonly box = U.twoFactorEnabled ? SecretBox.fromSettings() : undefined;
 
   constructor(
     private readonly db: DatabaseService,
@@ -110,7 +103,12 @@ export class AuthService {
 
   /** Per client address, on every public /auth route. */
   async limitAddress(meta: ClientMeta): Promise<void> {
-    await this.limiter.enforce(`auth-ip:${meta.ip ?? 'unknown'}`, this.config.authPerMinute, 60_000, 'too many sign-in requests from this address');
+    await this.limiter.enforce(
+      `auth-ip:${meta.ip ?? 'unknown'}`,
+      this.config.authPerMinute,
+      60_000,
+      'too many sign-in requests from this address',
+    );
   }
 
   /**
@@ -118,7 +116,12 @@ export class AuthService {
    * mailbox. Counted apart from sign-in, which a stranger must never be able to block.
    */
   private async limitMail(email: string): Promise<void> {
-    await this.limiter.enforce(`auth-mail:${sha256(normalize(email))}`, this.config.accountPerMinute, 60_000, 'too many emails for this account');
+    await this.limiter.enforce(
+      `auth-mail:${sha256(normalize(email))}`,
+      this.config.accountPerMinute,
+      60_000,
+      'too many emails for this account',
+    );
   }
 
   /**
@@ -226,14 +229,32 @@ export class AuthService {
     );
   }
 
-  private async issue(userId: string, email: string, family: string | undefined, meta: ClientMeta, db: Queryable = this.db, org?: string): Promise<Tokens> {
+  private async issue(
+    userId: string,
+    email: string,
+    family: string | undefined,
+    meta: ClientMeta,
+    db: Queryable = this.db,
+    org?: string,
+  ): Promise<Tokens> {
     const refreshToken = randomBytes(32).toString('base64url');
-    const { rows } = await db.query(`SELECT COALESCE((SELECT session_version FROM ${ACCOUNTS} WHERE user_id = $1::${U.idType}), 0) AS sv`, [userId]);
+    const { rows } = await db.query(`SELECT COALESCE((SELECT session_version FROM ${ACCOUNTS} WHERE user_id = $1::${U.idType}), 0) AS sv`, [
+      userId,
+    ]);
     const sv = Number((rows[0] as { sv: number }).sv);
     await db.query(
       `INSERT INTO ${U.refreshTable} (id, user_id, family_id, token_hash, expires_at, ip, user_agent, org)
        VALUES ($1, $2::${U.idType}, $3, $4, now() + make_interval(secs => $5), $6, $7, $8)`,
-      [randomUUID(), userId, family ?? randomUUID(), sha256(refreshToken), this.config.refreshTtlSeconds, meta.ip ?? null, meta.userAgent?.slice(0, 500) ?? null, org ?? null],
+      [
+        randomUUID(),
+        userId,
+        family ?? randomUUID(),
+        sha256(refreshToken),
+        this.config.refreshTtlSeconds,
+        meta.ip ?? null,
+        meta.userAgent?.slice(0, 500) ?? null,
+        org ?? null,
+      ],
     );
     const accessToken = await signAccessToken(this.config, { sub: userId, email, sv, ...(org ? { org } : {}) });
     return { accessToken, refreshToken, tokenType: 'Bearer', expiresIn: this.config.accessTtlSeconds };
@@ -247,7 +268,8 @@ export class AuthService {
            FROM ${U.refreshTable} WHERE token_hash = $1 FOR UPDATE`,
         [sha256(token)],
       );
-      const row = rows[0] as { id: string; user_id: string; family_id: string; org: string | null; revoked: boolean; expired: boolean } | undefined;
+      const row = rows[0] as
+        { id: string; user_id: string; family_id: string; org: string | null; revoked: boolean; expired: boolean } | undefined;
       if (!row) return { error: 'the refresh token is not valid' };
       if (row.revoked) {
         await tx.query(`UPDATE ${U.refreshTable} SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL`, [row.family_id]);
@@ -282,7 +304,7 @@ export class AuthService {
   }
 
   private readonly state = new Map<string, { at: number; value: AccountState | null }>();
-  private readonly stateTtlMs = stateTtl();
+  private readonly stateTtlMs = authSettings().stateCacheMs;
 
   /**
    * Whether the account behind a valid access token may still act (not deleted; active, with a
@@ -347,7 +369,10 @@ export class AuthService {
     );
     const r = rows[0] as { user_id: string; email: string } | undefined;
     if (!r) return undefined;
-    await db.query(`UPDATE ${TOKENS} SET used_at = now() WHERE user_id = $1::${U.idType} AND purpose = $2 AND used_at IS NULL`, [r.user_id, purpose]);
+    await db.query(`UPDATE ${TOKENS} SET used_at = now() WHERE user_id = $1::${U.idType} AND purpose = $2 AND used_at IS NULL`, [
+      r.user_id,
+      purpose,
+    ]);
     const { rows: users } = await this.credentials(`u.${U.id}`, r.user_id, db);
     return users[0] && normalize(users[0].email) === normalize(r.email) ? r.user_id : undefined;
   }
@@ -383,7 +408,11 @@ export class AuthService {
 
   private async markVerified(userId: string, db: Queryable): Promise<void> {
     if (U.verifiedColumn) {
-      await this.users.updateColumns(this.key(userId), { [U.verifiedColumn]: U.verifiedKind === 'bool' ? true : new Date().toISOString() }, db);
+      await this.users.updateColumns(
+        this.key(userId),
+        { [U.verifiedColumn]: U.verifiedKind === 'bool' ? true : new Date().toISOString() },
+        db,
+      );
     } else {
       await db.query(
         `INSERT INTO ${ACCOUNTS} (user_id, email_verified_at) VALUES ($1::${U.idType}, now())
@@ -400,7 +429,9 @@ export class AuthService {
   async forgotPassword(email: string): Promise<void> {
     const normalized = normalize(email);
     await this.limitMail(normalized);
-    void this.sendReset(normalized).catch((e: unknown) => this.logger.error(`password reset for an account failed: ${e instanceof Error ? e.message : String(e)}`));
+    void this.sendReset(normalized).catch((e: unknown) =>
+      this.logger.error(`password reset for an account failed: ${e instanceof Error ? e.message : String(e)}`),
+    );
   }
 
   private async sendReset(normalized: string): Promise<void> {
@@ -440,7 +471,10 @@ export class AuthService {
   async changePassword(userId: string, current: string, next: string): Promise<void> {
     const { rows } = await this.credentials(`u.${U.id}`, userId);
     const c = rows[0];
-    const ok = await this.secretCheck(userId, async () => Boolean(c?.password_hash && (await verifyPassword(c.password_hash, current))) || false);
+    const ok = await this.secretCheck(
+      userId,
+      async () => Boolean(c?.password_hash && (await verifyPassword(c.password_hash, current))) || false,
+    );
     if (!ok) throw new UnauthorizedException('the current password is wrong');
     const hash = await hashPassword(next);
     await this.db.transaction(async (tx) => {
@@ -464,7 +498,10 @@ export class AuthService {
   private openSecret(c: Credentials): Buffer | undefined {
     if (!c.tfa_secret || !this.box) return undefined;
     const opened = this.box.open(c.tfa_secret);
-    if (!opened) throw new Error('a second-factor secret cannot be decrypted: is AUTH_ENCRYPTION_KEY (or AUTH_ENCRYPTION_PREVIOUS_KEYS) the key it was sealed with?');
+    if (!opened)
+      throw new Error(
+        'a second-factor secret cannot be decrypted: is AUTH_ENCRYPTION_KEY (or AUTH_ENCRYPTION_PREVIOUS_KEYS) the key it was sealed with?',
+      );
     if (opened.stale) void this.storeSecret(c.id, this.box.seal(opened.plain)).catch(() => undefined);
     return opened.plain;
   }
@@ -495,7 +532,8 @@ export class AuthService {
   }
 
   private requireSecondFactorColumns(): void {
-    if (!U.twoFactorEnabled || !U.twoFactorEnabledColumn || !this.box) throw new ForbiddenException('this users table has no second factor columns');
+    if (!U.twoFactorEnabled || !U.twoFactorEnabledColumn || !this.box)
+      throw new ForbiddenException('this users table has no second factor columns');
   }
 
   /** Start enabling the second factor: a new secret, active once verified. */

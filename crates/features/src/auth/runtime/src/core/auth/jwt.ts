@@ -57,11 +57,22 @@ export async function verifyAccessToken(config: AuthConfig, token: string): Prom
       issuer: config.issuer,
       audience: config.issuer,
     });
-    if (payload.typ !== 'access' || typeof payload.sub !== 'string' || typeof payload.email !== 'string' || typeof payload.iat !== 'number') {
+    if (
+      payload.typ !== 'access' ||
+      typeof payload.sub !== 'string' ||
+      typeof payload.email !== 'string' ||
+      typeof payload.iat !== 'number'
+    ) {
       return null;
     }
     const sv = typeof payload.sv === 'number' && Number.isInteger(payload.sv) ? payload.sv : 0;
-    return { sub: payload.sub, email: payload.email, iat: payload.iat, sv, ...(typeof payload.org === 'string' ? { org: payload.org } : {}) };
+    return {
+      sub: payload.sub,
+      email: payload.email,
+      iat: payload.iat,
+      sv,
+      ...(typeof payload.org === 'string' ? { org: payload.org } : {}),
+    };
   } catch (e) {
     if (e instanceof errors.JOSEError) return null;
     throw e;

@@ -1,4 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { defineSettings } from '../config.js';
+import { secrets } from './auth.config.js';
 import { base32Decode } from './totp.js';
 
 interface Key {
@@ -11,10 +13,12 @@ function keyOf(secret: string): Key {
   return { kid: createHash('sha256').update(key).digest('base64url').slice(0, 6), key };
 }
 
-function secret(name: string, value: string): string {
-  if (value.length < 32) throw new Error(`${name} must be at least 32 random characters (e.g. \`openssl rand -base64 48\`)`);
-  return value;
-}
+/** The keys (section `auth-encryption`): AUTH_ENCRYPTION_KEY seals, it and AUTH_ENCRYPTION_PREVIOUS_KEYS open. */
+const boxSettings = defineSettings('auth-encryption', (env) => {
+  const current = env.get('AUTH_ENCRYPTION_KEY');
+  if (current !== undefined) secrets(env, 'AUTH_ENCRYPTION_KEY', [current]);
+  return { current, previous: secrets(env, 'AUTH_ENCRYPTION_PREVIOUS_KEYS', env.list('AUTH_ENCRYPTION_PREVIOUS_KEYS')) };
+});
 
 /**
  * Second-factor secrets at rest: AES-256-GCM under a key from the environment
@@ -25,15 +29,15 @@ function secret(name: string, value: string): string {
 export class SecretBox {
   private constructor(private readonly keys: Key[]) {}
 
-  static fromEnv(): SecretBox {
-    const current = process.env.AUTH_ENCRYPTION_KEY ?? '';
+  /** The app's box; only apps with second factors make one, and they need AUTH_ENCRYPTION_KEY. */
+  static fromSettings(): SecretBox {
+    const { current, previous } = boxSettings();
     if (!current) {
       throw new Error(
         'AUTH_ENCRYPTION_KEY is not set: 32+ random characters that encrypt second-factor secrets at rest (e.g. `openssl rand -base64 48`)',
       );
     }
-    const previous = (process.env.AUTH_ENCRYPTION_PREVIOUS_KEYS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-    return new SecretBox([secret('AUTH_ENCRYPTION_KEY', current), ...previous.map((p) => secret('AUTH_ENCRYPTION_PREVIOUS_KEYS', p))].map(keyOf));
+    return new SecretBox([current, ...previous].map(keyOf));
   }
 
   seal(plain: Buffer): string {

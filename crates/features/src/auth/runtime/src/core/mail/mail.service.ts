@@ -1,11 +1,26 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import nodemailer, { type Transporter } from 'nodemailer';
+import { defineSettings } from '../config.js';
 
 export interface Mail {
   to: string;
   subject: string;
   text: string;
 }
+
+/** Section `mail`: where mail goes and whom it is from. */
+const mailSettings = defineSettings('mail', (env) => {
+  const smtpUrl = env.url('SMTP_URL', ['smtp', 'smtps']);
+  // Without SMTP, messages are written to the log: the default outside production only.
+  const transport = env.oneOf('MAIL_TRANSPORT', ['smtp', 'log'], smtpUrl || env.production ? 'smtp' : 'log');
+  if (transport === 'smtp' && !smtpUrl) {
+    env.invalid(
+      'SMTP_URL',
+      'SMTP_URL is not set: the sign-in flows send verification and reset emails (set MAIL_TRANSPORT=log to write them to the log instead)',
+    );
+  }
+  return { smtpUrl, from: env.text('MAIL_FROM', 'no-reply@localhost') };
+});
 
 /**
  * Outgoing mail (verification, password reset, invitations). SMTP when SMTP_URL is set
@@ -17,15 +32,11 @@ export interface Mail {
 export class MailService implements OnApplicationShutdown {
   private readonly logger = new Logger('Mail');
   private readonly transport?: Transporter;
-  private readonly from = process.env.MAIL_FROM || 'no-reply@localhost';
+  private readonly from = mailSettings().from;
 
   constructor() {
-    const url = process.env.SMTP_URL;
-    if (url) {
-      this.transport = nodemailer.createTransport(url);
-    } else if (process.env.NODE_ENV === 'production' && process.env.MAIL_TRANSPORT !== 'log') {
-      throw new Error('SMTP_URL is not set: the sign-in flows send verification and reset emails (set MAIL_TRANSPORT=log to write them to the log instead)');
-    }
+    const url = mailSettings().smtpUrl;
+    if (url) this.transport = nodemailer.createTransport(url);
   }
 
   /** Send now; throws when the server refuses it. */
@@ -39,7 +50,9 @@ export class MailService implements OnApplicationShutdown {
 
   /** Send without making the caller wait (or learn whether it worked); failures are logged. */
   sendLater(mail: Mail): void {
-    this.send(mail).catch((e: unknown) => this.logger.error(`could not send "${mail.subject}": ${e instanceof Error ? e.message : String(e)}`));
+    this.send(mail).catch((e: unknown) =>
+      this.logger.error(`could not send "${mail.subject}": ${e instanceof Error ? e.message : String(e)}`),
+    );
   }
 
   onApplicationShutdown(): void {

@@ -2,9 +2,17 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { APP_CONFIG, type AppConfig, envInt } from '../config.js';
+import { APP_CONFIG, type AppConfig, defineSettings } from '../config.js';
 import { DatabaseService } from '../database/database.service.js';
 import { type ReadCacheStore, cacheTables, useReadCacheStore } from './read-cache.js';
+
+/** Section `cache`: whether reads are cached (with REDIS_URL), and how the cache behaves. */
+const cacheSettings = defineSettings('cache', (env) => ({
+  enabled: env.oneOf('CACHE', ['on', 'off'], 'on') === 'on',
+  heartbeatMs: env.int('CACHE_HEARTBEAT_MS', 1000, 100, 60_000),
+  timeoutMs: env.int('CACHE_TIMEOUT_MS', 250, 1, 60_000),
+  maxBytes: env.int('CACHE_MAX_BYTES', 256 << 10, 0, 512 << 20),
+}));
 
 /** The channel db/*-cache.sql's statement triggers notify (payload: `schema.table`). */
 const CHANNEL = 'nestgen_cache';
@@ -52,13 +60,13 @@ export class CacheService implements ReadCacheStore, OnModuleInit, OnApplication
   /** The heartbeat sent and not yet heard back, and when. */
   private ping?: { payload: string; at: number };
   private readonly instance = randomUUID();
-  private readonly heartbeatMs = envInt('CACHE_HEARTBEAT_MS', 1000, 100, 60_000);
+  private readonly heartbeatMs = cacheSettings().heartbeatMs;
   private closing = false;
   private retry?: NodeJS.Timeout;
   private retryMs = 500;
   private listenRetryMs = 500;
-  private readonly timeoutMs = envInt('CACHE_TIMEOUT_MS', 250, 1, 60_000);
-  private readonly maxBytes = envInt('CACHE_MAX_BYTES', 256 << 10, 0, 512 << 20);
+  private readonly timeoutMs = cacheSettings().timeoutMs;
+  private readonly maxBytes = cacheSettings().maxBytes;
   /** Why the cache is not serving (logged once per outage). */
   private down?: string = 'starting';
 
@@ -69,12 +77,12 @@ export class CacheService implements ReadCacheStore, OnModuleInit, OnApplication
 
   async onModuleInit(): Promise<void> {
     if (cacheTables.size === 0) return;
-    const url = process.env.REDIS_URL;
-    if (process.env.CACHE === 'off' || !url) {
-      this.logger.warn(`reads are not cached: ${process.env.CACHE === 'off' ? 'CACHE=off' : 'REDIS_URL is not set'}`);
+    const url = this.config.redisUrl;
+    if (!cacheSettings().enabled || !url) {
+      this.logger.warn(`reads are not cached: ${cacheSettings().enabled ? 'REDIS_URL is not set' : 'CACHE=off'}`);
       return;
     }
-    this.prefix = `${process.env.REDIS_PREFIX ?? 'nestgen:'}cache:${await this.domain()}:`;
+    this.prefix = `${this.config.redisPrefix}cache:${await this.domain()}:`;
     const redis = new Redis(url, {
       lazyConnect: true,
       // Fail at once while disconnected: the read goes to the database instead of waiting.
@@ -111,12 +119,13 @@ export class CacheService implements ReadCacheStore, OnModuleInit, OnApplication
    */
   private async domain(): Promise<string> {
     const own = await this.db.query<{ id: string }>(
-      'SELECT d.id::text || \':\' || db.oid::text AS id FROM nestgen.cache_domain d, pg_catalog.pg_database db WHERE db.datname = current_database()',
+      "SELECT d.id::text || ':' || db.oid::text AS id FROM nestgen.cache_domain d, pg_catalog.pg_database db WHERE db.datname = current_database()",
     );
     if (!own.rows[0]) throw new Error('nestgen.cache_domain is empty: run the db/*.sql files (the read cache needs them)');
-    const cluster = await this.db
-      .query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_catalog.pg_control_system()')
-      .then((r) => r.rows[0]?.id ?? '', () => '');
+    const cluster = await this.db.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_catalog.pg_control_system()').then(
+      (r) => r.rows[0]?.id ?? '',
+      () => '',
+    );
     return createHash('sha256').update(`${own.rows[0].id}:${cluster}`).digest('base64url').slice(0, 22);
   }
 
@@ -198,7 +207,10 @@ export class CacheService implements ReadCacheStore, OnModuleInit, OnApplication
         this.serving = true;
         this.lookupFailures = 0;
         this.retryMs = 500;
-        if (this.down) this.logger.log(`serving cached reads (${cacheTables.size} tables followed)${this.down === 'starting' ? '' : ` again after: ${this.down}`}`);
+        if (this.down)
+          this.logger.log(
+            `serving cached reads (${cacheTables.size} tables followed)${this.down === 'starting' ? '' : ` again after: ${this.down}`}`,
+          );
         this.down = undefined;
       },
       (e: Error) => this.trip(`Redis: ${e.message}`),
@@ -235,12 +247,21 @@ export class CacheService implements ReadCacheStore, OnModuleInit, OnApplication
     await this.redis.mset(tables.flatMap((t) => [this.versionKey(t), randomUUID()]));
   }
 
-  async lookup(tables: readonly string[], key: string): Promise<{ value?: string; put(value: string, ttlSeconds: number): void } | undefined> {
+  async lookup(
+    tables: readonly string[],
+    key: string,
+  ): Promise<{ value?: string; put(value: string, ttlSeconds: number): void } | undefined> {
     const redis = this.redis;
     if (!this.serving || !redis || Date.now() < this.skipUntil) return undefined;
     try {
       const lookup = (redis as unknown as { nestgenLookup(n: number, ...args: string[]): Promise<[string, string | null]> }).nestgenLookup;
-      const [dataKey, value] = await lookup.call(redis, tables.length, ...tables.map((t) => this.versionKey(t)), `${this.prefix}d:${key}`, randomUUID());
+      const [dataKey, value] = await lookup.call(
+        redis,
+        tables.length,
+        ...tables.map((t) => this.versionKey(t)),
+        `${this.prefix}d:${key}`,
+        randomUUID(),
+      );
       this.lookupFailures = 0;
       return {
         value: value ?? undefined,
@@ -255,7 +276,8 @@ export class CacheService implements ReadCacheStore, OnModuleInit, OnApplication
       // reads keep failing: then they skip Redis for a while (no request waits on it).
       if (++this.lookupFailures >= 3) {
         this.skipUntil = Date.now() + this.retryMs;
-        if (this.lookupFailures === 3) this.logger.warn(`reads from Redis failing (${(e as Error).message}); skipping the cache for ${this.retryMs} ms at a time`);
+        if (this.lookupFailures === 3)
+          this.logger.warn(`reads from Redis failing (${(e as Error).message}); skipping the cache for ${this.retryMs} ms at a time`);
       }
       return undefined;
     }

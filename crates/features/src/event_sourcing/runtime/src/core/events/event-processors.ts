@@ -5,8 +5,7 @@ import { EVENTS } from './event-store.tables.js';
 import { PROJECTIONS } from './projections.js';
 import { EVENT_SELECT as SELECT, ORIGIN, positionOf, toEvent } from './event-row.js';
 import type { Projection } from './types.js';
-import { envInt } from '../config.js';
-
+import { eventSettings } from './events.settings.js';
 
 const c = EVENTS.col;
 const p = EVENTS.processors;
@@ -36,11 +35,11 @@ export interface ProcessorStatus {
 @Injectable()
 export class EventProcessors implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('EventProcessors');
-  private readonly enabled = (process.env.EVENT_PROCESSORS ?? 'on') !== 'off';
-  private readonly pollMs = envInt('EVENT_POLL_MS', 1000, 50, 600_000);
-  private readonly batchSize = envInt('EVENT_BATCH_SIZE', 100, 1, 10_000);
-  private readonly maxFailures = envInt('EVENT_PROCESSOR_MAX_FAILURES', 10, 1, 1_000_000);
-  private readonly keyHours = envInt('EVENT_IDEMPOTENCY_HOURS', 24, 1, 24 * 365);
+  private readonly enabled = eventSettings().processors;
+  private readonly pollMs = eventSettings().pollMs;
+  private readonly batchSize = eventSettings().batchSize;
+  private readonly maxFailures = eventSettings().maxFailures;
+  private readonly keyHours = eventSettings().idempotencyHours;
   private listener?: pg.PoolClient;
   private sweeper?: NodeJS.Timeout;
   private waiters: (() => void)[] = [];
@@ -104,7 +103,7 @@ export class EventProcessors implements OnApplicationBootstrap, OnApplicationShu
   private async loop(projection: Projection): Promise<void> {
     let failures = 0;
     while (!this.stopped) {
-      let handled = 0;
+      let handled: number;
       try {
         handled = await this.batch(projection);
         failures = 0;

@@ -50,14 +50,17 @@ export function encodePosition(tx: string, seq: string): string {
 
 export function decodePosition(raw: unknown): { tx: string; seq: string } {
   if (raw === undefined || raw === '') return ORIGIN;
-  if (typeof raw !== 'string' || !/^\d{1,20}\.\d{1,19}$/.test(raw)) throw new BadRequestException('after: a position from a feed (meta.nextPosition)');
+  if (typeof raw !== 'string' || !/^\d{1,20}\.\d{1,19}$/.test(raw))
+    throw new BadRequestException('after: a position from a feed (meta.nextPosition)');
   const [tx, seq] = raw.split('.');
   return { tx, seq };
 }
 
 /** The feed position of an event, from its id. */
 export async function positionOf(q: Queryable, eventId: string): Promise<{ tx: string; seq: string }> {
-  const r = await q.query(`SELECT tx::text AS tx, seq::text AS seq FROM nestgen.event_log WHERE event_id = $1::${EVENTS.cast.id}`, [eventId]);
+  const r = await q.query(`SELECT tx::text AS tx, seq::text AS seq FROM nestgen.event_log WHERE event_id = $1::${EVENTS.cast.id}`, [
+    eventId,
+  ]);
   const row = r.rows[0] as { tx: string; seq: string } | undefined;
   if (!row) throw new Error(`event ${eventId} is not in nestgen.event_log`);
   return row;

@@ -1,4 +1,11 @@
-import { BadRequestException, ConflictException, Injectable, NotFoundException, type PipeTransform, UnprocessableEntityException } from '@nestjs/common';
+import {
+  BadRequestException,
+  ConflictException,
+  Injectable,
+  NotFoundException,
+  type PipeTransform,
+  UnprocessableEntityException,
+} from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { reduce } from '../../events/reducer.js';
 import { binder, type CrudRepository } from '../crud/repository.js';
@@ -6,6 +13,7 @@ import { DatabaseService, type Queryable } from '../database/database.service.js
 import { requestContext } from '../http/request-context.js';
 import { EVENTS } from './event-store.tables.js';
 import { EVENT_SELECT as SELECT, type Row, decodePosition, encodePosition, toEvent } from './event-row.js';
+import { eventSettings } from './events.settings.js';
 import type { EventInput, FeedEvent, StoredEvent } from './types.js';
 
 /** Most events one append may carry, and one read may return. */
@@ -73,7 +81,12 @@ export class EventStore {
    * stays the last line of defence. The same request again — the same event ids, or the same
    * Idempotency-Key — returns the first result and appends nothing.
    */
-  async append(repo: CrudRepository, aggregateId: string, req: AppendRequest, opts: { idempotencyKey?: string; causationId?: string } = {}): Promise<AppendResult> {
+  async append(
+    repo: CrudRepository,
+    aggregateId: string,
+    req: AppendRequest,
+    opts: { idempotencyKey?: string; causationId?: string } = {},
+  ): Promise<AppendResult> {
     if (req.events.length === 0) throw new BadRequestException('events: at least one');
     if (req.events.length > MAX_APPEND) throw new BadRequestException(`events: at most ${MAX_APPEND} per append`);
     const ctx = requestContext();
@@ -89,10 +102,14 @@ export class EventStore {
         async (q, s) => {
           if (key !== undefined) {
             await q.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`nestgen:append:${scope}:${key}`]);
-            const prior = await q.query('SELECT request_hash, response FROM nestgen.event_appends WHERE scope = $1 AND key = $2', [scope, key]);
+            const prior = await q.query('SELECT request_hash, response FROM nestgen.event_appends WHERE scope = $1 AND key = $2', [
+              scope,
+              key,
+            ]);
             const p = prior.rows[0] as { request_hash: string; response: AppendResult } | undefined;
             if (p) {
-              if (p.request_hash !== fingerprint) throw new UnprocessableEntityException('Idempotency-Key was already used for another request');
+              if (p.request_hash !== fingerprint)
+                throw new UnprocessableEntityException('Idempotency-Key was already used for another request');
               return { ...p.response, replayed: true };
             }
           }
@@ -109,13 +126,21 @@ export class EventStore {
           const kind = req.aggregateType ?? head.kind ?? undefined;
           if (EVENTS.aggregateKindRequired && kind === undefined) throw new BadRequestException('aggregateType: required for a new stream');
           if (head.kind !== null && req.aggregateType !== undefined && req.aggregateType !== head.kind) {
-            throw new ConflictException({ message: `the stream is a ${head.kind}, not a ${req.aggregateType}`, details: { aggregateType: head.kind } });
+            throw new ConflictException({
+              message: `the stream is a ${head.kind}, not a ${req.aggregateType}`,
+              details: { aggregateType: head.kind },
+            });
           }
           const events = await this.insert(q, s.insert, aggregateId, kind, head.version, req.events, opts.causationId);
           const result: AppendResult = { events, aggregateId, version: head.version + events.length, replayed: false };
           await this.snapshotIfDue(q, s, aggregateId, kind ?? null, head.version, result.version);
           if (key !== undefined) {
-            await q.query('INSERT INTO nestgen.event_appends (scope, key, request_hash, response) VALUES ($1, $2, $3, $4::jsonb)', [scope, key, fingerprint, JSON.stringify(result)]);
+            await q.query('INSERT INTO nestgen.event_appends (scope, key, request_hash, response) VALUES ($1, $2, $3, $4::jsonb)', [
+              scope,
+              key,
+              fingerprint,
+              JSON.stringify(result),
+            ]);
           }
           return result;
         },
@@ -148,7 +173,10 @@ export class EventStore {
     const params: unknown[] = [];
     const bind = binder(params);
     const conds = [`e.${c.id}::text = ANY(${bind(ids)}::text[])`, ...s.where(bind, 'read')];
-    const r = await q.query(`SELECT ${SELECT} FROM ${EVENTS.table} e WHERE ${conds.join(' AND ')} ORDER BY e.${c.aggregate}, e.${c.version}`, params);
+    const r = await q.query(
+      `SELECT ${SELECT} FROM ${EVENTS.table} e WHERE ${conds.join(' AND ')} ORDER BY e.${c.aggregate}, e.${c.version}`,
+      params,
+    );
     const found = (r.rows as Row[]).map(toEvent);
     if (found.length === 0) return undefined;
     if (found.length !== events.length || ids.length !== events.length || found.some((e) => e.aggregateId !== aggregateId)) {
@@ -197,12 +225,19 @@ export class EventStore {
       for (const [, v] of server) row.push(bind(v));
       return `(${row.join(', ')})`;
     });
-    const r = await q.query(`INSERT INTO ${EVENTS.table} AS e (${columns.join(', ')}) VALUES ${rows.join(', ')} RETURNING ${SELECT}`, params);
+    const r = await q.query(
+      `INSERT INTO ${EVENTS.table} AS e (${columns.join(', ')}) VALUES ${rows.join(', ')} RETURNING ${SELECT}`,
+      params,
+    );
     return (r.rows as Row[]).map(toEvent).sort((a, b) => a.version - b.version);
   }
 
   /** A stream's events from `fromVersion` (default 1) to `toVersion`, in order. */
-  async stream(repo: CrudRepository, aggregateId: string, query: { fromVersion?: unknown; toVersion?: unknown; limit?: unknown }): Promise<{ events: StoredEvent[]; version: number; next?: number }> {
+  async stream(
+    repo: CrudRepository,
+    aggregateId: string,
+    query: { fromVersion?: unknown; toVersion?: unknown; limit?: unknown },
+  ): Promise<{ events: StoredEvent[]; version: number; next?: number }> {
     const from = intParam(query.fromVersion, 'fromVersion', 1, 1, Number.MAX_SAFE_INTEGER) as number;
     const to = intParam(query.toVersion, 'toVersion', undefined, 1, Number.MAX_SAFE_INTEGER);
     const limit = intParam(query.limit, 'limit', 100, 1, MAX_READ) as number;
@@ -217,12 +252,26 @@ export class EventStore {
   }
 
   /** Events of a stream after version `after`, up to `to`, at most `limit`. */
-  private async read(q: Queryable, s: Scope, aggregateId: string, after: number, to: number | undefined, limit: number): Promise<StoredEvent[]> {
+  private async read(
+    q: Queryable,
+    s: Scope,
+    aggregateId: string,
+    after: number,
+    to: number | undefined,
+    limit: number,
+  ): Promise<StoredEvent[]> {
     const params: unknown[] = [];
     const bind = binder(params);
-    const conds = [`e.${c.aggregate} = ${bind(aggregateId, EVENTS.cast.aggregate)}`, `e.${c.version} > ${bind(after, 'bigint')}`, ...s.where(bind, 'read')];
+    const conds = [
+      `e.${c.aggregate} = ${bind(aggregateId, EVENTS.cast.aggregate)}`,
+      `e.${c.version} > ${bind(after, 'bigint')}`,
+      ...s.where(bind, 'read'),
+    ];
     if (to !== undefined) conds.push(`e.${c.version} <= ${bind(to, 'bigint')}`);
-    const r = await q.query(`SELECT ${SELECT} FROM ${EVENTS.table} e WHERE ${conds.join(' AND ')} ORDER BY e.${c.version} LIMIT ${bind(limit, 'integer')}`, params);
+    const r = await q.query(
+      `SELECT ${SELECT} FROM ${EVENTS.table} e WHERE ${conds.join(' AND ')} ORDER BY e.${c.version} LIMIT ${bind(limit, 'integer')}`,
+      params,
+    );
     return (r.rows as Row[]).map(toEvent);
   }
 
@@ -232,11 +281,15 @@ export class EventStore {
    * (`pg_snapshot_xmin`), and positions follow (transaction, sequence): an event that commits
    * later can never land behind a position a reader has passed.
    */
-  async feed(repo: CrudRepository, query: { after?: unknown; limit?: unknown; type?: unknown; correlationId?: unknown }): Promise<{ events: FeedEvent[]; next: string }> {
+  async feed(
+    repo: CrudRepository,
+    query: { after?: unknown; limit?: unknown; type?: unknown; correlationId?: unknown },
+  ): Promise<{ events: FeedEvent[]; next: string }> {
     const after = decodePosition(query.after);
     const limit = intParam(query.limit, 'limit', 100, 1, MAX_READ) as number;
     const types = query.type === undefined ? [] : (Array.isArray(query.type) ? query.type : [query.type]).map(String);
-    if (types.some((t) => t.length === 0 || t.length > 200) || types.length > 50) throw new BadRequestException('type: up to 50 event types');
+    if (types.some((t) => t.length === 0 || t.length > 200) || types.length > 50)
+      throw new BadRequestException('type: up to 50 event types');
     const correlation = query.correlationId === undefined ? undefined : String(query.correlationId);
     if (correlation !== undefined && (!c.correlation || (EVENTS.cast.correlation === 'uuid' && !UUID.test(correlation)))) {
       throw new BadRequestException(c.correlation ? 'correlationId: a UUID' : 'correlationId: events have no correlation id');
@@ -263,7 +316,11 @@ export class EventStore {
   }
 
   /** The state of a stream at `version` (default: its last): the latest snapshot at or before it, and the events after it, folded by src/events/reducer.ts. */
-  async state(repo: CrudRepository, aggregateId: string, query: { version?: unknown }): Promise<{ aggregateId: string; version: number; snapshotVersion: number; state: Record<string, unknown> }> {
+  async state(
+    repo: CrudRepository,
+    aggregateId: string,
+    query: { version?: unknown },
+  ): Promise<{ aggregateId: string; version: number; snapshotVersion: number; state: Record<string, unknown> }> {
     const at = intParam(query.version, 'version', undefined, 1, Number.MAX_SAFE_INTEGER);
     return repo.withScope(async (q, s) => {
       const head = await this.head(q, s, aggregateId);
@@ -274,7 +331,10 @@ export class EventStore {
   }
 
   /** Take a snapshot of a stream now (at its current version). */
-  async snapshot(repo: CrudRepository, aggregateId: string): Promise<{ aggregateId: string; version: number; snapshotVersion: number; state: Record<string, unknown> }> {
+  async snapshot(
+    repo: CrudRepository,
+    aggregateId: string,
+  ): Promise<{ aggregateId: string; version: number; snapshotVersion: number; state: Record<string, unknown> }> {
     if (!EVENTS.snapshots) throw new NotFoundException('this event store keeps no snapshots');
     return this.db.transaction((tx) =>
       repo.withScope(
@@ -293,7 +353,12 @@ export class EventStore {
   }
 
   /** Fold a stream up to `version` from its latest snapshot at or before it. */
-  private async fold(q: Queryable, s: Scope, aggregateId: string, version: number): Promise<{ version: number; snapshotVersion: number; state: Record<string, unknown> }> {
+  private async fold(
+    q: Queryable,
+    s: Scope,
+    aggregateId: string,
+    version: number,
+  ): Promise<{ version: number; snapshotVersion: number; state: Record<string, unknown> }> {
     let state: Record<string, unknown> = {};
     let from = 0;
     const snap = EVENTS.snapshots;
@@ -318,7 +383,13 @@ export class EventStore {
     return { version: from, snapshotVersion, state };
   }
 
-  private async saveSnapshot(q: Queryable, aggregateId: string, kind: string | null, version: number, state: Record<string, unknown>): Promise<void> {
+  private async saveSnapshot(
+    q: Queryable,
+    aggregateId: string,
+    kind: string | null,
+    version: number,
+    state: Record<string, unknown>,
+  ): Promise<void> {
     const snap = EVENTS.snapshots;
     if (!snap) return;
     const columns = [snap.aggregate, snap.version, snap.state];
@@ -333,8 +404,15 @@ export class EventStore {
   }
 
   /** Every EVENT_SNAPSHOT_EVERY events of a stream, a snapshot, in the append's transaction. */
-  private async snapshotIfDue(q: Queryable, s: Scope, aggregateId: string, kind: string | null, before: number, after: number): Promise<void> {
-    const every = snapshotEvery();
+  private async snapshotIfDue(
+    q: Queryable,
+    s: Scope,
+    aggregateId: string,
+    kind: string | null,
+    before: number,
+    after: number,
+  ): Promise<void> {
+    const every = eventSettings().snapshotEvery;
     if (!EVENTS.snapshots || every === 0 || Math.floor(after / every) === Math.floor(before / every)) return;
     const at = Math.floor(after / every) * every;
     const folded = await this.fold(q, s, aggregateId, at);
@@ -343,15 +421,3 @@ export class EventStore {
 }
 
 type Scope = { where(bind: ReturnType<typeof binder>, mode?: 'read' | 'write'): string[]; insert: [string, unknown][] };
-
-let every: number | undefined;
-
-/** EVENT_SNAPSHOT_EVERY, else the generated default (0: on demand only). */
-function snapshotEvery(): number {
-  if (every !== undefined) return every;
-  const raw = process.env.EVENT_SNAPSHOT_EVERY;
-  const n = raw === undefined || raw === '' ? EVENTS.snapshotEvery : Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 1_000_000) throw new Error(`EVENT_SNAPSHOT_EVERY must be 0 (on demand only) to 1000000, got "${raw}"`);
-  every = n;
-  return n;
-}

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { type JetStreamClient, type NatsConnection, connect } from 'nats';
+import { eventSettings } from './events.settings.js';
 import type { Projection, StoredEvent } from './types.js';
 
 /** A subject token: letters, digits, `_` and `-` only. */
@@ -17,15 +18,14 @@ function token(s: string | null): string {
  */
 export function natsOutbox(): Projection {
   const logger = new Logger('NatsOutbox');
-  const servers = process.env.NATS_URL;
-  const prefix = token(process.env.NATS_SUBJECT_PREFIX || 'events');
-  const streamName = process.env.NATS_STREAM || 'EVENTS';
-  if (!servers) throw new Error('NATS_URL is not set: the event store publishes to NATS JetStream (nats://host:4222)');
+  const { natsUrls: servers, natsSubjectPrefix, natsStream: streamName } = eventSettings();
+  const prefix = token(natsSubjectPrefix);
+  if (!servers.length) throw new Error('NATS_URL is not set: the event store publishes to NATS JetStream (nats://host:4222)');
   let nc: NatsConnection | undefined;
   let js: JetStreamClient | undefined;
   async function client(): Promise<JetStreamClient> {
     if (js && nc && !nc.isClosed()) return js;
-    nc = await connect({ servers: servers!.split(','), name: 'event-outbox' });
+    nc = await connect({ servers, name: 'event-outbox' });
     const jsm = await nc.jetstreamManager();
     try {
       await jsm.streams.info(streamName);

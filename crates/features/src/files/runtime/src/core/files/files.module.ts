@@ -1,8 +1,8 @@
 import { Global, Logger, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
-import { envInt } from '../config.js';
 import { installUploadBodyParser } from './body.js';
+import { filesSettings } from './files.settings.js';
 import { FILE_SCANNER, FILE_STORAGE, FileService, fileScanner, fileStorage } from './upload.js';
 import { ShareAccess } from './share-access.js';
 import { ShareService } from './shares.js';
@@ -31,7 +31,7 @@ export class FilesModule implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Files');
   private timer?: NodeJS.Timeout;
 
-  private readonly everyMs = envInt('FILES_SWEEP_SECONDS', 600, 1, 86_400) * 1000;
+  private readonly everyMs = filesSettings().sweepMs;
   private sweeping = false;
 
   constructor(

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import type { filesSettings } from './files.settings.js';
 import type { PendingObject, StorageDriver } from './storage.js';
 
 /** The tag an object carries until its row exists; a bucket lifecycle rule can expire leftovers. */
@@ -16,8 +17,11 @@ export class S3Storage implements StorageDriver {
   private readonly prefix: string;
   private client?: Promise<{ s3: import('@aws-sdk/client-s3').S3Client; sdk: typeof import('@aws-sdk/client-s3') }>;
 
-  constructor(readonly bucket: string) {
-    this.prefix = process.env.FILES_S3_PREFIX ?? '';
+  readonly bucket: string;
+
+  constructor(private readonly settings: ReturnType<typeof filesSettings>['s3']) {
+    this.bucket = settings.bucket;
+    this.prefix = settings.prefix;
   }
 
   /** The SDK, loaded on first use (projects on local disk never load it). */
@@ -25,9 +29,9 @@ export class S3Storage implements StorageDriver {
     this.client ??= import('@aws-sdk/client-s3').then((sdk) => ({
       sdk,
       s3: new sdk.S3Client({
-        region: process.env.FILES_S3_REGION || process.env.AWS_REGION || 'us-east-1',
-        ...(process.env.FILES_S3_ENDPOINT ? { endpoint: process.env.FILES_S3_ENDPOINT } : {}),
-        forcePathStyle: process.env.FILES_S3_FORCE_PATH_STYLE === 'true',
+        region: this.settings.region,
+        ...(this.settings.endpoint ? { endpoint: this.settings.endpoint } : {}),
+        forcePathStyle: this.settings.forcePathStyle,
       }),
     }));
     return this.client;
@@ -75,7 +79,11 @@ export class S3Storage implements StorageDriver {
   async open(key: string, range?: { start: number; end: number }): Promise<Readable> {
     const { s3, sdk } = await this.sdk();
     const r = await s3.send(
-      new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }),
+      new sdk.GetObjectCommand({
+        Bucket: this.bucket,
+        Key: this.objectKey(key),
+        ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}),
+      }),
     );
     return r.Body as Readable;
   }
@@ -87,7 +95,8 @@ export class S3Storage implements StorageDriver {
     await s3.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key }));
     const r = await s3.send(new sdk.ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: Key }));
     for (const u of r.Uploads ?? []) {
-      if (u.Key === Key && u.UploadId) await s3.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: u.UploadId }));
+      if (u.Key === Key && u.UploadId)
+        await s3.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: u.UploadId }));
     }
   }
 
@@ -125,5 +134,4 @@ export class S3Storage implements StorageDriver {
   async sweep(): Promise<number> {
     return 0;
   }
-
 }

@@ -4,12 +4,12 @@ import { Algorithm, hash, verify } from '@node-rs/argon2';
 import { IsEmail, IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Max, MaxLength, Min } from 'class-validator';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createHash, randomBytes } from 'node:crypto';
-import { envInt } from '../config.js';
 import type { CrudRepository } from '../crud/repository.js';
 import { ident } from '../crud/resource.js';
 import { DatabaseService } from '../database/database.service.js';
 import { RateLimiter, tooManyRequests } from '../http/rate-limit.js';
 import { requestContext } from '../http/request-context.js';
+import { filesSettings } from './files.settings.js';
 import { ShareAccess } from './share-access.js';
 import type { FileTableDef } from './types.js';
 import { FileService } from './upload.js';
@@ -24,7 +24,10 @@ const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex
 
 @ApiSchema({ name: 'FilesCreateShareDto' })
 export class CreateShareDto {
-  @ApiPropertyOptional({ format: 'date-time', description: 'When the link stops working (default FILES_SHARE_DAYS from now; at most FILES_SHARE_MAX_DAYS)' })
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: 'When the link stops working (default FILES_SHARE_DAYS from now; at most FILES_SHARE_MAX_DAYS)',
+  })
   @IsOptional()
   @IsISO8601({ strict: true })
   expiresAt?: string;
@@ -129,9 +132,9 @@ interface Opened {
 @Injectable()
 export class ShareService {
   private readonly limiter = RateLimiter.shared();
-  private readonly defaultDays = envInt('FILES_SHARE_DAYS', 7, 1, 3650);
-  private readonly maxDays = envInt('FILES_SHARE_MAX_DAYS', 90, 1, 3650);
-  private readonly attempts = envInt('FILES_SHARE_PASSWORD_ATTEMPTS', 10, 1, 10_000);
+  private readonly defaultDays = filesSettings().shareDays;
+  private readonly maxDays = filesSettings().shareMaxDays;
+  private readonly attempts = filesSettings().sharePasswordAttempts;
 
   constructor(
     private readonly db: DatabaseService,
@@ -156,8 +159,10 @@ export class ShareService {
     if (s.expires) {
       const latest = Date.now() + this.maxDays * 86_400_000;
       expires = dto.expiresAt !== undefined ? new Date(dto.expiresAt) : new Date(Date.now() + this.defaultDays * 86_400_000);
-      if (Number.isNaN(expires.getTime()) || expires.getTime() <= Date.now()) throw new BadRequestException('expiresAt: a time in the future');
-      if (expires.getTime() > latest) throw new BadRequestException(`expiresAt: at most ${this.maxDays} days from now (FILES_SHARE_MAX_DAYS)`);
+      if (Number.isNaN(expires.getTime()) || expires.getTime() <= Date.now())
+        throw new BadRequestException('expiresAt: a time in the future');
+      if (expires.getTime() > latest)
+        throw new BadRequestException(`expiresAt: at most ${this.maxDays} days from now (FILES_SHARE_MAX_DAYS)`);
     }
     await this.files.visible(def, repo, id);
     const token = randomBytes(32).toString('base64url');
@@ -227,7 +232,7 @@ export class ShareService {
       }
       const given = req.headers['x-share-password'];
       if (typeof given !== 'string' || given === '') throw new ForbiddenException('this link needs its password (X-Share-Password header)');
-      let ok = false;
+      let ok: boolean;
       try {
         ok = await verify(link.o_password, given);
       } catch {

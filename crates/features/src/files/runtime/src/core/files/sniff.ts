@@ -71,14 +71,25 @@ export function sniff(head: Buffer): string {
 }
 
 /** Text formats whose bytes cannot be told apart: the client's word is taken among these only. */
-const TEXT_SUBTYPES = new Set(['text/plain', 'text/csv', 'text/markdown', 'text/tab-separated-values', 'application/json', 'application/x-ndjson']);
+const TEXT_SUBTYPES = new Set([
+  'text/plain',
+  'text/csv',
+  'text/markdown',
+  'text/tab-separated-values',
+  'application/json',
+  'application/x-ndjson',
+]);
 
 /** The type kept for bytes sniffed as `sniffed` that the client called `claimed`. */
 export function keptType(sniffed: string, claimed: string | undefined): string {
   const c = (claimed ?? '').split(';')[0].trim().toLowerCase();
   if (sniffed === 'text/plain' && TEXT_SUBTYPES.has(c)) return c;
   // Formats that are ZIP files inside (office documents, EPUB, JAR): the claim, if it is one.
-  if (sniffed === 'application/zip' && /^application\/(vnd\.(openxmlformats-officedocument|oasis\.opendocument)\.[a-z0-9.+-]{1,100}|epub\+zip|java-archive)$/.test(c)) return c;
+  if (
+    sniffed === 'application/zip' &&
+    /^application\/(vnd\.(openxmlformats-officedocument|oasis\.opendocument)\.[a-z0-9.+-]{1,100}|epub\+zip|java-archive)$/.test(c)
+  )
+    return c;
   return sniffed;
 }
 

@@ -20,7 +20,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createHash, randomUUID } from 'node:crypto';
 import { extname } from 'node:path';
 import { Readable, Transform } from 'node:stream';
-import { envInt } from '../config.js';
 import { DatabaseService } from '../database/database.service.js';
 import { requestContext } from '../http/request-context.js';
 import type { CrudRepository, KeyValues } from '../crud/repository.js';
@@ -29,6 +28,7 @@ import { ident } from '../crud/resource.js';
 import { contentDisposition, safeFileName } from './names.js';
 import { type FileScanner, NoScanner, type ScanVerdict, SignatureScanner } from './scan.js';
 import { allowedType, keptType, sniff } from './sniff.js';
+import { filesSettings } from './files.settings.js';
 import { S3Storage } from './s3.js';
 import { LocalStorage, type PendingObject, type StorageDriver } from './storage.js';
 import type { FileTableDef } from './types.js';
@@ -38,22 +38,13 @@ export const FILE_SCANNER = Symbol('FILE_SCANNER');
 
 /** The storage driver from the environment: local disk under FILES_DIR, or S3 (FILES_S3_*). */
 export function fileStorage(): StorageDriver {
-  const driver = process.env.FILES_STORAGE ?? 'local';
-  if (driver === 'local') return new LocalStorage(process.env.FILES_DIR || './storage/files');
-  if (driver === 's3') {
-    const bucket = process.env.FILES_S3_BUCKET;
-    if (!bucket) throw new Error('FILES_STORAGE=s3 needs FILES_S3_BUCKET');
-    return new S3Storage(bucket);
-  }
-  throw new Error(`FILES_STORAGE must be "local" or "s3", got "${driver}"`);
+  const s = filesSettings();
+  return s.storage === 's3' ? new S3Storage(s.s3) : new LocalStorage(s.dir);
 }
 
 /** The scanner from the environment: FILES_SCAN=signatures (default: the EICAR test signature) or off. */
 export function fileScanner(): FileScanner {
-  const s = process.env.FILES_SCAN ?? 'signatures';
-  if (s === 'off') return new NoScanner();
-  if (s !== 'signatures') throw new Error(`FILES_SCAN must be "signatures" or "off", got "${s}"`);
-  return new SignatureScanner();
+  return filesSettings().scan === 'off' ? new NoScanner() : new SignatureScanner();
 }
 
 /** Types an extension stands for, to tell a renamed file (a ZIP called .png). */
@@ -98,13 +89,19 @@ interface Bytes {
 /** The current bytes of a file row, locked for the change that follows. */
 async function currentBytes(q: Queryable, def: FileTableDef, id: string): Promise<Bytes | undefined> {
   const c = def.columns;
-  const r = await q.query(`SELECT ${ident(c.key)} AS k, ${ident(c.size)}::text AS s, ${ident(c.checksum)} AS h FROM ${def.table} WHERE ${ident(def.id)} = $1 FOR UPDATE`, [id]);
+  const r = await q.query(
+    `SELECT ${ident(c.key)} AS k, ${ident(c.size)}::text AS s, ${ident(c.checksum)} AS h FROM ${def.table} WHERE ${ident(def.id)} = $1 FOR UPDATE`,
+    [id],
+  );
   return r.rows[0] as Bytes | undefined;
 }
 
 /** The bytes of version `n` of a file. */
 async function versionBytes(q: Queryable, v: NonNullable<FileTableDef['versions']>, id: string, n: string): Promise<Bytes | undefined> {
-  const r = await q.query(`SELECT ${ident(v.key)} AS k, ${ident(v.size)}::text AS s, ${ident(v.checksum)} AS h FROM ${v.table} WHERE ${ident(v.file)} = $1 AND ${ident(v.number)} = $2`, [id, Number(n)]);
+  const r = await q.query(
+    `SELECT ${ident(v.key)} AS k, ${ident(v.size)}::text AS s, ${ident(v.checksum)} AS h FROM ${v.table} WHERE ${ident(v.file)} = $1 AND ${ident(v.number)} = $2`,
+    [id, Number(n)],
+  );
   return r.rows[0] as Bytes | undefined;
 }
 
@@ -139,33 +136,29 @@ interface Received {
  */
 @Injectable()
 export class FileService {
-  readonly maxBytes = envInt('FILES_MAX_BYTES', 100 << 20, 0, Number.MAX_SAFE_INTEGER);
-  private readonly allowed = (process.env.FILES_ALLOWED_TYPES ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
-  private readonly refuseMismatch = (process.env.FILES_TYPE_MISMATCH ?? 'store') === 'refuse';
+  readonly maxBytes = filesSettings().maxBytes;
+  private readonly allowed = filesSettings().allowedTypes;
+  private readonly refuseMismatch = filesSettings().typeMismatch === 'refuse';
   /** Bytes one owner's files may take, soft-deleted ones included (0: no limit). */
-  private readonly ownerQuota = envInt('FILES_QUOTA_BYTES', 0, 0, Number.MAX_SAFE_INTEGER);
+  private readonly ownerQuota = filesSettings().ownerQuotaBytes;
   /** Bytes one tenant's files may take, whoever owns them (0: no limit; tenant-scoped file tables). */
-  private readonly tenantQuota = envInt('FILES_TENANT_QUOTA_BYTES', 0, 0, Number.MAX_SAFE_INTEGER);
+  private readonly tenantQuota = filesSettings().tenantQuotaBytes;
   /** A client that sends nothing for this long loses its upload (408). */
-  private readonly idleMs = envInt('FILES_IDLE_SECONDS', 60, 1, 86_400) * 1000;
+  private readonly idleMs = filesSettings().idleMs;
   private readonly logger = new Logger('Files');
   /** Uploads one user (or, signed out, one address) may have running at once. */
-  private readonly perUser = envInt('FILES_UPLOADS_PER_USER', 2, 1, 1000);
+  private readonly perUser = filesSettings().uploadsPerUser;
   private readonly running = new Map<string, number>();
   /** How long a download or upload URL works. */
-  private readonly urlSeconds = envInt('FILES_URL_SECONDS', 300, 1, 7 * 86_400);
+  private readonly urlSeconds = filesSettings().urlSeconds;
   /** How old bytes no committed row keeps must be before the sweep removes them. */
-  readonly orphanMs = envInt('FILES_ORPHAN_SECONDS', 3600, 1, 30 * 86_400) * 1000;
+  readonly orphanMs = filesSettings().orphanMs;
 
   constructor(
     private readonly db: DatabaseService,
     @Inject(FILE_STORAGE) private readonly storage: StorageDriver,
     @Inject(FILE_SCANNER) private readonly scanner: FileScanner,
-  ) {
-    if (!['store', 'refuse'].includes(process.env.FILES_TYPE_MISMATCH ?? 'store')) {
-      throw new Error(`FILES_TYPE_MISMATCH must be "store" or "refuse", got "${process.env.FILES_TYPE_MISMATCH}"`);
-    }
-  }
+  ) {}
 
   private receive(file: Readable & { truncated?: boolean }, filename: string, claimed: string): Promise<Received> {
     const hash = createHash('sha256');
@@ -192,14 +185,14 @@ export class FileService {
       .query('INSERT INTO nestgen.file_objects (key) VALUES ($1)', [key])
       .then(() => this.storage.write(file.pipe(meter), key))
       .then((object) => ({
-      object,
-      size,
-      sha256: hash.digest('hex'),
-      head: Buffer.concat(head),
-      truncated: file.truncated === true,
-      name: filename,
-      claimed,
-    }));
+        object,
+        size,
+        sha256: hash.digest('hex'),
+        head: Buffer.concat(head),
+        truncated: file.truncated === true,
+        name: filename,
+        claimed,
+      }));
   }
 
   /**
@@ -271,7 +264,10 @@ export class FileService {
       let timer: NodeJS.Timeout | undefined;
       const arm = () => {
         if (timer) clearTimeout(timer);
-        timer = setTimeout(() => fail(new RequestTimeoutException(`no data for ${this.idleMs / 1000} s (FILES_IDLE_SECONDS)`)), this.idleMs);
+        timer = setTimeout(
+          () => fail(new RequestTimeoutException(`no data for ${this.idleMs / 1000} s (FILES_IDLE_SECONDS)`)),
+          this.idleMs,
+        );
         timer.unref();
       };
       const done = () => {
@@ -285,7 +281,12 @@ export class FileService {
         if (settled) return;
         done();
         current?.destroy(e);
-        const settle = receiving ? receiving.then((r) => r.object.discard(), () => undefined) : Promise.resolve();
+        const settle = receiving
+          ? receiving.then(
+              (r) => r.object.discard(),
+              () => undefined,
+            )
+          : Promise.resolve();
         void settle.then(() => reject(this.error(e)));
       };
       arm();
@@ -360,7 +361,14 @@ export class FileService {
     const who = requestContext()?.userId ?? `ip:${req.ip}`;
     const n = this.running.get(who) ?? 0;
     if (n >= this.perUser) {
-      throw new HttpException({ statusCode: 429, error: 'Too Many Requests', message: `${n} uploads of yours are running (FILES_UPLOADS_PER_USER); wait for one to finish` }, 429);
+      throw new HttpException(
+        {
+          statusCode: 429,
+          error: 'Too Many Requests',
+          message: `${n} uploads of yours are running (FILES_UPLOADS_PER_USER); wait for one to finish`,
+        },
+        429,
+      );
     }
     this.running.set(who, n + 1);
     try {
@@ -373,9 +381,12 @@ export class FileService {
   }
 
   /** The upload read, stored (not committed) and checked: size, type, scan. The caller discards on failure. */
-  private async checked(req: FastifyRequest): Promise<{ fields: Record<string, string>; received: Received; name: string; kept: string; verdict: ScanVerdict }> {
+  private async checked(
+    req: FastifyRequest,
+  ): Promise<{ fields: Record<string, string>; received: Received; name: string; kept: string; verdict: ScanVerdict }> {
     const type = String(req.headers['content-type'] ?? '');
-    if (!/^multipart\/form-data\s*;/i.test(type)) throw new UnsupportedMediaTypeException('send multipart/form-data with one part named "file"');
+    if (!/^multipart\/form-data\s*;/i.test(type))
+      throw new UnsupportedMediaTypeException('send multipart/form-data with one part named "file"');
     const { fields, received, problem } = await this.parse(req);
     try {
       if (problem) throw problem;
@@ -389,7 +400,8 @@ export class FileService {
 
   /** Size, type and scan of stored (not committed) bytes: 413, 415, 422. */
   private async inspect(received: Received): Promise<{ name: string; kept: string; verdict: ScanVerdict }> {
-    if (received.truncated || received.size > this.maxBytes) throw new PayloadTooLargeException(`the file is larger than ${this.maxBytes} bytes (FILES_MAX_BYTES)`);
+    if (received.truncated || received.size > this.maxBytes)
+      throw new PayloadTooLargeException(`the file is larger than ${this.maxBytes} bytes (FILES_MAX_BYTES)`);
     const name = safeFileName(received.name);
     const sniffed = sniff(received.head);
     const kept = keptType(sniffed, received.claimed);
@@ -399,7 +411,8 @@ export class FileService {
     }
     if (!allowedType(kept, this.allowed)) throw new UnsupportedMediaTypeException(`${kept} files are not accepted (FILES_ALLOWED_TYPES)`);
     const verdict = await this.scanner.scan(() => received.object.open(), { size: received.size, type: kept });
-    if (!verdict.safe) throw new UnprocessableEntityException(`the file did not pass the scan (${verdict.findings.join(', ')}); nothing was stored`);
+    if (!verdict.safe)
+      throw new UnprocessableEntityException(`the file did not pass the scan (${verdict.findings.join(', ')}); nothing was stored`);
     return { name, kept, verdict };
   }
 
@@ -415,10 +428,19 @@ export class FileService {
       ? ` + (SELECT coalesce(sum(v.${ident(v.size)}), 0) FROM ${v.table} v JOIN ${def.table} f ON f.${ident(def.id)} = v.${ident(v.file)} WHERE f.${ident(c.owner)} = $1)`
       : '';
     const used = Number(
-      ((await q.query(`SELECT (coalesce((SELECT sum(${ident(c.size)}) FROM ${def.table} WHERE ${ident(c.owner)} = $1), 0)${versions})::text AS n`, [owner])).rows[0] as { n: string }).n,
+      (
+        (
+          await q.query(
+            `SELECT (coalesce((SELECT sum(${ident(c.size)}) FROM ${def.table} WHERE ${ident(c.owner)} = $1), 0)${versions})::text AS n`,
+            [owner],
+          )
+        ).rows[0] as { n: string }
+      ).n,
     );
     if (used + adding > this.ownerQuota) {
-      throw new PayloadTooLargeException(`your files would take ${used + adding} bytes; your quota is ${this.ownerQuota} (FILES_QUOTA_BYTES); nothing was stored`);
+      throw new PayloadTooLargeException(
+        `your files would take ${used + adding} bytes; your quota is ${this.ownerQuota} (FILES_QUOTA_BYTES); nothing was stored`,
+      );
     }
   }
 
@@ -440,7 +462,14 @@ export class FileService {
     let used: number;
     try {
       used = Number(
-        ((await q.query(`SELECT (coalesce((SELECT sum(${ident(c.size)}) FROM ${def.table} WHERE ${ident(c.tenant)} = $1), 0)${versions})::text AS n`, [tenant])).rows[0] as { n: string }).n,
+        (
+          (
+            await q.query(
+              `SELECT (coalesce((SELECT sum(${ident(c.size)}) FROM ${def.table} WHERE ${ident(c.tenant)} = $1), 0)${versions})::text AS n`,
+              [tenant],
+            )
+          ).rows[0] as { n: string }
+        ).n,
       );
     } finally {
       await q.query("SELECT set_config('nestgen.owner_bypass', $1, true)", [prev]);
@@ -482,7 +511,10 @@ export class FileService {
       };
       if (c.name && (nameProperty === undefined || dto[nameProperty] === undefined)) server[c.name] = name;
       else if (nameProperty && typeof dto[nameProperty] === 'string') dto[nameProperty] = safeFileName(dto[nameProperty] as string);
-      if (c.storedName) server[c.storedName] = `${received.object.key}${extname(name).slice(0, 16).replace(/[^.A-Za-z0-9]/g, '')}`;
+      if (c.storedName)
+        server[c.storedName] = `${received.object.key}${extname(name)
+          .slice(0, 16)
+          .replace(/[^.A-Za-z0-9]/g, '')}`;
       if (c.provider) server[c.provider] = this.storage.provider;
       if (c.bucket) server[c.bucket] = this.storage.bucket;
       if (c.scannedAt) server[c.scannedAt] = new Date().toISOString();
@@ -518,10 +550,12 @@ export class FileService {
    * the app. An upload never completed is removed by the sweep.
    */
   async presignUpload(def: FileTableDef, repo: CrudRepository, body: { name?: unknown; sizeBytes?: unknown }): Promise<PresignedUpload> {
-    if (!this.storage.presignPut) throw new NotImplementedException(`${this.storage.provider} storage takes uploads through POST .../upload only`);
+    if (!this.storage.presignPut)
+      throw new NotImplementedException(`${this.storage.provider} storage takes uploads through POST .../upload only`);
     const size = Number(body.sizeBytes);
     if (!Number.isSafeInteger(size) || size < 0) throw new BadRequestException('sizeBytes: the file’s size in bytes');
-    if (typeof body.name !== 'string' || body.name.length === 0 || body.name.length > 1024) throw new BadRequestException('name: the file’s name');
+    if (typeof body.name !== 'string' || body.name.length === 0 || body.name.length > 1024)
+      throw new BadRequestException('name: the file’s name');
     if (size > this.maxBytes) throw new PayloadTooLargeException(`the file is larger than ${this.maxBytes} bytes (FILES_MAX_BYTES)`);
     const owner = requestContext()?.userId;
     const tenant = currentTenant();
@@ -541,13 +575,26 @@ export class FileService {
   }
 
   /** The bytes PUT to a presigned URL become a file: read back, checked, then kept like any upload. */
-  async completeUpload(def: FileTableDef, repo: CrudRepository, uploadId: string, fields: Record<string, unknown>, req: FastifyRequest, fieldsDto?: new () => object): Promise<unknown> {
+  async completeUpload(
+    def: FileTableDef,
+    repo: CrudRepository,
+    uploadId: string,
+    fields: Record<string, unknown>,
+    req: FastifyRequest,
+    fieldsDto?: new () => object,
+  ): Promise<unknown> {
     if (!this.storage.existing || !/^[0-9a-f-]{36}$/.test(uploadId)) throw new NotFoundException('no such upload');
     const owner = requestContext()?.userId;
     const tenant = currentTenant();
-    const r = await this.db.query('SELECT upload FROM nestgen.file_objects WHERE key = $1 AND owner IS NOT DISTINCT FROM $2 AND upload IS NOT NULL', [uploadId, owner ?? null]);
-    const upload = (r.rows[0] as { upload?: { table: string; name: string; size: number; tenant: string | null; completing?: boolean } } | undefined)?.upload;
-    if (!upload || upload.table !== def.table || (upload.tenant ?? null) !== (tenant ?? null)) throw new NotFoundException('no such upload');
+    const r = await this.db.query(
+      'SELECT upload FROM nestgen.file_objects WHERE key = $1 AND owner IS NOT DISTINCT FROM $2 AND upload IS NOT NULL',
+      [uploadId, owner ?? null],
+    );
+    const upload = (
+      r.rows[0] as { upload?: { table: string; name: string; size: number; tenant: string | null; completing?: boolean } } | undefined
+    )?.upload;
+    if (!upload || upload.table !== def.table || (upload.tenant ?? null) !== (tenant ?? null))
+      throw new NotFoundException('no such upload');
     // One completion at a time: a second one must not remove the bytes the first keeps.
     const mine = await this.db.query(
       `UPDATE nestgen.file_objects SET upload = upload || '{"completing": true}' WHERE key = $1 AND NOT coalesce((upload ->> 'completing')::boolean, false)`,
@@ -560,7 +607,9 @@ export class FileService {
       try {
         received = await this.readBack(object, upload.name);
       } catch (e) {
-        await this.db.query(`UPDATE nestgen.file_objects SET upload = upload - 'completing' WHERE key = $1`, [uploadId]).catch(() => undefined);
+        await this.db
+          .query(`UPDATE nestgen.file_objects SET upload = upload - 'completing' WHERE key = $1`, [uploadId])
+          .catch(() => undefined);
         if (e instanceof HttpException) throw e;
         throw new ConflictException('the bytes are not in the store yet: PUT them to the upload URL first');
       }
@@ -595,7 +644,15 @@ export class FileService {
         headLength += part.length;
       }
     }
-    return { object, size, sha256: hash.digest('hex'), head: Buffer.concat(head), truncated: false, name, claimed: 'application/octet-stream' };
+    return {
+      object,
+      size,
+      sha256: hash.digest('hex'),
+      head: Buffer.concat(head),
+      truncated: false,
+      name,
+      claimed: 'application/octet-stream',
+    };
   }
 
   private async fields(fields: Record<string, unknown>, dtoClass?: new () => object): Promise<Record<string, unknown>> {
@@ -611,15 +668,27 @@ export class FileService {
   }
 
   /** Where a file's bytes are and what they are, read after the caller's access was checked. */
-  private async described(def: FileTableDef, repo: CrudRepository, id: string): Promise<{ key: string; size: number; type: string; checksum: string; name: string }> {
+  private async described(
+    def: FileTableDef,
+    repo: CrudRepository,
+    id: string,
+  ): Promise<{ key: string; size: number; type: string; checksum: string; name: string }> {
     const c = def.columns;
     const cols = [c.key, c.size, c.type, c.checksum, c.name].map((x) => (x ? ident(x) : 'NULL'));
     const row = await repo.withScope(async (q) => {
-      const r = await q.query(`SELECT ${cols.map((x, i) => `${x} AS "c${i}"`).join(', ')} FROM ${def.table} WHERE ${ident(def.id)} = $1`, [id]);
+      const r = await q.query(`SELECT ${cols.map((x, i) => `${x} AS "c${i}"`).join(', ')} FROM ${def.table} WHERE ${ident(def.id)} = $1`, [
+        id,
+      ]);
       return r.rows[0] as Record<string, unknown> | undefined;
     });
     if (!row) throw new NotFoundException('file not found');
-    return { key: String(row.c0), size: Number(row.c1), type: String(row.c2 ?? ''), checksum: String(row.c3), name: (row.c4 as string | null) ?? 'file' };
+    return {
+      key: String(row.c0),
+      size: Number(row.c1),
+      type: String(row.c2 ?? ''),
+      checksum: String(row.c3),
+      name: (row.c4 as string | null) ?? 'file',
+    };
   }
 
   /**
@@ -629,10 +698,16 @@ export class FileService {
    */
   async url(def: FileTableDef, repo: CrudRepository, id: string): Promise<{ url: string; expiresAt: string }> {
     await repo.get(keyOf(def, repo, id));
-    if (!this.storage.presign) throw new NotImplementedException(`${this.storage.provider} storage has no download URLs; use GET .../content`);
+    if (!this.storage.presign)
+      throw new NotImplementedException(`${this.storage.provider} storage has no download URLs; use GET .../content`);
     const row = await this.described(def, repo, id);
     const name = safeFileName(row.name);
-    const url = await this.storage.presign(row.key, { name, type: row.type || 'application/octet-stream', disposition: contentDisposition(name), seconds: this.urlSeconds });
+    const url = await this.storage.presign(row.key, {
+      name,
+      type: row.type || 'application/octet-stream',
+      disposition: contentDisposition(name),
+      seconds: this.urlSeconds,
+    });
     return { url, expiresAt: new Date(Date.now() + this.urlSeconds * 1000).toISOString() };
   }
 
@@ -647,7 +722,10 @@ export class FileService {
     const row = await this.described(def, repo, id);
     await this.serveBytes(req, reply, row, async () => {
       if (!c.downloads && !c.downloadedAt) return;
-      const sets = [c.downloads ? `${ident(c.downloads)} = coalesce(${ident(c.downloads)}, 0) + 1` : '', c.downloadedAt ? `${ident(c.downloadedAt)} = now()` : '']
+      const sets = [
+        c.downloads ? `${ident(c.downloads)} = coalesce(${ident(c.downloads)}, 0) + 1` : '',
+        c.downloadedAt ? `${ident(c.downloadedAt)} = now()` : '',
+      ]
         .filter(Boolean)
         .join(', ');
       await repo.withScope((q) => q.query(`UPDATE ${def.table} SET ${sets} WHERE ${ident(def.id)} = $1`, [id]), 'UPDATE');
@@ -688,7 +766,10 @@ export class FileService {
     const header = req.headers.range;
     const ifRange = req.headers['if-range'];
     // One byte range (RFC 9110): others, and what cannot be read, are ignored (the whole file).
-    const m = opts.ranges !== false && typeof header === 'string' && (ifRange === undefined || ifRange === etag) ? /^bytes=(\d{0,15})-(\d{0,15})$/.exec(header.trim()) : null;
+    const m =
+      opts.ranges !== false && typeof header === 'string' && (ifRange === undefined || ifRange === etag)
+        ? /^bytes=(\d{0,15})-(\d{0,15})$/.exec(header.trim())
+        : null;
     if (m && (m[1] !== '' || m[2] !== '')) {
       let start = m[1] !== '' ? Number(m[1]) : Math.max(0, size - Number(m[2]));
       let end = m[1] !== '' && m[2] !== '' ? Number(m[2]) : size - 1;
@@ -721,7 +802,10 @@ export class FileService {
     }
     reply.header('content-type', type || 'application/octet-stream');
     if (range) {
-      reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`).header('content-length', String(range.end - range.start + 1));
+      reply
+        .code(206)
+        .header('content-range', `bytes ${range.start}-${range.end}/${size}`)
+        .header('content-length', String(range.end - range.start + 1));
     } else {
       reply.code(200).header('content-length', String(size));
     }
@@ -778,14 +862,22 @@ export class FileService {
   /** The row's current bytes as its next version. */
   private async keep(q: Queryable, v: NonNullable<FileTableDef['versions']>, id: string, cur: Bytes, owner?: string): Promise<number> {
     await q.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [v.table, id]);
-    const next = Number(((await q.query(`SELECT coalesce(max(${ident(v.number)}), 0) + 1 AS n FROM ${v.table} WHERE ${ident(v.file)} = $1`, [id])).rows[0] as { n: number }).n);
+    const next = Number(
+      (
+        (await q.query(`SELECT coalesce(max(${ident(v.number)}), 0) + 1 AS n FROM ${v.table} WHERE ${ident(v.file)} = $1`, [id]))
+          .rows[0] as { n: number }
+      ).n,
+    );
     const cols = [v.file, v.number, v.key, v.size, v.checksum].map(ident);
     const params: unknown[] = [id, next, cur.k, cur.s, cur.h];
     if (v.createdBy && owner !== undefined) {
       cols.push(ident(v.createdBy));
       params.push(owner);
     }
-    await q.query(`INSERT INTO ${v.table} (${cols.join(', ')}) VALUES (${params.map((_, i) => (i === 3 ? `$${i + 1}::bigint` : `$${i + 1}`)).join(', ')})`, params);
+    await q.query(
+      `INSERT INTO ${v.table} (${cols.join(', ')}) VALUES (${params.map((_, i) => (i === 3 ? `$${i + 1}::bigint` : `$${i + 1}`)).join(', ')})`,
+      params,
+    );
     return next;
   }
 
@@ -806,7 +898,14 @@ export class FileService {
   }
 
   /** One earlier version's bytes (as a download; not counted). */
-  async versionContent(def: FileTableDef, repo: CrudRepository, id: string, n: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  async versionContent(
+    def: FileTableDef,
+    repo: CrudRepository,
+    id: string,
+    n: string,
+    req: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<void> {
     const v = this.versionsOf(def);
     if (!/^\d{1,9}$/.test(n)) throw new BadRequestException('version: a number');
     const file = (await repo.get(keyOf(def, repo, id))) as Record<string, unknown>;
@@ -833,7 +932,9 @@ export class FileService {
           if (!cur || !old) throw new NotFoundException('no such version');
           await this.keep(q, v, id, cur, owner);
           const chunks: Buffer[] = [];
-          if (Number(old.s) > 0) for await (const b of await this.storage.open(old.k, { start: 0, end: Math.min(Number(old.s), 4100) - 1 })) chunks.push(b as Buffer);
+          if (Number(old.s) > 0)
+            for await (const b of await this.storage.open(old.k, { start: 0, end: Math.min(Number(old.s), 4100) - 1 }))
+              chunks.push(b as Buffer);
           const type = sniff(Buffer.concat(chunks));
           const sets = [`${ident(c.key)} = $2`, `${ident(c.size)} = $3::bigint`, `${ident(c.type)} = $4`, `${ident(c.checksum)} = $5`];
           if (repo.spec.updatedAtColumn) sets.push(`${ident(repo.spec.updatedAtColumn)} = now()`);

@@ -1,5 +1,7 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import nodemailer, { type Transporter } from 'nodemailer';
+import { appSettings } from '../config.js';
+import { notifySettings } from './notify.settings.js';
 import { unescapeHtml } from './render.js';
 
 /** One notification, as a channel delivers it. */
@@ -29,18 +31,18 @@ export interface NotificationChannel {
 export class EmailChannel implements NotificationChannel, OnApplicationShutdown {
   readonly name = 'email';
   private readonly transport?: Transporter;
-  private readonly from = process.env.MAIL_FROM || 'no-reply@localhost';
+  private readonly from = notifySettings().mailFrom;
   private readonly logger = new Logger('Email');
 
   constructor() {
-    const url = process.env.NOTIFY_SMTP_URL || process.env.SMTP_URL;
+    const url = notifySettings().smtpUrl;
     if (url) this.transport = nodemailer.createTransport(url);
   }
 
   async send(n: Outgoing): Promise<Delivered> {
     if (!n.address) throw new Error('the recipient has no email address');
     if (!this.transport) {
-      if (process.env.NODE_ENV === 'production') throw new Error('no SMTP server: set SMTP_URL');
+      if (appSettings().production) throw new Error('no SMTP server: set SMTP_URL');
       this.logger.log(`to ${n.address}: ${n.title ?? ''}\n${unescapeHtml(n.message)}`);
       return { provider: 'log', providerId: null };
     }
@@ -81,8 +83,8 @@ export class UnconfiguredChannel implements NotificationChannel {
   constructor(readonly name: string) {}
 
   async send(n: Outgoing): Promise<Delivered> {
-    const env = process.env[`NOTIFY_${this.name.toUpperCase()}`];
-    if (env === 'log' && process.env.NODE_ENV !== 'production') {
+    const s = notifySettings();
+    if (this.name === 'sms' ? s.logSms : this.name === 'push' ? s.logPush : false) {
       this.logger.log(`${this.name} to ${n.recipient}: ${n.title ?? ''} ${unescapeHtml(n.message)}`);
       return { provider: 'log', providerId: null };
     }

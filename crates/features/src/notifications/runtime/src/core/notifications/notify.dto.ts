@@ -9,7 +9,12 @@ export class NotifyDto {
   @Length(1, 200)
   template!: string;
 
-  @ApiProperty({ type: [String], minItems: 1, maxItems: 1000, description: 'Recipients’ user ids (yourself; anyone else needs <table>:send)' })
+  @ApiProperty({
+    type: [String],
+    minItems: 1,
+    maxItems: 1000,
+    description: 'Recipients’ user ids (yourself; anyone else needs <table>:send)',
+  })
   @ArrayMinSize(1)
   @ArrayMaxSize(1000)
   @IsString({ each: true })
@@ -26,13 +31,21 @@ export class NotifyDto {
   @IsIn(CHANNELS)
   channel?: (typeof CHANNELS)[number];
 
-  @ApiPropertyOptional({ maxLength: 50, description: 'e.g. security (never delayed by quiet hours, never opted out of; needs <table>:send), marketing, updates' })
+  @ApiPropertyOptional({
+    maxLength: 50,
+    description: 'e.g. security (never delayed by quiet hours, never opted out of; needs <table>:send), marketing, updates',
+  })
   @IsOptional()
   @IsString()
   @Length(1, 50)
   category?: string;
 
-  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: 2, description: '0 normal, 1 high, 2 urgent (through quiet hours; needs <table>:send)' })
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 0,
+    maximum: 2,
+    description: '0 normal, 1 high, 2 urgent (through quiet hours; needs <table>:send)',
+  })
   @IsOptional()
   @IsInt()
   @Min(0)
@@ -68,4 +81,3 @@ export class UnreadDto {
   @ApiProperty({ type: 'integer' })
   count!: number;
 }
-

@@ -1,10 +1,11 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit, Optional } from '@nestjs/common';
 import { DelayedError, type Job, Queue, Worker } from 'bullmq';
-import { envInt } from '../config.js';
+import { appSettings } from '../config.js';
 import { ident } from '../crud/resource.js';
 import { DatabaseService, type Queryable, systemSetting } from '../database/database.service.js';
 import { Channels } from './channels.js';
 import { RealtimePublisher } from './realtime.js';
+import { notifySettings } from './notify.settings.js';
 import { NOTIFY_TABLES } from './notify.tables.js';
 import { optedOut, type Preferences, quietDelay } from './preferences.js';
 import { type NotifyDef, URGENT } from './types.js';
@@ -18,7 +19,8 @@ systemSetting('nestgen.owner_bypass', 'on');
 
 /** Redis for the queue: REDIS_URL is required (the queue is what makes delivery durable). */
 function connection() {
-  const url = process.env.REDIS_URL;
+  notifySettings();
+  const url = appSettings().redisUrl;
   if (!url) throw new Error('REDIS_URL is not set: notifications are delivered through a queue in Redis');
   return { url, maxRetriesPerRequest: null };
 }
@@ -49,32 +51,29 @@ interface Row {
 @Injectable()
 export class NotificationQueue implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Notify');
-  private readonly prefix = `${process.env.REDIS_PREFIX ?? 'nestgen:'}bull`;
+  private readonly prefix = `${appSettings().redisPrefix}bull`;
   private readonly queue = new Queue(QUEUE, { connection: connection(), prefix: this.prefix });
   private worker?: Worker;
   private timer?: NodeJS.Timeout;
   private relaying = false;
-  private readonly attempts = envInt('NOTIFY_ATTEMPTS', 5, 1, 100);
-  private readonly backoffMs = envInt('NOTIFY_BACKOFF_MS', 2000, 1, 86_400_000);
-  private readonly relayMs = envInt('NOTIFY_RELAY_MS', 1000, 50, 600_000);
-  private readonly requeueSeconds = envInt('NOTIFY_REQUEUE_SECONDS', 600, 10, 86_400);
-  private readonly concurrency = envInt('NOTIFY_CONCURRENCY', 5, 1, 1000);
+  private readonly attempts = notifySettings().attempts;
+  private readonly backoffMs = notifySettings().backoffMs;
+  private readonly relayMs = notifySettings().relayMs;
+  private readonly requeueSeconds = notifySettings().requeueSeconds;
+  private readonly concurrency = notifySettings().concurrency;
   /** A worker that stops answering (killed, frozen) loses its job after this long; another retries it. */
-  private readonly lockMs = envInt('NOTIFY_LOCK_MS', 30_000, 500, 600_000);
+  private readonly lockMs = notifySettings().lockMs;
 
   constructor(
     private readonly db: DatabaseService,
     @Optional() @Inject(Channels) private readonly channels?: Channels,
     @Optional() private readonly realtime?: RealtimePublisher,
-  ) {
-    const w = process.env.NOTIFY_WORKER ?? 'on';
-    if (w !== 'on' && w !== 'off') throw new Error(`NOTIFY_WORKER must be "on" or "off", got "${w}"`);
-  }
+  ) {}
 
   onModuleInit(): void {
     this.timer = setInterval(() => void this.relay(), this.relayMs);
     this.timer.unref();
-    if ((process.env.NOTIFY_WORKER ?? 'on') === 'on' && this.channels) {
+    if (notifySettings().worker && this.channels) {
       this.worker = new Worker(QUEUE, (job) => this.work(job), {
         connection: connection(),
         prefix: this.prefix,
@@ -119,7 +118,9 @@ export class NotificationQueue implements OnModuleInit, OnApplicationShutdown {
             );
           }
           if (rows.length) {
-            await c.query('UPDATE nestgen.notification_outbox SET enqueued_at = now() WHERE notification_id = ANY($1::text[])', [rows.map((x) => x.id)]);
+            await c.query('UPDATE nestgen.notification_outbox SET enqueued_at = now() WHERE notification_id = ANY($1::text[])', [
+              rows.map((x) => x.id),
+            ]);
           }
           return rows.length;
         });
@@ -262,7 +263,10 @@ export class NotificationQueue implements OnModuleInit, OnApplicationShutdown {
   private async startDelivery(q: Queryable, def: NotifyDef, id: string, provider: string): Promise<string | undefined> {
     const d = def.deliveries;
     if (!d) return undefined;
-    await q.query(`UPDATE ${d.table} SET ${ident(d.status)} = 'interrupted' WHERE ${ident(d.notification)} = $1 AND ${ident(d.status)} = 'sending'`, [id]);
+    await q.query(
+      `UPDATE ${d.table} SET ${ident(d.status)} = 'interrupted' WHERE ${ident(d.notification)} = $1 AND ${ident(d.status)} = 'sending'`,
+      [id],
+    );
     const cols = [ident(d.notification), ident(d.status)];
     const params: unknown[] = [id, 'sending'];
     if (d.provider) {
@@ -277,7 +281,15 @@ export class NotificationQueue implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** How the attempt ended: delivered (with the provider's message id) or failed (with why). */
-  private async endDelivery(q: Queryable, def: NotifyDef, row: string | undefined, status: string, provider: string, providerId: string | null, error: string | null): Promise<void> {
+  private async endDelivery(
+    q: Queryable,
+    def: NotifyDef,
+    row: string | undefined,
+    status: string,
+    provider: string,
+    providerId: string | null,
+    error: string | null,
+  ): Promise<void> {
     const d = def.deliveries;
     if (!d || row === undefined) return;
     const sets = [`${ident(d.status)} = $2`];
@@ -296,15 +308,19 @@ export class NotificationQueue implements OnModuleInit, OnApplicationShutdown {
 
   private async settle(def: NotifyDef, tenant: string | null, id: string, status: string, reason: string): Promise<void> {
     const n = def.notifications;
-    await this.system(async (q) => {
-      const sets = [`${ident(n.status)} = $2`];
-      const params: unknown[] = [id, status];
-      if (n.failedReason) {
-        params.push(reason);
-        sets.push(`${ident(n.failedReason)} = $3`);
-      }
-      await q.query(`UPDATE ${n.table} SET ${sets.join(', ')} WHERE ${ident(n.id)} = $1`, params);
-    }, def, tenant);
+    await this.system(
+      async (q) => {
+        const sets = [`${ident(n.status)} = $2`];
+        const params: unknown[] = [id, status];
+        if (n.failedReason) {
+          params.push(reason);
+          sets.push(`${ident(n.failedReason)} = $3`);
+        }
+        await q.query(`UPDATE ${n.table} SET ${sets.join(', ')} WHERE ${ident(n.id)} = $1`, params);
+      },
+      def,
+      tenant,
+    );
     await this.done(id);
   }
 

@@ -1,4 +1,12 @@
-import { ForbiddenException, Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown, Optional } from '@nestjs/common';
+import {
+  ForbiddenException,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+  Optional,
+} from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { Server, type Socket } from 'socket.io';
@@ -6,11 +14,12 @@ import { AUTH_CONFIG, type AuthConfig } from '../auth/auth.config.js';
 import { AuthService } from '../auth/auth.service.js';
 import { verifyAccessToken } from '../auth/jwt.js';
 import { ident } from '../crud/resource.js';
-import { envInt } from '../config.js';
+import { appSettings } from '../config.js';
 import { DatabaseService } from '../database/database.service.js';
 import { RateLimiter } from '../http/rate-limit.js';
 import { PERMISSION_CHECKER, type PermissionChecker } from '../rbac/permission.decorator.js';
 import { TENANT_RESOLVER, type TenantResolver } from '../tenancy/tenant.decorator.js';
+import { notifySettings } from './notify.settings.js';
 import { NOTIFY_TABLES } from './notify.tables.js';
 
 /** What a connected client receives for each of its in-app notifications. */
@@ -22,7 +31,7 @@ export interface Pushed {
   createdAt: string | null;
 }
 
-const channel = () => `${process.env.REDIS_PREFIX ?? 'nestgen:'}notify:realtime`;
+const channel = () => `${appSettings().redisPrefix}notify:realtime`;
 const realtime = () => Object.values(NOTIFY_TABLES).some((d) => d.realtime);
 
 /** The workers' side: a delivered in-app notification, announced to every API instance. */
@@ -32,7 +41,7 @@ export class RealtimePublisher implements OnApplicationShutdown {
 
   async publish(recipient: string, n: Pushed): Promise<void> {
     if (!realtime()) return;
-    this.redis ??= new Redis(process.env.REDIS_URL ?? '', { maxRetriesPerRequest: 2 });
+    this.redis ??= new Redis(appSettings().redisUrl ?? '', { maxRetriesPerRequest: 2 });
     await this.redis.publish(channel(), JSON.stringify({ to: recipient, n }));
   }
 
@@ -61,8 +70,8 @@ export class RealtimeGateway implements OnApplicationBootstrap, OnApplicationShu
   private sub?: Redis;
   private readonly limiter = RateLimiter.shared();
   /** Handshakes one address may make a minute, and sockets one user may hold at once. */
-  private readonly perMinute = envInt('NOTIFY_SOCKETS_PER_MINUTE', 60, 1, 1_000_000);
-  private readonly perUser = envInt('NOTIFY_SOCKETS_PER_USER', 5, 1, 1000);
+  private readonly perMinute = notifySettings().socketsPerMinute;
+  private readonly perUser = notifySettings().socketsPerUser;
 
   constructor(
     private readonly adapter: HttpAdapterHost,
@@ -96,7 +105,7 @@ export class RealtimeGateway implements OnApplicationBootstrap, OnApplicationShu
     this.io.on('connection', (socket) => {
       this.connected(socket).catch((e: Error) => this.logger.error(`replaying missed notifications: ${e.message}`));
     });
-    this.sub = new Redis(process.env.REDIS_URL ?? '', { maxRetriesPerRequest: null });
+    this.sub = new Redis(appSettings().redisUrl ?? '', { maxRetriesPerRequest: null });
     this.sub.on('error', (e: Error) => this.logger.error(`Redis: ${e.message}`));
     void this.sub.subscribe(channel());
     this.sub.on('message', (_c: string, raw: string) => {
@@ -119,7 +128,12 @@ export class RealtimeGateway implements OnApplicationBootstrap, OnApplicationShu
     if (!hit.allowed) return `too many connections from this address; retry in ${hit.retryAfterSeconds} s`;
     const fromAuth = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
     const header = socket.handshake.headers.authorization;
-    const token = typeof fromAuth === 'string' ? fromAuth : typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    const token =
+      typeof fromAuth === 'string'
+        ? fromAuth
+        : typeof header === 'string' && header.startsWith('Bearer ')
+          ? header.slice(7).trim()
+          : undefined;
     if (!token) return 'unauthorized: send a valid access token (auth.token)';
     const claims = await verifyAccessToken(this.config, token);
     if (!claims) return 'unauthorized: send a valid access token (auth.token)';

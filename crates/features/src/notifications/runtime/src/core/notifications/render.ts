@@ -32,7 +32,13 @@ export function variablesOf(source: string): Set<string> {
       return;
     }
     if (node.type === 'BlockStatement') {
-      const b = node as unknown as { path: Node; params: Node[]; hash?: Node; program?: { blockParams?: string[]; body: Node[] }; inverse?: { body: Node[] } };
+      const b = node as unknown as {
+        path: Node;
+        params: Node[];
+        hash?: Node;
+        program?: { blockParams?: string[]; body: Node[] };
+        inverse?: { body: Node[] };
+      };
       const name = (b.path as unknown as { original?: string }).original;
       walk(b.params, scoped, depth);
       walk(b.hash, scoped, depth);
@@ -72,5 +78,8 @@ export function render(source: string, vars: Record<string, unknown>, text = fal
 
 /** The text of an HTML-escaped body (for the plain-text part of an email). */
 export function unescapeHtml(s: string): string {
-  return s.replace(/&(amp|lt|gt|quot|#x27|#x60|#x3D);/g, (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#x27': "'", '#x60': '`', '#x3D': '=' })[e] ?? '');
+  return s.replace(
+    /&(amp|lt|gt|quot|#x27|#x60|#x3D);/g,
+    (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#x27': "'", '#x60': '`', '#x3D': '=' })[e] ?? '',
+  );
 }

@@ -83,10 +83,12 @@ export class NotificationSender {
       throw new BadRequestException(`template ${dto.template} does not parse: ${(e as Error).message}`);
     }
     const missing = [...used].filter((v) => !Object.hasOwn(vars, v) || vars[v] === undefined || vars[v] === null);
-    if (JSON.stringify(vars).length > MAX_VARIABLES) throw new BadRequestException(`variables: at most ${MAX_VARIABLES} characters of JSON`);
+    if (JSON.stringify(vars).length > MAX_VARIABLES)
+      throw new BadRequestException(`variables: at most ${MAX_VARIABLES} characters of JSON`);
     if (missing.length) throw new BadRequestException(`template ${dto.template} needs ${missing.map((m) => JSON.stringify(m)).join(', ')}`);
     const channel = dto.channel ?? tpl.channel ?? 'in-app';
-    if (!(CHANNELS as readonly string[]).includes(channel)) throw new BadRequestException(`channel: one of ${CHANNELS.join(', ')} (the template says ${channel})`);
+    if (!(CHANNELS as readonly string[]).includes(channel))
+      throw new BadRequestException(`channel: one of ${CHANNELS.join(', ')} (the template says ${channel})`);
     let title: string | null;
     let message: string;
     try {
@@ -135,13 +137,10 @@ export class NotificationSender {
           params,
         );
         const id = (r.rows[0] as { id: string }).id;
-        await q.query('INSERT INTO nestgen.notification_outbox (notification_id, system, send_at, priority, tenant) VALUES ($1, $2, $3, $4, $5)', [
-          id,
-          system,
-          sendAt.toISOString(),
-          dto.priority ?? 0,
-          tenant,
-        ]);
+        await q.query(
+          'INSERT INTO nestgen.notification_outbox (notification_id, system, send_at, priority, tenant) VALUES ($1, $2, $3, $4, $5)',
+          [id, system, sendAt.toISOString(), dto.priority ?? 0, tenant],
+        );
         out.push({ id, recipient });
       }
       return out;
@@ -166,7 +165,14 @@ export class NotificationSender {
     const me = this.me();
     const count = await repo.withScope(async (q) =>
       Number(
-        ((await q.query(`SELECT count(*)::int AS n FROM ${n.table} WHERE ${ident(n.recipient)}::text = $1 AND ${ident(readAt)} IS NULL AND ${this.delivered(def)}`, [me])).rows[0] as { n: number }).n,
+        (
+          (
+            await q.query(
+              `SELECT count(*)::int AS n FROM ${n.table} WHERE ${ident(n.recipient)}::text = $1 AND ${ident(readAt)} IS NULL AND ${this.delivered(def)}`,
+              [me],
+            )
+          ).rows[0] as { n: number }
+        ).n,
       ),
     );
     return { count };
@@ -178,7 +184,12 @@ export class NotificationSender {
     const me = this.me();
     const count = await repo.withScope(
       async (q) =>
-        (await q.query(`UPDATE ${n.table} SET ${ident(readAt)} = now() WHERE ${ident(n.recipient)}::text = $1 AND ${ident(readAt)} IS NULL AND ${this.delivered(def)}`, [me])).rowCount ?? 0,
+        (
+          await q.query(
+            `UPDATE ${n.table} SET ${ident(readAt)} = now() WHERE ${ident(n.recipient)}::text = $1 AND ${ident(readAt)} IS NULL AND ${this.delivered(def)}`,
+            [me],
+          )
+        ).rowCount ?? 0,
       'UPDATE',
     );
     return { count };
@@ -191,7 +202,11 @@ export class NotificationSender {
     const key = { [repo.spec.fields.find((f) => f.column === n.id)?.property ?? n.id]: id };
     await repo.get(key);
     await repo.withScope(
-      (q) => q.query(`UPDATE ${n.table} SET ${ident(readAt)} = coalesce(${ident(readAt)}, now()) WHERE ${ident(n.id)}::text = $1 AND ${ident(n.recipient)}::text = $2`, [id, me]),
+      (q) =>
+        q.query(
+          `UPDATE ${n.table} SET ${ident(readAt)} = coalesce(${ident(readAt)}, now()) WHERE ${ident(n.id)}::text = $1 AND ${ident(n.recipient)}::text = $2`,
+          [id, me],
+        ),
       'UPDATE',
     );
     return repo.get(key);

@@ -34,7 +34,16 @@ export interface NotifyDef {
     quietEnd?: string;
     timezone?: string;
   };
-  deliveries?: { table: string; id: string; notification: string; status: string; provider?: string; providerId?: string; deliveredAt?: string; error?: string };
+  deliveries?: {
+    table: string;
+    id: string;
+    notification: string;
+    status: string;
+    provider?: string;
+    providerId?: string;
+    deliveredAt?: string;
+    error?: string;
+  };
   /** `verifiedSql`: the condition (on users `u`) that the address was confirmed. */
   users: { table: string; id: string; email: string; deletedAt?: string; verifiedSql: string };
   /** Sending to anyone but yourself needs it. */

@@ -1,11 +1,22 @@
 import { Body, Controller, Delete, ForbiddenException, Get, HttpCode, NotFoundException, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiExtension, ApiForbiddenResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiSchema, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiExtension,
+  ApiForbiddenResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProperty,
+  ApiPropertyOptional,
+  ApiSchema,
+  ApiTags,
+} from '@nestjs/swagger';
 import { IsBoolean, IsISO8601, IsOptional, IsString, MaxLength } from 'class-validator';
 import { CurrentUser } from '../auth/current-user.decorator.js';
 import type { AuthUser } from '../auth/auth.guard.js';
 import { DatabaseService } from '../database/database.service.js';
 import { RequirePermission } from './permission.decorator.js';
-import { RbacService } from './rbac.service.js';
+import { RbacService, rbacSettings } from './rbac.service.js';
 import { RBAC } from './rbac.tables.js';
 
 @ApiSchema({ name: 'RbacEffectiveDto' })
@@ -86,7 +97,8 @@ export class RbacController {
     const mine = await this.rbac.effective(by.id);
     if (mine.superAdmin) return;
     // A role inherits what its parents are: one under super-admin is super-admin.
-    if (role.slug === RBAC.superAdminRole || role.chain.includes(RBAC.superAdminRole)) {
+    const superAdmin = rbacSettings().superAdminRole;
+    if (role.slug === superAdmin || role.chain.includes(superAdmin)) {
       throw new ForbiddenException('only a super-admin can give the super-admin role, or a role that inherits from it');
     }
     const missing = role.permissions.filter((p) => !mine.permissions.includes(p));
@@ -121,7 +133,10 @@ export class RbacController {
     await this.userExists(userId);
     await this.mayHandOutRole(by, dto.roleId);
     const values: Record<string, unknown> = { userId, roleId: dto.roleId, expiresAt: dto.expiresAt ?? null, by: by.id };
-    await this.db.query(RBAC.assignRole.sql, RBAC.assignRole.args.map((a) => values[a]));
+    await this.db.query(
+      RBAC.assignRole.sql,
+      RBAC.assignRole.args.map((a) => values[a]),
+    );
     this.rbac.invalidate(userId);
   }
 
@@ -146,8 +161,17 @@ export class RbacController {
     if (!RBAC.grant) throw new NotFoundException('this schema has no user_permissions table');
     await this.userExists(userId);
     await this.mayHandOutPermission(by, dto.permissionId);
-    const values: Record<string, unknown> = { userId, permissionId: dto.permissionId, granted: dto.granted, expiresAt: dto.expiresAt ?? null, by: by.id };
-    await this.db.query(RBAC.grant.sql, RBAC.grant.args.map((a) => values[a]));
+    const values: Record<string, unknown> = {
+      userId,
+      permissionId: dto.permissionId,
+      granted: dto.granted,
+      expiresAt: dto.expiresAt ?? null,
+      by: by.id,
+    };
+    await this.db.query(
+      RBAC.grant.sql,
+      RBAC.grant.args.map((a) => values[a]),
+    );
     this.rbac.invalidate(userId);
   }
 

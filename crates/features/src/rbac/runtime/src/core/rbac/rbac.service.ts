@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import pg from 'pg';
+import { appSettings, defineSettings } from '../config.js';
 import { DatabaseService } from '../database/database.service.js';
 import { RBAC } from './rbac.tables.js';
 
@@ -9,6 +10,13 @@ export interface Effective {
   superAdmin: boolean;
 }
 
+/** Section `rbac`: the super-admin role, and how long effective permissions are cached. */
+export const rbacSettings = defineSettings('rbac', (env) => ({
+  /** The role slug that holds every permission. */
+  superAdminRole: env.text('RBAC_SUPER_ADMIN_ROLE', 'super-admin'),
+  cacheTtlMs: env.int('RBAC_CACHE_TTL_MS', 30_000, 0, 86_400_000),
+}));
+
 /**
  * Effective permissions of a user: the permissions of their unexpired roles, each role also
  * getting what its parent roles grant (a role inherits from its parent_role_id chain), then
@@ -16,18 +24,11 @@ export interface Effective {
  * permission. Results are cached per user and dropped when any role, permission or assignment
  * row changes (PostgreSQL NOTIFY from triggers in db/03-rbac.sql) or after RBAC_CACHE_TTL_MS.
  */
-function cacheTtl(): number {
-  const raw = process.env.RBAC_CACHE_TTL_MS ?? '30000';
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 86_400_000) throw new Error(`RBAC_CACHE_TTL_MS must be an integer of milliseconds (0 to 86400000), got "${raw}"`);
-  return n;
-}
-
 @Injectable()
 export class RbacService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(RbacService.name);
   private readonly cache = new Map<string, { at: number; value: Effective }>();
-  private readonly ttlMs = cacheTtl();
+  private readonly ttlMs = rbacSettings().cacheTtlMs;
   private listener?: pg.Client;
   private retryMs = 1000;
   private retry?: NodeJS.Timeout;
@@ -41,7 +42,7 @@ export class RbacService implements OnModuleInit, OnApplicationShutdown {
 
   /** LISTEN for changes; when the connection drops, clear the cache and reconnect with backoff. */
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    const client = new pg.Client({ connectionString: appSettings().databaseUrl });
     let gone = false;
     const lost = (why: string) => {
       if (gone || this.closing) return;
@@ -91,7 +92,7 @@ export class RbacService implements OnModuleInit, OnApplicationShutdown {
     const value: Effective = {
       roles,
       permissions: (rows[0]?.permissions ?? []).sort(),
-      superAdmin: roles.includes(RBAC.superAdminRole),
+      superAdmin: roles.includes(rbacSettings().superAdminRole),
     };
     this.cache.set(userId, { at: Date.now(), value });
     return value;

@@ -1,5 +1,15 @@
 import { Body, Controller, ForbiddenException, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiSchema, ApiTags, PickType } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiForbiddenResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProperty,
+  ApiSchema,
+  ApiTags,
+  PickType,
+} from '@nestjs/swagger';
 import { IsString, MaxLength } from 'class-validator';
 import { AUTH_CONFIG, type AuthConfig } from '../auth/auth.config.js';
 import { TokensDto } from '../auth/auth.dto.js';
@@ -88,7 +98,12 @@ export class TenancyController {
   async choose(@CurrentUser() user: AuthUser, @Body() dto: ChooseOrganizationDto): Promise<TenancyOrganizationTokenDto> {
     const m = await failClosed('the organization check', () => this.tenancy.membership(dto.organizationId, user.id));
     if (!m.member) throw new ForbiddenException('you are not a member of that organization');
-    const accessToken = await signAccessToken(this.config, { sub: user.id, email: user.email, sv: user.sessionVersion, org: dto.organizationId });
+    const accessToken = await signAccessToken(this.config, {
+      sub: user.id,
+      email: user.email,
+      sv: user.sessionVersion,
+      org: dto.organizationId,
+    });
     return { accessToken, tokenType: 'Bearer', expiresIn: this.config.accessTtlSeconds, organizationId: dto.organizationId };
   }
 

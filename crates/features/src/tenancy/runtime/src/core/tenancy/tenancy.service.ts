@@ -1,5 +1,6 @@
 import { ForbiddenException, Inject, Injectable, Logger, NotFoundException, Optional } from '@nestjs/common';
 import { AUTH_CONFIG, type AuthConfig } from '../auth/auth.config.js';
+import { defineSettings } from '../config.js';
 import { onCreated } from '../crud/repository.js';
 import { DatabaseService } from '../database/database.service.js';
 import { MailService } from '../mail/mail.service.js';
@@ -7,18 +8,11 @@ import { PERMISSION_CHECKER, type PermissionChecker } from '../rbac/permission.d
 import type { ResolvedTenant, TenantResolver } from './tenant.decorator.js';
 import { TENANCY } from './tenancy.tables.js';
 
-function suspendedMode(): 'readonly' | 'locked' {
-  const raw = process.env.TENANT_SUSPENDED ?? 'readonly';
-  if (raw !== 'readonly' && raw !== 'locked') throw new Error(`TENANT_SUSPENDED must be "readonly" or "locked", got "${raw}"`);
-  return raw;
-}
-
-function cacheTtl(): number {
-  const raw = process.env.TENANT_CACHE_TTL_MS ?? '10000';
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 600_000) throw new Error(`TENANT_CACHE_TTL_MS must be 0 to 600000, got "${raw}"`);
-  return n;
-}
+/** Section `tenancy`: what a suspended organization may do, and how long answers are trusted. */
+const tenancySettings = defineSettings('tenancy', (env) => ({
+  suspended: env.oneOf('TENANT_SUSPENDED', ['readonly', 'locked'], 'readonly'),
+  cacheTtlMs: env.int('TENANT_CACHE_TTL_MS', 10_000, 0, 600_000),
+}));
 
 export interface Invitation {
   id: string;
@@ -40,9 +34,9 @@ export interface Invitation {
 @Injectable()
 export class TenancyService implements TenantResolver {
   private readonly cache = new Map<string, { at: number; role: string | null; member: boolean }>();
-  private readonly ttlMs = cacheTtl();
+  private readonly ttlMs = tenancySettings().cacheTtlMs;
   private readonly statuses = new Map<string, { at: number; value: { status: string | null } | undefined }>();
-  private readonly suspended = suspendedMode();
+  private readonly suspended = tenancySettings().suspended;
 
   private readonly logger = new Logger('Tenancy');
 
@@ -80,7 +74,12 @@ export class TenancyService implements TenantResolver {
   /** Membership rows are under row-level security: read them as the signed-in user (and tenant, when given). */
   private asUser<R extends Record<string, unknown>>(userId: string, sql: string, params: unknown[], tenant?: string) {
     return this.db.transaction(async (tx) => {
-      await tx.query('SELECT set_config($1, $2, true), set_config($3, $4, true)', ['nestgen.user_id', userId, TENANCY.setting, tenant ?? '']);
+      await tx.query('SELECT set_config($1, $2, true), set_config($3, $4, true)', [
+        'nestgen.user_id',
+        userId,
+        TENANCY.setting,
+        tenant ?? '',
+      ]);
       return (await tx.query(sql, params)).rows as R[];
     });
   }

@@ -25,10 +25,11 @@ export async function copyLines(client: pg.PoolClient, sql: string, lines: strin
   for (const l of lines) {
     batch += l;
     if (batch.length >= 65_536) {
-      if (!stream.write(batch)) await new Promise<void>((resolve, reject) => {
-        stream.once('drain', resolve);
-        stream.once('error', reject);
-      });
+      if (!stream.write(batch))
+        await new Promise<void>((resolve, reject) => {
+          stream.once('drain', resolve);
+          stream.once('error', reject);
+        });
       batch = '';
     }
   }

@@ -9,7 +9,6 @@ import {
   UnsupportedMediaTypeException,
 } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import type pg from 'pg';
 import { createHash } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import { createGunzip, createInflate } from 'node:zlib';
@@ -21,9 +20,8 @@ import { copyLines, copyText } from './copy.js';
 import { BodyError, type Format, records } from './parsers.js';
 import { TimeSeriesRegistry } from './maintenance.js';
 import type { IngestColumn, SeriesDef } from './types.js';
-import { envInt } from '../config.js';
+import { timeSeriesSettings } from './timeseries.settings.js';
 import { parseUtc } from './time.js';
-
 
 /** Rows per COPY into the staging table (and per INSERT from it). */
 const CHUNK = 10_000;
@@ -76,7 +74,9 @@ function scalar(c: IngestColumn, raw: unknown, fromText: boolean): Conv {
     case 'int': {
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && INT.test(raw.trim()) ? Number(raw.trim()) : NaN;
       const max = c.intBits === 16 ? 32767 : 2147483647;
-      return Number.isInteger(n) && n <= max && n >= -max - 1 ? { ok: String(n) } : { err: `${name} must be an integer (${c.intBits}-bit)` };
+      return Number.isInteger(n) && n <= max && n >= -max - 1
+        ? { ok: String(n) }
+        : { err: `${name} must be an integer (${c.intBits}-bit)` };
     }
     case 'bigint': {
       const s = typeof raw === 'number' && Number.isSafeInteger(raw) ? String(raw) : typeof raw === 'string' ? raw.trim() : '';
@@ -98,14 +98,18 @@ function scalar(c: IngestColumn, raw: unknown, fromText: boolean): Conv {
       return b === undefined ? { err: `${name} must be true or false` } : { ok: b ? 't' : 'f' };
     }
     case 'date':
-      return typeof raw === 'string' && DATE.test(raw) && parseUtc(raw) !== undefined ? { ok: raw } : { err: `${name} must be a date (YYYY-MM-DD)` };
+      return typeof raw === 'string' && DATE.test(raw) && parseUtc(raw) !== undefined
+        ? { ok: raw }
+        : { err: `${name} must be a date (YYYY-MM-DD)` };
     case 'timestamp': {
       if (typeof raw === 'number' || (fromText && typeof raw === 'string' && /^\d{10,16}$/.test(raw))) {
         const ms = Number(raw);
         return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? { ok: new Date(ms).toISOString() } : { err: `${name} must be a timestamp` };
       }
       // A time without an offset is UTC (the sessions' time zone); February 30 is refused.
-      return typeof raw === 'string' && TIMESTAMP.test(raw) && parseUtc(raw) !== undefined ? { ok: raw } : { err: `${name} must be an ISO 8601 timestamp or milliseconds since 1970` };
+      return typeof raw === 'string' && TIMESTAMP.test(raw) && parseUtc(raw) !== undefined
+        ? { ok: raw }
+        : { err: `${name} must be an ISO 8601 timestamp or milliseconds since 1970` };
     }
     case 'time':
       return typeof raw === 'string' && TIME.test(raw) ? { ok: raw } : { err: `${name} must be a time (HH:MM[:SS])` };
@@ -121,7 +125,9 @@ function scalar(c: IngestColumn, raw: unknown, fromText: boolean): Conv {
       return { ok: JSON.stringify(raw) };
     }
     case 'bytes':
-      return typeof raw === 'string' && /^[A-Za-z0-9+/]*={0,2}$/.test(raw) ? { ok: `\\x${Buffer.from(raw, 'base64').toString('hex')}` } : { err: `${name} must be base64` };
+      return typeof raw === 'string' && /^[A-Za-z0-9+/]*={0,2}$/.test(raw)
+        ? { ok: `\\x${Buffer.from(raw, 'base64').toString('hex')}` }
+        : { err: `${name} must be base64` };
     case 'enum':
     case 'text':
     case 'interval':
@@ -201,13 +207,21 @@ class RowChecker {
     for (const n of names) {
       if (!this.byName.has(n)) {
         throw new BadRequestException(
-          this.refused.has(n) ? `column ${n} cannot be set` : `unknown column ${n} (columns: ${this.def.ingest.map((c) => c.property).join(', ')})`,
+          this.refused.has(n)
+            ? `column ${n} cannot be set`
+            : `unknown column ${n} (columns: ${this.def.ingest.map((c) => c.property).join(', ')})`,
         );
       }
     }
   }
 
-  check(value: Record<string, unknown>, fromText: boolean, now: number, window: { oldest?: number; newest: number; retention?: string }, userId: string | undefined): Checked | string {
+  check(
+    value: Record<string, unknown>,
+    fromText: boolean,
+    now: number,
+    window: { oldest?: number; newest: number; retention?: string },
+    userId: string | undefined,
+  ): Checked | string {
     const values: (string | null)[] = new Array(this.def.ingest.length).fill(null);
     for (const key in value) {
       const i = this.byName.get(key);
@@ -231,7 +245,8 @@ class RowChecker {
         if (this.def.naiveTime && /(Z|[+-]\d{2}(:?\d{2})?)$/i.test(values[i]!)) values[i] = new Date(time).toISOString().slice(0, -1);
       }
     }
-    if (window.oldest !== undefined && time < window.oldest) return `${this.def.time.property} is older than the retention (${window.retention})`;
+    if (window.oldest !== undefined && time < window.oldest)
+      return `${this.def.time.property} is older than the retention (${window.retention})`;
     if (time > window.newest) return `${this.def.time.property} is too far in the future`;
     return { values, time };
   }
@@ -255,13 +270,13 @@ interface SeriesSettings {
  */
 @Injectable()
 export class IngestService {
-  readonly maxRows = envInt('TS_INGEST_MAX_ROWS', 5_000_000, 1, 1_000_000_000);
-  readonly maxBytes = envInt('TS_INGEST_MAX_BYTES', 1 << 30, 1024, Number.MAX_SAFE_INTEGER);
-  readonly maxLineBytes = envInt('TS_INGEST_MAX_LINE_BYTES', 1 << 20, 256, 1 << 30);
+  readonly maxRows = timeSeriesSettings().ingestMaxRows;
+  readonly maxBytes = timeSeriesSettings().ingestMaxBytes;
+  readonly maxLineBytes = timeSeriesSettings().ingestMaxLineBytes;
   /** Ingests at once in this instance: each holds a connection (and another while it makes partitions). */
-  readonly maxConcurrent = envInt('TS_INGEST_CONCURRENCY', 2, 1, 1000);
+  readonly maxConcurrent = timeSeriesSettings().ingestConcurrency;
   /** A client that sends nothing for this long loses the request (408), and its transaction. */
-  readonly idleMs = envInt('TS_INGEST_IDLE_SECONDS', 60, 1, 86_400) * 1000;
+  readonly idleMs = timeSeriesSettings().ingestIdleMs;
   private active = 0;
   private readonly checkers = new Map<SeriesDef, RowChecker>();
 
@@ -271,7 +286,10 @@ export class IngestService {
   ) {}
 
   private format(req: FastifyRequest): Format {
-    const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    const type = String(req.headers['content-type'] ?? '')
+      .split(';')[0]
+      .trim()
+      .toLowerCase();
     if (type === 'application/json') return 'json';
     if (type === 'application/x-ndjson' || type === 'application/jsonl') return 'ndjson';
     if (type === 'text/csv') return 'csv';
@@ -281,7 +299,9 @@ export class IngestService {
   private source(req: FastifyRequest): Readable {
     const body = req.body as unknown;
     if (!(body instanceof Readable)) throw new BadRequestException('send the rows in the body');
-    const encoding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+    const encoding = String(req.headers['content-encoding'] ?? 'identity')
+      .trim()
+      .toLowerCase();
     const unzip =
       encoding === 'identity' || encoding === ''
         ? undefined
@@ -345,7 +365,8 @@ export class IngestService {
   }
 
   async ingest(def: SeriesDef, repo: CrudRepository, req: FastifyRequest, partialParam: unknown): Promise<IngestReport> {
-    if (partialParam !== undefined && partialParam !== 'true' && partialParam !== 'false') throw new BadRequestException('partial: true or false');
+    if (partialParam !== undefined && partialParam !== 'true' && partialParam !== 'false')
+      throw new BadRequestException('partial: true or false');
     if (this.active >= this.maxConcurrent) {
       throw new ServiceUnavailableException(`${this.active} ingests are running in this instance (TS_INGEST_CONCURRENCY); retry shortly`);
     }
@@ -362,7 +383,11 @@ export class IngestService {
     const stream = this.source(req);
     const settings = await this.settings(def);
     const spec = repo.spec;
-    const refused = new Set(spec.fields.filter((f) => !def.ingest.some((c) => c.column.slice(1, -1).replace(/""/g, '"') === f.column)).flatMap((f) => [f.property, f.column]));
+    const refused = new Set(
+      spec.fields
+        .filter((f) => !def.ingest.some((c) => c.column.slice(1, -1).replace(/""/g, '"') === f.column))
+        .flatMap((f) => [f.property, f.column]),
+    );
     let checker = this.checkers.get(def);
     if (!checker) {
       checker = new RowChecker(def, refused);
@@ -393,7 +418,11 @@ export class IngestService {
               server.push(ident(f.column));
               serverValues.push(bind(userId, f.sqlType));
             }
-            if (spec.createdAtColumn && !def.ingest.some((c) => c.column === ident(spec.createdAtColumn!)) && !server.includes(ident(spec.createdAtColumn))) {
+            if (
+              spec.createdAtColumn &&
+              !def.ingest.some((c) => c.column === ident(spec.createdAtColumn!)) &&
+              !server.includes(ident(spec.createdAtColumn))
+            ) {
               server.push(ident(spec.createdAtColumn));
               serverValues.push('now()');
             }
@@ -404,7 +433,9 @@ export class IngestService {
             await q.query('SET CONSTRAINTS ALL IMMEDIATE');
             const stage = `pg_temp.nestgen_ingest_${createHash('sha256').update(`${def.name}\0${def.ingest.length}`).digest('hex').slice(0, 32)}`;
             const stageColumns = def.ingest.map((_, i) => `c${i} text`).join(', ');
-            await q.query(`CREATE TEMP TABLE IF NOT EXISTS ${stage.slice('pg_temp.'.length)} (n integer, ${stageColumns}) ON COMMIT DELETE ROWS`);
+            await q.query(
+              `CREATE TEMP TABLE IF NOT EXISTS ${stage.slice('pg_temp.'.length)} (n integer, ${stageColumns}) ON COMMIT DELETE ROWS`,
+            );
             const columns = [...def.ingest.map((c) => c.column), ...server];
             const exprs = [
               ...def.ingest.map((c, i) => {
@@ -433,7 +464,11 @@ export class IngestService {
 
             const insert = async (range?: [number, number]): Promise<number> => {
               const r = await q.query(insertSql(range !== undefined), range ? [...params, ...range] : params);
-              if (scope.capturing) await scope.record(q, (r.rows as { __change?: string }[]).map((x) => ({ new: x.__change })));
+              if (scope.capturing)
+                await scope.record(
+                  q,
+                  (r.rows as { __change?: string }[]).map((x) => ({ new: x.__change })),
+                );
               return r.rowCount ?? 0;
             };
             // Rows [a, b) of the staged chunk, inserted with a savepoint; the rows the database
@@ -490,7 +525,8 @@ export class IngestService {
 
             let headerChecked = false;
             for await (const rec of records(format, stream, { maxBytes: this.maxBytes, maxLineBytes: this.maxLineBytes })) {
-              if (++rows > this.maxRows) throw new PayloadTooLargeException(`more than ${this.maxRows} rows in one request (TS_INGEST_MAX_ROWS)`);
+              if (++rows > this.maxRows)
+                throw new PayloadTooLargeException(`more than ${this.maxRows} rows in one request (TS_INGEST_MAX_ROWS)`);
               if (rec.error !== undefined) {
                 reject(rec.line, rec.row, rec.error);
                 if (!partial) failed = true;
@@ -505,7 +541,11 @@ export class IngestService {
                 rec.value!,
                 format === 'csv',
                 now,
-                { oldest: settings.retentionMs === undefined ? undefined : now - settings.retentionMs, newest: now + settings.acceptFutureMs, retention: settings.retention },
+                {
+                  oldest: settings.retentionMs === undefined ? undefined : now - settings.retentionMs,
+                  newest: now + settings.acceptFutureMs,
+                  retention: settings.retention,
+                },
                 userId,
               );
               if (typeof r === 'string') {

@@ -2,8 +2,7 @@ import { Injectable, Logger, UnprocessableEntityException, type OnApplicationBoo
 import { DatabaseService } from '../database/database.service.js';
 import { SERIES } from './timeseries.tables.js';
 import type { SeriesDef } from './types.js';
-import { envInt } from '../config.js';
-
+import { timeSeriesSettings } from './timeseries.settings.js';
 
 /** Partitions start at this instant plus multiples of their width (TimescaleDB's origin). */
 const ORIGIN_MS = Date.UTC(2000, 0, 3);
@@ -32,7 +31,12 @@ export class TimeSeriesRegistry {
   async settings(def: SeriesDef, fresh = false): Promise<SeriesSettings> {
     const hit = this.cache.get(def.name);
     if (hit && !fresh && Date.now() - hit.at < 60_000) return hit.settings;
-    const { rows } = await this.db.query<{ storage: string; retention: string | null; retention_seconds: number | null; accept_future_seconds: number }>(
+    const { rows } = await this.db.query<{
+      storage: string;
+      retention: string | null;
+      retention_seconds: number | null;
+      accept_future_seconds: number;
+    }>(
       `SELECT storage, retention::text AS retention, extract(epoch FROM retention)::float8 AS retention_seconds,
               extract(epoch FROM accept_future)::float8 AS accept_future_seconds
          FROM nestgen.time_series WHERE series = $1`,
@@ -122,9 +126,9 @@ export interface MaintenanceReport {
 @Injectable()
 export class TimeSeriesMaintenance implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('TimeSeries');
-  private readonly enabled = (process.env.TS_MAINTENANCE ?? 'on') !== 'off';
-  private readonly everyMs = envInt('TS_MAINTENANCE_SECONDS', 300, 1, 7 * 86_400) * 1000;
-  private readonly timeoutMs = envInt('TS_MAINTENANCE_TIMEOUT_SECONDS', 3600, 1, 7 * 86_400) * 1000;
+  private readonly enabled = timeSeriesSettings().maintenance;
+  private readonly everyMs = timeSeriesSettings().maintenanceMs;
+  private readonly timeoutMs = timeSeriesSettings().maintenanceTimeoutMs;
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
 
@@ -186,8 +190,18 @@ export class TimeSeriesMaintenance implements OnApplicationBootstrap, OnApplicat
   /** One maintenance round of a series, now. */
   async run(def: SeriesDef): Promise<MaintenanceReport> {
     const settings = await this.registry.settings(def, true);
-    const report: MaintenanceReport = { series: def.name, storage: settings.storage, partitionsMade: 0, droppedPartitions: [], deletedRows: 0, rollups: [] };
-    const expired = await this.step<{ droppedPartitions: string[]; deletedRows: number }>('SELECT nestgen.ts_drop_expired($1) AS r', def.name);
+    const report: MaintenanceReport = {
+      series: def.name,
+      storage: settings.storage,
+      partitionsMade: 0,
+      droppedPartitions: [],
+      deletedRows: 0,
+      rollups: [],
+    };
+    const expired = await this.step<{ droppedPartitions: string[]; deletedRows: number }>(
+      'SELECT nestgen.ts_drop_expired($1) AS r',
+      def.name,
+    );
     report.droppedPartitions = expired.droppedPartitions;
     report.deletedRows = Number(expired.deletedRows);
     if (settings.storage === 'partitioned') {
@@ -219,8 +233,17 @@ export class TimeSeriesMaintenance implements OnApplicationBootstrap, OnApplicat
       series: def.name,
       storage: s.storage,
       retention: s.retention,
-      partitions: s.storage === 'partitioned' ? { count: parts.n, from: parts.first, to: parts.last, width: `${def.partitionSeconds} seconds` } : null,
-      rollups: rollups.map((r) => ({ rollup: r.rollup, storage: r.storage, bucket: r.bucket, watermark: r.watermark, refreshedAt: r.refreshed_at })),
+      partitions:
+        s.storage === 'partitioned'
+          ? { count: parts.n, from: parts.first, to: parts.last, width: `${def.partitionSeconds} seconds` }
+          : null,
+      rollups: rollups.map((r) => ({
+        rollup: r.rollup,
+        storage: r.storage,
+        bucket: r.bucket,
+        watermark: r.watermark,
+        refreshedAt: r.refreshed_at,
+      })),
     };
   }
 }

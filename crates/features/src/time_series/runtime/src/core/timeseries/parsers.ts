@@ -63,7 +63,7 @@ async function* ndjson(stream: Readable, limits: BodyLimits): AsyncGenerator<Rec
   let line = 0;
   let row = 0;
   for await (const chunk of text(stream, limits)) {
-    let buf = carry + chunk;
+    const buf = carry + chunk;
     let at = 0;
     for (;;) {
       const nl = buf.indexOf('\n', at);
@@ -76,12 +76,10 @@ async function* ndjson(stream: Readable, limits: BodyLimits): AsyncGenerator<Rec
       yield parseObject(s, line, ++row);
     }
     carry = buf.slice(at);
-    buf = '';
     if (carry.length > limits.maxLineBytes) throw tooLong(line + 1, limits);
   }
   if (carry.trim() !== '') {
-    line++;
-    yield parseObject(carry, line, ++row);
+    yield parseObject(carry, line + 1, row + 1);
   }
 }
 
@@ -159,7 +157,11 @@ async function* jsonArray(stream: Readable, limits: BodyLimits): AsyncGenerator<
     }
     if (state === 2) {
       element += chunk.slice(from);
-      if (element.length > limits.maxLineBytes) throw new BodyError(`row ${row + 1} (line ${startLine}) is longer than ${limits.maxLineBytes} bytes (TS_INGEST_MAX_LINE_BYTES)`, 413);
+      if (element.length > limits.maxLineBytes)
+        throw new BodyError(
+          `row ${row + 1} (line ${startLine}) is longer than ${limits.maxLineBytes} bytes (TS_INGEST_MAX_LINE_BYTES)`,
+          413,
+        );
     }
   }
   if (state === 0) throw new BodyError('the body is empty: send a JSON array of rows', 400);

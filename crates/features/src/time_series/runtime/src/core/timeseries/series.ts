@@ -6,8 +6,7 @@ import { ident, typedParam } from '../crud/resource.js';
 import { TimeSeriesRegistry } from './maintenance.js';
 import type { RollupDef, SeriesColumn, SeriesDef } from './types.js';
 import { parseUtc } from './time.js';
-import { envInt } from '../config.js';
-
+import { timeSeriesSettings } from './timeseries.settings.js';
 
 /** Buckets start at this instant plus multiples of their width (TimescaleDB's origin). */
 const ORIGIN = '2000-01-03 00:00:00+00';
@@ -43,7 +42,10 @@ export interface SeriesResult {
 function list(v: unknown): string[] {
   if (v === undefined) return [];
   const items = Array.isArray(v) ? v : [v];
-  return items.flatMap((x) => String(x).split(',')).map((x) => x.trim()).filter((x) => x !== '');
+  return items
+    .flatMap((x) => String(x).split(','))
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
 }
 
 function one(name: string, v: unknown): string | undefined {
@@ -81,9 +83,9 @@ function aggName(a: Agg): string {
  */
 @Injectable()
 export class TimeSeriesService {
-  private readonly maxBuckets = envInt('TS_MAX_BUCKETS', 10_000, 1, 10_000_000);
-  private readonly maxRangeMs = envInt('TS_MAX_RANGE_SECONDS', 366 * 86_400, 1, 100 * 366 * 86_400) * 1000;
-  private readonly maxPoints = envInt('TS_MAX_POINTS', 200_000, 1, 100_000_000);
+  private readonly maxBuckets = timeSeriesSettings().maxBuckets;
+  private readonly maxRangeMs = timeSeriesSettings().maxRangeMs;
+  private readonly maxPoints = timeSeriesSettings().maxPoints;
 
   constructor(private readonly registry: TimeSeriesRegistry) {}
 
@@ -97,13 +99,17 @@ export class TimeSeriesService {
     const to = query.to === undefined ? Date.now() : instant('to', one('to', query.to)!);
     const from = query.from === undefined ? to - 86_400_000 : instant('from', one('from', query.from)!);
     if (!(to > from)) throw new BadRequestException('to must be after from');
-    if (to - from > this.maxRangeMs) throw new BadRequestException(`the range is longer than ${this.maxRangeMs / 1000} seconds (TS_MAX_RANGE_SECONDS)`);
+    if (to - from > this.maxRangeMs)
+      throw new BadRequestException(`the range is longer than ${this.maxRangeMs / 1000} seconds (TS_MAX_RANGE_SECONDS)`);
     const bucketText = one('bucket', query.bucket) ?? '1h';
     const bucketMs = duration(bucketText);
     if (bucketMs < 1000 || bucketMs % 1000 !== 0) throw new BadRequestException('bucket: whole seconds, at least 1s');
     const first = Math.floor((from - ORIGIN_MS) / bucketMs) * bucketMs + ORIGIN_MS;
     const buckets = Math.ceil((to - first) / bucketMs);
-    if (buckets > this.maxBuckets) throw new BadRequestException(`${buckets} buckets: at most ${this.maxBuckets} (TS_MAX_BUCKETS); widen the bucket or narrow the range`);
+    if (buckets > this.maxBuckets)
+      throw new BadRequestException(
+        `${buckets} buckets: at most ${this.maxBuckets} (TS_MAX_BUCKETS); widen the bucket or narrow the range`,
+      );
     const aggNames = [...new Set(list(query.agg))];
     if (aggNames.length > 16) throw new BadRequestException('agg: at most 16 aggregates');
     const aggs: Agg[] = aggNames.map((a) => {
@@ -118,7 +124,10 @@ export class TimeSeriesService {
     if (!value) throw new BadRequestException(`field: one of ${def.values.map((v) => v.property).join(', ')}`);
     const groups: SeriesColumn[] = list(query.group).map((g) => {
       const d = byProperty.get(g);
-      if (!d) throw new BadRequestException(`group: one of ${def.dimensions.map((x) => x.property).join(', ') || 'nothing (this series has no dimensions)'}`);
+      if (!d)
+        throw new BadRequestException(
+          `group: one of ${def.dimensions.map((x) => x.property).join(', ') || 'nothing (this series has no dimensions)'}`,
+        );
       return d;
     });
     const fill = one('fill', query.fill) ?? 'none';
@@ -173,25 +182,38 @@ export class TimeSeriesService {
         const groupsSeen = new Set((r.rows as Record<string, unknown>[]).map((x) => JSON.stringify(groups.map((_, i) => x[`__g${i}`]))));
         if (Math.max(1, groupsSeen.size) * buckets > this.maxPoints) throw new BadRequestException(tooMany);
       }
-      return this.shape(r.rows as Record<string, unknown>[], { ...wanted, first, fill, buckets }, {
-        from: new Date(from).toISOString(),
-        to: new Date(to).toISOString(),
-        bucket: bucketText,
-        bucketSeconds: bucketMs / 1000,
-        field: value.property,
-        aggregates: aggs.map(aggName),
-        group: groups.map((g) => g.property),
-        fill,
-        source: use ? 'rollup' : 'raw',
-        ...(use ? { rollup: use.name } : {}),
-      });
+      return this.shape(
+        r.rows as Record<string, unknown>[],
+        { ...wanted, first, fill, buckets },
+        {
+          from: new Date(from).toISOString(),
+          to: new Date(to).toISOString(),
+          bucket: bucketText,
+          bucketSeconds: bucketMs / 1000,
+          field: value.property,
+          aggregates: aggs.map(aggName),
+          group: groups.map((g) => g.property),
+          fill,
+          source: use ? 'rollup' : 'raw',
+          ...(use ? { rollup: use.name } : {}),
+        },
+      );
     });
   }
 
   /** The rollup that can answer, or why none can. */
   private rollupFor(
     def: SeriesDef,
-    w: { bucketMs: number; from: number; to: number; aggs: Agg[]; value: SeriesColumn; groups: SeriesColumn[]; filters: [SeriesColumn, string[]][]; tags?: string },
+    w: {
+      bucketMs: number;
+      from: number;
+      to: number;
+      aggs: Agg[];
+      value: SeriesColumn;
+      groups: SeriesColumn[];
+      filters: [SeriesColumn, string[]][];
+      tags?: string;
+    },
   ): { def?: RollupDef; why: string } {
     let why = 'this series has no rollup';
     for (const r of def.rollups) {
@@ -202,8 +224,10 @@ export class TimeSeriesService {
       else if (w.bucketMs % b !== 0) why = `the bucket is not a multiple of ${r.name}'s (${r.bucketSeconds} s)`;
       else if (!aligned(w.from) || !aligned(w.to)) why = `from and to must fall on ${r.name}'s bucket boundaries`;
       else if (!v) why = `${r.name} holds no aggregate of ${w.value.property}`;
-      else if (!w.aggs.every((a) => typeof a === 'string' && this.derivable(a, v))) why = `${r.name} cannot give ${w.aggs.map(aggName).join(', ')}`;
-      else if (![...w.groups, ...w.filters.map(([c]) => c)].every((c) => r.groups[c.column] !== undefined)) why = `${r.name} is not grouped by every column asked for`;
+      else if (!w.aggs.every((a) => typeof a === 'string' && this.derivable(a, v)))
+        why = `${r.name} cannot give ${w.aggs.map(aggName).join(', ')}`;
+      else if (![...w.groups, ...w.filters.map(([c]) => c)].every((c) => r.groups[c.column] !== undefined))
+        why = `${r.name} is not grouped by every column asked for`;
       else if (w.tags !== undefined) why = `${r.name} has no tags`;
       else return { def: r, why: '' };
     }
@@ -245,7 +269,16 @@ export class TimeSeriesService {
   private rawSql(
     def: SeriesDef,
     timescale: boolean,
-    w: { bucketMs: number; from: number; to: number; aggs: Agg[]; value: SeriesColumn; groups: SeriesColumn[]; filters: [SeriesColumn, string[]][]; tags?: string },
+    w: {
+      bucketMs: number;
+      from: number;
+      to: number;
+      aggs: Agg[];
+      value: SeriesColumn;
+      groups: SeriesColumn[];
+      filters: [SeriesColumn, string[]][];
+      tags?: string;
+    },
     bind: Bind,
     scope: string[],
     sqlType: (c: SeriesColumn) => string,
@@ -268,7 +301,16 @@ export class TimeSeriesService {
 
   private rollupSql(
     r: RollupDef,
-    w: { bucketMs: number; from: number; to: number; aggs: Agg[]; value: SeriesColumn; groups: SeriesColumn[]; filters: [SeriesColumn, string[]][]; tags?: string },
+    w: {
+      bucketMs: number;
+      from: number;
+      to: number;
+      aggs: Agg[];
+      value: SeriesColumn;
+      groups: SeriesColumn[];
+      filters: [SeriesColumn, string[]][];
+      tags?: string;
+    },
     bind: Bind,
     scope: string[],
     sqlType: (c: SeriesColumn) => string,

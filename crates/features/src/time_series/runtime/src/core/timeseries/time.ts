@@ -13,8 +13,17 @@ export function parseUtc(text: string): number | undefined {
   const day = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
   if (day.getUTCFullYear() !== Number(y) || day.getUTCMonth() !== Number(mo) - 1 || day.getUTCDate() !== Number(d)) return undefined;
   if (Number(h) > 23 || Number(mi) > 59 || Number(sec) > 59) return undefined;
-  const body = text.trim().slice(0, text.trim().length - (zone?.length ?? 0)).replace(' ', 'T');
-  const z = !zone ? 'Z' : /^[+-]\d{2}$/.test(zone) ? `${zone}:00` : /^[+-]\d{4}$/.test(zone) ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone;
+  const body = text
+    .trim()
+    .slice(0, text.trim().length - (zone?.length ?? 0))
+    .replace(' ', 'T');
+  const z = !zone
+    ? 'Z'
+    : /^[+-]\d{2}$/.test(zone)
+      ? `${zone}:00`
+      : /^[+-]\d{4}$/.test(zone)
+        ? `${zone.slice(0, 3)}:${zone.slice(3)}`
+        : zone;
   const ms = Date.parse(`${body}${z}`);
   return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? ms : undefined;
 }

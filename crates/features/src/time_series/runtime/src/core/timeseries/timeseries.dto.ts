@@ -32,7 +32,11 @@ export class SeriesPointDto {
   @ApiProperty({ type: String, format: 'date-time', description: 'Start of the bucket' })
   time!: string;
 
-  @ApiPropertyOptional({ type: Number, nullable: true, description: 'One member per aggregate asked for (avg, min, max, sum, count, p95, ...)' })
+  @ApiPropertyOptional({
+    type: Number,
+    nullable: true,
+    description: 'One member per aggregate asked for (avg, min, max, sum, count, p95, ...)',
+  })
   avg?: number | null;
 }
 
