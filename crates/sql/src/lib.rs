@@ -16,6 +16,8 @@ use nest_catalog::{Catalog, Column, FkAction, Identity, QualifiedName, Table, Ta
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
 
+pub mod migrate;
+
 /// How some tables are stored beyond what the input declares: decided by the features that
 /// serve them, the same plan whoever writes db/01-schema.sql.
 #[derive(Debug, Clone, Default)]
