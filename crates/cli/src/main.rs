@@ -87,7 +87,60 @@ fn cli() -> Command {
                 .about("Print SQL the generated application relies on")
                 .subcommand_required(true)
                 .subcommand(Command::new("meta").about("The metadata schema (meta.*) and uuid_generate_v7()"))
-                .subcommand(input_args(Command::new("schema").about("DDL for the schema, loadable on PostgreSQL 15+"))),
+                .subcommand(input_args(Command::new("schema").about("DDL for the schema, loadable on PostgreSQL 15+")))
+                .subcommand(
+                    input_args(Command::new("migrate").about(
+                        "A migration from a previous schema (or a live database) to the schema: reviewable SQL that \
+                         `npm run migrate` applies once",
+                    ))
+                    .arg(
+                        Arg::new("from")
+                            .long("from")
+                            .value_name("PATH|URL")
+                            .action(ArgAction::Append)
+                            .help("The schema the database has now: SQL files/folders, or postgres://... (default: db/01-schema.sql of the project in the current folder, the schema as last generated)"),
+                    )
+                    .arg(
+                        Arg::new("to")
+                            .long("to")
+                            .value_name("PATH|URL")
+                            .action(ArgAction::Append)
+                            .help("The schema to move to (default: the input, as for generate: --schema, the settings file, ...)"),
+                    )
+                    .arg(
+                        Arg::new("rename-table")
+                            .long("rename-table")
+                            .value_name("[SCHEMA.]OLD=NEW")
+                            .action(ArgAction::Append)
+                            .help("A table renamed (otherwise it is dropped and another created)"),
+                    )
+                    .arg(
+                        Arg::new("rename-column")
+                            .long("rename-column")
+                            .value_name("[SCHEMA.]TABLE.OLD=NEW")
+                            .action(ArgAction::Append)
+                            .help("A column renamed (TABLE as the new schema names it); otherwise it is dropped and another added"),
+                    )
+                    .arg(
+                        Arg::new("allow-destructive")
+                            .long("allow-destructive")
+                            .action(ArgAction::SetTrue)
+                            .help("Write steps that lose data (dropped tables and columns, narrowed types); refused without it"),
+                    )
+                    .arg(
+                        Arg::new("out")
+                            .long("out")
+                            .value_name("DIR")
+                            .help("Write DIR/<UTC timestamp>_<name>.sql (e.g. db/migrations) instead of printing"),
+                    )
+                    .arg(
+                        Arg::new("name")
+                            .long("name")
+                            .value_name("NAME")
+                            .default_value("migration")
+                            .help("The file's name after its timestamp (letters, digits, - and _)"),
+                    ),
+                ),
         )
 }
 

@@ -487,6 +487,130 @@ fn generated_projects_pass_lint_and_format() {
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
+/// The migration workflow the generated README describes: `npm run migrate` installs the schema
+/// on an empty database; after the schema changes (a column renamed, one added, an index added,
+/// the policy changed), `nest-generator sql migrate` inside the project writes a reviewable
+/// migration (refusing, with a hint, to drop the renamed column's data), and `npm run migrate`
+/// applies it once on a database holding rows, losing none of them.
+#[test]
+fn schema_changes_migrate_a_database_holding_rows() {
+    let tmp = tempdir("migrate");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let schema = tmp.join("schema.sql");
+    std::fs::copy(root().join("fixtures/seed/01-multi-tenancy.sql"), &schema).unwrap();
+    let project = tmp.join("api");
+    generate(&project, &["--schema", schema.to_str().unwrap()]);
+    link_node_modules(&project);
+    let nest = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_nest-generator"))
+            .args(args)
+            .current_dir(&project)
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let db = TestDb::create("e2e_migrate");
+    let migrate = |db: &TestDb, args: &[&str]| {
+        run(
+            Command::new("node")
+                .arg("scripts/migrate.mjs")
+                .args(args)
+                .current_dir(&project)
+                .env("MIGRATE_DATABASE_URL", &db.url)
+                .env_remove("DATABASE_URL"),
+            "npm run migrate",
+        )
+    };
+    let out = migrate(&db, &[]);
+    assert!(out.contains("installed: db/00-meta.sql, db/01-schema.sql"), "{out}");
+    db.execute(
+        "INSERT INTO organizations (id, name, slug) VALUES ('0190a000-0000-7000-8000-000000000001', 'Acme', 'acme');
+         INSERT INTO projects (organization_id, name, description)
+           SELECT '0190a000-0000-7000-8000-000000000001', 'p' || g, 'about ' || g FROM generate_series(1, 50) g;",
+    )
+    .unwrap();
+
+    // The schema changes.
+    let text = std::fs::read_to_string(&schema).unwrap();
+    let changed =
+        text.replace("  description TEXT,\n", "  summary TEXT,\n  priority INTEGER NOT NULL DEFAULT 0,\n").replace(
+            "current_setting('app.current_organization_id')::UUID);",
+            "current_setting('app.current_organization_id', true)::UUID)\n  \
+             WITH CHECK (organization_id = current_setting('app.current_organization_id', true)::UUID);\n\
+             CREATE INDEX idx_projects_status ON projects(status) WHERE deleted_at IS NULL;",
+        );
+    assert_ne!(text, changed);
+    std::fs::write(&schema, changed).unwrap();
+    // Without the rename, dropping `description` would lose its values: refused, nothing written.
+    let refused = nest(&["sql", "migrate", "--out", "db/migrations"]);
+    let said = String::from_utf8_lossy(&refused.stderr).to_string();
+    assert_eq!(refused.status.code(), Some(1), "{said}");
+    assert!(said.contains("drops column projects.description"), "{said}");
+    assert!(said.contains("--rename-column projects.description=summary"), "{said}");
+    assert!(
+        !project.join("db/migrations").exists()
+            || std::fs::read_dir(project.join("db/migrations")).unwrap().next().is_none()
+    );
+    let wrote = nest(&[
+        "sql",
+        "migrate",
+        "--rename-column",
+        "projects.description=summary",
+        "--out",
+        "db/migrations",
+        "--name",
+        "projects",
+    ]);
+    assert!(wrote.status.success(), "{}", String::from_utf8_lossy(&wrote.stderr));
+    let files: Vec<_> = std::fs::read_dir(project.join("db/migrations")).unwrap().flatten().map(|e| e.path()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let file_name = files[0].file_name().unwrap().to_string_lossy().to_string();
+    assert!(file_name.ends_with("_projects.sql"), "{file_name}");
+    let sql = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(sql.contains("ALTER TABLE projects RENAME COLUMN description TO summary;"), "{sql}");
+    assert!(!sql.contains("DESTRUCTIVE"), "{sql}");
+    // Regenerate (the app now serves `summary`), then apply.
+    generate_inside(&project, &[&["generate"]]);
+    let dry = migrate(&db, &["--dry-run"]);
+    assert!(dry.contains(&format!("would run: db/migrations/{file_name}")), "{dry}");
+    let out = migrate(&db, &[]);
+    assert!(out.contains(&format!("migrated: db/migrations/{file_name}, db/00-meta.sql")), "{out}");
+    let q = |sql: &str| db.query_text(sql).unwrap().unwrap_or_default();
+    assert_eq!(
+        q(
+            "SELECT count(*) || ' ' || count(*) FILTER (WHERE summary = 'about ' || substr(name, 2)) || ' ' || min(priority) FROM projects"
+        ),
+        "50 50 0",
+        "every row and the renamed column's values are kept"
+    );
+    assert_eq!(q("SELECT count(*)::text FROM pg_indexes WHERE indexname = 'idx_projects_status'"), "1");
+    assert_eq!(
+        q("SELECT (with_check IS NOT NULL)::text FROM pg_policies WHERE policyname = 'projects_isolation'"),
+        "true"
+    );
+    // Applied once: a second run applies no migration; a changed applied file is refused.
+    let again = migrate(&db, &[]);
+    assert!(!again.contains("db/migrations/"), "{again}");
+    assert_eq!(q("SELECT count(*)::text FROM nestgen.schema_migrations"), "1");
+    std::fs::write(&files[0], format!("{sql}\nSELECT 1;\n")).unwrap();
+    let tampered = Command::new("node")
+        .arg("scripts/migrate.mjs")
+        .current_dir(&project)
+        .env("MIGRATE_DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    assert!(!tampered.status.success());
+    assert!(String::from_utf8_lossy(&tampered.stderr).contains("changed since"), "{tampered:?}");
+    std::fs::write(&files[0], &sql).unwrap();
+    // An empty database gets the new schema at once, the migration recorded as already in it.
+    let fresh = TestDb::create("e2e_migrate_fresh");
+    let out = migrate(&fresh, &[]);
+    assert!(out.contains("installed:"), "{out}");
+    assert_eq!(fresh.query_text("SELECT count(*)::text FROM nestgen.schema_migrations").unwrap().as_deref(), Some("1"));
+    assert!(fresh.execute("SELECT summary, priority FROM projects").is_ok());
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
 /// Auth and RBAC, with the seed's commands, over HTTP.
 #[test]
 fn auth_and_rbac_enforced_on_every_route() {

@@ -124,6 +124,7 @@ const STATIC: &[(&str, &str)] = runtime_files![
     "tsconfig.json",
     ".gitignore",
     "scripts/dev.mjs",
+    "scripts/migrate.mjs",
     "eslint.config.mjs",
     ".prettierrc.json",
 ];

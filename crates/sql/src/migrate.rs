@@ -8,7 +8,7 @@
 //! table gains, and last the tables and types that go. Constraints and indexes whose definition
 //! is unchanged but whose name changed are renamed, not rebuilt.
 
-use crate::{column_sql, cols, fk_action, qn, schema_sql, statement};
+use crate::{cols, column_sql, fk_action, qn, schema_sql, statement};
 use nest_catalog::quote::{self as sql, ident};
 use nest_catalog::{Catalog, Column, FkAction, ForeignKey, Identity, Index, SqlType, Table, TableKind};
 use std::collections::{BTreeSet, HashSet};
@@ -189,9 +189,9 @@ fn mentions(definition: &str, schema: &str, table: &str) -> bool {
     let qualified = format!("{}.{bare}", schema.to_ascii_lowercase());
     let word = |c: Option<char>| c.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
     [bare.as_str(), qualified.as_str()].iter().any(|needle| {
-        lower.match_indices(needle).any(|(at, _)| {
-            word(lower[..at].chars().next_back()) && word(lower[at + needle.len()..].chars().next())
-        })
+        lower
+            .match_indices(needle)
+            .any(|(at, _)| word(lower[..at].chars().next_back()) && word(lower[at + needle.len()..].chars().next()))
     })
 }
 
@@ -292,11 +292,8 @@ fn parts<'a, T: PartialEq>(
     while i < gone.len() {
         let o: &'a T = gone[i];
         let kept = new.iter().any(|n| name(n) == name(o));
-        let twin = if kept {
-            None
-        } else {
-            added.iter().position(|n| same(o, n) && !old.iter().any(|x| name(x) == name(n)))
-        };
+        let twin =
+            if kept { None } else { added.iter().position(|n| same(o, n) && !old.iter().any(|x| name(x) == name(n))) };
         match twin {
             Some(j) => {
                 renamed.push((o, added.remove(j)));
@@ -368,7 +365,9 @@ pub fn migration(from: &Catalog, to: &Catalog, renames: &Renames) -> Result<Migr
                 s.push(';');
                 m.push(s);
             }
-            Some(o) if o != d => m.notes.push(format!("domain {}.{} changed: not migrated, change it by hand", d.schema, d.name)),
+            Some(o) if o != d => {
+                m.notes.push(format!("domain {}.{} changed: not migrated, change it by hand", d.schema, d.name))
+            }
             Some(_) => {}
         }
     }
@@ -378,9 +377,9 @@ pub fn migration(from: &Catalog, to: &Catalog, renames: &Renames) -> Result<Migr
                 let attrs = ct.attributes.iter().map(|(n, t)| format!("{} {t}", ident(n))).collect::<Vec<_>>();
                 m.push(format!("CREATE TYPE {} AS ({});", qn(&ct.schema, &ct.name), attrs.join(", ")));
             }
-            Some(o) if o != ct => {
-                m.notes.push(format!("composite type {}.{} changed: not migrated, change it by hand", ct.schema, ct.name))
-            }
+            Some(o) if o != ct => m
+                .notes
+                .push(format!("composite type {}.{} changed: not migrated, change it by hand", ct.schema, ct.name)),
             _ => {}
         }
     }
@@ -390,7 +389,8 @@ pub fn migration(from: &Catalog, to: &Catalog, renames: &Renames) -> Result<Migr
     // Functions: new or changed, created or replaced (bodies are checked when called).
     let mut functions = Vec::new();
     for f in &to.functions {
-        let before = old.functions.iter().find(|o| o.schema == f.schema && o.name == f.name && o.arguments == f.arguments);
+        let before =
+            old.functions.iter().find(|o| o.schema == f.schema && o.name == f.name && o.arguments == f.arguments);
         let changed = match (before, &f.source.0) {
             (None, _) => true,
             (Some(o), Some(src)) => o.source.0.as_deref().is_none_or(|s| squeeze(s) != squeeze(src)),
@@ -401,7 +401,9 @@ pub fn migration(from: &Catalog, to: &Catalog, renames: &Renames) -> Result<Migr
         }
         match &f.source.0 {
             Some(src) => functions.push(or_replace(src)),
-            None => m.notes.push(format!("function {}.{}: no definition in the new schema; not created", f.schema, f.name)),
+            None => {
+                m.notes.push(format!("function {}.{}: no definition in the new schema; not created", f.schema, f.name))
+            }
         }
     }
     if !functions.is_empty() {
@@ -414,7 +416,8 @@ pub fn migration(from: &Catalog, to: &Catalog, renames: &Renames) -> Result<Migr
     let new_key: HashSet<(String, String)> = to.tables.iter().map(key).collect();
     let old_tables: Vec<&Table> = old.tables.iter().collect();
     // Tables whose columns change shape: views reading them are rebuilt.
-    let mut reshaped: BTreeSet<(String, String)> = renames.tables.iter().map(|(s, _, n)| (s.clone(), n.clone())).collect();
+    let mut reshaped: BTreeSet<(String, String)> =
+        renames.tables.iter().map(|(s, _, n)| (s.clone(), n.clone())).collect();
     for (s, t, _, _) in &renames.columns {
         reshaped.insert((s.clone(), t.clone()));
     }
@@ -423,9 +426,8 @@ pub fn migration(from: &Catalog, to: &Catalog, renames: &Renames) -> Result<Migr
             reshaped.insert(key(o));
             continue;
         };
-        let reshapes = o.columns.iter().any(|c| {
-            n.column(&c.name).is_none_or(|nc| nc.ty != c.ty || nc.generated != c.generated)
-        });
+        let reshapes =
+            o.columns.iter().any(|c| n.column(&c.name).is_none_or(|nc| nc.ty != c.ty || nc.generated != c.generated));
         if reshapes {
             reshaped.insert(key(o));
         }
@@ -447,7 +449,9 @@ pub fn migration(from: &Catalog, to: &Catalog, renames: &Renames) -> Result<Migr
             .iter()
             .copied()
             .filter(|o| o.kind.is_view() && !rebuilt.iter().any(|r| key(r) == key(o)))
-            .filter(|o| rebuilt.iter().any(|r| o.definition.as_deref().is_some_and(|d| mentions(d, &r.schema, &r.name))))
+            .filter(|o| {
+                rebuilt.iter().any(|r| o.definition.as_deref().is_some_and(|d| mentions(d, &r.schema, &r.name)))
+            })
             .collect();
         if more.is_empty() {
             break;
@@ -488,7 +492,9 @@ pub fn migration(from: &Catalog, to: &Catalog, renames: &Renames) -> Result<Migr
         for t in trigger_added {
             match &t.source.0 {
                 Some(src) => adds.push(Step { sql: statement(src), destructive: None }),
-                None => m.notes.push(format!("trigger {} on {}: no definition in the new schema; not created", t.name, n.name)),
+                None => m
+                    .notes
+                    .push(format!("trigger {} on {}: no definition in the new schema; not created", t.name, n.name)),
             }
         }
         let policies = parts(&o.policies, &n.policies, |p| &p.name, |_, _| false);
@@ -498,9 +504,12 @@ pub fn migration(from: &Catalog, to: &Catalog, renames: &Renames) -> Result<Migr
         for p in policies.added {
             adds.push(Step { sql: policy_create(n, p), destructive: None });
         }
-        let fks = parts(&o.foreign_keys, &n.foreign_keys, |f| &f.name, |a, b| {
-            ForeignKey { name: b.name.clone(), ..a.clone() } == *b
-        });
+        let fks = parts(
+            &o.foreign_keys,
+            &n.foreign_keys,
+            |f| &f.name,
+            |a, b| ForeignKey { name: b.name.clone(), ..a.clone() } == *b,
+        );
         for f in fks.gone {
             m.push(format!("ALTER TABLE {name} DROP CONSTRAINT IF EXISTS {};", ident(&f.name)));
         }
@@ -525,10 +534,14 @@ pub fn migration(from: &Catalog, to: &Catalog, renames: &Renames) -> Result<Migr
         }
         let keys_old: Vec<_> = o.unique.iter().chain(&o.primary_key).cloned().collect();
         let keys_new: Vec<_> = n.unique.iter().chain(&n.primary_key).cloned().collect();
-        let is_pk = |t: &Table, k: &nest_catalog::KeyConstraint| t.primary_key.as_ref().is_some_and(|p| p.name == k.name);
-        let keys = parts(&keys_old, &keys_new, |k| &k.name, |a, b| {
-            a.columns == b.columns && a.nulls_not_distinct == b.nulls_not_distinct && is_pk(o, a) == is_pk(n, b)
-        });
+        let is_pk =
+            |t: &Table, k: &nest_catalog::KeyConstraint| t.primary_key.as_ref().is_some_and(|p| p.name == k.name);
+        let keys = parts(
+            &keys_old,
+            &keys_new,
+            |k| &k.name,
+            |a, b| a.columns == b.columns && a.nulls_not_distinct == b.nulls_not_distinct && is_pk(o, a) == is_pk(n, b),
+        );
         for k in keys.gone {
             m.push(format!("ALTER TABLE {name} DROP CONSTRAINT IF EXISTS {};", ident(&k.name)));
         }
@@ -548,9 +561,12 @@ pub fn migration(from: &Catalog, to: &Catalog, renames: &Renames) -> Result<Migr
                 destructive: None,
             });
         }
-        let indexes = parts(&o.indexes, &n.indexes, |i| &i.name, |a, b| {
-            a.unique == b.unique && a.definition_sql() == b.definition_sql()
-        });
+        let indexes = parts(
+            &o.indexes,
+            &n.indexes,
+            |i| &i.name,
+            |a, b| a.unique == b.unique && a.definition_sql() == b.definition_sql(),
+        );
         for i in indexes.gone {
             m.push(format!("DROP INDEX IF EXISTS {};", qn(&o.schema, &i.name)));
         }
@@ -574,7 +590,10 @@ pub fn migration(from: &Catalog, to: &Catalog, renames: &Renames) -> Result<Migr
             adds.push(Step { sql: format!("COMMENT ON TABLE {name} IS {c};"), destructive: None });
         }
         if o.partition_by != n.partition_by {
-            m.notes.push(format!("{}: partitioning changed; not migrated (a table cannot be repartitioned in place)", n.name));
+            m.notes.push(format!(
+                "{}: partitioning changed; not migrated (a table cannot be repartitioned in place)",
+                n.name
+            ));
         }
         columns(&mut m, &mut adds, o, n);
     }
@@ -601,7 +620,8 @@ pub fn migration(from: &Catalog, to: &Catalog, renames: &Renames) -> Result<Migr
     }
     if !fresh.tables.is_empty() {
         let (text, notes) = schema_sql(&fresh);
-        let body: String = text.lines().skip_while(|l| l.starts_with("--") || l.trim().is_empty()).collect::<Vec<_>>().join("\n");
+        let body: String =
+            text.lines().skip_while(|l| l.starts_with("--") || l.trim().is_empty()).collect::<Vec<_>>().join("\n");
         m.push(body);
         m.notes.extend(notes.into_iter().map(|n| n.0));
     }
@@ -620,7 +640,10 @@ pub fn migration(from: &Catalog, to: &Catalog, renames: &Renames) -> Result<Migr
         );
     }
     for e in old.enums.iter().filter(|e| !to.enums.iter().any(|n| n.schema == e.schema && n.name == e.name)) {
-        m.push_destructive(format!("DROP TYPE IF EXISTS {};", qn(&e.schema, &e.name)), format!("drops enum {}.{}", e.schema, e.name));
+        m.push_destructive(
+            format!("DROP TYPE IF EXISTS {};", qn(&e.schema, &e.name)),
+            format!("drops enum {}.{}", e.schema, e.name),
+        );
     }
     for d in old.domains.iter().filter(|d| !to.domains.iter().any(|n| n.schema == d.schema && n.name == d.name)) {
         m.push_destructive(
@@ -733,18 +756,22 @@ mod tests {
 
     #[test]
     fn columns_constraints_indexes_and_policies_move_in_order() {
-        let from = cat("CREATE TABLE users (id int PRIMARY KEY, phone text, age smallint, name varchar(20) NOT NULL);\n\
+        let from =
+            cat("CREATE TABLE users (id int PRIMARY KEY, phone text, age smallint, name varchar(20) NOT NULL);\n\
              CREATE INDEX users_name ON users (name);\n\
              ALTER TABLE users ENABLE ROW LEVEL SECURITY;\n\
              CREATE POLICY own ON users USING (id = 1);");
-        let to = cat("CREATE TABLE users (id int PRIMARY KEY, phone_number text, age integer, name varchar(40) NOT NULL, \
+        let to =
+            cat("CREATE TABLE users (id int PRIMARY KEY, phone_number text, age integer, name varchar(40) NOT NULL, \
              email text DEFAULT 'x');\n\
              CREATE INDEX users_name_idx ON users (name);\n\
              CREATE INDEX users_email ON users (email);\n\
              ALTER TABLE users ENABLE ROW LEVEL SECURITY;\n\
              CREATE POLICY own ON users USING (id = 2);");
-        let renames =
-            Renames { columns: vec![("public".into(), "users".into(), "phone".into(), "phone_number".into())], ..Default::default() };
+        let renames = Renames {
+            columns: vec![("public".into(), "users".into(), "phone".into(), "phone_number".into())],
+            ..Default::default()
+        };
         let m = migration(&from, &to, &renames).unwrap();
         let sql: Vec<&str> = m.steps.iter().map(|s| s.sql.as_str()).collect();
         assert_eq!(
@@ -794,7 +821,9 @@ mod tests {
         assert!(at("CREATE TABLE c") < at("CREATE VIEW v AS"));
         assert!(at("FOREIGN KEY (p_id) REFERENCES p (id)") > at("CREATE TABLE c"));
         let removed = cat("CREATE TYPE mood AS ENUM ('sad');");
-        assert!(migration(&from, &removed, &Renames::default()).unwrap_err().contains("cannot drop or move an enum value"));
+        assert!(
+            migration(&from, &removed, &Renames::default()).unwrap_err().contains("cannot drop or move an enum value")
+        );
     }
 
     #[test]
