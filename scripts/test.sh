@@ -11,6 +11,8 @@ scripts/ensure-postgres.sh
 scripts/ensure-redis.sh
 scripts/ensure-nats.sh
 scripts/ensure-moto.sh
+NESTGEN_COMPOSE="$(scripts/ensure-compose.sh)"
+export NESTGEN_COMPOSE
 command -v pg_dump > /dev/null || { echo "error: pg_dump (PostgreSQL client tools) is required by the pg_dump round-trip tests" >&2; exit 1; }
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings

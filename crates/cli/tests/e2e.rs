@@ -439,12 +439,12 @@ fn tricky_names_compile() {
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
-/// `npm run lint` (ESLint, typescript-eslint's recommended rules, no warnings allowed) and
-/// `npm run format:check` (Prettier) pass on generated projects: one with every feature of the
-/// seed (each feature's runtime and templates), one with awkward names, and the real pg_dump
-/// schemas.
+/// `npm run lint` (ESLint, typescript-eslint's recommended rules, no warnings allowed),
+/// `npm run format:check` (Prettier) and `docker compose config` pass on generated projects: one
+/// with every feature of the seed (each feature's runtime and templates; its compose.yaml runs
+/// Redis and the notification workers), one with awkward names, and the real pg_dump schemas.
 #[test]
-fn generated_projects_pass_lint_and_format() {
+fn generated_projects_pass_lint_format_and_compose_checks() {
     let tmp = tempdir("lint");
     let all = tmp.join("all");
     let mut args: Vec<String> = Vec::new();
@@ -473,11 +473,38 @@ fn generated_projects_pass_lint_and_format() {
         generate(&project, &["--schema", &format!("fixtures/real/{name}/schema.sql")]);
         projects.push(project);
     }
+    // A Compose implementation to check compose.yaml with (scripts/ensure-compose.sh).
+    let compose = std::env::var("NESTGEN_COMPOSE").unwrap_or_else(|_| {
+        run(Command::new(root().join("scripts/ensure-compose.sh")).current_dir(root()), "ensure-compose")
+            .trim()
+            .to_string()
+    });
+    let compose = compose.lines().last().unwrap_or_default().to_string();
     for project in &projects {
         link_node_modules(project);
         let bin = |b: &str| project.join("node_modules/.bin").join(b);
         run(Command::new(bin("eslint")).args(["--max-warnings", "0", "."]).current_dir(project), "eslint");
         run(Command::new(bin("prettier")).args(["--check", "."]).current_dir(project), "prettier --check");
+        // compose.yaml is valid, with the settings its comment says to write.
+        std::fs::write(project.join(".env"), "").unwrap();
+        std::fs::write(project.join("compose.env"), "POSTGRES_PASSWORD=owner-secret\nAPP_DB_PASSWORD=app-secret\n")
+            .unwrap();
+        let mut words = compose.split_whitespace();
+        let config = run(
+            Command::new(words.next().unwrap())
+                .args(words)
+                .args(["--env-file", "compose.env", "-f", "compose.yaml", "config"])
+                .current_dir(project),
+            "compose config",
+        );
+        for service in ["db:", "migrate:", "app:"] {
+            assert!(config.contains(&format!("\n  {service}")), "{service} in {}:\n{config}", project.display());
+        }
+        assert!(config.contains("postgres://app_runtime:app-secret@db:5432/"), "{config}");
+    }
+    let all_config = std::fs::read_to_string(projects[0].join("compose.yaml")).unwrap();
+    for part in ["\n  redis:", "\n  worker:", "REDIS_URL: redis://redis:6379", "files-data:/app/storage"] {
+        assert!(all_config.contains(part), "{part} in the every-feature compose.yaml:\n{all_config}");
     }
     let pkg = std::fs::read_to_string(projects[0].join("package.json")).unwrap();
     assert!(

@@ -137,6 +137,36 @@ pub struct Contributions {
     pub openapi: Vec<String>,
     /// Statements inside `nestgen.grant_app_role(role_name)` (db/90-app-role.sql).
     pub app_role: Vec<Rendered>,
+    /// compose.yaml: services besides the database, the migration and the app (name, YAML
+    /// under `services:`, indented by two spaces); one per name.
+    pub compose_services: Vec<(String, Rendered)>,
+    /// compose.yaml: the app's environment (`NAME: value`), e.g. where a service answers.
+    pub compose_env: Vec<String>,
+    /// compose.yaml: named volumes mounted in the app (name, path in the container).
+    pub compose_volumes: Vec<(String, String)>,
+}
+
+impl Contributions {
+    /// A compose service, unless one of that name is there already.
+    pub fn add_compose_service(&mut self, name: &str, yaml: Rendered) {
+        if !self.compose_services.iter().any(|(n, _)| n == name) {
+            self.compose_services.push((name.to_string(), yaml));
+        }
+    }
+
+    /// A line of the app's compose environment, once.
+    pub fn add_compose_env(&mut self, line: &str) {
+        if !self.compose_env.iter().any(|l| l == line) {
+            self.compose_env.push(line.to_string());
+        }
+    }
+
+    /// Redis in compose.yaml, and REDIS_URL pointing at it.
+    pub fn add_compose_redis(&mut self) -> Result<(), RenderError> {
+        self.add_compose_service("redis", Rendered::new("compose/redis.yaml.j2", ())?);
+        self.add_compose_env("REDIS_URL: redis://redis:6379");
+        Ok(())
+    }
 }
 
 /// What a feature adds to one resource.

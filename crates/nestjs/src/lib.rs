@@ -126,6 +126,8 @@ const STATIC: &[(&str, &str)] = runtime_files![
     "scripts/dev.mjs",
     "scripts/migrate.mjs",
     "eslint.config.mjs",
+    "Dockerfile",
+    ".dockerignore",
     ".prettierrc.json",
 ];
 
@@ -142,6 +144,8 @@ const TEMPLATES: &[(&str, &str)] = core_templates![
     "env.example.j2",
     "README.md.j2",
     "nest-generator.toml.j2",
+    "compose.yaml.j2",
+    "compose/redis.yaml.j2",
     "resource/resource.ts.j2",
     "resource/dto.ts.j2",
     "resource/create-dto.ts.j2",
@@ -354,7 +358,11 @@ pub fn render(
         model,
         &c,
         &packages(features),
-        view::Rendered { env: sections(&c.env)?, readme: sections(&c.readme)? },
+        view::Rendered {
+            env: sections(&c.env)?,
+            readme: sections(&c.readme)?,
+            compose: c.compose_services.iter().map(|(_, r)| render_with(&env, r)).collect::<Result<_, _>>()?,
+        },
         options.schema_setting.clone(),
     );
     let ctx = value(&pv);
@@ -364,6 +372,7 @@ pub fn render(
         ("package.json", "package.json.j2", Ownership::Generated),
         (".env.example", "env.example.j2", Ownership::Generated),
         ("README.md", "README.md.j2", Ownership::Generated),
+        ("compose.yaml", "compose.yaml.j2", Ownership::Generated),
         ("nest-generator.toml", "nest-generator.toml.j2", Ownership::UserOwned),
     ] {
         let text = render_one(&env, template, ctx.clone())?;

@@ -369,6 +369,8 @@ pub struct RouteDoc {
 pub struct Rendered {
     pub env: Vec<String>,
     pub readme: Vec<String>,
+    /// compose.yaml services features add.
+    pub compose: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -399,6 +401,10 @@ pub struct ProjectView {
     pub openapi_calls: Vec<String>,
     /// Features' db files and what they hold.
     pub db_docs: Vec<(String, String)>,
+    /// compose.yaml: features' services (YAML), the app's extra environment and volumes.
+    pub compose_services: Vec<String>,
+    pub compose_env: Vec<String>,
+    pub compose_volumes: Vec<(String, String)>,
 }
 
 impl ProjectView {
@@ -502,6 +508,9 @@ impl ProjectView {
             routes,
             skipped: m.skipped.clone(),
             env_sections: rendered.env,
+            compose_services: rendered.compose,
+            compose_env: c.compose_env.clone(),
+            compose_volumes: c.compose_volumes.clone(),
             readme_sections: rendered.readme,
             setup_env: c.setup_env.clone(),
             openapi_calls: c.openapi.clone(),

@@ -408,6 +408,7 @@ impl Contribute for Cache {
         out.app_role.push(Rendered::new("cache/app-role.sql.j2", ())?);
         out.modules.push(AppModule { class: "CacheModule".into(), module: "core/cache/cache.module".into() });
         out.env.push(Rendered::new("cache/env.j2", ())?);
+        out.add_compose_redis()?;
         let cached = c
             .cached
             .iter()

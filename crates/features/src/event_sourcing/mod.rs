@@ -364,6 +364,7 @@ impl Resolve for EventSourcing {
 
 const TEMPLATES: &[(&str, &str)] = nest_nestjs::templates![
     "templates", "event-sourcing";
+    "compose.yaml.j2",
     "events.sql.j2",
     "app-role.sql.j2",
     "event-store.tables.ts.j2",
@@ -432,6 +433,10 @@ impl Contribute for EventSourcing {
         out.modules
             .push(AppModule { class: "EventStoreModule".into(), module: "core/events/event-store.module".into() });
         out.env.push(Rendered::new("event-sourcing/env.j2", &v)?);
+        if s.publish == Publish::Nats {
+            out.add_compose_service("nats", Rendered::new("event-sourcing/compose.yaml.j2", ())?);
+            out.add_compose_env("NATS_URL: nats://nats:4222");
+        }
         out.readme.push(Rendered::new("event-sourcing/readme.md.j2", &v)?);
         Ok(())
     }

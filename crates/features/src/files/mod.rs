@@ -504,6 +504,8 @@ impl Contribute for Files {
         });
         out.modules.push(AppModule { class: "FilesModule".into(), module: "core/files/files.module".into() });
         out.env.push(Rendered::new("files/env.j2", &v)?);
+        // compose.yaml: files on local disk (FILES_DIR's default) live in a volume.
+        out.compose_volumes.push(("files-data".into(), "/app/storage".into()));
         out.readme.push(Rendered::new("files/readme.md.j2", &v)?);
         Ok(())
     }

@@ -232,6 +232,7 @@ impl Resolve for Notifications {
 
 const TEMPLATES: &[(&str, &str)] = nest_nestjs::templates![
     "templates", "notifications";
+    "compose.yaml.j2",
     "notify.tables.ts.j2",
     "notify.controller.ts.j2",
     "notify.sql.j2",
@@ -292,6 +293,10 @@ impl Contribute for Notifications {
             module: "core/notifications/notifications.module".into(),
         });
         out.env.push(Rendered::new("notifications/env.j2", &v)?);
+        // compose.yaml: Redis for the queue, and the workers in a service of their own.
+        out.add_compose_redis()?;
+        out.add_compose_service("worker", Rendered::new("notifications/compose.yaml.j2", ())?);
+        out.add_compose_env("NOTIFY_WORKER: \"off\"");
         out.readme.push(Rendered::new("notifications/readme.md.j2", &v)?);
         Ok(())
     }

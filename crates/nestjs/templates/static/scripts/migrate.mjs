@@ -11,8 +11,9 @@
 // Everything runs in one transaction under an advisory lock: a failure changes nothing, and two
 // deploys cannot run it at once. Applied migrations are recorded in nestgen.schema_migrations
 // with their SHA-256; a recorded file that changed since is refused. APP_ROLE, when set, is the
-// app's runtime role, granted what it needs afterwards (nestgen.grant_app_role). `--dry-run`
-// says what would run and changes nothing.
+// app's runtime role, granted what it needs afterwards (nestgen.grant_app_role), and created
+// first with APP_ROLE_PASSWORD when it does not exist. `--dry-run` says what would run and
+// changes nothing.
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
@@ -75,6 +76,16 @@ try {
       await record(m);
     }
     for (const f of base.filter((f) => f !== '01-schema.sql')) await run(`db/${f}`);
+  }
+  // The app's role, made when missing and a password is given (compose.yaml does).
+  if (appRole && process.env.APP_ROLE_PASSWORD) {
+    const exists = (await client.query('SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1', [appRole])).rowCount > 0;
+    if (!exists) {
+      done.push(`role ${appRole}`);
+      const role = client.escapeIdentifier(appRole);
+      const password = client.escapeLiteral(process.env.APP_ROLE_PASSWORD);
+      if (!dryRun) await client.query(`CREATE ROLE ${role} LOGIN PASSWORD ${password} NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE`);
+    }
   }
   if (appRole) {
     done.push(`grant_app_role(${appRole})`);
