@@ -702,9 +702,10 @@ fn alter_column(m: &mut Migration, adds: &mut Vec<Step>, name: &str, n: &Table, 
     let col = ident(&nc.name);
     if oc.generated != nc.generated {
         m.push_destructive(
-            format!("ALTER TABLE {name} DROP COLUMN {col};\nALTER TABLE {name} ADD COLUMN {};", column_sql(nc)),
+            format!("ALTER TABLE {name} DROP COLUMN {col};"),
             format!("{}.{}: its generation changed; the column is made again", n.name, nc.name),
         );
+        m.push(format!("ALTER TABLE {name} ADD COLUMN {};", column_sql(nc)));
         return;
     }
     if oc.ty != nc.ty {
