@@ -167,3 +167,16 @@ export function undocumentedSuccess(doc) {
   }
   return out;
 }
+
+/**
+ * Redocly's recommended rules over an OpenAPI document: the problems of severity `error`
+ * (warnings, such as a missing license, are left to the project).
+ */
+export async function openApiErrors(doc) {
+  const { createConfig, lintFromString } = await import('@redocly/openapi-core');
+  const config = await createConfig({ extends: ['recommended'] });
+  const problems = await lintFromString({ source: JSON.stringify(doc), absoluteRef: 'openapi.json', config });
+  return problems
+    .filter((p) => p.severity === 'error')
+    .map((p) => `${p.ruleId}: ${p.message} at ${p.location?.[0]?.pointer ?? '?'}`);
+}

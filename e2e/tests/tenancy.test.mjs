@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { BASE, call, db, expectError, expectStatus, undocumentedSuccess } from './lib.mjs';
+import { BASE, call, db, expectError, expectStatus, openApiErrors, undocumentedSuccess } from './lib.mjs';
 
 const NOFILTER = process.env.BASE_URL_NOFILTER;
 const APP_URL = process.env.DATABASE_URL_APP;
@@ -320,5 +320,10 @@ test('OpenAPI: every operation of sign-in, roles and organizations documents its
   const doc = expectStatus(await call('GET', '/docs-json'), 200, 'docs-json').body;
   assert.ok(doc.paths['/auth/register'] && doc.paths['/auth/organizations'] && doc.paths['/rbac/users/{userId}/permissions']);
   assert.deepEqual(undocumentedSuccess(doc), []);
+  assert.equal(doc.openapi, '3.1.0');
+  assert.deepEqual(await openApiErrors(doc), [], 'Redocly finds no error in the document');
+  // Signed-in routes name the bearer scheme; sign-in itself says it is public.
+  assert.deepEqual(doc.paths['/auth/login'].post.security, []);
+  assert.ok(doc.paths['/v1/organizations'].get.security?.some((s) => 'bearer' in s), JSON.stringify(doc.paths['/v1/organizations'].get.security));
   assert.equal(doc.paths['/auth/register'].post.responses['201'].content['application/json'].schema.$ref, '#/components/schemas/AuthRegisteredDto');
 });

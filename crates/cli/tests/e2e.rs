@@ -250,7 +250,7 @@ fn seed_project_compiles_boots_and_serves_every_table() {
     // tenancy sets, so its rows are for tenants (the security suite covers that). This suite is
     // about CRUD; the development override lets the app start, and says so in its log.
     let (_app, base) = boot_env(&project, &db.url, &[("ALLOW_UNSAFE_DATABASE_ROLE", "true")]);
-    node_test((&base, &db.url), &["crud.test.mjs", "injection.test.mjs"]);
+    node_test((&base, &db.url), &["crud.test.mjs", "injection.test.mjs", "openapi-client.test.mjs"]);
     // After them (it adds users their listings would count).
     node_test((&base, &db.url), &["conditional.test.mjs"]);
     let _ = std::fs::remove_dir_all(&tmp);

@@ -173,11 +173,11 @@ fn spec_field(f: &nest_model::Field) -> String {
 /// Names the core controller's own code uses.
 fn core_controller_imports(r: &Resource) -> ImportSet {
     let o = &r.operations;
-    let soft = r.soft_delete.is_some();
     let keyed = o.get || o.update || o.delete || o.restore;
     let mut s = ImportSet::default();
     let common = "@nestjs/common";
     let swagger = "@nestjs/swagger";
+    let docs = "../../core/crud/openapi.js";
     for (on, name, from) in [
         (true, "Controller", common),
         (true, "Get", common),
@@ -188,28 +188,20 @@ fn core_controller_imports(r: &Resource) -> ImportSet {
         (o.update, "Patch", common),
         (o.delete, "Delete", common),
         (o.create || o.delete || o.restore, "HttpCode", common),
-        (true, "ApiBadRequestResponse", swagger),
-        (true, "ApiOkResponse", swagger),
-        (true, "ApiOperation", swagger),
         (true, "ApiTags", swagger),
         (!r.swagger.value, "ApiExcludeController", swagger),
-        (keyed, "ApiNotFoundResponse", swagger),
-        (keyed, "ApiParam", swagger),
-        (o.get && soft, "ApiQuery", swagger),
-        (o.create || o.bulk_create, "ApiBody", swagger),
-        (o.create || o.bulk_create, "ApiCreatedResponse", swagger),
-        (o.create || o.update || o.delete || o.restore, "ApiConflictResponse", swagger),
-        (o.delete, "ApiNoContentResponse", swagger),
         (o.update || o.delete || o.restore, "Headers", common),
-        (o.update || o.delete || o.restore, "ApiHeader", swagger),
-        (o.update || o.delete || o.restore, "ApiPreconditionFailedResponse", swagger),
         (o.update || o.delete || o.restore, "withPrecondition", "../../core/http/precondition.js"),
-        (r.require_if_match && (o.update || o.delete || o.restore), "ApiResponse", swagger),
-        (o.bulk_create, "ApiPayloadTooLargeResponse", swagger),
         (o.bulk_create, "BulkPipe", "../../core/crud/bulk.pipe.js"),
-        (true, "ErrorResponseDto", "../../core/crud/dto.js"),
         (!r.key.is_empty(), "KeyPipe", "../../core/crud/key.pipe.js"),
-        (true, "ApiListQuery", "../../core/crud/openapi.js"),
+        (keyed, "KeyParam", docs),
+        (true, "ListDocs", docs),
+        (o.bulk_create, "BulkCreateDocs", docs),
+        (o.get, "GetDocs", docs),
+        (o.create, "CreateDocs", docs),
+        (o.update, "UpdateDocs", docs),
+        (o.delete, "DeleteDocs", docs),
+        (o.restore, "RestoreDocs", docs),
     ] {
         if on {
             s.add(name, from);

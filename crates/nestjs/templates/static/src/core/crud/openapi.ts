@@ -1,5 +1,22 @@
-import { applyDecorators } from '@nestjs/common';
-import { ApiQuery } from '@nestjs/swagger';
+import { type Type, applyDecorators } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBody,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiHeader,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiPayloadTooLargeResponse,
+  ApiPreconditionFailedResponse,
+  ApiQuery,
+  ApiResponse,
+} from '@nestjs/swagger';
+import { MAX_BULK } from './bulk.pipe.js';
+import { ErrorResponseDto } from './dto.js';
 import { MAX_OFFSET } from './query.js';
 import type { FieldSpec, FilterOp, ResourceSpec } from './resource.js';
 
@@ -83,4 +100,226 @@ export function ApiListQuery(spec: ResourceSpec): MethodDecorator {
     decorators.push(ApiQuery({ name: 'withDeleted', required: false, type: Boolean, description: 'Include soft-deleted rows' }));
   }
   return applyDecorators(...decorators);
+}
+
+/*
+ * The documentation of each kind of route a table has, one decorator each, so a generated
+ * controller method carries its route, its docs and what features add (permissions, ...) rather
+ * than a dozen stacked decorators. The document they make is the one the decorators made.
+ */
+
+/** A key segment of a route's path (`:id`), documented with the column it stands for. */
+export interface KeyParam {
+  name: string;
+  type: typeof String | typeof Number;
+  format?: string;
+  column: string;
+}
+
+interface Operation {
+  operationId: string;
+  summary: string;
+  description?: string;
+}
+
+const operation = (o: Operation) => ApiOperation({ operationId: o.operationId, summary: o.summary, description: o.description });
+const params = (keys: readonly KeyParam[]) =>
+  keys.map((k) => ApiParam({ name: k.name, type: k.type, format: k.format, description: `Column ${k.column}` }));
+
+/** If-Match on a change: optional or required (428 without it), 412 when the row changed. */
+function precondition(description: string, required: boolean): MethodDecorator[] {
+  return [
+    ApiHeader({ name: 'If-Match', required, description }),
+    ...(required ? [ApiResponse({ status: 428, type: ErrorResponseDto, description: 'If-Match is required here' })] : []),
+    ApiPreconditionFailedResponse({ type: ErrorResponseDto, description: 'The row changed since (If-Match)' }),
+  ];
+}
+
+/** GET /<table>: the list parameters, the page, 400 for a bad query. */
+export function ListDocs(o: Operation & { spec: ResourceSpec; response: Type<unknown> }): MethodDecorator {
+  return applyDecorators(
+    operation(o),
+    ApiListQuery(o.spec),
+    ApiOkResponse({ type: o.response }),
+    ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Unknown field or operator, malformed value, bad paging' }),
+  );
+}
+
+/** POST /<table>/bulk: all rows or none. */
+export function BulkCreateDocs(o: Operation & { body: Type<unknown>; response: Type<unknown> }): MethodDecorator {
+  return applyDecorators(
+    operation(o),
+    ApiBody({ type: [o.body] }),
+    ApiCreatedResponse({ type: o.response }),
+    ApiBadRequestResponse({ type: ErrorResponseDto }),
+    ApiPayloadTooLargeResponse({ type: ErrorResponseDto, description: `More than ${MAX_BULK} rows` }),
+    ApiConflictResponse({ type: ErrorResponseDto, description: 'A unique or foreign key rule failed; nothing was written' }),
+  );
+}
+
+/** GET /<table>/:key: the row with its ETag (304 when If-None-Match names it). */
+export function GetDocs(o: Operation & { keys: readonly KeyParam[]; response: Type<unknown>; withDeleted: boolean }): MethodDecorator {
+  return applyDecorators(
+    operation(o),
+    ...params(o.keys),
+    ...(o.withDeleted
+      ? [ApiQuery({ name: 'withDeleted', required: false, type: Boolean, description: 'Also find a soft-deleted row' })]
+      : []),
+    ApiOkResponse({
+      type: o.response,
+      description: 'With an ETag; 304 when If-None-Match names it',
+      headers: { ETag: { schema: { type: 'string' } } },
+    }),
+    ApiBadRequestResponse({ type: ErrorResponseDto }),
+    ApiNotFoundResponse({ type: ErrorResponseDto }),
+  );
+}
+
+/** POST /<table>: the row as stored. */
+export function CreateDocs(o: Operation & { response: Type<unknown> }): MethodDecorator {
+  return applyDecorators(
+    operation(o),
+    ApiCreatedResponse({ type: o.response }),
+    ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Invalid or unknown fields' }),
+    ApiConflictResponse({ type: ErrorResponseDto, description: 'A unique or foreign key rule failed' }),
+  );
+}
+
+/** PATCH /<table>/:key: the fields sent, under the row's precondition. */
+export function UpdateDocs(
+  o: Operation & { keys: readonly KeyParam[]; response: Type<unknown>; ifMatchRequired: boolean },
+): MethodDecorator {
+  return applyDecorators(
+    operation(o),
+    ...params(o.keys),
+    ApiOkResponse({ type: o.response }),
+    ApiBadRequestResponse({ type: ErrorResponseDto }),
+    ApiNotFoundResponse({ type: ErrorResponseDto }),
+    ApiConflictResponse({ type: ErrorResponseDto }),
+    ...precondition('The ETag GET gave: the change is made only if the row still has it', o.ifMatchRequired),
+  );
+}
+
+/** DELETE /<table>/:key: 204, or 409 while other rows reference it. */
+export function DeleteDocs(o: Operation & { keys: readonly KeyParam[]; ifMatchRequired: boolean }): MethodDecorator {
+  return applyDecorators(
+    operation(o),
+    ...params(o.keys),
+    ApiNoContentResponse({ description: 'Deleted' }),
+    ApiNotFoundResponse({ type: ErrorResponseDto }),
+    ApiConflictResponse({ type: ErrorResponseDto, description: 'Other rows still reference it' }),
+    ...precondition('The ETag GET gave: deleted only if the row still has it', o.ifMatchRequired),
+  );
+}
+
+/** POST /<table>/:key/restore: a soft-deleted row back. */
+export function RestoreDocs(
+  o: Operation & { keys: readonly KeyParam[]; response: Type<unknown>; ifMatchRequired: boolean },
+): MethodDecorator {
+  return applyDecorators(
+    operation(o),
+    ...params(o.keys),
+    ApiOkResponse({ type: o.response }),
+    ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No deleted row with that key' }),
+    ApiConflictResponse({ type: ErrorResponseDto, description: 'A live row now holds its unique values' }),
+    ...precondition('The ETag GET ?withDeleted=true gave: restored only if the row still has it', o.ifMatchRequired),
+  );
+}
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** A schema in OpenAPI 3.1 (JSON Schema 2020-12) terms, and the schemas inside it. */
+function schema31(s: Json): Json {
+  const out: Json = {};
+  for (const [k, v] of Object.entries(s)) {
+    if (k === 'nullable') continue;
+    if (k === 'properties' || k === 'patternProperties') {
+      out[k] = Object.fromEntries(Object.entries(v as Json).map(([name, p]) => [name, isObject(p) ? schema31(p) : p]));
+    } else if (['items', 'additionalProperties', 'not'].includes(k) && isObject(v)) {
+      out[k] = schema31(v);
+    } else if (['allOf', 'anyOf', 'oneOf'].includes(k) && Array.isArray(v)) {
+      out[k] = v.map((x) => (isObject(x) ? schema31(x) : x));
+    } else {
+      out[k] = v;
+    }
+  }
+  // exclusiveMinimum/Maximum are numbers in 3.1, booleans beside minimum/maximum in 3.0.
+  for (const [bound, flag] of [
+    ['minimum', 'exclusiveMinimum'],
+    ['maximum', 'exclusiveMaximum'],
+  ] as const) {
+    if (out[flag] === true && typeof out[bound] === 'number') {
+      out[flag] = out[bound];
+      delete out[bound];
+    } else if (out[flag] === false) {
+      delete out[flag];
+    }
+  }
+  if (s.nullable !== true) return out;
+  // `nullable: true` is `null` among the types (or a choice of null, for a reference).
+  if (typeof out.type === 'string') {
+    out.type = [out.type, 'null'];
+    if (Array.isArray(out.enum) && !out.enum.includes(null)) out.enum = [...out.enum, null];
+    return out;
+  }
+  if (Array.isArray(out.type)) {
+    if (!out.type.includes('null')) out.type = [...out.type, 'null'];
+    return out;
+  }
+  const { description, ...rest } = out;
+  return { ...(description === undefined ? {} : { description }), anyOf: [rest, { type: 'null' }] };
+}
+
+/** Every schema of a media-type map (`content`), converted. */
+function content31(content: unknown): unknown {
+  if (!isObject(content)) return content;
+  return Object.fromEntries(
+    Object.entries(content).map(([type, media]) => [
+      type,
+      isObject(media) && isObject(media.schema) ? { ...media, schema: schema31(media.schema) } : media,
+    ]),
+  );
+}
+
+/**
+ * The document @nestjs/swagger makes (OpenAPI 3.0) as OpenAPI 3.1: `nullable` becomes `null`
+ * among a schema's types, boolean exclusive bounds become numbers, and operations without a
+ * security requirement say they are public. Client generators and validators that read 3.1
+ * (JSON Schema 2020-12) then see the same types the app checks.
+ */
+export function toOpenApi31<T extends object>(document: T): T {
+  const doc = structuredClone(document) as Json;
+  doc.openapi = '3.1.0';
+  const components = doc.components as Json | undefined;
+  if (isObject(components?.schemas)) {
+    components.schemas = Object.fromEntries(Object.entries(components.schemas).map(([name, s]) => [name, isObject(s) ? schema31(s) : s]));
+  }
+  for (const item of Object.values((doc.paths as Json | undefined) ?? {})) {
+    if (!isObject(item)) continue;
+    for (const op of Object.values(item)) {
+      if (!isObject(op)) continue;
+      // An operation that names no security scheme is public: `security: []` says so.
+      if (op.security === undefined && doc.security === undefined) op.security = [];
+      if (Array.isArray(op.parameters)) {
+        op.parameters = op.parameters.map((p) => (isObject(p) && isObject(p.schema) ? { ...p, schema: schema31(p.schema) } : p));
+      }
+      if (isObject(op.requestBody)) op.requestBody = { ...op.requestBody, content: content31(op.requestBody.content) };
+      if (isObject(op.responses)) {
+        for (const [status, r] of Object.entries(op.responses)) {
+          if (!isObject(r)) continue;
+          const headers = isObject(r.headers)
+            ? Object.fromEntries(
+                Object.entries(r.headers).map(([n, h]) => [
+                  n,
+                  isObject(h) && isObject(h.schema) ? { ...h, schema: schema31(h.schema) } : h,
+                ]),
+              )
+            : r.headers;
+          op.responses[status] = { ...r, content: content31(r.content), ...(headers === undefined ? {} : { headers }) };
+        }
+      }
+    }
+  }
+  return doc as T;
 }

@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, ServiceUnavailableException } from '@nestjs/common';
-import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { DatabaseService } from '../database/database.service.js';
 import { Public } from '../http/public.decorator.js';
 
@@ -11,7 +11,16 @@ export class HealthController {
 
   @Get()
   @HttpCode(200)
-  @ApiOkResponse({ description: 'The app and its database answer', schema: { example: { status: 'ok', database: 'up' } } })
+  @ApiOperation({ summary: 'Whether the app and its database answer' })
+  @ApiOkResponse({
+    description: 'The app and its database answer',
+    schema: {
+      type: 'object',
+      properties: { status: { type: 'string', enum: ['ok'] }, database: { type: 'string', enum: ['up'] } },
+      required: ['status', 'database'],
+      example: { status: 'ok', database: 'up' },
+    },
+  })
   @ApiServiceUnavailableResponse({ description: 'The database does not answer' })
   async check(): Promise<{ status: string; database: string }> {
     if (!(await this.db.ping())) {
