@@ -440,11 +440,13 @@ fn tricky_names_compile() {
 }
 
 /// `npm run lint` (ESLint, typescript-eslint's recommended rules, no warnings allowed),
-/// `npm run format:check` (Prettier) and `docker compose config` pass on generated projects: one
-/// with every feature of the seed (each feature's runtime and templates; its compose.yaml runs
-/// Redis and the notification workers), one with awkward names, and the real pg_dump schemas.
+/// `npm run format:check` (Prettier), `docker compose config` and `npm test` (the project's own
+/// generated tests, signed in where the project has sign-in, in an organization where it has
+/// tenants) pass on generated projects: one with every feature of the seed (each feature's
+/// runtime and templates; its compose.yaml runs Redis and the notification workers), one with
+/// awkward names, the real pg_dump schemas, and the seed's multi-tenancy project.
 #[test]
-fn generated_projects_pass_lint_format_and_compose_checks() {
+fn generated_projects_pass_their_checks_and_their_own_tests() {
     let tmp = tempdir("lint");
     let all = tmp.join("all");
     let mut args: Vec<String> = Vec::new();
@@ -467,7 +469,10 @@ fn generated_projects_pass_lint_format_and_compose_checks() {
     );
     let names = tmp.join("names");
     generate(&names, &["--schema", "fixtures/pg/names.sql"]);
-    let mut projects = vec![all, names];
+    // The whole seed as the CRUD test makes it (event projections and every table).
+    let seed = tmp.join("seed");
+    generate(&seed, &["--schema", "fixtures/seed", "--features.rbac=false", "--features.tenant-scoped=false"]);
+    let mut projects = vec![all, names, seed];
     for name in ["chinook", "northwind", "supabase", "danbooru", "pagila"] {
         let project = tmp.join(name);
         generate(&project, &["--schema", &format!("fixtures/real/{name}/schema.sql")]);
@@ -501,6 +506,57 @@ fn generated_projects_pass_lint_format_and_compose_checks() {
             assert!(config.contains(&format!("\n  {service}")), "{service} in {}:\n{config}", project.display());
         }
         assert!(config.contains("postgres://app_runtime:app-secret@db:5432/"), "{config}");
+    }
+    // `npm test`: each project's own generated tests, on databases they make and drop. Not
+    // supabase's dump (it needs extensions only Supabase has), nor the seed without tenancy: its
+    // projects table keeps the seed's own policy on a setting only tenancy sets, so as the
+    // runtime role its reads fail (the generator says so when it generates).
+    let tenancy = tmp.join("tenancy");
+    generate(
+        &tenancy,
+        &[
+            "--schema",
+            "fixtures/seed/02-rbac.sql",
+            "--schema",
+            "fixtures/seed/01-multi-tenancy.sql",
+            "--schema",
+            "fixtures/seed/01b-multi-tenancy-metadata.sql",
+            "users",
+            "--features.auth=true",
+            "--features.rbac=true",
+        ],
+    );
+    generate_inside(
+        &tenancy,
+        &[
+            &["generate", "organizations", "--features.rbac=true"],
+            &["generate", "organization_users", "--features.rbac=true", "--features.tenant-scoped=true"],
+            &["generate", "projects", "roles", "permissions", "role_permissions"],
+        ],
+    );
+    link_node_modules(&tenancy);
+    let redis = redis_url();
+    for project in projects.iter().filter(|p| !p.ends_with("supabase") && !p.ends_with("seed")).chain([&tenancy]) {
+        let out = run(
+            Command::new("npm")
+                .args(["test", "--silent"])
+                .current_dir(project)
+                .env("TEST_DATABASE_URL", nest_testdb::admin_url())
+                .env("REDIS_URL", &redis)
+                .env_remove("DATABASE_URL"),
+            &format!("npm test in {}", project.display()),
+        );
+        let count = |label: &str| -> usize {
+            out.lines()
+                .find_map(|l| l.strip_prefix(&format!("# {label} ")))
+                .and_then(|n| n.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        assert!(count("pass") >= 5 && count("fail") == 0, "{}:\n{out}", project.display());
+    }
+    let tenancy_tests = std::fs::read_to_string(tenancy.join("test/api.test.ts")).unwrap();
+    for part in ["await signIn(h);", "superAdmin(h);", "await enterOrganization(h);", "rowPath(\"role-permissions\""] {
+        assert!(tenancy_tests.contains(part), "{part} in the tenancy project's tests");
     }
     let all_config = std::fs::read_to_string(projects[0].join("compose.yaml")).unwrap();
     for part in ["\n  redis:", "\n  worker:", "REDIS_URL: redis://redis:6379", "files-data:/app/storage"] {

@@ -201,10 +201,27 @@ pub struct Resource {
     #[serde(skip_serializing_if = "BTreeSet::is_empty")]
     pub reads_from: BTreeSet<QualifiedName>,
     pub data: DataClass,
+    /// The table's foreign keys (what a row needs to exist first).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<Reference>,
+    /// CHECK constraints' expressions (those on one column's allowed values are also `values`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<String>,
+    /// `PARTITION BY ...` of a partitioned table, as declared.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partitioned_by: Option<String>,
     /// How db/01-schema.sql stores the table, when a feature decides beyond the input.
     #[serde(skip_serializing_if = "Storage::is_as_declared")]
     pub storage: Storage,
     pub notes: Vec<Note>,
+}
+
+/// A foreign key: these columns of the table hold the key of a row of another.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reference {
+    pub columns: Vec<String>,
+    pub table: QualifiedName,
+    pub referenced: Vec<String>,
 }
 
 impl Resource {

@@ -271,6 +271,17 @@ pub(crate) fn build(input: &Input, namer: &mut Namer) -> Resource {
         app_settings: BTreeSet::new(),
         reads_from: BTreeSet::new(),
         data: DataClass::Plain,
+        references: t
+            .foreign_keys
+            .iter()
+            .map(|f| crate::Reference {
+                columns: f.columns.clone(),
+                table: f.references.clone(),
+                referenced: f.referenced_columns.clone(),
+            })
+            .collect(),
+        checks: t.checks.iter().map(|c| c.expression.clone()).collect(),
+        partitioned_by: t.partition_by.clone(),
         storage: crate::Storage::AsDeclared,
         notes: notes.into_iter().map(|message| Note { by: "core", message }).collect(),
     }

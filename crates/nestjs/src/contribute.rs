@@ -144,6 +144,17 @@ pub struct Contributions {
     pub compose_env: Vec<String>,
     /// compose.yaml: named volumes mounted in the app (name, path in the container).
     pub compose_volumes: Vec<(String, String)>,
+    /// What the generated tests do before their first request (sign in, ...), in `order`.
+    pub test_setup: Vec<TestSetup>,
+}
+
+/// A step of the generated tests' setup: an import line and a statement run with `h` (the
+/// harness) after the app started; lower `order` first.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TestSetup {
+    pub order: u8,
+    pub import: String,
+    pub call: String,
 }
 
 impl Contributions {

@@ -11,11 +11,12 @@ mod contribute;
 pub mod dto;
 pub mod imports;
 pub mod quote;
+pub mod testgen;
 mod view;
 
 pub use contribute::{
     AppModule, Assets, Contribute, Contributions, DbFile, Decorator, ExtraController, FeatureFile, Import, Package,
-    Rendered, ResourceContributions, Route, SpecExtension,
+    Rendered, ResourceContributions, Route, SpecExtension, TestSetup,
 };
 pub use nest_filetree::{FileTree, GeneratedFile, Ownership};
 
@@ -53,6 +54,8 @@ pub const CORE_PACKAGES: &[Package] = &[
     pkg("reflect-metadata", "0.2.2"),
     pkg("rxjs", "7.8.2"),
     dev("@eslint/js", "10.0.1"),
+    dev("@hey-api/openapi-ts", "0.99.0"),
+    dev("@redocly/openapi-core", "1.34.24"),
     dev("@types/node", "20.19.43"),
     dev("@types/pg", "8.23.1"),
     dev("eslint", "10.15.0"),
@@ -100,6 +103,7 @@ macro_rules! templates {
 const STATIC: &[(&str, &str)] = runtime_files![
     "../templates/static";
     "src/main.ts",
+    "src/app.ts",
     "src/core/config.ts",
     "src/core/database/database.module.ts",
     "src/core/database/database.service.ts",
@@ -125,10 +129,13 @@ const STATIC: &[(&str, &str)] = runtime_files![
     ".gitignore",
     "scripts/dev.mjs",
     "scripts/migrate.mjs",
+    "scripts/openapi-lint.mjs",
     "eslint.config.mjs",
     "Dockerfile",
     ".dockerignore",
     ".prettierrc.json",
+    "tsconfig.test.json",
+    "test/support/harness.ts",
 ];
 
 macro_rules! core_templates {
@@ -146,6 +153,9 @@ const TEMPLATES: &[(&str, &str)] = core_templates![
     "nest-generator.toml.j2",
     "compose.yaml.j2",
     "compose/redis.yaml.j2",
+    "tests/samples.ts.j2",
+    "tests/api.test.ts.j2",
+    "tests/app.test.ts.j2",
     "resource/resource.ts.j2",
     "resource/dto.ts.j2",
     "resource/create-dto.ts.j2",
@@ -379,6 +389,14 @@ pub fn render(
         put(&mut tree, path.to_string(), text, ownership);
     }
     put(&mut tree, "package-lock.json".into(), lockfile(&model.project.name), Ownership::Generated);
+    let tests = value(&testgen::tests_view(model, &c.test_setup));
+    for (path, template, ownership) in [
+        ("test/support/samples.ts", "tests/samples.ts.j2", Ownership::Generated),
+        ("test/api.test.ts", "tests/api.test.ts.j2", Ownership::Generated),
+        ("test/app.test.ts", "tests/app.test.ts.j2", Ownership::UserOwned),
+    ] {
+        put(&mut tree, path.to_string(), render_one(&env, template, tests.clone())?, ownership);
+    }
     for (path, text) in db_files {
         put(&mut tree, path, text, Ownership::Generated);
     }
@@ -422,7 +440,7 @@ fn prettier_ignore(tree: &FileTree, verbatim: &std::collections::HashSet<&str>) 
     let mut out = String::from(
         "# Rendered from the schema and rewritten by every `nest-generator generate` (the generator\n\
          # lays these out itself; reformatting them would make each regeneration a merge).\n\
-         dist/\nnode_modules/\nstorage/\ncoverage/\n.nest-generator/\n",
+         dist/\ndist-test/\nclient/\nnode_modules/\nstorage/\ncoverage/\n.nest-generator/\n",
     );
     for (path, file) in tree {
         let rendered = file.ownership == Ownership::Generated && !verbatim.contains(path.as_str());

@@ -22,6 +22,7 @@ use nest_model::{
 };
 use nest_nestjs::{
     Assets, Contribute, Contributions, DbFile, Decorator, FeatureFile, Ownership, Package, RenderError, Rendered,
+    TestSetup,
 };
 
 pub struct Auth;
@@ -131,6 +132,7 @@ const TEMPLATES: &[(&str, &str)] = nest_nestjs::templates![
     "auth.sql.j2",
     "env.j2",
     "readme.md.j2",
+    "test-auth.ts.j2",
 ];
 
 const RUNTIME: &[(&str, &str)] = nest_nestjs::runtime_files![
@@ -192,6 +194,17 @@ impl Contribute for Auth {
         });
         out.modules.push(nest_nestjs::AppModule { class: "AuthModule".into(), module: "core/auth/auth.module".into() });
         out.env.push(Rendered::new("auth/env.j2", ())?);
+        // The generated tests sign in first: an account, its email verified, signed in.
+        out.files.push(FeatureFile {
+            path: "test/support/auth.ts".into(),
+            body: Rendered::new("auth/test-auth.ts.j2", view::auth_test_view(m, a))?,
+            ownership: Ownership::Generated,
+        });
+        out.test_setup.push(TestSetup {
+            order: 50,
+            import: "import { signIn } from './support/auth.js';".into(),
+            call: "await signIn(h);".into(),
+        });
         let rbac = m.features.ids().any(|id| id == crate::rbac::DEF.id);
         out.readme.push(Rendered::new("auth/readme.md.j2", ReadmeView { rbac })?);
         out.setup_env.extend([

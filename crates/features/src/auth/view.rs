@@ -47,50 +47,7 @@ pub fn auth_view(m: &Model, a: &AuthModel) -> AuthView {
     let users = m.resource_of(&a.users()).expect("auth resource");
     let prop =
         |col: &str| users.fields.iter().find(|f| f.column == col).map(|f| f.property.clone()).unwrap_or_default();
-    // Sign-up takes the email, the profile fields clients may write (not the account status),
-    // and a password.
-    let mut fields: Vec<Field> = users
-        .fields
-        .iter()
-        .filter(|f| f.column == a.email || (f.writable() && !f.privileged && Some(&f.column) != a.status.as_ref()))
-        .cloned()
-        .map(|mut f| {
-            if f.column == a.email {
-                f.access = Access::ReadWrite;
-                f.required_on_create = true;
-            }
-            f
-        })
-        .collect();
-    fields.push(Field {
-        column: "password".into(),
-        property: "password".into(),
-        filter_key: "password".into(),
-        sql_type: nest_catalog::SqlType::simple("text"),
-        cast_type: "text".into(),
-        read_cast: None,
-        kind: FieldKind::Text,
-        array: false,
-        nullable: false,
-        has_default: false,
-        required_on_create: true,
-        access: Access::WriteOnly,
-        is_key: false,
-        max_length: Some(256),
-        min_length: Some(8),
-        precision: None,
-        with_zone: false,
-        int_bits: 32,
-        values: Vec::new(),
-        format: None,
-        ops: Vec::new(),
-        sortable: false,
-        description: Some("At least 8 characters".into()),
-        why: None,
-        sensitive: true,
-        server: None,
-        privileged: false,
-    });
+    let fields = register_fields(users, a);
     let refs: Vec<&Field> = fields.iter().collect();
     let mut imports = Imports::default();
     let props = dto::write_dto(&refs, DtoKind::Create, &mut imports);
@@ -142,6 +99,100 @@ pub fn auth_view(m: &Model, a: &AuthModel) -> AuthView {
         register_imports: imports.lines("../crud"),
         register_props: props,
     }
+}
+
+/// The fields of POST /auth/register: the email, the profile fields clients may write (not the
+/// account status), and a password.
+fn register_fields(users: &nest_model::Resource, a: &AuthModel) -> Vec<Field> {
+    let mut fields: Vec<Field> = users
+        .fields
+        .iter()
+        .filter(|f| f.column == a.email || (f.writable() && !f.privileged && Some(&f.column) != a.status.as_ref()))
+        .cloned()
+        .map(|mut f| {
+            if f.column == a.email {
+                f.access = Access::ReadWrite;
+                f.required_on_create = true;
+            }
+            f
+        })
+        .collect();
+    fields.push(Field {
+        column: "password".into(),
+        property: "password".into(),
+        filter_key: "password".into(),
+        sql_type: nest_catalog::SqlType::simple("text"),
+        cast_type: "text".into(),
+        read_cast: None,
+        kind: FieldKind::Text,
+        array: false,
+        nullable: false,
+        has_default: false,
+        required_on_create: true,
+        access: Access::WriteOnly,
+        is_key: false,
+        max_length: Some(256),
+        min_length: Some(8),
+        precision: None,
+        with_zone: false,
+        int_bits: 32,
+        values: Vec::new(),
+        format: None,
+        ops: Vec::new(),
+        sortable: false,
+        description: Some("At least 8 characters".into()),
+        why: None,
+        sensitive: true,
+        server: None,
+        privileged: false,
+    });
+    fields
+}
+
+/// What the generated tests' sign-in (test/support/auth.ts) needs.
+#[derive(Serialize)]
+pub struct AuthTestView {
+    /// Properties and sample expressions of the register body (`n` numbers the account).
+    pub register: Vec<(String, String)>,
+    pub email_property: String,
+    pub id_property: String,
+    /// Marks the account's email verified ($1: the user's id).
+    pub verify_sql: String,
+    /// A sample calls text() (imported from samples.ts).
+    pub uses_text: bool,
+}
+
+pub fn auth_test_view(m: &Model, a: &AuthModel) -> AuthTestView {
+    let users = m.resource_of(&a.users()).expect("auth resource");
+    let prop =
+        |col: &str| users.fields.iter().find(|f| f.column == col).map(|f| f.property.clone()).unwrap_or_default();
+    let register: Vec<(String, String)> = register_fields(users, a)
+        .iter()
+        .filter(|f| f.required_on_create && f.column != "password")
+        .map(|f| {
+            let value = if f.column == a.email {
+                "`tester-${n}@example.com`".to_string()
+            } else {
+                nest_nestjs::testgen::sample(f, "n").unwrap_or_else(|_| "null".into())
+            };
+            (f.property.clone(), value)
+        })
+        .collect();
+    let table = sql::qualified(&a.schema, &a.table);
+    let id = sql::ident(&a.id);
+    let verify_sql = match &a.verified {
+        Verified::Timestamp(c) => {
+            format!("UPDATE {table} SET {} = now() WHERE {id} = $1::{}", sql::ident(c), a.id_type)
+        }
+        Verified::Bool(c) => format!("UPDATE {table} SET {} = true WHERE {id} = $1::{}", sql::ident(c), a.id_type),
+        Verified::Nestgen => format!(
+            "INSERT INTO nestgen.accounts (user_id, email_verified_at) VALUES ($1::{}, now()) \
+             ON CONFLICT (user_id) DO UPDATE SET email_verified_at = now()",
+            a.id_type
+        ),
+    };
+    let uses_text = register.iter().any(|(_, v): &(String, String)| v.contains("text("));
+    AuthTestView { register, email_property: prop(&a.email), id_property: prop(&a.id), verify_sql, uses_text }
 }
 
 /// What db/02-auth.sql needs.

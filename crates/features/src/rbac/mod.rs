@@ -17,8 +17,9 @@ use nest_model::{
 };
 use nest_nestjs::{
     AppModule, Assets, Contribute, Contributions, DbFile, Decorator, FeatureFile, Ownership, RenderError, Rendered,
-    Route,
+    Route, TestSetup,
 };
+use serde::Serialize;
 
 pub struct Rbac;
 
@@ -100,8 +101,7 @@ impl Resolve for Rbac {
     }
 }
 
-const TEMPLATES: &[(&str, &str)] =
-    nest_nestjs::templates!["templates", "rbac"; "rbac.tables.ts.j2", "rbac.sql.j2", "env.j2", "readme.md.j2"];
+const TEMPLATES: &[(&str, &str)] = nest_nestjs::templates!["templates", "rbac"; "rbac.tables.ts.j2", "rbac.sql.j2", "env.j2", "readme.md.j2", "test-rbac.ts.j2"];
 
 const RUNTIME: &[(&str, &str)] = nest_nestjs::runtime_files![
     "runtime";
@@ -128,6 +128,10 @@ impl Contribute for Rbac {
     }
 
     fn contribute(&self, m: &Model, out: &mut Contributions) -> Result<(), RenderError> {
+        #[derive(Serialize)]
+        struct TestView {
+            role_sql: String,
+        }
         let (Some(a), Some(r)) = (m.state::<AuthModel>(), m.state::<RbacModel>()) else { return Ok(()) };
         out.runtime.extend(RUNTIME);
         out.files.push(FeatureFile {
@@ -142,6 +146,23 @@ impl Contribute for Rbac {
         });
         out.modules.push(AppModule { class: "RbacModule".into(), module: "core/rbac/rbac.module".into() });
         out.env.push(Rendered::new("rbac/env.j2", ())?);
+        // The generated tests' account holds the super-admin role.
+        let role_sql = format!(
+            "SELECT {} AS id FROM {} WHERE {} = $1",
+            nest_catalog::quote::ident(&r.role_id),
+            nest_catalog::quote::qualified(&r.roles.schema, &r.roles.name),
+            nest_catalog::quote::ident(&r.role_slug)
+        );
+        out.files.push(FeatureFile {
+            path: "test/support/rbac.ts".into(),
+            body: Rendered::new("rbac/test-rbac.ts.j2", TestView { role_sql })?,
+            ownership: Ownership::Generated,
+        });
+        out.test_setup.push(TestSetup {
+            order: 10,
+            import: "import { superAdmin } from './support/rbac.js';".into(),
+            call: "superAdmin(h);".into(),
+        });
         // The same list db/03-rbac.sql seeds: the routes' permissions and the features' own.
         let permissions = view::all_permissions(m, tenanted(m)).into_iter().map(|(slug, ..)| slug).collect();
         out.readme.push(Rendered::new("rbac/readme.md.j2", ReadmeView { tenancy: tenanted(m), permissions })?);

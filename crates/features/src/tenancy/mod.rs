@@ -302,8 +302,7 @@ impl Resolve for Tenancy {
     }
 }
 
-const TEMPLATES: &[(&str, &str)] =
-    nest_nestjs::templates!["templates", "tenancy"; "tenancy.tables.ts.j2", "tenancy.sql.j2", "env.j2", "readme.md.j2"];
+const TEMPLATES: &[(&str, &str)] = nest_nestjs::templates!["templates", "tenancy"; "tenancy.tables.ts.j2", "tenancy.sql.j2", "env.j2", "readme.md.j2", "test-tenancy.ts.j2"];
 
 const RUNTIME: &[(&str, &str)] = nest_nestjs::runtime_files![
     "runtime";
@@ -339,6 +338,31 @@ impl Contribute for Tenancy {
             path: "src/core/tenancy/tenancy.tables.ts".into(),
             body: Rendered::new("tenancy/tenancy.tables.ts.j2", view::tenancy_view(m, a, t))?,
             ownership: Ownership::Generated,
+        });
+        #[derive(serde::Serialize)]
+        struct TestView<'a> {
+            schema: &'a str,
+            table: &'a str,
+            id: &'a str,
+            status: Option<&'a str>,
+            active: &'a str,
+        }
+        let test_view = TestView {
+            schema: &t.tenant.schema,
+            table: &t.tenant.name,
+            id: &t.tenant_id,
+            status: t.tenant_status.as_deref(),
+            active: "active",
+        };
+        out.files.push(FeatureFile {
+            path: "test/support/tenancy.ts".into(),
+            body: Rendered::new("tenancy/test-tenancy.ts.j2", test_view)?,
+            ownership: Ownership::Generated,
+        });
+        out.test_setup.push(nest_nestjs::TestSetup {
+            order: 60,
+            import: "import { enterOrganization } from './support/tenancy.js';".into(),
+            call: "await enterOrganization(h);".into(),
         });
         out.db.push(DbFile {
             name: "04-tenancy.sql".into(),

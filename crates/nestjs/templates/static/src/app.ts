@@ -1,0 +1,189 @@
+import { ValidationPipe, VersioningType } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import { AppModule } from './app.module.js';
+import type { AppConfig } from './core/config.js';
+import { AllExceptionsFilter } from './core/http/error.filter.js';
+import { etagOf, names } from './core/http/precondition.js';
+import { RateLimiter } from './core/http/rate-limit.js';
+import { type RequestContext, requestContext, runInContext } from './core/http/request-context.js';
+import { AppLogger } from './core/logging/logger.js';
+import { setupOpenApi } from './openapi.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** What every answer carries: helmet's default headers, with the content security policy of the docs page. */
+const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-security-policy':
+    "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';" +
+    "img-src 'self' data: validator.swagger.io;object-src 'none';script-src 'self' 'unsafe-inline';script-src-attr 'none';" +
+    "style-src 'self' 'unsafe-inline';upgrade-insecure-requests",
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+  'origin-agent-cluster': '?1',
+  'referrer-policy': 'no-referrer',
+  'strict-transport-security': 'max-age=31536000; includeSubDomains',
+  'x-content-type-options': 'nosniff',
+  'x-dns-prefetch-control': 'off',
+  'x-download-options': 'noopen',
+  'x-frame-options': 'SAMEORIGIN',
+  'x-permitted-cross-domain-policies': 'none',
+  'x-xss-protection': '0',
+});
+
+/** Whether `value` nests objects or arrays more than `max` levels (checked without recursion). */
+function tooDeep(value: object, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Object.values(v)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/**
+ * The app as `npm start` serves it: Fastify with the request context, access log, JSON depth
+ * limit, conditional GETs, rate limit, security headers, validation and the error filter. The
+ * generated tests make it the same way and call it through `inject` instead of a port.
+ */
+export async function createApp(config: AppConfig, logger: AppLogger): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    // A client's x-request-id is kept (if sane) and echoed; otherwise one is made.
+    genReqId: (req: IncomingMessage) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.:-]{1,100}$/.test(given) ? given : randomUUID();
+    },
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, { logger });
+  // One context per request (caller, organization, where from), read by the repositories. A
+  // client's X-Correlation-Id (a UUID) ties requests together; otherwise one is made.
+  const fastify = app.getHttpAdapter().getInstance();
+  const contexts = new WeakMap<object, RequestContext>();
+  fastify.addHook('onRequest', (request, reply, done) => {
+    const given = request.headers['x-correlation-id'];
+    const correlationId = typeof given === 'string' && UUID.test(given) ? given.toLowerCase() : randomUUID();
+    const userAgent = request.headers['user-agent'];
+    reply.header('x-request-id', request.id);
+    reply.header('x-correlation-id', correlationId);
+    const context: RequestContext = {
+      ip: request.ip,
+      userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 1000) : undefined,
+      requestId: String(request.id),
+      correlationId,
+      headers: request.headers,
+    };
+    contexts.set(request, context);
+    runInContext(context, done);
+  });
+  // The access log: one entry per answered request, with what its context learned (the caller,
+  // and what features add, e.g. the tenant). A matched route is logged by its pattern
+  // (`/files/public/:token`, never the token a share link carries in its path); a path no route
+  // matched is client input that may carry anything (`;jsessionid=...`, an encoded query, a
+  // host), so it is logged as `(no route)`.
+  if (config.accessLog && logger.enabled('info')) {
+    fastify.addHook('onResponse', (request, reply, done) => {
+      const c = contexts.get(request);
+      const path = request.routeOptions.url ?? '(no route)';
+      const ms = Math.round(reply.elapsedTime * 10) / 10;
+      logger.write('info', 'http', `${request.method} ${path} ${reply.statusCode} ${ms} ms`, { ip: request.ip }, c, {
+        method: request.method,
+        path,
+        status: reply.statusCode,
+        ms,
+      });
+      done();
+    });
+  }
+  // JSON nested deeper than any table needs is refused before validation walks it (a body
+  // thousands of levels deep would exhaust the stack). Streamed bodies are checked as they are read.
+  fastify.addHook('preValidation', async (request, reply) => {
+    if (
+      request.body !== null &&
+      typeof request.body === 'object' &&
+      !(request.body instanceof Readable) &&
+      tooDeep(request.body, config.jsonMaxDepth)
+    ) {
+      return reply
+        .code(400)
+        .header('content-type', 'application/json; charset=utf-8')
+        .send({
+          statusCode: 400,
+          error: 'Bad Request',
+          message: `the JSON body is nested more than ${config.jsonMaxDepth} levels deep`,
+          requestId: String(request.id),
+        });
+    }
+  });
+  // Conditional GETs (RFC 9110): a JSON answer carries the ETag of its bytes, and an
+  // If-None-Match naming it gets 304 with no body; answers for a signed-in caller are private
+  // and revalidated (core/http/precondition.ts; changes take If-Match).
+  fastify.addHook('onSend', async (request, reply, payload) => {
+    for (const [name, value] of Object.entries(requestContext()?.replyHeaders ?? {})) reply.header(name, value);
+    if ((request.method !== 'GET' && request.method !== 'HEAD') || reply.statusCode !== 200) return payload;
+    if (typeof payload !== 'string' || reply.getHeader('etag') !== undefined) return payload;
+    if (!String(reply.getHeader('content-type') ?? '').startsWith('application/json')) return payload;
+    const etag = etagOf(payload);
+    reply.header('etag', etag);
+    if (reply.getHeader('cache-control') === undefined) {
+      reply.header('cache-control', request.headers.authorization ? 'private, no-cache' : 'no-cache');
+    }
+    const inm = request.headers['if-none-match'];
+    if (names(typeof inm === 'string' ? inm : undefined, etag)) {
+      reply.code(304);
+      return '';
+    }
+    return payload;
+  });
+  // Per client address, every route but the health check: 429 with Retry-After past the limit.
+  const limiter = RateLimiter.shared();
+  if (config.rateLimitPerMinute > 0) {
+    fastify.addHook('onRequest', async (request, reply) => {
+      if (request.url === '/health' || request.url.startsWith('/health?')) return;
+      const r = await limiter.hit(`ip:${request.ip}`, config.rateLimitPerMinute, 60_000);
+      void reply.header('ratelimit-limit', String(config.rateLimitPerMinute)).header('ratelimit-remaining', String(r.remaining));
+      if (!r.allowed) {
+        return reply
+          .code(429)
+          .header('retry-after', String(r.retryAfterSeconds))
+          .header('content-type', 'application/json; charset=utf-8')
+          .send({
+            statusCode: 429,
+            error: 'Too Many Requests',
+            message: `too many requests from this address (retry after ${r.retryAfterSeconds} s)`,
+            details: { retryAfterSeconds: r.retryAfterSeconds },
+            requestId: String(request.id),
+          });
+      }
+    });
+  }
+  fastify.addHook('onClose', async () => limiter.close());
+  fastify.addHook('onClose', async () => logger.flush());
+  // Security headers on every answer, set from one object made once (helmet's defaults; the
+  // API docs page needs its own scripts and styles). @fastify/helmet rebuilt them per request,
+  // about a tenth of a simple GET's time.
+  fastify.addHook('onRequest', (_request, reply, done) => {
+    reply.headers(SECURITY_HEADERS);
+    done();
+  });
+  app.useGlobalPipes(
+    new ValidationPipe({
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      transform: true,
+      stopAtFirstError: false,
+      validationError: { target: false, value: false },
+    }),
+  );
+  app.useGlobalFilters(new AllExceptionsFilter());
+  app.enableVersioning({ type: VersioningType.URI });
+  if (config.corsOrigin) app.enableCors({ origin: config.corsOrigin });
+  if (config.swagger) setupOpenApi(app);
+  return app;
+}
