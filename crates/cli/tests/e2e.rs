@@ -554,10 +554,17 @@ fn generated_projects_pass_their_checks_and_their_own_tests() {
         };
         assert!(count("pass") >= 5 && count("fail") == 0, "{}:\n{out}", project.display());
     }
-    let tenancy_tests = std::fs::read_to_string(tenancy.join("test/api.test.ts")).unwrap();
-    for part in ["await signIn(h);", "superAdmin(h);", "await enterOrganization(h);", "rowPath(\"role-permissions\""] {
-        assert!(tenancy_tests.contains(part), "{part} in the tenancy project's tests");
-    }
+    // Its tests sign in as a super-admin in an organization of their own, check that no token
+    // and a forged one are 401, that a caller with no role is 403, and that another
+    // organization does not see the rows made in the first.
+    let read = |f: &str| std::fs::read_to_string(tenancy.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+    let setup = read("test/support/setup.ts");
+    let steps = "superAdmin(h);\n  await signIn(h);\n  await enterOrganization(h);";
+    assert!(setup.contains(steps), "the setup steps in order in test/support/setup.ts:\n{setup}");
+    assert!(read("test/api.test.ts").contains("rowPath(\"role-permissions\""));
+    assert!(read("test/auth.test.ts").contains("'/v1/projects'"));
+    assert!(read("test/rbac.test.ts").contains("'/v1/projects'"));
+    assert!(read("test/tenancy.test.ts").contains("const SCOPED = ['organization-users', 'projects']"));
     let all_config = std::fs::read_to_string(projects[0].join("compose.yaml")).unwrap();
     for part in ["\n  redis:", "\n  worker:", "REDIS_URL: redis://redis:6379", "files-data:/app/storage"] {
         assert!(all_config.contains(part), "{part} in the every-feature compose.yaml:\n{all_config}");

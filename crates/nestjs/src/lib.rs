@@ -156,6 +156,7 @@ const TEMPLATES: &[(&str, &str)] = core_templates![
     "tests/samples.ts.j2",
     "tests/api.test.ts.j2",
     "tests/app.test.ts.j2",
+    "tests/setup.ts.j2",
     "resource/resource.ts.j2",
     "resource/dto.ts.j2",
     "resource/create-dto.ts.j2",
@@ -392,6 +393,7 @@ pub fn render(
     let tests = value(&testgen::tests_view(model, &c.test_setup));
     for (path, template, ownership) in [
         ("test/support/samples.ts", "tests/samples.ts.j2", Ownership::Generated),
+        ("test/support/setup.ts", "tests/setup.ts.j2", Ownership::Generated),
         ("test/api.test.ts", "tests/api.test.ts.j2", Ownership::Generated),
         ("test/app.test.ts", "tests/app.test.ts.j2", Ownership::UserOwned),
     ] {

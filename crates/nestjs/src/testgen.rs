@@ -62,7 +62,8 @@ pub struct ResourceTest {
     pub why_not: Option<String>,
 }
 
-fn route(r: &Resource) -> String {
+/// The path of a resource's routes (`/v1/...` when versioned).
+pub fn route(r: &Resource) -> String {
     if r.versioned.value { format!("/v1/{}", r.names.route) } else { format!("/{}", r.names.route) }
 }
 

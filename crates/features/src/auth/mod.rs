@@ -133,6 +133,7 @@ const TEMPLATES: &[(&str, &str)] = nest_nestjs::templates![
     "env.j2",
     "readme.md.j2",
     "test-auth.ts.j2",
+    "auth.test.ts.j2",
 ];
 
 const RUNTIME: &[(&str, &str)] = nest_nestjs::runtime_files![
@@ -200,9 +201,21 @@ impl Contribute for Auth {
             body: Rendered::new("auth/test-auth.ts.j2", view::auth_test_view(m, a))?,
             ownership: Ownership::Generated,
         });
+        let routes: Vec<String> =
+            m.resources.iter().filter(|r| r.operations.list).map(nest_nestjs::testgen::route).collect();
+        #[derive(serde::Serialize)]
+        struct RoutesView {
+            routes: String,
+        }
+        let routes = nest_nestjs::quote::string_array(&routes.iter().map(String::as_str).collect::<Vec<_>>());
+        out.files.push(FeatureFile {
+            path: "test/auth.test.ts".into(),
+            body: Rendered::new("auth/auth.test.ts.j2", RoutesView { routes })?,
+            ownership: Ownership::Generated,
+        });
         out.test_setup.push(TestSetup {
             order: 50,
-            import: "import { signIn } from './support/auth.js';".into(),
+            import: "import { signIn } from './auth.js';".into(),
             call: "await signIn(h);".into(),
         });
         let rbac = m.features.ids().any(|id| id == crate::rbac::DEF.id);

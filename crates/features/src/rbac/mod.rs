@@ -101,7 +101,7 @@ impl Resolve for Rbac {
     }
 }
 
-const TEMPLATES: &[(&str, &str)] = nest_nestjs::templates!["templates", "rbac"; "rbac.tables.ts.j2", "rbac.sql.j2", "env.j2", "readme.md.j2", "test-rbac.ts.j2"];
+const TEMPLATES: &[(&str, &str)] = nest_nestjs::templates!["templates", "rbac"; "rbac.tables.ts.j2", "rbac.sql.j2", "env.j2", "readme.md.j2", "test-rbac.ts.j2", "rbac.test.ts.j2"];
 
 const RUNTIME: &[(&str, &str)] = nest_nestjs::runtime_files![
     "runtime";
@@ -158,9 +158,27 @@ impl Contribute for Rbac {
             body: Rendered::new("rbac/test-rbac.ts.j2", TestView { role_sql })?,
             ownership: Ownership::Generated,
         });
+        #[derive(Serialize)]
+        struct RoutesView {
+            routes: String,
+        }
+        let guarded: Vec<String> = m
+            .resources
+            .iter()
+            .filter(|x| x.operations.list && x.feature(DEF.id))
+            .map(nest_nestjs::testgen::route)
+            .collect();
+        if !guarded.is_empty() {
+            let routes = nest_nestjs::quote::string_array(&guarded.iter().map(String::as_str).collect::<Vec<_>>());
+            out.files.push(FeatureFile {
+                path: "test/rbac.test.ts".into(),
+                body: Rendered::new("rbac/rbac.test.ts.j2", RoutesView { routes })?,
+                ownership: Ownership::Generated,
+            });
+        }
         out.test_setup.push(TestSetup {
             order: 10,
-            import: "import { superAdmin } from './support/rbac.js';".into(),
+            import: "import { superAdmin } from './rbac.js';".into(),
             call: "superAdmin(h);".into(),
         });
         // The same list db/03-rbac.sql seeds: the routes' permissions and the features' own.

@@ -302,7 +302,7 @@ impl Resolve for Tenancy {
     }
 }
 
-const TEMPLATES: &[(&str, &str)] = nest_nestjs::templates!["templates", "tenancy"; "tenancy.tables.ts.j2", "tenancy.sql.j2", "env.j2", "readme.md.j2", "test-tenancy.ts.j2"];
+const TEMPLATES: &[(&str, &str)] = nest_nestjs::templates!["templates", "tenancy"; "tenancy.tables.ts.j2", "tenancy.sql.j2", "env.j2", "readme.md.j2", "test-tenancy.ts.j2", "tenancy.test.ts.j2"];
 
 const RUNTIME: &[(&str, &str)] = nest_nestjs::runtime_files![
     "runtime";
@@ -359,9 +359,32 @@ impl Contribute for Tenancy {
             body: Rendered::new("tenancy/test-tenancy.ts.j2", test_view)?,
             ownership: Ownership::Generated,
         });
+        // The isolation test: the scoped tables whose rows the generated tests can make.
+        let makeable: std::collections::HashSet<String> =
+            nest_nestjs::testgen::tests_view(m, &[]).samples.into_iter().map(|s| s.name).collect();
+        let scoped: Vec<String> = t
+            .scoped
+            .iter()
+            .filter(|s| !s.view)
+            .filter_map(|s| m.resource_of(&s.table))
+            .map(|r| r.names.file.clone())
+            .filter(|name| makeable.contains(name))
+            .collect();
+        if !scoped.is_empty() {
+            #[derive(serde::Serialize)]
+            struct ScopedView {
+                scoped: String,
+            }
+            let scoped = nest_nestjs::quote::string_array(&scoped.iter().map(String::as_str).collect::<Vec<_>>());
+            out.files.push(FeatureFile {
+                path: "test/tenancy.test.ts".into(),
+                body: Rendered::new("tenancy/tenancy.test.ts.j2", ScopedView { scoped })?,
+                ownership: Ownership::Generated,
+            });
+        }
         out.test_setup.push(nest_nestjs::TestSetup {
             order: 60,
-            import: "import { enterOrganization } from './support/tenancy.js';".into(),
+            import: "import { enterOrganization } from './tenancy.js';".into(),
             call: "await enterOrganization(h);".into(),
         });
         out.db.push(DbFile {
