@@ -375,6 +375,12 @@ test('OpenAPI documents what the routes do', async () => {
   const emailOp = new RegExp(p('email').schema.items.pattern);
   for (const ok of ['eq.ada@example.com', 'ilike.*ada*', 'not.in.(a,b)', 'is.null']) assert.match(ok, emailOp);
   for (const bad of ['ada@example.com', 'foo.x', 'not.cs.{a}', 'EQ.x']) assert.doesNotMatch(bad, emailOp);
+  // A value must have the field's form, as the server parses it: a UUID for a uuid column.
+  const idOp = new RegExp(p('id').schema.items.pattern);
+  for (const ok of ['eq.0190a000-0000-7000-8000-000000000001', 'in.(0190a000-0000-7000-8000-000000000001)', 'is.notnull']) assert.match(ok, idOp);
+  for (const bad of ['eq.', 'eq.nope', 'in.()', 'like.x']) assert.doesNotMatch(bad, idOp);
+  const bulk = doc.paths['/users/bulk'].post.requestBody.content['application/json'].schema;
+  assert.deepEqual([bulk.type, bulk.minItems, bulk.maxItems], ['array', 1, 1000]);
   assert.deepEqual(p('limit').schema, { type: 'integer', minimum: 1, maximum: 100, default: 20 });
   assert.deepEqual(p('offset').schema, { type: 'integer', minimum: 0, maximum: 100000 });
   const sortRe = new RegExp(p('sort').schema.pattern);

@@ -103,6 +103,10 @@ fn api_options(f: &Field, write: bool) -> String {
     if let Some(m) = f.max_length {
         o.push(format!("maxLength: {m}"));
     }
+    // The phone validator's pattern (validators() below), so the document says the same.
+    if f.format == Some(Format::Phone) && f.values.is_empty() && !f.array {
+        o.push("pattern: '^\\\\+?[0-9][0-9 ().-]{2,24}$'".into());
+    }
     if !f.values.is_empty() {
         o.push(format!("enum: [{}]", f.values.iter().map(|v| ts::string(v)).collect::<Vec<_>>().join(", ")));
     }

@@ -490,6 +490,7 @@ impl Contribute for EventSourcing {
             ("EventStore", "../../core/events/event-store.js"),
             ("EventProcessors", "../../core/events/event-processors.js"),
             ("AggregateIdPipe", "../../core/events/event-store.js"),
+            ("EVENTS", "../../core/events/event-store.tables.js"),
             ("AppendEventsDto", "../../core/events/events.dto.js"),
             ("AppendResponseDto", "../../core/events/events.dto.js"),
             ("EventListResponseDto", "../../core/events/events.dto.js"),

@@ -4,6 +4,7 @@ import {
   ApiBody,
   ApiConflictResponse,
   ApiCreatedResponse,
+  ApiExtraModels,
   ApiHeader,
   ApiNoContentResponse,
   ApiNotFoundResponse,
@@ -14,10 +15,11 @@ import {
   ApiPreconditionFailedResponse,
   ApiQuery,
   ApiResponse,
+  getSchemaPath,
 } from '@nestjs/swagger';
 import { MAX_BULK } from './bulk.pipe.js';
 import { ErrorResponseDto } from './dto.js';
-import { MAX_OFFSET } from './query.js';
+import { MAX_OFFSET, VALUE_FORMS } from './query.js';
 import type { FieldSpec, FilterOp, ResourceSpec } from './resource.js';
 
 const OP_HELP: Record<FilterOp, string> = {
@@ -46,6 +48,23 @@ function filterDoc(f: FieldSpec): string {
 const literal = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
+ * The filter values a field accepts, as one pattern: each operator it allows with a value of
+ * the field's type (the same forms the server parses), optionally negated with `not.`.
+ */
+function filterPattern(f: FieldSpec): string {
+  const value = f.values?.length ? `(?:${f.values.map(literal).join('|')})` : (VALUE_FORMS[f.kind] ?? '.*');
+  const has = (...ops: FilterOp[]) => ops.filter((o) => f.ops.includes(o));
+  const alts: string[] = [];
+  const compare = has('eq', 'neq', 'gt', 'gte', 'lt', 'lte');
+  if (compare.length) alts.push(`(?:${compare.join('|')})\\.${value}`);
+  if (has('in').length) alts.push(value === '.*' ? 'in\\.\\(.*\\)' : `in\\.\\(${value}(?:,${value})*\\)`);
+  if (has('is').length) alts.push(f.kind === 'bool' ? 'is\\.(?:null|notnull|true|false)' : 'is\\.(?:null|notnull)');
+  const text = has('like', 'ilike', 'cs', 'cd', 'ov');
+  if (text.length) alts.push(`(?:${text.join('|')})\\..*`);
+  return `^(?:not\\.)?(?:${alts.join('|')})$`;
+}
+
+/**
  * Documents every list parameter of a resource, typed for client generators: one per
  * filterable field (repeatable; each value starts with one of the field's operators, optionally
  * negated), paging as bounded integers, sort as a list of the sortable fields, and count.
@@ -60,7 +79,7 @@ export function ApiListQuery(spec: ResourceSpec): MethodDecorator {
         ApiQuery({
           name: f.filterKey,
           required: false,
-          schema: { type: 'array', items: { type: 'string', pattern: `^(not\\.)?(${f.ops.join('|')})\\.` } },
+          schema: { type: 'array', items: { type: 'string', pattern: filterPattern(f) } },
           style: 'form',
           explode: true,
           description: filterDoc(f),
@@ -149,7 +168,8 @@ export function ListDocs(o: Operation & { spec: ResourceSpec; response: Type<unk
 export function BulkCreateDocs(o: Operation & { body: Type<unknown>; response: Type<unknown> }): MethodDecorator {
   return applyDecorators(
     operation(o),
-    ApiBody({ type: [o.body] }),
+    ApiExtraModels(o.body),
+    ApiBody({ schema: { type: 'array', minItems: 1, maxItems: MAX_BULK, items: { $ref: getSchemaPath(o.body) } } }),
     ApiCreatedResponse({ type: o.response }),
     ApiBadRequestResponse({ type: ErrorResponseDto }),
     ApiPayloadTooLargeResponse({ type: ErrorResponseDto, description: `More than ${MAX_BULK} rows` }),
@@ -206,6 +226,7 @@ export function DeleteDocs(o: Operation & { keys: readonly KeyParam[]; ifMatchRe
     operation(o),
     ...params(o.keys),
     ApiNoContentResponse({ description: 'Deleted' }),
+    ApiBadRequestResponse({ type: ErrorResponseDto, description: 'A malformed key' }),
     ApiNotFoundResponse({ type: ErrorResponseDto }),
     ApiConflictResponse({ type: ErrorResponseDto, description: 'Other rows still reference it' }),
     ...precondition('The ETag GET gave: deleted only if the row still has it', o.ifMatchRequired),
@@ -220,6 +241,7 @@ export function RestoreDocs(
     operation(o),
     ...params(o.keys),
     ApiOkResponse({ type: o.response }),
+    ApiBadRequestResponse({ type: ErrorResponseDto, description: 'A malformed key' }),
     ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No deleted row with that key' }),
     ApiConflictResponse({ type: ErrorResponseDto, description: 'A live row now holds its unique values' }),
     ...precondition('The ETag GET ?withDeleted=true gave: restored only if the row still has it', o.ifMatchRequired),
@@ -228,6 +250,21 @@ export function RestoreDocs(
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * In JSON Schema 2020-12 `format` only annotates: a pattern says the same to validators and
+ * generators that do not check formats (subsets of what the server's validators accept).
+ */
+const FORMAT_PATTERNS: Record<string, string> = {
+  uuid: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
+  date: '^[1-9]\\d{3}-(0[1-9]|1[0-2])-(0[1-9]|1\\d|2[0-8])$',
+  'date-time':
+    '^[1-9]\\d{3}-(0[1-9]|1[0-2])-(0[1-9]|1\\d|2[0-8])T([01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(\\.\\d{1,6})?(Z|[+-](0\\d|1[0-4]):[0-5]\\d)$',
+  time: '^([01]\\d|2[0-3]):[0-5]\\d(:[0-5]\\d(\\.\\d{1,6})?)?$',
+  email:
+    '^[A-Za-z0-9_%+-]+(\\.[A-Za-z0-9_%+-]+)*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\\.[A-Za-z]{2,24}$',
+  int64: '^-?\\d{1,18}$',
+};
 
 /** A schema in OpenAPI 3.1 (JSON Schema 2020-12) terms, and the schemas inside it. */
 function schema31(s: Json): Json {
@@ -255,6 +292,16 @@ function schema31(s: Json): Json {
     } else if (out[flag] === false) {
       delete out[flag];
     }
+  }
+  // Whole numbers the app checks as 32-bit integers are integers in the document too.
+  if (out.format === 'int32') {
+    if (out.type === 'number') out.type = 'integer';
+    out.minimum ??= -2147483648;
+    out.maximum ??= 2147483647;
+  }
+  const types = Array.isArray(out.type) ? out.type : [out.type];
+  if (types.includes('string') && typeof out.format === 'string' && out.pattern === undefined && out.format in FORMAT_PATTERNS) {
+    out.pattern = FORMAT_PATTERNS[out.format];
   }
   if (s.nullable !== true) return out;
   // `nullable: true` is `null` among the types (or a choice of null, for a reference).
@@ -294,6 +341,25 @@ export function toOpenApi31<T extends object>(document: T): T {
   const components = doc.components as Json | undefined;
   if (isObject(components?.schemas)) {
     components.schemas = Object.fromEntries(Object.entries(components.schemas).map(([name, s]) => [name, isObject(s) ? schema31(s) : s]));
+  }
+  // Request bodies are checked as the server checks them: no property it does not know, and a
+  // change names at least one field.
+  const schemas = isObject(components?.schemas) ? components.schemas : {};
+  const bodySchema = (op: Json): Json | undefined => {
+    const media = isObject(op.requestBody) && isObject(op.requestBody.content) ? op.requestBody.content['application/json'] : undefined;
+    const schema = isObject(media) && isObject(media.schema) ? media.schema : undefined;
+    const ref = schema && (typeof schema.$ref === 'string' ? schema.$ref : isObject(schema.items) ? schema.items.$ref : undefined);
+    const target = typeof ref === 'string' ? schemas[ref.replace('#/components/schemas/', '')] : undefined;
+    return isObject(target) && target.type === 'object' ? target : undefined;
+  };
+  for (const item of Object.values((doc.paths as Json | undefined) ?? {})) {
+    if (!isObject(item)) continue;
+    for (const [method, op] of Object.entries(item)) {
+      if (!isObject(op)) continue;
+      const body = bodySchema(op);
+      if (body && body.additionalProperties === undefined) body.additionalProperties = false;
+      if (body && method === 'patch' && body.minProperties === undefined) body.minProperties = 1;
+    }
   }
   for (const item of Object.values((doc.paths as Json | undefined) ?? {})) {
     if (!isObject(item)) continue;

@@ -44,6 +44,25 @@ const TIMESTAMP = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[
 const TIME = /^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)?$/;
 const INTERVAL = /^[-+0-9a-zA-Z :.]{1,100}$/;
 
+/**
+ * What a filter value of each kind looks like, as regular-expression text without anchors (for
+ * the OpenAPI document; int and bigint narrowed to values always in range).
+ */
+export const VALUE_FORMS: Partial<Record<FieldSpec['kind'], string>> = {
+  uuid: UUID.source.slice(1, -1),
+  int: '-?\\d{1,9}',
+  bigint: '-?\\d{1,18}',
+  decimal: `(?:${DECIMAL.source.slice(1, -1)})`,
+  float: `(?:${DECIMAL.source.slice(1, -1)})`,
+  bool: '(?:true|false)',
+  // Dates the database takes whatever the month (the server also takes 29-31, checked there).
+  date: '[1-9]\\d{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\\d|2[0-8])',
+  timestamp:
+    '[1-9]\\d{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\\d|2[0-8])(?:[T ](?:[01]\\d|2[0-3]):[0-5]\\d(?::[0-5]\\d(?:\\.\\d{1,6})?)?)?(?:Z|[+-](?:0\\d|1[0-4])(?::?[0-5]\\d)?)?',
+  time: TIME.source.slice(1, -1),
+  interval: INTERVAL.source.slice(1, -1),
+};
+
 function bad(message: string): never {
   throw new BadRequestException(message);
 }
@@ -349,7 +368,8 @@ export function planList(spec: ResourceSpec, query: Record<string, unknown>, bas
   const ctid = spec.tieBreaker === 'ctid';
   const sortSignature = sort.map((k) => `${k.desc ? '-' : ''}${k.field.property}`).join(',') + (ctid ? ',ctid' : '');
 
-  const cursorRaw = single(query, 'cursor');
+  // An empty cursor (`?cursor=`, as forms send an unset field) is no cursor.
+  const cursorRaw = single(query, 'cursor') || undefined;
   if (cursorRaw !== undefined) {
     if (offsetRaw !== undefined) bad('cursor and offset cannot be combined');
     if (spec.tieBreaker === 'none') bad('cursor: this resource has no key to page on; use offset');
