@@ -306,6 +306,7 @@ impl Contribute for Audit {
             ("Get", "@nestjs/common"),
             ("Param", "@nestjs/common"),
             ("Query", "@nestjs/common"),
+            ("ApiBadRequestResponse", swagger),
             ("ApiNotFoundResponse", swagger),
             ("ApiOkResponse", swagger),
             ("ApiOperation", swagger),

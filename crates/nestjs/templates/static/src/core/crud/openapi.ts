@@ -266,17 +266,21 @@ const FORMAT_PATTERNS: Record<string, string> = {
   int64: '^-?\\d{1,18}$',
 };
 
-/** A schema in OpenAPI 3.1 (JSON Schema 2020-12) terms, and the schemas inside it. */
-function schema31(s: Json): Json {
+/**
+ * A schema in OpenAPI 3.1 (JSON Schema 2020-12) terms, and the schemas inside it. `strict`: a
+ * schema of what clients send, where formats are also patterns; answers keep formats only
+ * (stored values need not match what the API accepts today).
+ */
+function schema31(s: Json, strict: boolean): Json {
   const out: Json = {};
   for (const [k, v] of Object.entries(s)) {
     if (k === 'nullable') continue;
     if (k === 'properties' || k === 'patternProperties') {
-      out[k] = Object.fromEntries(Object.entries(v as Json).map(([name, p]) => [name, isObject(p) ? schema31(p) : p]));
+      out[k] = Object.fromEntries(Object.entries(v as Json).map(([name, p]) => [name, isObject(p) ? schema31(p, strict) : p]));
     } else if (['items', 'additionalProperties', 'not'].includes(k) && isObject(v)) {
-      out[k] = schema31(v);
+      out[k] = schema31(v, strict);
     } else if (['allOf', 'anyOf', 'oneOf'].includes(k) && Array.isArray(v)) {
-      out[k] = v.map((x) => (isObject(x) ? schema31(x) : x));
+      out[k] = v.map((x) => (isObject(x) ? schema31(x, strict) : x));
     } else {
       out[k] = v;
     }
@@ -293,15 +297,24 @@ function schema31(s: Json): Json {
       delete out[flag];
     }
   }
+  // A JSON column holds any JSON value, not only objects.
+  if (out.type === 'object' && out.additionalProperties === true && out.properties === undefined) {
+    delete out.type;
+    delete out.additionalProperties;
+    return out;
+  }
   // Whole numbers the app checks as 32-bit integers are integers in the document too.
   if (out.format === 'int32') {
     if (out.type === 'number') out.type = 'integer';
     out.minimum ??= -2147483648;
     out.maximum ??= 2147483647;
   }
+  // JSON Schema's `time` is RFC 3339's, with a zone; columns without one are `HH:MM[:SS]`.
+  if (out.format === 'time') delete out.format;
   const types = Array.isArray(out.type) ? out.type : [out.type];
-  if (types.includes('string') && typeof out.format === 'string' && out.pattern === undefined && out.format in FORMAT_PATTERNS) {
-    out.pattern = FORMAT_PATTERNS[out.format];
+  const format = typeof out.format === 'string' ? out.format : s.format === 'time' ? 'time' : undefined;
+  if (strict && types.includes('string') && format !== undefined && out.pattern === undefined && format in FORMAT_PATTERNS) {
+    out.pattern = FORMAT_PATTERNS[format];
   }
   if (s.nullable !== true) return out;
   // `nullable: true` is `null` among the types (or a choice of null, for a reference).
@@ -319,12 +332,12 @@ function schema31(s: Json): Json {
 }
 
 /** Every schema of a media-type map (`content`), converted. */
-function content31(content: unknown): unknown {
+function content31(content: unknown, strict: boolean): unknown {
   if (!isObject(content)) return content;
   return Object.fromEntries(
     Object.entries(content).map(([type, media]) => [
       type,
-      isObject(media) && isObject(media.schema) ? { ...media, schema: schema31(media.schema) } : media,
+      isObject(media) && isObject(media.schema) ? { ...media, schema: schema31(media.schema, strict) } : media,
     ]),
   );
 }
@@ -339,8 +352,22 @@ export function toOpenApi31<T extends object>(document: T): T {
   const doc = structuredClone(document) as Json;
   doc.openapi = '3.1.0';
   const components = doc.components as Json | undefined;
+  // The component schemas request bodies name (directly or as array items).
+  const requested = new Set<string>();
+  for (const item of Object.values((doc.paths as Json | undefined) ?? {})) {
+    for (const op of isObject(item) ? Object.values(item) : []) {
+      const media = isObject(op) && isObject(op.requestBody) && isObject(op.requestBody.content) ? op.requestBody.content : {};
+      for (const m of Object.values(media)) {
+        const schema = isObject(m) && isObject(m.schema) ? m.schema : {};
+        const ref = typeof schema.$ref === 'string' ? schema.$ref : isObject(schema.items) ? schema.items.$ref : undefined;
+        if (typeof ref === 'string') requested.add(ref.replace('#/components/schemas/', ''));
+      }
+    }
+  }
   if (isObject(components?.schemas)) {
-    components.schemas = Object.fromEntries(Object.entries(components.schemas).map(([name, s]) => [name, isObject(s) ? schema31(s) : s]));
+    components.schemas = Object.fromEntries(
+      Object.entries(components.schemas).map(([name, s]) => [name, isObject(s) ? schema31(s, requested.has(name)) : s]),
+    );
   }
   // Request bodies are checked as the server checks them: no property it does not know, and a
   // change names at least one field.
@@ -368,9 +395,9 @@ export function toOpenApi31<T extends object>(document: T): T {
       // An operation that names no security scheme is public: `security: []` says so.
       if (op.security === undefined && doc.security === undefined) op.security = [];
       if (Array.isArray(op.parameters)) {
-        op.parameters = op.parameters.map((p) => (isObject(p) && isObject(p.schema) ? { ...p, schema: schema31(p.schema) } : p));
+        op.parameters = op.parameters.map((p) => (isObject(p) && isObject(p.schema) ? { ...p, schema: schema31(p.schema, true) } : p));
       }
-      if (isObject(op.requestBody)) op.requestBody = { ...op.requestBody, content: content31(op.requestBody.content) };
+      if (isObject(op.requestBody)) op.requestBody = { ...op.requestBody, content: content31(op.requestBody.content, true) };
       if (isObject(op.responses)) {
         for (const [status, r] of Object.entries(op.responses)) {
           if (!isObject(r)) continue;
@@ -378,11 +405,11 @@ export function toOpenApi31<T extends object>(document: T): T {
             ? Object.fromEntries(
                 Object.entries(r.headers).map(([n, h]) => [
                   n,
-                  isObject(h) && isObject(h.schema) ? { ...h, schema: schema31(h.schema) } : h,
+                  isObject(h) && isObject(h.schema) ? { ...h, schema: schema31(h.schema, false) } : h,
                 ]),
               )
             : r.headers;
-          op.responses[status] = { ...r, content: content31(r.content), ...(headers === undefined ? {} : { headers }) };
+          op.responses[status] = { ...r, content: content31(r.content, false), ...(headers === undefined ? {} : { headers }) };
         }
       }
     }
