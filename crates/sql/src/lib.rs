@@ -260,15 +260,60 @@ fn fk_action(a: FkAction) -> String {
 
 fn index_sql(s: &mut String, t: &Table) {
     for i in &t.indexes {
-        let _ = writeln!(
-            s,
-            "CREATE {}INDEX {} ON {} {};",
-            if i.unique { "UNIQUE " } else { "" },
-            ident(&i.name),
-            qn(&t.schema, &t.name),
-            i.definition_sql()
-        );
+        let _ = writeln!(s, "{}", index_create(t, i, false));
     }
+}
+
+/// `CREATE [UNIQUE] INDEX [IF NOT EXISTS] name ON table ...;`
+fn index_create(t: &Table, i: &nest_catalog::Index, if_not_exists: bool) -> String {
+    format!(
+        "CREATE {}INDEX {}{} ON {} {};",
+        if i.unique { "UNIQUE " } else { "" },
+        if if_not_exists { "IF NOT EXISTS " } else { "" },
+        ident(&i.name),
+        qn(&t.schema, &t.name),
+        i.definition_sql()
+    )
+}
+
+/// `ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (...) REFERENCES ... [actions] [DEFERRABLE];`
+fn fk_sql(t: &Table, fk: &nest_catalog::ForeignKey) -> String {
+    let action = |label: &str, a: FkAction| {
+        if a == FkAction::NoAction { String::new() } else { format!(" {label}{}", fk_action(a)) }
+    };
+    format!(
+        "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}){}{}{};",
+        qn(&t.schema, &t.name),
+        ident(&fk.name),
+        cols(&fk.columns),
+        qn(&fk.references.schema, &fk.references.name),
+        cols(&fk.referenced_columns),
+        action("ON DELETE", fk.on_delete),
+        action("ON UPDATE", fk.on_update),
+        if fk.deferrable { " DEFERRABLE" } else { "" }
+    )
+}
+
+/// `CREATE POLICY name ON table AS ... FOR ... [TO ...] [USING (...)] [WITH CHECK (...)];`
+fn policy_sql(t: &Table, p: &nest_catalog::Policy) -> String {
+    let mut s = format!(
+        "CREATE POLICY {} ON {} AS {} FOR {}",
+        ident(&p.name),
+        qn(&t.schema, &t.name),
+        if p.permissive { "PERMISSIVE" } else { "RESTRICTIVE" },
+        p.command.to_uppercase()
+    );
+    if p.roles != ["public"] {
+        let _ = write!(s, " TO {}", p.roles.iter().map(|r| ident(r)).collect::<Vec<_>>().join(", "));
+    }
+    if let Some(u) = &p.using {
+        let _ = write!(s, " USING ({u})");
+    }
+    if let Some(w) = &p.with_check {
+        let _ = write!(s, " WITH CHECK ({w})");
+    }
+    s.push(';');
+    s
 }
 
 /// DDL for the whole catalog. Returns the SQL and the decisions taken.
@@ -503,26 +548,7 @@ pub fn schema_sql_with(c: &Catalog, storage: &Storage) -> (String, Vec<Note>) {
                 notes.push(Note(format!("foreign key {} not created: {why}", fk.name)));
                 continue;
             }
-            let _ = writeln!(
-                s,
-                "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}){}{}{};",
-                qn(&t.schema, &t.name),
-                ident(&fk.name),
-                cols(&fk.columns),
-                qn(&fk.references.schema, &fk.references.name),
-                cols(&fk.referenced_columns),
-                if fk.on_delete == FkAction::NoAction {
-                    String::new()
-                } else {
-                    format!(" ON DELETE{}", fk_action(fk.on_delete))
-                },
-                if fk.on_update == FkAction::NoAction {
-                    String::new()
-                } else {
-                    format!(" ON UPDATE{}", fk_action(fk.on_update))
-                },
-                if fk.deferrable { " DEFERRABLE" } else { "" }
-            );
+            let _ = writeln!(s, "{}", fk_sql(t, fk));
         }
     }
 
@@ -629,23 +655,7 @@ pub fn schema_sql_with(c: &Catalog, storage: &Storage) -> (String, Vec<Note>) {
             let _ = writeln!(s, "ALTER TABLE {name} FORCE ROW LEVEL SECURITY;");
         }
         for p in &t.policies {
-            let _ = write!(
-                s,
-                "CREATE POLICY {} ON {name} AS {} FOR {}",
-                ident(&p.name),
-                if p.permissive { "PERMISSIVE" } else { "RESTRICTIVE" },
-                p.command.to_uppercase()
-            );
-            if p.roles != ["public"] {
-                let _ = write!(s, " TO {}", p.roles.iter().map(|r| ident(r)).collect::<Vec<_>>().join(", "));
-            }
-            if let Some(u) = &p.using {
-                let _ = write!(s, " USING ({u})");
-            }
-            if let Some(w) = &p.with_check {
-                let _ = write!(s, " WITH CHECK ({w})");
-            }
-            s.push_str(";\n");
+            let _ = writeln!(s, "{}", policy_sql(t, p));
         }
     }
     let triggers: Vec<(&Table, &nest_catalog::Trigger)> =

@@ -8,9 +8,9 @@
 //! table gains, and last the tables and types that go. Constraints and indexes whose definition
 //! is unchanged but whose name changed are renamed, not rebuilt.
 
-use crate::{cols, column_sql, fk_action, qn, schema_sql, statement};
+use crate::{cols, column_sql, fk_sql, index_create, policy_sql, qn, schema_sql, statement};
 use nest_catalog::quote::{self as sql, ident};
-use nest_catalog::{Catalog, Column, FkAction, ForeignKey, Identity, Index, SqlType, Table, TableKind};
+use nest_catalog::{Catalog, Column, ForeignKey, Identity, SqlType, Table, TableKind};
 use std::collections::{BTreeSet, HashSet};
 use std::fmt::Write;
 
@@ -115,54 +115,6 @@ fn widens(from: &SqlType, to: &SqlType) -> bool {
         }
         _ => false,
     }
-}
-
-fn fk_sql(t: &Table, fk: &ForeignKey) -> String {
-    let action = |label: &str, a: FkAction| {
-        if a == FkAction::NoAction { String::new() } else { format!(" {label}{}", fk_action(a)) }
-    };
-    format!(
-        "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}){}{}{};",
-        qn(&t.schema, &t.name),
-        ident(&fk.name),
-        cols(&fk.columns),
-        qn(&fk.references.schema, &fk.references.name),
-        cols(&fk.referenced_columns),
-        action("ON DELETE", fk.on_delete),
-        action("ON UPDATE", fk.on_update),
-        if fk.deferrable { " DEFERRABLE" } else { "" }
-    )
-}
-
-fn index_create(t: &Table, i: &Index) -> String {
-    format!(
-        "CREATE {}INDEX IF NOT EXISTS {} ON {} {};",
-        if i.unique { "UNIQUE " } else { "" },
-        ident(&i.name),
-        qn(&t.schema, &t.name),
-        i.definition_sql()
-    )
-}
-
-fn policy_create(t: &Table, p: &nest_catalog::Policy) -> String {
-    let mut s = format!(
-        "CREATE POLICY {} ON {} AS {} FOR {}",
-        ident(&p.name),
-        qn(&t.schema, &t.name),
-        if p.permissive { "PERMISSIVE" } else { "RESTRICTIVE" },
-        p.command.to_uppercase()
-    );
-    if p.roles != ["public"] {
-        let _ = write!(s, " TO {}", p.roles.iter().map(|r| ident(r)).collect::<Vec<_>>().join(", "));
-    }
-    if let Some(u) = &p.using {
-        let _ = write!(s, " USING ({u})");
-    }
-    if let Some(w) = &p.with_check {
-        let _ = write!(s, " WITH CHECK ({w})");
-    }
-    s.push(';');
-    s
 }
 
 /// A definition's text with runs of white space made one space (for comparing sources).
@@ -502,7 +454,7 @@ pub fn migration(from: &Catalog, to: &Catalog, renames: &Renames) -> Result<Migr
             m.push(format!("DROP POLICY IF EXISTS {} ON {name};", ident(&p.name)));
         }
         for p in policies.added {
-            adds.push(Step { sql: policy_create(n, p), destructive: None });
+            adds.push(Step { sql: policy_sql(n, p), destructive: None });
         }
         let fks = parts(
             &o.foreign_keys,
@@ -574,7 +526,7 @@ pub fn migration(from: &Catalog, to: &Catalog, renames: &Renames) -> Result<Migr
             m.push(format!("ALTER INDEX IF EXISTS {} RENAME TO {};", qn(&o.schema, &a.name), ident(&b.name)));
         }
         for i in indexes.added {
-            adds.push(Step { sql: index_create(n, i), destructive: None });
+            adds.push(Step { sql: index_create(n, i, true), destructive: None });
         }
         // Row-level security switches.
         if o.rls_enabled != n.rls_enabled {
