@@ -61,9 +61,12 @@ curl -fs "http://127.0.0.1:$port/health" > /dev/null || { cat "$work/app.log" >&
 
 started=$(date +%s)
 status=0
-"$venv/bin/schemathesis" run "http://127.0.0.1:$port/docs-json" --max-examples "$EXAMPLES" --seed "$SEED" \
-  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
-  > "$work/schemathesis.log" 2>&1 || status=$?
+# Run in the work folder: schemathesis keeps its example cache (.schemathesis/) where it runs.
+(
+  cd "$work"
+  exec "../../$venv/bin/schemathesis" run "http://127.0.0.1:$port/docs-json" --max-examples "$EXAMPLES" --seed "$SEED" \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance
+) > "$work/schemathesis.log" 2>&1 || status=$?
 grep -E "Selected:|Tested:|generated|passed|failures|=====" "$work/schemathesis.log" | tail -6
 echo "schemathesis: $EXAMPLES examples per operation, seed $SEED, $(($(date +%s) - started)) s (log: $work/schemathesis.log)"
 if [ "$status" -ne 0 ]; then
