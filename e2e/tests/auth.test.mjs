@@ -287,12 +287,17 @@ function sign(header, payload, secret = SECRET, alg = 'sha256') {
 test('tampered, expired, wrong-algorithm and unsigned tokens are rejected', async () => {
   const good = await token('admin@example.com');
   const [h, p, s] = good.split('.');
+  const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  assert.equal(B64URL.indexOf(s.at(-1)) % 4, 0, 'a canonical signature');
   const claims = JSON.parse(Buffer.from(p, 'base64url').toString());
   const now = Math.floor(Date.now() / 1000);
   const forged = `${h}.${Buffer.from(JSON.stringify({ ...claims, sub: users.root.id })).toString('base64url')}.${s}`;
   const cases = {
     'tampered payload': forged,
-    'bad signature': `${h}.${p}.${s.slice(0, -2)}xx`,
+    'bad signature': `${h}.${p}.${s.slice(0, -2)}${s.endsWith('xx') ? 'yy' : 'xx'}`,
+    // The same signature bytes written another way: the last of a 32-byte signature's 43
+    // base64url characters carries 2 bits a decoder ignores (0 when canonical).
+    'non-canonical signature': `${h}.${p}.${s.slice(0, -1)}${B64URL[B64URL.indexOf(s.at(-1)) + 1]}`,
     expired: sign({ alg: 'HS256', typ: 'JWT' }, { ...claims, iat: now - 7200, exp: now - 3600 }),
     'alg none': `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${p}.`,
     'HS512 instead of HS256': sign({ alg: 'HS512', typ: 'JWT' }, claims, SECRET, 'sha512'),

@@ -51,6 +51,10 @@ export async function verifyAccessToken(config: AuthConfig, token: string): Prom
     if (!found) throw new errors.JWSSignatureVerificationFailed('unknown signing key');
     return found.key;
   };
+  // One encoding of a signature only: base64url's last character has bits a decoder ignores, so
+  // a changed last character could still verify (jose decodes leniently).
+  const signature = token.split('.')[2] ?? '';
+  if (Buffer.from(signature, 'base64url').toString('base64url') !== signature) return null;
   try {
     const { payload } = await jwtVerify(token, keyFor, {
       algorithms: ['HS256'],
