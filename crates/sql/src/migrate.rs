@@ -147,6 +147,32 @@ fn mentions(definition: &str, schema: &str, table: &str) -> bool {
     })
 }
 
+/// A sequence owned by `old_owner` (`schema.table.column`) in the old catalog that the new one has
+/// under another name for `new_owner`: renamed (the database keeps its position), and the old
+/// catalog's defaults follow.
+fn rename_owned_sequences(old: &mut Catalog, new: &Catalog, old_owner: &str, new_owner: &str, m: &mut Migration) {
+    let q = nest_catalog::sqltype::quote_ident_if_needed;
+    let Some(target) = new.sequences.iter().find(|x| x.owned_by.as_deref() == Some(new_owner)) else { return };
+    let Some(i) = old.sequences.iter().position(|x| x.owned_by.as_deref() == Some(old_owner)) else { return };
+    let (schema, from) = (old.sequences[i].schema.clone(), old.sequences[i].name.clone());
+    if from != target.name {
+        m.push(format!("ALTER SEQUENCE {} RENAME TO {};", qn(&schema, &from), ident(&target.name)));
+        for t in &mut old.tables {
+            for c in &mut t.columns {
+                if let Some(d) = &mut c.default
+                    && d.starts_with("nextval(")
+                {
+                    *d = d
+                        .replace(&format!("'{}'", q(&from)), &format!("'{}'", q(&target.name)))
+                        .replace(&format!(".{}'", q(&from)), &format!(".{}'", q(&target.name)));
+                }
+            }
+        }
+        old.sequences[i].name = target.name.clone();
+    }
+    old.sequences[i].owned_by = Some(new_owner.to_string());
+}
+
 /// Apply the caller's renames to a copy of the old catalog, returning their statements.
 fn apply_renames(old: &mut Catalog, new: &Catalog, renames: &Renames, m: &mut Migration) -> Result<(), String> {
     for (schema, from, to) in &renames.tables {
@@ -173,6 +199,11 @@ fn apply_renames(old: &mut Catalog, new: &Catalog, renames: &Renames, m: &mut Mi
             }
         }
         m.push(format!("ALTER TABLE {} RENAME TO {};", qn(schema, from), ident(to)));
+        let columns: Vec<String> =
+            old.table(schema, to).map(|t| t.columns.iter().map(|c| c.name.clone()).collect()).unwrap_or_default();
+        for c in columns {
+            rename_owned_sequences(old, new, &format!("{schema}.{from}.{c}"), &format!("{schema}.{to}.{c}"), m);
+        }
     }
     for (schema, table, from, to) in &renames.columns {
         let what = format!("--rename-column {table}.{from}={to}");
@@ -218,6 +249,7 @@ fn apply_renames(old: &mut Catalog, new: &Catalog, renames: &Renames, m: &mut Mi
             }
         }
         m.push(format!("ALTER TABLE {} RENAME COLUMN {} TO {};", qn(schema, table), ident(from), ident(to)));
+        rename_owned_sequences(old, new, &format!("{schema}.{table}.{from}"), &format!("{schema}.{table}.{to}"), m);
     }
     Ok(())
 }
@@ -777,6 +809,25 @@ mod tests {
         assert!(
             migration(&from, &removed, &Renames::default()).unwrap_err().contains("cannot drop or move an enum value")
         );
+    }
+
+    #[test]
+    fn a_renamed_serial_keeps_its_sequence() {
+        let from = cat("CREATE TABLE customers (id serial PRIMARY KEY, name text);");
+        let to = cat("CREATE TABLE clients (id serial PRIMARY KEY, name text);");
+        let renames =
+            Renames { tables: vec![("public".into(), "customers".into(), "clients".into())], ..Default::default() };
+        let m = migration(&from, &to, &renames).unwrap();
+        let sql: Vec<&str> = m.steps.iter().map(|s| s.sql.as_str()).collect();
+        assert!(sql.contains(&"ALTER SEQUENCE customers_id_seq RENAME TO clients_id_seq;"), "{sql:?}");
+        assert!(!sql.iter().any(|s| s.contains("CREATE SEQUENCE") || s.contains("SET DEFAULT")), "{sql:?}");
+    }
+
+    #[test]
+    fn a_mixed_case_serial_names_its_sequence_quoted() {
+        let c = cat("CREATE SCHEMA app;\nCREATE TABLE app.\"Member\" (id serial PRIMARY KEY);");
+        let id = &c.table("app", "Member").unwrap().columns[0];
+        assert_eq!(id.default.as_deref(), Some("nextval('app.\"Member_id_seq\"')"));
     }
 
     #[test]

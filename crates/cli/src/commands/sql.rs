@@ -64,9 +64,20 @@ fn describe(source: &Source) -> String {
 
 fn read(source: &Source, what: &str) -> Result<Catalog, Stop> {
     let c = input::load(source).map_err(|e| Stop::input(format!("{what}: {e}")))?;
-    if c.has_errors() {
+    let unread = c
+        .diagnostics
+        .iter()
+        .any(|d| d.code == nest_catalog::codes::UNPARSED_STATEMENT && d.severity != nest_catalog::Severity::Info);
+    if c.has_errors() || unread {
         render::diagnostics(&c, false);
-        return Err(Stop::input(format!("{what} ({}) has errors", describe(source))));
+        let why = if c.has_errors() {
+            "has errors".to_string()
+        } else {
+            "has statements the reader could not read: a migration from or to it would drop or miss what they \
+             declare; fix them first"
+                .to_string()
+        };
+        return Err(Stop::input(format!("{what} ({}) {why}", describe(source))));
     }
     Ok(c)
 }

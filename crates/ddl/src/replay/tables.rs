@@ -234,7 +234,10 @@ impl Replayer {
                 self.relation_names.contains(&(table.schema.clone(), c.to_string()))
             });
             self.add_relation_name(&table.schema, &seq);
-            let qualified = if table.schema == "public" { seq.clone() } else { format!("{}.{}", table.schema, seq) };
+            // As PostgreSQL prints it: identifiers quoted where they need it (`app."Member_id_seq"`).
+            let q = nest_catalog::sqltype::quote_ident_if_needed;
+            let qualified =
+                if table.schema == "public" { q(&seq) } else { format!("{}.{}", q(&table.schema), q(&seq)) };
             col.default = Some(format!("nextval('{qualified}')"));
             col.nullable = false;
             self.sequences.push(Sequence {
