@@ -12,7 +12,7 @@
 use crate::quote as ts;
 use nest_model::{Access, FieldKind, Format, Model, Resource};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 #[derive(Serialize)]
 pub struct TestsView {
@@ -287,4 +287,30 @@ pub fn tests_view(m: &Model, setup: &[crate::contribute::TestSetup]) -> TestsVie
     let writes = resources.iter().any(|r| r.writes);
     let reads_samples = resources.iter().any(|r| r.writes && (r.key_filter.is_some() || r.update));
     TestsView { samples, uses_uuid, writes, reads_samples, setup, resources }
+}
+
+/// The tables whose rows the generated tests can make (their file names, the keys of SAMPLES).
+pub fn makeable(m: &Model) -> HashSet<String> {
+    let mut planner = Planner { m, plans: HashMap::new(), visiting: Vec::new() };
+    m.resources.iter().filter(|r| planner.plan(r).is_ok()).map(|r| r.names.file.clone()).collect()
+}
+
+/// The list routes of `resources` (those that have one).
+pub fn list_routes<'a>(resources: impl IntoIterator<Item = &'a Resource>) -> Vec<String> {
+    resources.into_iter().filter(|r| r.operations.list).map(route).collect()
+}
+
+/// A feature's generated test file over a list (`{{ items }}` in its template: a TypeScript
+/// array of strings).
+pub fn list_test_file(path: &str, template: &str, items: &[String]) -> Result<crate::FeatureFile, crate::RenderError> {
+    #[derive(Serialize)]
+    struct ListView {
+        items: String,
+    }
+    let items = ts::string_array(&items.iter().map(String::as_str).collect::<Vec<_>>());
+    Ok(crate::FeatureFile {
+        path: path.into(),
+        body: crate::Rendered::new(template, ListView { items })?,
+        ownership: crate::Ownership::Generated,
+    })
 }

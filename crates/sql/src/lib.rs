@@ -264,6 +264,47 @@ fn index_sql(s: &mut String, t: &Table) {
     }
 }
 
+/// `CREATE EXTENSION IF NOT EXISTS name [WITH SCHEMA s];`
+fn extension_sql(e: &nest_catalog::Extension) -> String {
+    match &e.schema {
+        Some(sc) => format!("CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {};", ident(&e.name), ident(sc)),
+        None => format!("CREATE EXTENSION IF NOT EXISTS {};", ident(&e.name)),
+    }
+}
+
+/// `CREATE TYPE name AS ENUM (...);`
+fn enum_sql(e: &nest_catalog::EnumType) -> String {
+    let values = e.values.iter().map(|v| sql::string(v)).collect::<Vec<_>>().join(", ");
+    format!("CREATE TYPE {} AS ENUM ({values});", qn(&e.schema, &e.name))
+}
+
+/// `CREATE DOMAIN name AS type [DEFAULT ...] [NOT NULL] [CONSTRAINT c CHECK (...)]...;`
+fn domain_sql(d: &nest_catalog::Domain) -> String {
+    let mut s = format!("CREATE DOMAIN {} AS {}", qn(&d.schema, &d.name), d.ty);
+    if let Some(def) = &d.default {
+        let _ = write!(s, " DEFAULT {def}");
+    }
+    if !d.nullable {
+        s.push_str(" NOT NULL");
+    }
+    for k in &d.checks {
+        let _ = write!(s, " CONSTRAINT {} CHECK ({})", ident(&k.name), k.expression);
+    }
+    s.push(';');
+    s
+}
+
+/// `CREATE TYPE name AS (attribute type, ...);`
+fn composite_sql(ct: &nest_catalog::CompositeType) -> String {
+    let attrs = ct.attributes.iter().map(|(n, t)| format!("{} {t}", ident(n))).collect::<Vec<_>>().join(", ");
+    format!("CREATE TYPE {} AS ({attrs});", qn(&ct.schema, &ct.name))
+}
+
+/// `CREATE SEQUENCE IF NOT EXISTS name AS type;`
+fn sequence_sql(seq: &nest_catalog::Sequence) -> String {
+    format!("CREATE SEQUENCE IF NOT EXISTS {} AS {};", qn(&seq.schema, &seq.name), seq.ty)
+}
+
 /// `CREATE [UNIQUE] INDEX [IF NOT EXISTS] name ON table ...;`
 fn index_create(t: &Table, i: &nest_catalog::Index, if_not_exists: bool) -> String {
     format!(
@@ -334,44 +375,22 @@ pub fn schema_sql_with(c: &Catalog, storage: &Storage) -> (String, Vec<Note>) {
     }
     let timescale = c.extensions.iter().any(|e| e.name == "timescaledb");
     for e in c.extensions.iter().filter(|e| e.name != "timescaledb") {
-        match &e.schema {
-            Some(sc) => {
-                let _ = writeln!(s, "CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {};", ident(&e.name), ident(sc));
-            }
-            None => {
-                let _ = writeln!(s, "CREATE EXTENSION IF NOT EXISTS {};", ident(&e.name));
-            }
-        }
+        let _ = writeln!(s, "{}", extension_sql(e));
     }
     if timescale {
         s.push_str(&render("timescaledb.sql.j2", minijinja::Value::UNDEFINED));
     }
     for e in &c.enums {
-        let values = e.values.iter().map(|v| sql::string(v)).collect::<Vec<_>>().join(", ");
-        let _ = writeln!(s, "\nCREATE TYPE {} AS ENUM ({values});", qn(&e.schema, &e.name));
+        let _ = writeln!(s, "\n{}", enum_sql(e));
     }
     for d in &c.domains {
-        let _ = write!(s, "\nCREATE DOMAIN {} AS {}", qn(&d.schema, &d.name), d.ty);
-        if let Some(def) = &d.default {
-            let _ = write!(s, " DEFAULT {def}");
-        }
-        if !d.nullable {
-            s.push_str(" NOT NULL");
-        }
-        for k in &d.checks {
-            let _ = write!(s, " CONSTRAINT {} CHECK ({})", ident(&k.name), k.expression);
-        }
-        s.push_str(";\n");
+        let _ = writeln!(s, "\n{}", domain_sql(d));
     }
-    for ct in &c.composite_types {
-        if ct.attributes.is_empty() {
-            continue;
-        }
-        let attrs = ct.attributes.iter().map(|(n, t)| format!("{} {t}", ident(n))).collect::<Vec<_>>().join(", ");
-        let _ = writeln!(s, "\nCREATE TYPE {} AS ({attrs});", qn(&ct.schema, &ct.name));
+    for ct in c.composite_types.iter().filter(|ct| !ct.attributes.is_empty()) {
+        let _ = writeln!(s, "\n{}", composite_sql(ct));
     }
     for seq in &c.sequences {
-        let _ = writeln!(s, "\nCREATE SEQUENCE IF NOT EXISTS {} AS {};", qn(&seq.schema, &seq.name), seq.ty);
+        let _ = writeln!(s, "\n{}", sequence_sql(seq));
     }
     // Functions and aggregates as the input wrote them: those whose signature names no table
     // first (defaults, checks and indexes may call them), the rest after the tables.

@@ -8,7 +8,10 @@
 //! table gains, and last the tables and types that go. Constraints and indexes whose definition
 //! is unchanged but whose name changed are renamed, not rebuilt.
 
-use crate::{cols, column_sql, fk_sql, index_create, policy_sql, qn, schema_sql, statement};
+use crate::{
+    cols, column_sql, composite_sql, domain_sql, enum_sql, extension_sql, fk_sql, index_create, policy_sql, qn,
+    schema_sql, sequence_sql, statement,
+};
 use nest_catalog::quote::{self as sql, ident};
 use nest_catalog::{Catalog, Column, ForeignKey, Identity, SqlType, Table, TableKind};
 use std::collections::{BTreeSet, HashSet};
@@ -300,18 +303,12 @@ pub fn migration(from: &Catalog, to: &Catalog, renames: &Renames) -> Result<Migr
         m.push(format!("CREATE SCHEMA IF NOT EXISTS {};", ident(s)));
     }
     for e in to.extensions.iter().filter(|e| !old.extensions.iter().any(|o| o.name == e.name)) {
-        m.push(match &e.schema {
-            Some(sc) => format!("CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {};", ident(&e.name), ident(sc)),
-            None => format!("CREATE EXTENSION IF NOT EXISTS {};", ident(&e.name)),
-        });
+        m.push(extension_sql(e));
     }
     for e in &to.enums {
         let name = qn(&e.schema, &e.name);
         match old.enums.iter().find(|o| o.schema == e.schema && o.name == e.name) {
-            None => {
-                let values = e.values.iter().map(|v| sql::string(v)).collect::<Vec<_>>().join(", ");
-                m.push(format!("CREATE TYPE {name} AS ENUM ({values});"));
-            }
+            None => m.push(enum_sql(e)),
             Some(o) => {
                 let kept: Vec<&String> = e.values.iter().filter(|v| o.values.contains(v)).collect();
                 if o.values.iter().any(|v| !e.values.contains(v)) || kept.iter().copied().ne(o.values.iter()) {
@@ -335,20 +332,7 @@ pub fn migration(from: &Catalog, to: &Catalog, renames: &Renames) -> Result<Migr
     }
     for d in to.domains.iter() {
         match old.domains.iter().find(|o| o.schema == d.schema && o.name == d.name) {
-            None => {
-                let mut s = format!("CREATE DOMAIN {} AS {}", qn(&d.schema, &d.name), d.ty);
-                if let Some(def) = &d.default {
-                    let _ = write!(s, " DEFAULT {def}");
-                }
-                if !d.nullable {
-                    s.push_str(" NOT NULL");
-                }
-                for k in &d.checks {
-                    let _ = write!(s, " CONSTRAINT {} CHECK ({})", ident(&k.name), k.expression);
-                }
-                s.push(';');
-                m.push(s);
-            }
+            None => m.push(domain_sql(d)),
             Some(o) if o != d => {
                 m.notes.push(format!("domain {}.{} changed: not migrated, change it by hand", d.schema, d.name))
             }
@@ -357,10 +341,7 @@ pub fn migration(from: &Catalog, to: &Catalog, renames: &Renames) -> Result<Migr
     }
     for ct in &to.composite_types {
         match old.composite_types.iter().find(|o| o.schema == ct.schema && o.name == ct.name) {
-            None if !ct.attributes.is_empty() => {
-                let attrs = ct.attributes.iter().map(|(n, t)| format!("{} {t}", ident(n))).collect::<Vec<_>>();
-                m.push(format!("CREATE TYPE {} AS ({});", qn(&ct.schema, &ct.name), attrs.join(", ")));
-            }
+            None if !ct.attributes.is_empty() => m.push(composite_sql(ct)),
             Some(o) if o != ct => m
                 .notes
                 .push(format!("composite type {}.{} changed: not migrated, change it by hand", ct.schema, ct.name)),
@@ -368,7 +349,7 @@ pub fn migration(from: &Catalog, to: &Catalog, renames: &Renames) -> Result<Migr
         }
     }
     for seq in to.sequences.iter().filter(|s| !old.sequences.iter().any(|o| o.schema == s.schema && o.name == s.name)) {
-        m.push(format!("CREATE SEQUENCE IF NOT EXISTS {} AS {};", qn(&seq.schema, &seq.name), seq.ty));
+        m.push(sequence_sql(seq));
     }
     // Functions: new or changed, created or replaced (bodies are checked when called).
     let mut functions = Vec::new();

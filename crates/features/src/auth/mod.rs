@@ -201,18 +201,8 @@ impl Contribute for Auth {
             body: Rendered::new("auth/test-auth.ts.j2", view::auth_test_view(m, a))?,
             ownership: Ownership::Generated,
         });
-        let routes: Vec<String> =
-            m.resources.iter().filter(|r| r.operations.list).map(nest_nestjs::testgen::route).collect();
-        #[derive(serde::Serialize)]
-        struct RoutesView {
-            routes: String,
-        }
-        let routes = nest_nestjs::quote::string_array(&routes.iter().map(String::as_str).collect::<Vec<_>>());
-        out.files.push(FeatureFile {
-            path: "test/auth.test.ts".into(),
-            body: Rendered::new("auth/auth.test.ts.j2", RoutesView { routes })?,
-            ownership: Ownership::Generated,
-        });
+        let routes = nest_nestjs::testgen::list_routes(&m.resources);
+        out.files.push(nest_nestjs::testgen::list_test_file("test/auth.test.ts", "auth/auth.test.ts.j2", &routes)?);
         out.test_setup.push(TestSetup {
             order: 50,
             import: "import { signIn } from './auth.js';".into(),

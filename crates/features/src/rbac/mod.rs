@@ -158,23 +158,13 @@ impl Contribute for Rbac {
             body: Rendered::new("rbac/test-rbac.ts.j2", TestView { role_sql })?,
             ownership: Ownership::Generated,
         });
-        #[derive(Serialize)]
-        struct RoutesView {
-            routes: String,
-        }
-        let guarded: Vec<String> = m
-            .resources
-            .iter()
-            .filter(|x| x.operations.list && x.feature(DEF.id))
-            .map(nest_nestjs::testgen::route)
-            .collect();
+        let guarded = nest_nestjs::testgen::list_routes(m.resources.iter().filter(|x| x.feature(DEF.id)));
         if !guarded.is_empty() {
-            let routes = nest_nestjs::quote::string_array(&guarded.iter().map(String::as_str).collect::<Vec<_>>());
-            out.files.push(FeatureFile {
-                path: "test/rbac.test.ts".into(),
-                body: Rendered::new("rbac/rbac.test.ts.j2", RoutesView { routes })?,
-                ownership: Ownership::Generated,
-            });
+            out.files.push(nest_nestjs::testgen::list_test_file(
+                "test/rbac.test.ts",
+                "rbac/rbac.test.ts.j2",
+                &guarded,
+            )?);
         }
         out.test_setup.push(TestSetup {
             order: 10,

@@ -360,8 +360,7 @@ impl Contribute for Tenancy {
             ownership: Ownership::Generated,
         });
         // The isolation test: the scoped tables whose rows the generated tests can make.
-        let makeable: std::collections::HashSet<String> =
-            nest_nestjs::testgen::tests_view(m, &[]).samples.into_iter().map(|s| s.name).collect();
+        let makeable = nest_nestjs::testgen::makeable(m);
         let scoped: Vec<String> = t
             .scoped
             .iter()
@@ -371,16 +370,11 @@ impl Contribute for Tenancy {
             .filter(|name| makeable.contains(name))
             .collect();
         if !scoped.is_empty() {
-            #[derive(serde::Serialize)]
-            struct ScopedView {
-                scoped: String,
-            }
-            let scoped = nest_nestjs::quote::string_array(&scoped.iter().map(String::as_str).collect::<Vec<_>>());
-            out.files.push(FeatureFile {
-                path: "test/tenancy.test.ts".into(),
-                body: Rendered::new("tenancy/tenancy.test.ts.j2", ScopedView { scoped })?,
-                ownership: Ownership::Generated,
-            });
+            out.files.push(nest_nestjs::testgen::list_test_file(
+                "test/tenancy.test.ts",
+                "tenancy/tenancy.test.ts.j2",
+                &scoped,
+            )?);
         }
         out.test_setup.push(nest_nestjs::TestSetup {
             order: 60,
