@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
+  BASE,
   assertSameSequence,
   call,
   db,
@@ -12,6 +13,7 @@ import {
   uuid,
   walkCursor,
   walkOffset,
+  undocumentedErrors,
   undocumentedSuccess,
 } from './lib.mjs';
 
@@ -367,6 +369,7 @@ test('OpenAPI documents what the routes do', async () => {
   assert.ok(doc.paths['/users'].post.summary.startsWith('Create a user'), doc.paths['/users'].post.summary);
   assert.deepEqual(doc.servers?.map((s) => s.url), ['/']);
   assert.deepEqual(undocumentedSuccess(doc), [], 'every operation documents its success answer');
+  assert.deepEqual(undocumentedErrors(doc), [], 'every operation that takes input documents 400');
   // List parameters are typed: filters repeatable, each value an allowed operator then a value;
   // paging bounded integers; sort a list of the sortable fields.
   const p = (name) => doc.paths['/users'].get.parameters.find((x) => x.name === name);
@@ -412,4 +415,24 @@ test('statements stay prepared across a schema change that alters a result type'
   } finally {
     await sql.query('ALTER TABLE projects ALTER COLUMN description TYPE text');
   }
+});
+
+test('a URL the router refuses answers 400 like any bad request, without echoing the URL', async () => {
+  // Bad percent-encoding, and a key longer than the router takes (Fastify answered these itself:
+  // its own body quoting the URL, query string included, no request id, no security headers).
+  for (const path of ['/users/%ZZ?token=SECRET', `/users/${'a'.repeat(2001)}?token=SECRET`]) {
+    const r = await fetch(BASE + path);
+    const text = await r.text();
+    assert.equal(r.status, 400, `${path.slice(0, 20)}: ${text}`);
+    const body = JSON.parse(text);
+    assert.equal(body.error, 'Bad Request');
+    assert.ok(body.requestId, 'a request id');
+    assert.equal(r.headers.get('x-request-id'), body.requestId);
+    assert.equal(r.headers.get('x-content-type-options'), 'nosniff', 'security headers');
+    assert.ok(!text.includes('SECRET') && !text.includes('%ZZ'), text);
+  }
+  // A long natural key up to the limit still reaches the route (404: no such row).
+  const long = await call('GET', `/users/${'a'.repeat(300)}`);
+  assert.equal(long.status, 400, 'users are keyed by UUID: a malformed key is 400 from the route itself');
+  assert.notEqual(long.body.message, 'the URL is not valid');
 });

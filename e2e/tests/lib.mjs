@@ -169,6 +169,25 @@ export function undocumentedSuccess(doc) {
 }
 
 /**
+ * Operations of an OpenAPI document missing an error answer they can give: 400 when they take
+ * parameters or a body, 401 when they name a security scheme, 403 when they require a
+ * permission (`x-required-permission`). schemathesis found each kind missing once.
+ */
+export function undocumentedErrors(doc) {
+  const out = [];
+  for (const [path, item] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      const has = (status) => op.responses?.[status] !== undefined;
+      const name = `${method.toUpperCase()} ${path}`;
+      if ((op.parameters?.length || op.requestBody) && !has('400')) out.push(`${name}: no 400`);
+      if (op.security?.length && !has('401')) out.push(`${name}: no 401`);
+      if (op['x-required-permission'] && !has('403')) out.push(`${name}: no 403`);
+    }
+  }
+  return out;
+}
+
+/**
  * Redocly's recommended rules over an OpenAPI document: the problems of severity `error`
  * (warnings, such as a missing license, are left to the project).
  */

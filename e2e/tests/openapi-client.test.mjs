@@ -1,7 +1,9 @@
 // The OpenAPI document as client generators see it, against the app generated from the seed:
 // OpenAPI 3.1 in which Redocly's recommended rules find no error, and a TypeScript client made
-// from it by @hey-api/openapi-ts that compiles under strict NodeNext settings and calls the app
-// (every list route, and a user's whole life through typed calls).
+// from it by @hey-api/openapi-ts that compiles under strict NodeNext settings and calls the app:
+// every list route, a user's whole life through typed calls, and every route the project's own
+// generated tests call (test/api.test.ts: each table's row made with the rows it references,
+// read, found by its key, changed, deleted, restored), with the project's generated samples.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,10 +13,15 @@ import { test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { BASE, call, expectStatus, openApiErrors } from './lib.mjs';
 
+/** The generated project the app was built from, its tests compiled (dist-test). */
+const PROJECT = process.env.PROJECT_DIR;
+
 const bin = (name) => join(dirname(fileURLToPath(import.meta.url)), '..', 'node_modules', '.bin', name);
 
 const USE = `import { client } from './client/client.gen.js';
 import * as sdk from './client/sdk.gen.js';
+
+export { sdk };
 
 client.setConfig({ baseUrl: BASE });
 
@@ -103,7 +110,98 @@ test('a client generated from the document compiles and calls the app', async ()
       'every list route answers 200 through the client',
     );
     assert.deepEqual(await use.userLife('client@example.com'), ['client@example.com', '1', 'Client Renamed', '204', '404', 'Client Renamed']);
+    assert.ok(PROJECT, 'PROJECT_DIR names the generated project (its compiled tests give the samples)');
+    await everyTestedRoute(doc, use.sdk);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/**
+ * A stand-in for the generated tests' harness whose requests go through the generated client:
+ * each (method, path) is matched to its operation in the document and called by operation id,
+ * with the path's parameters, the query and the body. Returns the routes called.
+ */
+function clientHarness(doc, sdk) {
+  const routes = Object.entries(doc.paths).map(([template, item]) => {
+    const names = [];
+    const pattern = template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{([^}]+)\\?\}/g, (_, name) => {
+      names.push(name);
+      return '([^/]+)';
+    });
+    return { template, item, names, regex: new RegExp(`^${pattern}$`) };
+  });
+  const called = new Set();
+  const h = {
+    headers: {},
+    onUser: [],
+    async request(method, url, body, headers = {}) {
+      const [pathname, search = ''] = url.split('?');
+      const route = routes.find((r) => r.regex.test(pathname) && r.item[method.toLowerCase()]);
+      assert.ok(route, `no operation for ${method} ${pathname} in the document`);
+      const op = route.item[method.toLowerCase()].operationId;
+      const fn = sdk[op];
+      assert.equal(typeof fn, 'function', `the client has no ${op}`);
+      const values = route.regex.exec(pathname).slice(1).map(decodeURIComponent);
+      const query = {};
+      for (const [k, v] of new URLSearchParams(search)) query[k] = k in query ? [].concat(query[k], v) : v;
+      const r = await fn({
+        path: Object.fromEntries(route.names.map((n, i) => [n, values[i]])),
+        query,
+        body,
+        headers: { ...h.headers, ...headers },
+      });
+      called.add(`${method} ${route.template}`);
+      return { status: r.response.status, body: r.data ?? r.error, headers: Object.fromEntries(r.response.headers) };
+    },
+  };
+  return { h, called };
+}
+
+/** What test/api.test.ts does for every table it can make a row of, through the client. */
+async function everyTestedRoute(doc, sdk) {
+  const samples = await import(pathToFileURL(join(PROJECT, 'dist-test/test/support/samples.js')).href);
+  const { h, called } = clientHarness(doc, sdk);
+  const hasOp = (method, template) => Boolean(doc.paths[template]?.[method]);
+  for (const [name, s] of Object.entries(samples.SAMPLES)) {
+    const { row } = await samples.makeRow(h, name);
+    const path = samples.rowPath(name, row);
+    const got = await h.request('GET', path);
+    assert.equal(got.status, 200, `${name}: GET ${path} ${JSON.stringify(got.body)}`);
+    assert.deepEqual(got.body.data, row, name);
+    const key = s.keys[0];
+    const found = await h.request('GET', `${s.route}?${key}=eq.${encodeURIComponent(String(row[key]))}`);
+    assert.equal(found.status, 200, `${name}: found by key ${JSON.stringify(found.body)}`);
+    assert.ok(found.body.data.some((x) => x[key] === row[key]), name);
+    const template = Object.keys(doc.paths).find((t) => new RegExp(`^${t.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(path));
+    if (s.change && hasOp('patch', template)) {
+      const change = s.change(1);
+      const changed = await h.request('PATCH', path, change, { 'if-match': String(got.headers.etag) });
+      assert.equal(changed.status, 200, `${name}: PATCH ${JSON.stringify(changed.body)}`);
+    }
+    if (hasOp('delete', template)) {
+      const current = await h.request('GET', path);
+      const deleted = await h.request('DELETE', path, undefined, { 'if-match': String(current.headers.etag) });
+      assert.equal(deleted.status, 204, `${name}: DELETE ${JSON.stringify(deleted.body)}`);
+      assert.equal((await h.request('GET', path)).status, 404, `${name}: read after delete`);
+      if (hasOp('post', `${template}/restore`)) {
+        const gone = await h.request('GET', `${path}?withDeleted=true`);
+        const restored = await h.request('POST', `${path}/restore`, undefined, { 'if-match': String(gone.headers.etag) });
+        assert.equal(restored.status, 200, `${name}: restore ${JSON.stringify(restored.body)}`);
+      }
+    }
+  }
+  // Every kind of operation the generated tests use went through the client.
+  const list = [...called];
+  for (const [what, test] of [
+    ['a row read', (c) => c.startsWith('GET ') && c.includes('{')],
+    ['a list filtered by key', (c) => c.startsWith('GET ') && !c.includes('{')],
+    ['a create', (c) => c.startsWith('POST ') && !c.includes('{')],
+    ['a change', (c) => c.startsWith('PATCH ')],
+    ['a delete', (c) => c.startsWith('DELETE ')],
+    ['a restore', (c) => c.startsWith('POST ') && c.endsWith('/restore')],
+  ]) {
+    assert.ok(list.some(test), `${what} through the client: ${list.join(', ')}`);
+  }
+  assert.ok(Object.keys(samples.SAMPLES).length >= 10, `tables the samples make: ${Object.keys(samples.SAMPLES).length}`);
+}

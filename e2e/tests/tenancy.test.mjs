@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { BASE, call, db, expectError, expectStatus, openApiErrors, undocumentedSuccess } from './lib.mjs';
+import { BASE, call, db, expectError, expectStatus, openApiErrors, undocumentedErrors, undocumentedSuccess } from './lib.mjs';
 
 const NOFILTER = process.env.BASE_URL_NOFILTER;
 const APP_URL = process.env.DATABASE_URL_APP;
@@ -320,6 +320,8 @@ test('OpenAPI: every operation of sign-in, roles and organizations documents its
   const doc = expectStatus(await call('GET', '/docs-json'), 200, 'docs-json').body;
   assert.ok(doc.paths['/auth/register'] && doc.paths['/auth/organizations'] && doc.paths['/rbac/users/{userId}/permissions']);
   assert.deepEqual(undocumentedSuccess(doc), []);
+  assert.deepEqual(undocumentedErrors(doc), [], 'every operation documents the 400, 401 and 403 it can give');
+  assert.equal(doc.paths['/rbac/users/{userId}/permissions'].get.responses['403'].content['application/json'].schema.$ref, '#/components/schemas/ErrorResponseDto');
   assert.equal(doc.openapi, '3.1.0');
   assert.deepEqual(await openApiErrors(doc), [], 'Redocly finds no error in the document');
   // Signed-in routes name the bearer scheme; sign-in itself says it is public.

@@ -250,7 +250,14 @@ fn seed_project_compiles_boots_and_serves_every_table() {
     // tenancy sets, so its rows are for tenants (the security suite covers that). This suite is
     // about CRUD; the development override lets the app start, and says so in its log.
     let (_app, base) = boot_env(&project, &db.url, &[("ALLOW_UNSAFE_DATABASE_ROLE", "true")]);
-    node_test((&base, &db.url), &["crud.test.mjs", "injection.test.mjs", "openapi-client.test.mjs"]);
+    // The generated client calls what the project's own tests call, with their samples.
+    let tsc_bin = project.join("node_modules/.bin/tsc");
+    run(Command::new(tsc_bin).args(["-p", "tsconfig.test.json"]).current_dir(&project), "tsc tests");
+    node_test_env(
+        (&base, &db.url),
+        &["crud.test.mjs", "injection.test.mjs", "openapi-client.test.mjs"],
+        &[("PROJECT_DIR", project.to_str().unwrap())],
+    );
     // After them (it adds users their listings would count).
     node_test((&base, &db.url), &["conditional.test.mjs"]);
     let _ = std::fs::remove_dir_all(&tmp);

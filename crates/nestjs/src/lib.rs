@@ -55,6 +55,7 @@ pub const CORE_PACKAGES: &[Package] = &[
     pkg("rxjs", "7.8.2"),
     dev("@eslint/js", "10.0.1"),
     dev("@hey-api/openapi-ts", "0.99.0"),
+    dev("@nestjs/testing", "12.1.1"),
     dev("@redocly/openapi-core", "1.34.24"),
     dev("@types/node", "20.19.43"),
     dev("@types/pg", "8.23.1"),
@@ -156,6 +157,7 @@ const TEMPLATES: &[(&str, &str)] = core_templates![
     "tests/samples.ts.j2",
     "tests/api.test.ts.j2",
     "tests/app.test.ts.j2",
+    "tests/providers.test.ts.j2",
     "tests/setup.ts.j2",
     "resource/resource.ts.j2",
     "resource/dto.ts.j2",
@@ -396,6 +398,7 @@ pub fn render(
         ("test/support/setup.ts", "tests/setup.ts.j2", Ownership::Generated),
         ("test/api.test.ts", "tests/api.test.ts.j2", Ownership::Generated),
         ("test/app.test.ts", "tests/app.test.ts.j2", Ownership::UserOwned),
+        ("test/providers.test.ts", "tests/providers.test.ts.j2", Ownership::UserOwned),
     ] {
         put(&mut tree, path.to_string(), render_one(&env, template, tests.clone())?, ownership);
     }

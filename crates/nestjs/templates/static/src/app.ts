@@ -1,6 +1,7 @@
 import { ValidationPipe, VersioningType } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
@@ -12,6 +13,9 @@ import { RateLimiter } from './core/http/rate-limit.js';
 import { type RequestContext, requestContext, runInContext } from './core/http/request-context.js';
 import { AppLogger } from './core/logging/logger.js';
 import { setupOpenApi } from './openapi.js';
+
+/** The longest path segment (a key) the router takes; longer ones answer 400. */
+const MAX_PARAM_LENGTH = 2000;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -46,12 +50,18 @@ function tooDeep(value: object, max: number): boolean {
   return false;
 }
 
+/** Makes the Nest application on the adapter: `NestFactory` for `npm start`, a testing module's for the tests. */
+export type AppBuilder = (adapter: FastifyAdapter, logger: AppLogger) => Promise<NestFastifyApplication> | NestFastifyApplication;
+
+const fromAppModule: AppBuilder = (adapter, logger) => NestFactory.create<NestFastifyApplication>(AppModule, adapter, { logger });
+
 /**
  * The app as `npm start` serves it: Fastify with the request context, access log, JSON depth
  * limit, conditional GETs, rate limit, security headers, validation and the error filter. The
- * generated tests make it the same way and call it through `inject` instead of a port.
+ * generated tests make it the same way, from a testing module (`Test.createTestingModule`,
+ * where providers can be replaced), and call it through `inject` instead of a port.
  */
-export async function createApp(config: AppConfig, logger: AppLogger): Promise<NestFastifyApplication> {
+export async function createApp(config: AppConfig, logger: AppLogger, build: AppBuilder = fromAppModule): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     // A client's x-request-id is kept (if sane) and echoed; otherwise one is made.
     genReqId: (req: IncomingMessage) => {
@@ -60,8 +70,23 @@ export async function createApp(config: AppConfig, logger: AppLogger): Promise<N
     },
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
+    // Keys are path segments: natural keys and encoded text can be longer than Fastify's 100.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // A URL the router cannot take (bad percent-encoding, a path segment too long) answers like
+    // every other bad request — the app's error shape, request id, security headers — and the
+    // URL is not echoed back (Fastify's own answer quotes it, query string included).
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const message =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? `a path segment is longer than ${MAX_PARAM_LENGTH} characters` : 'the URL is not valid';
+      void reply
+        .code(400)
+        .headers(SECURITY_HEADERS)
+        .header('x-request-id', String(request.id))
+        .header('content-type', 'application/json; charset=utf-8')
+        .send(JSON.stringify({ statusCode: 400, error: 'Bad Request', message, requestId: String(request.id) }));
+    },
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, { logger });
+  const app = await build(adapter, logger);
   // One context per request (caller, organization, where from), read by the repositories. A
   // client's X-Correlation-Id (a UUID) ties requests together; otherwise one is made.
   const fastify = app.getHttpAdapter().getInstance();

@@ -1,4 +1,5 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import pg from 'pg';
@@ -7,8 +8,9 @@ import { defineSettings, presetEnv } from '../../src/core/config.js';
 /**
  * The app under test: a database of its own made from db/*.sql (as `npm run migrate` does on an
  * empty one), the app connected as a role that owns nothing (row-level security applies, as in
- * production), made by the same `createApp` as `npm start` and called through Fastify's
- * `inject` (no port). TEST_DATABASE_URL names a server and a role that may create databases and
+ * production), made by the same `createApp` as `npm start` from a testing module
+ * (`Test.createTestingModule({ imports: [AppModule] })`, so a test can replace providers) and
+ * called through Fastify's `inject` (no port). TEST_DATABASE_URL names a server and a role that may create databases and
  * roles (e.g. postgres://postgres@localhost:5432/postgres); each test file gets its own database,
  * dropped afterwards.
  */
@@ -49,8 +51,15 @@ function withDatabase(url: string, database: string, user?: string, password?: s
   return u.toString();
 }
 
-/** Start the app on a fresh database; `settings` are environment variables for this app. */
-export async function startApp(settings: Record<string, string> = {}): Promise<Harness> {
+/**
+ * Start the app on a fresh database; `settings` are environment variables for this app;
+ * `override` replaces providers of the testing module before it compiles, e.g.
+ * `(m) => m.overrideProvider(MailService).useValue(fakeMail)`.
+ */
+export async function startApp(
+  settings: Record<string, string> = {},
+  override: (module: TestingModuleBuilder) => TestingModuleBuilder = (module) => module,
+): Promise<Harness> {
   const adminUrl = testSettings().databaseUrl;
   const name = `test_${random(6)}`;
   const role = `${name}_app`;
@@ -99,10 +108,15 @@ export async function startApp(settings: Record<string, string> = {}): Promise<H
     };
     for (const [k, v] of Object.entries(env)) presetEnv(k, v);
     const { createApp } = await import('../../src/app.js');
+    const { AppModule } = await import('../../src/app.module.js');
     const { loadConfig } = await import('../../src/core/config.js');
     const { AppLogger } = await import('../../src/core/logging/logger.js');
     const config = loadConfig();
-    const app = await createApp(config, new AppLogger(config));
+    const logger = new AppLogger(config);
+    const testing = await override(Test.createTestingModule({ imports: [AppModule] }))
+      .setLogger(logger)
+      .compile();
+    const app = await createApp(config, logger, (adapter) => testing.createNestApplication<NestFastifyApplication>(adapter, { logger }));
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
     const h: Harness = {

@@ -388,12 +388,32 @@ export function toOpenApi31<T extends object>(document: T): T {
       if (body && method === 'patch' && body.minProperties === undefined) body.minProperties = 1;
     }
   }
+  // With sign-in (a security scheme), every operation needs an access token but those marked
+  // public (`Public()`: `security: []`); without, every operation is public.
+  const scheme = isObject(components?.securitySchemes) ? Object.keys(components.securitySchemes)[0] : undefined;
+  const error = isObject(schemas.ErrorResponseDto) ? { $ref: '#/components/schemas/ErrorResponseDto' } : { type: 'object' };
+  const answer = (description: string) => ({ description, content: { 'application/json': { schema: error } } });
   for (const item of Object.values((doc.paths as Json | undefined) ?? {})) {
     if (!isObject(item)) continue;
     for (const op of Object.values(item)) {
       if (!isObject(op)) continue;
-      // An operation that names no security scheme is public: `security: []` says so.
-      if (op.security === undefined && doc.security === undefined) op.security = [];
+      const isPublic = op['x-public'] === true;
+      delete op['x-public'];
+      if (op.security === undefined) op.security = isPublic || scheme === undefined ? [] : (doc.security ?? [{ [scheme]: [] }]);
+      // Answers any such operation can give, where its own decorators did not list them: 400
+      // when it takes parameters or a body (validation; a path segment the router refuses), 401
+      // when it needs a signed-in caller (no token, an expired one, an account closed since),
+      // 403 when it needs a permission.
+      const responses = isObject(op.responses) ? op.responses : (op.responses = {});
+      const takesInput = (Array.isArray(op.parameters) && op.parameters.length > 0) || op.requestBody !== undefined;
+      if (takesInput && responses['400'] === undefined) responses['400'] = answer('A parameter or the body is not valid');
+      if (Array.isArray(op.security) && op.security.length > 0 && responses['401'] === undefined) {
+        responses['401'] = answer('No valid access token: sign in first');
+      }
+      // RBAC marks the permission an operation requires: 403 without it.
+      if (typeof op['x-required-permission'] === 'string' && responses['403'] === undefined) {
+        responses['403'] = answer(`Requires the permission ${op['x-required-permission']}`);
+      }
       if (Array.isArray(op.parameters)) {
         op.parameters = op.parameters.map((p) => (isObject(p) && isObject(p.schema) ? { ...p, schema: schema31(p.schema, true) } : p));
       }

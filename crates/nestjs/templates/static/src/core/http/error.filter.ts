@@ -29,13 +29,15 @@ function isPgError(e: unknown): e is PgError {
   );
 }
 
-/** The pool could not get a connection: the server is down or every connection is busy. */
+/** The database is out of reach: the server is down, the connection broke, or every connection is busy. */
 function isUnavailable(e: unknown): boolean {
   if (!(e instanceof Error)) return false;
   const code = (e as { code?: unknown }).code;
   return (
     (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) ||
-    /timeout exceeded when trying to connect|Connection terminated/.test(e.message)
+    // pg's own: a pool wait that timed out, a connection the server ended, a client used after
+    // its connection broke (a ROLLBACK on a terminated connection).
+    /timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error/.test(e.message)
   );
 }
 
@@ -108,12 +110,24 @@ export function fromPgError(e: PgError): { status: number; message: string; deta
       return { status: 503, message: 'The request conflicted with another one; retry it' };
     case '57014':
       return { status: 504, message: 'The query took too long' };
+    case '53000':
+    case '53100':
+    case '53200':
     case '53300':
     case '57P03':
       return { status: 503, message: 'The database is busy; retry later' };
+    case '57P01':
+    case '57P02':
+    case '57P05':
+      // The server ended the connection (shut down, restarted, an administrator's
+      // pg_terminate_backend, an idle-session timeout): the pool makes a new one on the next request.
+      return { status: 503, message: 'The database connection was lost; retry later' };
     case '55000':
-      return /has not been populated/.test(e.message ?? '')
-        ? { status: 503, message: 'The materialized view has not been populated yet (REFRESH MATERIALIZED VIEW)' }
+      if (/has not been populated/.test(e.message ?? '')) {
+        return { status: 503, message: 'The materialized view has not been populated yet (REFRESH MATERIALIZED VIEW)' };
+      }
+      return /not currently accepting connections/.test(e.message ?? '')
+        ? { status: 503, message: 'The database is not accepting connections; retry later' }
         : { status: 500, message: 'Internal server error' };
     case '54000':
     case '54001':
@@ -126,10 +140,11 @@ export function fromPgError(e: PgError): { status: number; message: string; deta
     case '42501':
       return { status: 403, message: 'The database refused this change for the signed-in user' };
     default:
-      // Class 22 is bad data (a LIKE pattern ending in a backslash, a value out of range).
-      return e.code.startsWith('22')
-        ? { status: 400, message: 'A value is not valid for its column type or range' }
-        : { status: 500, message: 'Internal server error' };
+      // Class 22 is bad data (a LIKE pattern ending in a backslash, a value out of range);
+      // class 08 a connection that failed or broke.
+      if (e.code.startsWith('22')) return { status: 400, message: 'A value is not valid for its column type or range' };
+      if (e.code.startsWith('08')) return { status: 503, message: 'The database connection was lost; retry later' };
+      return { status: 500, message: 'Internal server error' };
   }
 }
 

@@ -42,6 +42,11 @@ const LIMITED = {
   description: 'Too many requests from this address or for this account (Retry-After tells when to try again)',
 };
 
+const WRONG_SECRETS = {
+  type: ErrorResponseDto,
+  description: 'Too many wrong codes or passwords for this account lately (Retry-After tells when to try again)',
+};
+
 @ApiTags('auth')
 @Controller('auth')
 export class AuthController {
@@ -155,6 +160,7 @@ export class AuthController {
   @ApiOperation({ summary: 'Change your password (needs the current one); your other sessions are closed' })
   @ApiNoContentResponse()
   @ApiUnauthorizedResponse({ type: ErrorResponseDto })
+  @ApiTooManyRequestsResponse(WRONG_SECRETS)
   async changePassword(@CurrentUser() user: AuthUser, @Body() dto: ChangePasswordDto): Promise<void> {
     await this.auth.changePassword(user.id, dto.currentPassword, dto.newPassword);
   }
@@ -184,6 +190,8 @@ export class AuthController {
   @HttpCode(204)
   @ApiBearerAuth()
   @ApiOperation({ summary: 'Confirm the second factor with a current code (each code works once)' })
+  @ApiNoContentResponse()
+  @ApiTooManyRequestsResponse(WRONG_SECRETS)
   async verifyTwoFactor(@CurrentUser() user: AuthUser, @Body() dto: CodeDto): Promise<void> {
     await this.auth.verifyTwoFactor(user.id, dto.code, true);
   }
@@ -192,6 +200,8 @@ export class AuthController {
   @HttpCode(204)
   @ApiBearerAuth()
   @ApiOperation({ summary: 'Turn the second factor off (needs a current code)' })
+  @ApiNoContentResponse()
+  @ApiTooManyRequestsResponse(WRONG_SECRETS)
   async disableTwoFactor(@CurrentUser() user: AuthUser, @Body() dto: CodeDto): Promise<void> {
     await this.auth.verifyTwoFactor(user.id, dto.code, false);
   }

@@ -4,6 +4,7 @@ import {
   ApiExtension,
   ApiForbiddenResponse,
   ApiNoContentResponse,
+  ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
   ApiProperty,
@@ -13,6 +14,7 @@ import {
 } from '@nestjs/swagger';
 import { IsBoolean, IsISO8601, IsOptional, IsString, MaxLength } from 'class-validator';
 import { CurrentUser } from '../auth/current-user.decorator.js';
+import { ErrorResponseDto } from '../crud/dto.js';
 import type { AuthUser } from '../auth/auth.guard.js';
 import { DatabaseService } from '../database/database.service.js';
 import { RequirePermission } from './permission.decorator.js';
@@ -75,6 +77,7 @@ class GrantDto {
  */
 @ApiTags('rbac')
 @ApiBearerAuth()
+@ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No such user, role or permission, or no such assignment to take away' })
 @RequirePermission(RBAC.managePermission)
 @ApiExtension('x-required-permission', RBAC.managePermission)
 @Controller('rbac/users/:userId')
