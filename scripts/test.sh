@@ -23,5 +23,6 @@ if grep -q NEST_GENERATOR_FAULT target/debug/nest-generator; then
   echo "error: the nest-generator binary contains the NEST_GENERATOR_FAULT test hook" >&2
   exit 1
 fi
-# The reliability suite's fast part: schemathesis over every operation of the seed app.
-RELIABILITY_EXAMPLES=5 scripts/reliability.sh
+# The reliability suite's fast part: schemathesis (three apps, one signed in), sqlmap, load and
+# database faults.
+scripts/reliability.sh fast
