@@ -468,7 +468,7 @@ fn expand_composites(r: &Replayer, text: &str) -> Option<String> {
 fn create_table_like(r: &Replayer, text: &str) -> Option<Vec<String>> {
     use nest_catalog::quote::ident as q;
     let open = text.find('(')?;
-    let close = text.rfind(')')?;
+    let close = text.rfind(')').filter(|c| *c > open)?;
     let head = text[..open].trim_end();
     let tail = &text[close + 1..];
     // Top-level elements of the column list.
@@ -486,7 +486,7 @@ fn create_table_like(r: &Replayer, text: &str) -> Option<Vec<String>> {
         }
     }
     elements.push(body[start..].trim());
-    if !elements.iter().any(|e| e.len() > 5 && e[..5].eq_ignore_ascii_case("like ")) {
+    if !elements.iter().any(|e| e.len() > 5 && e.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("like "))) {
         return None;
     }
     let new_name = {
@@ -501,7 +501,7 @@ fn create_table_like(r: &Replayer, text: &str) -> Option<Vec<String>> {
     let mut out_elements = Vec::new();
     let mut after = Vec::new();
     for e in elements {
-        if !(e.len() > 5 && e[..5].eq_ignore_ascii_case("like ")) {
+        if !(e.len() > 5 && e.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("like "))) {
             out_elements.push(e.to_string());
             continue;
         }

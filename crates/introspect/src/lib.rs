@@ -106,9 +106,12 @@ fn canonical_bound(bound: &str) -> String {
             return out;
         };
         let lit = &after[..end];
-        let short = if lit.len() > 10 && lit[..10].chars().filter(|c| *c == '-').count() == 2 {
-            let tail = lit[10..].trim();
-            if ["00:00:00", "00:00:00+00", "00:00:00+00:00", "00:00:00Z"].contains(&tail) { &lit[..10] } else { lit }
+        let short = if let Some((date, tail)) = lit.split_at_checked(10)
+            && !tail.is_empty()
+            && date.chars().filter(|c| *c == '-').count() == 2
+        {
+            let tail = tail.trim();
+            if ["00:00:00", "00:00:00+00", "00:00:00+00:00", "00:00:00Z"].contains(&tail) { date } else { lit }
         } else {
             lit
         };

@@ -177,7 +177,8 @@ fn eval(e: &Expr, ctx: &Ctx) -> Result<Value, String> {
         Expr::UnaryOp { op: UnaryOperator::Minus, expr } => match eval(expr, ctx)? {
             Value::Number(n) => Ok(n
                 .as_i64()
-                .map(|i| Value::from(-i))
+                .and_then(i64::checked_neg)
+                .map(Value::from)
                 .or_else(|| n.as_f64().map(|f| Value::from(-f)))
                 .unwrap_or(Value::Null)),
             _ => Err("minus of a non-number".into()),

@@ -988,8 +988,10 @@ fn bound_values(v: &[PartitionBoundValue]) -> String {
 /// are one value.
 fn canonical_bound(v: &str) -> String {
     let inner = v.trim_matches('\'');
-    if v.starts_with('\'') && inner.len() > 10 {
-        let (date, rest) = inner.split_at(10);
+    if v.starts_with('\'')
+        && inner.len() > 10
+        && let Some((date, rest)) = inner.split_at_checked(10)
+    {
         let midnight = ["00:00:00", "00:00:00+00", "00:00:00+00:00", "00:00:00Z"];
         if date.chars().filter(|c| *c == '-').count() == 2 && midnight.contains(&rest.trim()) {
             return format!("'{date}'");

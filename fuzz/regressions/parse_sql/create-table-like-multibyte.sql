@@ -1,0 +1,2 @@
+CREATE TABLE s (a int);
+CREATE TABLE t (ééé int, LIKE s INCLUDING ALL);
