@@ -84,6 +84,7 @@ const IGNORED_HEADS: &[&[&str]] = &[
     &["CREATE", "LANGUAGE"],
     &["CREATE", "OR", "REPLACE", "LANGUAGE"],
     &["CREATE", "TABLESPACE"],
+    &["CREATE", "ACCESS", "METHOD"],
     &["ALTER", "FUNCTION"],
     &["ALTER", "PROCEDURE"],
     &["ALTER", "AGGREGATE"],
@@ -267,6 +268,18 @@ pub(crate) fn apply(r: &mut Replayer, text: &str) -> bool {
         r.replay_inner(&expanded);
         return true;
     }
+    // CREATE TABLE / ALTER TABLE with column and constraint clauses of PostgreSQL 15-18 that
+    // sqlparser does not read: read as the catalog sees them (see `newer_table_grammar`).
+    if (w.starts_with(&["CREATE"]) || w.starts_with(&["ALTER", "TABLE"]))
+        && let Some(statements) = newer_table_grammar(text)
+    {
+        r.pending_source = Some(text.to_string());
+        for s in statements {
+            r.replay_inner(&s);
+        }
+        r.pending_source = None;
+        return true;
+    }
     // CREATE TABLE t (LIKE src [INCLUDING | EXCLUDING option] ..., other columns): sqlparser
     // does not read the options; the copied columns (and what the options copy) are written out.
     if w.starts_with(&["CREATE", "TABLE"])
@@ -367,6 +380,14 @@ pub(crate) fn apply(r: &mut Replayer, text: &str) -> bool {
         let Some(table) = object_name(&toks, &mut i) else {
             return false;
         };
+        // One action that changes storage, not schema: CLUSTER ON, SET WITHOUT CLUSTER, SET
+        // ACCESS METHOD (PostgreSQL 15), SET TABLESPACE, SET LOGGED | UNLOGGED.
+        let storage_only = kw(toks.get(i), "cluster")
+            || kw(toks.get(i), "set")
+                && ["without", "access", "tablespace", "logged", "unlogged"].iter().any(|w| kw(toks.get(i + 1), w));
+        if storage_only && !toks[i..].iter().any(|t| matches!(t, Token::Comma)) {
+            return true;
+        }
         if !kw(toks.get(i), "alter") {
             return false;
         }
@@ -800,4 +821,174 @@ fn create_aggregate(r: &mut Replayer, text: &str) -> bool {
         .collect();
     r.create_aggregate(&name, args, text);
     true
+}
+
+/// A CREATE TABLE or ALTER TABLE statement with the clauses of PostgreSQL 14-18 that sqlparser
+/// does not read rewritten to what they mean for the catalog, or None when it has none:
+/// - `COMPRESSION m` and `STORAGE s` on a column (how values are stored): dropped;
+/// - `ON DELETE SET NULL (a, b)` / `SET DEFAULT (a, b)` (15): the action, on those columns;
+/// - `GENERATED ALWAYS AS (e) VIRTUAL` (18): a generated column, as `STORED` reads it;
+/// - `NOT NULL NO INHERIT`, `CHECK (...) NO INHERIT`: inheritance of a constraint, dropped;
+/// - `WITHOUT OVERLAPS` in a key and `PERIOD` in a foreign key (18, temporal keys): the key's
+///   columns;
+/// - a table constraint `[CONSTRAINT n] NOT NULL col` (18): the column made NOT NULL by an
+///   `ALTER TABLE` after the table.
+pub(crate) fn newer_table_grammar(text: &str) -> Option<Vec<String>> {
+    let toks = Tokenizer::new(&PostgreSqlDialect {}, text).tokenize().ok()?;
+    let significant: Vec<usize> = (0..toks.len()).filter(|&i| !matches!(toks[i], Token::Whitespace(_))).collect();
+    // The statement is CREATE [modifiers] TABLE or ALTER TABLE, not CREATE TABLE ... AS.
+    let head: Vec<String> = significant.iter().take(6).map(|&i| toks[i].to_string().to_ascii_lowercase()).collect();
+    let is_table = head.first().is_some_and(|w| w == "create") && head.iter().take(5).any(|w| w == "table")
+        || head.first().is_some_and(|w| w == "alter") && head.get(1).is_some_and(|w| w == "table");
+    if !is_table {
+        return None;
+    }
+    let word = |k: usize, w: &str| significant.get(k).is_some_and(|&i| kw(toks.get(i), w));
+    let prev_is_element_start = |k: usize| {
+        k == 0
+            || matches!(toks[significant[k - 1]], Token::LParen | Token::Comma)
+            || ["add", "column", "exists"].iter().any(|w| word(k - 1, w))
+    };
+    let mut drop = vec![false; toks.len()];
+    let mut replace: Vec<Option<&str>> = vec![None; toks.len()];
+    let mut not_null_columns = Vec::new();
+    let mut depth = 0usize;
+    let mut changed = false;
+    let mut k = 0;
+    while k < significant.len() {
+        let i = significant[k];
+        match &toks[i] {
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        let element_start = depth == 1 && matches!(toks[i], Token::LParen | Token::Comma);
+        if element_start && (word(k + 1, "constraint") || word(k + 1, "not") && word(k + 2, "null")) {
+            // A table constraint `[CONSTRAINT n] NOT NULL col [NO INHERIT]`.
+            let start = k + 1;
+            let at = if word(start, "constraint") { start + 2 } else { start };
+            if word(at, "not")
+                && word(at + 1, "null")
+                && let Some(&ci) = significant.get(at + 2)
+                && let Token::Word(c) = &toks[ci]
+            {
+                let mut end = at + 3;
+                while word(end, "no") || word(end, "inherit") {
+                    end += 1;
+                }
+                if significant.get(end).is_some_and(|&e| matches!(toks[e], Token::Comma | Token::RParen)) {
+                    not_null_columns.push(if c.quote_style.is_some() {
+                        format!("\"{}\"", c.value.replace('"', "\"\""))
+                    } else {
+                        c.value.clone()
+                    });
+                    // Drop the element and the comma before it (or after it, when it is first).
+                    let first = matches!(toks[i], Token::LParen);
+                    let from = if first { significant[start] } else { i };
+                    let to = if first && significant.get(end).is_some_and(|&e| matches!(toks[e], Token::Comma)) {
+                        significant[end] + 1
+                    } else {
+                        significant[end]
+                    };
+                    for d in drop.iter_mut().take(to).skip(from) {
+                        *d = true;
+                    }
+                    changed = true;
+                    k = end;
+                    continue;
+                }
+            }
+        }
+        if (word(k, "compression") || word(k, "storage"))
+            && !prev_is_element_start(k)
+            && !word(k.wrapping_sub(1), "set")
+            && significant.get(k + 1).is_some_and(|&n| matches!(toks[n], Token::Word(_)))
+        {
+            drop[i] = true;
+            drop[significant[k + 1]] = true;
+            changed = true;
+            k += 2;
+            continue;
+        }
+        if word(k, "set")
+            && (word(k + 1, "null") || word(k + 1, "default"))
+            && k >= 2
+            && (word(k - 1, "delete") || word(k - 1, "update"))
+            && significant.get(k + 2).is_some_and(|&n| matches!(toks[n], Token::LParen))
+        {
+            let mut j = k + 2;
+            let mut d = 0;
+            while let Some(&t) = significant.get(j) {
+                match toks[t] {
+                    Token::LParen => d += 1,
+                    Token::RParen => d -= 1,
+                    _ => {}
+                }
+                if d == 0 {
+                    break;
+                }
+                j += 1;
+            }
+            for d in drop.iter_mut().take(significant.get(j).map_or(toks.len(), |&t| t + 1)).skip(significant[k + 2]) {
+                *d = true;
+            }
+            changed = true;
+            k = j + 1;
+            continue;
+        }
+        if word(k, "virtual") && k > 0 && matches!(toks[significant[k - 1]], Token::RParen) {
+            replace[i] = Some("STORED");
+            changed = true;
+        }
+        if word(k, "no") && word(k + 1, "inherit") && !prev_is_element_start(k) {
+            drop[i] = true;
+            drop[significant[k + 1]] = true;
+            changed = true;
+            k += 2;
+            continue;
+        }
+        if word(k, "without") && word(k + 1, "overlaps") {
+            drop[i] = true;
+            drop[significant[k + 1]] = true;
+            changed = true;
+            k += 2;
+            continue;
+        }
+        if depth >= 2
+            && word(k, "period")
+            && k > 0
+            && matches!(toks[significant[k - 1]], Token::LParen | Token::Comma)
+            && significant.get(k + 1).is_some_and(|&n| matches!(toks[n], Token::Word(_)))
+        {
+            drop[i] = true;
+            changed = true;
+        }
+        k += 1;
+    }
+    if !changed {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    for (i, t) in toks.iter().enumerate() {
+        if let Some(r) = replace[i] {
+            out.push_str(r);
+        } else if !drop[i] {
+            out.push_str(&t.to_string());
+        }
+    }
+    let mut statements = vec![out];
+    if !not_null_columns.is_empty() {
+        // The table's name: what stands between TABLE [IF NOT EXISTS] and the column list.
+        let lower = text.to_ascii_lowercase();
+        let at = lower.find("table")? + "table".len();
+        let open = text[at..].find('(')? + at;
+        let mut name = text[at..open].trim();
+        if name.to_ascii_lowercase().starts_with("if not exists") {
+            name = name["if not exists".len()..].trim();
+        }
+        for c in not_null_columns {
+            statements.push(format!("ALTER TABLE {name} ALTER COLUMN {c} SET NOT NULL"));
+        }
+    }
+    Some(statements)
 }

@@ -300,6 +300,11 @@ fn migration_grammar_reads_as_postgresql_does() {
     let plain = c.table("public", "like_plain").unwrap();
     assert!(plain.primary_key.is_none() && plain.checks.is_empty() && plain.columns[2].default.is_none());
     assert_eq!(plain.columns.last().unwrap().name, "extra");
+    // COMPRESSION, ON DELETE SET NULL (columns), storage-only ALTER TABLE actions (PostgreSQL 15).
+    let child = c.table("public", "storage_child").expect("a table with COMPRESSION and SET NULL (cols) is read");
+    let names: Vec<&str> = child.columns.iter().map(|k| k.name.as_str()).collect();
+    assert_eq!(names, ["id", "parent_id", "region", "body", "compression", "extra"]);
+    assert_eq!(child.foreign_keys[0].on_delete, nest_catalog::FkAction::SetNull);
 }
 
 #[test]
