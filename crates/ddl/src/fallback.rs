@@ -256,6 +256,17 @@ pub(crate) fn apply(r: &mut Replayer, text: &str) -> bool {
         }
         return false;
     }
+    // CREATE [OR REPLACE] VIEW ... WITH [LOCAL | CASCADED] CHECK OPTION: a rule for writes
+    // through the view, not its columns; CREATE [OR REPLACE] RECURSIVE VIEW v (cols) AS q: the
+    // standard's spelling of `CREATE VIEW v AS WITH RECURSIVE v (cols) AS (q) SELECT cols FROM v`.
+    if w.starts_with(&["CREATE"])
+        && let Some(rewritten) = view_forms(text)
+    {
+        r.pending_source = Some(text.to_string());
+        r.replay_inner(&rewritten);
+        r.pending_source = None;
+        return true;
+    }
     // CREATE [OR REPLACE] [MATERIALIZED] VIEW ... (f(x)).* ...: sqlparser cannot read a
     // composite's expansion; it is the composite's fields, `(f(x)).a, (f(x)).b`, as PostgreSQL
     // stores the view.
@@ -422,6 +433,23 @@ pub(crate) fn apply(r: &mut Replayer, text: &str) -> bool {
             let by_default = kw(toks.get(i + 2), "by");
             r.set_identity(&table, &col, by_default);
             return true;
+        }
+        // SET EXPRESSION AS (e) (PostgreSQL 17), DROP EXPRESSION [IF EXISTS] (13).
+        if kw(toks.get(i), "drop") && kw(toks.get(i + 1), "expression") {
+            r.set_generated(&table, &col, None);
+            return true;
+        }
+        if kw(toks.get(i), "set") && kw(toks.get(i + 1), "expression") && kw(toks.get(i + 2), "as") {
+            let lower = text.to_ascii_lowercase();
+            let at = lower.find(" as ").and_then(|a| text[a..].find('(').map(|o| a + o));
+            let close = text.rfind(')');
+            if let (Some(open), Some(close)) = (at, close)
+                && close > open
+            {
+                r.set_generated(&table, &col, Some(text[open + 1..close].trim()));
+                return true;
+            }
+            return false;
         }
         // ALTER COLUMN ... SET STATISTICS / SET STORAGE / SET (options): no schema change.
         if kw(toks.get(i), "set")
@@ -991,4 +1019,41 @@ pub(crate) fn newer_table_grammar(text: &str) -> Option<Vec<String>> {
         }
     }
     Some(statements)
+}
+
+/// A view with `WITH [LOCAL | CASCADED] CHECK OPTION` (the clause dropped), or a RECURSIVE view
+/// (written as the query it stands for), or None.
+fn view_forms(text: &str) -> Option<String> {
+    let toks: Vec<Token> = tokens(text)?;
+    let mut i = 1;
+    if kw(toks.get(i), "or") && kw(toks.get(i + 1), "replace") {
+        i += 2;
+    }
+    let recursive = kw(toks.get(i), "recursive");
+    if recursive {
+        i += 1;
+    }
+    if !kw(toks.get(i), "view") {
+        return None;
+    }
+    let trimmed = text.trim_end().trim_end_matches(';').trim_end();
+    let lower = trimmed.to_ascii_lowercase();
+    let body = ["with local check option", "with cascaded check option", "with check option"]
+        .iter()
+        .find(|s| lower.ends_with(*s))
+        .map_or(trimmed, |s| trimmed[..trimmed.len() - s.len()].trim_end());
+    if !recursive {
+        return (body.len() != trimmed.len()).then(|| body.to_string());
+    }
+    // CREATE [OR REPLACE] RECURSIVE VIEW name (columns) AS query
+    let after_view = lower.find("view")? + "view".len();
+    let open = body[after_view..].find('(')? + after_view;
+    let close = body[open..].find(')')? + open;
+    let name = body[after_view..open].trim();
+    let columns = &body[open + 1..close];
+    let rest = body[close + 1..].trim_start();
+    let query = rest.get(..2).filter(|a| a.eq_ignore_ascii_case("as")).map(|_| rest[2..].trim())?;
+    let head = if kw(toks.get(1), "or") { "CREATE OR REPLACE VIEW" } else { "CREATE VIEW" };
+    let local = name.rsplit('.').next().unwrap_or(name);
+    Some(format!("{head} {name} AS WITH RECURSIVE {local} ({columns}) AS ({query}) SELECT {columns} FROM {local}"))
 }

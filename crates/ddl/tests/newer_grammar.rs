@@ -22,4 +22,6 @@ fn postgresql_16_to_18_table_clauses_are_read() {
     let bookings = c.table("public", "bookings").unwrap();
     assert_eq!(bookings.foreign_keys[0].columns, ["room_id", "valid"]);
     assert_eq!(bookings.foreign_keys[0].referenced_columns, ["id", "valid"]);
+    let prices = c.table("public", "prices").unwrap();
+    assert_eq!(prices.column("gross").unwrap().generated.as_deref(), Some("net * 1.25"), "SET EXPRESSION");
 }

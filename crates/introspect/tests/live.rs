@@ -305,6 +305,19 @@ fn migration_grammar_reads_as_postgresql_does() {
     let names: Vec<&str> = child.columns.iter().map(|k| k.name.as_str()).collect();
     assert_eq!(names, ["id", "parent_id", "region", "body", "compression", "extra"]);
     assert_eq!(child.foreign_keys[0].on_delete, nest_catalog::FkAction::SetNull);
+    // Views with a CHECK OPTION and a RECURSIVE one; DROP EXPRESSION leaves a plain column.
+    assert_eq!(c.table("public", "storage_child_bodies").unwrap().columns.len(), 2);
+    assert!(c.table("public", "storage_child_all").is_some());
+    assert_eq!(c.table("public", "countdown").unwrap().columns[0].name, "n");
+    let totals = c.table("public", "totals").unwrap();
+    assert!(
+        totals.column("doubled").unwrap().generated.is_some() && totals.column("tripled").unwrap().generated.is_none()
+    );
+    let types =
+        |t: &str| -> Vec<String> { c.table("public", t).unwrap().columns.iter().map(|k| k.ty.to_string()).collect() };
+    assert_eq!(types("countdown"), ["integer"], "a recursive view, typed from its first branch");
+    assert_eq!(types("priced_doubles"), ["integer", "character varying(40)"], "WITH tables");
+    assert_eq!(types("constants"), ["integer", "text"], "VALUES");
 }
 
 #[test]

@@ -327,6 +327,25 @@ impl Replayer {
         }
     }
 
+    /// `ALTER TABLE t ALTER COLUMN c SET EXPRESSION AS (e)` (PostgreSQL 17): the generated
+    /// column's new expression; `DROP EXPRESSION` (13): a plain column from then on.
+    pub(crate) fn set_generated(&mut self, table: &ObjectName, column: &str, expression: Option<&str>) {
+        let Ok(Some(key)) = self.target_table(table, false) else {
+            return;
+        };
+        let here = self.here();
+        let Some(t) = self.table_mut(&key) else {
+            return;
+        };
+        match t.column_mut(column) {
+            Some(c) => c.generated = expression.map(|e| nest_catalog::expr::canonical(e, None)),
+            None => {
+                let tn = t.name.clone();
+                self.error(codes::UNKNOWN_COLUMN, here, format!("`{tn}` has no column `{column}`"), "");
+            }
+        }
+    }
+
     fn replay_statement(&mut self, text: &str) {
         if crate::fallback::guarded_extension_block(self, text) {
             return;

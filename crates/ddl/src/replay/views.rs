@@ -204,7 +204,32 @@ fn figure_name(e: &Expr) -> String {
 }
 
 impl Replayer {
-    fn scope_of(&self, q: &Query, depth: usize) -> (Scope, Option<Vec<SelectItem>>) {
+    /// The query's WITH tables (common table expressions), typed from their queries in order
+    /// (each sees those before it); a recursive one from its first, non-recursive branch.
+    fn ctes_of(&self, q: &Query, depth: usize, outer: &[(String, Table)]) -> Vec<(String, Table)> {
+        let mut out = outer.to_vec();
+        let Some(with) = &q.with else {
+            return out;
+        };
+        if depth >= 32 {
+            return out;
+        }
+        for cte in &with.cte_tables {
+            let (mut cols, _) = self.columns_in(&cte.query, depth + 1, &out);
+            for (c, name) in cols.iter_mut().zip(cte.alias.columns.iter()) {
+                c.name = ident(&name.name);
+            }
+            let name = ident(&cte.alias.name);
+            let mut t = Table::new("", &name, TableKind::View);
+            t.columns = cols;
+            out.retain(|(n, _)| *n != name);
+            out.push((name, t));
+        }
+        out
+    }
+
+    fn scope_of(&self, q: &Query, depth: usize, outer: &[(String, Table)]) -> (Scope, Option<Vec<SelectItem>>) {
+        let ctes = self.ctes_of(q, depth, outer);
         let mut body = &*q.body;
         loop {
             match body {
@@ -221,13 +246,26 @@ impl Replayer {
             .collect();
         let composites = self.composites.clone();
         let SetExpr::Select(sel) = body else {
-            return (Scope { rels: Vec::new(), funcs, composites }, None);
+            // VALUES (...), ...: columns column1, column2, ... typed from the first row.
+            let projection = match body {
+                SetExpr::Values(v) => v.rows.first().map(|row| {
+                    row.iter()
+                        .enumerate()
+                        .map(|(i, e)| SelectItem::ExprWithAlias {
+                            expr: e.clone(),
+                            alias: sqlparser::ast::Ident::new(format!("column{}", i + 1)),
+                        })
+                        .collect()
+                }),
+                _ => None,
+            };
+            return (Scope { rels: Vec::new(), funcs, composites }, projection);
         };
         let mut rels = Vec::new();
         for twj in &sel.from {
-            self.collect_relation(&twj.relation, depth, &mut rels);
+            self.collect_relation(&twj.relation, depth, &ctes, &mut rels);
             for j in &twj.joins {
-                self.collect_relation(&j.relation, depth, &mut rels);
+                self.collect_relation(&j.relation, depth, &ctes, &mut rels);
             }
         }
         (Scope { rels, funcs, composites }, Some(sel.projection.clone()))
@@ -235,25 +273,36 @@ impl Replayer {
 
     /// A FROM item's relations: tables, joins in parentheses (as pg_dump writes them), and
     /// subqueries with an alias (their columns inferred the same way).
-    fn collect_relation(&self, f: &TableFactor, depth: usize, rels: &mut Vec<(String, Table)>) {
+    fn collect_relation(
+        &self,
+        f: &TableFactor,
+        depth: usize,
+        ctes: &[(String, Table)],
+        rels: &mut Vec<(String, Table)>,
+    ) {
         match f {
             TableFactor::Table { name, alias, .. } => {
-                let (_, tname) = split_name(name);
-                if let Some(key) = self.lookup_table(name)
+                let (schema, tname) = split_name(name);
+                let visible = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_else(|| tname.clone());
+                // A WITH table of the query (or an enclosing one) hides a table of that name.
+                if schema.is_none()
+                    && let Some((_, t)) = ctes.iter().rev().find(|(n, _)| *n == tname)
+                {
+                    rels.push((visible, t.clone()));
+                } else if let Some(key) = self.lookup_table(name)
                     && let Some(t) = self.table_ref(&key)
                 {
-                    let visible = alias.as_ref().map(|a| ident(&a.name)).unwrap_or(tname);
                     rels.push((visible, t.clone()));
                 }
             }
             TableFactor::NestedJoin { table_with_joins, .. } if depth < 32 => {
-                self.collect_relation(&table_with_joins.relation, depth + 1, rels);
+                self.collect_relation(&table_with_joins.relation, depth + 1, ctes, rels);
                 for j in &table_with_joins.joins {
-                    self.collect_relation(&j.relation, depth + 1, rels);
+                    self.collect_relation(&j.relation, depth + 1, ctes, rels);
                 }
             }
             TableFactor::Derived { subquery, alias: Some(alias), .. } if depth < 32 => {
-                let (mut cols, _) = self.columns_of(subquery, depth + 1);
+                let (mut cols, _) = self.columns_in(subquery, depth + 1, ctes);
                 for (c, name) in cols.iter_mut().zip(alias.columns.iter()) {
                     c.name = ident(&name.name);
                 }
@@ -267,7 +316,12 @@ impl Replayer {
 
     /// The columns a query returns, and the names whose type could not be inferred.
     pub(crate) fn columns_of(&self, q: &Query, depth: usize) -> (Vec<Column>, Vec<String>) {
-        let (scope, projection) = self.scope_of(q, depth);
+        self.columns_in(q, depth, &[])
+    }
+
+    /// `columns_of` where the WITH tables `ctes` of enclosing queries are visible.
+    fn columns_in(&self, q: &Query, depth: usize, ctes: &[(String, Table)]) -> (Vec<Column>, Vec<String>) {
+        let (scope, projection) = self.scope_of(q, depth, ctes);
         let mut cols: Vec<Column> = Vec::new();
         let mut unknown = Vec::new();
         for item in projection.unwrap_or_default() {
