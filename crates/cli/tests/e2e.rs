@@ -576,6 +576,17 @@ fn generated_projects_pass_their_checks_and_their_own_tests() {
     for part in ["\n  redis:", "\n  worker:", "REDIS_URL: redis://redis:6379", "files-data:/app/storage"] {
         assert!(all_config.contains(part), "{part} in the every-feature compose.yaml:\n{all_config}");
     }
+    // The files rendered for each table, the app module and compose.yaml are laid out as
+    // Prettier does (crates/nestjs/src/layout.rs): `prettier --check` above covered them.
+    let ignored = std::fs::read_to_string(projects[0].join(".prettierignore")).unwrap();
+    for laid_out in [
+        "src/modules/users/users.controller.ts",
+        "src/modules/users/users.resource.ts",
+        "src/app.module.ts",
+        "compose.yaml",
+    ] {
+        assert!(!ignored.lines().any(|l| l == laid_out), "{laid_out} is checked by Prettier:\n{ignored}");
+    }
     let pkg = std::fs::read_to_string(projects[0].join("package.json")).unwrap();
     assert!(
         pkg.contains("\"lint\": \"eslint --max-warnings 0 .\"")

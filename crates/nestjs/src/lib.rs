@@ -10,6 +10,7 @@
 mod contribute;
 pub mod dto;
 pub mod imports;
+pub mod layout;
 pub mod quote;
 pub mod testgen;
 mod view;
@@ -211,6 +212,20 @@ fn environment(
     env.add_filter("json", |s: String| -> String { serde_json::Value::String(s).to_string() });
     env.add_filter("ts_str", |s: String| -> String { quote::string(&s) });
     env.add_filter("ts_template", |s: String| -> String { quote::template(&s) });
+    // Layouts that depend on names' lengths, as Prettier makes them (`layout`).
+    env.add_function("import_line", |names: String, from: String| -> String {
+        let items: Vec<layout::Doc> = names.split(", ").map(layout::Doc::text).collect();
+        layout::print(&layout::Doc::list_spaced("import {", items, "}"), 0, 0, &format!(" from '{from}';"))
+    });
+    env.add_function("sig", |prefix: String, params: Vec<String>, suffix: String| -> String {
+        layout::signature(2, &prefix, &params, &suffix)
+    });
+    env.add_function("ts_list", |open: String, items: Vec<String>, close: String, indent: usize| -> String {
+        let (head, bracket) = open.split_at(open.len() - 1);
+        let (bracket_close, tail) = close.split_at(1);
+        let doc = layout::Doc::list(bracket, items.into_iter().map(layout::Doc::Text).collect(), bracket_close, false);
+        format!("{head}{}", layout::print(&doc, indent, indent + head.chars().count(), tail))
+    });
     let all = TEMPLATES.iter().chain(features.iter().flat_map(|f| f.assets().templates.iter()));
     for (name, src) in all {
         let text = match template_dir {
@@ -435,10 +450,31 @@ pub fn render(
     Ok(tree)
 }
 
+/// Whether a file rendered from the schema is laid out exactly as Prettier would (`layout`): the
+/// core's files of every table (spec, DTOs, repository, service base, controller, module) and
+/// the app module. The generated e2e `prettier --check` holds them to it on several schemas.
+fn laid_out(path: &str) -> bool {
+    if matches!(path, "src/app.module.ts" | "src/openapi.ts" | "package.json" | "compose.yaml") {
+        return true;
+    }
+    let Some(rest) = path.strip_prefix("src/modules/") else {
+        return false;
+    };
+    let Some((dir, file)) = rest.split_once('/') else {
+        return false;
+    };
+    if let Some(dto) = file.strip_prefix("dto/") {
+        return !dto.contains('/') && dto.ends_with(".dto.ts");
+    }
+    ["resource", "repository", "service.base", "controller", "module"]
+        .iter()
+        .any(|kind| file == format!("{dir}.{kind}.ts"))
+}
+
 /// `.prettierignore`: what Prettier leaves alone. The runtime files every project gets verbatim,
-/// and the files that are yours, are Prettier-formatted (`npm run format:check` holds them to
-/// it); the files rendered from the schema are listed here, because the generator lays them out
-/// itself and rewrites them on every `generate`: reformatting them would turn each regeneration
+/// the files that are yours, and the files rendered from the schema that the generator lays out
+/// as Prettier does ([`laid_out`]) are Prettier-formatted (`npm run format:check` holds them to
+/// it); the other rendered files are listed here: reformatting them would turn each regeneration
 /// into a merge.
 fn prettier_ignore(tree: &FileTree, verbatim: &std::collections::HashSet<&str>) -> String {
     const FORMATTED: &[&str] = &[".ts", ".mjs", ".js", ".json", ".md", ".yaml", ".yml", ".css", ".html"];
@@ -448,7 +484,7 @@ fn prettier_ignore(tree: &FileTree, verbatim: &std::collections::HashSet<&str>) 
          dist/\ndist-test/\nclient/\nnode_modules/\nstorage/\ncoverage/\n.nest-generator/\n",
     );
     for (path, file) in tree {
-        let rendered = file.ownership == Ownership::Generated && !verbatim.contains(path.as_str());
+        let rendered = file.ownership == Ownership::Generated && !verbatim.contains(path.as_str()) && !laid_out(path);
         if rendered && FORMATTED.iter().any(|x| path.ends_with(x)) {
             out.push_str(path);
             out.push('\n');
@@ -465,6 +501,23 @@ pub fn static_paths() -> impl Iterator<Item = &'static str> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn laid_out_files_are_the_cores_per_table_files() {
+        for path in
+            ["src/modules/users/users.controller.ts", "src/modules/users/dto/create-user.dto.ts", "src/app.module.ts"]
+        {
+            assert!(super::laid_out(path), "{path}");
+        }
+        for path in [
+            "src/modules/users/users.history.controller.ts",
+            "src/core/rbac/rbac.tables.ts",
+            "README.md",
+            "test/api.test.ts",
+        ] {
+            assert!(!super::laid_out(path), "{path}");
+        }
+    }
+
     #[test]
     fn the_lockfile_carries_the_project_name() {
         let lock: serde_json::Value = serde_json::from_str(&super::lockfile("my-api")).unwrap();

@@ -1,12 +1,18 @@
 //! TypeScript quoting, in one place (SQL quoting is `nest_catalog::quote`).
 
-/// A single-quoted TypeScript string literal.
+/// A TypeScript string literal, quoted as Prettier quotes it (`singleQuote`): in single quotes,
+/// or in double quotes when the text holds more single quotes than double ones.
 pub fn string(s: &str) -> String {
-    let mut out = String::from("'");
+    let singles = s.matches('\'').count();
+    let q = if singles > s.matches('"').count() { '"' } else { '\'' };
+    let mut out = String::from(q);
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
+            c if c == q => {
+                out.push('\\');
+                out.push(c);
+            }
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\u{2028}' => out.push_str("\\u2028"),
@@ -15,7 +21,7 @@ pub fn string(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out.push('\'');
+    out.push(q);
     out
 }
 
@@ -36,7 +42,8 @@ mod tests {
 
     #[test]
     fn quoting() {
-        assert_eq!(string("it's\n"), "'it\\'s\\n'");
+        assert_eq!(string("it's\n"), "\"it's\\n\"");
+        assert_eq!(string("say \"it's\""), "'say \"it\\'s\"'");
         assert_eq!(template("a`b${c}\\"), "a\\`b\\${c}\\\\");
         assert_eq!(string_array(&["x", "y"]), "['x', 'y']");
     }

@@ -4,6 +4,7 @@
 use crate::contribute::{Contributions, Decorator, ExtraController, Package, ResourceContributions, Route};
 use crate::dto::{self, DtoKind, Imports};
 use crate::imports::{ImportLine, ImportSet};
+use crate::layout::{self, Doc};
 use crate::quote as ts;
 use nest_catalog::quote as sql;
 use nest_model::{Model, Resource, ResourceKind};
@@ -105,11 +106,18 @@ pub struct ResourceView {
     pub versioned: bool,
     pub swagger: bool,
     pub key: Vec<KeyView>,
+    /// `@Param('id', new KeyPipe(SPEC, 'id')) id: string`, one per key field.
+    pub key_params: Vec<String>,
     pub key_path: String,
     pub key_object: String,
     pub ops: OpsView,
     pub soft_delete: bool,
-    pub spec_fields: Vec<String>,
+    /// `fields: [...],` laid out as Prettier does, from column 2.
+    pub fields_block: String,
+    /// `extensions: [...],` laid out as Prettier does, from column 2 (empty when none).
+    pub extensions_block: String,
+    /// `[{ name, type, format, column }, ...]`, the controller's `KEY` constant.
+    pub key_array: String,
     pub key_list: String,
     pub tie_breaker: String,
     pub default_sort: String,
@@ -141,33 +149,78 @@ pub struct ExtraRef {
     pub module: String,
 }
 
-fn spec_field(f: &nest_model::Field) -> String {
-    let mut parts = vec![
-        format!("column: {}", ts::string(&f.column)),
-        format!("property: {}", ts::string(&f.property)),
-        format!("filterKey: {}", ts::string(&f.filter_key)),
-        format!("kind: '{}'", f.kind.runtime_name()),
-        format!("array: {}", f.array),
-        format!("nullable: {}", f.nullable),
-        format!("sqlType: {}", ts::string(&f.cast_type)),
-        format!("ops: [{}]", f.ops.iter().map(|o| format!("'{o}'")).collect::<Vec<_>>().join(", ")),
-        format!("sortable: {}", f.sortable),
-        format!("readable: {}", f.readable()),
-        format!("writable: {}", f.writable()),
+fn spec_field(f: &nest_model::Field) -> Doc {
+    let strings = |items: Vec<String>| Doc::array(items.into_iter().map(Doc::Text).collect(), false);
+    let mut props = vec![
+        Doc::prop("column", Doc::text(ts::string(&f.column))),
+        Doc::prop("property", Doc::text(ts::string(&f.property))),
+        Doc::prop("filterKey", Doc::text(ts::string(&f.filter_key))),
+        Doc::prop("kind", Doc::text(format!("'{}'", f.kind.runtime_name()))),
+        Doc::prop("array", Doc::text(f.array.to_string())),
+        Doc::prop("nullable", Doc::text(f.nullable.to_string())),
+        Doc::prop("sqlType", Doc::text(ts::string(&f.cast_type))),
+        Doc::prop("ops", strings(f.ops.iter().map(|o| format!("'{o}'")).collect())),
+        Doc::prop("sortable", Doc::text(f.sortable.to_string())),
+        Doc::prop("readable", Doc::text(f.readable().to_string())),
+        Doc::prop("writable", Doc::text(f.writable().to_string())),
     ];
     if let Some(c) = &f.read_cast {
-        parts.push(format!("readCast: {}", ts::string(c)));
+        props.push(Doc::prop("readCast", Doc::text(ts::string(c))));
     }
     if !f.values.is_empty() {
-        parts.push(format!("values: [{}]", f.values.iter().map(|v| ts::string(v)).collect::<Vec<_>>().join(", ")));
+        props.push(Doc::prop("values", strings(f.values.iter().map(|v| ts::string(v)).collect())));
     }
     if let Some(sv) = f.server {
-        parts.push(format!("server: '{}'", sv.runtime_name()));
+        props.push(Doc::prop("server", Doc::text(format!("'{}'", sv.runtime_name()))));
     }
     if f.privileged {
-        parts.push("privileged: true".into());
+        props.push(Doc::prop("privileged", Doc::text("true")));
     }
-    format!("{{ {} }}", parts.join(", "))
+    Doc::object(props, false)
+}
+
+/// `{ a: 1, b: [x, y] }` (an object literal a feature wrote on one line) as a layout doc of its
+/// properties, or the text as it is when it is not one.
+fn object_literal(text: &str) -> Doc {
+    let t = text.trim();
+    let Some(body) = t.strip_prefix('{').and_then(|b| b.strip_suffix('}')) else {
+        return Doc::text(t);
+    };
+    let mut props = Vec::new();
+    let (mut depth, mut start, mut quote) = (0i32, 0usize, None::<char>);
+    let mut escaped = false;
+    for (i, c) in body.char_indices() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' | '`' => quote = Some(c),
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            ',' if depth == 0 => {
+                props.push(body[start..i].trim().to_string());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    props.push(body[start..].trim().to_string());
+    props.retain(|p| !p.is_empty());
+    // A value that is itself an object literal is laid out the same way.
+    let prop = |p: String| match p.split_once(": ") {
+        Some((k, v)) if v.starts_with('{') && v.ends_with('}') && !k.contains(['{', '\'', '"']) => {
+            Doc::prop(k, object_literal(v))
+        }
+        _ => Doc::Text(p),
+    };
+    Doc::object(props.into_iter().map(prop).collect(), false)
 }
 
 /// Names the core controller's own code uses.
@@ -270,6 +323,28 @@ pub fn resource_view(r: &Resource, rc: &ResourceContributions, decorators: &Deco
     let key_object = format!("{{ {} }}", key.iter().map(|k| k.property.clone()).collect::<Vec<_>>().join(", "));
     let own_routes: Vec<String> = core_routes(r).into_iter().map(|x| x.id).collect();
     let own_routes: Vec<&str> = own_routes.iter().map(String::as_str).collect();
+    let key_params = key
+        .iter()
+        .map(|k| format!("@Param('{0}', new KeyPipe({1}, '{0}')) {0}: string", k.property, r.names.constant))
+        .collect();
+    let key_array = {
+        let objects = key
+            .iter()
+            .map(|k| {
+                let mut props = vec![
+                    Doc::prop("name", Doc::text(ts::string(&k.property))),
+                    Doc::prop("type", Doc::text(k.swagger_type.clone())),
+                ];
+                if let Some(f) = &k.swagger_format {
+                    props.push(Doc::prop("format", Doc::text(ts::string(f))));
+                }
+                props.push(Doc::prop("column", Doc::text(ts::string(&k.column))));
+                Doc::object(props, false)
+            })
+            .collect();
+        let prefix = "const KEY: KeyParam[] = ";
+        format!("{prefix}{}", layout::print(&Doc::array(objects, true), 0, prefix.len(), ";"))
+    };
     ResourceView {
         class: r.names.class.clone(),
         plural_class: r.names.plural_class.clone(),
@@ -302,7 +377,12 @@ pub fn resource_view(r: &Resource, rc: &ResourceContributions, decorators: &Deco
             restore: r.operations.restore,
         },
         soft_delete: r.soft_delete.is_some(),
-        spec_fields: r.fields.iter().map(spec_field).collect(),
+        fields_block: layout::print(
+            &Doc::prop("fields", Doc::array(r.fields.iter().map(spec_field).collect(), true)),
+            2,
+            2,
+            ",",
+        ),
         tie_breaker: r.tie_breaker.as_str().into(),
         default_sort: format!("[{}]", r.default_sort.iter().map(|s| ts::string(s)).collect::<Vec<_>>().join(", ")),
         soft_delete_column: r.soft_delete.map(|i| ts::string(&r.fields[i].column)),
@@ -319,6 +399,15 @@ pub fn resource_view(r: &Resource, rc: &ResourceContributions, decorators: &Deco
         update_imports: ui.lines(core),
         update_props,
         notes: r.notes.iter().map(|n| n.message.clone()).collect(),
+        extensions_block: if rc.extensions.is_empty() {
+            String::new()
+        } else {
+            let calls =
+                rc.extensions.iter().map(|e| Doc::call(e.factory.clone(), vec![object_literal(&e.arg)])).collect();
+            layout::print(&Doc::prop("extensions", Doc::array(calls, false)), 2, 2, ",")
+        },
+        key_array,
+        key_params,
         extensions: rc
             .extensions
             .iter()
@@ -379,6 +468,8 @@ pub struct ProjectView {
     /// Features' modules, by class name.
     pub feature_modules: Vec<String>,
     pub modules: Vec<ModuleRef>,
+    /// The resources' module classes, in `modules` order.
+    pub module_classes: Vec<String>,
     pub dependencies: Vec<PackageView>,
     pub dev_dependencies: Vec<PackageView>,
     pub routes: Vec<RouteDoc>,
@@ -494,6 +585,7 @@ impl ProjectView {
             title_literal: ts::string(&m.project.title),
             imports: imports.lines(),
             feature_modules,
+            module_classes: modules.iter().map(|m| format!("{}Module", m.plural_class)).collect(),
             modules,
             dependencies: pkgs(false),
             dev_dependencies: pkgs(true),

@@ -638,10 +638,8 @@ fn child(
     if m.state::<crate::tenancy::TenancyModel>().is_some_and(|x| x.column_of(&t.table).is_some()) {
         out.class_decorators
             .push(Decorator::new("@TenantScoped()", &[("TenantScoped", "../../core/tenancy/tenant.decorator.js")]));
-        out.class_decorators.push(Decorator::new(
-            "@ApiHeader({ name: 'X-Organization-Id', required: false, description: 'Act in another organization (needs tenants:cross unless you are a member)' })",
-            &[("ApiHeader", "@nestjs/swagger")],
-        ));
+        out.class_decorators
+            .push(Decorator::new(crate::tenancy::ORGANIZATION_HEADER, &[("ApiHeader", "@nestjs/swagger")]));
     }
     let Some(sh) = t.shares.as_ref().filter(|sh| r.is(&sh.table)) else { return Ok(()) };
     let common = "@nestjs/common";

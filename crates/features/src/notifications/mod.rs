@@ -296,7 +296,7 @@ impl Contribute for Notifications {
         // compose.yaml: Redis for the queue, and the workers in a service of their own.
         out.add_compose_redis()?;
         out.add_compose_service("worker", Rendered::new("notifications/compose.yaml.j2", ())?);
-        out.add_compose_env("NOTIFY_WORKER: \"off\"");
+        out.add_compose_env("NOTIFY_WORKER: 'off'");
         out.readme.push(Rendered::new("notifications/readme.md.j2", &v)?);
         Ok(())
     }

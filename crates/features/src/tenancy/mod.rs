@@ -12,6 +12,9 @@ mod view;
 pub use detect::{SameTenant, Scoped, TenancyModel};
 pub use view::{members_condition, tenant_check};
 
+/// The tenant-scoped controllers' documented header (short enough for one line at width 140).
+pub(crate) const ORGANIZATION_HEADER: &str = "@ApiHeader({ name: 'X-Organization-Id', required: false, description: 'Act in another organization (tenants:cross, or be a member)' })";
+
 use crate::auth::AuthModel;
 use nest_catalog::QualifiedName;
 use nest_model::{
@@ -420,10 +423,7 @@ impl Contribute for Tenancy {
                 ),
             });
             out.class_decorators.push(Decorator::new("@TenantScoped()", &[("TenantScoped", decorators)]));
-            out.class_decorators.push(Decorator::new(
-                "@ApiHeader({ name: 'X-Organization-Id', required: false, description: 'Act in another organization (needs tenants:cross unless you are a member)' })",
-                &[("ApiHeader", "@nestjs/swagger")],
-            ));
+            out.class_decorators.push(Decorator::new(ORGANIZATION_HEADER, &[("ApiHeader", "@nestjs/swagger")]));
         }
         Ok(())
     }
