@@ -147,17 +147,17 @@ fn schema_change_updates_untouched_files_and_merges_edited_ones() {
 fn conflicting_edits_get_markers_and_exit_1() {
     let p = Project::new("conflict", V1);
     p.ok(&[]);
-    // The user edits exactly the line the schema change rewrites.
+    // The user edits exactly the line the schema change rewrites (the renamed column's filter key).
     let r = p.read(RESOURCE);
-    let line = r.lines().find(|l| l.contains("column: 'pages'")).unwrap().to_string();
-    p.write(RESOURCE, &r.replace(&line, &line.replace("sortable: true", "sortable: false")));
+    let line = r.lines().find(|l| l.contains("filterKey: 'pages'")).unwrap().to_string();
+    p.write(RESOURCE, &r.replace(&line, &line.replace("'pages'", "'pagesCount'")));
     p.set_schema(V2);
     let o = p.generate(&[]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains(&format!("conflict: {RESOURCE}")), "{err}");
     let text = p.read(RESOURCE);
-    assert!(text.contains("<<<<<<<") && text.contains(">>>>>>>") && text.contains("sortable: false"), "{text}");
+    assert!(text.contains("<<<<<<<") && text.contains(">>>>>>>") && text.contains("'pagesCount'"), "{text}");
     // Everything else was still regenerated.
     assert!(p.read("src/app.module.ts").contains("ReviewsModule"));
     // A run that left conflicts records no fingerprint: the next one looks at every file again,
@@ -182,7 +182,7 @@ fn conflicting_edits_get_markers_and_exit_1() {
             resolved.push('\n');
         }
     }
-    assert!(resolved.contains("sortable: false") && !resolved.contains("<<<<<<<"));
+    assert!(resolved.contains("'pagesCount'") && !resolved.contains("<<<<<<<"));
     p.write(RESOURCE, &resolved);
     let err = p.ok(&[]);
     assert!(!err.contains("conflict: "), "{err}");
@@ -252,7 +252,7 @@ fn check_and_dry_run_write_nothing() {
     let o = p.generate(&["--dry-run"]);
     assert_eq!(o.status.code(), Some(0));
     let diff = String::from_utf8_lossy(&o.stdout).to_string();
-    assert!(diff.contains(&format!("+++ b/{RESOURCE}")) && diff.contains("+    { column: 'page_count'"), "{diff}");
+    assert!(diff.contains(&format!("+++ b/{RESOURCE}")) && diff.contains("+      column: 'page_count',"), "{diff}");
     assert_eq!(p.snapshot(), before, "nothing written");
     assert_eq!(p.mtimes(), times, "nothing touched");
 }

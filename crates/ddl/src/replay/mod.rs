@@ -305,8 +305,8 @@ impl Replayer {
         }
     }
 
-    /// pg_dump's `ALTER TABLE t ALTER COLUMN c ADD GENERATED ... AS IDENTITY`.
-    pub(crate) fn set_identity(&mut self, table: &ObjectName, column: &str, by_default: bool) {
+    /// `change` applied to `table`'s `column` (an error when the table has no such column).
+    fn change_column(&mut self, table: &ObjectName, column: &str, change: impl FnOnce(&mut nest_catalog::Column)) {
         let Ok(Some(key)) = self.target_table(table, false) else {
             return;
         };
@@ -315,11 +315,7 @@ impl Replayer {
             return;
         };
         match t.column_mut(column) {
-            Some(c) => {
-                c.identity =
-                    Some(if by_default { nest_catalog::Identity::ByDefault } else { nest_catalog::Identity::Always });
-                c.nullable = false;
-            }
+            Some(c) => change(c),
             None => {
                 let tn = t.name.clone();
                 self.error(codes::UNKNOWN_COLUMN, here, format!("`{tn}` has no column `{column}`"), "");
@@ -327,23 +323,19 @@ impl Replayer {
         }
     }
 
+    /// pg_dump's `ALTER TABLE t ALTER COLUMN c ADD GENERATED ... AS IDENTITY`.
+    pub(crate) fn set_identity(&mut self, table: &ObjectName, column: &str, by_default: bool) {
+        self.change_column(table, column, |c| {
+            c.identity =
+                Some(if by_default { nest_catalog::Identity::ByDefault } else { nest_catalog::Identity::Always });
+            c.nullable = false;
+        });
+    }
+
     /// `ALTER TABLE t ALTER COLUMN c SET EXPRESSION AS (e)` (PostgreSQL 17): the generated
     /// column's new expression; `DROP EXPRESSION` (13): a plain column from then on.
     pub(crate) fn set_generated(&mut self, table: &ObjectName, column: &str, expression: Option<&str>) {
-        let Ok(Some(key)) = self.target_table(table, false) else {
-            return;
-        };
-        let here = self.here();
-        let Some(t) = self.table_mut(&key) else {
-            return;
-        };
-        match t.column_mut(column) {
-            Some(c) => c.generated = expression.map(|e| nest_catalog::expr::canonical(e, None)),
-            None => {
-                let tn = t.name.clone();
-                self.error(codes::UNKNOWN_COLUMN, here, format!("`{tn}` has no column `{column}`"), "");
-            }
-        }
+        self.change_column(table, column, |c| c.generated = expression.map(|e| nest_catalog::expr::canonical(e, None)));
     }
 
     fn replay_statement(&mut self, text: &str) {
