@@ -568,7 +568,7 @@ fn generated_projects_pass_their_checks_and_their_own_tests() {
     let setup = read("test/support/setup.ts");
     let steps = "superAdmin(h);\n  await signIn(h);\n  await enterOrganization(h);";
     assert!(setup.contains(steps), "the setup steps in order in test/support/setup.ts:\n{setup}");
-    assert!(read("test/api.test.ts").contains("rowPath(\"role-permissions\""));
+    assert!(read("test/api.test.ts").contains("rowPath('role-permissions'"));
     assert!(read("test/auth.test.ts").contains("'/v1/projects'"));
     assert!(read("test/rbac.test.ts").contains("'/v1/projects'"));
     assert!(read("test/tenancy.test.ts").contains("const SCOPED = ['organization-users', 'projects']"));
@@ -576,7 +576,7 @@ fn generated_projects_pass_their_checks_and_their_own_tests() {
     for part in ["\n  redis:", "\n  worker:", "REDIS_URL: redis://redis:6379", "files-data:/app/storage"] {
         assert!(all_config.contains(part), "{part} in the every-feature compose.yaml:\n{all_config}");
     }
-    // The files rendered for each table, the app module and compose.yaml are laid out as
+    // The files rendered for each table, the app module, compose.yaml and the tests are laid out as
     // Prettier does (crates/nestjs/src/layout.rs): `prettier --check` above covered them.
     let ignored = std::fs::read_to_string(projects[0].join(".prettierignore")).unwrap();
     for laid_out in [
@@ -584,6 +584,8 @@ fn generated_projects_pass_their_checks_and_their_own_tests() {
         "src/modules/users/users.resource.ts",
         "src/app.module.ts",
         "compose.yaml",
+        "test/api.test.ts",
+        "test/support/samples.ts",
     ] {
         assert!(!ignored.lines().any(|l| l == laid_out), "{laid_out} is checked by Prettier:\n{ignored}");
     }

@@ -25,6 +25,15 @@ pub fn string(s: &str) -> String {
     out
 }
 
+/// An object literal's property name: bare when it is an identifier, else quoted (what
+/// Prettier's `quoteProps: as-needed` leaves as it is).
+pub fn key(s: &str) -> String {
+    let mut chars = s.chars();
+    let ident = chars.next().is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$')
+        && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '$');
+    if ident { s.to_string() } else { string(s) }
+}
+
 /// Text placed inside a TypeScript template literal (`` `...` ``): backslashes, backticks and
 /// `${` escaped, so SQL text stays exactly what it is.
 pub fn template(s: &str) -> String {
@@ -46,5 +55,9 @@ mod tests {
         assert_eq!(string("say \"it's\""), "'say \"it\\'s\"'");
         assert_eq!(template("a`b${c}\\"), "a\\`b\\${c}\\\\");
         assert_eq!(string_array(&["x", "y"]), "['x', 'y']");
+        assert_eq!(
+            (key("email"), key("first-name"), key("2fa")),
+            ("email".into(), "'first-name'".into(), "'2fa'".into())
+        );
     }
 }
