@@ -221,6 +221,9 @@ fn environment(
     env.add_function("sig", |prefix: String, params: Vec<String>, suffix: String| -> String {
         layout::signature(2, &prefix, &params, &suffix)
     });
+    env.add_function("call_at", |indent: usize, prefix: String, args: Vec<String>, suffix: String| -> String {
+        layout::signature(indent, &prefix, &args, &suffix)
+    });
     env.add_function("ts_list", |open: String, items: Vec<String>, close: String, indent: usize| -> String {
         let (head, bracket) = open.split_at(open.len() - 1);
         let (bracket_close, tail) = close.split_at(1);
@@ -452,8 +455,8 @@ pub fn render(
 }
 
 /// Whether a file rendered from the schema is laid out exactly as Prettier would (`layout`): the
-/// core's files of every table (spec, DTOs, repository, service base, controller, module), the
-/// app module, compose.yaml and the generated tests. The generated e2e `prettier --check` holds them to it on several schemas.
+/// files of every table (spec, DTOs, repository, service base, module, its controller and the
+/// features' controllers for it), the app module, compose.yaml and the generated tests. The generated e2e `prettier --check` holds them to it on several schemas.
 fn laid_out(path: &str) -> bool {
     if matches!(path, "src/app.module.ts" | "src/openapi.ts" | "package.json" | "compose.yaml")
         || path.starts_with("test/")
@@ -469,9 +472,9 @@ fn laid_out(path: &str) -> bool {
     if let Some(dto) = file.strip_prefix("dto/") {
         return !dto.contains('/') && dto.ends_with(".dto.ts");
     }
-    ["resource", "repository", "service.base", "controller", "module"]
-        .iter()
-        .any(|kind| file == format!("{dir}.{kind}.ts"))
+    // The table's own files, and every controller of its folder (features' routes for the table).
+    ["resource", "repository", "service.base", "module"].iter().any(|kind| file == format!("{dir}.{kind}.ts"))
+        || file.starts_with(&format!("{dir}.")) && file.ends_with(".controller.ts") && !file.contains('/')
 }
 
 /// `.prettierignore`: what Prettier leaves alone. The runtime files every project gets verbatim,
@@ -511,10 +514,11 @@ mod tests {
             "src/modules/users/dto/create-user.dto.ts",
             "src/app.module.ts",
             "test/api.test.ts",
+            "src/modules/users/users.history.controller.ts",
         ] {
             assert!(super::laid_out(path), "{path}");
         }
-        for path in ["src/modules/users/users.history.controller.ts", "src/core/rbac/rbac.tables.ts", "README.md"] {
+        for path in ["src/core/rbac/rbac.tables.ts", "README.md", "src/modules/users/other.ts"] {
             assert!(!super::laid_out(path), "{path}");
         }
     }
