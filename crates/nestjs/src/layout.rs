@@ -130,8 +130,7 @@ enum Mode {
 pub fn print(doc: &Doc, indent: usize, start: usize, suffix: &str) -> String {
     let mut out = String::new();
     let mut col = start;
-    let rest = [(indent, Mode::Break, doc)];
-    let mut stack: Vec<(usize, Mode, &Doc)> = rest.to_vec();
+    let mut stack: Vec<(usize, Mode, &Doc)> = vec![(indent, Mode::Break, doc)];
     let suffix_len = suffix.chars().count();
     while let Some((ind, mode, d)) = stack.pop() {
         match d {

@@ -456,7 +456,8 @@ pub fn render(
 
 /// Whether a file rendered from the schema is laid out exactly as Prettier would (`layout`): the
 /// files of every table (spec, DTOs, repository, service base, module, its controller and the
-/// features' controllers for it), the app module, compose.yaml and the generated tests. The generated e2e `prettier --check` holds them to it on several schemas.
+/// features' controllers for it), the app module, compose.yaml and the generated tests. The
+/// e2e `prettier --check` of generated projects holds them to it on several schemas.
 fn laid_out(path: &str) -> bool {
     if matches!(path, "src/app.module.ts" | "src/openapi.ts" | "package.json" | "compose.yaml")
         || path.starts_with("test/")

@@ -55,12 +55,12 @@ pub struct OpsView {
     pub restore: bool,
 }
 
-/// One entry of a spec's `extensions`: `factory(arg)`, imported from `from`.
+/// One entry of a spec's `extensions`: `factory(...)`, imported from `from` (the call itself is
+/// in `ResourceView::extensions_block`).
 #[derive(Serialize)]
 pub struct ExtensionView {
     pub factory: String,
     pub from: String,
-    pub arg: String,
 }
 
 /// A controller's imports and decorators (class and per route), as lines.
@@ -411,11 +411,7 @@ pub fn resource_view(r: &Resource, rc: &ResourceContributions, decorators: &Deco
         extensions: rc
             .extensions
             .iter()
-            .map(|e| ExtensionView {
-                factory: e.factory.clone(),
-                from: format!("../../{}.js", e.module),
-                arg: e.arg.clone(),
-            })
+            .map(|e| ExtensionView { factory: e.factory.clone(), from: format!("../../{}.js", e.module) })
             .collect(),
         controller: ControllerView::new(core_controller_imports(r), rc, decorators, &own_routes),
         extra_controllers: rc
