@@ -50,9 +50,29 @@ impl Doc {
         Doc::Group(vec![Doc::text("{"), Doc::Indent(Box::new(Doc::Concat(inner))), sep, Doc::text("}")])
     }
 
-    /// `key: value`.
+    /// `key: value`. A string literal under a key of five or more columns moves to the next line
+    /// when the line is too long, as Prettier lays out an assignment ("break-after-operator").
     pub fn prop(key: impl Into<String>, value: Doc) -> Doc {
-        Doc::Concat(vec![Doc::text(format!("{}: ", key.into())), value])
+        let key = key.into();
+        let string = matches!(&value, Doc::Text(t) if t.len() >= 2
+            && (t.starts_with('\'') && t.ends_with('\'') || t.starts_with('"') && t.ends_with('"')));
+        if string && key.chars().count() >= 5 {
+            return Doc::Concat(vec![
+                Doc::text(format!("{key}:")),
+                Doc::Group(vec![Doc::Indent(Box::new(Doc::Concat(vec![Doc::Line, value])))]),
+            ]);
+        }
+        Doc::Concat(vec![Doc::text(format!("{key}: ")), value])
+    }
+
+    /// `{ key: value, ... }` from names (quoted where they are not identifiers) and values.
+    pub fn object_of<K: AsRef<str>>(props: impl IntoIterator<Item = (K, Doc)>, expanded: bool) -> Doc {
+        Doc::object(props.into_iter().map(|(k, v)| Doc::prop(crate::quote::key(k.as_ref()), v)).collect(), expanded)
+    }
+
+    /// A string literal, quoted as Prettier quotes it.
+    pub fn string(s: &str) -> Doc {
+        Doc::Text(crate::quote::string(s))
     }
 
     /// `[a, b]`, or one element a line. Prettier breaks an array of two or more objects (or
@@ -223,8 +243,53 @@ fn fits(group: &Doc, width: usize, rest: &[(usize, Mode, &Doc)], suffix_len: usi
 /// A method signature as Prettier lays it out: `prefix(a, b): ret {` on one line when it fits
 /// at `indent`, else one parameter a line with a trailing comma.
 pub fn signature(indent: usize, prefix: &str, params: &[String], suffix: &str) -> String {
-    let doc = Doc::list(&format!("{prefix}("), params.iter().map(Doc::text).collect(), ")", false);
+    let doc = Doc::list(&format!("{prefix}("), params.iter().map(|p| parameter(p)).collect(), ")", false);
     print(&doc, indent, indent, suffix)
+}
+
+/// A parameter with its decorators: Prettier puts each decorator on a line of its own when
+/// they and the parameter do not fit on one.
+fn parameter(p: &str) -> Doc {
+    let mut parts = Vec::new();
+    let mut rest = p;
+    while rest.starts_with('@') {
+        let end = decorator_end(rest);
+        if end >= rest.len() || !rest[end..].starts_with(' ') {
+            break;
+        }
+        parts.push(Doc::text(&rest[..end]));
+        parts.push(Doc::Line);
+        rest = &rest[end + 1..];
+    }
+    if parts.is_empty() {
+        return Doc::text(p);
+    }
+    parts.push(Doc::text(rest));
+    Doc::Group(parts)
+}
+
+/// The length of the decorator `@Name(...)` that `s` starts with (parentheses matched outside
+/// string literals).
+fn decorator_end(s: &str) -> usize {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    for (i, c) in s.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"' | '`') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            (None, ' ') if depth == 0 => return i,
+            _ => {}
+        }
+    }
+    s.len()
 }
 
 #[cfg(test)]
@@ -240,6 +305,13 @@ mod tests {
         let long = signature(2, "async get", &params, ": Promise<X> {");
         assert!(long.starts_with("async get(\n    @Param('key0'"), "{long}");
         assert!(long.ends_with("key5: string,\n  ): Promise<X> {"), "{long}");
+        let name = "X".repeat(60);
+        let param = format!("@Body(new BulkPipe(Create{name}Dto)) dtos: Create{name}Dto[]");
+        let split = signature(2, "async createMany", &[param], ": Promise<R> {");
+        assert!(
+            split.contains(&format!("\n    @Body(new BulkPipe(Create{name}Dto))\n    dtos: Create{name}Dto[],\n  )")),
+            "{split}"
+        );
     }
 
     #[test]
@@ -254,5 +326,12 @@ mod tests {
         assert_eq!(two, "[\n  { k0: 'v', k1: 'v' },\n  { k0: 'v', k1: 'v' },\n];");
         let kept = print(&Doc::object(vec![Doc::prop("a", Doc::text("1"))], true), 0, 0, "");
         assert_eq!(kept, "{\n  a: 1,\n}");
+        let long = "x".repeat(130);
+        let broken =
+            print(&Doc::object_of([("table", Doc::string(&long)), ("id", Doc::string(&long))], true), 0, 0, ";");
+        assert_eq!(broken, format!("{{\n  table:\n    '{long}',\n  id: '{long}',\n}};"));
+        let fits =
+            print(&Doc::object_of([("in-app", Doc::string("a")), ("table", Doc::string("b"))], false), 0, 0, ";");
+        assert_eq!(fits, "{ 'in-app': 'a', table: 'b' };");
     }
 }

@@ -11,6 +11,7 @@ mod contribute;
 pub mod dto;
 pub mod imports;
 pub mod layout;
+mod markdown;
 pub mod quote;
 pub mod testgen;
 mod view;
@@ -215,6 +216,10 @@ fn environment(
     env.add_filter("ts_key", |s: String| -> String { quote::key(&s) });
     // Layouts that depend on names' lengths, as Prettier makes them (`layout`).
     env.add_function("import_line", |names: String, from: String| -> String {
+        // Prettier keeps a sole specifier on the line however long it is.
+        if !names.contains(", ") {
+            return format!("import {{ {names} }} from '{from}';");
+        }
         let items: Vec<layout::Doc> = names.split(", ").map(layout::Doc::text).collect();
         layout::print(&layout::Doc::list_spaced("import {", items, "}"), 0, 0, &format!(" from '{from}';"))
     });
@@ -229,6 +234,29 @@ fn environment(
         let (bracket_close, tail) = close.split_at(1);
         let doc = layout::Doc::list(bracket, items.into_iter().map(layout::Doc::Text).collect(), bracket_close, false);
         format!("{head}{}", layout::print(&doc, indent, indent + head.chars().count(), tail))
+    });
+    // `prefix{ key: value, ... }suffix` at `indent`: pairs of a name (quoted where it is not an
+    // identifier; `[expr]` computed) and a TypeScript value.
+    env.add_function("ts_object", |indent: usize, prefix: String, pairs: Vec<Vec<String>>, suffix: String| -> String {
+        format!("{prefix}{}", layout::print(&ts_object(pairs), indent, indent + prefix.chars().count(), &suffix))
+    });
+    // `prefix[{ ... }, ...]suffix`: an array of such objects.
+    env.add_function(
+        "ts_objects",
+        |indent: usize, prefix: String, objects: Vec<Vec<Vec<String>>>, suffix: String| -> String {
+            let multi = objects.iter().all(|o| o.len() > 1);
+            let doc = layout::Doc::array(objects.into_iter().map(ts_object).collect(), multi);
+            format!("{prefix}{}", layout::print(&doc, indent, indent + prefix.chars().count(), &suffix))
+        },
+    );
+    // `return { data: expr };` at `indent`, the object broken when too long.
+    env.add_function("return_data", |indent: usize, expr: String| -> String {
+        let doc = layout::Doc::object(vec![layout::Doc::prop("data", layout::Doc::Text(expr))], false);
+        format!("return {}", layout::print(&doc, indent, indent + "return ".len(), ";"))
+    });
+    // `key: value` + suffix at `indent`, as Prettier breaks a long string after the colon.
+    env.add_function("ts_prop", |indent: usize, key: String, value: String, suffix: String| -> String {
+        layout::print(&layout::Doc::prop(quote::key(&key), layout::Doc::Text(value)), indent, indent, &suffix)
     });
     let all = TEMPLATES.iter().chain(features.iter().flat_map(|f| f.assets().templates.iter()));
     for (name, src) in all {
@@ -266,7 +294,8 @@ fn tidy_decorators(text: &str) -> String {
     for (i, line) in lines.iter().enumerate() {
         let between = line.trim().is_empty()
             && i > 0
-            && lines[i - 1].trim_start().starts_with('@')
+            // a decorator's line, or the last line of one laid out on several (`  })`)
+            && (lines[i - 1].trim_start().starts_with('@') || lines[i - 1].trim_end() == "  })")
             && lines.get(i + 1).is_some_and(|n| n.trim_start().starts_with('@'));
         if !between {
             out.push(*line);
@@ -407,7 +436,10 @@ pub fn render(
         ("compose.yaml", "compose.yaml.j2", Ownership::Generated),
         ("nest-generator.toml", "nest-generator.toml.j2", Ownership::UserOwned),
     ] {
-        let text = render_one(&env, template, ctx.clone())?;
+        let mut text = render_one(&env, template, ctx.clone())?;
+        if path.ends_with(".md") {
+            text = markdown::align_tables(&text);
+        }
         put(&mut tree, path.to_string(), text, ownership);
     }
     put(&mut tree, "package-lock.json".into(), lockfile(&model.project.name), Ownership::Generated);
@@ -454,12 +486,28 @@ pub fn render(
     Ok(tree)
 }
 
+/// An object literal of (name, TypeScript value) pairs; a name is quoted where it is not an
+/// identifier, `[expr]` is a computed name.
+fn ts_object(pairs: Vec<Vec<String>>) -> layout::Doc {
+    let props = pairs.into_iter().map(|p| {
+        let mut p = p.into_iter();
+        let (k, v) = (p.next().unwrap_or_default(), p.next().unwrap_or_default());
+        let k = if k.starts_with('[') { k } else { quote::key(&k) };
+        layout::Doc::prop(k, layout::Doc::Text(v))
+    });
+    layout::Doc::object(props.collect(), false)
+}
+
 /// Whether a file rendered from the schema is laid out exactly as Prettier would (`layout`): the
 /// files of every table (spec, DTOs, repository, service base, module, its controller and the
-/// features' controllers for it), the app module, compose.yaml and the generated tests. The
-/// e2e `prettier --check` of generated projects holds them to it on several schemas.
+/// features' controllers for it), the features' files under `src/core/`, the app module, the
+/// README (its tables aligned by `markdown`), compose.yaml and the generated tests. The e2e
+/// `prettier --check` of generated projects holds them to it on several schemas.
 fn laid_out(path: &str) -> bool {
-    if matches!(path, "src/app.module.ts" | "src/openapi.ts" | "package.json" | "compose.yaml")
+    if matches!(
+        path,
+        "src/app.module.ts" | "src/openapi.ts" | "package.json" | "compose.yaml" | "README.md" | "src/worker.ts"
+    ) || path.starts_with("src/core/")
         || path.starts_with("test/")
     {
         return true;
@@ -516,10 +564,12 @@ mod tests {
             "src/app.module.ts",
             "test/api.test.ts",
             "src/modules/users/users.history.controller.ts",
+            "src/core/rbac/rbac.tables.ts",
+            "README.md",
         ] {
             assert!(super::laid_out(path), "{path}");
         }
-        for path in ["src/core/rbac/rbac.tables.ts", "README.md", "src/modules/users/other.ts"] {
+        for path in ["db/01-schema.sql", "src/modules/users/other.ts"] {
             assert!(!super::laid_out(path), "{path}");
         }
     }

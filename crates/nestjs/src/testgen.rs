@@ -307,7 +307,11 @@ pub fn list_test_file(path: &str, template: &str, items: &[String]) -> Result<cr
     struct ListView {
         items: String,
     }
-    let items = ts::string_array(&items.iter().map(String::as_str).collect::<Vec<_>>());
+    // The templates write `const NAME = {{ items }};` (NAME six letters): laid out as Prettier
+    // does, one item a line when too long.
+    let doc = crate::layout::Doc::array(items.iter().map(|i| crate::layout::Doc::string(i)).collect(), false);
+    let mut items = crate::layout::print(&doc, 0, "const ROUTES = ".len(), ";");
+    items.pop();
     Ok(crate::FeatureFile {
         path: path.into(),
         body: crate::Rendered::new(template, ListView { items })?,

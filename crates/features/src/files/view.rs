@@ -172,7 +172,7 @@ fn table_view(m: &Model, t: &FileTable, r: &Resource) -> TableView {
     let id = r.fields.iter().find(|f| f.is_key).map(|f| f.column.clone()).unwrap_or_else(|| "id".into());
     TableView {
         name: r.qualified(),
-        key_ts: ts::string(&r.names.file),
+        key_ts: ts::key(&r.names.file),
         table_ts: ts::string(&sql::qualified_always(&t.table.schema, &t.table.name)),
         id_ts: col(&id),
         columns: columns.into_iter().map(|(role, c)| (role.to_string(), col(c.unwrap()))).collect(),

@@ -178,6 +178,7 @@ impl Contribute for Rbac {
     }
 
     fn route(&self, m: &Model, r: &Resource, route: &Route, out: &mut Vec<Decorator>) {
+        use nest_nestjs::layout::Doc;
         if m.state::<RbacModel>().is_none() || !r.feature(DEF.id) {
             return;
         }
@@ -189,8 +190,16 @@ impl Contribute for Rbac {
             format!("@ApiExtension('x-required-permission', '{p}')"),
             &[("ApiExtension", swagger)],
         ));
+        // At a method's indent, as Prettier breaks it when a long permission makes it too wide.
+        let forbidden = nest_nestjs::layout::Doc::object_of(
+            [
+                ("type", Doc::text("ErrorResponseDto")),
+                ("description", Doc::string(&format!("Requires permission {p}"))),
+            ],
+            false,
+        );
         out.push(Decorator::new(
-            format!("@ApiForbiddenResponse({{ type: ErrorResponseDto, description: 'Requires permission {p}' }})"),
+            nest_nestjs::layout::print(&Doc::call("@ApiForbiddenResponse", vec![forbidden]), 2, 2, ""),
             &[("ApiForbiddenResponse", swagger), ("ErrorResponseDto", "../../core/crud/dto.js")],
         ));
         // Soft-deleted rows need the table's restore permission too.

@@ -13,6 +13,7 @@ use crate::auth::{AuthModel, verified_sql};
 use crate::schema::id_pattern;
 use nest_catalog::quote as sql;
 use nest_model::Model;
+use nest_nestjs::layout::{self, Doc};
 use nest_nestjs::quote as ts;
 use serde::Serialize;
 
@@ -98,6 +99,7 @@ pub fn members_condition(a: &AuthModel, t: &TenancyModel) -> String {
 #[derive(Serialize)]
 pub struct TenancyView {
     pub setting: String,
+    pub setting_ts: String,
     pub tenant_id_pattern: String,
     pub member_id_pattern: String,
     pub member_sql: String,
@@ -166,20 +168,22 @@ pub fn tenancy_view(m: &Model, a: &AuthModel, t: &TenancyModel) -> TenancyView {
         let r = m.resource_of(&t.members)?;
         let prop = |c: &str| r.fields.iter().find(|f| f.column == c).map(|f| ts::string(&f.property));
         let (key, _) = t.member_key.as_ref()?;
-        Some(format!(
-            "{{ table: {}, emailProperty: {}, keyProperty: {}, tenantProperty: {}, userProperty: {} }}",
-            ts::string(&format!("{}.{}", sql::ident_always(&r.schema), sql::ident_always(&r.table))),
-            prop(t.member_email.as_deref()?)?,
-            prop(key)?,
-            prop(&t.member_tenant)?,
-            t.member_user.as_deref().and_then(prop).unwrap_or_else(|| "null".into()),
-        ))
+        let props = [
+            ("table", ts::string(&format!("{}.{}", sql::ident_always(&r.schema), sql::ident_always(&r.table)))),
+            ("emailProperty", prop(t.member_email.as_deref()?)?),
+            ("keyProperty", prop(key)?),
+            ("tenantProperty", prop(&t.member_tenant)?),
+            ("userProperty", t.member_user.as_deref().and_then(prop).unwrap_or_else(|| "null".into())),
+        ];
+        let doc = Doc::object_of(props.map(|(k, v)| (k, Doc::Text(v))), false);
+        Some(layout::print(&doc, 2, "  invite: ".len(), ","))
     });
     TenancyView {
         invite,
         tenant_id_pattern: id_pattern(tid).into(),
         member_id_pattern: id_pattern(t.member_key.as_ref().map(|(_, ty)| ty.as_str()).unwrap_or("text")).into(),
         setting: ts::template(&t.setting),
+        setting_ts: ts::string(&t.setting),
         member_sql: ts::template(&member_sql),
         tenant_status_sql: ts::template(&tenant_status_sql),
         default_tenant_sql: ts::template(&default_tenant_sql),

@@ -30,15 +30,19 @@ pub struct ColumnView {
     /// TS literals: the quoted identifier and the JSON property.
     pub column_ts: String,
     pub property_ts: String,
+    /// `column` and `property` as (name, TS literal) pairs, for `ts_object`.
+    pub pairs: Vec<(&'static str, String)>,
 }
 
 impl ColumnView {
     fn new(r: &Resource, column: &str) -> ColumnView {
         let property = r.field(column).map(|f| f.property.clone()).unwrap_or_else(|| nest_model::names::camel(column));
+        let (column_ts, property_ts) = (ts::string(&sql::ident_always(column)), ts::string(&property));
         ColumnView {
             column: sql::ident_always(column),
-            column_ts: ts::string(&sql::ident_always(column)),
-            property_ts: ts::string(&property),
+            pairs: vec![("column", column_ts.clone()), ("property", property_ts.clone())],
+            column_ts,
+            property_ts,
             property,
         }
     }
@@ -60,7 +64,8 @@ pub struct IngestColumnView {
     pub default_ts: Option<String>,
     pub max_length: Option<u32>,
     pub int_bits: u8,
-    pub values_ts: Option<String>,
+    /// The allowed values (TS literals).
+    pub values: Vec<String>,
     pub array: bool,
     /// Server-set from the signed-in user (`create`, `update`, `self`), as the CRUD runtime.
     pub server_ts: Option<String>,
@@ -75,6 +80,17 @@ pub struct AggregateView {
     pub max: Option<String>,
     pub sum: Option<String>,
     pub count: Option<String>,
+}
+
+impl AggregateView {
+    /// `{ source, avg, ... }` as (name, TS literal) pairs, for `ts_object`.
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        let named =
+            [("avg", &self.avg), ("min", &self.min), ("max", &self.max), ("sum", &self.sum), ("count", &self.count)];
+        std::iter::once(("source", self.source_ts.clone()))
+            .chain(named.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))))
+            .collect()
+    }
 }
 
 #[derive(Serialize)]
@@ -92,9 +108,11 @@ pub struct RollupView {
     pub columns_sql: String,
     pub select_sql: String,
     pub group_sql: String,
-    /// (source column, rollup column), TS literals of quoted identifiers.
+    /// (`[source column]`, rollup column), TS literals of quoted identifiers (a computed name).
     pub groups: Vec<(String, String)>,
     pub values: Vec<AggregateView>,
+    /// The values' `AggregateView::pairs`.
+    pub value_pairs: Vec<Vec<(&'static str, String)>>,
     /// count(*) of the rollup (TS literal), when it has one.
     pub count_any: Option<String>,
     pub maintained: bool,
@@ -120,6 +138,9 @@ pub struct SeriesView {
     pub name: Option<ColumnView>,
     pub tags: Option<ColumnView>,
     pub dimensions: Vec<ColumnView>,
+    /// The values' and the dimensions' (the metric name first) `ColumnView::pairs`.
+    pub value_pairs: Vec<Vec<(&'static str, String)>>,
+    pub dimension_pairs: Vec<Vec<(&'static str, String)>>,
     pub ingest: Vec<IngestColumnView>,
     /// `partitioned` (made by the app), or `plain`; the database decides `timescaledb`.
     pub storage: &'static str,
@@ -171,7 +192,7 @@ fn rollup_view(r: &Rollup, source: &Resource) -> RollupView {
     sources.sort();
     sources.dedup();
     let col = |agg: Agg, s: &str| shape.column_of(agg, s).map(|c| ts::string(&q(c)));
-    let values = sources
+    let values: Vec<AggregateView> = sources
         .iter()
         .filter(|s| source.field(s).is_some())
         .map(|s| AggregateView {
@@ -208,7 +229,8 @@ fn rollup_view(r: &Rollup, source: &Resource) -> RollupView {
         columns_sql: sql::string(&columns.join(", ")),
         select_sql: sql::string(&select.join(", ")),
         group_sql: sql::string(&group),
-        groups: shape.groups.iter().map(|(v, s)| (ts::string(&q(s)), ts::string(&q(v)))).collect(),
+        groups: shape.groups.iter().map(|(v, s)| (format!("[{}]", ts::string(&q(s))), ts::string(&q(v)))).collect(),
+        value_pairs: values.iter().map(AggregateView::pairs).collect(),
         values,
         count_any: shape
             .aggregates
@@ -241,15 +263,22 @@ fn series_view(s: &Series, r: &Resource) -> SeriesView {
                 .map(|d| ts::string(&d)),
             max_length: f.max_length,
             int_bits: f.int_bits,
-            values_ts: (!f.values.is_empty())
-                .then(|| format!("[{}]", f.values.iter().map(|v| ts::string(v)).collect::<Vec<_>>().join(", "))),
+            values: f.values.iter().map(|v| ts::string(v)).collect(),
             array: f.array,
             server_ts: f.server.map(|x| ts::string(x.runtime_name())),
         })
         .collect();
     let time_field = r.field(&c.time);
+    let values: Vec<ColumnView> = c.values.iter().map(|v| ColumnView::new(r, v)).collect();
+    let name = c.name.as_deref().map(|n| ColumnView::new(r, n));
+    let dimensions: Vec<ColumnView> = c
+        .dimensions
+        .iter()
+        .filter(|d| r.field(d).is_some_and(|f| f.readable()))
+        .map(|d| ColumnView::new(r, d))
+        .collect();
     SeriesView {
-        key_ts: ts::string(&r.names.file),
+        key_ts: ts::key(&r.names.file),
         name_sql: sql::string(&registry_name(&s.table)),
         name_ts: ts::string(&registry_name(&s.table)),
         qualified: r.qualified(),
@@ -260,15 +289,12 @@ fn series_view(s: &Series, r: &Resource) -> SeriesView {
         time: ColumnView::new(r, &c.time),
         time_sql: sql::string(&c.time),
         naive_time: time_field.is_some_and(|f| !f.with_zone),
-        values: c.values.iter().map(|v| ColumnView::new(r, v)).collect(),
-        name: c.name.as_deref().map(|n| ColumnView::new(r, n)),
+        value_pairs: values.iter().map(|v| v.pairs.clone()).collect(),
+        dimension_pairs: name.iter().chain(&dimensions).map(|v| v.pairs.clone()).collect(),
+        values,
+        name,
         tags: c.tags.as_deref().map(|n| ColumnView::new(r, n)),
-        dimensions: c
-            .dimensions
-            .iter()
-            .filter(|d| r.field(d).is_some_and(|f| f.readable()))
-            .map(|d| ColumnView::new(r, d))
-            .collect(),
+        dimensions,
         ingest,
         storage: match s.storage {
             SeriesStorage::Partitioned | SeriesStorage::InputPartitioned => "partitioned",
