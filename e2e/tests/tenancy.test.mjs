@@ -33,7 +33,9 @@ async function at(base, method, path, body, opts) {
 before(async () => {
   sql = await db();
   for (const slug of ['A', 'B']) {
-    org[slug] = (await sql.query('INSERT INTO organizations (name, slug) VALUES ($1, $2) RETURNING id', [`Org ${slug}`, slug.toLowerCase()])).rows[0].id;
+    org[slug] = (
+      await sql.query('INSERT INTO organizations (name, slug) VALUES ($1, $2) RETURNING id', [`Org ${slug}`, slug.toLowerCase()])
+    ).rows[0].id;
   }
   const people = { ownerA: ['A', 'owner'], memberA: ['A', 'member'], ownerB: ['B', 'owner'], memberB: ['B', 'member'], root: [null, null] };
   const adminRole = (await sql.query("SELECT id FROM roles WHERE slug = 'admin'")).rows[0].id;
@@ -46,7 +48,14 @@ before(async () => {
     await sql.query('UPDATE users SET email_verified_at = now() WHERE id = $1', [user[name].id]);
     if (o) {
       // An operator adds a member: the membership row, linked to the account.
-      const m = (await sql.query('INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, $2, $3, $4) RETURNING id', [org[o], email, name, role])).rows[0].id;
+      const m = (
+        await sql.query('INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, $2, $3, $4) RETURNING id', [
+          org[o],
+          email,
+          name,
+          role,
+        ])
+      ).rows[0].id;
       await sql.query('INSERT INTO nestgen.member_links (member_id, user_id) VALUES ($1, $2)', [m, user[name].id]);
     }
     await sql.query('INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)', [user[name].id, o ? adminRole : superRole]);
@@ -55,9 +64,17 @@ before(async () => {
   for (const o of ['A', 'B']) {
     const t = tok[`owner${o}`];
     for (const n of [1, 2, 3]) {
-      rows[o][`p${n}`] = expectStatus(await call('POST', '/v1/projects', { name: `${o} project ${n}` }, auth(t)), 201, `project ${o}${n}`).body.data;
+      rows[o][`p${n}`] = expectStatus(
+        await call('POST', '/v1/projects', { name: `${o} project ${n}` }, auth(t)),
+        201,
+        `project ${o}${n}`,
+      ).body.data;
     }
-    rows[o].tag = expectStatus(await call('POST', '/project-tags', { projectId: rows[o].p1.id, tag: 'red' }, auth(t)), 201, `tag ${o}`).body.data;
+    rows[o].tag = expectStatus(
+      await call('POST', '/project-tags', { projectId: rows[o].p1.id, tag: 'red' }, auth(t)),
+      201,
+      `tag ${o}`,
+    ).body.data;
     expectStatus(await call('DELETE', `/v1/projects/${rows[o].p3.id}`, undefined, auth(t)), 204, `soft delete ${o}3`);
   }
 });
@@ -72,9 +89,16 @@ test('the token carries the organization; rows are stamped with it', async () =>
   assert.equal(rows.A.p1.organizationId, org.A);
   assert.equal(rows.B.p1.organizationId, org.B);
   const orgs = expectStatus(await call('GET', '/auth/organizations', undefined, auth(tok.memberA)), 200, 'my organizations').body.data;
-  assert.deepEqual(orgs.map((o) => o.id), [org.A]);
+  assert.deepEqual(
+    orgs.map((o) => o.id),
+    [org.A],
+  );
   const seen = expectStatus(await call('GET', '/v1/organizations', undefined, auth(tok.memberA)), 200, 'organizations').body.data;
-  assert.deepEqual(seen.map((o) => o.id), [org.A], 'a member sees only their organization');
+  assert.deepEqual(
+    seen.map((o) => o.id),
+    [org.A],
+    'a member sees only their organization',
+  );
 });
 
 test('every route on the other tenant’s rows: 404 or 403, no data', async () => {
@@ -90,7 +114,12 @@ test('every route on the other tenant’s rows: 404 or 403, no data', async () =
     ['DELETE', `/project-tags/${b.p1.id}/red`, undefined, 404],
     ['PATCH', `/v1/organizations/${org.B}`, { name: 'stolen' }, 403],
     ['GET', `/v1/organizations/${org.B}`, undefined, 404],
-    ['GET', `/v1/organization-users/${(await sql.query('SELECT id FROM organization_users WHERE organization_id = $1 LIMIT 1', [org.B])).rows[0].id}`, undefined, 404],
+    [
+      'GET',
+      `/v1/organization-users/${(await sql.query('SELECT id FROM organization_users WHERE organization_id = $1 LIMIT 1', [org.B])).rows[0].id}`,
+      undefined,
+      404,
+    ],
   ];
   for (const [method, path, body, status] of cases) {
     const r = await call(method, path, body, t);
@@ -116,12 +145,24 @@ test('every route on the other tenant’s rows: 404 or 403, no data', async () =
   // Bodies cannot name a tenant.
   expectError(await call('POST', '/v1/projects', { name: 'x', organizationId: org.B }, t), 400, 'create in another tenant');
   expectError(await call('PATCH', `/v1/projects/${rows.A.p1.id}`, { organizationId: org.B }, t), 400, 'move a row to another tenant');
-  expectError(await call('POST', '/v1/projects/bulk', [{ name: 'x' }, { name: 'y', organizationId: org.B }], t), 400, 'bulk into another tenant');
+  expectError(
+    await call('POST', '/v1/projects/bulk', [{ name: 'x' }, { name: 'y', organizationId: org.B }], t),
+    400,
+    'bulk into another tenant',
+  );
   const bulk = expectStatus(await call('POST', '/v1/projects/bulk', [{ name: 'bulk 1' }, { name: 'bulk 2' }], t), 201, 'bulk').body.data;
   assert.ok(bulk.every((p) => p.organizationId === org.A));
-  expectError(await call('POST', '/project-tags', { projectId: b.p1.id, tag: 'mine' }, t), 409, 'tag on another tenant’s project (the FK cannot see it)');
+  expectError(
+    await call('POST', '/project-tags', { projectId: b.p1.id, tag: 'mine' }, t),
+    409,
+    'tag on another tenant’s project (the FK cannot see it)',
+  );
   // Another organization in the header, or in a forged token.
-  expectError(await call('GET', '/v1/projects', undefined, auth(tok.memberA, { 'x-organization-id': org.B })), 403, 'header for a foreign tenant');
+  expectError(
+    await call('GET', '/v1/projects', undefined, auth(tok.memberA, { 'x-organization-id': org.B })),
+    403,
+    'header for a foreign tenant',
+  );
   const claims = JSON.parse(Buffer.from(tok.memberA.split('.')[1], 'base64url').toString());
   const h = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
   const p = Buffer.from(JSON.stringify({ ...claims, org: org.B })).toString('base64url');
@@ -130,14 +171,108 @@ test('every route on the other tenant’s rows: 404 or 403, no data', async () =
   expectError(await call('POST', '/auth/organization', { organizationId: org.B }, t), 403, 'switch to a foreign tenant');
 });
 
+test('embeds (select=) keep tenants apart, with or without the app filter, and need the embedded table’s permission', async () => {
+  // Rows linking the tenants, planted by the owner with triggers off (the API refuses to make
+  // them, and so does the same-tenant trigger; an import might not): a tag of B on A's project,
+  // and a tag of A on B's project.
+  await sql.query("SET session_replication_role = 'replica'");
+  await sql.query('INSERT INTO project_tags (organization_id, project_id, tag) VALUES ($1, $2, $3), ($4, $5, $3)', [
+    org.B,
+    rows.A.p1.id,
+    'planted',
+    org.A,
+    rows.B.p1.id,
+  ]);
+  await sql.query("SET session_replication_role = 'origin'");
+  try {
+    for (const base of [BASE, NOFILTER]) {
+      const a = auth(tok.memberA);
+      const projects = expectStatus(
+        await at(base, 'GET', '/v1/projects?select=id,organization(slug),projectTags(tag,organizationId)&sort=name', undefined, a),
+        200,
+        `projects ${base}`,
+      );
+      for (const p of projects.body.data) {
+        assert.equal(p.organization.slug, 'a', `${base}: the project's organization`);
+        assert.ok(
+          p.projectTags.every((t) => t.organizationId === org.A),
+          `${base}: B's tag inside A's project: ${JSON.stringify(p)}`,
+        );
+      }
+      assert.deepEqual(projects.body.data.find((p) => p.id === rows.A.p1.id).projectTags, [{ tag: 'red', organizationId: org.A }]);
+      const tags = expectStatus(
+        await at(base, 'GET', '/project-tags?select=tag,project(name,organization(slug))&sort=tag', undefined, a),
+        200,
+        `tags ${base}`,
+      ).body.data;
+      // A's planted tag points at B's project: the tag is A's, its project is not to be seen.
+      assert.deepEqual(
+        tags.find((t) => t.tag === 'planted'),
+        { tag: 'planted', project: null },
+        base,
+      );
+      assert.deepEqual(tags.find((t) => t.tag === 'red').project, { name: 'A project 1', organization: { slug: 'a' } }, base);
+      assert.ok(!JSON.stringify(tags).includes('B project'), `${base}: ${JSON.stringify(tags)}`);
+      // A to-one filter cannot reach into B either.
+      const byName = expectStatus(
+        await at(base, 'GET', `/project-tags?select=tag,project(name)&project.name=eq.${encodeURIComponent('B project 1')}`, undefined, a),
+        200,
+        'filter',
+      );
+      assert.deepEqual(byName.body.data, [], base);
+    }
+    // A member of A whose only permission is reading tags: embedding projects needs projects:read.
+    const role = (await sql.query("INSERT INTO roles (name, slug) VALUES ('Tags only', 'tags-only') RETURNING id")).rows[0].id;
+    await sql.query(
+      "INSERT INTO role_permissions (role_id, permission_id) SELECT $1, id FROM permissions WHERE slug = 'project_tags:read'",
+      [role],
+    );
+    const email = 'tagsonly@tenancy.io';
+    const u = expectStatus(await call('POST', '/auth/register', { email, password: PASSWORD, name: 'Tags' }), 201, 'register').body.data;
+    await sql.query('UPDATE users SET email_verified_at = now() WHERE id = $1', [u.id]);
+    const m = (
+      await sql.query(
+        "INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, $2, 'Tags', 'member') RETURNING id",
+        [org.A, email],
+      )
+    ).rows[0].id;
+    await sql.query('INSERT INTO nestgen.member_links (member_id, user_id) VALUES ($1, $2)', [m, u.id]);
+    await sql.query('INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)', [u.id, role]);
+    const t = auth(expectStatus(await call('POST', '/auth/login', { email, password: PASSWORD }), 200, 'login').body.accessToken);
+    expectStatus(await call('GET', '/project-tags?select=tag', undefined, t), 200, 'own table');
+    const denied = expectError(
+      await call('GET', '/project-tags?select=tag,project(name)', undefined, t),
+      403,
+      'embedding projects without projects:read',
+    );
+    assert.match(denied.body.message, /projects:read/);
+    expectError(await call('GET', `/project-tags/${rows.A.p1.id}/red?select=tag,project(name)`, undefined, t), 403, 'the same on one row');
+  } finally {
+    await sql.query("DELETE FROM project_tags WHERE tag = 'planted'");
+  }
+});
+
 test('unique keys are per tenant; members are managed by owners; cross-tenant only with permission', async () => {
   expectStatus(await call('POST', '/v1/organization-users', { email: 'shared@x.io', name: 'S' }, auth(tok.ownerA)), 201, 'member in A');
-  expectError(await call('POST', '/v1/organization-users', { email: 'shared@x.io', name: 'S' }, auth(tok.ownerA)), 409, 'same email twice in A');
+  expectError(
+    await call('POST', '/v1/organization-users', { email: 'shared@x.io', name: 'S' }, auth(tok.ownerA)),
+    409,
+    'same email twice in A',
+  );
   expectStatus(await call('POST', '/v1/organization-users', { email: 'shared@x.io', name: 'S' }, auth(tok.ownerB)), 201, 'same email in B');
-  expectError(await call('POST', '/v1/organization-users', { email: 'x@x.io', name: 'X' }, auth(tok.memberA)), 403, 'a member cannot add members');
-  const members = expectStatus(await call('GET', '/v1/organization-users?limit=100', undefined, auth(tok.memberA)), 200, 'members').body.data;
+  expectError(
+    await call('POST', '/v1/organization-users', { email: 'x@x.io', name: 'X' }, auth(tok.memberA)),
+    403,
+    'a member cannot add members',
+  );
+  const members = expectStatus(await call('GET', '/v1/organization-users?limit=100', undefined, auth(tok.memberA)), 200, 'members').body
+    .data;
   assert.ok(members.every((m) => m.organizationId === org.A));
-  const cross = expectStatus(await call('GET', '/v1/projects', undefined, auth(tok.root, { 'x-organization-id': org.B })), 200, 'super-admin across tenants').body.data;
+  const cross = expectStatus(
+    await call('GET', '/v1/projects', undefined, auth(tok.root, { 'x-organization-id': org.B })),
+    200,
+    'super-admin across tenants',
+  ).body.data;
   assert.ok(cross.length > 0 && cross.every((p) => p.organizationId === org.B));
 });
 
@@ -157,7 +292,11 @@ test('a suspended organization, or one whose subscription ran out, is read-only'
   for (const body of [{ status: 'active' }, { subscriptionExpiresAt: '2099-01-01T00:00:00Z' }, { subscriptionTier: 'enterprise' }]) {
     expectError(await call('PATCH', `/v1/organizations/${org.B}`, body, auth(tok.ownerB)), 400, `owner sets ${Object.keys(body)[0]}`);
   }
-  expectStatus(await call('PATCH', `/v1/organizations/${org.B}`, { name: 'Org B, renamed' }, auth(tok.ownerB)), 200, 'the name is the owner\'s');
+  expectStatus(
+    await call('PATCH', `/v1/organizations/${org.B}`, { name: 'Org B, renamed' }, auth(tok.ownerB)),
+    200,
+    "the name is the owner's",
+  );
 });
 
 test('row-level security alone isolates (SQL as the application role)', async () => {
@@ -184,13 +323,33 @@ test('row-level security alone isolates (SQL as the application role)', async ()
     await assert.rejects(app.query("INSERT INTO projects (organization_id, name) VALUES ($1, 'smuggled')", [org.B]), /row-level security/);
     await app.query('ROLLBACK');
     // A member of A and B, acting in A, may read their own membership in B but not change it.
-    const elsewhere = (await sql.query("INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, 'membera@tenancy.io', 'memberA', 'member') RETURNING id", [org.B])).rows[0].id;
+    const elsewhere = (
+      await sql.query(
+        "INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, 'membera@tenancy.io', 'memberA', 'member') RETURNING id",
+        [org.B],
+      )
+    ).rows[0].id;
     await sql.query('INSERT INTO nestgen.member_links (member_id, user_id) VALUES ($1, $2)', [elsewhere, user.memberA.id]);
     await app.query('BEGIN');
-    await app.query("SELECT set_config('app.current_organization_id', $1, true), set_config('nestgen.user_id', $2, true)", [org.A, user.memberA.id]);
-    assert.equal((await app.query('SELECT count(*)::int AS n FROM organization_users WHERE organization_id = $1', [org.B])).rows[0].n, 1, 'own membership elsewhere is readable');
-    assert.equal((await app.query("UPDATE organization_users SET role = 'owner' WHERE organization_id = $1", [org.B])).rowCount, 0, 'but not changeable');
-    assert.equal((await app.query('UPDATE organization_users SET organization_id = $1 WHERE organization_id = $2', [org.A, org.B])).rowCount, 0, 'nor movable');
+    await app.query("SELECT set_config('app.current_organization_id', $1, true), set_config('nestgen.user_id', $2, true)", [
+      org.A,
+      user.memberA.id,
+    ]);
+    assert.equal(
+      (await app.query('SELECT count(*)::int AS n FROM organization_users WHERE organization_id = $1', [org.B])).rows[0].n,
+      1,
+      'own membership elsewhere is readable',
+    );
+    assert.equal(
+      (await app.query("UPDATE organization_users SET role = 'owner' WHERE organization_id = $1", [org.B])).rowCount,
+      0,
+      'but not changeable',
+    );
+    assert.equal(
+      (await app.query('UPDATE organization_users SET organization_id = $1 WHERE organization_id = $2', [org.A, org.B])).rowCount,
+      0,
+      'nor movable',
+    );
     assert.equal((await app.query('DELETE FROM organization_users WHERE organization_id = $1', [org.B])).rowCount, 0, 'nor removable');
     await app.query('ROLLBACK');
     await sql.query("DELETE FROM organization_users WHERE organization_id = $1 AND email = 'membera@tenancy.io'", [org.B]);
@@ -208,9 +367,15 @@ test('with the application filter off, RLS still isolates over HTTP; concurrent 
   await sql.query('ALTER TABLE projects DISABLE ROW LEVEL SECURITY');
   try {
     const leak = await at(NOFILTER, 'GET', '/v1/projects?limit=100', undefined, a);
-    assert.ok(leak.body.data.some((p) => p.organizationId === org.B), 'without row-level security the filterless instance shows tenant B');
+    assert.ok(
+      leak.body.data.some((p) => p.organizationId === org.B),
+      'without row-level security the filterless instance shows tenant B',
+    );
     const held = expectStatus(await call('GET', '/v1/projects?limit=100', undefined, a), 200, 'the normal instance');
-    assert.ok(held.body.data.every((p) => p.organizationId === org.A), 'the app\'s own filter holds without the policies');
+    assert.ok(
+      held.body.data.every((p) => p.organizationId === org.A),
+      "the app's own filter holds without the policies",
+    );
   } finally {
     await sql.query('ALTER TABLE projects ENABLE ROW LEVEL SECURITY');
   }
@@ -236,11 +401,13 @@ test('with the application filter off, RLS still isolates over HTTP; concurrent 
 test('a removed membership stops working once the membership cache (TENANT_CACHE_TTL_MS) runs out', async () => {
   const t = auth(tok.memberA);
   expectStatus(await call('GET', '/v1/projects', undefined, t), 200, 'a member');
-  const link = (await sql.query(
-    `DELETE FROM nestgen.member_links l USING organization_users m
+  const link = (
+    await sql.query(
+      `DELETE FROM nestgen.member_links l USING organization_users m
       WHERE l.member_id = m.id AND m.organization_id = $1 AND l.user_id = $2 RETURNING l.member_id`,
-    [org.A, user.memberA.id],
-  )).rows[0];
+      [org.A, user.memberA.id],
+    )
+  ).rows[0];
   assert.ok(link, 'memberA was linked');
   try {
     let status = 200;
@@ -257,10 +424,9 @@ test('a removed membership stops working once the membership cache (TENANT_CACHE
 test('tenants:cross given to a user who is not a super-admin lets them name any organization', async () => {
   const t = auth(tok.memberA, { 'x-organization-id': org.B });
   expectError(await call('GET', '/v1/projects', undefined, t), 403, 'without tenants:cross');
-  await sql.query(
-    "INSERT INTO user_permissions (user_id, permission_id) SELECT $1, id FROM permissions WHERE slug = 'tenants:cross'",
-    [user.memberA.id],
-  );
+  await sql.query("INSERT INTO user_permissions (user_id, permission_id) SELECT $1, id FROM permissions WHERE slug = 'tenants:cross'", [
+    user.memberA.id,
+  ]);
   try {
     let r;
     for (let i = 0; i < 50; i++) {
@@ -269,25 +435,38 @@ test('tenants:cross given to a user who is not a super-admin lets them name any 
       await new Promise((res) => setTimeout(res, 100));
     }
     expectStatus(r, 200, 'with tenants:cross');
-    assert.ok(r.body.data.length > 0 && r.body.data.every((p) => p.organizationId === org.B), 'tenant B\'s rows, and only those');
+    assert.ok(r.body.data.length > 0 && r.body.data.every((p) => p.organizationId === org.B), "tenant B's rows, and only those");
     // tenants:cross is a platform power: its holder acts in B as its owners may.
-    expectStatus(await call('POST', '/v1/organization-users', { email: 'cross@y.io', name: 'X' }, t), 201, 'member management across tenants');
+    expectStatus(
+      await call('POST', '/v1/organization-users', { email: 'cross@y.io', name: 'X' }, t),
+      201,
+      'member management across tenants',
+    );
   } finally {
-    await sql.query("DELETE FROM user_permissions WHERE user_id = $1", [user.memberA.id]);
+    await sql.query('DELETE FROM user_permissions WHERE user_id = $1', [user.memberA.id]);
   }
 });
 
 test('the access log: one entry per request with its id, the caller, the tenant, status and time; no query string', async () => {
   const { readFileSync } = await import('node:fs');
   const id = `tenancy-log-${Date.now()}`;
-  const r = await at(BASE, 'GET', `/v1/projects?name=eq.${encodeURIComponent('secret filter value')}`, undefined, auth(tok.ownerA, { 'x-request-id': id }));
+  const r = await at(
+    BASE,
+    'GET',
+    `/v1/projects?name=eq.${encodeURIComponent('secret filter value')}`,
+    undefined,
+    auth(tok.ownerA, { 'x-request-id': id }),
+  );
   assert.equal(r.status, 200);
   const missing = await at(BASE, 'GET', `/v1/projects/${rows.B.p1.id}`, undefined, auth(tok.ownerA, { 'x-request-id': `${id}-b` }));
   assert.equal(missing.status, 404);
   assert.equal(missing.body.requestId, `${id}-b`, 'the error answer names the request');
   const entries = async (rid) => {
     for (let i = 0; i < 100; i++) {
-      const found = readFileSync(process.env.APP_LOG, 'utf8').split('\n').filter((l) => l.includes(rid)).map((l) => JSON.parse(l));
+      const found = readFileSync(process.env.APP_LOG, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(rid))
+        .map((l) => JSON.parse(l));
       if (found.some((e) => e.context === 'http')) return found;
       await new Promise((res) => setTimeout(res, 20));
     }
@@ -307,7 +486,13 @@ test('the access log: one entry per request with its id, the caller, the tenant,
   assert.equal(notFound.requestId, `${id}-b`);
   assert.equal(notFound.path, '/v1/projects/:id', 'a matched route is logged by its pattern (no ids or tokens from the path)');
   // A path no route matched is client input: logged as (no route), whatever it carries.
-  const stray = await at(BASE, 'GET', '/nope;jsessionid=SECRETSEMI/abc%3Ftoken=SECRETENC', undefined, auth(tok.ownerA, { 'x-request-id': `${id}-c` }));
+  const stray = await at(
+    BASE,
+    'GET',
+    '/nope;jsessionid=SECRETSEMI/abc%3Ftoken=SECRETENC',
+    undefined,
+    auth(tok.ownerA, { 'x-request-id': `${id}-c` }),
+  );
   assert.equal(stray.status, 404);
   const [strayEntry] = (await entries(`${id}-c`)).filter((e) => e.context === 'http');
   assert.equal(strayEntry.path, '(no route)');
@@ -321,11 +506,20 @@ test('OpenAPI: every operation of sign-in, roles and organizations documents its
   assert.ok(doc.paths['/auth/register'] && doc.paths['/auth/organizations'] && doc.paths['/rbac/users/{userId}/permissions']);
   assert.deepEqual(undocumentedSuccess(doc), []);
   assert.deepEqual(undocumentedErrors(doc), [], 'every operation documents the 400, 401 and 403 it can give');
-  assert.equal(doc.paths['/rbac/users/{userId}/permissions'].get.responses['403'].content['application/json'].schema.$ref, '#/components/schemas/ErrorResponseDto');
+  assert.equal(
+    doc.paths['/rbac/users/{userId}/permissions'].get.responses['403'].content['application/json'].schema.$ref,
+    '#/components/schemas/ErrorResponseDto',
+  );
   assert.equal(doc.openapi, '3.1.0');
   assert.deepEqual(await openApiErrors(doc), [], 'Redocly finds no error in the document');
   // Signed-in routes name the bearer scheme; sign-in itself says it is public.
   assert.deepEqual(doc.paths['/auth/login'].post.security, []);
-  assert.ok(doc.paths['/v1/organizations'].get.security?.some((s) => 'bearer' in s), JSON.stringify(doc.paths['/v1/organizations'].get.security));
-  assert.equal(doc.paths['/auth/register'].post.responses['201'].content['application/json'].schema.$ref, '#/components/schemas/AuthRegisteredDto');
+  assert.ok(
+    doc.paths['/v1/organizations'].get.security?.some((s) => 'bearer' in s),
+    JSON.stringify(doc.paths['/v1/organizations'].get.security),
+  );
+  assert.equal(
+    doc.paths['/auth/register'].post.responses['201'].content['application/json'].schema.$ref,
+    '#/components/schemas/AuthRegisteredDto',
+  );
 });

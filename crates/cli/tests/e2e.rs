@@ -213,11 +213,17 @@ fn seed_project_compiles_boots_and_serves_every_table() {
     let project = tmp.join("api");
     // The seed's metadata asks for RBAC and tenant isolation on its multi-tenancy tables; this
     // test is about CRUD, so it switches those off (the auth and tenancy tests cover them).
-    // One setting from a config file: the templates table requires If-Match on every change
+    // Settings from a config file: the templates table requires If-Match on every change
     // (conditional.test.mjs; no other suite changes templates).
     std::fs::create_dir_all(&tmp).unwrap();
     let config = tmp.join("seed.toml");
-    std::fs::write(&config, "[tables.notification_templates]\nrequire_if_match = true\n").unwrap();
+    // And users answer whole rows (select off): the typed client of openapi-client.test.mjs reads
+    // them as such, select.test.mjs checks the switch.
+    std::fs::write(
+        &config,
+        "[tables.notification_templates]\nrequire_if_match = true\n[tables.users]\nfeatures = { select = false }\n",
+    )
+    .unwrap();
     let report = generate(
         &project,
         &[
@@ -255,7 +261,7 @@ fn seed_project_compiles_boots_and_serves_every_table() {
     run(Command::new(tsc_bin).args(["-p", "tsconfig.test.json"]).current_dir(&project), "tsc tests");
     node_test_env(
         (&base, &db.url),
-        &["crud.test.mjs", "injection.test.mjs", "openapi-client.test.mjs"],
+        &["crud.test.mjs", "injection.test.mjs", "openapi-client.test.mjs", "select.test.mjs"],
         &[("PROJECT_DIR", project.to_str().unwrap())],
     );
     // After them (it adds users their listings would count).

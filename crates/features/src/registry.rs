@@ -23,6 +23,7 @@ pub static FEATURES: &[&dyn Feature] = &[
     &CoreSwitch(&crate::switches::SOFT_DELETE),
     &CoreSwitch(&crate::switches::SWAGGER),
     &CoreSwitch(&crate::switches::VERSIONING),
+    &CoreSwitch(&crate::switches::SELECT),
     // Last: it reads what every feature above made a table's reads depend on.
     &crate::cache::Cache,
 ];

@@ -26,3 +26,8 @@ pub static SWAGGER: FeatureDef =
     core("swagger", "routes documented in OpenAPI", MetaSwitch::TableMetadata("enable_swagger"));
 pub static VERSIONING: FeatureDef =
     core("versioning", "routes under /v1", MetaSwitch::TableMetadata("enable_versioning"));
+pub static SELECT: FeatureDef = core(
+    "select",
+    "select=: chosen fields and embedded related rows on list and get (their answers are then typed as selections)",
+    MetaSwitch::None,
+);

@@ -219,6 +219,8 @@ pub struct Resource {
 /// A foreign key: these columns of the table hold the key of a row of another.
 #[derive(Debug, Clone, Serialize)]
 pub struct Reference {
+    /// The constraint's name.
+    pub name: String,
     pub columns: Vec<String>,
     pub table: QualifiedName,
     pub referenced: Vec<String>,
@@ -240,6 +242,10 @@ impl Resource {
     }
     pub fn feature(&self, name: &str) -> bool {
         self.features.get(name).is_some_and(|s| s.value)
+    }
+    /// `select=` on its list and get (the `select` switch, on unless turned off).
+    pub fn selectable(&self) -> bool {
+        self.features.get("select").is_none_or(|s| s.value)
     }
     pub fn field(&self, column: &str) -> Option<&Field> {
         self.fields.iter().find(|f| f.column == column)

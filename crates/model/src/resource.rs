@@ -275,6 +275,7 @@ pub(crate) fn build(input: &Input, namer: &mut Namer) -> Resource {
             .foreign_keys
             .iter()
             .map(|f| crate::Reference {
+                name: f.name.clone(),
                 columns: f.columns.clone(),
                 table: f.references.clone(),
                 referenced: f.referenced_columns.clone(),

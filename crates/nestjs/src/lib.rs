@@ -13,8 +13,10 @@ pub mod imports;
 pub mod layout;
 mod markdown;
 pub mod quote;
+pub mod relations;
 pub mod testgen;
 mod view;
+pub use view::core_routes;
 
 pub use contribute::{
     AppModule, Assets, Contribute, Contributions, DbFile, Decorator, ExtraController, FeatureFile, Import, Package,
@@ -126,6 +128,7 @@ const STATIC: &[(&str, &str)] = runtime_files![
     "src/core/crud/openapi.ts",
     "src/core/crud/query.ts",
     "src/core/crud/repository.ts",
+    "src/core/crud/select.ts",
     "src/core/crud/resource.ts",
     "src/core/crud/validators.ts",
     "tsconfig.json",
@@ -347,11 +350,12 @@ fn render_resource(
     env: &Environment,
     m: &Model,
     r: &Resource,
+    rels: &[relations::Relation],
     features: &[&dyn Contribute],
     tree: &mut FileTree,
 ) -> Result<(), RenderError> {
     let (rc, decorators) = resource_contributions(m, r, features)?;
-    let v = view::resource_view(r, &rc, &decorators);
+    let v = view::resource_view(r, rels, &rc, &decorators);
     let ctx = value(&v);
     let dir = format!("src/modules/{}", r.names.file);
     let f = &r.names.file;
@@ -460,16 +464,18 @@ pub fn render(
     // half the time on two), then merged into the one ordered tree.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
     let chunk = model.resources.len().div_ceil(threads).max(1);
+    let relations = relations::all(model);
     let parts: Vec<Result<FileTree, RenderError>> = std::thread::scope(|scope| {
         let env = &env;
         let handles: Vec<_> = model
             .resources
             .chunks(chunk)
-            .map(|part| {
+            .zip(relations.chunks(chunk))
+            .map(|(part, rels)| {
                 scope.spawn(move || {
                     let mut t = FileTree::new();
-                    for r in part {
-                        render_resource(env, model, r, features, &mut t)?;
+                    for (r, rels) in part.iter().zip(rels) {
+                        render_resource(env, model, r, rels, features, &mut t)?;
                     }
                     Ok(t)
                 })

@@ -116,6 +116,10 @@ pub struct ResourceView {
     pub fields_block: String,
     /// `extensions: [...],` laid out as Prettier does, from column 2 (empty when none).
     pub extensions_block: String,
+    /// `relations: [...]` (foreign keys to and from other resources), or empty.
+    pub relations_block: String,
+    /// The names `select=` embeds.
+    pub embeds: Vec<String>,
     /// `[{ name, type, format, column }, ...]`, the controller's `KEY` constant.
     pub key_array: String,
     pub key_list: String,
@@ -128,6 +132,8 @@ pub struct ResourceView {
     pub max_limit: u32,
     pub count_mode: String,
     pub require_if_match: bool,
+    /// `select=` is off (the `select` switch).
+    pub no_select: bool,
     pub read_imports: Vec<ImportLine>,
     pub read_props: Vec<dto::Prop>,
     pub create_imports: Vec<ImportLine>,
@@ -291,7 +297,12 @@ pub fn extra_controller_view(
     ControllerView::new(imports, rc, decorators, &routes)
 }
 
-pub fn resource_view(r: &Resource, rc: &ResourceContributions, decorators: &Decorators) -> ResourceView {
+pub fn resource_view(
+    r: &Resource,
+    rels: &[crate::relations::Relation],
+    rc: &ResourceContributions,
+    decorators: &Decorators,
+) -> ResourceView {
     let readable: Vec<_> = r.fields.iter().filter(|f| f.readable()).collect();
     let creatable: Vec<_> = r.fields.iter().filter(|f| f.writable()).collect();
     let updatable: Vec<_> = r.fields.iter().filter(|f| f.writable() && !f.is_key).collect();
@@ -392,6 +403,7 @@ pub fn resource_view(r: &Resource, rc: &ResourceContributions, decorators: &Deco
         max_limit: r.max_limit.value,
         count_mode: r.count_mode.value.clone(),
         require_if_match: r.require_if_match,
+        no_select: !r.selectable(),
         read_imports: ri.lines(core),
         read_props,
         create_imports: ci.lines(core),
@@ -399,6 +411,8 @@ pub fn resource_view(r: &Resource, rc: &ResourceContributions, decorators: &Deco
         update_imports: ui.lines(core),
         update_props,
         notes: r.notes.iter().map(|n| n.message.clone()).collect(),
+        relations_block: crate::relations::relations_block(rels),
+        embeds: rels.iter().map(|x| x.name.clone()).collect(),
         extensions_block: if rc.extensions.is_empty() {
             String::new()
         } else {

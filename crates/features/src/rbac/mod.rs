@@ -17,7 +17,7 @@ use nest_model::{
 };
 use nest_nestjs::{
     AppModule, Assets, Contribute, Contributions, DbFile, Decorator, FeatureFile, Ownership, RenderError, Rendered,
-    Route, TestSetup,
+    ResourceContributions, Route, SpecExtension, TestSetup,
 };
 use serde::Serialize;
 
@@ -108,6 +108,7 @@ const RUNTIME: &[(&str, &str)] = nest_nestjs::runtime_files![
     "src/core/rbac/rbac.controller.ts",
     "src/core/rbac/rbac.module.ts",
     "src/core/rbac/rbac.service.ts",
+    "src/core/rbac/read-permission.ts",
 ];
 
 #[derive(serde::Serialize)]
@@ -174,6 +175,21 @@ impl Contribute for Rbac {
         // The same list db/03-rbac.sql seeds: the routes' permissions and the features' own.
         let permissions = view::all_permissions(m, tenanted(m)).into_iter().map(|(slug, ..)| slug).collect();
         out.readme.push(Rendered::new("rbac/readme.md.j2", ReadmeView { tenancy: tenanted(m), permissions })?);
+        Ok(())
+    }
+
+    fn resource(&self, m: &Model, r: &Resource, out: &mut ResourceContributions) -> Result<(), RenderError> {
+        if m.state::<RbacModel>().is_none() || !r.feature(DEF.id) {
+            return Ok(());
+        }
+        // Embedding the resource's rows in another answer takes its list route's permission.
+        if let Some(list) = nest_nestjs::core_routes(r).into_iter().find(|x| x.id == "list") {
+            out.extensions.push(SpecExtension {
+                factory: "readPermission".into(),
+                module: "core/rbac/read-permission".into(),
+                arg: format!("{{ permission: {} }}", nest_nestjs::quote::string(&list.permission)),
+            });
+        }
         Ok(())
     }
 

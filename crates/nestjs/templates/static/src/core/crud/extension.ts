@@ -20,6 +20,11 @@ export interface CrudCall {
   readonly op?: ChangeOp;
   /** A change the server makes on its own behalf (sign-in flows): not limited to the caller's rows. */
   readonly unscoped: boolean;
+  /**
+   * The rows are read as another resource's embed (`select=*,projects(...)`): what the route
+   * decided for its own resource (an owner bypass) does not carry over.
+   */
+  readonly embedded?: boolean;
 }
 
 /** An extension's part in one call. Every member is optional. */
@@ -69,6 +74,11 @@ export interface CrudExtension {
   read?<R>(key: readonly unknown[], load: () => Promise<R>): Promise<R>;
   /** After a change of the resource's rows is committed (the change's answer waits for it). */
   committed?(): Promise<void>;
+  /**
+   * Before the resource's rows are embedded in another resource's answer (`select=`): throws
+   * (e.g. 403) when the caller may not read them, as the resource's own list route would.
+   */
+  embed?(call: CrudCall): Promise<void>;
 }
 
 /** The extension of `spec` that is an instance of `kind`, if any. */

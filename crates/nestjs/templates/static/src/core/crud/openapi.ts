@@ -4,6 +4,7 @@ import {
   ApiBody,
   ApiConflictResponse,
   ApiCreatedResponse,
+  ApiExtension,
   ApiExtraModels,
   ApiHeader,
   ApiNoContentResponse,
@@ -20,7 +21,7 @@ import {
 import { MAX_BULK } from './bulk.pipe.js';
 import { ErrorResponseDto } from './dto.js';
 import { MAX_OFFSET, VALUE_FORMS } from './query.js';
-import type { FieldSpec, FilterOp, ResourceSpec } from './resource.js';
+import { type FieldSpec, type FilterOp, type ResourceSpec, resourceOf } from './resource.js';
 
 const OP_HELP: Record<FilterOp, string> = {
   eq: 'eq.value',
@@ -121,6 +122,32 @@ export function ApiListQuery(spec: ResourceSpec): MethodDecorator {
   return applyDecorators(...decorators);
 }
 
+/**
+ * `select=` (core/crud/select.ts): its parameter, and a mark the document's post-pass reads to
+ * give the operation's answer the shape a selection has (toOpenApi31).
+ */
+function ApiSelect(spec: ResourceSpec, list: boolean): MethodDecorator {
+  if (spec.select === false) return applyDecorators();
+  const fields = spec.fields.filter((f) => f.readable).map((f) => f.property);
+  const embeds = (spec.relations ?? []).map((r) => `${r.name} (${r.kind === 'one' ? 'one row or null' : 'a list'})`);
+  const per = list
+    ? ' An embedded list takes <name>.limit and <name>.sort; <name>.<field>=op.value filters it, or, on a to-one embed, the rows themselves.'
+    : ' An embedded list takes <name>.limit and <name>.sort; <name>.<field>=op.value filters it.';
+  return applyDecorators(
+    ApiQuery({
+      name: 'select',
+      required: false,
+      schema: { type: 'string', maxLength: 2000, pattern: '^[A-Za-z0-9_*!(), ]+$' },
+      description:
+        `Fields of the answer, comma-separated (default *: every field): ${fields.join(', ')}.` +
+        (embeds.length
+          ? ` Related rows embedded as name(fields), nested up to three levels: ${embeds.join(', ')}; name!constraint(...) picks one of several keys to a table.${per}`
+          : ''),
+    }),
+    ApiExtension('x-select', spec.table),
+  );
+}
+
 /*
  * The documentation of each kind of route a table has, one decorator each, so a generated
  * controller method carries its route, its docs and what features add (permissions, ...) rather
@@ -159,6 +186,7 @@ export function ListDocs(o: Operation & { spec: ResourceSpec; response: Type<unk
   return applyDecorators(
     operation(o),
     ApiListQuery(o.spec),
+    ApiSelect(o.spec, true),
     ApiOkResponse({ type: o.response }),
     ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Unknown field or operator, malformed value, bad paging' }),
   );
@@ -178,10 +206,13 @@ export function BulkCreateDocs(o: Operation & { body: Type<unknown>; response: T
 }
 
 /** GET /<table>/:key: the row with its ETag (304 when If-None-Match names it). */
-export function GetDocs(o: Operation & { keys: readonly KeyParam[]; response: Type<unknown>; withDeleted: boolean }): MethodDecorator {
+export function GetDocs(
+  o: Operation & { spec: ResourceSpec; keys: readonly KeyParam[]; response: Type<unknown>; withDeleted: boolean },
+): MethodDecorator {
   return applyDecorators(
     operation(o),
     ...params(o.keys),
+    ApiSelect(o.spec, false),
     ...(o.withDeleted
       ? [ApiQuery({ name: 'withDeleted', required: false, type: Boolean, description: 'Also find a soft-deleted row' })]
       : []),
@@ -343,6 +374,56 @@ function content31(content: unknown, strict: boolean): unknown {
 }
 
 /**
+ * Answers of operations that take `select=` (marked `x-select` with their table): a row is
+ * either the whole row or a selection of it, `<Row>Selection`: the same properties, none
+ * required, and the embeds (a related row or null, or a list of related rows, each a selection
+ * of its own resource). The shared components stay as they are (creates answer whole rows).
+ */
+function selections(doc: Json, schemas: Json): void {
+  const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+  const refName = (s: unknown) => (isObject(s) && typeof s.$ref === 'string' ? s.$ref.replace('#/components/schemas/', '') : undefined);
+  // The row schema of each table: `data` of the list's answer holds its items.
+  const ops: [Json, string][] = [];
+  const rowOf = new Map<string, string>();
+  for (const item of Object.values((doc.paths as Json | undefined) ?? {})) {
+    for (const op of isObject(item) ? Object.values(item) : []) {
+      if (!isObject(op) || typeof op['x-select'] !== 'string') continue;
+      const table = op['x-select'];
+      delete op['x-select'];
+      const ok = isObject(op.responses) ? op.responses['200'] : undefined;
+      const media = isObject(ok) && isObject(ok.content) ? ok.content['application/json'] : undefined;
+      const answer = isObject(media) ? schemas[refName(media.schema) ?? ''] : undefined;
+      const data = isObject(answer) && isObject(answer.properties) ? answer.properties.data : undefined;
+      const row = refName(data) ?? (isObject(data) ? refName(data.items) : undefined);
+      if (!row || !isObject(media)) continue;
+      rowOf.set(table, row);
+      ops.push([media, table]);
+    }
+  }
+  for (const [table, row] of rowOf) {
+    const base = schemas[row];
+    if (!isObject(base)) continue;
+    const properties: Json = { ...(isObject(base.properties) ? base.properties : {}) };
+    for (const r of resourceOf(table)?.relations ?? []) {
+      const target = rowOf.get(r.target);
+      const one = target ? ref(`${target}Selection`) : { type: 'object' };
+      properties[r.name] = r.kind === 'one' ? { anyOf: [one, { type: 'null' }] } : { type: 'array', items: one };
+    }
+    const selection: Json = { ...base, properties, description: `A selection of ${row}'s fields (select=), with the rows it embeds` };
+    delete selection.required;
+    schemas[`${row}Selection`] = selection;
+  }
+  for (const [media, table] of ops) {
+    const row = rowOf.get(table)!;
+    const answer = schemas[refName(media.schema)!] as Json;
+    const props = answer.properties as Json;
+    const either = { anyOf: [ref(row), ref(`${row}Selection`)] };
+    const data = isObject(props.data) && props.data.type === 'array' ? { ...props.data, items: either } : either;
+    media.schema = { ...answer, properties: { ...props, data } };
+  }
+}
+
+/**
  * The document @nestjs/swagger makes (OpenAPI 3.0) as OpenAPI 3.1: `nullable` becomes `null`
  * among a schema's types, boolean exclusive bounds become numbers, and operations without a
  * security requirement say they are public. Client generators and validators that read 3.1
@@ -388,6 +469,7 @@ export function toOpenApi31<T extends object>(document: T): T {
       if (body && method === 'patch' && body.minProperties === undefined) body.minProperties = 1;
     }
   }
+  selections(doc, schemas);
   // With sign-in (a security scheme), every operation needs an access token but those marked
   // public (`Public()`: `security: []`); without, every operation is public.
   const scheme = isObject(components?.securitySchemes) ? Object.keys(components.securitySchemes)[0] : undefined;

@@ -12,7 +12,7 @@ import { type FieldSpec, type FilterOp, type ResourceSpec, ident, typedParam } f
 /** Largest offset a list accepts (LIST_MAX_OFFSET, default 100000). */
 export const MAX_OFFSET = appSettings().listMaxOffset;
 
-export const CONTROL_PARAMS = ['limit', 'offset', 'cursor', 'sort', 'count', 'withDeleted'] as const;
+export const CONTROL_PARAMS = ['limit', 'offset', 'cursor', 'sort', 'count', 'withDeleted', 'select'] as const;
 
 export type CountMode = 'exact' | 'estimated' | 'none';
 
@@ -63,7 +63,7 @@ export const VALUE_FORMS: Partial<Record<FieldSpec['kind'], string>> = {
   interval: INTERVAL.source.slice(1, -1),
 };
 
-function bad(message: string): never {
+export function bad(message: string): never {
   throw new BadRequestException(message);
 }
 
@@ -149,7 +149,12 @@ function containerValue(field: FieldSpec, raw: string, where: string): string | 
   return items.map((v) => scalarValue(field, v, where));
 }
 
-class Params {
+/** Where a condition's values go: `add` returns the placeholder. */
+export interface ParamSink {
+  add(v: unknown): string;
+}
+
+class Params implements ParamSink {
   constructor(readonly values: unknown[] = []) {}
   add(v: unknown): string {
     this.values.push(v);
@@ -158,7 +163,7 @@ class Params {
 }
 
 /** One `field=[not.]op.value` condition as SQL. */
-function condition(field: FieldSpec, raw: string, params: Params): string {
+export function condition(field: FieldSpec, raw: string, params: ParamSink): string {
   const where = `filter ${field.filterKey}`;
   let rest = raw;
   let negate = false;
@@ -224,7 +229,7 @@ function condition(field: FieldSpec, raw: string, params: Params): string {
   return negate ? `NOT (${sql})` : sql;
 }
 
-function fieldByKey(spec: ResourceSpec, key: string): FieldSpec | undefined {
+export function fieldByKey(spec: ResourceSpec, key: string): FieldSpec | undefined {
   return spec.fields.find((f) => f.filterKey === key || f.property === key || f.column === key);
 }
 
@@ -236,7 +241,7 @@ function single(query: Record<string, unknown>, name: string): string | undefine
   return v;
 }
 
-function parseSort(spec: ResourceSpec, raw: string | undefined): SortKey[] {
+export function parseSort(spec: ResourceSpec, raw: string | undefined): SortKey[] {
   const items = raw === undefined || raw === '' ? spec.defaultSort : raw.split(',');
   const keys: SortKey[] = [];
   for (const item of items) {

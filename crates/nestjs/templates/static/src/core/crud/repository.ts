@@ -5,6 +5,7 @@ import { PreconditionFailedException, etagOf, names, preconditionFor, takePrecon
 import { requestContext } from '../http/request-context.js';
 import { type CountMode, encodeCursor, orderBy, planList, whereClause } from './query.js';
 import type { Bind, CallScope, ChangeOp, CrudCall, RowChange } from './extension.js';
+import { EmbedSql, type Selection, checkEmbeds, parseSelect } from './select.js';
 import { type FieldSpec, type ResourceSpec, ident, typedParam, writeCast } from './resource.js';
 
 export type Row = Record<string, unknown>;
@@ -285,18 +286,51 @@ export class CrudRepository<T extends Row = Row> {
     return raw === 'true';
   }
 
+  /**
+   * The SELECT list of a read: the selected fields (`select=`), those the answer needs besides
+   * (`extra`: sort keys for the next cursor; dropped again by `pick`), and the embeds.
+   */
+  private selectOf(selection: Selection, embeds: EmbedSql, extra: FieldSpec[] = []): { list: string; pick?: (row: Row) => void } {
+    const all = selection.fields.length === this.readable.length && selection.embeds.length === 0;
+    if (all) return { list: this.selectList };
+    const fields = [...selection.fields, ...extra.filter((f) => !selection.fields.includes(f))];
+    const cols = fields.map((f) => `${ident(f.column)}${f.readCast ? `::${f.readCast}` : ''} AS ${ident(f.property)}`);
+    cols.push(...embeds.columns(selection, '__root'));
+    const hidden = fields.filter((f) => !selection.fields.includes(f)).map((f) => f.property);
+    return {
+      list: cols.join(', ') || '1 AS "_"',
+      pick: (row) => {
+        for (const h of hidden) delete row[h];
+        delete row._;
+      },
+    };
+  }
+
   async list(query: Record<string, unknown>, db: Queryable = this.db): Promise<ListResult<T>> {
-    const base = this.withDeleted(query.withDeleted) ? [] : this.notDeleted();
-    const plan = planList(this.spec, query, base);
+    const { selection, rest } = parseSelect(this.spec, query);
+    const base = this.withDeleted(rest.withDeleted) ? [] : this.notDeleted();
+    const plan = planList(this.spec, rest, base);
+    const call: CrudCall = { ctx: requestContext(), unscoped: false };
+    await checkEmbeds(selection, call);
     const opened = this.open();
     const params = [...plan.params];
-    const where = [...plan.where, ...opened.scope.where(binder(params), 'read')];
+    const embeds = new EmbedSql(call, binder(params), opened.settings);
+    const where = [...plan.where, ...opened.scope.where(binder(params), 'read'), ...embeds.rootFilters(selection, '__root')];
     const countParams = [...plan.countParams];
-    const countWhere = [...plan.countWhere, ...opened.scope.where(binder(countParams), 'read')];
+    const countWhere = [
+      ...plan.countWhere,
+      ...opened.scope.where(binder(countParams), 'read'),
+      ...new EmbedSql(call, binder(countParams), opened.settings).rootFilters(selection, '__root'),
+    ];
+    const { list, pick } = this.selectOf(
+      selection,
+      embeds,
+      plan.sort.map((k) => k.field),
+    );
     const bind = binder(params);
     const ctidCol = plan.ctid ? `, tableoid::oid::text || ':' || ctid::text AS "__ctid"` : '';
     const sql =
-      `SELECT ${this.selectList}${ctidCol} FROM ${this.spec.table}${whereClause(where)}` +
+      `SELECT ${list}${ctidCol} FROM ${this.spec.table} AS __root${whereClause(where)}` +
       ` ORDER BY ${orderBy(plan)} LIMIT ${bind(plan.limit + 1)} OFFSET ${bind(plan.offset)}`;
     const counted = plan.count !== 'none';
     const key = () => [
@@ -305,15 +339,19 @@ export class CrudRepository<T extends Row = Row> {
       params,
       counted ? [plan.count, countWhere, countParams] : null,
       [...opened.settings],
-      query.cursor === undefined,
+      rest.cursor === undefined,
     ];
-    return this.read(db, key, () =>
+    // Embedded rows are other tables': an answer holding them is never served from a cache kept
+    // for this one.
+    const read =
+      selection.embeds.length > 0 ? (_db: Queryable, _k: unknown, load: () => Promise<ListResult<T>>) => load() : this.read.bind(this);
+    return read(db, key, () =>
       this.inScope(db, opened, async (q) => {
         const rows = (await q.query(sql, params)).rows as Row[];
         const more = rows.length > plan.limit;
         if (more) rows.pop();
         const meta: ListMeta = { limit: plan.limit, countMode: plan.count };
-        if (query.cursor === undefined) meta.offset = plan.offset;
+        if (rest.cursor === undefined) meta.offset = plan.offset;
         if (more && this.spec.tieBreaker !== 'none') {
           const last = rows[rows.length - 1];
           const values = plan.sort.map((k) => {
@@ -324,6 +362,7 @@ export class CrudRepository<T extends Row = Row> {
           meta.nextCursor = encodeCursor(plan.sortSignature, values);
         }
         if (counted) meta.count = await this.count(plan.count, countWhere, countParams, q);
+        if (pick) rows.forEach(pick);
         return { data: rows.map((r) => this.toApi(r)), meta };
       }),
     );
@@ -331,29 +370,45 @@ export class CrudRepository<T extends Row = Row> {
 
   private async count(mode: CountMode, where: string[], params: unknown[], db: Queryable): Promise<number> {
     if (mode === 'exact') {
-      const r = await db.query(`SELECT count(*)::text AS n FROM ${this.spec.table}${whereClause(where)}`, params);
+      const r = await db.query(`SELECT count(*)::text AS n FROM ${this.spec.table} AS __root${whereClause(where)}`, params);
       return Number(r.rows[0].n);
     }
     // The planner's estimate: no scan, fine for large tables.
-    const r = await db.query(`EXPLAIN (FORMAT JSON) SELECT 1 FROM ${this.spec.table}${whereClause(where)}`, params);
+    const r = await db.query(`EXPLAIN (FORMAT JSON) SELECT 1 FROM ${this.spec.table} AS __root${whereClause(where)}`, params);
     const plan = (r.rows[0] as Record<string, unknown>)['QUERY PLAN'] as [{ Plan: { 'Plan Rows': number } }];
     return Math.round(plan[0].Plan['Plan Rows']);
   }
 
-  async get(key: KeyValues, options: { withDeleted?: boolean } = {}, db: Queryable = this.db): Promise<T> {
+  /**
+   * One row by its key. `query`: the route's query string, for `select=` and its embeds'
+   * parameters (other parameters are the route's business).
+   */
+  async get(key: KeyValues, options: { withDeleted?: boolean; query?: Record<string, unknown> } = {}, db: Queryable = this.db): Promise<T> {
+    const own = Object.fromEntries(Object.entries(options.query ?? {}).filter(([k]) => k === 'select' || k.includes('.')));
+    const { selection } = parseSelect(this.spec, own);
+    for (const e of selection.embeds) {
+      if (e.relation.kind === 'one' && e.filters.length) throw new BadRequestException(`${e.path}: filters apply to lists`);
+    }
+    const call: CrudCall = { ctx: requestContext(), unscoped: false };
+    await checkEmbeds(selection, call);
     const opened = this.open();
     const params: unknown[] = [];
     const bind = binder(params);
+    const embeds = new EmbedSql(call, bind, opened.settings);
+    const { list, pick } = this.selectOf(selection, embeds);
     const conds = [this.keyWhere(key, bind), ...opened.scope.where(bind, 'read'), ...(options.withDeleted ? [] : this.notDeleted())];
-    const sql = `SELECT ${this.selectList} FROM ${this.spec.table} WHERE ${conds.join(' AND ')}`;
-    return this.read(
+    const sql = `SELECT ${list} FROM ${this.spec.table} AS __root WHERE ${conds.join(' AND ')}`;
+    const read = selection.embeds.length > 0 ? (_db: Queryable, _k: unknown, load: () => Promise<T>) => load() : this.read.bind(this);
+    return read(
       db,
       () => ['get', sql, params, [...opened.settings]],
       () =>
         this.inScope(db, opened, async (q) => {
           const r = await q.query(sql, params);
           if (r.rows.length === 0) throw new NotFoundException(`${this.spec.name} not found`);
-          return this.toApi(r.rows[0] as Row);
+          const row = r.rows[0] as Row;
+          pick?.(row);
+          return this.toApi(row);
         }),
     );
   }

@@ -56,6 +56,24 @@ export interface FieldSpec {
   readonly privileged?: boolean;
 }
 
+/**
+ * A foreign key seen from one side, for `select=` embeds: rows of `target` that this row
+ * references (`one`: this table holds the key) or that reference it (`many`).
+ */
+export interface RelationSpec {
+  /** The embed's name in `select=` and in answers (`organization`, `projects`). */
+  readonly name: string;
+  readonly kind: 'one' | 'many';
+  /** The related resource's quoted table name (its spec is found with resourceOf). */
+  readonly target: string;
+  /** The related resource's plural name (`projects`): `projects!<constraint>(...)` picks one of several keys by its name. */
+  readonly targetName: string;
+  /** The foreign key's constraint name. */
+  readonly constraint: string;
+  /** Pairs of (this table's column, the related table's column). */
+  readonly columns: readonly (readonly [string, string])[];
+}
+
 export interface ResourceSpec {
   /** Quoted, schema-qualified table name. */
   readonly table: string;
@@ -82,6 +100,26 @@ export interface ResourceSpec {
    * the order they apply. See extension.ts.
    */
   readonly extensions?: readonly CrudExtension[];
+  /**
+   * `false`: list and get take no `select=` (the `select` switch is off): their answers are whole
+   * rows, typed as such in the OpenAPI document. Other resources may still embed its rows.
+   */
+  readonly select?: false;
+  /** Foreign keys to and from other resources of the API, for `select=` embeds. */
+  readonly relations?: readonly RelationSpec[];
+}
+
+const registry = new Map<string, ResourceSpec>();
+
+/** Make a spec known by its table, so other resources can embed its rows (generated specs call it). */
+export function registerResource<S extends ResourceSpec>(spec: S): S {
+  registry.set(spec.table, spec);
+  return spec;
+}
+
+/** The spec of a resource of the API, by its quoted table name. */
+export function resourceOf(table: string): ResourceSpec | undefined {
+  return registry.get(table);
 }
 
 /** Quote an SQL identifier. Only ever called with names from a ResourceSpec. */

@@ -17,8 +17,8 @@ export function notEmbargoed(status: string): string {
 export class NotifyInbox implements CrudExtension {
   constructor(private readonly spec: { status: string }) {}
 
-  begin({ ctx, unscoped }: CrudCall): CallScope {
-    const all = unscoped || ctx?.ownerBypass === true;
+  begin({ ctx, unscoped, embedded }: CrudCall): CallScope {
+    const all = unscoped || (!embedded && ctx?.ownerBypass === true);
     return {
       where: () => (all ? [] : [notEmbargoed(this.spec.status)]),
     };

@@ -25,9 +25,10 @@ export interface OwnRowsSpec {
 export class OwnRows implements CrudExtension {
   constructor(readonly spec: OwnRowsSpec) {}
 
-  begin({ ctx, unscoped }: CrudCall): CallScope {
+  begin({ ctx, unscoped, embedded }: CrudCall): CallScope {
     const o = this.spec;
-    const bypass = unscoped || ctx?.ownerBypass === true;
+    // The route's `<resource>:all` decision is about its own resource, never about rows embedded in its answer.
+    const bypass = unscoped || (!embedded && ctx?.ownerBypass === true);
     const userId = ctx?.userId ?? null;
     // Owners and admins of the caller's tenant also read the accounts of its members.
     const membersOf =

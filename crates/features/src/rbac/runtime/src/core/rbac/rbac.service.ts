@@ -3,6 +3,7 @@ import pg from 'pg';
 import { appSettings, defineSettings } from '../config.js';
 import { DatabaseService } from '../database/database.service.js';
 import { RBAC } from './rbac.tables.js';
+import { usePermissionChecker } from './read-permission.js';
 
 export interface Effective {
   roles: string[];
@@ -34,7 +35,9 @@ export class RbacService implements OnModuleInit, OnApplicationShutdown {
   private retry?: NodeJS.Timeout;
   private closing = false;
 
-  constructor(private readonly db: DatabaseService) {}
+  constructor(private readonly db: DatabaseService) {
+    usePermissionChecker(this);
+  }
 
   async onModuleInit(): Promise<void> {
     await this.listen();
