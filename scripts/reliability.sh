@@ -17,7 +17,8 @@
 #    fixed seed, every phase (examples, coverage, fuzzing, stateful): no server error (5xx), no
 #    status the document does not list, bodies/content types/headers as documented.
 # 2. sqlmap (PyPI) on the tenancy app, signed in: list filter values (text and uuid columns),
-#    sort, cursor, a path key and a JSON body field; 0 injectable parameters.
+#    sort, cursor, a path key, select= and an embed's filter, and a JSON body field; 0
+#    injectable parameters.
 # 3. load + faults (e2e/reliability/load.mjs) on the tenancy app: mixed reads and writes at 64
 #    connections (0 errors, 0 non-2xx; p99), then the database refusing connections and the app's
 #    connections terminated under a write load: 503 during the outage, recovery without a
@@ -179,6 +180,8 @@ if want tenancy; then
     "/v1/projects?limit=1&cursor=$cursor*"
     "/v1/projects/$row_id*"
     "/roles?slug=like.super*"
+    "/v1/projects?select=id,name,organization(slug)*"
+    "/v1/projects?select=id,organization(slug)&organization.slug=eq.a*"
   )
   started=$(date +%s)
   n=0

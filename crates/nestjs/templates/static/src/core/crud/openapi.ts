@@ -396,6 +396,13 @@ function selections(doc: Json, schemas: Json): void {
       const data = isObject(answer) && isObject(answer.properties) ? answer.properties.data : undefined;
       const row = refName(data) ?? (isObject(data) ? refName(data.items) : undefined);
       if (!row || !isObject(media)) continue;
+      // An embedded resource the caller may not read (its permission, its tenant) answers 403.
+      if ((resourceOf(table)?.relations ?? []).length > 0 && isObject(op.responses) && op.responses['403'] === undefined) {
+        op.responses['403'] = {
+          description: 'An embedded resource (select=) the caller may not read',
+          content: { 'application/json': { schema: isObject(schemas.ErrorResponseDto) ? ref('ErrorResponseDto') : { type: 'object' } } },
+        };
+      }
       rowOf.set(table, row);
       ops.push([media, table]);
     }

@@ -311,7 +311,7 @@ export class CrudRepository<T extends Row = Row> {
     const base = this.withDeleted(rest.withDeleted) ? [] : this.notDeleted();
     const plan = planList(this.spec, rest, base);
     const call: CrudCall = { ctx: requestContext(), unscoped: false };
-    await checkEmbeds(selection, call);
+    if (selection.embeds.length) await checkEmbeds(selection, call);
     const opened = this.open();
     const params = [...plan.params];
     const embeds = new EmbedSql(call, binder(params), opened.settings);
@@ -390,7 +390,7 @@ export class CrudRepository<T extends Row = Row> {
       if (e.relation.kind === 'one' && e.filters.length) throw new BadRequestException(`${e.path}: filters apply to lists`);
     }
     const call: CrudCall = { ctx: requestContext(), unscoped: false };
-    await checkEmbeds(selection, call);
+    if (selection.embeds.length) await checkEmbeds(selection, call);
     const opened = this.open();
     const params: unknown[] = [];
     const bind = binder(params);

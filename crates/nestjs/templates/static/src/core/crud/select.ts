@@ -133,15 +133,14 @@ function parseSelection(spec: ResourceSpec, raw: string, path: string, depth: nu
  */
 export function parseSelect(spec: ResourceSpec, query: Record<string, unknown>): { selection: Selection; rest: Record<string, unknown> } {
   const raw = query.select;
+  // The common case, without select or embed parameters: every readable field (made once).
+  if (raw === undefined && !Object.keys(query).some((k) => k.includes('.'))) return { selection: whole(spec), rest: query };
   if (raw !== undefined && spec.select === false) bad(`select: ${spec.name} answers whole rows here (the select switch is off)`);
   if (Array.isArray(raw)) bad('select may be given once');
   if (raw !== undefined && typeof raw !== 'string') bad('select must be a string');
   if (typeof raw === 'string' && raw.length > MAX_LENGTH) bad(`select: at most ${MAX_LENGTH} characters`);
   const embeds = new Map<string, Embed>();
-  const selection =
-    raw === undefined || raw === ''
-      ? { spec, fields: spec.fields.filter((f) => f.readable), embeds: [] }
-      : parseSelection(spec, raw, '', 0, embeds);
+  const selection = raw === undefined || raw === '' ? whole(spec) : parseSelection(spec, raw, '', 0, embeds);
   const rest: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(query)) {
     const dot = key.lastIndexOf('.');
@@ -172,6 +171,18 @@ export function parseSelect(spec: ResourceSpec, query: Record<string, unknown>):
     for (const v of values) embed.filters.push([field, v as string]);
   }
   return { selection, rest };
+}
+
+const wholeRows = new WeakMap<ResourceSpec, Selection>();
+
+/** Every readable field, no embeds: the answer without `select`. */
+function whole(spec: ResourceSpec): Selection {
+  let s = wholeRows.get(spec);
+  if (!s) {
+    s = { spec, fields: spec.fields.filter((f) => f.readable), embeds: [] };
+    wholeRows.set(spec, s);
+  }
+  return s;
 }
 
 /** Every embed of a selection, nested ones too. */
