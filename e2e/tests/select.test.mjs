@@ -50,7 +50,8 @@ test('select narrows list and get to the fields asked for; secrets and unknown n
     'next',
   );
   assert.deepEqual(next.body.data, [{ name: `viewer ${tag}` }]);
-  expectError(await call('GET', '/users?select=email,passwordHash'), 400, 'a write-only field is not selectable');
+  expectError(await call('GET', '/file-shares?select=id,shareToken'), 400, 'a write-only field is not selectable');
+  expectError(await call('GET', '/files?select=id,fileShares(shareToken)'), 400, 'nor is it inside an embed');
   expectError(await call('GET', '/roles?select=name,nope'), 400, 'unknown field');
   expectError(await call('GET', '/roles?select=name,nope(id)'), 400, 'unknown embed');
   expectError(await call('GET', '/roles?select=name,roles(name'), 400, 'unbalanced');

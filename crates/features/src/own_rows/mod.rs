@@ -476,10 +476,11 @@ struct ReadmeView {
 fn spec(m: &Model, s: &OwnerScope) -> String {
     let members = match (m.state::<AuthModel>(), m.state::<TenancyModel>()) {
         (Some(a), Some(t)) if s.members => format!(
-            ", members: {{ sql: {}, setting: {}, type: {} }}",
+            ", members: {{ sql: {}, setting: {}, type: {}, table: {} }}",
             ts::string(&crate::tenancy::members_condition(a, t)),
             ts::string(&t.setting),
-            ts::string(&t.tenant_id_type)
+            ts::string(&t.tenant_id_type),
+            ts::string(&nest_catalog::quote::qualified_always(&a.schema, &a.table))
         ),
         _ => String::new(),
     };

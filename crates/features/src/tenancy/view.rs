@@ -83,9 +83,10 @@ fn live(t: &TenancyModel, p: &str) -> String {
 }
 
 /// The users table's condition "this user is a member of tenant `$T`" (for owners and admins
-/// who list their members); `users` is the users table, qualified and quoted.
+/// who list their members); `$R` is the users row as the statement names it (an alias, or the
+/// table), set by the runtime.
 pub fn members_condition(a: &AuthModel, t: &TenancyModel) -> String {
-    let user = format!("{}.{}.{}", sql::ident(&a.schema), sql::ident(&a.table), sql::ident(&a.id));
+    let user = format!("$R.{}", sql::ident(&a.id));
     format!(
         "EXISTS (SELECT 1 FROM {} m WHERE m.{} = $T::{}{} AND {})",
         sql::table(&t.members),

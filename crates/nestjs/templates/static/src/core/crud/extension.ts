@@ -41,8 +41,12 @@ export interface CallScope {
    * (CrudRepository.enforcedFilters) to attack the policies by themselves.
    */
   enforced?(bind: Bind): string[];
-  /** Conditions only the app applies; `mode` says whether the statement reads or changes rows. */
-  where?(bind: Bind, mode: 'read' | 'write'): string[];
+  /**
+   * Conditions only the app applies; `mode` says whether the statement reads or changes rows;
+   * `row` is how the statement names the resource's table (its alias, or the quoted table), for
+   * conditions that look at other tables and must name this row.
+   */
+  where?(bind: Bind, mode: 'read' | 'write', row?: string): string[];
   /** Columns the server sets on insert, by column name (never from the client). */
   readonly insert?: Readonly<Record<string, unknown>>;
   /**

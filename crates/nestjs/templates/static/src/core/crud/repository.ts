@@ -62,7 +62,7 @@ export function binder(params: unknown[]): Bind {
 /** What one repository call runs with: its extensions' conditions, insert values and recorders. */
 interface Scope {
   /** WHERE conditions of the call's extensions (`mode`: the statement reads or changes rows). */
-  where(bind: Bind, mode?: 'read' | 'write'): string[];
+  where(bind: Bind, mode?: 'read' | 'write', row?: string): string[];
   /** Columns the server sets on insert, by column name. */
   insert: [string, unknown][];
   /** Some extension records changed rows: read their old and new values for it. */
@@ -133,7 +133,10 @@ export class CrudRepository<T extends Row = Row> {
     }
     const recorders = op ? parts.filter((p) => p.record) : [];
     const scope: Scope = {
-      where: (bind, mode = 'write') => [...this.enforcedFilters(bind, parts), ...parts.flatMap((p) => p.where?.(bind, mode) ?? [])],
+      where: (bind, mode = 'write', row = this.spec.table) => [
+        ...this.enforcedFilters(bind, parts),
+        ...parts.flatMap((p) => p.where?.(bind, mode, row) ?? []),
+      ],
       insert: parts.flatMap((p) => Object.entries(p.insert ?? {})),
       capturing: recorders.length > 0,
       record: async (q, changes) => {
@@ -192,7 +195,7 @@ export class CrudRepository<T extends Row = Row> {
     fn: (
       db: Queryable,
       scope: {
-        where(bind: Bind, mode?: 'read' | 'write'): string[];
+        where(bind: Bind, mode?: 'read' | 'write', row?: string): string[];
         insert: [string, unknown][];
         /** Some extension records changed rows (RETURNING to_jsonb(row)::text and `record` them). */
         capturing: boolean;
@@ -225,7 +228,7 @@ export class CrudRepository<T extends Row = Row> {
     if (!scope.capturing) return undefined;
     const params: unknown[] = [];
     const bind = binder(params);
-    const conds = [this.keyWhere(key, bind), ...scope.where(bind), ...extra];
+    const conds = [this.keyWhere(key, bind), ...scope.where(bind, 'write', '__row'), ...extra];
     const r = await q.query(
       `SELECT to_jsonb(__row)::text AS j FROM ${this.spec.table} AS __row WHERE ${conds.join(' AND ')} FOR UPDATE`,
       params,
@@ -238,7 +241,7 @@ export class CrudRepository<T extends Row = Row> {
     return this.scoped(db, async (q, scope) => {
       const params: unknown[] = [];
       const bind = binder(params);
-      const conds = [this.keyWhere(key, bind), ...scope.where(bind, 'read')];
+      const conds = [this.keyWhere(key, bind), ...scope.where(bind, 'read', '__row')];
       const r = await q.query(`SELECT to_jsonb(__row)::text AS j FROM ${this.spec.table} AS __row WHERE ${conds.join(' AND ')}`, params);
       const j = (r.rows[0] as { j?: string } | undefined)?.j;
       if (!j) throw new NotFoundException(`${this.spec.name} not found`);
@@ -315,11 +318,11 @@ export class CrudRepository<T extends Row = Row> {
     const opened = this.open();
     const params = [...plan.params];
     const embeds = new EmbedSql(call, binder(params), opened.settings);
-    const where = [...plan.where, ...opened.scope.where(binder(params), 'read'), ...embeds.rootFilters(selection, '__root')];
+    const where = [...plan.where, ...opened.scope.where(binder(params), 'read', '__root'), ...embeds.rootFilters(selection, '__root')];
     const countParams = [...plan.countParams];
     const countWhere = [
       ...plan.countWhere,
-      ...opened.scope.where(binder(countParams), 'read'),
+      ...opened.scope.where(binder(countParams), 'read', '__root'),
       ...new EmbedSql(call, binder(countParams), opened.settings).rootFilters(selection, '__root'),
     ];
     const { list, pick } = this.selectOf(
@@ -396,7 +399,11 @@ export class CrudRepository<T extends Row = Row> {
     const bind = binder(params);
     const embeds = new EmbedSql(call, bind, opened.settings);
     const { list, pick } = this.selectOf(selection, embeds);
-    const conds = [this.keyWhere(key, bind), ...opened.scope.where(bind, 'read'), ...(options.withDeleted ? [] : this.notDeleted())];
+    const conds = [
+      this.keyWhere(key, bind),
+      ...opened.scope.where(bind, 'read', '__root'),
+      ...(options.withDeleted ? [] : this.notDeleted()),
+    ];
     const sql = `SELECT ${list} FROM ${this.spec.table} AS __root WHERE ${conds.join(' AND ')}`;
     const read = selection.embeds.length > 0 ? (_db: Queryable, _k: unknown, load: () => Promise<T>) => load() : this.read.bind(this);
     return read(

@@ -234,7 +234,7 @@ function jsonObject(pairs: [string, string][]): string {
 }
 
 /** Conditions and settings of one embedded resource in this call (its extensions' row scopes). */
-function embedScope(spec: ResourceSpec, call: CrudCall, bind: Bind, settings: Map<string, string>, path: string): string[] {
+function embedScope(spec: ResourceSpec, call: CrudCall, bind: Bind, settings: Map<string, string>, path: string, alias: string): string[] {
   const parts: CallScope[] = [];
   for (const e of spec.extensions ?? []) {
     const part = e.begin({ ...call, embedded: true, op: undefined });
@@ -251,7 +251,7 @@ function embedScope(spec: ResourceSpec, call: CrudCall, bind: Bind, settings: Ma
       settings.set(name, value);
     }
   }
-  const conds = parts.flatMap((p) => [...(p.enforced?.(bind) ?? []), ...(p.where?.(bind, 'read') ?? [])]);
+  const conds = parts.flatMap((p) => [...(p.enforced?.(bind) ?? []), ...(p.where?.(bind, 'read', alias) ?? [])]);
   if (spec.softDeleteColumn) conds.push(`${ident(spec.softDeleteColumn)} IS NULL`);
   return conds;
 }
@@ -285,7 +285,7 @@ export class EmbedSql {
   private subquery(e: Embed, from: string): string {
     const alias = `__e${++this.n}`;
     const spec = e.selection.spec;
-    const conds = [...this.join(e, alias, from), ...embedScope(spec, this.call, this.bind, this.settings, e.path)];
+    const conds = [...this.join(e, alias, from), ...embedScope(spec, this.call, this.bind, this.settings, e.path, alias)];
     const params = { add: (v: unknown) => this.bind(v) };
     if (e.relation.kind === 'one') {
       return `(SELECT ${this.object(e.selection, alias)} FROM ${spec.table} AS ${alias} WHERE ${conds.join(' AND ')} LIMIT 1)`;
@@ -311,7 +311,7 @@ export class EmbedSql {
       const a = `__f${++this.n}`;
       const spec = e.selection.spec;
       const params = { add: (v: unknown) => this.bind(v) };
-      const conds = [...this.join(e, a, alias), ...embedScope(spec, this.call, this.bind, this.settings, e.path)];
+      const conds = [...this.join(e, a, alias), ...embedScope(spec, this.call, this.bind, this.settings, e.path, a)];
       for (const [field, raw] of e.filters) conds.push(condition(field, raw, params));
       out.push(`EXISTS (SELECT 1 FROM ${spec.table} AS ${a} WHERE ${conds.join(' AND ')})`);
     }

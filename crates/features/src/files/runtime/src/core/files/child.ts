@@ -28,7 +28,7 @@ export class FileChild implements CrudExtension {
     return {
       settings: parts.flatMap((p) => p.settings ?? []),
       enforced: (bind) => this.within(parts.flatMap((p) => p.enforced?.(bind) ?? [])),
-      where: (bind, mode) => this.within(parts.flatMap((p) => p.where?.(bind, mode) ?? [])),
+      where: (bind, mode) => this.within(parts.flatMap((p) => p.where?.(bind, mode, this.parent.table) ?? [])),
     };
   }
 }

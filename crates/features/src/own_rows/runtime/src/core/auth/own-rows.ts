@@ -11,7 +11,8 @@ systemSetting('nestgen.owner_bypass', 'on');
  * row-level security enforces the same (the app sets `nestgen.user_id` and
  * `nestgen.owner_bypass` per transaction). `members`: owners and admins of the caller's tenant
  * also read the users who are members of it (an SQL condition over the users table; `$T` is the
- * tenant, `setting` its row-level security setting).
+ * tenant, `$R` the users row as the statement names it, `table` the users table, `setting` the
+ * tenant's row-level security setting).
  */
 export interface OwnRowsSpec {
   readonly column: string;
@@ -19,7 +20,7 @@ export interface OwnRowsSpec {
   readonly bypass: string;
   readonly self: boolean;
   readonly rls: boolean;
-  readonly members?: { readonly sql: string; readonly setting: string; readonly type: string };
+  readonly members?: { readonly sql: string; readonly setting: string; readonly type: string; readonly table: string };
 }
 
 export class OwnRows implements CrudExtension {
@@ -42,11 +43,13 @@ export class OwnRows implements CrudExtension {
       enforced: (bind) => (o.rls && !bypass ? [`${ident(o.column)} = ${bind(userId, o.type)}`] : []),
       // The users table's own-row scope has no row-level security behind it (sign-in reads
       // accounts before anyone is known): the app's condition is the only one.
-      where: (bind, mode) => {
+      where: (bind, mode, row) => {
         if (o.rls || bypass) return [];
         const mine = `${ident(o.column)} = ${bind(userId, o.type)}`;
         if (mode === 'read' && membersOf && o.members) {
-          return [`(${mine} OR ${o.members.sql.replaceAll('$T', bind(membersOf, o.members.type))})`];
+          // `$R`: the users row as the statement names it (an alias, or the table).
+          const members = o.members.sql.replaceAll('$R', row ?? o.members.table).replaceAll('$T', bind(membersOf, o.members.type));
+          return [`(${mine} OR ${members})`];
         }
         return [mine];
       },
