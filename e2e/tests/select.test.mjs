@@ -126,6 +126,11 @@ test('an embedded list takes its own limit, sort and filters; a to-one filter na
     await c.end();
   }
   expectError(await call('GET', `/roles?select=slug,roles(slug)&roles.nope=eq.1`), 400, 'unknown embedded field');
+  expectError(
+    await call('GET', `/roles?select=slug,roles(slug,parentRole(slug))&roles.parentRole.slug=eq.admin-${tag}`),
+    400,
+    'a filter on a nested to-one embed (it would narrow embedded rows by a row they embed)',
+  );
 });
 
 test('with the select switch off (users here), list and get answer whole rows, typed as such', async () => {

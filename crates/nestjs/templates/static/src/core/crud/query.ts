@@ -241,6 +241,14 @@ function single(query: Record<string, unknown>, name: string): string | undefine
   return v;
 }
 
+/** A page size: a whole number from 1 to the resource's maxLimit (`where` names it in errors). */
+export function parseLimit(spec: ResourceSpec, raw: string, where: string): number {
+  if (!/^\d{1,6}$/.test(raw) || Number(raw) < 1) bad(`${where}: a whole number of at least 1`);
+  const limit = Number(raw);
+  if (limit > spec.maxLimit) bad(`${where}: at most ${spec.maxLimit}`);
+  return limit;
+}
+
 export function parseSort(spec: ResourceSpec, raw: string | undefined): SortKey[] {
   const items = raw === undefined || raw === '' ? spec.defaultSort : raw.split(',');
   const keys: SortKey[] = [];
@@ -353,12 +361,7 @@ export function planList(spec: ResourceSpec, query: Record<string, unknown>, bas
   const countParams = [...params.values];
 
   const limitRaw = single(query, 'limit');
-  let limit = spec.defaultLimit;
-  if (limitRaw !== undefined) {
-    if (!/^\d{1,6}$/.test(limitRaw) || Number(limitRaw) < 1) bad('limit: a whole number of at least 1');
-    limit = Number(limitRaw);
-    if (limit > spec.maxLimit) bad(`limit: at most ${spec.maxLimit}`);
-  }
+  const limit = limitRaw === undefined ? spec.defaultLimit : parseLimit(spec, limitRaw, 'limit');
   const offsetRaw = single(query, 'offset');
   let offset = 0;
   if (offsetRaw !== undefined) {

@@ -5,7 +5,7 @@ import { PreconditionFailedException, etagOf, names, preconditionFor, takePrecon
 import { requestContext } from '../http/request-context.js';
 import { type CountMode, encodeCursor, orderBy, planList, whereClause } from './query.js';
 import type { Bind, CallScope, ChangeOp, CrudCall, RowChange } from './extension.js';
-import { EmbedSql, type Selection, checkEmbeds, parseSelect } from './select.js';
+import { type Conditions, EmbedSql, type Selection, checkEmbeds, parseSelect } from './select.js';
 import { type FieldSpec, type ResourceSpec, ident, typedParam, writeCast } from './resource.js';
 
 export type Row = Record<string, unknown>;
@@ -59,6 +59,11 @@ export function binder(params: unknown[]): Bind {
   };
 }
 
+/** A field in a SELECT list: its column (cast for reading when it needs it) as its property. */
+function selected(f: FieldSpec): string {
+  return `${ident(f.column)}${f.readCast ? `::${f.readCast}` : ''} AS ${ident(f.property)}`;
+}
+
 /** What one repository call runs with: its extensions' conditions, insert values and recorders. */
 interface Scope {
   /** WHERE conditions of the call's extensions (`mode`: the statement reads or changes rows). */
@@ -90,8 +95,7 @@ export class CrudRepository<T extends Row = Row> {
     readonly spec: ResourceSpec,
   ) {
     this.readable = spec.fields.filter((f) => f.readable);
-    this.selectList =
-      this.readable.map((f) => `${ident(f.column)}${f.readCast ? `::${f.readCast}` : ''} AS ${ident(f.property)}`).join(', ') || '1 AS "_"';
+    this.selectList = this.readable.map(selected).join(', ') || '1 AS "_"';
     this.byProperty = new Map(spec.fields.map((f) => [f.property, f]));
   }
 
@@ -133,10 +137,7 @@ export class CrudRepository<T extends Row = Row> {
     }
     const recorders = op ? parts.filter((p) => p.record) : [];
     const scope: Scope = {
-      where: (bind, mode = 'write', row = this.spec.table) => [
-        ...this.enforcedFilters(bind, parts),
-        ...parts.flatMap((p) => p.where?.(bind, mode, row) ?? []),
-      ],
+      where: (bind, mode = 'write', row = this.spec.table) => this.conditions(parts, bind, mode, row),
       insert: parts.flatMap((p) => Object.entries(p.insert ?? {})),
       capturing: recorders.length > 0,
       record: async (q, changes) => {
@@ -171,10 +172,11 @@ export class CrudRepository<T extends Row = Row> {
   /**
    * A read through the extensions that answer reads (a cache), when it runs outside any
    * transaction: `key` is the statements, their parameters and settings; `load` runs them.
-   * Inside a transaction a read sees that transaction's own changes, so it always runs.
+   * Inside a transaction a read sees that transaction's own changes, so it always runs; so does
+   * a read that is not `cacheable` (its answer holds other tables' rows: select= embeds).
    */
-  private read<R>(db: Queryable, keyOf: () => readonly unknown[], load: () => Promise<R>): Promise<R> {
-    const readers = db === this.db ? (this.spec.extensions ?? []).filter((e) => e.read) : [];
+  private read<R>(db: Queryable, keyOf: () => readonly unknown[], load: () => Promise<R>, cacheable = true): Promise<R> {
+    const readers = cacheable && db === this.db ? (this.spec.extensions ?? []).filter((e) => e.read) : [];
     if (readers.length === 0) return load();
     const key = keyOf();
     return readers.reduce<() => Promise<R>>((inner, e) => () => e.read!(key, inner), load)();
@@ -216,6 +218,15 @@ export class CrudRepository<T extends Row = Row> {
    */
   protected enforcedFilters(bind: Bind, parts: readonly CallScope[]): string[] {
     return parts.flatMap((p) => p.enforced?.(bind) ?? []);
+  }
+
+  /**
+   * The conditions of a call's parts for a statement whose row is named `row`: those the database
+   * also enforces (enforcedFilters), then the app's own. Embedded resources' parts go through it
+   * too (select.ts).
+   */
+  private conditions(parts: readonly CallScope[], bind: Bind, mode: 'read' | 'write', row: string): string[] {
+    return [...this.enforcedFilters(bind, parts), ...parts.flatMap((p) => p.where?.(bind, mode, row) ?? [])];
   }
 
   /** `, to_jsonb(row)::text` in a RETURNING list, when the call records changes. */
@@ -297,7 +308,7 @@ export class CrudRepository<T extends Row = Row> {
     const all = selection.fields.length === this.readable.length && selection.embeds.length === 0;
     if (all) return { list: this.selectList };
     const fields = [...selection.fields, ...extra.filter((f) => !selection.fields.includes(f))];
-    const cols = fields.map((f) => `${ident(f.column)}${f.readCast ? `::${f.readCast}` : ''} AS ${ident(f.property)}`);
+    const cols = fields.map(selected);
     cols.push(...embeds.columns(selection, '__root'));
     const hidden = fields.filter((f) => !selection.fields.includes(f)).map((f) => f.property);
     return {
@@ -317,13 +328,14 @@ export class CrudRepository<T extends Row = Row> {
     if (selection.embeds.length) await checkEmbeds(selection, call);
     const opened = this.open();
     const params = [...plan.params];
-    const embeds = new EmbedSql(call, binder(params), opened.settings);
+    const conditions: Conditions = (parts, bind, mode, row) => this.conditions(parts, bind, mode, row);
+    const embeds = new EmbedSql(call, binder(params), opened.settings, conditions);
     const where = [...plan.where, ...opened.scope.where(binder(params), 'read', '__root'), ...embeds.rootFilters(selection, '__root')];
     const countParams = [...plan.countParams];
     const countWhere = [
       ...plan.countWhere,
       ...opened.scope.where(binder(countParams), 'read', '__root'),
-      ...new EmbedSql(call, binder(countParams), opened.settings).rootFilters(selection, '__root'),
+      ...new EmbedSql(call, binder(countParams), opened.settings, conditions).rootFilters(selection, '__root'),
     ];
     const { list, pick } = this.selectOf(
       selection,
@@ -346,28 +358,30 @@ export class CrudRepository<T extends Row = Row> {
     ];
     // Embedded rows are other tables': an answer holding them is never served from a cache kept
     // for this one.
-    const read =
-      selection.embeds.length > 0 ? (_db: Queryable, _k: unknown, load: () => Promise<ListResult<T>>) => load() : this.read.bind(this);
-    return read(db, key, () =>
-      this.inScope(db, opened, async (q) => {
-        const rows = (await q.query(sql, params)).rows as Row[];
-        const more = rows.length > plan.limit;
-        if (more) rows.pop();
-        const meta: ListMeta = { limit: plan.limit, countMode: plan.count };
-        if (rest.cursor === undefined) meta.offset = plan.offset;
-        if (more && this.spec.tieBreaker !== 'none') {
-          const last = rows[rows.length - 1];
-          const values = plan.sort.map((k) => {
-            const v = last[k.field.property];
-            return v === null || v === undefined ? null : typeof v === 'object' ? JSON.stringify(v) : String(v);
-          });
-          if (plan.ctid) values.push(String(last.__ctid));
-          meta.nextCursor = encodeCursor(plan.sortSignature, values);
-        }
-        if (counted) meta.count = await this.count(plan.count, countWhere, countParams, q);
-        if (pick) rows.forEach(pick);
-        return { data: rows.map((r) => this.toApi(r)), meta };
-      }),
+    return this.read(
+      db,
+      key,
+      () =>
+        this.inScope(db, opened, async (q) => {
+          const rows = (await q.query(sql, params)).rows as Row[];
+          const more = rows.length > plan.limit;
+          if (more) rows.pop();
+          const meta: ListMeta = { limit: plan.limit, countMode: plan.count };
+          if (rest.cursor === undefined) meta.offset = plan.offset;
+          if (more && this.spec.tieBreaker !== 'none') {
+            const last = rows[rows.length - 1];
+            const values = plan.sort.map((k) => {
+              const v = last[k.field.property];
+              return v === null || v === undefined ? null : typeof v === 'object' ? JSON.stringify(v) : String(v);
+            });
+            if (plan.ctid) values.push(String(last.__ctid));
+            meta.nextCursor = encodeCursor(plan.sortSignature, values);
+          }
+          if (counted) meta.count = await this.count(plan.count, countWhere, countParams, q);
+          if (pick) rows.forEach(pick);
+          return { data: rows.map((r) => this.toApi(r)), meta };
+        }),
+      selection.embeds.length === 0,
     );
   }
 
@@ -397,7 +411,7 @@ export class CrudRepository<T extends Row = Row> {
     const opened = this.open();
     const params: unknown[] = [];
     const bind = binder(params);
-    const embeds = new EmbedSql(call, bind, opened.settings);
+    const embeds = new EmbedSql(call, bind, opened.settings, (parts, b, mode, row) => this.conditions(parts, b, mode, row));
     const { list, pick } = this.selectOf(selection, embeds);
     const conds = [
       this.keyWhere(key, bind),
@@ -405,8 +419,7 @@ export class CrudRepository<T extends Row = Row> {
       ...(options.withDeleted ? [] : this.notDeleted()),
     ];
     const sql = `SELECT ${list} FROM ${this.spec.table} AS __root WHERE ${conds.join(' AND ')}`;
-    const read = selection.embeds.length > 0 ? (_db: Queryable, _k: unknown, load: () => Promise<T>) => load() : this.read.bind(this);
-    return read(
+    return this.read(
       db,
       () => ['get', sql, params, [...opened.settings]],
       () =>
@@ -417,6 +430,7 @@ export class CrudRepository<T extends Row = Row> {
           pick?.(row);
           return this.toApi(row);
         }),
+      selection.embeds.length === 0,
     );
   }
 

@@ -1,6 +1,6 @@
 import { BadRequestException } from '@nestjs/common';
 import type { Bind, CallScope, CrudCall } from './extension.js';
-import { type SortKey, bad, condition, fieldByKey, parseSort } from './query.js';
+import { type SortKey, bad, condition, fieldByKey, parseLimit, parseSort } from './query.js';
 import { type FieldSpec, type RelationSpec, type ResourceSpec, ident, resourceOf } from './resource.js';
 
 /**
@@ -159,15 +159,17 @@ export function parseSelect(spec: ResourceSpec, query: Record<string, unknown>):
       if (values.length > 1) bad(`${key} may be given once`);
       const v = values[0] as string;
       if (name === 'sort') embed.sort = parseSort(target, v);
-      else {
-        if (!/^\d{1,6}$/.test(v) || Number(v) < 1) bad(`${key}: a whole number of at least 1`);
-        if (Number(v) > target.maxLimit) bad(`${key}: at most ${target.maxLimit}`);
-        embed.limit = Number(v);
-      }
+      else embed.limit = parseLimit(target, v, key);
       continue;
     }
     const field = fieldByKey(target, name);
     if (!field || field.ops.length === 0) bad(`"${key}": ${name} is not a filterable field of ${target.name}`);
+    // A to-one embed's filter narrows the rows that embed it: the answer's own rows only.
+    if (embed.relation.kind === 'one' && embed.path.includes('.')) {
+      bad(
+        `"${key}": filters on ${embed.path} would narrow embedded rows by a row they embed; filter a list's own rows or an embedded list`,
+      );
+    }
     for (const v of values) embed.filters.push([field, v as string]);
   }
   return { selection, rest };
@@ -233,8 +235,22 @@ function jsonObject(pairs: [string, string][]): string {
   return chunks.length === 1 ? chunks[0] : `(${chunks.map((c) => `${c}::jsonb`).join(' || ')})::json`;
 }
 
+/**
+ * The conditions of extensions' parts for a statement's row named `row`: the repository's own
+ * (CrudRepository.conditions), so what applies to a resource's rows applies to them embedded too.
+ */
+export type Conditions = (parts: readonly CallScope[], bind: Bind, mode: 'read' | 'write', row: string) => string[];
+
 /** Conditions and settings of one embedded resource in this call (its extensions' row scopes). */
-function embedScope(spec: ResourceSpec, call: CrudCall, bind: Bind, settings: Map<string, string>, path: string, alias: string): string[] {
+function embedScope(
+  spec: ResourceSpec,
+  call: CrudCall,
+  bind: Bind,
+  settings: Map<string, string>,
+  conditions: Conditions,
+  path: string,
+  alias: string,
+): string[] {
   const parts: CallScope[] = [];
   for (const e of spec.extensions ?? []) {
     const part = e.begin({ ...call, embedded: true, op: undefined });
@@ -251,7 +267,7 @@ function embedScope(spec: ResourceSpec, call: CrudCall, bind: Bind, settings: Ma
       settings.set(name, value);
     }
   }
-  const conds = parts.flatMap((p) => [...(p.enforced?.(bind) ?? []), ...(p.where?.(bind, 'read', alias) ?? [])]);
+  const conds = conditions(parts, bind, 'read', alias);
   if (spec.softDeleteColumn) conds.push(`${ident(spec.softDeleteColumn)} IS NULL`);
   return conds;
 }
@@ -264,6 +280,7 @@ export class EmbedSql {
     private readonly bind: Bind,
     /** The statement's settings: embeds add theirs (a conflicting value is a 400). */
     readonly settings: Map<string, string>,
+    private readonly conditions: Conditions,
   ) {}
 
   /** `expr AS "name"` for each embed of `selection`, read from the row aliased `alias`. */
@@ -285,7 +302,7 @@ export class EmbedSql {
   private subquery(e: Embed, from: string): string {
     const alias = `__e${++this.n}`;
     const spec = e.selection.spec;
-    const conds = [...this.join(e, alias, from), ...embedScope(spec, this.call, this.bind, this.settings, e.path, alias)];
+    const conds = [...this.join(e, alias, from), ...embedScope(spec, this.call, this.bind, this.settings, this.conditions, e.path, alias)];
     const params = { add: (v: unknown) => this.bind(v) };
     if (e.relation.kind === 'one') {
       return `(SELECT ${this.object(e.selection, alias)} FROM ${spec.table} AS ${alias} WHERE ${conds.join(' AND ')} LIMIT 1)`;
@@ -311,7 +328,7 @@ export class EmbedSql {
       const a = `__f${++this.n}`;
       const spec = e.selection.spec;
       const params = { add: (v: unknown) => this.bind(v) };
-      const conds = [...this.join(e, a, alias), ...embedScope(spec, this.call, this.bind, this.settings, e.path, a)];
+      const conds = [...this.join(e, a, alias), ...embedScope(spec, this.call, this.bind, this.settings, this.conditions, e.path, a)];
       for (const [field, raw] of e.filters) conds.push(condition(field, raw, params));
       out.push(`EXISTS (SELECT 1 FROM ${spec.table} AS ${a} WHERE ${conds.join(' AND ')})`);
     }
