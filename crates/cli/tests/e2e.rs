@@ -255,13 +255,22 @@ fn seed_project_compiles_boots_and_serves_every_table() {
     // As the superuser, on purpose: the seed's own policy on projects reads a setting only
     // tenancy sets, so its rows are for tenants (the security suite covers that). This suite is
     // about CRUD; the development override lets the app start, and says so in its log.
-    let (_app, base) = boot_env(&project, &db.url, &[("ALLOW_UNSAFE_DATABASE_ROLE", "true")]);
+    // A small XLSX cap, which export.test.mjs goes over.
+    let (_app, base) =
+        boot_env(&project, &db.url, &[("ALLOW_UNSAFE_DATABASE_ROLE", "true"), ("EXPORT_XLSX_MAX_ROWS", "25")]);
     // The generated client calls what the project's own tests call, with their samples.
     let tsc_bin = project.join("node_modules/.bin/tsc");
     run(Command::new(tsc_bin).args(["-p", "tsconfig.test.json"]).current_dir(&project), "tsc tests");
     node_test_env(
         (&base, &db.url),
-        &["crud.test.mjs", "injection.test.mjs", "openapi-client.test.mjs", "select.test.mjs"],
+        &[
+            "crud.test.mjs",
+            "injection.test.mjs",
+            "openapi-client.test.mjs",
+            "select.test.mjs",
+            "aggregate.test.mjs",
+            "export.test.mjs",
+        ],
         &[("PROJECT_DIR", project.to_str().unwrap())],
     );
     // After them (it adds users their listings would count).

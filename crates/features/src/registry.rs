@@ -24,6 +24,8 @@ pub static FEATURES: &[&dyn Feature] = &[
     &CoreSwitch(&crate::switches::SWAGGER),
     &CoreSwitch(&crate::switches::VERSIONING),
     &CoreSwitch(&crate::switches::SELECT),
+    &CoreSwitch(&crate::switches::AGGREGATE),
+    &CoreSwitch(&crate::switches::EXPORT),
     // Last: it reads what every feature above made a table's reads depend on.
     &crate::cache::Cache,
 ];

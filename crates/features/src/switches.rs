@@ -31,3 +31,13 @@ pub static SELECT: FeatureDef = core(
     "select=: chosen fields and embedded related rows on list and get (their answers are then typed as selections)",
     MetaSwitch::None,
 );
+pub static AGGREGATE: FeatureDef = core(
+    "aggregate",
+    "GET /<table>/aggregate: counts, sums, averages, minima, maxima per group and time bucket, with the list's filters",
+    MetaSwitch::None,
+);
+pub static EXPORT: FeatureDef = core(
+    "export",
+    "GET /<table>/export: the list's rows streamed as CSV or NDJSON (a database cursor), or XLSX up to EXPORT_XLSX_MAX_ROWS",
+    MetaSwitch::None,
+);

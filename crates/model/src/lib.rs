@@ -247,6 +247,14 @@ impl Resource {
     pub fn selectable(&self) -> bool {
         self.features.get("select").is_none_or(|s| s.value)
     }
+    /// `GET /<route>/aggregate` (the `aggregate` switch, on unless turned off; tables with a list).
+    pub fn aggregates(&self) -> bool {
+        self.operations.list && self.features.get("aggregate").is_none_or(|s| s.value)
+    }
+    /// `GET /<route>/export` (the `export` switch, on unless turned off; tables with a list).
+    pub fn exports(&self) -> bool {
+        self.operations.list && self.features.get("export").is_none_or(|s| s.value)
+    }
     pub fn field(&self, column: &str) -> Option<&Field> {
         self.fields.iter().find(|f| f.column == column)
     }

@@ -19,6 +19,8 @@ pub fn core_routes(r: &Resource) -> Vec<Route> {
     let o = &r.operations;
     [
         (o.list, "list", "read"),
+        (r.aggregates(), "aggregate", "read"),
+        (r.exports(), "export", "read"),
         (o.get, "get", "read"),
         (o.create, "create", "create"),
         (o.bulk_create, "bulk", "bulk-create"),
@@ -53,6 +55,8 @@ pub struct OpsView {
     pub update: bool,
     pub delete: bool,
     pub restore: bool,
+    pub aggregate: bool,
+    pub export: bool,
 }
 
 /// One entry of a spec's `extensions`: `factory(...)`, imported from `from` (the call itself is
@@ -261,6 +265,10 @@ fn core_controller_imports(r: &Resource) -> ImportSet {
         (o.update, "UpdateDocs", docs),
         (o.delete, "DeleteDocs", docs),
         (o.restore, "RestoreDocs", docs),
+        (r.aggregates(), "AggregateDocs", docs),
+        (r.exports(), "ExportDocs", docs),
+        (r.exports(), "StreamableFile", common),
+        (r.aggregates(), "AggregateResponseDto", "../../core/crud/dto.js"),
     ] {
         if on {
             s.add(name, from);
@@ -386,6 +394,8 @@ pub fn resource_view(
             update: r.operations.update,
             delete: r.operations.delete,
             restore: r.operations.restore,
+            aggregate: r.aggregates(),
+            export: r.exports(),
         },
         soft_delete: r.soft_delete.is_some(),
         fields_block: layout::print(

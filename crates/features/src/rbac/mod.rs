@@ -219,7 +219,7 @@ impl Contribute for Rbac {
             &[("ApiForbiddenResponse", swagger), ("ErrorResponseDto", "../../core/crud/dto.js")],
         ));
         // Soft-deleted rows need the table's restore permission too.
-        if r.soft_delete.is_some() && matches!(route.id.as_str(), "list" | "get") {
+        if r.soft_delete.is_some() && matches!(route.id.as_str(), "list" | "get" | "aggregate" | "export") {
             let restore = format!("{}:restore", r.names.permission);
             out.push(Decorator::new(
                 format!("@WithDeletedPermission('{restore}')"),

@@ -175,6 +175,10 @@ export interface AppConfig {
   allowUnsafeDatabaseRole: boolean;
   /** Largest offset a list accepts (deeper pages use the cursor). */
   listMaxOffset: number;
+  /** Largest XLSX export (rows); CSV and NDJSON stream any number. */
+  exportXlsxMaxRows: number;
+  /** Exports running at once in this process (each holds a connection while it streams). */
+  exportMaxConcurrent: number;
   bodyLimitBytes: number;
   /** Fastify's trustProxy: false, a hop count, or addresses/CIDRs of the proxies. */
   trustProxy: boolean | string[] | ((address: string, hop: number) => boolean);
@@ -224,6 +228,8 @@ export const appSettings = defineSettings('app', (env): AppConfig => ({
   // Refused in production whatever it says.
   allowUnsafeDatabaseRole: env.flag('ALLOW_UNSAFE_DATABASE_ROLE', false) && !env.production,
   listMaxOffset: env.int('LIST_MAX_OFFSET', 100_000, 0, Number.MAX_SAFE_INTEGER),
+  exportXlsxMaxRows: env.int('EXPORT_XLSX_MAX_ROWS', 10_000, 1, 1_000_000),
+  exportMaxConcurrent: env.int('EXPORT_MAX_CONCURRENT', 2, 1, 1000),
   bodyLimitBytes: env.int('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
   trustProxy: trustProxy(env),
   logFormat: env.oneOf('LOG_FORMAT', ['text', 'json'], 'text'),

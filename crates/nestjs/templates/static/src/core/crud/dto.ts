@@ -21,6 +21,12 @@ export class ListMetaDto {
   nextCursor?: string;
 }
 
+/** An answer of `GET /<table>/aggregate`: its rows' shape is the route's, in the OpenAPI document. */
+export class AggregateResponseDto {
+  data!: Record<string, unknown>[];
+  meta!: { limit: number; more: boolean };
+}
+
 /** The one error shape of the API. */
 export class ErrorResponseDto {
   @ApiProperty({ example: 400 })

@@ -20,6 +20,8 @@ import {
 } from '@nestjs/swagger';
 import { MAX_BULK } from './bulk.pipe.js';
 import { ErrorResponseDto } from './dto.js';
+import { BUCKET_UNITS, DEFAULT_GROUPS, MAX_GROUPS, aggregatesOf, bucketable, groupable } from './aggregate.js';
+import { EXPORT_FORMATS } from './export.js';
 import { MAX_OFFSET, VALUE_FORMS } from './query.js';
 import { type FieldSpec, type FilterOp, type ResourceSpec, resourceOf } from './resource.js';
 
@@ -65,6 +67,26 @@ function filterPattern(f: FieldSpec): string {
   return `^(?:not\\.)?(?:${alts.join('|')})$`;
 }
 
+/** One query parameter per filterable field (repeatable), and withDeleted where rows are soft-deleted. */
+function filterQueries(spec: ResourceSpec, withDeleted = false): MethodDecorator[] {
+  const out = spec.fields
+    .filter((f) => f.ops.length > 0)
+    .map((f) =>
+      ApiQuery({
+        name: f.filterKey,
+        required: false,
+        schema: { type: 'array', items: { type: 'string', pattern: filterPattern(f) } },
+        style: 'form',
+        explode: true,
+        description: filterDoc(f),
+      }),
+    );
+  if (withDeleted && spec.softDeleteColumn) {
+    out.push(ApiQuery({ name: 'withDeleted', required: false, type: Boolean, description: 'Include soft-deleted rows' }));
+  }
+  return out;
+}
+
 /**
  * Documents every list parameter of a resource, typed for client generators: one per
  * filterable field (repeatable; each value starts with one of the field's operators, optionally
@@ -74,18 +96,7 @@ export function ApiListQuery(spec: ResourceSpec): MethodDecorator {
   const sortable = spec.fields.filter((f) => f.sortable).map((f) => f.property);
   const sortItem = `[-+]?(${sortable.map(literal).join('|')})`;
   const decorators = [
-    ...spec.fields
-      .filter((f) => f.ops.length > 0)
-      .map((f) =>
-        ApiQuery({
-          name: f.filterKey,
-          required: false,
-          schema: { type: 'array', items: { type: 'string', pattern: filterPattern(f) } },
-          style: 'form',
-          explode: true,
-          description: filterDoc(f),
-        }),
-      ),
+    ...filterQueries(spec),
     ApiQuery({
       name: 'sort',
       required: false,
@@ -279,6 +290,163 @@ export function RestoreDocs(
   );
 }
 
+/** A field's value in an answer, as a JSON schema (nullable where the column is). */
+function valueSchema(f: FieldSpec): Json {
+  const base: Json =
+    f.kind === 'int'
+      ? { type: 'integer' }
+      : f.kind === 'float'
+        ? { type: 'number' }
+        : f.kind === 'bool'
+          ? { type: 'boolean' }
+          : f.kind === 'date'
+            ? { type: 'string', format: 'date' }
+            : f.kind === 'timestamp'
+              ? { type: 'string', format: 'date-time' }
+              : f.kind === 'uuid'
+                ? { type: 'string', format: 'uuid' }
+                : f.kind === 'enum' && f.values?.length
+                  ? { type: 'string', enum: [...f.values] }
+                  : { type: 'string' };
+  return { ...base, nullable: true };
+}
+
+/** The value of `fn(f)`: sums of integers are bigint (a string), averages numeric (a string), floats numbers. */
+function aggregateSchema(fn: string, f: FieldSpec): Json {
+  if (fn === 'count') return { type: 'number' };
+  if (fn === 'min' || fn === 'max') return valueSchema(f);
+  if (f.kind === 'float') return { type: 'number', nullable: true };
+  return { type: 'string', nullable: true, description: 'A decimal number as a string (exact)' };
+}
+
+/** GET /<table>/aggregate: groups, buckets and aggregates (aggregate.ts), typed per field. */
+export function AggregateDocs(o: Operation & { spec: ResourceSpec }): MethodDecorator {
+  const fields = o.spec.fields.filter((f) => f.readable);
+  const groups = fields.filter(groupable);
+  const buckets = fields.filter(bucketable);
+  const row: Json = {
+    type: 'object',
+    properties: {
+      ...Object.fromEntries(
+        groups.map((f) => [
+          f.property,
+          { ...valueSchema(f), description: `The group's ${f.property} (or, with bucket=, the start of its bucket)` },
+        ]),
+      ),
+      count: { type: 'number', description: 'Rows in the group (agg=count)' },
+      ...Object.fromEntries(
+        ['counts', 'sum', 'avg', 'min', 'max'].map((fn) => {
+          const of = fields.filter((f) => aggregatesOf(f).includes(fn === 'counts' ? 'count' : (fn as 'sum')));
+          return [
+            fn,
+            {
+              type: 'object',
+              description: fn === 'counts' ? 'count(field): non-null values per field' : `${fn}(field) per field`,
+              properties: Object.fromEntries(of.map((f) => [f.property, aggregateSchema(fn === 'counts' ? 'count' : fn, f)])),
+            },
+          ];
+        }),
+      ),
+    },
+  };
+  const names = groups.map((f) => f.property);
+  const aggItems = fields.flatMap((f) => aggregatesOf(f).map((fn) => `${fn}(${f.property})`));
+  return applyDecorators(
+    operation({
+      ...o,
+      description:
+        "Counts, sums, averages, minima and maxima over the rows the list returns with the same filters (the list's filters; soft-deleted rows left out), per group and time bucket.",
+    }),
+    ...filterQueries(o.spec, true),
+    ApiQuery({
+      name: 'group',
+      required: false,
+      schema: { type: 'string', maxLength: 1000 },
+      description: `Fields to group on, comma-separated (up to 5): ${names.join(', ') || '(none)'}`,
+    }),
+    ApiQuery({
+      name: 'agg',
+      required: false,
+      schema: { type: 'string', maxLength: 2000, default: 'count' },
+      description: `Aggregates, comma-separated: count (rows), ${aggItems.join(', ')}`,
+    }),
+    ...(buckets.length
+      ? [
+          ApiQuery({
+            name: 'bucket',
+            required: false,
+            schema: { type: 'string', pattern: `^(${buckets.map((f) => literal(f.property)).join('|')}):(${BUCKET_UNITS.join('|')})$` },
+            description: 'Group by the start of each period of a date or timestamp field: field:unit',
+          }),
+          ApiQuery({
+            name: 'tz',
+            required: false,
+            schema: { type: 'string', default: 'UTC' },
+            description: 'Time zone of timestamp buckets (IANA name, e.g. Europe/Paris)',
+          }),
+        ]
+      : []),
+    ApiQuery({
+      name: 'sort',
+      required: false,
+      type: String,
+      description: 'Group fields or aggregates as written in agg, comma-separated, - for descending (default: the group fields)',
+    }),
+    ApiQuery({
+      name: 'limit',
+      required: false,
+      schema: { type: 'integer', minimum: 1, maximum: MAX_GROUPS, default: DEFAULT_GROUPS },
+      description: `Most groups returned (meta.more says there were more)`,
+    }),
+    ApiOkResponse({
+      schema: {
+        type: 'object',
+        required: ['data', 'meta'],
+        properties: {
+          data: { type: 'array', items: row },
+          meta: {
+            type: 'object',
+            required: ['limit', 'more'],
+            properties: { limit: { type: 'integer' }, more: { type: 'boolean', description: 'More groups than limit' } },
+          },
+        },
+      },
+    }),
+    ApiBadRequestResponse({
+      type: ErrorResponseDto,
+      description: 'Unknown field, aggregate or unit; a field that cannot be aggregated so',
+    }),
+  );
+}
+
+/** GET /<table>/export: the list's parameters, and the file in each format. */
+export function ExportDocs(o: Operation & { spec: ResourceSpec }): MethodDecorator {
+  const file = (description: string) => ({ schema: { type: 'string', format: 'binary', description } });
+  return applyDecorators(
+    operation({
+      ...o,
+      description:
+        'Every row the list returns with the same filters, sort and select (or the first limit), as a file: CSV and NDJSON stream from a database cursor (any size); XLSX up to EXPORT_XLSX_MAX_ROWS rows.',
+    }),
+    ...filterQueries(o.spec, true),
+    ApiQuery({ name: 'format', required: false, enum: [...EXPORT_FORMATS], description: 'csv (default), ndjson or xlsx' }),
+    ApiQuery({ name: 'sort', required: false, type: String, description: 'As on the list' }),
+    ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1 }, description: 'Only the first n rows' }),
+    ApiSelect(o.spec, true),
+    ApiResponse({
+      status: 200,
+      description: 'The file (Content-Disposition: attachment)',
+      content: {
+        'text/csv': file("RFC 4180, a header line of field names; text a spreadsheet would run as a formula starts with '"),
+        'application/x-ndjson': file('One JSON object per line, as the list answers rows'),
+        'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': file('One sheet, a header row'),
+      },
+    }),
+    ApiBadRequestResponse({ type: ErrorResponseDto, description: 'As the list; XLSX over its row cap' }),
+    ApiResponse({ status: 429, type: ErrorResponseDto, description: 'EXPORT_MAX_CONCURRENT exports are running' }),
+  );
+}
+
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -395,7 +563,6 @@ function selections(doc: Json, schemas: Json): void {
       const answer = isObject(media) ? schemas[refName(media.schema) ?? ''] : undefined;
       const data = isObject(answer) && isObject(answer.properties) ? answer.properties.data : undefined;
       const row = refName(data) ?? (isObject(data) ? refName(data.items) : undefined);
-      if (!row || !isObject(media)) continue;
       // An embedded resource the caller may not read (its permission, its tenant) answers 403.
       if ((resourceOf(table)?.relations ?? []).length > 0 && isObject(op.responses) && op.responses['403'] === undefined) {
         op.responses['403'] = {
@@ -403,6 +570,8 @@ function selections(doc: Json, schemas: Json): void {
           content: { 'application/json': { schema: isObject(schemas.ErrorResponseDto) ? ref('ErrorResponseDto') : { type: 'object' } } },
         };
       }
+      // Exports answer files: only the parameter applies.
+      if (!row || !isObject(media)) continue;
       rowOf.set(table, row);
       ops.push([media, table]);
     }

@@ -1,10 +1,12 @@
-import { BadRequestException, ForbiddenException, NotFoundException, PayloadTooLargeException } from '@nestjs/common';
+import { BadRequestException, ForbiddenException, NotFoundException, PayloadTooLargeException, type StreamableFile } from '@nestjs/common';
 import { MAX_BULK } from './bulk.pipe.js';
 import { type DatabaseService, type Queryable, afterCommit } from '../database/database.service.js';
 import { PreconditionFailedException, etagOf, names, preconditionFor, takePrecondition } from '../http/precondition.js';
 import { requestContext } from '../http/request-context.js';
 import { type CountMode, encodeCursor, orderBy, planList, whereClause } from './query.js';
 import type { Bind, CallScope, ChangeOp, CrudCall, RowChange } from './extension.js';
+import { type AggregateRow, aggregateRow, aggregateStatement, planAggregate } from './aggregate.js';
+import { EXPORT_PARAMS, type ExportColumn, exportFormat, runExport } from './export.js';
 import { type Conditions, EmbedSql, type Selection, checkEmbeds, parseSelect } from './select.js';
 import { type FieldSpec, type ResourceSpec, ident, typedParam, writeCast } from './resource.js';
 
@@ -383,6 +385,93 @@ export class CrudRepository<T extends Row = Row> {
         }),
       selection.embeds.length === 0,
     );
+  }
+
+  /**
+   * Counts, sums, averages, minima and maxima over the rows the list with the same filters
+   * returns, per group and time bucket (see aggregate.ts): the list's scopes, row-level security
+   * and soft delete apply as they do to the list.
+   */
+  async aggregate(
+    query: Record<string, unknown>,
+    db: Queryable = this.db,
+  ): Promise<{ data: AggregateRow[]; meta: { limit: number; more: boolean } }> {
+    const plan = planAggregate(this.spec, query);
+    const base = this.withDeleted(plan.filters.withDeleted) ? [] : this.notDeleted();
+    const filters = { ...plan.filters };
+    delete filters.withDeleted;
+    const list = planList(this.spec, filters, base);
+    const opened = this.open();
+    const params = [...list.countParams];
+    const bind = binder(params);
+    const where = [...list.countWhere, ...opened.scope.where(bind, 'read', '__root')];
+    const sql = aggregateStatement(this.spec, plan, where, bind);
+    return this.read(
+      db,
+      () => ['aggregate', sql, params, [...opened.settings]],
+      () =>
+        this.inScope(db, opened, async (q) => {
+          const rows = (await q.query(sql, params)).rows as Row[];
+          const more = rows.length > plan.limit;
+          if (more) rows.pop();
+          return { data: rows.map((r) => aggregateRow(plan, r)), meta: { limit: plan.limit, more } };
+        }),
+    );
+  }
+
+  /**
+   * Every row the list with the same filters, sort and `select=` returns (or the first `limit`),
+   * as a CSV, NDJSON or XLSX file streamed from a database cursor (see export.ts): the list's
+   * scopes, row-level security, soft delete and embeds' permissions apply as they do to the list.
+   */
+  async export(query: Record<string, unknown>): Promise<StreamableFile> {
+    const format = exportFormat(query.format);
+    for (const p of ['offset', 'cursor', 'count'] as const) {
+      if (query[p] !== undefined) throw new BadRequestException(`${p}: an export has every row (limit takes the first n)`);
+    }
+    const rawLimit = query.limit;
+    if (rawLimit !== undefined && (typeof rawLimit !== 'string' || !/^\d{1,9}$/.test(rawLimit) || Number(rawLimit) < 1)) {
+      throw new BadRequestException('limit: a whole number of at least 1');
+    }
+    const own = Object.fromEntries(
+      Object.entries(query).filter(([k]) => !(EXPORT_PARAMS as readonly string[]).includes(k) && k !== 'limit'),
+    );
+    const { selection, rest } = parseSelect(this.spec, own);
+    const base = this.withDeleted(rest.withDeleted) ? [] : this.notDeleted();
+    const plan = planList(this.spec, rest, base);
+    const call: CrudCall = { ctx: requestContext(), unscoped: false };
+    if (selection.embeds.length) await checkEmbeds(selection, call);
+    const opened = this.open();
+    const params = [...plan.countParams];
+    const bind = binder(params);
+    const conditions: Conditions = (parts, b, mode, row) => this.conditions(parts, b, mode, row);
+    const embeds = new EmbedSql(call, bind, opened.settings, conditions);
+    const where = [...plan.countWhere, ...opened.scope.where(bind, 'read', '__root'), ...embeds.rootFilters(selection, '__root')];
+    const { list, pick } = this.selectOf(
+      selection,
+      embeds,
+      plan.sort.map((k) => k.field),
+    );
+    const sql =
+      `SELECT ${list} FROM ${this.spec.table} AS __root${whereClause(where)} ORDER BY ${orderBy(plan)}` +
+      (rawLimit === undefined ? '' : ` LIMIT ${bind(Number(rawLimit))}`);
+    const columns: ExportColumn[] = [
+      ...selection.fields.map((f) => ({ name: f.property, field: f })),
+      ...selection.embeds.map((e) => ({ name: e.relation.name })),
+    ];
+    return runExport({
+      pool: this.db.pool,
+      sql,
+      params,
+      settings: opened.settings,
+      format,
+      columns,
+      toApi: (row) => {
+        pick?.(row);
+        return this.toApi(row);
+      },
+      name: this.spec.table.replace(/^.*\./, '').replace(/[^A-Za-z0-9_-]/g, '') || 'export',
+    });
   }
 
   private async count(mode: CountMode, where: string[], params: unknown[], db: Queryable): Promise<number> {

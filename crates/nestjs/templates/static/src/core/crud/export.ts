@@ -1,0 +1,282 @@
+import { Readable } from 'node:stream';
+import { deflateRawSync } from 'node:zlib';
+import { BadRequestException, StreamableFile } from '@nestjs/common';
+import type pg from 'pg';
+import { appSettings } from '../config.js';
+import { tooManyRequests } from '../http/rate-limit.js';
+import type { FieldSpec } from './resource.js';
+
+/**
+ * `GET /<table>/export?format=csv|ndjson|xlsx`: the rows a list with the same filters, sort and
+ * `select=` returns, all of them (or `limit`), as a file. CSV and NDJSON stream through a
+ * database cursor (FETCH a batch, write it, fetch the next when the client has taken it): memory
+ * stays flat whatever the size, and every row comes from one snapshot. XLSX is built whole, so
+ * it is capped (EXPORT_XLSX_MAX_ROWS; 400 above it, before anything is sent).
+ */
+export type ExportFormat = 'csv' | 'ndjson' | 'xlsx';
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['csv', 'ndjson', 'xlsx'];
+export const EXPORT_PARAMS = ['format'] as const;
+
+const BATCH = 1000;
+const settings = appSettings();
+let running = 0;
+
+export function exportFormat(raw: unknown): ExportFormat {
+  if (raw === undefined) return 'csv';
+  if (typeof raw !== 'string' || !(EXPORT_FORMATS as readonly string[]).includes(raw)) {
+    throw new BadRequestException(`format: one of ${EXPORT_FORMATS.join(', ')}`);
+  }
+  return raw as ExportFormat;
+}
+
+/** A column of the file: a field, or an embed (its JSON). */
+export interface ExportColumn {
+  name: string;
+  field?: FieldSpec;
+}
+
+export interface ExportJob {
+  pool: pg.Pool;
+  /** The SELECT of the rows, with its parameters. */
+  sql: string;
+  params: unknown[];
+  /** `set_config` settings of the call's extensions (row-level security). */
+  settings: Map<string, string>;
+  format: ExportFormat;
+  columns: ExportColumn[];
+  /** A row as the API answers it (the repository's toApi). */
+  toApi(row: Record<string, unknown>): Record<string, unknown>;
+  /** File name without extension. */
+  name: string;
+}
+
+const TYPES: Record<ExportFormat, string> = {
+  csv: 'text/csv; charset=utf-8',
+  ndjson: 'application/x-ndjson; charset=utf-8',
+  xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+};
+
+/** Open the cursor (errors are the request's: 400, 403, 503...), then hand back the file. */
+export async function runExport(job: ExportJob): Promise<StreamableFile> {
+  if (running >= settings.exportMaxConcurrent) {
+    throw tooManyRequests(5, `${settings.exportMaxConcurrent} exports are running; retry later`);
+  }
+  running++;
+  const session = new Session();
+  try {
+    const client = await session.open(job.pool);
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    if (job.settings.size) {
+      const params = [...job.settings].flat();
+      const sets = [...job.settings.keys()].map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`);
+      await client.query(`SELECT ${sets.join(', ')}`, params);
+    }
+    await client.query(`DECLARE __export NO SCROLL CURSOR FOR ${job.sql}`, job.params);
+    const cap = settings.exportXlsxMaxRows;
+    const first = (await client.query(`FETCH ${job.format === 'xlsx' ? cap + 1 : BATCH} FROM __export`)).rows as Record<string, unknown>[];
+    if (job.format === 'xlsx') {
+      if (first.length > cap) {
+        throw new BadRequestException(`format=xlsx: more than ${cap} rows (EXPORT_XLSX_MAX_ROWS); narrow the filters or use format=csv`);
+      }
+      await session.finish(true);
+      const file = xlsx(job.columns, first.map(job.toApi));
+      return new StreamableFile(file, { type: TYPES.xlsx, disposition: `attachment; filename="${job.name}.xlsx"`, length: file.length });
+    }
+    const stream = Readable.from(batches(session, job, first));
+    // However the response ends (read to the end, the client gone, an error), the transaction
+    // ends and the connection goes back to the pool, once.
+    stream.once('close', () => void session.finish(false));
+    return new StreamableFile(stream, { type: TYPES[job.format], disposition: `attachment; filename="${job.name}.${job.format}"` });
+  } catch (err) {
+    await session.finish(false);
+    throw err;
+  }
+}
+
+/** The export's connection and transaction: ended once (committed after the last row, rolled back otherwise). */
+class Session {
+  client?: pg.PoolClient;
+  ended = false;
+
+  async open(pool: pg.Pool): Promise<pg.PoolClient> {
+    this.client = await pool.connect();
+    return this.client;
+  }
+
+  async finish(ok: boolean): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    running--;
+    const client = this.client;
+    if (!client) return;
+    let failure: Error | undefined;
+    // Queued behind a FETCH still running, so the connection is released only once it is idle.
+    await client.query(ok ? 'COMMIT' : 'ROLLBACK').catch((e: unknown) => (failure = e instanceof Error ? e : new Error(String(e))));
+    client.release(failure);
+  }
+}
+
+/** The file's bytes, a batch at a time: pulled by the response as the client reads. */
+async function* batches(session: Session, job: ExportJob, first: Record<string, unknown>[]): AsyncGenerator<Buffer> {
+  const client = session.client!;
+  if (job.format === 'csv') yield Buffer.from(csvLine(job.columns.map((c) => c.name)));
+  let rows = first;
+  while (rows.length > 0) {
+    const api = rows.map(job.toApi);
+    yield Buffer.from(
+      job.format === 'csv'
+        ? api.map((r) => csvLine(job.columns.map((c) => csvValue(c, r[c.name])))).join('')
+        : api.map((r) => `${JSON.stringify(r)}\n`).join(''),
+    );
+    if (rows.length < BATCH || session.ended) break;
+    rows = (await client.query(`FETCH ${BATCH} FROM __export`)).rows as Record<string, unknown>[];
+    if (session.ended) return;
+  }
+  await session.finish(true);
+}
+
+/** Text a spreadsheet would run as a formula starts with one of these (OWASP: CSV injection). */
+const FORMULA = /^[=+\-@\t\r]/;
+
+/** A value in a CSV cell: text as it is (formula-like text behind a '), others as the API writes them. */
+function csvValue(c: ExportColumn, v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'string')
+    return c.field && (c.field.kind === 'text' || c.field.kind === 'enum' || c.field.kind === 'other') && FORMULA.test(v) ? `'${v}` : v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  return JSON.stringify(v);
+}
+
+/** One RFC 4180 line. */
+function csvLine(cells: string[]): string {
+  return `${cells.map((s) => (/[",\r\n]|^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)).join(',')}\r\n`;
+}
+
+// --- XLSX: a minimal Office Open XML workbook (one sheet, inline strings), zipped. ---
+
+// XML 1.0 has no place for most control characters: they are left out.
+// eslint-disable-next-line no-control-regex
+const XML_INVALID = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g;
+
+const xmlText = (s: string): string =>
+  s.replace(XML_INVALID, '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** A column letter: 0 → A, 26 → AA. */
+function columnName(i: number): string {
+  let s = '';
+  for (let n = i + 1; n > 0; n = Math.floor((n - 1) / 26)) s = String.fromCharCode(65 + ((n - 1) % 26)) + s;
+  return s;
+}
+
+function cell(ref: string, c: ExportColumn | undefined, v: unknown): string {
+  if (v === null || v === undefined) return '';
+  // Numbers stay numbers where a spreadsheet's double holds them exactly; others are text.
+  const kind = c?.field?.kind;
+  if (typeof v === 'number' && Number.isFinite(v)) return `<c r="${ref}"><v>${v}</v></c>`;
+  if (typeof v === 'boolean') return `<c r="${ref}" t="b"><v>${v ? 1 : 0}</v></c>`;
+  if (typeof v === 'string' && (kind === 'bigint' || kind === 'decimal') && /^-?\d+(\.\d+)?$/.test(v) && String(Number(v)) === v) {
+    return `<c r="${ref}"><v>${v}</v></c>`;
+  }
+  const text = typeof v === 'string' ? v : JSON.stringify(v);
+  return `<c r="${ref}" t="inlineStr"><is><t xml:space="preserve">${xmlText(text)}</t></is></c>`;
+}
+
+function sheet(columns: ExportColumn[], rows: Record<string, unknown>[]): string {
+  const lines = [
+    `<row r="1">${columns.map((c, i) => cell(`${columnName(i)}1`, undefined, c.name)).join('')}</row>`,
+    ...rows.map((r, n) => `<row r="${n + 2}">${columns.map((c, i) => cell(`${columnName(i)}${n + 2}`, c, r[c.name])).join('')}</row>`),
+  ];
+  return (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' +
+    '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">' +
+    `<sheetData>${lines.join('')}</sheetData></worksheet>`
+  );
+}
+
+export function xlsx(columns: ExportColumn[], rows: Record<string, unknown>[]): Buffer {
+  const rel = 'http://schemas.openxmlformats.org/officeDocument/2006/relationships';
+  const pkg = 'http://schemas.openxmlformats.org/package/2006';
+  const head = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n';
+  return zip([
+    [
+      '[Content_Types].xml',
+      `${head}<Types xmlns="${pkg}/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>`,
+    ],
+    [
+      '_rels/.rels',
+      `${head}<Relationships xmlns="${pkg}/relationships"><Relationship Id="rId1" Type="${rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>`,
+    ],
+    [
+      'xl/workbook.xml',
+      `${head}<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="${rel}"><sheets><sheet name="export" sheetId="1" r:id="rId1"/></sheets></workbook>`,
+    ],
+    [
+      'xl/_rels/workbook.xml.rels',
+      `${head}<Relationships xmlns="${pkg}/relationships"><Relationship Id="rId1" Type="${rel}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>`,
+    ],
+    ['xl/worksheets/sheet1.xml', sheet(columns, rows)],
+  ]);
+}
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+function crc32(b: Buffer): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < b.length; i++) c = CRC_TABLE[(c ^ b[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** A ZIP archive (deflated entries, no data descriptors). */
+function zip(files: [string, string][]): Buffer {
+  const parts: Buffer[] = [];
+  const central: Buffer[] = [];
+  let offset = 0;
+  for (const [name, text] of files) {
+    const data = Buffer.from(text, 'utf8');
+    const packed = deflateRawSync(data);
+    const nameBytes = Buffer.from(name, 'utf8');
+    const crc = crc32(data);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt16LE(0x0800, 6); // UTF-8 names
+    local.writeUInt16LE(8, 8); // deflate
+    local.writeUInt32LE(0, 10); // time, date
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(packed.length, 18);
+    local.writeUInt32LE(data.length, 22);
+    local.writeUInt16LE(nameBytes.length, 26);
+    local.writeUInt16LE(0, 28);
+    const dir = Buffer.alloc(46);
+    dir.writeUInt32LE(0x02014b50, 0);
+    dir.writeUInt16LE(20, 4);
+    dir.writeUInt16LE(20, 6);
+    dir.writeUInt16LE(0x0800, 8);
+    dir.writeUInt16LE(8, 10);
+    dir.writeUInt32LE(0, 12);
+    dir.writeUInt32LE(crc, 16);
+    dir.writeUInt32LE(packed.length, 20);
+    dir.writeUInt32LE(data.length, 24);
+    dir.writeUInt16LE(nameBytes.length, 28);
+    dir.writeUInt32LE(offset, 42);
+    parts.push(local, nameBytes, packed);
+    central.push(dir, nameBytes);
+    offset += local.length + nameBytes.length + packed.length;
+  }
+  const size = central.reduce((n, b) => n + b.length, 0);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(files.length, 8);
+  end.writeUInt16LE(files.length, 10);
+  end.writeUInt32LE(size, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...parts, ...central, end]);
+}
