@@ -68,7 +68,7 @@ test('groups, counts, sums, averages, minima and maxima equal the SQL GROUP BY',
   assert.deepEqual(all.data, [{ count: n.rows[0].n }]);
 });
 
-test('integer and decimal sums are exact strings; soft-deleted rows stay out', async () => {
+test('integer and decimal sums and averages are exact strings', async () => {
   const body = await agg(
     `/user-summary/aggregate?email=like.${tag}-*&group=name&agg=count,sum(totalOrders),sum(totalSpent),avg(totalSpent),max(totalSpent)`,
   );

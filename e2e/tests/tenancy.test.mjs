@@ -252,6 +252,84 @@ test('embeds (select=) keep tenants apart, with or without the app filter, and n
   }
 });
 
+test('aggregates and exports see only the caller’s tenant, with or without the app filter, and need read permission', async () => {
+  // Per tenant, as the owner counts in SQL: three projects each, one of them soft-deleted.
+  const own = async (o, deleted) =>
+    (
+      await sql.query(`SELECT count(*)::int AS n FROM projects WHERE organization_id = $1${deleted ? '' : ' AND deleted_at IS NULL'}`, [
+        org[o],
+      ])
+    ).rows[0].n;
+  for (const base of [BASE, NOFILTER]) {
+    for (const [who, o] of [
+      ['ownerA', 'A'],
+      ['memberB', 'B'],
+    ]) {
+      const a = auth(tok[who]);
+      const groups = expectStatus(
+        await at(base, 'GET', '/v1/projects/aggregate?group=organizationId&agg=count', undefined, a),
+        200,
+        `${base} ${who}`,
+      ).body.data;
+      assert.deepEqual(groups, [{ organizationId: org[o], count: await own(o, false) }], `${base} ${who}: only its tenant, live rows`);
+      const csv = await fetch(`${base}/v1/projects/export?select=name,organizationId`, a);
+      assert.equal(csv.status, 200, base);
+      const lines = (await csv.text()).trim().split('\r\n');
+      assert.equal(lines.length - 1, await own(o, false), `${base} ${who}: the export's rows`);
+      assert.ok(
+        lines.slice(1).every((l) => l.endsWith(`,${org[o]}`)),
+        `${base} ${who}: ${lines.join(' | ')}`,
+      );
+      const nd = await fetch(`${base}/v1/projects/export?format=ndjson&select=name,projectTags(tag,organizationId)`, a);
+      for (const row of (await nd.text())
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))) {
+        assert.ok(
+          row.projectTags.every((t) => t.organizationId === org[o]),
+          `${base}: embedded tags of ${o} only`,
+        );
+      }
+    }
+  }
+  // Soft-deleted rows, as the list counts them with withDeleted (an owner has the restore permission it takes).
+  const listed = expectStatus(
+    await call('GET', '/v1/projects?withDeleted=true&count=exact&limit=1', undefined, auth(tok.ownerA)),
+    200,
+    'list',
+  );
+  const all = expectStatus(
+    await call('GET', '/v1/projects/aggregate?agg=count&withDeleted=true', undefined, auth(tok.ownerA)),
+    200,
+    'withDeleted',
+  );
+  assert.deepEqual(all.body.data, [{ count: listed.body.meta.count }]);
+  assert.ok(listed.body.meta.count > (await own('A', false)), 'more than the live rows');
+  // Without projects:read (a role that reads tags only): 403, as the list.
+  const role = (await sql.query("INSERT INTO roles (name, slug) VALUES ('Tags reader', 'tags-reader') RETURNING id")).rows[0].id;
+  await sql.query("INSERT INTO role_permissions (role_id, permission_id) SELECT $1, id FROM permissions WHERE slug = 'project_tags:read'", [
+    role,
+  ]);
+  const email = 'tagsreader@tenancy.io';
+  const u = expectStatus(await call('POST', '/auth/register', { email, password: PASSWORD, name: 'Tags' }), 201, 'register').body.data;
+  await sql.query('UPDATE users SET email_verified_at = now() WHERE id = $1', [u.id]);
+  const m = (
+    await sql.query("INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, $2, 'Tags', 'member') RETURNING id", [
+      org.A,
+      email,
+    ])
+  ).rows[0].id;
+  await sql.query('INSERT INTO nestgen.member_links (member_id, user_id) VALUES ($1, $2)', [m, u.id]);
+  await sql.query('INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)', [u.id, role]);
+  const t = auth(expectStatus(await call('POST', '/auth/login', { email, password: PASSWORD }), 200, 'login').body.accessToken);
+  expectError(await call('GET', '/v1/projects/aggregate', undefined, t), 403, 'aggregate without projects:read');
+  expectError(await call('GET', '/v1/projects/export', undefined, t), 403, 'export without projects:read');
+  expectError(await call('GET', '/project-tags/export?select=tag,project(name)', undefined, t), 403, 'an export embedding projects');
+  expectStatus(await call('GET', '/project-tags/aggregate?group=tag', undefined, t), 200, 'its own table');
+  // And without a token at all: 401.
+  expectError(await call('GET', '/v1/projects/export'), 401, 'anonymous export');
+});
+
 test('unique keys are per tenant; members are managed by owners; cross-tenant only with permission', async () => {
   expectStatus(await call('POST', '/v1/organization-users', { email: 'shared@x.io', name: 'S' }, auth(tok.ownerA)), 201, 'member in A');
   expectError(

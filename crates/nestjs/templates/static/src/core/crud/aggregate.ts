@@ -33,7 +33,7 @@ export interface AggregatePlan {
   /** ORDER BY items: a group position or an aggregate, and its direction. */
   sort: { expr: string; desc: boolean }[];
   limit: number;
-  /** The query without the aggregate's own parameters: the list's filters (and withDeleted). */
+  /** The query's filters (without the aggregate's parameters and the list's control parameters). */
   filters: Record<string, unknown>;
 }
 

@@ -397,10 +397,8 @@ export class CrudRepository<T extends Row = Row> {
     db: Queryable = this.db,
   ): Promise<{ data: AggregateRow[]; meta: { limit: number; more: boolean } }> {
     const plan = planAggregate(this.spec, query);
-    const base = this.withDeleted(plan.filters.withDeleted) ? [] : this.notDeleted();
-    const filters = { ...plan.filters };
-    delete filters.withDeleted;
-    const list = planList(this.spec, filters, base);
+    const base = this.withDeleted(query.withDeleted) ? [] : this.notDeleted();
+    const list = planList(this.spec, plan.filters, base);
     const opened = this.open();
     const params = [...list.countParams];
     const bind = binder(params);
