@@ -50,8 +50,7 @@ test('groups, counts, sums, averages, minima and maxima equal the SQL GROUP BY',
   assert.deepEqual(
     body.data,
     rows.map((r) => ({
-      metricName: r.metric_name,
-      resourceType: r.resource_type,
+      group: { metricName: r.metric_name, resourceType: r.resource_type },
       count: r.n,
       sum: { value: r.s },
       avg: { value: r.a },
@@ -80,7 +79,7 @@ test('integer and decimal sums and averages are exact strings', async () => {
   assert.deepEqual(
     body.data,
     rows.map((r) => ({
-      name: r.name,
+      group: { name: r.name },
       count: r.n,
       sum: { totalOrders: r.o, totalSpent: r.s },
       avg: { totalSpent: r.a },
@@ -98,7 +97,7 @@ test('time buckets in a time zone, for timestamptz and naive UTC timestamps', as
       [`${tag}-a`, tz],
     );
     assert.deepEqual(
-      body.data.map((r) => [new Date(r.time).toISOString(), r.count, r.sum.value]),
+      body.data.map((r) => [new Date(r.group.time).toISOString(), r.count, r.sum.value]),
       rows.map((r) => [r.d.toISOString(), r.n, r.s]),
       tz,
     );
@@ -107,8 +106,8 @@ test('time buckets in a time zone, for timestamptz and naive UTC timestamps', as
   const utc = await agg(`/metrics/aggregate?metricName=eq.${tag}-a&bucket=time:day`);
   const ny = await agg(`/metrics/aggregate?metricName=eq.${tag}-a&bucket=time:day&tz=America/New_York`);
   assert.notDeepEqual(
-    utc.data.map((r) => r.time),
-    ny.data.map((r) => r.time),
+    utc.data.map((r) => r.group.time),
+    ny.data.map((r) => r.group.time),
   );
   // A naive timestamp holds UTC: its months in Tokyo (03:30 UTC on the 1st is the 1st there too).
   const months = await agg(`/user-summary/aggregate?email=like.${tag}-*&bucket=lastOrderAt:month&tz=Asia/Tokyo&agg=count`);
@@ -117,7 +116,7 @@ test('time buckets in a time zone, for timestamptz and naive UTC timestamps', as
     [`${tag}-%`],
   );
   assert.deepEqual(
-    months.data.map((r) => [new Date(r.lastOrderAt).toISOString(), r.count]),
+    months.data.map((r) => [new Date(r.group.lastOrderAt).toISOString(), r.count]),
     rows.map((r) => [r.m.toISOString(), r.n]),
   );
   assert.equal(months.data.length, 3);
@@ -130,7 +129,7 @@ test('sort by an aggregate, limit with meta.more', async () => {
     [`${tag}-%`],
   );
   assert.deepEqual(
-    top.data.map((r) => [r.resourceType, r.count, r.sum.value]),
+    top.data.map((r) => [r.group.resourceType, r.count, r.sum.value]),
     rows.map((r) => [r.resource_type, r.n, r.s]),
   );
   assert.equal(top.meta.more, true);

@@ -21,7 +21,7 @@ before(async () => {
       tag,
       i / 4,
       types[i % types.length],
-      i % 5 ? null : JSON.stringify({ i, note: 'a,b' }),
+      i === 7 ? JSON.stringify('=SUM(A1:A9)') : i % 5 ? null : JSON.stringify({ i, note: 'a,b' }),
     ]);
   }
   // Enough rows that an unread export stays open (its socket buffers fill).
@@ -114,6 +114,7 @@ test('CSV holds the rows and values the list returns, quoted per RFC 4180, formu
   assert.equal(r.status, 200, r.text.slice(0, 300));
   assert.match(r.headers.get('content-type'), /^text\/csv/);
   assert.match(r.headers.get('content-disposition'), /^attachment; filename="metrics\.csv"$/);
+  assert.equal(r.headers.get('cache-control'), 'private, no-store');
   const records = parseCsv(r.text);
   assert.deepEqual(records[0], ['time', 'value', 'resourceType', 'tags']);
   assert.deepEqual(
@@ -126,6 +127,8 @@ test('CSV holds the rows and values the list returns, quoted per RFC 4180, formu
     cells.includes(`'=HYPERLINK("http://x")`) && cells.includes(`'+1`) && cells.includes('two\nlines') && cells.includes(' padded '),
   );
   assert.ok(!cells.some((c) => c.startsWith('=')));
+  // A JSON column holding a string is text to a spreadsheet too.
+  assert.ok(records.slice(1).some((x) => x[3] === `'=SUM(A1:A9)`));
 });
 
 test('NDJSON equals the list, embeds included; limit takes the first rows', async () => {

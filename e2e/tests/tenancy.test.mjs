@@ -271,7 +271,11 @@ test('aggregates and exports see only the caller’s tenant, with or without the
         200,
         `${base} ${who}`,
       ).body.data;
-      assert.deepEqual(groups, [{ organizationId: org[o], count: await own(o, false) }], `${base} ${who}: only its tenant, live rows`);
+      assert.deepEqual(
+        groups,
+        [{ group: { organizationId: org[o] }, count: await own(o, false) }],
+        `${base} ${who}: only its tenant, live rows`,
+      );
       const csv = await fetch(`${base}/v1/projects/export?select=name,organizationId`, a);
       assert.equal(csv.status, 200, base);
       const lines = (await csv.text()).trim().split('\r\n');

@@ -380,18 +380,33 @@ fn seed_commands_work_as_written_inside_a_project() {
 fn rich_schema_project_serves_every_type() {
     let tmp = tempdir("rich");
     let project = tmp.join("api");
-    generate(&project, &["--schema", "fixtures/pg/rich.sql"]);
+    // And the tables of search.test.mjs: full text of the columns this config names.
+    std::fs::create_dir_all(&tmp).unwrap();
+    let config = tmp.join("search.toml");
+    std::fs::write(&config, "[tables.articles]\nsearch = [\"title\", \"body\"]\nsearch_config = \"english\"\n")
+        .unwrap();
+    generate(
+        &project,
+        &[
+            "--schema",
+            "fixtures/pg/rich.sql",
+            "--schema",
+            "fixtures/pg/search.sql",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    );
     link_node_modules(&project);
     tsc(&project, &[]);
     let db = TestDb::create("e2e_rich");
-    for f in ["db/00-meta.sql", "db/01-schema.sql"] {
+    for f in ["db/00-meta.sql", "db/01-schema.sql", "db/80-search.sql"] {
         let sql = std::fs::read_to_string(project.join(f)).unwrap();
         db.execute(&sql).unwrap_or_else(|e| panic!("PostgreSQL rejected the generated {f}: {e}"));
     }
     // fixtures/pg/rich.sql gives app.people policies of its own that hide rows from a
     // non-owner role (a reader test); the suite checks types, so it runs as the owner.
     let (_app, base) = boot_env(&project, &db.url, &[("ALLOW_UNSAFE_DATABASE_ROLE", "true")]);
-    node_test((&base, &db.url), &["rich.test.mjs"]);
+    node_test((&base, &db.url), &["rich.test.mjs", "search.test.mjs"]);
     let _ = std::fs::remove_dir_all(&tmp);
 }
 

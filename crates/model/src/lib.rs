@@ -11,6 +11,7 @@ pub mod feature;
 mod fields;
 pub mod names;
 mod resource;
+pub mod search;
 pub mod settings;
 
 pub use error::{FeatureError, ModelError};
@@ -190,6 +191,8 @@ pub struct Resource {
     pub count_mode: Setting<String>,
     /// Changes need `If-Match` (optimistic concurrency required; 428 without it).
     pub require_if_match: bool,
+    /// `q=`: what the rows are searched by (config or schema), if anything.
+    pub search: Option<search::Search>,
     /// Every feature asked for, with where from (including ones this version does not build yet).
     pub features: BTreeMap<String, Setting<bool>>,
     /// Settings the app sets (SET LOCAL) in every transaction on this table, for its row-level
@@ -406,6 +409,7 @@ pub fn build(catalog: &Catalog, config: &Config, selection: &Selection, features
         f.resolve(&mut cx);
     }
     unseen_fields_are_no_keys(&mut cx.resources);
+    search::resolve(cx.catalog, config, &mut cx.resources, &mut cx.errors);
     policy_notes(&mut cx);
     let name = config.project.name.clone().unwrap_or_else(|| "nest-api".into());
     let title = config.project.title.clone().unwrap_or_else(|| format!("{name} API"));

@@ -267,6 +267,7 @@ pub(crate) fn build(input: &Input, namer: &mut Namer) -> Resource {
         max_limit,
         count_mode,
         require_if_match: tcfg.require_if_match.unwrap_or(false),
+        search: None,
         features,
         app_settings: BTreeSet::new(),
         reads_from: BTreeSet::new(),

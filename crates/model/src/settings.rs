@@ -68,6 +68,11 @@ pub struct TableConfig {
     pub count: Option<String>,
     /// `require_if_match = true`: PATCH, DELETE and restore without `If-Match` are refused (428).
     pub require_if_match: Option<bool>,
+    /// `search = ["title", "body"]`: text columns `q=` searches (full-text; the generated SQL
+    /// indexes them); `[]` turns search off. Unset: a `tsvector` column or trigram indexes.
+    pub search: Option<Vec<String>>,
+    /// The text search configuration of `q=` (`english`, `simple`...).
+    pub search_config: Option<String>,
     #[serde(default)]
     pub columns: BTreeMap<String, ColumnConfig>,
     /// Keys features read (`audit_mode`, `owner_column`, ...), checked against their [`ConfigKey`]s.

@@ -132,6 +132,7 @@ const STATIC: &[(&str, &str)] = runtime_files![
     "src/core/crud/repository.ts",
     "src/core/crud/select.ts",
     "src/core/crud/resource.ts",
+    "src/core/crud/search.ts",
     "src/core/crud/validators.ts",
     "tsconfig.json",
     ".gitignore",
@@ -417,6 +418,9 @@ pub fn render(
     let mut db_files = db;
     for d in &c.db {
         db_files.push((format!("db/{}", d.name), render_with(&env, &d.body)?));
+    }
+    if let Some(sql) = view::search_sql(model) {
+        db_files.push(("db/80-search.sql".into(), sql));
     }
     let app_role = view::AppRoleView::new(model, sections(&c.app_role)?);
     db_files.push(("db/90-app-role.sql".into(), render_one(&env, "sql/app-role.sql.j2", value(&app_role))?));

@@ -138,6 +138,8 @@ pub struct ResourceView {
     pub require_if_match: bool,
     /// `select=` is off (the `select` switch).
     pub no_select: bool,
+    /// `search: { ... }` of the spec (`q=`), or empty.
+    pub search_block: String,
     pub read_imports: Vec<ImportLine>,
     pub read_props: Vec<dto::Prop>,
     pub create_imports: Vec<ImportLine>,
@@ -268,6 +270,7 @@ fn core_controller_imports(r: &Resource) -> ImportSet {
         (r.aggregates(), "AggregateDocs", docs),
         (r.exports(), "ExportDocs", docs),
         (r.exports(), "StreamableFile", common),
+        (r.exports(), "Header", common),
         (r.aggregates(), "AggregateResponseDto", "../../core/crud/dto.js"),
     ] {
         if on {
@@ -414,6 +417,7 @@ pub fn resource_view(
         count_mode: r.count_mode.value.clone(),
         require_if_match: r.require_if_match,
         no_select: !r.selectable(),
+        search_block: search_block(r),
         read_imports: ri.lines(core),
         read_props,
         create_imports: ci.lines(core),
@@ -648,6 +652,54 @@ pub fn with_article(noun: &str) -> String {
     let you = ["uni", "use", "usu", "uti", "ura", "uro", "eu"].iter().any(|p| lower.starts_with(p));
     let an = !you && lower.starts_with(['a', 'e', 'i', 'o', 'u']);
     format!("{} {noun}", if an { "an" } else { "a" })
+}
+
+/// The spec's `search` (core/crud/search.ts): how `q=` matches rows, as the model chose it.
+fn search_block(r: &Resource) -> String {
+    use nest_model::search::Search;
+    let Some(search) = &r.search else { return String::new() };
+    let strings = |v: &[String]| Doc::array(v.iter().map(|c| Doc::string(c)).collect(), false);
+    let props = match search {
+        Search::Vector { column, config } => {
+            let mut p = vec![("kind", Doc::string("vector")), ("columns", strings(std::slice::from_ref(column)))];
+            if let Some(c) = config {
+                p.push(("config", Doc::string(c)));
+            }
+            p
+        }
+        Search::Text { columns, config } => {
+            vec![("kind", Doc::string("text")), ("columns", strings(columns)), ("config", Doc::string(config))]
+        }
+        Search::Trigram { columns } => vec![("kind", Doc::string("trigram")), ("columns", strings(columns))],
+    };
+    layout::print(&Doc::prop("search", Doc::object_of(props, false)), 2, 2, ",")
+}
+
+/// `db/80-search.sql`: the indexes of full-text search on configured columns (`search = [...]`), or None.
+pub fn search_sql(m: &Model) -> Option<String> {
+    use nest_catalog::quote::ident;
+    let lines: Vec<String> = m
+        .resources
+        .iter()
+        .filter_map(|r| {
+            let (name, def) = r.search.as_ref()?.index(r)?;
+            Some(format!(
+                "CREATE INDEX IF NOT EXISTS {} ON {}.{} {def};",
+                ident(&name),
+                ident(&r.schema),
+                ident(&r.table)
+            ))
+        })
+        .collect();
+    if lines.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "-- Full-text search (`q=`) of the columns nest-generator.toml names (`search = [...]`): the\n\
+         -- expression the API matches rows with, indexed so a search does not read the whole table.\n\
+         -- Safe to run again.\n{}\n",
+        lines.join("\n")
+    ))
 }
 
 #[cfg(test)]

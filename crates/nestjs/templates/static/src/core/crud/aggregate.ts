@@ -8,7 +8,7 @@ import { type FieldKind, type FieldSpec, type ResourceSpec, ident } from './reso
  *   ?group=status&agg=count,sum(amount),avg(amount)        one row per status
  *   ?bucket=createdAt:month&tz=Europe/Paris&agg=count      one row per month in that zone
  *   &status=eq.paid&sort=-count&limit=10                  the list's filters; order; top n
- * Answers: `{ data: [{ status, count, sum: { amount }, avg: { amount } }], meta: { limit, more } }`.
+ * Answers: `{ data: [{ group: { status }, count, sum: { amount }, avg: { amount } }], meta: { limit, more } }`.
  * Only fields the API returns can be grouped or aggregated (secrets and write-only fields never):
  * the answer is what a client could compute from the rows it may read. Numbers keep the API's
  * formats (bigint and numeric results as strings, counts and float results as numbers).
@@ -33,7 +33,7 @@ export interface AggregatePlan {
   /** ORDER BY items: a group position or an aggregate, and its direction. */
   sort: { expr: string; desc: boolean }[];
   limit: number;
-  /** The query's filters (without the aggregate's parameters and the list's control parameters). */
+  /** The query's filters and search (`q`), without the aggregate's and the list's other parameters. */
   filters: Record<string, unknown>;
 }
 
@@ -50,11 +50,9 @@ const ORDERED: readonly FieldKind[] = [...NUMERIC, 'date', 'timestamp', 'time', 
 export function aggregatesOf(f: FieldSpec): AggFn[] {
   if (!f.readable) return [];
   if (f.array || f.kind === 'json' || f.kind === 'bytes' || f.kind === 'other') return ['count'];
-  return [
-    'count',
-    ...(NUMERIC.includes(f.kind) ? (['sum', 'avg'] as const) : []),
-    ...(ORDERED.includes(f.kind) ? (['min', 'max'] as const) : []),
-  ];
+  // money sums (to money text, as its fields read) but has no average.
+  const sums: AggFn[] = f.sqlType === 'money' ? ['sum'] : ['sum', 'avg'];
+  return ['count', ...(NUMERIC.includes(f.kind) ? sums : []), ...(ORDERED.includes(f.kind) ? (['min', 'max'] as const) : [])];
 }
 
 /** Fields a client may group on: readable scalars that sort. */
@@ -130,7 +128,7 @@ export function planAggregate(spec: ResourceSpec, query: Record<string, unknown>
     const unit = m[2] as BucketUnit;
     if (!BUCKET_UNITS.includes(unit)) bad(`bucket: "${m[2]}" is not a unit; use ${BUCKET_UNITS.join(', ')}`);
     if (f.kind === 'date' && (unit === 'minute' || unit === 'hour')) bad(`bucket: ${f.property} is a date; use day or longer`);
-    if (tzRaw !== undefined && f.sqlType !== 'timestamp with time zone' && f.sqlType !== 'timestamp without time zone') {
+    if (tzRaw !== undefined && f.kind === 'date') {
       bad(`tz: ${f.property} is a date: its days are the same in every zone`);
     }
     bucket = { field: f, unit, tz: tzRaw === undefined ? 'UTC' : timeZone(tzRaw) };
@@ -193,7 +191,7 @@ export function planAggregate(spec: ResourceSpec, query: Record<string, unknown>
   }
   const filters = Object.fromEntries(
     Object.entries(query).filter(
-      ([k]) => !(AGGREGATE_PARAMS as readonly string[]).includes(k) && !(CONTROL_PARAMS as readonly string[]).includes(k),
+      ([k]) => k === 'q' || (!(AGGREGATE_PARAMS as readonly string[]).includes(k) && !(CONTROL_PARAMS as readonly string[]).includes(k)),
     ),
   );
   return { group, bucket, aggs, sort, limit, filters };
@@ -229,8 +227,8 @@ function aggregateSql(a: Aggregate): string {
 function bucketSql(b: NonNullable<AggregatePlan['bucket']>, bind: Bind): string {
   const col = column(b.field);
   const unit = bind(b.unit);
-  if (b.field.kind === 'date') return `date_trunc(${unit}, ${col}::timestamp)::date`;
-  const instant = b.field.sqlType === 'timestamp with time zone' ? col : `(${col} AT TIME ZONE 'UTC')`;
+  if (b.field.kind === 'date') return `date_trunc(${unit}, ${col}::timestamp)::date`; // A timestamp without time zone holds UTC (a domain over one is cast by the session's zone, UTC).
+  const instant = b.field.sqlType === 'timestamp without time zone' ? `(${col} AT TIME ZONE 'UTC')` : col;
   return `date_trunc(${unit}, ${instant}, ${bind(b.tz)})`;
 }
 
@@ -251,11 +249,19 @@ export function aggregateStatement(spec: ResourceSpec, plan: AggregatePlan, wher
 
 export type AggregateRow = Record<string, unknown>;
 
-/** A result row as the answer has it: group keys by property, `count`, and `sum: { amount }`... */
+/**
+ * A result row as the answer has it: `group: { status, createdAt }` (when grouped; a bucket is
+ * its start), `count`, and per function `sum: { amount }`... Group keys have an object of their
+ * own, so a column named `count` or `sum` never meets an aggregate.
+ */
 export function aggregateRow(plan: AggregatePlan, row: Record<string, unknown>): AggregateRow {
   const out: AggregateRow = {};
-  plan.group.forEach((f, i) => (out[f.property] = row[`g${i}`]));
-  if (plan.bucket) out[plan.bucket.field.property] = row[`g${plan.group.length}`];
+  if (plan.group.length || plan.bucket) {
+    const group: Record<string, unknown> = {};
+    plan.group.forEach((f, i) => (group[f.property] = row[`g${i}`]));
+    if (plan.bucket) group[plan.bucket.field.property] = row[`g${plan.group.length}`];
+    out.group = group;
+  }
   plan.aggs.forEach((a, i) => {
     const v = row[`a${i}`];
     if (!a.field) {

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
-import { deflateRawSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { deflateRaw } from 'node:zlib';
 import { BadRequestException, StreamableFile } from '@nestjs/common';
 import type pg from 'pg';
 import { appSettings } from '../config.js';
@@ -17,8 +18,19 @@ export type ExportFormat = 'csv' | 'ndjson' | 'xlsx';
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['csv', 'ndjson', 'xlsx'];
 export const EXPORT_PARAMS = ['format'] as const;
 
+const deflate = promisify(deflateRaw);
 const BATCH = 1000;
+/** Rows per FETCH when rows carry embedded lists (each may be a page of other rows). */
+const EMBED_BATCH = 100;
+/** A client that takes nothing for this long loses its export (its connection goes back). */
+const STALL_MS = 60_000;
+/** Excel's longest cell. */
+const MAX_CELL = 32_767;
+/** The most text an XLSX is built from (it is built whole). */
+const MAX_XLSX_CHARS = 64 * 1024 * 1024;
 const settings = appSettings();
+/** Each export holds a connection while it streams: never all of the pool. */
+const MAX_RUNNING = Math.max(1, Math.min(settings.exportMaxConcurrent, settings.poolMax - 1));
 let running = 0;
 
 export function exportFormat(raw: unknown): ExportFormat {
@@ -58,14 +70,16 @@ const TYPES: Record<ExportFormat, string> = {
 
 /** Open the cursor (errors are the request's: 400, 403, 503...), then hand back the file. */
 export async function runExport(job: ExportJob): Promise<StreamableFile> {
-  if (running >= settings.exportMaxConcurrent) {
-    throw tooManyRequests(5, `${settings.exportMaxConcurrent} exports are running; retry later`);
+  if (running >= MAX_RUNNING) {
+    throw tooManyRequests(5, `${MAX_RUNNING} exports are running; retry later`);
   }
   running++;
   const session = new Session();
   try {
     const client = await session.open(job.pool);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    // A backstop to the stall timer below: the database ends a transaction left idle.
+    await client.query("SELECT set_config('idle_in_transaction_session_timeout', $1, true)", [String(2 * STALL_MS)]);
     if (job.settings.size) {
       const params = [...job.settings].flat();
       const sets = [...job.settings.keys()].map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`);
@@ -73,19 +87,24 @@ export async function runExport(job: ExportJob): Promise<StreamableFile> {
     }
     await client.query(`DECLARE __export NO SCROLL CURSOR FOR ${job.sql}`, job.params);
     const cap = settings.exportXlsxMaxRows;
-    const first = (await client.query(`FETCH ${job.format === 'xlsx' ? cap + 1 : BATCH} FROM __export`)).rows as Record<string, unknown>[];
+    const batch = job.columns.some((c) => !c.field) ? EMBED_BATCH : BATCH;
+    const first = (await client.query(`FETCH ${job.format === 'xlsx' ? cap + 1 : batch} FROM __export`)).rows as Record<string, unknown>[];
     if (job.format === 'xlsx') {
       if (first.length > cap) {
         throw new BadRequestException(`format=xlsx: more than ${cap} rows (EXPORT_XLSX_MAX_ROWS); narrow the filters or use format=csv`);
       }
       await session.finish(true);
-      const file = xlsx(job.columns, first.map(job.toApi));
+      const file = await xlsx(job.columns, first.map(job.toApi));
       return new StreamableFile(file, { type: TYPES.xlsx, disposition: `attachment; filename="${job.name}.xlsx"`, length: file.length });
     }
-    const stream = Readable.from(batches(session, job, first));
-    // However the response ends (read to the end, the client gone, an error), the transaction
-    // ends and the connection goes back to the pool, once.
-    stream.once('close', () => void session.finish(false));
+    const stream = Readable.from(batches(session, job, first, batch));
+    // However the response ends (read to the end, the client gone, an error, a stalled
+    // client), the transaction ends and the connection goes back to the pool, once.
+    stream.once('close', () => {
+      session.disarm();
+      void session.finish(false);
+    });
+    session.onStall = () => stream.destroy(new Error(`export: the client took nothing for ${STALL_MS / 1000} s`));
     return new StreamableFile(stream, { type: TYPES[job.format], disposition: `attachment; filename="${job.name}.${job.format}"` });
   } catch (err) {
     await session.finish(false);
@@ -97,6 +116,19 @@ export async function runExport(job: ExportJob): Promise<StreamableFile> {
 class Session {
   client?: pg.PoolClient;
   ended = false;
+  onStall?: () => void;
+  private timer?: NodeJS.Timeout;
+
+  /** Waiting for the client to take a chunk: it has STALL_MS. */
+  arm(): void {
+    this.disarm();
+    this.timer = setTimeout(() => this.onStall?.(), STALL_MS);
+  }
+
+  disarm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
 
   async open(pool: pg.Pool): Promise<pg.PoolClient> {
     this.client = await pool.connect();
@@ -117,32 +149,38 @@ class Session {
 }
 
 /** The file's bytes, a batch at a time: pulled by the response as the client reads. */
-async function* batches(session: Session, job: ExportJob, first: Record<string, unknown>[]): AsyncGenerator<Buffer> {
+async function* batches(session: Session, job: ExportJob, first: Record<string, unknown>[], batch: number): AsyncGenerator<Buffer> {
   const client = session.client!;
-  if (job.format === 'csv') yield Buffer.from(csvLine(job.columns.map((c) => c.name)));
   let rows = first;
+  let head = job.format === 'csv' ? csvLine(job.columns.map((c) => c.name)) : '';
   while (rows.length > 0) {
     const api = rows.map(job.toApi);
-    yield Buffer.from(
+    const text =
       job.format === 'csv'
         ? api.map((r) => csvLine(job.columns.map((c) => csvValue(c, r[c.name])))).join('')
-        : api.map((r) => `${JSON.stringify(r)}\n`).join(''),
-    );
-    if (rows.length < BATCH || session.ended) break;
-    rows = (await client.query(`FETCH ${BATCH} FROM __export`)).rows as Record<string, unknown>[];
+        : api.map((r) => `${JSON.stringify(r)}\n`).join('');
+    session.arm();
+    yield Buffer.from(head + text);
+    session.disarm();
+    head = '';
+    if (rows.length < batch || session.ended) break;
+    rows = (await client.query(`FETCH ${batch} FROM __export`)).rows as Record<string, unknown>[];
     if (session.ended) return;
   }
+  if (head) yield Buffer.from(head);
   await session.finish(true);
 }
 
 /** Text a spreadsheet would run as a formula starts with one of these (OWASP: CSV injection). */
 const FORMULA = /^[=+\-@\t\r]/;
 
+/** Kinds whose text is a number (a leading - is a sign) or base64 (a leading + is data), never a formula. */
+const NOT_TEXT = new Set(['int', 'bigint', 'decimal', 'float', 'bytes']);
+
 /** A value in a CSV cell: text as it is (formula-like text behind a '), others as the API writes them. */
 function csvValue(c: ExportColumn, v: unknown): string {
   if (v === null || v === undefined) return '';
-  if (typeof v === 'string')
-    return c.field && (c.field.kind === 'text' || c.field.kind === 'enum' || c.field.kind === 'other') && FORMULA.test(v) ? `'${v}` : v;
+  if (typeof v === 'string') return !NOT_TEXT.has(c.field?.kind ?? '') && FORMULA.test(v) ? `'${v}` : v;
   if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
   return JSON.stringify(v);
 }
@@ -178,13 +216,27 @@ function cell(ref: string, c: ExportColumn | undefined, v: unknown): string {
     return `<c r="${ref}"><v>${v}</v></c>`;
   }
   const text = typeof v === 'string' ? v : JSON.stringify(v);
+  if (text.length > MAX_CELL) {
+    throw new BadRequestException(
+      `format=xlsx: ${c?.name ?? 'a cell'} holds more than ${MAX_CELL} characters (Excel's limit); use format=csv`,
+    );
+  }
   return `<c r="${ref}" t="inlineStr"><is><t xml:space="preserve">${xmlText(text)}</t></is></c>`;
 }
 
 function sheet(columns: ExportColumn[], rows: Record<string, unknown>[]): string {
+  let size = 0;
   const lines = [
     `<row r="1">${columns.map((c, i) => cell(`${columnName(i)}1`, undefined, c.name)).join('')}</row>`,
-    ...rows.map((r, n) => `<row r="${n + 2}">${columns.map((c, i) => cell(`${columnName(i)}${n + 2}`, c, r[c.name])).join('')}</row>`),
+    ...rows.map((r, n) => {
+      const line = `<row r="${n + 2}">${columns.map((c, i) => cell(`${columnName(i)}${n + 2}`, c, r[c.name])).join('')}</row>`;
+      size += line.length;
+      if (size > MAX_XLSX_CHARS)
+        throw new BadRequestException(
+          'format=xlsx: the rows are too large for a spreadsheet built whole; narrow them (select=) or use format=csv',
+        );
+      return line;
+    }),
   ];
   return (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' +
@@ -193,7 +245,7 @@ function sheet(columns: ExportColumn[], rows: Record<string, unknown>[]): string
   );
 }
 
-export function xlsx(columns: ExportColumn[], rows: Record<string, unknown>[]): Buffer {
+export function xlsx(columns: ExportColumn[], rows: Record<string, unknown>[]): Promise<Buffer> {
   const rel = 'http://schemas.openxmlformats.org/officeDocument/2006/relationships';
   const pkg = 'http://schemas.openxmlformats.org/package/2006';
   const head = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n';
@@ -234,14 +286,14 @@ function crc32(b: Buffer): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-/** A ZIP archive (deflated entries, no data descriptors). */
-function zip(files: [string, string][]): Buffer {
+/** A ZIP archive (deflated entries, no data descriptors); deflated off the event loop. */
+async function zip(files: [string, string][]): Promise<Buffer> {
   const parts: Buffer[] = [];
   const central: Buffer[] = [];
   let offset = 0;
   for (const [name, text] of files) {
     const data = Buffer.from(text, 'utf8');
-    const packed = deflateRawSync(data);
+    const packed = await deflate(data);
     const nameBytes = Buffer.from(name, 'utf8');
     const crc = crc32(data);
     const local = Buffer.alloc(30);
@@ -249,7 +301,7 @@ function zip(files: [string, string][]): Buffer {
     local.writeUInt16LE(20, 4);
     local.writeUInt16LE(0x0800, 6); // UTF-8 names
     local.writeUInt16LE(8, 8); // deflate
-    local.writeUInt32LE(0, 10); // time, date
+    local.writeUInt32LE(0x00210000, 10); // 00:00, 1980-01-01 (DOS time, date)
     local.writeUInt32LE(crc, 14);
     local.writeUInt32LE(packed.length, 18);
     local.writeUInt32LE(data.length, 22);
@@ -261,7 +313,7 @@ function zip(files: [string, string][]): Buffer {
     dir.writeUInt16LE(20, 6);
     dir.writeUInt16LE(0x0800, 8);
     dir.writeUInt16LE(8, 10);
-    dir.writeUInt32LE(0, 12);
+    dir.writeUInt32LE(0x00210000, 12);
     dir.writeUInt32LE(crc, 16);
     dir.writeUInt32LE(packed.length, 20);
     dir.writeUInt32LE(data.length, 24);

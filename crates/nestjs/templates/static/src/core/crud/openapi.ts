@@ -23,6 +23,7 @@ import { ErrorResponseDto } from './dto.js';
 import { BUCKET_UNITS, DEFAULT_GROUPS, MAX_GROUPS, aggregatesOf, bucketable, groupable } from './aggregate.js';
 import { EXPORT_FORMATS } from './export.js';
 import { MAX_OFFSET, VALUE_FORMS } from './query.js';
+import { MAX_QUERY } from './search.js';
 import { type FieldSpec, type FilterOp, type ResourceSpec, resourceOf } from './resource.js';
 
 const OP_HELP: Record<FilterOp, string> = {
@@ -81,6 +82,20 @@ function filterQueries(spec: ResourceSpec, withDeleted = false): MethodDecorator
         description: filterDoc(f),
       }),
     );
+  if (spec.search) {
+    const how =
+      spec.search.kind === 'trigram'
+        ? `a case-insensitive substring of ${spec.search.columns.join(', ')}; earlier matches first`
+        : `full text of ${spec.search.columns.join(', ')} (web search syntax: "a phrase", -word, or); the most relevant first`;
+    out.push(
+      ApiQuery({
+        name: 'q',
+        required: false,
+        schema: { type: 'string', minLength: 1, maxLength: MAX_QUERY },
+        description: `Search: ${how} (without sort; then pages by offset)`,
+      }),
+    );
+  }
   if (withDeleted && spec.softDeleteColumn) {
     out.push(ApiQuery({ name: 'withDeleted', required: false, type: Boolean, description: 'Include soft-deleted rows' }));
   }
@@ -316,6 +331,8 @@ function aggregateSchema(fn: string, f: FieldSpec): Json {
   if (fn === 'count') return { type: 'number' };
   if (fn === 'min' || fn === 'max') return valueSchema(f);
   if (f.kind === 'float') return { type: 'number', nullable: true };
+  if (f.kind === 'interval') return { type: 'string', nullable: true, description: 'An interval, as PostgreSQL writes it' };
+  if (f.sqlType === 'money') return { type: 'string', nullable: true, description: 'An amount, as money fields read' };
   return { type: 'string', nullable: true, description: 'A decimal number as a string (exact)' };
 }
 
@@ -327,12 +344,11 @@ export function AggregateDocs(o: Operation & { spec: ResourceSpec }): MethodDeco
   const row: Json = {
     type: 'object',
     properties: {
-      ...Object.fromEntries(
-        groups.map((f) => [
-          f.property,
-          { ...valueSchema(f), description: `The group's ${f.property} (or, with bucket=, the start of its bucket)` },
-        ]),
-      ),
+      group: {
+        type: 'object',
+        description: 'The group (group= and bucket=; a bucket is the start of its period); absent without either',
+        properties: Object.fromEntries(groups.map((f) => [f.property, valueSchema(f)])),
+      },
       count: { type: 'number', description: 'Rows in the group (agg=count)' },
       ...Object.fromEntries(
         ['counts', 'sum', 'avg', 'min', 'max'].map((fn) => {
@@ -431,7 +447,12 @@ export function ExportDocs(o: Operation & { spec: ResourceSpec }): MethodDecorat
     ...filterQueries(o.spec, true),
     ApiQuery({ name: 'format', required: false, enum: [...EXPORT_FORMATS], description: 'csv (default), ndjson or xlsx' }),
     ApiQuery({ name: 'sort', required: false, type: String, description: 'As on the list' }),
-    ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1 }, description: 'Only the first n rows' }),
+    ApiQuery({
+      name: 'limit',
+      required: false,
+      schema: { type: 'integer', minimum: 1, maximum: 999_999_999 },
+      description: 'Only the first n rows',
+    }),
     ApiSelect(o.spec, true),
     ApiResponse({
       status: 200,

@@ -1,6 +1,7 @@
 import { BadRequestException } from '@nestjs/common';
 import { appSettings } from '../config.js';
 import { type FieldSpec, type FilterOp, type ResourceSpec, ident, typedParam } from './resource.js';
+import { searchSql } from './search.js';
 
 /**
  * The list query language (PostgREST style):
@@ -12,7 +13,7 @@ import { type FieldSpec, type FilterOp, type ResourceSpec, ident, typedParam } f
 /** Largest offset a list accepts (LIST_MAX_OFFSET, default 100000). */
 export const MAX_OFFSET = appSettings().listMaxOffset;
 
-export const CONTROL_PARAMS = ['limit', 'offset', 'cursor', 'sort', 'count', 'withDeleted', 'select'] as const;
+export const CONTROL_PARAMS = ['limit', 'offset', 'cursor', 'sort', 'count', 'withDeleted', 'select', 'q'] as const;
 
 export type CountMode = 'exact' | 'estimated' | 'none';
 
@@ -34,6 +35,8 @@ export interface ListPlan {
   offset: number;
   count: CountMode;
   sortSignature: string;
+  /** `q=` without `sort`: rows by relevance first (this expression, descending); no cursor. */
+  rank?: string;
 }
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -335,7 +338,8 @@ function keyset(sort: SortKey[], ctid: boolean, values: (string | null)[], param
 }
 
 export function orderBy(plan: ListPlan): string {
-  const keys = plan.sort.map((k) => `${ident(k.field.column)} ${k.desc ? 'DESC NULLS FIRST' : 'ASC NULLS LAST'}`);
+  const keys = plan.rank ? [`${plan.rank} DESC`] : [];
+  keys.push(...plan.sort.map((k) => `${ident(k.field.column)} ${k.desc ? 'DESC NULLS FIRST' : 'ASC NULLS LAST'}`));
   if (plan.ctid) keys.push('tableoid ASC', 'ctid ASC');
   return keys.join(', ');
 }
@@ -357,6 +361,12 @@ export function planList(spec: ResourceSpec, query: Record<string, unknown>, bas
       where.push(condition(field, v, params));
     }
   }
+  let rank: string | undefined;
+  if (query.q !== undefined) {
+    const s = searchSql(spec, query.q, (v) => params.add(v));
+    where.push(s.where);
+    rank = s.rank;
+  }
   const countWhere = [...where];
   const countParams = [...params.values];
 
@@ -372,7 +382,10 @@ export function planList(spec: ResourceSpec, query: Record<string, unknown>, bas
   }
   const countRaw = single(query, 'count') ?? spec.defaultCount;
   if (countRaw !== 'exact' && countRaw !== 'estimated' && countRaw !== 'none') bad('count: exact, estimated or none');
-  const sort = parseSort(spec, single(query, 'sort'));
+  const sortRaw = single(query, 'sort');
+  const sort = parseSort(spec, sortRaw);
+  // An explicit sort orders a search's rows; otherwise relevance does.
+  if (sortRaw) rank = undefined;
   const ctid = spec.tieBreaker === 'ctid';
   const sortSignature = sort.map((k) => `${k.desc ? '-' : ''}${k.field.property}`).join(',') + (ctid ? ',ctid' : '');
 
@@ -381,12 +394,13 @@ export function planList(spec: ResourceSpec, query: Record<string, unknown>, bas
   if (cursorRaw !== undefined) {
     if (offsetRaw !== undefined) bad('cursor and offset cannot be combined');
     if (spec.tieBreaker === 'none') bad('cursor: this resource has no key to page on; use offset');
+    if (rank) bad('cursor: rows found by q come by relevance; page them with offset (or give sort)');
     const c = decodeCursor(cursorRaw);
     if (c.s !== sortSignature) bad('cursor: it was made for another sort order');
     if (c.v.length !== sort.length + (ctid ? 1 : 0)) bad('cursor: not a cursor returned by this API');
     where.push(keyset(sort, ctid, c.v, params));
   }
-  return { where, params: params.values, countWhere, countParams, sort, ctid, limit, offset, count: countRaw, sortSignature };
+  return { where, params: params.values, countWhere, countParams, sort, ctid, limit, offset, count: countRaw, sortSignature, rank };
 }
 
 export function whereClause(conds: string[]): string {

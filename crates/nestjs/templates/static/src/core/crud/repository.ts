@@ -370,7 +370,8 @@ export class CrudRepository<T extends Row = Row> {
           if (more) rows.pop();
           const meta: ListMeta = { limit: plan.limit, countMode: plan.count };
           if (rest.cursor === undefined) meta.offset = plan.offset;
-          if (more && this.spec.tieBreaker !== 'none') {
+          // Rows by relevance (q= without sort) page with offset only.
+          if (more && this.spec.tieBreaker !== 'none' && !plan.rank) {
             const last = rows[rows.length - 1];
             const values = plan.sort.map((k) => {
               const v = last[k.field.property];

@@ -1,4 +1,5 @@
 import type { CrudExtension } from './extension.js';
+import type { SearchSpec } from './search.js';
 
 /**
  * What a generated resource looks like to the shared CRUD runtime: its table, its fields and
@@ -105,6 +106,8 @@ export interface ResourceSpec {
    * rows, typed as such in the OpenAPI document. Other resources may still embed its rows.
    */
   readonly select?: false;
+  /** `q=`: how rows are searched (see search.ts); absent: `q` is a 400. */
+  readonly search?: SearchSpec;
   /** Foreign keys to and from other resources of the API, for `select=` embeds. */
   readonly relations?: readonly RelationSpec[];
 }

@@ -1,0 +1,48 @@
+import { bad } from './query.js';
+import { type ResourceSpec, ident } from './resource.js';
+
+/**
+ * `q=`: full-text search of a resource's rows, as its spec says (generated from the config's
+ * `search = [...]` or found in the schema):
+ *   vector  — a tsvector column the table keeps: `col @@ websearch_to_tsquery(q)`, ranked by
+ *             ts_rank_cd;
+ *   text    — text columns: the same to_tsvector expression the generated SQL indexes;
+ *   trigram — text columns with trigram indexes: a case-insensitive substring (the index answers
+ *             ILIKE), earlier matches first.
+ * `q` takes web-search syntax for full text (`"exact phrase" -word or other`) and is always a
+ * parameter. With `q` and no `sort`, rows come by relevance.
+ */
+export interface SearchSpec {
+  readonly kind: 'vector' | 'text' | 'trigram';
+  readonly columns: readonly string[];
+  /** Text search configuration (`english`); the database's default when absent (vector). */
+  readonly config?: string;
+}
+
+export const MAX_QUERY = 200;
+
+/** The condition and the relevance (higher first) of a search for `q`; `add` binds a parameter. */
+export function searchSql(spec: ResourceSpec, raw: unknown, add: (v: unknown) => string): { where: string; rank: string } {
+  if (typeof raw !== 'string') bad('q may be given once');
+  const s = spec.search;
+  if (!s) bad(`q: ${spec.name} rows are not searchable (set search = [...] for the table in nest-generator.toml)`);
+  const q = raw.trim();
+  if (q === '' || q.length > MAX_QUERY) bad(`q: 1 to ${MAX_QUERY} characters`);
+  if (s.kind === 'trigram') {
+    const pattern = add(`%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    const needle = add(q.toLowerCase());
+    const cols = s.columns.map(ident);
+    return {
+      where: `(${cols.map((c) => `${c} ILIKE ${pattern}`).join(' OR ')})`,
+      // Earlier matches rank higher: minus the first position found (no match: far behind).
+      rank: `-least(${cols.map((c) => `coalesce(nullif(strpos(lower(${c}), ${needle}), 0), 1000000)`).join(', ')})`,
+    };
+  }
+  const config = s.config ? `'${s.config}'::regconfig, ` : '';
+  const query = `websearch_to_tsquery(${config}${add(q)})`;
+  const document =
+    s.kind === 'vector'
+      ? ident(s.columns[0])
+      : `to_tsvector('${s.config}'::regconfig, ${s.columns.map((c) => `coalesce(${ident(c)}, '')`).join(" || ' ' || ")})`;
+  return { where: `${document} @@ ${query}`, rank: `ts_rank_cd(${document}, ${query})` };
+}
