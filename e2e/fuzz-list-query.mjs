@@ -12,6 +12,9 @@
 // fuzz/regressions/query for both). Needs target/release/nest-generator (built when missing) and
 // e2e/node_modules (npm ci when missing). No dependency besides those of generated projects.
 //
+// A fifth of the calls go to CrudRepository.aggregate() (GET /<table>/aggregate: group, agg,
+// bucket, tz and sort on top of the same filters), with the same properties.
+//
 // Properties, per call:
 //  - list() resolves, or rejects with the runtime's client error (an HttpException with status
 //    400); anything else (TypeError, RangeError, another status) is a failure;
@@ -234,7 +237,11 @@ const OPS = ['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'like', 'ilike', 'in', 'is',
 function filterValue(field) {
   if (chance(0.05)) return randomText();
   const negate = chance(0.15) ? (chance(0.9) ? 'not.' : 'not.not.') : '';
-  const op = chance(0.85) ? (chance(0.7) && field.ops.length ? pick(field.ops) : pick(OPS)) : pick(['', 'EQ', 'eq ', 'fts', 'eq.eq', 'toString', '__proto__']);
+  const op = chance(0.85)
+    ? chance(0.7) && field.ops.length
+      ? pick(field.ops)
+      : pick(OPS)
+    : pick(['', 'EQ', 'eq ', 'fts', 'eq.eq', 'toString', '__proto__']);
   let value;
   switch (op) {
     case 'in':
@@ -292,7 +299,10 @@ function signatureOf(spec, raw) {
 function cursorValue(spec, sortRaw) {
   const r = rand();
   if (r < 0.15) return pick(['', 'x', '!!!', 'eyJ9', Buffer.from('{"s":"id","v":[1]}').toString('base64url'), 'A'.repeat(5000)]);
-  if (r < 0.25) return Buffer.from(JSON.stringify(pick([null, [], {}, { s: 1, v: [] }, { s: '', v: null }, { s: 'id', v: [{}] }]))).toString('base64url');
+  if (r < 0.25)
+    return Buffer.from(JSON.stringify(pick([null, [], {}, { s: 1, v: [] }, { s: '', v: null }, { s: 'id', v: [{}] }]))).toString(
+      'base64url',
+    );
   const sig = signatureOf(spec, typeof sortRaw === 'string' ? sortRaw : undefined);
   const text = sig && chance(0.9) ? sig.text : randomText();
   const values = (sig?.keys ?? []).map((k) => (chance(0.1) ? null : scalar(k.f)));
@@ -302,13 +312,46 @@ function cursorValue(spec, sortRaw) {
   return encodeCursor(text, values);
 }
 
-const ODD_KEYS = ['', 'select', 'order', 'or', 'and', 'q', 'name[]', 'a.b', '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'LIMIT', 'Sort'];
+const ODD_KEYS = [
+  '',
+  'select',
+  'order',
+  'or',
+  'and',
+  'q',
+  'name[]',
+  'a.b',
+  '__proto__',
+  'constructor',
+  'toString',
+  'hasOwnProperty',
+  'LIMIT',
+  'Sort',
+];
 
 function control(spec, name, query) {
   switch (name) {
     case 'limit':
     case 'offset':
-      return pick(['0', '1', '20', '100', '101', '10000', '100000', '100001', '999999', '1000000', '-1', '1e2', ' 1', '01', '9'.repeat(25), '1.5', '']);
+      return pick([
+        '0',
+        '1',
+        '20',
+        '100',
+        '101',
+        '10000',
+        '100000',
+        '100001',
+        '999999',
+        '1000000',
+        '-1',
+        '1e2',
+        ' 1',
+        '01',
+        '9'.repeat(25),
+        '1.5',
+        '',
+      ]);
     case 'count':
       return pick(['exact', 'estimated', 'none', 'EXACT', '', 'true']);
     case 'withDeleted':
@@ -350,6 +393,33 @@ function makeQuery(spec) {
   return Object.fromEntries(entries);
 }
 
+/** An aggregate request (GET /<table>/aggregate): group, agg, bucket, tz and sort over a list query. */
+const AGG_FNS = ['count', 'sum', 'avg', 'min', 'max', 'median', 'COUNT', ''];
+const UNITS = ['minute', 'hour', 'day', 'week', 'month', 'quarter', 'year', 'fortnight', 'DAY', ''];
+const ZONES = ['UTC', 'Europe/Paris', 'America/New_York', 'Asia/Kolkata', 'Mars/Olympus', "UTC';--", 'utc', '+05:30', 'Etc/GMT+5', ''];
+
+function fieldName(spec) {
+  const f = pick(spec.fields);
+  return chance(0.9) ? pick([f.property, f.column, f.filterKey]) : randomText();
+}
+
+function aggregateQuery(spec) {
+  const query = makeQuery(spec);
+  if (chance(0.7)) query.group = Array.from({ length: 1 + below(3) }, () => fieldName(spec)).join(pick([',', ',', ' ,', ',,']));
+  if (chance(0.8)) {
+    query.agg = Array.from({ length: 1 + below(4) }, () => {
+      const fn = pick(AGG_FNS);
+      return chance(0.2) ? fn : `${fn}(${fieldName(spec)})`;
+    }).join(',');
+  }
+  if (chance(0.4)) query.bucket = `${fieldName(spec)}:${pick(UNITS)}`;
+  if (chance(0.3)) query.tz = pick(ZONES);
+  if (chance(0.3))
+    query.sort = pick(['-count', 'count', `-${fieldName(spec)}`, typeof query.agg === 'string' ? `-${query.agg.split(',')[0]}` : 'x']);
+  if (chance(0.05)) query.group = [String(query.group), 'x'];
+  return query;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The fake database and the checks.
 
@@ -365,7 +435,7 @@ function allowedTextOf(spec) {
   const words =
     'SELECT FROM WHERE AND OR NOT ORDER BY ASC DESC NULLS FIRST LAST LIMIT OFFSET IS NULL TRUE FALSE LIKE ILIKE ANY ARRAY' +
     " unnest AT TIME ZONE 'UTC' count(*)::text AS n EXPLAIN (FORMAT JSON) tableoid ctid ::oid ::tid ::text ::jsonb" +
-    " timestamptz[] || ':' \"__ctid\" 1 AS \"_\" @> <@ &&";
+    ' timestamptz[] || \':\' "__ctid" 1 AS "_" @> <@ &&';
   return `${strings.join(' ')} ${words} ${words.toLowerCase()}`;
 }
 
@@ -470,16 +540,17 @@ const isClientError = (e) => e instanceof HttpException && e.getStatus() === 400
 const allowed = new Map(specs.map(({ spec }) => [spec, allowedTextOf(spec)]));
 const failures = [];
 const seen = new Set();
-const stats = { calls: 0, ok: 0, rejected: 0, cursorsFollowed: 0 };
+const stats = { calls: 0, ok: 0, rejected: 0, cursorsFollowed: 0, aggregates: 0 };
 const started = Date.now();
 
+let currentMethod = 'list';
 function fail(name, query, what) {
   const key = `${name}: ${what.replace(/\d+/g, 'N').slice(0, 120)}`;
   if (seen.has(key)) return;
   seen.add(key);
   failures.push({ name, query, what });
   if (saveDir) {
-    const text = JSON.stringify({ resource: name, query, failure: what }, null, 2) + '\n';
+    const text = JSON.stringify({ resource: name, method: currentMethod, query, failure: what }, null, 2) + '\n';
     const file = path.join(saveDir, `${crypto.createHash('sha1').update(text).digest('hex').slice(0, 16)}.json`);
     fs.mkdirSync(saveDir, { recursive: true });
     fs.writeFileSync(file, text);
@@ -488,14 +559,16 @@ function fail(name, query, what) {
   console.error(`FAIL ${name}: ${what}\n  query: ${util.inspect(query, { depth: 4, maxStringLength: 300, breakLength: Infinity })}`);
 }
 
-async function call(name, spec, query, rows) {
+async function call(name, spec, query, rows, method = 'list') {
   const db = new FakeDb(spec);
   db.rows = rows;
   const repo = new CrudRepository(db, { ...spec, extensions: [] });
   stats.calls++;
+  if (method === 'aggregate') stats.aggregates++;
+  currentMethod = method;
   let result;
   try {
-    result = await repo.list(query);
+    result = await repo[method](query);
   } catch (e) {
     if (isClientError(e)) {
       stats.rejected++;
@@ -512,7 +585,10 @@ async function call(name, spec, query, rows) {
 // Kept failing inputs first: each must pass now.
 let replayed = 0;
 if (replayDir && fs.existsSync(replayDir)) {
-  for (const f of fs.readdirSync(replayDir).filter((x) => x.endsWith('.json')).sort()) {
+  for (const f of fs
+    .readdirSync(replayDir)
+    .filter((x) => x.endsWith('.json'))
+    .sort()) {
     const kept = JSON.parse(fs.readFileSync(path.join(replayDir, f), 'utf8'));
     const found = specs.find((s) => s.name === kept.resource);
     if (!found) {
@@ -521,7 +597,7 @@ if (replayDir && fs.existsSync(replayDir)) {
     }
     const before = failures.length;
     seen.clear();
-    await call(found.name, found.spec, Object.assign(Object.create(null), kept.query), 0);
+    await call(found.name, found.spec, Object.assign(Object.create(null), kept.query), 0, kept.method ?? 'list');
     replayed++;
     if (failures.length > before) console.error(`  (kept input ${f} fails again)`);
   }
@@ -531,6 +607,11 @@ let i = 0;
 while (i < iterations && (Date.now() - started) / 1000 < seconds) {
   i++;
   const { name, spec } = pick(specs);
+  // A fifth of the calls are aggregates: the same filters, its own grammar on top.
+  if (chance(0.2)) {
+    await call(name, spec, aggregateQuery(spec), chance(0.5) ? 3 : 0, 'aggregate');
+    continue;
+  }
   const query = makeQuery(spec);
   // A full page now and then, so list() makes a cursor; the next page must take it.
   const limit = typeof query.limit === 'string' && /^\d{1,5}$/.test(query.limit) ? Number(query.limit) : 0;
@@ -555,7 +636,7 @@ const secs = (Date.now() - started) / 1000;
 console.log(
   `list-query fuzz: ${stats.calls} calls in ${secs.toFixed(1)} s (${Math.round(stats.calls / secs)}/s), seed ${seed}, ` +
     `${specs.length} resources: ${stats.ok} answered, ${stats.rejected} refused with 400, ` +
-    `${stats.cursorsFollowed} next cursors followed, ${replayed} kept input(s) replayed; ${failures.length} failure(s)`,
+    `${stats.cursorsFollowed} next cursors followed, ${stats.aggregates} aggregate calls, ${replayed} kept input(s) replayed; ${failures.length} failure(s)`,
 );
 if (temporary) fs.rmSync(project, { recursive: true, force: true });
 process.exit(failures.length ? 1 : 0);

@@ -17,7 +17,8 @@
 #    fixed seed, every phase (examples, coverage, fuzzing, stateful): no server error (5xx), no
 #    status the document does not list, bodies/content types/headers as documented.
 # 2. sqlmap (PyPI) on the tenancy app, signed in: list filter values (text and uuid columns),
-#    sort, cursor, a path key, select= and an embed's filter, and a JSON body field; 0
+#    sort, cursor, a path key, select= and an embed's filter, an aggregate's group, agg and tz,
+#    an export's filter, and a JSON body field; 0
 #    injectable parameters.
 # 3. load + faults (e2e/reliability/load.mjs) on the tenancy app: mixed reads and writes at 64
 #    connections (0 errors, 0 non-2xx; p99), then the database refusing connections and the app's
@@ -182,6 +183,10 @@ if want tenancy; then
     "/roles?slug=like.super*"
     "/v1/projects?select=id,name,organization(slug)*"
     "/v1/projects?select=id,organization(slug)&organization.slug=eq.a*"
+    "/v1/projects/aggregate?agg=count,max(name)&group=name*"
+    "/v1/projects/aggregate?agg=count,max(name)*"
+    "/v1/projects/aggregate?bucket=createdAt:day&tz=Europe/Paris*"
+    "/v1/projects/export?format=ndjson&name=like.sqlmap*"
   )
   started=$(date +%s)
   n=0

@@ -102,22 +102,27 @@ function filterQueries(spec: ResourceSpec, withDeleted = false): MethodDecorator
   return out;
 }
 
+/** `sort` of a list (and an export): the sortable fields, `-` for descending. */
+function sortQuery(spec: ResourceSpec): MethodDecorator {
+  const sortable = spec.fields.filter((f) => f.sortable).map((f) => f.property);
+  const sortItem = `[-+]?(${sortable.map(literal).join('|')})`;
+  return ApiQuery({
+    name: 'sort',
+    required: false,
+    schema: sortable.length ? { type: 'string', pattern: `^${sortItem}(,${sortItem})*$` } : { type: 'string' },
+    description: `Comma-separated fields, - for descending: ${sortable.join(', ')}. Ties are broken on the key.`,
+  });
+}
+
 /**
  * Documents every list parameter of a resource, typed for client generators: one per
  * filterable field (repeatable; each value starts with one of the field's operators, optionally
  * negated), paging as bounded integers, sort as a list of the sortable fields, and count.
  */
 export function ApiListQuery(spec: ResourceSpec): MethodDecorator {
-  const sortable = spec.fields.filter((f) => f.sortable).map((f) => f.property);
-  const sortItem = `[-+]?(${sortable.map(literal).join('|')})`;
   const decorators = [
     ...filterQueries(spec),
-    ApiQuery({
-      name: 'sort',
-      required: false,
-      schema: sortable.length ? { type: 'string', pattern: `^${sortItem}(,${sortItem})*$` } : { type: 'string' },
-      description: `Comma-separated fields, - for descending: ${sortable.join(', ')}. Ties are broken on the key.`,
-    }),
+    sortQuery(spec),
     ApiQuery({
       name: 'limit',
       required: false,
@@ -377,13 +382,13 @@ export function AggregateDocs(o: Operation & { spec: ResourceSpec }): MethodDeco
     ApiQuery({
       name: 'group',
       required: false,
-      schema: { type: 'string', maxLength: 1000 },
+      schema: { type: 'string', maxLength: 500, pattern: '^[A-Za-z0-9_, ]+$' },
       description: `Fields to group on, comma-separated (up to 5): ${names.join(', ') || '(none)'}`,
     }),
     ApiQuery({
       name: 'agg',
       required: false,
-      schema: { type: 'string', maxLength: 2000, default: 'count' },
+      schema: { type: 'string', maxLength: 1000, pattern: '^[A-Za-z0-9_(), ]+$', default: 'count' },
       description: `Aggregates, comma-separated: count (rows), ${aggItems.join(', ')}`,
     }),
     ...(buckets.length
@@ -397,7 +402,7 @@ export function AggregateDocs(o: Operation & { spec: ResourceSpec }): MethodDeco
           ApiQuery({
             name: 'tz',
             required: false,
-            schema: { type: 'string', default: 'UTC' },
+            schema: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_+\\-/]{0,63}$', default: 'UTC' },
             description: 'Time zone of timestamp buckets (IANA name, e.g. Europe/Paris)',
           }),
         ]
@@ -405,7 +410,7 @@ export function AggregateDocs(o: Operation & { spec: ResourceSpec }): MethodDeco
     ApiQuery({
       name: 'sort',
       required: false,
-      type: String,
+      schema: { type: 'string', maxLength: 1000, pattern: '^[-+A-Za-z0-9_(), ]+$' },
       description: 'Group fields or aggregates as written in agg, comma-separated, - for descending (default: the group fields)',
     }),
     ApiQuery({
@@ -446,7 +451,7 @@ export function ExportDocs(o: Operation & { spec: ResourceSpec }): MethodDecorat
     }),
     ...filterQueries(o.spec, true),
     ApiQuery({ name: 'format', required: false, enum: [...EXPORT_FORMATS], description: 'csv (default), ndjson or xlsx' }),
-    ApiQuery({ name: 'sort', required: false, type: String, description: 'As on the list' }),
+    sortQuery(o.spec),
     ApiQuery({
       name: 'limit',
       required: false,
