@@ -2,8 +2,8 @@
 // values the list returns with the same filters, sort and select= (embeds too); CSV is RFC 4180
 // (quotes, commas, line breaks) and defuses spreadsheet formulas; XLSX is capped
 // (EXPORT_XLSX_MAX_ROWS=25 for this app); exports hold a connection only while they stream: a
-// client that goes away mid-file gives it back, and more than EXPORT_MAX_CONCURRENT (2) at once
-// get 429. The 1,000,000-row memory test is export_streams_a_million_rows_in_bounded_memory.
+// client that goes away mid-file gives it back, one that stops reading loses its export after
+// EXPORT_STALL_MS (1.5 s for this app), and more than EXPORT_MAX_CONCURRENT (2) at once get 429. The 1,000,000-row memory test is export_streams_a_million_rows_in_bounded_memory.
 import assert from 'node:assert/strict';
 import { inflateRawSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
@@ -240,4 +240,26 @@ test('exports hold a connection only while they stream: gone clients give it bac
   }
   const full = await download(path);
   assert.equal(full.text.split('\r\n').length, 100000 + 2, 'header, 100,000 rows, the final line break');
+});
+
+test('a client that stops reading loses its export after EXPORT_STALL_MS (1.5 s here); its connection goes back', async () => {
+  const exporting = async () =>
+    (
+      await client.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'idle in transaction' AND query LIKE 'FETCH % FROM __export'`,
+      )
+    ).rows[0].n;
+  const res = await fetch(`${BASE}/metrics/export?metricName=eq.${tag}-big`);
+  assert.equal(res.status, 200);
+  const reader = res.body.getReader();
+  await reader.read();
+  assert.equal(await exporting(), 1, 'the export holds its connection while the client reads');
+  // The client goes quiet: its buffers fill, the server waits, then gives up.
+  await eventually('the stalled export ended', async () => (await exporting()) === 0, 10_000);
+  await assert.rejects(
+    (async () => {
+      for (;;) if ((await reader.read()).done) throw new Error('the file ended as if complete');
+    })(),
+    /terminated|aborted|closed|other side/,
+  );
 });

@@ -255,9 +255,12 @@ fn seed_project_compiles_boots_and_serves_every_table() {
     // As the superuser, on purpose: the seed's own policy on projects reads a setting only
     // tenancy sets, so its rows are for tenants (the security suite covers that). This suite is
     // about CRUD; the development override lets the app start, and says so in its log.
-    // A small XLSX cap, which export.test.mjs goes over.
-    let (_app, base) =
-        boot_env(&project, &db.url, &[("ALLOW_UNSAFE_DATABASE_ROLE", "true"), ("EXPORT_XLSX_MAX_ROWS", "25")]);
+    // A small XLSX cap, which export.test.mjs goes over, and a short stall (it waits one out).
+    let (_app, base) = boot_env(
+        &project,
+        &db.url,
+        &[("ALLOW_UNSAFE_DATABASE_ROLE", "true"), ("EXPORT_XLSX_MAX_ROWS", "25"), ("EXPORT_STALL_MS", "1500")],
+    );
     // The generated client calls what the project's own tests call, with their samples.
     let tsc_bin = project.join("node_modules/.bin/tsc");
     run(Command::new(tsc_bin).args(["-p", "tsconfig.test.json"]).current_dir(&project), "tsc tests");

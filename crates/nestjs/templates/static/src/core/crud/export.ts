@@ -22,13 +22,13 @@ const deflate = promisify(deflateRaw);
 const BATCH = 1000;
 /** Rows per FETCH when rows carry embedded lists (each may be a page of other rows). */
 const EMBED_BATCH = 100;
-/** A client that takes nothing for this long loses its export (its connection goes back). */
-const STALL_MS = 60_000;
 /** Excel's longest cell. */
 const MAX_CELL = 32_767;
 /** The most text an XLSX is built from (it is built whole). */
 const MAX_XLSX_CHARS = 64 * 1024 * 1024;
 const settings = appSettings();
+/** A client that takes nothing for this long loses its export (its connection goes back). */
+const STALL_MS = settings.exportStallMs;
 /** Each export holds a connection while it streams: never all of the pool. */
 const MAX_RUNNING = Math.max(1, Math.min(settings.exportMaxConcurrent, settings.poolMax - 1));
 let running = 0;
