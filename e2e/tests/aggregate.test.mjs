@@ -141,6 +141,7 @@ test('what aggregates refuse: 400 with the reason', async () => {
     ['/metrics/aggregate?group=tags', 'a JSON field is not a group'],
     ['/metrics/aggregate?agg=sum(metricName)', 'no sum of text'],
     ['/metrics/aggregate?agg=avg', 'avg needs a field'],
+    ['/metrics/aggregate?agg=count,count', 'count twice'],
     ['/metrics/aggregate?agg=median(value)', 'unknown aggregate'],
     ['/metrics/aggregate?agg=count(nope)', 'unknown field'],
     ['/metrics/aggregate?bucket=metricName:day', 'a bucket of text'],

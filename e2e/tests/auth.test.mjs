@@ -47,7 +47,11 @@ before(async () => {
   await sql.query('INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)', [users.root.id, await roleId('super-admin')]);
   const root = await token('root@example.com');
   const give = async (who, slug, extra = {}) =>
-    expectStatus(await call('POST', `/rbac/users/${users[who].id}/roles`, { roleId: await roleId(slug), ...extra }, auth(root)), 204, `give ${who} ${slug}`);
+    expectStatus(
+      await call('POST', `/rbac/users/${users[who].id}/roles`, { roleId: await roleId(slug), ...extra }, auth(root)),
+      204,
+      `give ${who} ${slug}`,
+    );
   await give('guest', 'guest');
   await give('member', 'user');
   await give('manager', 'manager');
@@ -55,8 +59,26 @@ before(async () => {
   await give('expired', 'admin', { expiresAt: '2000-01-01T00:00:00Z' });
   await give('revoked', 'manager');
   await give('direct', 'guest');
-  expectStatus(await call('POST', `/rbac/users/${users.revoked.id}/permissions`, { permissionId: await permId('users:read'), granted: false }, auth(root)), 204, 'revoke users:read');
-  expectStatus(await call('POST', `/rbac/users/${users.direct.id}/permissions`, { permissionId: await permId('roles:delete'), granted: true }, auth(root)), 204, 'grant roles:delete');
+  expectStatus(
+    await call(
+      'POST',
+      `/rbac/users/${users.revoked.id}/permissions`,
+      { permissionId: await permId('users:read'), granted: false },
+      auth(root),
+    ),
+    204,
+    'revoke users:read',
+  );
+  expectStatus(
+    await call(
+      'POST',
+      `/rbac/users/${users.direct.id}/permissions`,
+      { permissionId: await permId('roles:delete'), granted: true },
+      auth(root),
+    ),
+    204,
+    'grant roles:delete',
+  );
 });
 
 after(async () => {
@@ -110,17 +132,27 @@ async function routes(resource, root) {
   const out = [
     ['read', 'GET', () => `/${resource}`, undefined],
     ['read', 'GET', async () => `/${resource}/${await fresh()}`, undefined],
-    ['update', 'PATCH', async () => `/${resource}/${await fresh()}`, () => (resource === 'users' ? { name: 'Renamed' } : { description: 'changed' })],
+    [
+      'update',
+      'PATCH',
+      async () => `/${resource}/${await fresh()}`,
+      () => (resource === 'users' ? { name: 'Renamed' } : { description: 'changed' }),
+    ],
     ['delete', 'DELETE', async () => `/${resource}/${await fresh()}`, undefined],
   ];
   if (resource !== 'users') {
     out.push(['create', 'POST', () => `/${resource}`, make], ['bulk-create', 'POST', () => `/${resource}/bulk`, () => [make(), make()]]);
   } else {
-    out.push(['restore', 'POST', async () => {
-      const id = await fresh();
-      expectStatus(await call('DELETE', `/users/${id}`, undefined, auth(root)), 204, 'delete for restore');
-      return `/users/${id}/restore`;
-    }, undefined]);
+    out.push([
+      'restore',
+      'POST',
+      async () => {
+        const id = await fresh();
+        expectStatus(await call('DELETE', `/users/${id}`, undefined, auth(root)), 204, 'delete for restore');
+        return `/users/${id}/restore`;
+      },
+      undefined,
+    ]);
   }
   return out;
 }
@@ -159,11 +191,15 @@ test('route × role matrix: 401 without a token, 403 without the permission, 2xx
 
 test('effective permissions: inheritance through parent roles, expiry, grants and revokes', async () => {
   const root = await token('root@example.com');
-  const eff = async (who) => expectStatus(await call('GET', `/rbac/users/${users[who].id}/permissions`, undefined, auth(root)), 200, `effective ${who}`).body.data;
+  const eff = async (who) =>
+    expectStatus(await call('GET', `/rbac/users/${users[who].id}/permissions`, undefined, auth(root)), 200, `effective ${who}`).body.data;
   const manager = await eff('manager');
   assert.deepEqual(manager.roles, ['guest', 'manager', 'user'], 'manager inherits user, which inherits guest');
   assert.ok(manager.permissions.includes('users:read'), 'read comes from guest through the chain');
-  assert.ok(!manager.permissions.includes('roles:update') && !manager.permissions.includes('users:all'), 'no default role writes roles; every account is the admin\'s');
+  assert.ok(
+    !manager.permissions.includes('roles:update') && !manager.permissions.includes('users:all'),
+    "no default role writes roles; every account is the admin's",
+  );
   assert.ok(manager.permissions.includes('users:update'), 'a user changes their own account');
   assert.ok((await eff('admin')).permissions.includes('users:all'));
   assert.deepEqual((await eff('expired')).permissions, [], 'an expired role grants nothing');
@@ -173,33 +209,82 @@ test('effective permissions: inheritance through parent roles, expiry, grants an
   const me = expectStatus(await call('GET', '/auth/me', undefined, auth(await token('manager@example.com'))), 200, 'me').body;
   assert.deepEqual(me.roles, manager.roles);
   // Admin routes need roles:manage.
-  expectError(await call('GET', `/rbac/users/${users.guest.id}/permissions`, undefined, auth(await token('manager@example.com'))), 403, 'manager cannot manage roles');
-  expectStatus(await call('GET', `/rbac/users/${users.guest.id}/permissions`, undefined, auth(await token('admin@example.com'))), 200, 'admin can');
+  expectError(
+    await call('GET', `/rbac/users/${users.guest.id}/permissions`, undefined, auth(await token('manager@example.com'))),
+    403,
+    'manager cannot manage roles',
+  );
+  expectStatus(
+    await call('GET', `/rbac/users/${users.guest.id}/permissions`, undefined, auth(await token('admin@example.com'))),
+    200,
+    'admin can',
+  );
   // No one hands out more than they hold: admin (roles:manage) cannot give super-admin or a
   // role with permissions admin lacks, nor grant a permission admin does not have.
   const adminToken = await token('admin@example.com');
   const target = users.nobody.id;
-  const denied = expectError(await call('POST', `/rbac/users/${target}/roles`, { roleId: await roleId('super-admin') }, auth(adminToken)), 403, 'admin gives super-admin');
+  const denied = expectError(
+    await call('POST', `/rbac/users/${target}/roles`, { roleId: await roleId('super-admin') }, auth(adminToken)),
+    403,
+    'admin gives super-admin',
+  );
   assert.match(denied.body.message, /super-admin/);
   // Nor a role that inherits from super-admin (it is super-admin).
-  await sql.query("INSERT INTO roles (name, slug, level, parent_role_id) SELECT 'Platform owner', 'platform-owner', 90, id FROM roles WHERE slug = 'super-admin' ON CONFLICT DO NOTHING");
-  const heir = expectError(await call('POST', `/rbac/users/${target}/roles`, { roleId: await roleId('platform-owner') }, auth(adminToken)), 403, 'admin gives a child of super-admin');
+  await sql.query(
+    "INSERT INTO roles (name, slug, level, parent_role_id) SELECT 'Platform owner', 'platform-owner', 90, id FROM roles WHERE slug = 'super-admin' ON CONFLICT DO NOTHING",
+  );
+  const heir = expectError(
+    await call('POST', `/rbac/users/${target}/roles`, { roleId: await roleId('platform-owner') }, auth(adminToken)),
+    403,
+    'admin gives a child of super-admin',
+  );
   assert.match(heir.body.message, /inherits/);
   await sql.query("INSERT INTO roles (name, slug, level) VALUES ('Role editor', 'role-editor', 60) ON CONFLICT DO NOTHING");
-  await sql.query("INSERT INTO role_permissions (role_id, permission_id) SELECT r.id, p.id FROM roles r, permissions p WHERE r.slug = 'role-editor' AND p.slug = 'roles:create' ON CONFLICT DO NOTHING");
-  const missing = expectError(await call('POST', `/rbac/users/${target}/roles`, { roleId: await roleId('role-editor') }, auth(adminToken)), 403, 'admin gives a role with more');
+  await sql.query(
+    "INSERT INTO role_permissions (role_id, permission_id) SELECT r.id, p.id FROM roles r, permissions p WHERE r.slug = 'role-editor' AND p.slug = 'roles:create' ON CONFLICT DO NOTHING",
+  );
+  const missing = expectError(
+    await call('POST', `/rbac/users/${target}/roles`, { roleId: await roleId('role-editor') }, auth(adminToken)),
+    403,
+    'admin gives a role with more',
+  );
   assert.deepEqual(missing.body.details.missing, ['roles:create']);
-  expectError(await call('POST', `/rbac/users/${target}/permissions`, { permissionId: await permId('roles:create'), granted: true }, auth(adminToken)), 403, 'admin grants what admin lacks');
-  expectStatus(await call('POST', `/rbac/users/${target}/roles`, { roleId: await roleId('manager') }, auth(adminToken)), 204, 'admin gives manager');
-  expectStatus(await call('DELETE', `/rbac/users/${target}/roles/${await roleId('manager')}`, undefined, auth(adminToken)), 204, 'and takes it back');
-  expectError(await call('POST', `/rbac/users/${target}/roles`, { roleId: '00000000-0000-0000-0000-000000000000' }, auth(adminToken)), 404, 'unknown role');
+  expectError(
+    await call(
+      'POST',
+      `/rbac/users/${target}/permissions`,
+      { permissionId: await permId('roles:create'), granted: true },
+      auth(adminToken),
+    ),
+    403,
+    'admin grants what admin lacks',
+  );
+  expectStatus(
+    await call('POST', `/rbac/users/${target}/roles`, { roleId: await roleId('manager') }, auth(adminToken)),
+    204,
+    'admin gives manager',
+  );
+  expectStatus(
+    await call('DELETE', `/rbac/users/${target}/roles/${await roleId('manager')}`, undefined, auth(adminToken)),
+    204,
+    'and takes it back',
+  );
+  expectError(
+    await call('POST', `/rbac/users/${target}/roles`, { roleId: '00000000-0000-0000-0000-000000000000' }, auth(adminToken)),
+    404,
+    'unknown role',
+  );
   // Self-service escalation through the generic routes is closed too.
   const member = await token('member@example.com');
   expectError(await call('POST', '/roles', { name: 'Mine', slug: `mine-${uniq()}` }, auth(member)), 403, 'member creates a role');
   // A change applies at once (cache invalidated): take guest's role away.
   const guestToken = await token('guest@example.com');
   expectStatus(await call('GET', '/roles', undefined, auth(guestToken)), 200, 'guest reads');
-  expectStatus(await call('DELETE', `/rbac/users/${users.guest.id}/roles/${await roleId('guest')}`, undefined, auth(root)), 204, 'take role');
+  expectStatus(
+    await call('DELETE', `/rbac/users/${users.guest.id}/roles/${await roleId('guest')}`, undefined, auth(root)),
+    204,
+    'take role',
+  );
   expectError(await call('GET', '/roles', undefined, auth(guestToken)), 403, 'guest no longer reads');
   // And a change made directly in SQL too (NOTIFY from the trigger).
   await sql.query('INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)', [users.guest.id, await roleId('guest')]);
@@ -219,7 +304,7 @@ test('failures from one address slow that address down; many failures lock the a
   const attempt = (ip, password = PASSWORD) => call('POST', '/auth/login', { email, password }, from(ip));
   const max = Number(process.env.AUTH_MAX_FAILED_LOGINS);
   for (let i = 0; i < max; i++) expectError(await attempt('10.0.0.1', 'wrong password'), 401, `failure ${i + 1}`);
-  const slowed = expectError(await attempt('10.0.0.1'), 429, 'the attacker\'s address waits, even with the right password');
+  const slowed = expectError(await attempt('10.0.0.1'), 429, "the attacker's address waits, even with the right password");
   const wait = Number(slowed.headers.get('retry-after'));
   assert.ok(wait >= 1, 'Retry-After');
   // The owner, elsewhere, is not locked out.
@@ -337,7 +422,11 @@ test('second factor: enable, verify, required at sign-in, disable', async () => 
   const t = await token(email);
   const setup = expectStatus(await call('POST', '/auth/2fa/enable', undefined, auth(t)), 200, 'enable').body;
   assert.match(setup.otpauthUrl, /^otpauth:\/\/totp\//);
-  expectError(await call('POST', '/auth/2fa/verify', { code: '000000' === totp(setup.secret) ? '111111' : '000000' }, auth(t)), 401, 'wrong code');
+  expectError(
+    await call('POST', '/auth/2fa/verify', { code: '000000' === totp(setup.secret) ? '111111' : '000000' }, auth(t)),
+    401,
+    'wrong code',
+  );
   await settle();
   expectStatus(await call('POST', '/auth/2fa/verify', { code: totp(setup.secret, -1) }, auth(t)), 204, 'verify');
   // A stolen access token cannot swap the working second factor for its own.
@@ -363,7 +452,10 @@ test('no password, hash, secret or token hash in any response; OpenAPI shows sec
     const props = Object.keys(schema.properties ?? {});
     // Request bodies that carry a password (write-only) are the exception.
     if (!/^(Auth)?(Register|Login|ResetPassword|ChangePassword)Dto$/.test(name)) {
-      assert.ok(!props.includes('passwordHash') && !props.includes('twoFactorSecret') && !props.includes('password'), `${name} exposes a secret`);
+      assert.ok(
+        !props.includes('passwordHash') && !props.includes('twoFactorSecret') && !props.includes('password'),
+        `${name} exposes a secret`,
+      );
     }
   }
   const hashes = (await sql.query('SELECT password_hash FROM users LIMIT 3')).rows.map((r) => r.password_hash);
@@ -380,21 +472,39 @@ test('lock details: concurrent failures all count, the lock lasts AUTH_LOCK_MINU
   const lockAfter = Number(process.env.AUTH_ACCOUNT_LOCK_AFTER);
   // Failures at once, each from its own address (so no address is slowed): every one counts.
   const tries = await Promise.all(
-    Array.from({ length: lockAfter - 1 }, (_, i) => call('POST', '/auth/login', { email, password: 'wrong' }, { headers: { 'x-forwarded-for': `10.9.0.${i + 1}` } })),
+    Array.from({ length: lockAfter - 1 }, (_, i) =>
+      call('POST', '/auth/login', { email, password: 'wrong' }, { headers: { 'x-forwarded-for': `10.9.0.${i + 1}` } }),
+    ),
   );
-  assert.ok(tries.every((r) => r.status === 401), tries.map((r) => r.status).join(','));
+  assert.ok(
+    tries.every((r) => r.status === 401),
+    tries.map((r) => r.status).join(','),
+  );
   let row = (await sql.query('SELECT failed_login_attempts, locked_until FROM users WHERE email = $1', [email])).rows[0];
   assert.equal(row.failed_login_attempts, lockAfter - 1, 'concurrent failures are counted exactly');
   assert.equal(row.locked_until, null);
-  expectError(await call('POST', '/auth/login', { email, password: 'wrong' }, { headers: { 'x-forwarded-for': '10.9.1.1' } }), 401, 'the failure that locks');
-  row = (await sql.query("SELECT locked_until, extract(epoch FROM locked_until - now()) AS left FROM users WHERE email = $1", [email])).rows[0];
+  expectError(
+    await call('POST', '/auth/login', { email, password: 'wrong' }, { headers: { 'x-forwarded-for': '10.9.1.1' } }),
+    401,
+    'the failure that locks',
+  );
+  row = (await sql.query('SELECT locked_until, extract(epoch FROM locked_until - now()) AS left FROM users WHERE email = $1', [email]))
+    .rows[0];
   const minutes = Number(process.env.AUTH_LOCK_MINUTES);
   assert.ok(row.left > minutes * 60 - 30 && row.left <= minutes * 60, `locked for ${row.left} s, not ${minutes} min`);
   // Failures while locked neither extend the lock nor reveal it (401 like any wrong password).
-  expectError(await call('POST', '/auth/login', { email, password: 'wrong' }, { headers: { 'x-forwarded-for': '10.9.1.2' } }), 401, 'wrong while locked');
+  expectError(
+    await call('POST', '/auth/login', { email, password: 'wrong' }, { headers: { 'x-forwarded-for': '10.9.1.2' } }),
+    401,
+    'wrong while locked',
+  );
   const after = (await sql.query('SELECT locked_until FROM users WHERE email = $1', [email])).rows[0].locked_until;
   assert.equal(after.getTime(), row.locked_until.getTime(), 'the lock is not extended');
-  expectError(await call('POST', '/auth/login', { email, password: PASSWORD }, { headers: { 'x-forwarded-for': '10.9.1.3' } }), 423, 'locked');
+  expectError(
+    await call('POST', '/auth/login', { email, password: PASSWORD }, { headers: { 'x-forwarded-for': '10.9.1.3' } }),
+    423,
+    'locked',
+  );
   // A wrong one-time code at sign-in counts like a wrong password.
   const tfa = 'tfa-count@example.com';
   await register(tfa);
@@ -402,7 +512,16 @@ test('lock details: concurrent failures all count, the lock lasts AUTH_LOCK_MINU
   const setup = expectStatus(await call('POST', '/auth/2fa/enable', undefined, auth(t)), 200, 'enable').body;
   await settle();
   expectStatus(await call('POST', '/auth/2fa/verify', { code: totp(setup.secret) }, auth(t)), 204, 'verify');
-  expectError(await call('POST', '/auth/login', { email: tfa, password: PASSWORD, totp: totp(setup.secret, 7) }, { headers: { 'x-forwarded-for': '10.9.2.1' } }), 401, 'wrong code');
+  expectError(
+    await call(
+      'POST',
+      '/auth/login',
+      { email: tfa, password: PASSWORD, totp: totp(setup.secret, 7) },
+      { headers: { 'x-forwarded-for': '10.9.2.1' } },
+    ),
+    401,
+    'wrong code',
+  );
   assert.equal((await sql.query('SELECT failed_login_attempts FROM users WHERE email = $1', [tfa])).rows[0].failed_login_attempts, 1);
 });
 
@@ -411,10 +530,20 @@ test('refresh details: two refreshes with one token at once give one new pair, a
   const both = await Promise.all([0, 1].map(() => call('POST', '/auth/refresh', { refreshToken: first.refreshToken })));
   const ok = both.filter((r) => r.status === 200);
   assert.equal(ok.length, 1, `exactly one refresh wins: ${both.map((r) => r.status).join(',')}`);
-  expectError(both.find((r) => r.status !== 200), 401, 'the other is a reuse');
-  expectError(await call('POST', '/auth/refresh', { refreshToken: ok[0].body.refreshToken }), 401, 'the winner\'s token is closed with its family');
+  expectError(
+    both.find((r) => r.status !== 200),
+    401,
+    'the other is a reuse',
+  );
+  expectError(
+    await call('POST', '/auth/refresh', { refreshToken: ok[0].body.refreshToken }),
+    401,
+    "the winner's token is closed with its family",
+  );
   const second = expectStatus(await login('member@example.com'), 200, 'login').body;
-  await sql.query("UPDATE nestgen.refresh_tokens SET expires_at = now() - interval '1 second' WHERE revoked_at IS NULL AND created_at > now() - interval '1 minute'");
+  await sql.query(
+    "UPDATE nestgen.refresh_tokens SET expires_at = now() - interval '1 second' WHERE revoked_at IS NULL AND created_at > now() - interval '1 minute'",
+  );
   const expired = expectError(await call('POST', '/auth/refresh', { refreshToken: second.refreshToken }), 401, 'expired');
   assert.match(expired.body.message, /expired/);
 });

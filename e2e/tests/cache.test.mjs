@@ -67,26 +67,46 @@ async function soon(what, check, ms) {
 const ids = (r) => r.body.data.map((x) => x.id).sort();
 
 function startRedis() {
-  const p = spawn('redis-server', ['--port', String(OWN_PORT), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const p = spawn('redis-server', ['--port', String(OWN_PORT), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
   return p;
 }
 
 before(async () => {
   sql = await db();
   for (const slug of ['A', 'B']) {
-    org[slug] = (await sql.query('INSERT INTO organizations (name, slug) VALUES ($1, $2) RETURNING id', [`Org ${slug}`, `cache-${slug.toLowerCase()}`])).rows[0].id;
+    org[slug] = (
+      await sql.query('INSERT INTO organizations (name, slug) VALUES ($1, $2) RETURNING id', [`Org ${slug}`, `cache-${slug.toLowerCase()}`])
+    ).rows[0].id;
   }
   const adminRole = (await sql.query("SELECT id FROM roles WHERE slug = 'admin'")).rows[0].id;
   for (const o of ['A', 'B']) {
     const email = `owner${o.toLowerCase()}@cache.io`;
-    const reg = expectStatus(await at(BASE, 'POST', '/auth/register', undefined, { email, password: PASSWORD, name: `owner ${o}` }), 201, `register ${o}`);
+    const reg = expectStatus(
+      await at(BASE, 'POST', '/auth/register', undefined, { email, password: PASSWORD, name: `owner ${o}` }),
+      201,
+      `register ${o}`,
+    );
     const userId = reg.body.data.id;
     await sql.query('UPDATE users SET email_verified_at = now() WHERE id = $1', [userId]);
-    const m = (await sql.query('INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, $2, $3, $4) RETURNING id', [org[o], email, `owner ${o}`, 'owner'])).rows[0].id;
+    const m = (
+      await sql.query('INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, $2, $3, $4) RETURNING id', [
+        org[o],
+        email,
+        `owner ${o}`,
+        'owner',
+      ])
+    ).rows[0].id;
     await sql.query('INSERT INTO nestgen.member_links (member_id, user_id) VALUES ($1, $2)', [m, userId]);
     await sql.query('INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)', [userId, adminRole]);
-    tok[o] = expectStatus(await at(BASE, 'POST', '/auth/login', undefined, { email, password: PASSWORD }), 200, `login ${o}`).body.accessToken;
-    for (const n of [1, 2]) expectStatus(await at(BASE, 'POST', '/v1/projects', tok[o], { name: `${o} project ${n}` }), 201, `project ${o}${n}`);
+    tok[o] = expectStatus(
+      await at(BASE, 'POST', '/auth/login', undefined, { email, password: PASSWORD }),
+      200,
+      `login ${o}`,
+    ).body.accessToken;
+    for (const n of [1, 2])
+      expectStatus(await at(BASE, 'POST', '/v1/projects', tok[o], { name: `${o} project ${n}` }), 201, `project ${o}${n}`);
   }
 });
 
@@ -121,7 +141,8 @@ test('after each write through the app the next read is fresh: create, bulk, pat
   assert.ok(ids(r).includes(made.id), 'created row listed');
 
   await warm('A', list);
-  const bulk = expectStatus(await at(BASE, 'POST', '/v1/projects/bulk', tok.A, [{ name: 'A bulk 1' }, { name: 'A bulk 2' }]), 201, 'bulk').body.data;
+  const bulk = expectStatus(await at(BASE, 'POST', '/v1/projects/bulk', tok.A, [{ name: 'A bulk 1' }, { name: 'A bulk 2' }]), 201, 'bulk')
+    .body.data;
   r = await read('A', list);
   for (const b of bulk) assert.ok(ids(r).includes(b.id), 'bulk rows listed');
 
@@ -189,7 +210,11 @@ test('a write in SQL reaches every instance through NOTIFY within a second', asy
   const members = '/v1/organization-users';
   const before = (await warm('A', members)).body.data;
   await sql.query('UPDATE organization_users SET name = $1 WHERE id = $2', ['renamed in sql', before[0].id]);
-  await soon('the membership', async () => (await read('A', members)).body.data.find((m) => m.id === before[0].id).name === 'renamed in sql', 1000);
+  await soon(
+    'the membership',
+    async () => (await read('A', members)).body.data.find((m) => m.id === before[0].id).name === 'renamed in sql',
+    1000,
+  );
 });
 
 test('two tenants asking the same question never see each other’s cached answer', async () => {
@@ -197,7 +222,9 @@ test('two tenants asking the same question never see each other’s cached answe
   const answers = {};
   for (const o of ['A', 'B']) {
     answers[o] = await warm(o, path);
-    const expected = (await sql.query('SELECT id::text FROM projects WHERE organization_id = $1 AND deleted_at IS NULL ORDER BY id', [org[o]])).rows.map((x) => x.id);
+    const expected = (
+      await sql.query('SELECT id::text FROM projects WHERE organization_id = $1 AND deleted_at IS NULL ORDER BY id', [org[o]])
+    ).rows.map((x) => x.id);
     assert.deepEqual(ids(answers[o]), expected.sort(), `${o} sees exactly its own projects`);
     for (const row of answers[o].body.data) assert.equal(row.organizationId, org[o]);
   }
@@ -246,7 +273,9 @@ test('a listener that stops hearing is replaced: a change in SQL is not missed f
     await sql.query("UPDATE projects SET name = 'changed during the stall' WHERE id = $1", [p.id]);
     const started = performance.now();
     await soon('the change seen', async () => (await read('A', path)).body.data.name === 'changed during the stall', 4000);
-    console.log(`# change made while the listener was stalled seen after ${Math.round(performance.now() - started)} ms (heartbeat 1000 ms)`);
+    console.log(
+      `# change made while the listener was stalled seen after ${Math.round(performance.now() - started)} ms (heartbeat 1000 ms)`,
+    );
   } finally {
     for (const pid of pids) process.kill(pid, 'SIGCONT');
   }

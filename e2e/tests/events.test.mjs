@@ -81,7 +81,10 @@ async function caughtUp(names = ['user_summary', 'nats-outbox'], timeoutMs = 60_
 }
 
 async function summary(user) {
-  const r = await sql.query('SELECT user_id::text, email, name, total_orders, total_spent::text, last_order_at, last_event_version FROM user_summary WHERE user_id = $1', [user]);
+  const r = await sql.query(
+    'SELECT user_id::text, email, name, total_orders, total_spent::text, last_order_at, last_event_version FROM user_summary WHERE user_id = $1',
+    [user],
+  );
   return r.rows[0];
 }
 
@@ -103,7 +106,14 @@ test('appends: versions, ETag, If-Match, the actor, causation and correlation fr
   const causation = uuid();
   const r = await append(
     s,
-    { aggregateType: 'User', expectedVersion: 0, events: [{ type: 'user.created', data: { email: 'ann@example.com', name: 'Ann' } }, { type: 'user.renamed', data: { name: 'Anne' } }] },
+    {
+      aggregateType: 'User',
+      expectedVersion: 0,
+      events: [
+        { type: 'user.created', data: { email: 'ann@example.com', name: 'Ann' } },
+        { type: 'user.renamed', data: { name: 'Anne' } },
+      ],
+    },
     { 'x-correlation-id': correlation, 'x-causation-id': causation },
   );
   assert.equal(r.headers.get('etag'), '"2"');
@@ -116,20 +126,43 @@ test('appends: versions, ETag, If-Match, the actor, causation and correlation fr
   assert.equal(a.causationId, causation);
   assert.equal(a.aggregateType, 'User');
   // A stale version: 409 with the current one; If-Match works like expectedVersion.
-  const stale = expectError(await call('POST', `/events/${s}/events`, { expectedVersion: 1, events: [{ type: 'x', data: {} }] }, auth()), 409, 'stale');
+  const stale = expectError(
+    await call('POST', `/events/${s}/events`, { expectedVersion: 1, events: [{ type: 'x', data: {} }] }, auth()),
+    409,
+    'stale',
+  );
   assert.equal(stale.body.details.currentVersion, 2);
-  expectError(await call('POST', `/events/${s}/events`, { events: [{ type: 'x', data: {} }] }, auth({ 'if-match': '"1"' })), 409, 'stale If-Match');
+  expectError(
+    await call('POST', `/events/${s}/events`, { events: [{ type: 'x', data: {} }] }, auth({ 'if-match': '"1"' })),
+    409,
+    'stale If-Match',
+  );
   await append(s, { events: [{ type: 'user.renamed', data: { name: 'Anna' } }] }, { 'if-match': '"2"' });
   // The stream's kind is its own; a new stream needs one (the column is NOT NULL).
-  expectError(await call('POST', `/events/${s}/events`, { aggregateType: 'Order', events: [{ type: 'x', data: {} }] }, auth()), 409, 'another kind');
-  expectError(await call('POST', `/events/${uuid()}/events`, { events: [{ type: 'x', data: {} }] }, auth()), 400, 'a new stream without its kind');
-  expectError(await call('POST', '/events/not-a-uuid/events', { aggregateType: 'User', events: [{ type: 'x', data: {} }] }, auth()), 400, 'malformed stream id');
+  expectError(
+    await call('POST', `/events/${s}/events`, { aggregateType: 'Order', events: [{ type: 'x', data: {} }] }, auth()),
+    409,
+    'another kind',
+  );
+  expectError(
+    await call('POST', `/events/${uuid()}/events`, { events: [{ type: 'x', data: {} }] }, auth()),
+    400,
+    'a new stream without its kind',
+  );
+  expectError(
+    await call('POST', '/events/not-a-uuid/events', { aggregateType: 'User', events: [{ type: 'x', data: {} }] }, auth()),
+    400,
+    'malformed stream id',
+  );
   expectError(await call('POST', `/events/${s}/events`, { events: [] }, auth()), 400, 'no events');
   expectError(await call('POST', `/events/${s}/events`, { events: [{ type: 'x', data: {}, extra: 1 }] }, auth()), 400, 'unknown field');
   expectError(await call('POST', `/events/${s}/events`, { events: [{ type: 'x', data: {} }] }), 401, 'signed out');
   // Reading: the stream in order, a range, paging, the state folded from the events.
   const all = expectStatus(await call('GET', `/events/${s}/events`, undefined, auth()), 200, 'stream').body;
-  assert.deepEqual(all.data.map((e) => e.version), [1, 2, 3]);
+  assert.deepEqual(
+    all.data.map((e) => e.version),
+    [1, 2, 3],
+  );
   assert.equal(all.meta.version, 3);
   const page = expectStatus(await call('GET', `/events/${s}/events?fromVersion=2&limit=1`, undefined, auth()), 200, 'page').body;
   assert.deepEqual([page.data.map((e) => e.version), page.meta.nextFromVersion], [[2], 3]);
@@ -147,7 +180,8 @@ test('fifty appenders racing on one stream: gapless versions, every loser gets 4
   let conflicts = 0;
   const appender = async (i) => {
     for (let tries = 0; tries < 500; tries++) {
-      const head = expectStatus(await call('GET', `/events/${s}/events?fromVersion=1&limit=1`, undefined, auth()), 200, 'head').body.meta.version;
+      const head = expectStatus(await call('GET', `/events/${s}/events?fromVersion=1&limit=1`, undefined, auth()), 200, 'head').body.meta
+        .version;
       const r = await call('POST', `/events/${s}/events`, { expectedVersion: head, events: [{ type: 'order.line', data: { i } }] }, auth());
       if (r.status === 201) {
         assert.equal(r.body.data[0].version, head + 1);
@@ -162,14 +196,23 @@ test('fifty appenders racing on one stream: gapless versions, every loser gets 4
   };
   await Promise.all(Array.from({ length: 50 }, (_, i) => appender(i)));
   assert.ok(conflicts > 0, 'the appenders did race');
-  const rows = (await sql.query('SELECT version, event_data->>\'i\' AS i FROM events WHERE aggregate_id = $1 ORDER BY version', [s])).rows;
-  assert.deepEqual(rows.map((r) => r.version), Array.from({ length: 51 }, (_, i) => i + 1), 'gapless');
+  const rows = (await sql.query("SELECT version, event_data->>'i' AS i FROM events WHERE aggregate_id = $1 ORDER BY version", [s])).rows;
+  assert.deepEqual(
+    rows.map((r) => r.version),
+    Array.from({ length: 51 }, (_, i) => i + 1),
+    'gapless',
+  );
   assert.equal(new Set(rows.slice(1).map((r) => r.i)).size, 50, 'each appender once');
   // Without an expected version, racing appends all land, in some order, still gapless.
   const t = uuid();
-  await Promise.all(Array.from({ length: 50 }, (_, i) => append(t, { aggregateType: 'Order', events: [{ type: 'order.line', data: { i } }] })));
+  await Promise.all(
+    Array.from({ length: 50 }, (_, i) => append(t, { aggregateType: 'Order', events: [{ type: 'order.line', data: { i } }] })),
+  );
   const v = (await sql.query('SELECT version FROM events WHERE aggregate_id = $1 ORDER BY version', [t])).rows.map((r) => r.version);
-  assert.deepEqual(v, Array.from({ length: 50 }, (_, i) => i + 1));
+  assert.deepEqual(
+    v,
+    Array.from({ length: 50 }, (_, i) => i + 1),
+  );
 });
 
 test('a retried append appends once: Idempotency-Key and event ids', async () => {
@@ -179,11 +222,22 @@ test('a retried append appends once: Idempotency-Key and event ids', async () =>
   const first = await append(s, body, { 'idempotency-key': key });
   const again = await append(s, body, { 'idempotency-key': key }, 200);
   assert.equal(again.body.meta.replayed, true);
-  assert.deepEqual(again.body.data.map((e) => e.id), first.body.data.map((e) => e.id));
-  expectError(await call('POST', `/events/${s}/events`, { ...body, events: [{ type: 'other', data: {} }] }, auth({ 'idempotency-key': key })), 422, 'the key with another body');
+  assert.deepEqual(
+    again.body.data.map((e) => e.id),
+    first.body.data.map((e) => e.id),
+  );
+  expectError(
+    await call('POST', `/events/${s}/events`, { ...body, events: [{ type: 'other', data: {} }] }, auth({ 'idempotency-key': key })),
+    422,
+    'the key with another body',
+  );
   // Concurrent retries of one request: one append.
   const k2 = `key-${uuid()}`;
-  const burst = await Promise.all(Array.from({ length: 10 }, () => call('POST', `/events/${s}/events`, { events: [{ type: 'user.renamed', data: { name: 'R' } }] }, auth({ 'idempotency-key': k2 }))));
+  const burst = await Promise.all(
+    Array.from({ length: 10 }, () =>
+      call('POST', `/events/${s}/events`, { events: [{ type: 'user.renamed', data: { name: 'R' } }] }, auth({ 'idempotency-key': k2 })),
+    ),
+  );
   assert.deepEqual(burst.map((r) => r.status).sort(), [200, 200, 200, 200, 200, 200, 200, 200, 200, 201]);
   for (const e of burst.find((r) => r.status === 201).body.data) appended.set(e.id, e);
   // Event ids chosen by the client: the same events again return the first result.
@@ -191,22 +245,50 @@ test('a retried append appends once: Idempotency-Key and event ids', async () =>
   const withIds = { events: ids.map((id, i) => ({ id, type: 'user.renamed', data: { name: `N${i}` } })) };
   await append(s, withIds);
   const replay = await append(s, withIds, {}, 200);
-  assert.deepEqual(replay.body.data.map((e) => e.id), ids);
-  expectError(await call('POST', `/events/${s}/events`, { events: [{ id: ids[0], type: 'x', data: {} }, { type: 'y', data: {} }] }, auth()), 409, 'a partial repeat');
+  assert.deepEqual(
+    replay.body.data.map((e) => e.id),
+    ids,
+  );
+  expectError(
+    await call(
+      'POST',
+      `/events/${s}/events`,
+      {
+        events: [
+          { id: ids[0], type: 'x', data: {} },
+          { type: 'y', data: {} },
+        ],
+      },
+      auth(),
+    ),
+    409,
+    'a partial repeat',
+  );
   const n = (await sql.query('SELECT count(*)::int AS n FROM events WHERE aggregate_id = $1', [s])).rows[0].n;
   assert.equal(n, 4, 'created, one rename under k2, two with ids');
 });
 
 test('events are immutable: no route changes them, and neither the app role nor the owner can in SQL', async () => {
   const s = uuid();
-  const e = (await append(s, { aggregateType: 'User', events: [{ type: 'user.created', data: { email: 'imm@example.com' } }] })).body.data[0];
+  const e = (await append(s, { aggregateType: 'User', events: [{ type: 'user.created', data: { email: 'imm@example.com' } }] })).body
+    .data[0];
   expectError(await call('PATCH', `/events/${e.id}`, { eventType: 'changed' }, auth()), 404, 'PATCH');
   expectError(await call('DELETE', `/events/${e.id}`, undefined, auth()), 404, 'DELETE');
-  expectError(await call('POST', '/events', { eventType: 'x', aggregateId: s, aggregateType: 'User', eventData: {}, version: 2 }, auth()), 404, 'CRUD create');
+  expectError(
+    await call('POST', '/events', { eventType: 'x', aggregateId: s, aggregateType: 'User', eventData: {}, version: 2 }, auth()),
+    404,
+    'CRUD create',
+  );
   const app = new pg.Client({ connectionString: process.env.DATABASE_URL_APP });
   await app.connect();
   try {
-    for (const stmt of ['UPDATE events SET event_type = \'x\'', 'DELETE FROM events', 'TRUNCATE events CASCADE', 'DELETE FROM nestgen.event_log', 'INSERT INTO nestgen.event_log (event_id) VALUES (gen_random_uuid())']) {
+    for (const stmt of [
+      "UPDATE events SET event_type = 'x'",
+      'DELETE FROM events',
+      'TRUNCATE events CASCADE',
+      'DELETE FROM nestgen.event_log',
+      'INSERT INTO nestgen.event_log (event_id) VALUES (gen_random_uuid())',
+    ]) {
       await assert.rejects(app.query(stmt), (err) => err.code === '42501', `app role: ${stmt}`);
     }
   } finally {
@@ -247,7 +329,10 @@ test('the global feed, read while events are appended concurrently, misses none 
       const s = uuid();
       for (let i = 0; i < perWriter; i += i % 3 === 0 ? 2 : 1) {
         const n = i % 3 === 0 ? 2 : 1;
-        const r = await append(s, { aggregateType: 'Order', events: Array.from({ length: n }, (_, k) => ({ type: 'order.line', data: { w, i: i + k } })) });
+        const r = await append(s, {
+          aggregateType: 'Order',
+          events: Array.from({ length: n }, (_, k) => ({ type: 'order.line', data: { w, i: i + k } })),
+        });
         for (const e of r.body.data) mine.add(e.id);
       }
     }),
@@ -266,15 +351,23 @@ test('the global feed, read while events are appended concurrently, misses none 
   const byType = expectStatus(await call('GET', `/events/feed?type=user.created&limit=1000`, undefined, auth()), 200, 'by type').body.data;
   assert.ok(byType.length > 0 && byType.every((e) => e.type === 'user.created'));
   const correlation = uuid();
-  await append(uuid(), { aggregateType: 'User', events: [{ type: 'user.created', data: { email: 'c@example.com' } }] }, { 'x-correlation-id': correlation });
+  await append(
+    uuid(),
+    { aggregateType: 'User', events: [{ type: 'user.created', data: { email: 'c@example.com' } }] },
+    { 'x-correlation-id': correlation },
+  );
   // The feed shows an event once every older transaction of the cluster has ended (another
   // test's long ingest may hold it back for a while): wait for it.
   let byCorrelation = [];
-  for (const until = Date.now() + 120_000; byCorrelation.length === 0 && Date.now() < until; ) {
-    byCorrelation = expectStatus(await call('GET', `/events/feed?correlationId=${correlation}`, undefined, auth()), 200, 'by correlation').body.data;
+  for (const until = Date.now() + 120_000; byCorrelation.length === 0 && Date.now() < until;) {
+    byCorrelation = expectStatus(await call('GET', `/events/feed?correlationId=${correlation}`, undefined, auth()), 200, 'by correlation')
+      .body.data;
     if (byCorrelation.length === 0) await new Promise((res) => setTimeout(res, 100));
   }
-  assert.deepEqual(byCorrelation.map((e) => e.correlationId), [correlation]);
+  assert.deepEqual(
+    byCorrelation.map((e) => e.correlationId),
+    [correlation],
+  );
   expectError(await call('GET', '/events/feed?after=garbage', undefined, auth()), 400, 'a malformed position');
 });
 
@@ -287,7 +380,9 @@ test(`snapshots every ${SNAPSHOT_EVERY} events and on demand; the state is the f
     if (data.gone === null) delete expected.gone;
     await append(s, { aggregateType: 'Counter', events: [{ type: 'counter.set', data }] });
   }
-  const snaps = (await sql.query('SELECT version FROM aggregate_snapshots WHERE aggregate_id = $1 ORDER BY version', [s])).rows.map((r) => r.version);
+  const snaps = (await sql.query('SELECT version FROM aggregate_snapshots WHERE aggregate_id = $1 ORDER BY version', [s])).rows.map(
+    (r) => r.version,
+  );
   assert.deepEqual(snaps, [SNAPSHOT_EVERY, 2 * SNAPSHOT_EVERY]);
   const st = expectStatus(await call('GET', `/events/${s}/state`, undefined, auth()), 200, 'state').body.data;
   assert.equal(st.snapshotVersion, 2 * SNAPSHOT_EVERY, 'started from the latest snapshot');
@@ -303,17 +398,26 @@ test('projection: rebuilt from the first event by a replay, it equals the live o
   const users = Array.from({ length: 5 }, () => uuid());
   for (const [i, u] of users.entries()) {
     await append(u, { aggregateType: 'User', events: [{ type: 'user.created', data: { email: `p${i}@example.com`, name: `P${i}` } }] });
-    for (let k = 0; k < 3; k++) await append(uuid(), { aggregateType: 'Order', events: [{ type: 'order.placed', data: { userId: u, amount: `${k + 1}.25` } }] });
+    for (let k = 0; k < 3; k++)
+      await append(uuid(), { aggregateType: 'Order', events: [{ type: 'order.placed', data: { userId: u, amount: `${k + 1}.25` } }] });
   }
   await append(users[0], { events: [{ type: 'user.renamed', data: { name: 'Renamed' } }] });
   await caughtUp();
-  const live = (await sql.query('SELECT user_id::text, email, name, total_orders, total_spent::text, last_order_at::text, last_event_version FROM user_summary ORDER BY user_id')).rows;
+  const live = (
+    await sql.query(
+      'SELECT user_id::text, email, name, total_orders, total_spent::text, last_order_at::text, last_event_version FROM user_summary ORDER BY user_id',
+    )
+  ).rows;
   const first = live.find((r) => r.user_id === users[0]);
   assert.deepEqual([first.name, first.total_orders, first.total_spent], ['Renamed', 3, '6.75']);
   const replay = expectStatus(await call('POST', '/events/processors/user_summary/replay', undefined, auth()), 200, 'replay').body.data;
   assert.equal(replay.lastEventId, null);
   await caughtUp();
-  const rebuilt = (await sql.query('SELECT user_id::text, email, name, total_orders, total_spent::text, last_order_at::text, last_event_version FROM user_summary ORDER BY user_id')).rows;
+  const rebuilt = (
+    await sql.query(
+      'SELECT user_id::text, email, name, total_orders, total_spent::text, last_order_at::text, last_event_version FROM user_summary ORDER BY user_id',
+    )
+  ).rows;
   assert.deepEqual(rebuilt, live);
   // Pause and resume.
   expectStatus(await call('POST', '/events/processors/user_summary/pause', undefined, auth()), 200, 'pause');
@@ -332,7 +436,8 @@ test('a processor killed in the middle of a batch resumes without counting anyth
   const u = uuid();
   await append(u, { aggregateType: 'User', events: [{ type: 'user.created', data: { email: 'kill@example.com' } }] });
   const orders = 60;
-  for (let k = 0; k < orders; k++) await append(uuid(), { aggregateType: 'Order', events: [{ type: 'order.placed', data: { userId: u, amount: '1.00' } }] });
+  for (let k = 0; k < orders; k++)
+    await append(uuid(), { aggregateType: 'Order', events: [{ type: 'order.placed', data: { userId: u, amount: '1.00' } }] });
   const slow = await startWorker({ E2E_PROJECTION_DELAY_MS: '40', EVENT_BATCH_SIZE: '40' });
   // Kill it once it has committed some batches but while a batch is in progress.
   const started = Date.now();
@@ -356,7 +461,11 @@ test('two instances share the processors: no event is applied twice', async () =
   const u = uuid();
   await append(u, { aggregateType: 'User', events: [{ type: 'user.created', data: { email: 'two@example.com' } }] });
   const orders = 100;
-  await Promise.all(Array.from({ length: orders }, () => append(uuid(), { aggregateType: 'Order', events: [{ type: 'order.placed', data: { userId: u, amount: '2.00' } }] })));
+  await Promise.all(
+    Array.from({ length: orders }, () =>
+      append(uuid(), { aggregateType: 'Order', events: [{ type: 'order.placed', data: { userId: u, amount: '2.00' } }] }),
+    ),
+  );
   await caughtUp();
   const row = await summary(u);
   assert.deepEqual([row.total_orders, row.total_spent], [orders, '200.00']);

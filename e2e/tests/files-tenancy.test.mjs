@@ -20,11 +20,17 @@ const as = (who, o) => ({ headers: { authorization: `Bearer ${tok[who]}`, 'x-org
 async function upload(who, o, name, bytes, path = '/files/upload') {
   const boundary = `----nestgen${randomBytes(8).toString('hex')}`;
   const body = Buffer.concat([
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+    ),
     bytes,
     Buffer.from(`\r\n--${boundary}--\r\n`),
   ]);
-  const r = await fetch(`${BASE}${path}`, { method: 'POST', headers: { ...as(who, o).headers, 'content-type': `multipart/form-data; boundary=${boundary}` }, body });
+  const r = await fetch(`${BASE}${path}`, {
+    method: 'POST',
+    headers: { ...as(who, o).headers, 'content-type': `multipart/form-data; boundary=${boundary}` },
+    body,
+  });
   const text = await r.text();
   return { status: r.status, body: text ? JSON.parse(text) : undefined, text };
 }
@@ -32,15 +38,32 @@ async function upload(who, o, name, bytes, path = '/files/upload') {
 before(async () => {
   sql = await db();
   for (const o of ['A', 'B']) {
-    org[o] = (await sql.query('INSERT INTO organizations (name, slug) VALUES ($1, $2) RETURNING id', [`Files ${o}`, `files-${o.toLowerCase()}`])).rows[0].id;
+    org[o] = (
+      await sql.query('INSERT INTO organizations (name, slug) VALUES ($1, $2) RETURNING id', [`Files ${o}`, `files-${o.toLowerCase()}`])
+    ).rows[0].id;
   }
   // alice: A; bob: B; carol: A and B.
-  for (const [who, orgs] of [['alice', ['A']], ['bob', ['B']], ['carol', ['A', 'B']]]) {
+  for (const [who, orgs] of [
+    ['alice', ['A']],
+    ['bob', ['B']],
+    ['carol', ['A', 'B']],
+  ]) {
     const email = `${who}@files-tenancy.io`;
-    user[who] = expectStatus(await call('POST', '/auth/register', { email, password: PASSWORD, name: who }), 201, `register ${who}`).body.data;
+    user[who] = expectStatus(
+      await call('POST', '/auth/register', { email, password: PASSWORD, name: who }),
+      201,
+      `register ${who}`,
+    ).body.data;
     await sql.query("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE slug = 'user'", [user[who].id]);
     for (const o of orgs) {
-      const m = (await sql.query('INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, $2, $3, $4) RETURNING id', [org[o], email, who, 'member'])).rows[0].id;
+      const m = (
+        await sql.query('INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, $2, $3, $4) RETURNING id', [
+          org[o],
+          email,
+          who,
+          'member',
+        ])
+      ).rows[0].id;
       await sql.query('INSERT INTO nestgen.member_links (member_id, user_id) VALUES ($1, $2)', [m, user[who].id]);
     }
     tok[who] = expectStatus(await call('POST', '/auth/login', { email, password: PASSWORD }), 200, `login ${who}`).body.accessToken;
@@ -79,10 +102,14 @@ test('files, versions and share links stay inside their organization and with th
     assert.ok(!r.some((x) => x.fileId === f.id), `${path}: none of alice's`);
   }
   // alice sees hers.
-  const versions = expectStatus(await call('GET', '/file-versions?limit=100', undefined, as('alice', 'A')), 200, 'alice’s versions').body.data;
+  const versions = expectStatus(await call('GET', '/file-versions?limit=100', undefined, as('alice', 'A')), 200, 'alice’s versions').body
+    .data;
   assert.equal(versions.filter((v) => v.fileId === f.id).length, 1);
   const shares = expectStatus(await call('GET', '/file-shares?limit=100', undefined, as('alice', 'A')), 200, 'alice’s shares').body.data;
-  assert.deepEqual(shares.map((s) => s.id), [share.id]);
+  assert.deepEqual(
+    shares.map((s) => s.id),
+    [share.id],
+  );
 
   // carol's file in B is hers in B only.
   const g = expectStatus(await upload('carol', 'B', 'b.txt', Buffer.from('carol in B')), 201, 'carol uploads in B').body.data;
@@ -103,7 +130,10 @@ test('row-level security alone keeps versions and share links with their file (t
     const seen = async (who, o) => {
       await app.query('BEGIN');
       try {
-        await app.query("SELECT set_config('nestgen.user_id', $1, true), set_config('app.current_organization_id', $2, true)", [user[who].id, org[o]]);
+        await app.query("SELECT set_config('nestgen.user_id', $1, true), set_config('app.current_organization_id', $2, true)", [
+          user[who].id,
+          org[o],
+        ]);
         const count = async (t) => (await app.query(`SELECT count(*)::int AS n FROM ${t}`)).rows[0].n;
         return { versions: await count('file_versions'), shares: await count('file_shares') };
       } finally {
@@ -119,7 +149,10 @@ test('row-level security alone keeps versions and share links with their file (t
     const file = (await sql.query('SELECT id FROM files WHERE owner_id = $1 LIMIT 1', [user.alice.id])).rows[0].id;
     await app.query('BEGIN');
     try {
-      await app.query("SELECT set_config('nestgen.user_id', $1, true), set_config('app.current_organization_id', $2, true)", [user.bob.id, org.B]);
+      await app.query("SELECT set_config('nestgen.user_id', $1, true), set_config('app.current_organization_id', $2, true)", [
+        user.bob.id,
+        org.B,
+      ]);
       await assert.rejects(
         app.query("INSERT INTO file_shares (file_id, share_token, shared_by) VALUES ($1, 'x', $2)", [file, user.bob.id]),
         /row-level security/,
@@ -133,7 +166,14 @@ test('row-level security alone keeps versions and share links with their file (t
 });
 
 test('a quota per organization counts every member’s files (FILES_TENANT_QUOTA_BYTES=1000)', async () => {
-  const used = Number((await sql.query('SELECT coalesce(sum(f.size_bytes), 0) + coalesce((SELECT sum(v.size_bytes) FROM file_versions v JOIN files f2 ON f2.id = v.file_id WHERE f2.organization_id = $1), 0) AS n FROM files f WHERE f.organization_id = $1', [org.A])).rows[0].n);
+  const used = Number(
+    (
+      await sql.query(
+        'SELECT coalesce(sum(f.size_bytes), 0) + coalesce((SELECT sum(v.size_bytes) FROM file_versions v JOIN files f2 ON f2.id = v.file_id WHERE f2.organization_id = $1), 0) AS n FROM files f WHERE f.organization_id = $1',
+        [org.A],
+      )
+    ).rows[0].n,
+  );
   const room = 1000 - used;
   assert.ok(room > 200, `room left in A: ${room}`);
   expectStatus(await upload('alice', 'A', 'fill.bin', randomBytes(room - 100)), 201, 'alice fills A to 100 bytes short');
@@ -154,7 +194,11 @@ test('FILES_TYPE_MISMATCH=refuse: a ZIP named .png is refused (415) and nothing 
   assert.equal(r.status, 415, r.text);
   assert.match(r.body.message, /application\/zip, not image\/png/);
   assert.equal(Number((await sql.query('SELECT count(*)::int AS n FROM files')).rows[0].n), before);
-  assert.equal(Number((await sql.query('SELECT count(*)::int AS n FROM nestgen.file_objects')).rows[0].n), ledger, 'its bytes removed at once');
+  assert.equal(
+    Number((await sql.query('SELECT count(*)::int AS n FROM nestgen.file_objects')).rows[0].n),
+    ledger,
+    'its bytes removed at once',
+  );
   const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(20)]);
   expectStatus(await upload('bob', 'B', 'real.png', png), 201, 'a real PNG');
 });
@@ -165,13 +209,27 @@ test('a share link dies with its maker’s access: out of the organization, or t
   const link = expectStatus(await call('POST', `/files/${g.id}/shares`, {}, as('carol', 'B')), 201, 'carol shares').body.data;
   const open = async () => (await fetch(`${BASE}${link.path}/content`)).status;
   assert.equal(await open(), 200);
-  await sql.query('DELETE FROM nestgen.member_links WHERE user_id = $1 AND member_id IN (SELECT id FROM organization_users WHERE organization_id = $2)', [user.carol.id, org.B]);
+  await sql.query(
+    'DELETE FROM nestgen.member_links WHERE user_id = $1 AND member_id IN (SELECT id FROM organization_users WHERE organization_id = $2)',
+    [user.carol.id, org.B],
+  );
   assert.equal(await open(), 404, 'carol is no longer a member of B');
   // erin's link works until her account is closed.
   const email = 'erin@files-tenancy.io';
-  user.erin = expectStatus(await call('POST', '/auth/register', { email, password: PASSWORD, name: 'erin' }), 201, 'register erin').body.data;
+  user.erin = expectStatus(
+    await call('POST', '/auth/register', { email, password: PASSWORD, name: 'erin' }),
+    201,
+    'register erin',
+  ).body.data;
   await sql.query("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE slug = 'user'", [user.erin.id]);
-  const m = (await sql.query('INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, $2, $3, $4) RETURNING id', [org.A, email, 'erin', 'member'])).rows[0].id;
+  const m = (
+    await sql.query('INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, $2, $3, $4) RETURNING id', [
+      org.A,
+      email,
+      'erin',
+      'member',
+    ])
+  ).rows[0].id;
   await sql.query('INSERT INTO nestgen.member_links (member_id, user_id) VALUES ($1, $2)', [m, user.erin.id]);
   tok.erin = expectStatus(await call('POST', '/auth/login', { email, password: PASSWORD }), 200, 'login erin').body.accessToken;
   const e = expectStatus(await upload('erin', 'A', 'erin.txt', Buffer.from('erin')), 201, 'erin uploads').body.data;

@@ -49,7 +49,9 @@ async function s3Objects() {
 async function stored() {
   if (BUCKET) return (await s3Objects()).filter((o) => !o.pending).map((o) => o.key);
   if (!existsSync(STORE)) return [];
-  return readdirSync(STORE).filter((d) => d !== '.incoming').flatMap((d) => readdirSync(join(STORE, d)));
+  return readdirSync(STORE)
+    .filter((d) => d !== '.incoming')
+    .flatMap((d) => readdirSync(join(STORE, d)));
 }
 async function incoming() {
   if (BUCKET) return (await s3Objects()).filter((o) => o.pending).map((o) => o.key);
@@ -87,11 +89,19 @@ function multipart(name, parts, { fields = {}, type = 'application/octet-stream'
 }
 
 async function upload(t, name, bytes, opts = {}) {
-  const m = multipart(name, function* () {
-    yield bytes;
-  }, opts);
+  const m = multipart(
+    name,
+    function* () {
+      yield bytes;
+    },
+    opts,
+  );
   const body = Buffer.concat([...m.chunks()]);
-  const r = await fetch(`${BASE}/files/upload`, { method: 'POST', headers: { authorization: `Bearer ${t}`, 'content-type': m.type }, body });
+  const r = await fetch(`${BASE}/files/upload`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${t}`, 'content-type': m.type },
+    body,
+  });
   const text = await r.text();
   return { status: r.status, body: text ? JSON.parse(text) : undefined, text };
 }
@@ -106,7 +116,11 @@ before(async () => {
   const role = (await sql.query("SELECT id FROM roles WHERE slug = 'user'")).rows[0].id;
   for (const who of ['a', 'b']) {
     const email = `${who}@files.io`;
-    user[who] = expectStatus(await call('POST', '/auth/register', { email, password: PASSWORD, name: who }), 201, `register ${who}`).body.data;
+    user[who] = expectStatus(
+      await call('POST', '/auth/register', { email, password: PASSWORD, name: who }),
+      201,
+      `register ${who}`,
+    ).body.data;
     await sql.query('INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)', [user[who].id, role]);
     tok[who] = expectStatus(await call('POST', '/auth/login', { email, password: PASSWORD }), 200, `login ${who}`).body.accessToken;
   }
@@ -132,11 +146,20 @@ test('a 200 MB upload streams to disk: checksum and size right, the heap never h
   const started = performance.now();
   const status = await new Promise((resolve, reject) => {
     const u = new URL(`${BASE}/files/upload`);
-    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { authorization: `Bearer ${tok.a}`, 'content-type': m.type } }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ code: res.statusCode, text }));
-    });
+    const req = request(
+      {
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname,
+        method: 'POST',
+        headers: { authorization: `Bearer ${tok.a}`, 'content-type': m.type },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ code: res.statusCode, text }));
+      },
+    );
     req.on('error', reject);
     const it = m.chunks();
     const pump = () => {
@@ -152,24 +175,30 @@ test('a 200 MB upload streams to disk: checksum and size right, the heap never h
   assert.equal(status.code, 201, status.text);
   const row = JSON.parse(status.text).data;
   const peak = vm('VmHWM');
-  console.log(`# upload: ${(n * chunk.length) / 1e6} MB in ${seconds.toFixed(1)} s; app RSS ${(rss / 1e6).toFixed(0)} MB before, peak ${(peak / 1e6).toFixed(0)} MB`);
+  console.log(
+    `# upload: ${(n * chunk.length) / 1e6} MB in ${seconds.toFixed(1)} s; app RSS ${(rss / 1e6).toFixed(0)} MB before, peak ${(peak / 1e6).toFixed(0)} MB`,
+  );
   assert.equal(row.checksum, hash.digest('hex'));
   assert.equal(row.sizeBytes, String(n * chunk.length));
   assert.equal(row.mimeType, 'application/octet-stream');
   assert.equal(row.originalName, 'big.bin');
   assert.equal(row.ownerId, user.a.id, 'the owner is the uploader');
-  for (const hidden of ['storagePath', 'storageProvider', 'storageBucket', 'filename']) assert.ok(!(hidden in row), `${hidden} is not returned`);
+  for (const hidden of ['storagePath', 'storageProvider', 'storageBucket', 'filename'])
+    assert.ok(!(hidden in row), `${hidden} is not returned`);
   assert.ok(peak - rss < 100e6, `peak RSS grew by ${((peak - rss) / 1e6).toFixed(0)} MB`);
 
   // A range of the big file: exact bytes.
   const r = await download(tok.a, row.id, { range: 'bytes=1048570-1048585' });
   assert.equal(r.status, 206);
   assert.equal(r.headers.get('content-range'), `bytes 1048570-1048585/${n * chunk.length}`);
-  const expected = Buffer.concat([chunk.subarray(1048570, 1048576), (() => {
-    const c = Buffer.from(chunk);
-    c.writeUInt32BE(1, 0);
-    return c.subarray(0, 10);
-  })()]);
+  const expected = Buffer.concat([
+    chunk.subarray(1048570, 1048576),
+    (() => {
+      const c = Buffer.from(chunk);
+      c.writeUInt32BE(1, 0);
+      return c.subarray(0, 10);
+    })(),
+  ]);
   assert.deepEqual(r.bytes, expected);
 });
 
@@ -210,9 +239,17 @@ test('downloads: whole, ranges, suffix ranges, 416, ETag and 304, safe dispositi
   }
 
   // Another user: no row, no bytes.
-  expectError(await call('GET', `/files/${up.id}`, undefined, { headers: { authorization: `Bearer ${tok.b}` } }), 404, 'another user’s file');
+  expectError(
+    await call('GET', `/files/${up.id}`, undefined, { headers: { authorization: `Bearer ${tok.b}` } }),
+    404,
+    'another user’s file',
+  );
   assert.equal((await download(tok.b, up.id)).status, 404);
-  expectError(await call('GET', `/files/${up.id}/url`, undefined, { headers: { authorization: `Bearer ${tok.b}` } }), 404, 'no URL for another user’s file');
+  expectError(
+    await call('GET', `/files/${up.id}/url`, undefined, { headers: { authorization: `Bearer ${tok.b}` } }),
+    404,
+    'no URL for another user’s file',
+  );
   assert.equal((await download(tok.a, '00000000-0000-0000-0000-000000000000')).status, 404);
 });
 
@@ -221,7 +258,10 @@ test('the media type comes from the bytes; names lose paths and control characte
   const fake = expectStatus(await upload(tok.a, 'photo.png', zip, { type: 'image/png' }), 201, 'zip named png').body.data;
   assert.equal(fake.mimeType, 'application/zip', 'stored as what it is (FILES_TYPE_MISMATCH=store)');
   const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(40)]);
-  assert.equal(expectStatus(await upload(tok.a, 'real.png', png, { type: 'application/octet-stream' }), 201, 'png').body.data.mimeType, 'image/png');
+  assert.equal(
+    expectStatus(await upload(tok.a, 'real.png', png, { type: 'application/octet-stream' }), 201, 'png').body.data.mimeType,
+    'image/png',
+  );
 
   for (const [raw, kept] of [
     ['../../etc/passwd', 'passwd'],
@@ -257,11 +297,32 @@ test('refused uploads store nothing: too large, EICAR, wrong part, not multipart
   assert.equal(virus.status, 422, virus.text);
   assert.match(virus.body.message, /EICAR/);
   assert.equal((await upload(tok.a, 'x.txt', Buffer.from('x'), { field: 'attachment' })).status, 400);
-  expectError(await call('POST', '/files/upload', { storagePath: '/etc/passwd' }, { headers: { authorization: `Bearer ${tok.a}` } }), 415, 'JSON instead of a file');
+  expectError(
+    await call('POST', '/files/upload', { storagePath: '/etc/passwd' }, { headers: { authorization: `Bearer ${tok.a}` } }),
+    415,
+    'JSON instead of a file',
+  );
   // Columns the server owns cannot be sent as form fields; unknown ones neither.
   assert.equal((await upload(tok.a, 'x.txt', Buffer.from('x'), { fields: { checksum: 'abc' } })).status, 400);
   assert.equal((await upload(tok.a, 'x.txt', Buffer.from('x'), { fields: { ownerId: user.b.id } })).status, 400);
-  expectError(await call('POST', '/files', { storageProvider: 'local', storagePath: '/etc/passwd', originalName: 'x', filename: 'x', mimeType: 'x', sizeBytes: '1', checksum: 'x' }, { headers: { authorization: `Bearer ${tok.a}` } }), 404, 'no create route but upload');
+  expectError(
+    await call(
+      'POST',
+      '/files',
+      {
+        storageProvider: 'local',
+        storagePath: '/etc/passwd',
+        originalName: 'x',
+        filename: 'x',
+        mimeType: 'x',
+        sizeBytes: '1',
+        checksum: 'x',
+      },
+      { headers: { authorization: `Bearer ${tok.a}` } },
+    ),
+    404,
+    'no create route but upload',
+  );
 
   // A client that goes away in the middle of the file.
   const m = multipart('cut.bin', function* () {
@@ -269,14 +330,22 @@ test('refused uploads store nothing: too large, EICAR, wrong part, not multipart
   });
   await new Promise((resolve) => {
     const u = new URL(`${BASE}/files/upload`);
-    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { authorization: `Bearer ${tok.a}`, 'content-type': m.type, 'content-length': String(10 * 1024 * 1024) } });
+    const req = request({
+      host: u.hostname,
+      port: u.port,
+      path: u.pathname,
+      method: 'POST',
+      headers: { authorization: `Bearer ${tok.a}`, 'content-type': m.type, 'content-length': String(10 * 1024 * 1024) },
+    });
     req.on('error', () => resolve());
     const it = m.chunks();
     req.write(it.next().value);
-    req.write(it.next().value, () => setTimeout(() => {
-      req.destroy();
-      resolve();
-    }, 300));
+    req.write(it.next().value, () =>
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 300),
+    );
   });
   await new Promise((r) => setTimeout(r, 500));
   assert.equal(await rows(), before.rows, 'no row');
@@ -302,12 +371,21 @@ test('a quota per owner: the upload that would pass it is refused whole (413), o
 test('folders: paths kept by the database; move and rename carry the tree; no cycles; deleting a folder deletes what it holds', async () => {
   // User b: a's quota is full after the quota test.
   const a = { headers: { authorization: `Bearer ${tok.b}` } };
-  const mk = async (name, parentFolderId) => expectStatus(await call('POST', '/folders', { name, ...(parentFolderId ? { parentFolderId } : {}) }, a), 201, `folder ${name}`).body.data;
+  const mk = async (name, parentFolderId) =>
+    expectStatus(await call('POST', '/folders', { name, ...(parentFolderId ? { parentFolderId } : {}) }, a), 201, `folder ${name}`).body
+      .data;
   const get = async (id) => expectStatus(await call('GET', `/folders/${id}`, undefined, a), 200, 'folder').body.data;
   const docs = await mk('docs');
   const year = await mk('2024', docs.id);
   const q1 = await mk('q1', year.id);
-  assert.deepEqual([docs, year, q1].map((f) => [f.path, f.level]), [['/docs', 0], ['/docs/2024', 1], ['/docs/2024/q1', 2]]);
+  assert.deepEqual(
+    [docs, year, q1].map((f) => [f.path, f.level]),
+    [
+      ['/docs', 0],
+      ['/docs/2024', 1],
+      ['/docs/2024/q1', 2],
+    ],
+  );
   // The path is the server's: a client's is ignored or refused, never stored.
   const forged = await call('POST', '/folders', { name: 'x', path: '/etc' }, a);
   assert.ok(forged.status === 400 || forged.body?.data?.path === '/x', forged.text);
@@ -316,7 +394,10 @@ test('folders: paths kept by the database; move and rename carry the tree; no cy
   assert.equal((await get(q1.id)).path, '/papers/2024/q1', 'a rename reaches the bottom of the tree');
   const archive = await mk('archive');
   expectStatus(await call('PATCH', `/folders/${year.id}`, { parentFolderId: archive.id }, a), 200, 'move');
-  assert.deepEqual([(await get(year.id)).path, (await get(q1.id)).path, (await get(q1.id)).level], ['/archive/2024', '/archive/2024/q1', 2]);
+  assert.deepEqual(
+    [(await get(year.id)).path, (await get(q1.id)).path, (await get(q1.id)).level],
+    ['/archive/2024', '/archive/2024/q1', 2],
+  );
   for (const [id, parent] of [
     [archive.id, q1.id],
     [archive.id, archive.id],
@@ -333,7 +414,11 @@ test('folders: paths kept by the database; move and rename carry the tree; no cy
   const other = { headers: { authorization: `Bearer ${tok.a}` } };
   const twin = expectStatus(await call('POST', '/folders', { name: 'archive' }, other), 201, 'a twin root').body.data;
   assert.equal(twin.path, '/archive');
-  expectError(await call('POST', '/folders', { name: 'intruder', parentFolderId: year.id }, other), 409, 'another user’s folder as a parent');
+  expectError(
+    await call('POST', '/folders', { name: 'intruder', parentFolderId: year.id }, other),
+    409,
+    'another user’s folder as a parent',
+  );
   const intruding = await upload(tok.b, 'intruder.txt', Buffer.from('x'), { fields: { folderId: twin.id } });
   assert.equal(intruding.status, 409, `a file into another user's folder: ${intruding.text}`);
   expectStatus(await call('PATCH', `/folders/${twin.id}`, { name: 'elsewhere' }, other), 200, 'rename the twin');
@@ -343,7 +428,8 @@ test('folders: paths kept by the database; move and rename carry the tree; no cy
   // A file in the bottom folder goes with a delete of the top one, and comes back with its restore.
   const f = expectStatus(await upload(tok.b, 'in-q1.txt', Buffer.from('q1'), { fields: { folderId: q1.id } }), 201, 'file in q1').body.data;
   assert.equal(f.folderId, q1.id);
-  const gone = expectStatus(await upload(tok.b, 'deleted-before.txt', Buffer.from('x'), { fields: { folderId: q1.id } }), 201, 'file').body.data;
+  const gone = expectStatus(await upload(tok.b, 'deleted-before.txt', Buffer.from('x'), { fields: { folderId: q1.id } }), 201, 'file').body
+    .data;
   expectStatus(await call('DELETE', `/files/${gone.id}`, undefined, a), 204, 'delete a file first');
   expectStatus(await call('DELETE', `/folders/${archive.id}`, undefined, a), 204, 'delete the top folder');
   expectError(await call('GET', `/folders/${q1.id}`, undefined, a), 404, 'the folder below');
@@ -361,14 +447,23 @@ test('bytes after the closing boundary are not read, and dropping the connection
   const [first, ...rest] = [...m.chunks()];
   const res = await new Promise((resolve, reject) => {
     const u = new URL(`${BASE}/files/upload`);
-    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { authorization: `Bearer ${tok.b}`, 'content-type': m.type } }, (r) => {
-      let text = '';
-      r.on('data', (d) => (text += d));
-      r.on('end', () => {
-        req.destroy();
-        resolve({ status: r.statusCode, text });
-      });
-    });
+    const req = request(
+      {
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname,
+        method: 'POST',
+        headers: { authorization: `Bearer ${tok.b}`, 'content-type': m.type },
+      },
+      (r) => {
+        let text = '';
+        r.on('data', (d) => (text += d));
+        r.on('end', () => {
+          req.destroy();
+          resolve({ status: r.statusCode, text });
+        });
+      },
+    );
     req.on('error', () => undefined);
     req.write(first);
     for (const c of rest) req.write(c);
@@ -393,7 +488,11 @@ test('versions: new bytes keep the old as a version; list, download and restore 
     const m = multipart('v.txt', function* () {
       yield bytes;
     });
-    const r = await fetch(`${BASE}/files/${f.id}/content`, { method: 'POST', headers: { authorization: `Bearer ${t}`, 'content-type': m.type }, body: Buffer.concat([...m.chunks()]) });
+    const r = await fetch(`${BASE}/files/${f.id}/content`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t}`, 'content-type': m.type },
+      body: Buffer.concat([...m.chunks()]),
+    });
     const text = await r.text();
     return { status: r.status, body: text ? JSON.parse(text) : undefined, text };
   };
@@ -402,7 +501,10 @@ test('versions: new bytes keep the old as a version; list, download and restore 
   assert.equal(two.sizeBytes, '4');
   assert.equal((await download(tok.b, f.id)).bytes.toString(), 'two!');
   const list = expectStatus(await call('GET', `/files/${f.id}/versions`, undefined, b), 200, 'versions').body.data;
-  assert.deepEqual(list.map((v) => [v.version, v.sizeBytes, v.checksum]), [[1, '3', sha('one')]]);
+  assert.deepEqual(
+    list.map((v) => [v.version, v.sizeBytes, v.checksum]),
+    [[1, '3', sha('one')]],
+  );
   const v1 = await fetch(`${BASE}/files/${f.id}/versions/1/content`, b);
   assert.equal(v1.status, 200);
   assert.equal(Buffer.from(await v1.arrayBuffer()).toString(), 'one');
@@ -413,7 +515,11 @@ test('versions: new bytes keep the old as a version; list, download and restore 
   assert.equal((await replace(tok.b, eicar)).status, 422);
   assert.equal((await download(tok.b, f.id)).bytes.toString(), 'two!');
   // Another user: no versions, no new bytes.
-  expectError(await call('GET', `/files/${f.id}/versions`, undefined, { headers: { authorization: `Bearer ${tok.a}` } }), 404, 'another user’s versions');
+  expectError(
+    await call('GET', `/files/${f.id}/versions`, undefined, { headers: { authorization: `Bearer ${tok.a}` } }),
+    404,
+    'another user’s versions',
+  );
   assert.equal((await replace(tok.a, Buffer.from('x'))).status, 404);
 
   const restored = expectStatus(await call('POST', `/files/${f.id}/versions/1/restore`, undefined, b), 200, 'restore v1').body.data;
@@ -421,12 +527,25 @@ test('versions: new bytes keep the old as a version; list, download and restore 
   assert.equal(restored.mimeType, 'text/plain');
   assert.equal((await download(tok.b, f.id)).bytes.toString(), 'one');
   const after = expectStatus(await call('GET', `/files/${f.id}/versions`, undefined, b), 200, 'versions').body.data;
-  assert.deepEqual(after.map((v) => [v.version, v.checksum]), [[2, sha('two!')], [1, sha('one')]]);
+  assert.deepEqual(
+    after.map((v) => [v.version, v.checksum]),
+    [
+      [2, sha('two!')],
+      [1, sha('one')],
+    ],
+  );
   expectError(await call('POST', `/files/${f.id}/versions/9/restore`, undefined, b), 404, 'no such version');
   const theirs = await call('GET', '/file-versions?limit=100', undefined, { headers: { authorization: `Bearer ${tok.a}` } });
-  assert.ok(theirs.status === 403 || (theirs.status === 200 && !theirs.body.data.some((v) => v.fileId === f.id)), `b's versions are not a's: ${theirs.text}`);
+  assert.ok(
+    theirs.status === 403 || (theirs.status === 200 && !theirs.body.data.some((v) => v.fileId === f.id)),
+    `b's versions are not a's: ${theirs.text}`,
+  );
   // Versions are made by the server only: their own route writes nothing, and never shows where bytes are.
-  assert.equal((await call('POST', '/file-versions', { fileId: f.id, versionNumber: 9, storagePath: '/etc/passwd', sizeBytes: '1', checksum: 'x' }, b)).status, 404);
+  assert.equal(
+    (await call('POST', '/file-versions', { fileId: f.id, versionNumber: 9, storagePath: '/etc/passwd', sizeBytes: '1', checksum: 'x' }, b))
+      .status,
+    404,
+  );
   const mine = expectStatus(await call('GET', '/file-versions?limit=100', undefined, b), 200, 'b’s versions').body.data;
   assert.ok(mine.length >= 2 && mine.every((v) => !('storagePath' in v)));
 });
@@ -440,11 +559,20 @@ test('uploads at once per user are capped (429); other users are not held up', a
     const u = new URL(`${BASE}/files/upload`);
     let req;
     const done = new Promise((resolve, reject) => {
-      req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { authorization: `Bearer ${tok.b}`, 'content-type': m.type } }, (r) => {
-        let text = '';
-        r.on('data', (d) => (text += d));
-        r.on('end', () => resolve({ status: r.statusCode, text }));
-      });
+      req = request(
+        {
+          host: u.hostname,
+          port: u.port,
+          path: u.pathname,
+          method: 'POST',
+          headers: { authorization: `Bearer ${tok.b}`, 'content-type': m.type },
+        },
+        (r) => {
+          let text = '';
+          r.on('data', (d) => (text += d));
+          r.on('end', () => resolve({ status: r.statusCode, text }));
+        },
+      );
       req.on('error', reject);
     });
     req.write(head);
@@ -485,7 +613,10 @@ test('share links: token shown once and kept hashed; opened without an account; 
   assert.equal(row.shared_by, user.b.id, 'who shared: the signed-in user');
   const listed = expectStatus(await call('GET', `/file-shares?fileId=eq.${f.id}`, undefined, b), 200, 'b’s shares').body.data;
   assert.equal(listed.length, 1);
-  assert.ok(!JSON.stringify(listed).includes(s1.token) && !JSON.stringify(listed).includes(row.share_token), 'the token is never shown again');
+  assert.ok(
+    !JSON.stringify(listed).includes(s1.token) && !JSON.stringify(listed).includes(row.share_token),
+    'the token is never shown again',
+  );
   // A client cannot choose a token, nor make a share of its own.
   assert.equal((await call('POST', '/file-shares', { fileId: f.id, shareToken: 'guessable', sharedBy: user.b.id }, b)).status, 404);
   // A link's terms are fixed when it is made: share rows have no update route.
@@ -559,7 +690,8 @@ test('share links: token shown once and kept hashed; opened without an account; 
   // A password: asked in a header, kept as an argon2id hash; wrong → 403, many wrong → 429.
   const s5 = expectStatus(await share({ password: 'open sesame 42' }), 201, 'with a password').body.data;
   assert.equal(s5.passwordRequired, true);
-  const hashed = (await sql.query('SELECT password_hash FROM nestgen.public_file_shares_links WHERE share_id = $1', [s5.id])).rows[0].password_hash;
+  const hashed = (await sql.query('SELECT password_hash FROM nestgen.public_file_shares_links WHERE share_id = $1', [s5.id])).rows[0]
+    .password_hash;
   assert.match(hashed, /^\$argon2id\$/);
   assert.equal((await open(s5.path)).status, 403);
   assert.equal((await open(`${s5.path}/content`)).status, 403);
@@ -572,7 +704,10 @@ test('share links: token shown once and kept hashed; opened without an account; 
   const burst = await Promise.all(Array.from({ length: 30 }, (_, i) => open(s5.path, { 'x-share-password': `guess ${i}` })));
   const statuses = burst.map((r) => r.status);
   assert.ok(statuses.filter((x) => x === 403).length <= 10, statuses.join(','));
-  assert.ok(statuses.every((x) => x === 403 || x === 429), statuses.join(','));
+  assert.ok(
+    statuses.every((x) => x === 403 || x === 429),
+    statuses.join(','),
+  );
   assert.equal((await open(s5.path, { 'x-share-password': 'open sesame 42' })).status, 429, 'ten tries lock the link for a while');
 
   // View-only: the details, not the bytes.
@@ -587,7 +722,11 @@ test('share links: token shown once and kept hashed; opened without an account; 
   for (const bad of ['../../etc/passwd', '<script>alert(1)</script>.html', 'x\r\nSet-Cookie: a=b', '\u202egnp.exe', '.hidden']) {
     expectError(await call('PATCH', `/files/${f.id}`, { originalName: bad }, b), 400, `name ${JSON.stringify(bad)}`);
   }
-  assert.equal(expectStatus(await call('PATCH', `/files/${f.id}`, { originalName: 'Q3 report (final).bin' }, b), 200, 'a clean name').body.data.originalName, 'Q3 report (final).bin');
+  assert.equal(
+    expectStatus(await call('PATCH', `/files/${f.id}`, { originalName: 'Q3 report (final).bin' }, b), 200, 'a clean name').body.data
+      .originalName,
+    'Q3 report (final).bin',
+  );
 
   // A deleted file's links open nothing.
   const g = expectStatus(await upload(tok.b, 'gone.txt', Buffer.from('gone')), 201, 'to delete').body.data;
@@ -605,8 +744,11 @@ test('bytes no row keeps are removed: an upload cut short by a crash, a row dele
   await putObject(young, Buffer.from('an upload still running'));
   await sql.query("INSERT INTO nestgen.file_objects (key, created_at) VALUES ($1, now() - interval '2 hours'), ($2, now())", [lost, young]);
   // The sweep removes the bytes, then its ledger entry when its transaction commits.
-  await eventually('the crash’s bytes and ledger entry removed', async () =>
-    !(await stored()).includes(lost) && (await sql.query('SELECT count(*)::int AS n FROM nestgen.file_objects WHERE key = $1', [lost])).rows[0].n === 0,
+  await eventually(
+    'the crash’s bytes and ledger entry removed',
+    async () =>
+      !(await stored()).includes(lost) &&
+      (await sql.query('SELECT count(*)::int AS n FROM nestgen.file_objects WHERE key = $1', [lost])).rows[0].n === 0,
   );
   assert.ok((await stored()).includes(young), 'younger than FILES_ORPHAN_SECONDS: left alone');
   await sql.query('DELETE FROM nestgen.file_objects WHERE key = $1', [young]);
@@ -630,13 +772,15 @@ test('uploads straight to the object store: a presigned PUT, then read back and 
   const b = { headers: { authorization: `Bearer ${tok.b}` } };
   const sha = (t) => createHash('sha256').update(t).digest('hex');
   const bytes = randomBytes(300_000);
-  const presign = (name, sizeBytes, t = tok.b) => call('POST', '/files/uploads', { name, sizeBytes }, { headers: { authorization: `Bearer ${t}` } });
+  const presign = (name, sizeBytes, t = tok.b) =>
+    call('POST', '/files/uploads', { name, sizeBytes }, { headers: { authorization: `Bearer ${t}` } });
   if (!BUCKET) {
     expectError(await presign('direct.bin', 10), 501, 'local disk has no upload URLs');
     return;
   }
   const put = (u, body) => fetch(u.url, { method: u.method, headers: u.headers, body });
-  const complete = (u, fields = {}, t = tok.b) => call('POST', `/files/uploads/${u.uploadId}/complete`, fields, { headers: { authorization: `Bearer ${t}` } });
+  const complete = (u, fields = {}, t = tok.b) =>
+    call('POST', `/files/uploads/${u.uploadId}/complete`, fields, { headers: { authorization: `Bearer ${t}` } });
 
   const u = expectStatus(await presign('../direct.bin', bytes.length), 201, 'presign').body;
   assert.equal(u.method, 'PUT');

@@ -11,7 +11,7 @@ const PAYLOADS = [
   '1); SELECT pg_sleep(3); --',
   "x' || pg_sleep(3) || '",
   '"; SELECT pg_sleep(3); --',
-  "$$; SELECT pg_sleep(3); $$",
+  '$$; SELECT pg_sleep(3); $$',
   "\\'; SELECT pg_sleep(3); --",
   'id) OR (1=1',
   'pg_sleep(3)',
@@ -97,11 +97,19 @@ test('forged cursors', async () => {
   const enc = (o) => encodeURIComponent(Buffer.from(JSON.stringify(o)).toString('base64url'));
   for (const p of PAYLOADS) {
     // The payload is compared as a string (rows after it in email order may come back); nothing runs.
-    await safe(await call('GET', `/users?sort=email&cursor=${enc({ s: 'email,id', v: [p, '00000000-0000-0000-0000-000000000000'] })}`), `cursor text ${p}`, { emptyIf200: false });
+    await safe(
+      await call('GET', `/users?sort=email&cursor=${enc({ s: 'email,id', v: [p, '00000000-0000-0000-0000-000000000000'] })}`),
+      `cursor text ${p}`,
+      { emptyIf200: false },
+    );
     expectStatus(await call('GET', `/users?sort=email&cursor=${enc({ s: 'email,id', v: ['a', p] })}`), 400, `cursor uuid ${p}`);
     expectStatus(await call('GET', `/users?cursor=${enc({ s: p, v: [p] })}`), 400, `cursor signature ${p}`);
     expectStatus(await call('GET', `/users?cursor=${encodeURIComponent(p)}`), 400, `cursor raw ${p}`);
-    expectStatus(await call('GET', `/metrics?sort=time&cursor=${enc({ s: 'time,ctid', v: ['2024-01-01T00:00:00Z', p] })}`), 400, `ctid ${p}`);
+    expectStatus(
+      await call('GET', `/metrics?sort=time&cursor=${enc({ s: 'time,ctid', v: ['2024-01-01T00:00:00Z', p] })}`),
+      400,
+      `ctid ${p}`,
+    );
   }
 });
 
@@ -117,12 +125,24 @@ test('path parameters', async () => {
 });
 
 test('bodies: values stored as text, never run', async () => {
-  const r = expectStatus(await call('POST', '/roles', { name: "p'); DROP TABLE users; --", slug: "x'; DROP TABLE x;--", description: '$1 $$ \\' }), 201, 'stored verbatim');
+  const r = expectStatus(
+    await call('POST', '/roles', { name: "p'); DROP TABLE users; --", slug: "x'; DROP TABLE x;--", description: '$1 $$ \\' }),
+    201,
+    'stored verbatim',
+  );
   assert.equal(r.body.data.name, "p'); DROP TABLE users; --");
   assert.equal(r.body.data.slug, "x'; DROP TABLE x;--");
   assert.equal(r.body.data.description, '$1 $$ \\');
-  const found = expectStatus(await call('GET', `/roles?name=eq.${encodeURIComponent(r.body.data.name)}`), 200, 'found by its odd value').body.data;
-  assert.deepEqual(found.map((x) => x.id), [r.body.data.id]);
+  const found = expectStatus(await call('GET', `/roles?name=eq.${encodeURIComponent(r.body.data.name)}`), 200, 'found by its odd value')
+    .body.data;
+  assert.deepEqual(
+    found.map((x) => x.id),
+    [r.body.data.id],
+  );
   expectStatus(await call('DELETE', `/roles/${r.body.data.id}`), 204, 'deleted');
-  expectStatus(await call('POST', '/users', { email: 'a@b.co', passwordHash: 'h', name: 'n', "name = 'x' --": 1 }), 400, 'odd property name');
+  expectStatus(
+    await call('POST', '/users', { email: 'a@b.co', passwordHash: 'h', name: 'n', "name = 'x' --": 1 }),
+    400,
+    'odd property name',
+  );
 });

@@ -54,7 +54,11 @@ export async function walkCursor(path, keyOf, limit) {
   const out = [];
   let cursor;
   for (let i = 0; i < 1000; i++) {
-    const r = expectStatus(await call('GET', `${path}${sep}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`), 200, `cursor page ${i}`);
+    const r = expectStatus(
+      await call('GET', `${path}${sep}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`),
+      200,
+      `cursor page ${i}`,
+    );
     out.push(...r.body.data.map(keyOf));
     cursor = r.body.meta.nextCursor;
     if (!cursor) return out;
@@ -128,7 +132,10 @@ export async function mailBody(to, subject) {
   const dir = process.env.MAIL_DIR;
   assert.ok(dir, 'MAIL_DIR');
   for (let i = 0; i < 200; i++) {
-    const files = readdirSync(dir).filter((f) => f.endsWith('.eml')).sort().reverse();
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.eml'))
+      .sort()
+      .reverse();
     for (const f of files) {
       const raw = readFileSync(`${dir}/${f}`, 'utf8');
       const head = raw.split(/\r?\n\r?\n/)[0];
@@ -161,7 +168,8 @@ export function undocumentedSuccess(doc) {
       if (!ok.length) out.push(`${method.toUpperCase()} ${path}: no success answer`);
       for (const [status, res] of ok) {
         if (status === '204' || status[0] === '3') continue;
-        if (!Object.values(res.content ?? {}).some((c) => c.schema)) out.push(`${method.toUpperCase()} ${path}: ${status} without a schema`);
+        if (!Object.values(res.content ?? {}).some((c) => c.schema))
+          out.push(`${method.toUpperCase()} ${path}: ${status} without a schema`);
       }
     }
   }
@@ -195,7 +203,5 @@ export async function openApiErrors(doc) {
   const { createConfig, lintFromString } = await import('@redocly/openapi-core');
   const config = await createConfig({ extends: ['recommended'] });
   const problems = await lintFromString({ source: JSON.stringify(doc), absoluteRef: 'openapi.json', config });
-  return problems
-    .filter((p) => p.severity === 'error')
-    .map((p) => `${p.ruleId}: ${p.message} at ${p.location?.[0]?.pointer ?? '?'}`);
+  return problems.filter((p) => p.severity === 'error').map((p) => `${p.ruleId}: ${p.message} at ${p.location?.[0]?.pointer ?? '?'}`);
 }

@@ -109,7 +109,14 @@ test('a client generated from the document compiles and calls the app', async ()
       [],
       'every list route answers 200 through the client',
     );
-    assert.deepEqual(await use.userLife('client@example.com'), ['client@example.com', '1', 'Client Renamed', '204', '404', 'Client Renamed']);
+    assert.deepEqual(await use.userLife('client@example.com'), [
+      'client@example.com',
+      '1',
+      'Client Renamed',
+      '204',
+      '404',
+      'Client Renamed',
+    ]);
     assert.ok(PROJECT, 'PROJECT_DIR names the generated project (its compiled tests give the samples)');
     await everyTestedRoute(doc, use.sdk);
   } finally {
@@ -172,7 +179,10 @@ async function everyTestedRoute(doc, sdk) {
     const key = s.keys[0];
     const found = await h.request('GET', `${s.route}?${key}=eq.${encodeURIComponent(String(row[key]))}`);
     assert.equal(found.status, 200, `${name}: found by key ${JSON.stringify(found.body)}`);
-    assert.ok(found.body.data.some((x) => x[key] === row[key]), name);
+    assert.ok(
+      found.body.data.some((x) => x[key] === row[key]),
+      name,
+    );
     const template = Object.keys(doc.paths).find((t) => new RegExp(`^${t.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(path));
     if (s.change && hasOp('patch', template)) {
       const change = s.change(1);

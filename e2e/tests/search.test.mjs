@@ -113,6 +113,45 @@ test('trigram indexes: case-insensitive substrings of any indexed column, wildca
   );
 });
 
+test('trigram search with an explicit sort, a count, an export and an aggregate (the relevance is bound only when it orders)', async () => {
+  const sorted = await list('/products?q=widg&sort=name&count=exact');
+  assert.deepEqual(
+    sorted.data.map((p) => p.name),
+    ['Blue widget', 'Gadget', 'Widget stand'],
+  );
+  assert.equal(sorted.meta.count, 3);
+  assert.equal((await list('/products?q=widg&count=exact')).meta.count, 3);
+  assert.deepEqual((await list('/products/aggregate?q=widg')).data, [{ count: 3 }]);
+  const res = await fetch(`${BASE}/products/export?format=ndjson&q=widg&sort=name`);
+  assert.equal(res.status, 200);
+  assert.equal((await res.text()).trim().split('\n').length, 3);
+});
+
+test('search vectors are searched, never returned', async () => {
+  const notes = await list('/notes');
+  assert.ok(notes.data.length > 0 && notes.data.every((n) => !('doc' in n)), JSON.stringify(notes.data[0]));
+  expectError(await call('GET', '/notes?doc=eq.x'), 400, 'nor filtered');
+  expectError(await call('GET', '/notes/aggregate?group=doc'), 400, 'nor grouped');
+});
+
+test('wide rows: exports fetch fewer of them at a time; an XLSX too large to build whole is a 400', async () => {
+  await client.query(
+    "INSERT INTO app.articles (title, body) SELECT 'wide ' || g, repeat(md5(g::text), 900) FROM generate_series(1, 2500) g",
+  );
+  try {
+    const res = await fetch(`${BASE}/articles/export?format=ndjson&title=like.wide*&select=title,body`);
+    assert.equal(res.status, 200);
+    const lines = (await res.text()).trim().split('\n');
+    assert.equal(lines.length, 2500);
+    assert.equal(JSON.parse(lines[0]).body.length, 28_800);
+    const big = await call('GET', '/articles/export?format=xlsx&title=like.wide*&select=title,body');
+    expectError(big, 400, 'over the XLSX size a sheet is built with');
+    assert.match(big.body.message, /too large/);
+  } finally {
+    await client.query("DELETE FROM app.articles WHERE title LIKE 'wide %'");
+  }
+});
+
 test('q goes with export and aggregate; bad searches are 400s; OpenAPI documents it where it applies', async () => {
   const found = await list('/articles?q=postgres&limit=100');
   const res = await fetch(`${BASE}/articles/export?format=ndjson&q=postgres`);
@@ -133,6 +172,11 @@ test('q goes with export and aggregate; bad searches are 400s; OpenAPI documents
   expectError(await call('GET', '/articles?q='), 400, 'empty');
   expectError(await call('GET', `/articles?q=${'x'.repeat(201)}`), 400, 'too long');
   expectError(await call('GET', '/articles?q=a&q=b'), 400, 'twice');
+  expectError(await call('GET', `/articles?q=${encodeURIComponent('a b c d e f g h i')}`), 400, 'more than 8 words');
+  expectError(await call('GET', `/articles?q=${encodeURIComponent('-postgres -mysql')}`), 400, 'only exclusions (every row)');
+  expectError(await call('GET', `/articles?q=${'-'.repeat(60)}`), 400, 'no word at all');
+  // A run of dashes says nothing (PostgreSQL's tsquery parser overflows on it): it is dropped.
+  assert.deepEqual((await list(`/notes?q=${encodeURIComponent(`${'-'.repeat(60)} jumping`)}`)).data.length, 1);
   // Whatever q says, it is a parameter: this finds nothing and breaks nothing.
   assert.deepEqual((await list(`/articles?q=${encodeURIComponent("') OR 1=1 --")}`)).data, []);
   assert.deepEqual((await list(`/products?q=${encodeURIComponent("' OR ''='")}`)).data, []);

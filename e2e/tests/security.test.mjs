@@ -57,7 +57,14 @@ async function role(userId, slug) {
 
 /** An operator adds a member: the membership row, linked to the account. */
 async function member(o, email, name, memberRole, userId) {
-  const m = (await sql.query('INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, $2, $3, $4) RETURNING id', [org[o], email, name, memberRole])).rows[0].id;
+  const m = (
+    await sql.query('INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, $2, $3, $4) RETURNING id', [
+      org[o],
+      email,
+      name,
+      memberRole,
+    ])
+  ).rows[0].id;
   await sql.query('INSERT INTO nestgen.member_links (member_id, user_id) VALUES ($1, $2)', [m, userId]);
 }
 
@@ -80,7 +87,9 @@ async function safeStep() {
 before(async () => {
   sql = await db();
   for (const o of ['A', 'B']) {
-    org[o] = (await sql.query('INSERT INTO organizations (name, slug) VALUES ($1, $2) RETURNING id', [`Org ${o}`, `sec-${o.toLowerCase()}`])).rows[0].id;
+    org[o] = (
+      await sql.query('INSERT INTO organizations (name, slug) VALUES ($1, $2) RETURNING id', [`Org ${o}`, `sec-${o.toLowerCase()}`])
+    ).rows[0].id;
   }
   const people = [
     ['root', null, null, 'super-admin'],
@@ -106,12 +115,26 @@ after(async () => {
 // Routes anyone may call, and routes any signed-in user may call; every other operation of the
 // OpenAPI document must name the permission it requires.
 const PUBLIC = new Set([
-  'GET /health', 'POST /auth/register', 'POST /auth/login', 'POST /auth/refresh', 'POST /auth/logout',
-  'POST /auth/verify-email', 'POST /auth/password/forgot', 'POST /auth/password/reset',
+  'GET /health',
+  'POST /auth/register',
+  'POST /auth/login',
+  'POST /auth/refresh',
+  'POST /auth/logout',
+  'POST /auth/verify-email',
+  'POST /auth/password/forgot',
+  'POST /auth/password/reset',
 ]);
 const SIGNED_IN = new Set([
-  'GET /auth/me', 'POST /auth/verify-email/resend', 'POST /auth/password/change', 'POST /auth/2fa/enable', 'POST /auth/2fa/verify',
-  'POST /auth/2fa/disable', 'GET /auth/organizations', 'POST /auth/organization', 'GET /auth/invitations', 'POST /auth/invitations/{id}/accept',
+  'GET /auth/me',
+  'POST /auth/verify-email/resend',
+  'POST /auth/password/change',
+  'POST /auth/2fa/enable',
+  'POST /auth/2fa/verify',
+  'POST /auth/2fa/disable',
+  'GET /auth/organizations',
+  'POST /auth/organization',
+  'GET /auth/invitations',
+  'POST /auth/invitations/{id}/accept',
 ]);
 
 test('deny by default: every operation answers 401 without a token and 403 to an account without roles', async () => {
@@ -119,7 +142,12 @@ test('deny by default: every operation answers 401 without a token and 403 to an
   const nobody = (await register('roleless@sec.io', 'Nobody')).data;
   await verify('roleless@sec.io');
   const t = await login('roleless@sec.io');
-  const sample = (p) => (p.schema?.format === 'uuid' ? '00000000-0000-0000-0000-000000000000' : p.schema?.type === 'number' || p.schema?.type === 'integer' ? '1' : 'x');
+  const sample = (p) =>
+    p.schema?.format === 'uuid'
+      ? '00000000-0000-0000-0000-000000000000'
+      : p.schema?.type === 'number' || p.schema?.type === 'integer'
+        ? '1'
+        : 'x';
   let operations = 0;
   let denied = 0;
   for (const [template, item] of Object.entries(doc.paths)) {
@@ -134,7 +162,10 @@ test('deny by default: every operation answers 401 without a token and 403 to an
         assert.ok(!op.security?.length, `${name} is public but the document asks for a token`);
         continue;
       }
-      assert.ok(op.security?.some((s) => 'bearer' in s), `${name} does not document its bearer token`);
+      assert.ok(
+        op.security?.some((s) => 'bearer' in s),
+        `${name} does not document its bearer token`,
+      );
       expectError(await call(method.toUpperCase(), path, body), 401, `anonymous ${name}`);
       if (SIGNED_IN.has(name)) continue;
       const permission = op['x-required-permission'];
@@ -149,7 +180,11 @@ test('deny by default: every operation answers 401 without a token and 403 to an
 });
 
 test('an invited email gives nothing until its owner verifies it; a reset takes the account back', async () => {
-  expectStatus(await call('POST', '/v1/organization-users', { email: 'victim@sec.io', name: 'Victim', role: 'admin' }, bearer(tok.ownerA)), 201, 'invite');
+  expectStatus(
+    await call('POST', '/v1/organization-users', { email: 'victim@sec.io', name: 'Victim', role: 'admin' }, bearer(tok.ownerA)),
+    201,
+    'invite',
+  );
   // Mallory registers the invited address. The verification email goes to the victim's mailbox.
   const mallory = await register('victim@sec.io', 'Mallory');
   assert.equal(claims(mallory.tokens.accessToken).org, undefined, 'no organization at sign-up');
@@ -158,7 +193,11 @@ test('an invited email gives nothing until its owner verifies it; a reset takes 
   assert.deepEqual(expectStatus(await call('GET', '/auth/organizations', undefined, bearer(t)), 200, 'organizations').body.data, []);
   assert.deepEqual(expectStatus(await call('GET', '/auth/invitations', undefined, bearer(t)), 200, 'invitations').body.data, []);
   expectError(await call('POST', '/auth/organization', { organizationId: org.A }, bearer(t)), 403, 'switch to the inviting tenant');
-  expectError(await call('GET', '/v1/projects', undefined, bearer(t, { 'x-organization-id': org.A })), 403, 'header naming the inviting tenant');
+  expectError(
+    await call('GET', '/v1/projects', undefined, bearer(t, { 'x-organization-id': org.A })),
+    403,
+    'header naming the inviting tenant',
+  );
   const invite = (await sql.query("SELECT id FROM organization_users WHERE email = 'victim@sec.io'")).rows[0].id;
   expectError(await call('POST', `/auth/invitations/${invite}/accept`, undefined, bearer(t)), 403, 'accept unverified');
   // Forgot-password answers the same for any address.
@@ -170,18 +209,30 @@ test('an invited email gives nothing until its owner verifies it; a reset takes 
   expectError(await call('POST', '/auth/login', { email: 'victim@sec.io', password: PASSWORD }), 423, 'locked');
   // The real owner of the mailbox resets the password: Mallory's sessions end, the address is verified.
   const reset = await mailToken('victim@sec.io', /Reset your password/);
-  expectError(await call('POST', '/auth/password/reset', { token: 'x'.repeat(43), password: 'the victim is back 1' }), 400, 'made-up reset token');
+  expectError(
+    await call('POST', '/auth/password/reset', { token: 'x'.repeat(43), password: 'the victim is back 1' }),
+    400,
+    'made-up reset token',
+  );
   expectStatus(await call('POST', '/auth/password/reset', { token: reset, password: 'the victim is back 1' }), 204, 'reset');
   expectError(await call('POST', '/auth/password/reset', { token: reset, password: 'again and again 12' }), 400, 'reset token used twice');
-  expectError(await call('GET', '/auth/me', undefined, bearer(t)), 401, 'Mallory\'s access token after the reset');
-  expectError(await call('POST', '/auth/refresh', { refreshToken: mallory.tokens.refreshToken }), 401, 'Mallory\'s refresh token after the reset');
-  expectError(await call('POST', '/auth/login', { email: 'victim@sec.io', password: PASSWORD }), 401, 'Mallory\'s password');
+  expectError(await call('GET', '/auth/me', undefined, bearer(t)), 401, "Mallory's access token after the reset");
+  expectError(
+    await call('POST', '/auth/refresh', { refreshToken: mallory.tokens.refreshToken }),
+    401,
+    "Mallory's refresh token after the reset",
+  );
+  expectError(await call('POST', '/auth/login', { email: 'victim@sec.io', password: PASSWORD }), 401, "Mallory's password");
   // What a member may do is their global role's business: give the account one.
   await role(mallory.data.id, 'user');
   let victim = await login('victim@sec.io', 'the victim is back 1');
   assert.equal(claims(victim).org, undefined, 'an invitation is not a membership until accepted');
   const waiting = expectStatus(await call('GET', '/auth/invitations', undefined, bearer(victim)), 200, 'invitations').body.data;
-  assert.deepEqual(waiting.map((i) => i.id), [invite], 'the verified owner of the address is invited');
+  assert.deepEqual(
+    waiting.map((i) => i.id),
+    [invite],
+    'the verified owner of the address is invited',
+  );
   expectStatus(await call('POST', `/auth/invitations/${invite}/accept`, undefined, bearer(victim)), 200, 'accept');
   victim = await login('victim@sec.io', 'the victim is back 1');
   assert.equal(claims(victim).org, org.A, 'and a member once they accept');
@@ -190,23 +241,38 @@ test('an invited email gives nothing until its owner verifies it; a reset takes 
 });
 
 test('a verified invitee joins; accepting binds the membership to the account', async () => {
-  const invited = expectStatus(await call('POST', '/v1/organization-users', { email: 'carol@sec.io', name: 'Carol', role: 'member' }, bearer(tok.ownerA)), 201, 'invite').body.data;
+  const invited = expectStatus(
+    await call('POST', '/v1/organization-users', { email: 'carol@sec.io', name: 'Carol', role: 'member' }, bearer(tok.ownerA)),
+    201,
+    'invite',
+  ).body.data;
   // The address is told, and told what to do.
   const letter = await mailBody('carol@sec.io', /invited/);
   assert.ok(letter.includes(`/auth/invitations/${invited.id}/accept`), letter);
   const carol = (await register('carol@sec.io', 'Carol')).data;
   const before = await login('carol@sec.io');
-  assert.deepEqual(expectStatus(await call('GET', '/auth/invitations', undefined, bearer(before)), 200, 'invitations').body.data, [], 'unverified: none');
+  assert.deepEqual(
+    expectStatus(await call('GET', '/auth/invitations', undefined, bearer(before)), 200, 'invitations').body.data,
+    [],
+    'unverified: none',
+  );
   const token = await mailToken('carol@sec.io', /Confirm your email/);
   expectStatus(await call('POST', '/auth/verify-email', { token }), 204, 'verify');
   expectError(await call('POST', '/auth/verify-email', { token }), 400, 'verification token used twice');
   const invitations = expectStatus(await call('GET', '/auth/invitations', undefined, bearer(before)), 200, 'invitations').body.data;
-  assert.deepEqual(invitations.map((i) => i.organizationId), [org.A]);
+  assert.deepEqual(
+    invitations.map((i) => i.organizationId),
+    [org.A],
+  );
   expectStatus(await call('POST', `/auth/invitations/${invitations[0].id}/accept`, undefined, bearer(before)), 200, 'accept');
   assert.deepEqual(expectStatus(await call('GET', '/auth/invitations', undefined, bearer(before)), 200, 'invitations').body.data, []);
   await role(carol.id, 'user');
   const linked = (await sql.query('SELECT user_id FROM nestgen.member_links WHERE member_id = $1', [invitations[0].id])).rows;
-  assert.deepEqual(linked.map((r) => r.user_id), [carol.id], 'linked to her account');
+  assert.deepEqual(
+    linked.map((r) => r.user_id),
+    [carol.id],
+    'linked to her account',
+  );
   const t = await login('carol@sec.io');
   assert.equal(claims(t).org, org.A);
   expectStatus(await call('GET', '/v1/projects', undefined, bearer(t)), 200, 'carol reads A');
@@ -220,7 +286,11 @@ test('a verified invitee joins; accepting binds the membership to the account', 
   try {
     await app.query('BEGIN');
     await app.query("SELECT set_config('nestgen.user_id', $1, true)", [other]);
-    assert.equal((await app.query('SELECT count(*)::int AS n FROM organization_users WHERE organization_id = $1', [org.A])).rows[0].n, 0, 'the address alone no longer matches');
+    assert.equal(
+      (await app.query('SELECT count(*)::int AS n FROM organization_users WHERE organization_id = $1', [org.A])).rows[0].n,
+      0,
+      'the address alone no longer matches',
+    );
     await app.query('ROLLBACK');
   } finally {
     await app.end();
@@ -229,59 +299,115 @@ test('a verified invitee joins; accepting binds the membership to the account', 
 
 test('an invitation makes no one a member: the invitee stays hidden and keeps their organization', async () => {
   // Owner A invites B's owner (a verified address) and many others at once.
-  const rows = [{ email: 'ownerb@sec.io', name: 'B' }, { email: 'memberb@sec.io', name: 'M' }, { email: 'nobody-at-all@sec.io', name: 'N' }];
+  const rows = [
+    { email: 'ownerb@sec.io', name: 'B' },
+    { email: 'memberb@sec.io', name: 'M' },
+    { email: 'nobody-at-all@sec.io', name: 'N' },
+  ];
   expectStatus(await call('POST', '/v1/organization-users/bulk', rows, bearer(tok.ownerA)), 201, 'bulk invite');
-  expectError(await call('GET', `/users/${user.ownerB.id}`, undefined, bearer(tok.ownerA)), 404, 'an invitee\'s account');
+  expectError(await call('GET', `/users/${user.ownerB.id}`, undefined, bearer(tok.ownerA)), 404, "an invitee's account");
   const seen = expectStatus(await call('GET', '/users?limit=100', undefined, bearer(tok.ownerA)), 200, 'owner A lists users').body.data;
   assert.ok(!seen.some((u) => [user.ownerB.id, user.memberB.id].includes(u.id)), 'invitations tell nothing about accounts');
   const t = await login('ownerb@sec.io');
-  assert.equal(claims(t).org, org.B, 'the invitee\'s organization is unchanged');
+  assert.equal(claims(t).org, org.B, "the invitee's organization is unchanged");
   const mine = expectStatus(await call('GET', '/auth/organizations', undefined, bearer(t)), 200, 'organizations').body.data;
-  assert.deepEqual(mine.map((o) => o.id), [org.B]);
+  assert.deepEqual(
+    mine.map((o) => o.id),
+    [org.B],
+  );
   tok.ownerB = t;
 });
 
-test('a guest of tenant B cannot read tenant A\'s accounts, audit rows or tenant-column rows', async () => {
+test("a guest of tenant B cannot read tenant A's accounts, audit rows or tenant-column rows", async () => {
   // Tenant A's data, made by its owner.
-  const project = expectStatus(await call('POST', '/v1/projects', { name: 'A secret project' }, bearer(tok.ownerA)), 201, 'project A').body.data;
+  const project = expectStatus(await call('POST', '/v1/projects', { name: 'A secret project' }, bearer(tok.ownerA)), 201, 'project A').body
+    .data;
   const folder = expectStatus(await call('POST', '/folders', { name: 'A folder' }, bearer(tok.ownerA)), 201, 'folder A').body.data;
   const file = {
-    storageProvider: 'local', storagePath: '/a/1', originalName: 'a.txt', filename: `a-${Date.now()}.txt`, mimeType: 'text/plain', sizeBytes: '3', checksum: 'x'.repeat(64),
+    storageProvider: 'local',
+    storagePath: '/a/1',
+    originalName: 'a.txt',
+    filename: `a-${Date.now()}.txt`,
+    mimeType: 'text/plain',
+    sizeBytes: '3',
+    checksum: 'x'.repeat(64),
   };
   expectStatus(await call('POST', '/files', file, bearer(tok.ownerA)), 201, 'file A');
-  expectStatus(await call('POST', '/metrics', { time: new Date().toISOString(), metricName: 'cpu', value: 1 }, bearer(tok.ownerA)), 201, 'metric A');
+  expectStatus(
+    await call('POST', '/metrics', { time: new Date().toISOString(), metricName: 'cpu', value: 1 }, bearer(tok.ownerA)),
+    201,
+    'metric A',
+  );
   assert.equal(folder.organizationId, org.A);
   expectStatus(await call('DELETE', `/v1/projects/${project.id}`, undefined, bearer(tok.ownerA)), 204, 'soft delete in A');
 
   const g = bearer(tok.guestB);
   const users = expectStatus(await call('GET', '/users?limit=100', undefined, g), 200, 'guest lists users').body.data;
-  assert.deepEqual(users.map((u) => u.id), [user.guestB.id], 'a guest sees only their own account');
-  for (const u of users) assert.ok(!('failedLoginAttempts' in u) && !('lockedUntil' in u) && !('passwordHash' in u), 'sign-in state is never returned');
-  expectError(await call('GET', `/users/${user.ownerA.id}`, undefined, g), 404, 'another tenant\'s account');
+  assert.deepEqual(
+    users.map((u) => u.id),
+    [user.guestB.id],
+    'a guest sees only their own account',
+  );
+  for (const u of users)
+    assert.ok(!('failedLoginAttempts' in u) && !('lockedUntil' in u) && !('passwordHash' in u), 'sign-in state is never returned');
+  expectError(await call('GET', `/users/${user.ownerA.id}`, undefined, g), 404, "another tenant's account");
   assert.deepEqual(expectStatus(await call('GET', '/users?email=eq.ownera@sec.io', undefined, g), 200, 'filter by email').body.data, []);
   for (const path of ['/audit-logs', '/field-changes', '/user-roles', '/user-permissions', '/roles', '/notification-templates']) {
     expectError(await call('GET', path, undefined, g), 403, `guest reads platform table ${path}`);
   }
   for (const path of ['/files', '/folders', '/metrics', '/v1/projects', '/v1/organization-users']) {
     const rows = expectStatus(await call('GET', `${path}?limit=100`, undefined, g), 200, `guest lists ${path}`).body.data;
-    assert.ok(rows.every((r) => r.organizationId === org.B), `${path} shows another tenant's rows`);
+    assert.ok(
+      rows.every((r) => r.organizationId === org.B),
+      `${path} shows another tenant's rows`,
+    );
     expectError(await call('GET', path, undefined, bearer(tok.guestB, { 'x-organization-id': org.A })), 403, `${path} in tenant A`);
   }
   expectError(await call('GET', '/v1/projects?withDeleted=true', undefined, g), 403, 'withDeleted for a guest');
   expectError(await call('GET', '/v1/projects?withDeleted=true', undefined, bearer(tok.memberB)), 403, 'withDeleted for a user');
-  expectStatus(await call('GET', '/v1/projects?withDeleted=true', undefined, bearer(tok.ownerB)), 200, 'withDeleted for an admin (restore)');
+  expectStatus(
+    await call('GET', '/v1/projects?withDeleted=true', undefined, bearer(tok.ownerB)),
+    200,
+    'withDeleted for an admin (restore)',
+  );
   // Owners and admins of a tenant read its members' accounts, and only those.
-  const seen = expectStatus(await call('GET', '/users?limit=100', undefined, bearer(tok.ownerB)), 200, 'owner lists users').body.data.map((u) => u.id).sort();
-  assert.deepEqual(seen, [user.ownerB.id, user.memberB.id, user.guestB.id].sort(), 'owner of B sees B\'s members only');
-  expectError(await call('GET', `/users/${user.ownerA.id}`, undefined, bearer(tok.ownerB)), 404, 'owner of B reads A\'s owner');
+  const seen = expectStatus(await call('GET', '/users?limit=100', undefined, bearer(tok.ownerB)), 200, 'owner lists users')
+    .body.data.map((u) => u.id)
+    .sort();
+  assert.deepEqual(seen, [user.ownerB.id, user.memberB.id, user.guestB.id].sort(), "owner of B sees B's members only");
+  expectError(await call('GET', `/users/${user.ownerA.id}`, undefined, bearer(tok.ownerB)), 404, "owner of B reads A's owner");
   const mine = expectStatus(await call('GET', '/users?limit=100', undefined, bearer(tok.memberB)), 200, 'member lists users').body.data;
-  assert.deepEqual(mine.map((u) => u.id), [user.memberB.id], 'a plain member sees only their own account');
-  expectError(await call('PATCH', `/users/${user.memberB.id}`, { name: 'Owned' }, bearer(tok.ownerB)), 404, 'an owner cannot edit a member\'s account');
-  expectStatus(await call('PATCH', `/users/${user.memberB.id}`, { name: 'Member B' }, bearer(tok.memberB)), 200, 'a user edits their own account');
+  assert.deepEqual(
+    mine.map((u) => u.id),
+    [user.memberB.id],
+    'a plain member sees only their own account',
+  );
+  expectError(
+    await call('PATCH', `/users/${user.memberB.id}`, { name: 'Owned' }, bearer(tok.ownerB)),
+    404,
+    "an owner cannot edit a member's account",
+  );
+  expectStatus(
+    await call('PATCH', `/users/${user.memberB.id}`, { name: 'Member B' }, bearer(tok.memberB)),
+    200,
+    'a user edits their own account',
+  );
   // ... but not what the account may do.
-  expectError(await call('PATCH', `/users/${user.memberB.id}`, { status: 'active' }, bearer(tok.memberB)), 403, 'a user sets their own status');
-  expectError(await call('POST', '/auth/register', { email: 'sneaky@sec.io', password: PASSWORD, name: 'S', status: 'active' }), 400, 'status at sign-up');
-  expectStatus(await call('PATCH', `/users/${user.guestB.id}`, { status: 'active' }, bearer(tok.root)), 200, 'a platform admin sets a status');
+  expectError(
+    await call('PATCH', `/users/${user.memberB.id}`, { status: 'active' }, bearer(tok.memberB)),
+    403,
+    'a user sets their own status',
+  );
+  expectError(
+    await call('POST', '/auth/register', { email: 'sneaky@sec.io', password: PASSWORD, name: 'S', status: 'active' }),
+    400,
+    'status at sign-up',
+  );
+  expectStatus(
+    await call('PATCH', `/users/${user.guestB.id}`, { status: 'active' }, bearer(tok.root)),
+    200,
+    'a platform admin sets a status',
+  );
   // A platform admin sees every account.
   const all = expectStatus(await call('GET', '/users?limit=100', undefined, bearer(tok.root)), 200, 'root lists users').body.data;
   assert.ok(all.length >= 6);
@@ -290,7 +416,13 @@ test('a guest of tenant B cannot read tenant A\'s accounts, audit rows or tenant
 test('owner and actor columns are set by the server; counters are read-only', async () => {
   const m = bearer(tok.memberB);
   const file = {
-    storageProvider: 'local', storagePath: '/b/1', originalName: 'b.txt', filename: `b-${Date.now()}.txt`, mimeType: 'text/plain', sizeBytes: '3', checksum: 'y'.repeat(64),
+    storageProvider: 'local',
+    storagePath: '/b/1',
+    originalName: 'b.txt',
+    filename: `b-${Date.now()}.txt`,
+    mimeType: 'text/plain',
+    sizeBytes: '3',
+    checksum: 'y'.repeat(64),
   };
   expectError(await call('POST', '/files', { ...file, ownerId: user.ownerA.id }, m), 400, 'file owned by someone else');
   expectError(await call('POST', '/files', { ...file, downloadedCount: 1000 }, m), 400, 'a counter set by the client');
@@ -298,11 +430,20 @@ test('owner and actor columns are set by the server; counters are read-only', as
   assert.equal(created.ownerId, user.memberB.id, 'the owner is the signed-in user');
   assert.equal(created.organizationId, org.B);
   expectError(await call('PATCH', `/files/${created.id}`, { ownerId: user.ownerA.id }, m), 400, 'move a file to someone else');
-  expectError(await call('POST', '/files/bulk', [{ ...file, filename: `c-${Date.now()}`, ownerId: user.ownerA.id }], m), 400, 'bulk with an owner');
+  expectError(
+    await call('POST', '/files/bulk', [{ ...file, filename: `c-${Date.now()}`, ownerId: user.ownerA.id }], m),
+    400,
+    'bulk with an owner',
+  );
   const folder = expectStatus(await call('POST', '/folders', { name: 'mine' }, m), 201, 'folder').body.data;
   assert.equal(folder.ownerId, user.memberB.id);
-  expectError(await call('POST', '/notifications', { userId: user.ownerA.id, type: 'in-app', message: 'hi' }, m), 400, 'a notification for someone else');
-  const note = expectStatus(await call('POST', '/notifications', { type: 'in-app', message: 'note to self' }, m), 201, 'notification').body.data;
+  expectError(
+    await call('POST', '/notifications', { userId: user.ownerA.id, type: 'in-app', message: 'hi' }, m),
+    400,
+    'a notification for someone else',
+  );
+  const note = expectStatus(await call('POST', '/notifications', { type: 'in-app', message: 'note to self' }, m), 201, 'notification').body
+    .data;
   assert.equal(note.userId, user.memberB.id);
   // file_shares carries no tenant column: platform data, only a platform admin writes it here.
   const r = bearer(tok.root);
@@ -317,23 +458,40 @@ test('owner and actor columns are set by the server; counters are read-only', as
 test('own rows hold with the application filter off: row-level security alone', async () => {
   assert.ok(NOFILTER, 'second app instance');
   const others = [];
-  for (const [who, message] of [['ownerB', 'for the owner'], ['guestB', 'for the guest'], ['memberB', 'mine']]) {
-    others.push((await sql.query("INSERT INTO notifications (user_id, type, message) VALUES ($1, 'in-app', $2) RETURNING id, user_id", [user[who].id, message])).rows[0]);
+  for (const [who, message] of [
+    ['ownerB', 'for the owner'],
+    ['guestB', 'for the guest'],
+    ['memberB', 'mine'],
+  ]) {
+    others.push(
+      (
+        await sql.query("INSERT INTO notifications (user_id, type, message) VALUES ($1, 'in-app', $2) RETURNING id, user_id", [
+          user[who].id,
+          message,
+        ])
+      ).rows[0],
+    );
   }
   const m = { authorization: `Bearer ${tok.memberB}` };
   // That instance really has no filter of its own: with the policies switched off, it leaks.
   await sql.query('ALTER TABLE notifications DISABLE ROW LEVEL SECURITY');
   try {
     const leak = await at(NOFILTER, 'GET', '/notifications?limit=100', undefined, m);
-    assert.ok(leak.body.data.some((n) => n.userId !== user.memberB.id), 'without row-level security the filterless instance shows others\' rows');
+    assert.ok(
+      leak.body.data.some((n) => n.userId !== user.memberB.id),
+      "without row-level security the filterless instance shows others' rows",
+    );
     const held = expectStatus(await call('GET', '/notifications?limit=100', undefined, bearer(tok.memberB)), 200, 'the normal instance');
-    assert.ok(held.body.data.every((n) => n.userId === user.memberB.id), 'the app\'s own filter holds without the policies');
+    assert.ok(
+      held.body.data.every((n) => n.userId === user.memberB.id),
+      "the app's own filter holds without the policies",
+    );
   } finally {
     await sql.query('ALTER TABLE notifications ENABLE ROW LEVEL SECURITY');
   }
   const list = await at(NOFILTER, 'GET', '/notifications?limit=100', undefined, m);
   assert.equal(list.status, 200, list.text);
-  assert.ok(list.body.data.length > 0 && list.body.data.every((n) => n.userId === user.memberB.id), 'another user\'s notification listed');
+  assert.ok(list.body.data.length > 0 && list.body.data.every((n) => n.userId === user.memberB.id), "another user's notification listed");
   const theirs = others[0].id;
   for (const [method, body] of [['GET'], ['PATCH', { message: 'changed' }], ['DELETE']]) {
     const r = await at(NOFILTER, method, `/notifications/${theirs}`, body, m);
@@ -349,7 +507,10 @@ test('own rows hold with the application filter off: row-level security alone', 
     await app.query("SELECT set_config('nestgen.user_id', $1, true)", [user.memberB.id]);
     const seen = (await app.query('SELECT DISTINCT user_id FROM notifications')).rows.map((r) => r.user_id);
     assert.deepEqual(seen, [user.memberB.id]);
-    await assert.rejects(app.query("INSERT INTO notifications (user_id, type, message) VALUES ($1, 'in-app', 'forged')", [user.ownerB.id]), /row-level security/);
+    await assert.rejects(
+      app.query("INSERT INTO notifications (user_id, type, message) VALUES ($1, 'in-app', 'forged')", [user.ownerB.id]),
+      /row-level security/,
+    );
     await app.query('ROLLBACK');
   } finally {
     await app.end();
@@ -369,7 +530,11 @@ test('429 with Retry-After past the limits, counted across instances; failures f
   assert.ok(Number(over.headers.get('retry-after')) > 0, 'Retry-After');
   assert.equal(over.body.statusCode, 429);
   assert.equal((await at(LIMITED[1], 'GET', '/auth/me', undefined, ip)).status, 429, 'the other instance counts the same address');
-  assert.equal((await at(LIMITED[1], 'GET', '/auth/me', undefined, { 'x-forwarded-for': '10.1.1.2' })).status, 401, 'another address is not limited');
+  assert.equal(
+    (await at(LIMITED[1], 'GET', '/auth/me', undefined, { 'x-forwarded-for': '10.1.1.2' })).status,
+    401,
+    'another address is not limited',
+  );
   // Wrong passwords from an attacker's address: after AUTH_MAX_FAILED_LOGINS=3 it must wait.
   const attacker = { 'x-forwarded-for': '10.2.2.2' };
   for (let i = 0; i < 3; i++) {
@@ -380,7 +545,13 @@ test('429 with Retry-After past the limits, counted across instances; failures f
   assert.equal(wait.status, 429, `even the right password waits from the attacker's address: ${wait.text}`);
   assert.ok(Number(wait.headers.get('retry-after')) >= 1);
   // The owner, elsewhere, signs in.
-  const owner = await at(LIMITED[0], 'POST', '/auth/login', { email: 'ownerb@sec.io', password: PASSWORD }, { 'x-forwarded-for': '10.3.3.3' });
+  const owner = await at(
+    LIMITED[0],
+    'POST',
+    '/auth/login',
+    { email: 'ownerb@sec.io', password: PASSWORD },
+    { 'x-forwarded-for': '10.3.3.3' },
+  );
   assert.equal(owner.status, 200, owner.text);
   // Security headers.
   const h = await at(LIMITED[0], 'GET', '/health');
@@ -393,17 +564,32 @@ test('hostile input: deep JSON, huge values, malformed ids, email floods and gue
   // Written as text: JSON.stringify itself would overflow on it.
   const deep = `${'['.repeat(5000)}"x"${']'.repeat(5000)}`;
   const json = { 'content-type': 'application/json' };
-  expectError(await call('POST', '/auth/login', `{"email":"a@b.c","password":"xxxxxxxxxx","x":${deep}}`, { raw: true, headers: json }), 400, 'JSON 5000 levels deep');
   expectError(
-    await call('POST', '/notifications', `{"type":"in-app","message":"m","data":{"a":${deep}}}`, { raw: true, headers: { ...json, authorization: `Bearer ${tok.memberB}` } }),
+    await call('POST', '/auth/login', `{"email":"a@b.c","password":"xxxxxxxxxx","x":${deep}}`, { raw: true, headers: json }),
+    400,
+    'JSON 5000 levels deep',
+  );
+  expectError(
+    await call('POST', '/notifications', `{"type":"in-app","message":"m","data":{"a":${deep}}}`, {
+      raw: true,
+      headers: { ...json, authorization: `Bearer ${tok.memberB}` },
+    }),
     400,
     'deep JSON in a json column',
   );
   // 1000 random CJK characters (3,000 bytes that do not compress) in an indexed varchar(1000).
   const noise = Array.from({ length: 1000 }, () => String.fromCodePoint(0x4e00 + Math.floor(Math.random() * 0x5000))).join('');
   expectError(await call('POST', '/folders', { name: 'f', path: noise }, bearer(tok.memberB)), 400, 'a value too large for its index');
-  expectError(await call('GET', '/v1/projects', undefined, bearer(tok.memberB, { 'x-organization-id': 'abc' })), 403, 'malformed organization id');
-  expectError(await call('POST', '/auth/organization', { organizationId: 'abc' }, bearer(tok.memberB)), 403, 'malformed organization id in the body');
+  expectError(
+    await call('GET', '/v1/projects', undefined, bearer(tok.memberB, { 'x-organization-id': 'abc' })),
+    403,
+    'malformed organization id',
+  );
+  expectError(
+    await call('POST', '/auth/organization', { organizationId: 'abc' }, bearer(tok.memberB)),
+    403,
+    'malformed organization id in the body',
+  );
   expectError(await call('POST', '/auth/invitations/abc/accept', undefined, bearer(tok.memberB)), 404, 'malformed invitation id');
   // Ten reset requests for someone else's address (the limited instances keep the default of
   // 10 emails a minute per account): the eleventh is refused, the owner still signs in.
@@ -411,16 +597,39 @@ test('hostile input: deep JSON, huge values, malformed ids, email floods and gue
     const r = await at(LIMITED[i % 2], 'POST', '/auth/password/forgot', { email: 'guestb@sec.io' }, { 'x-forwarded-for': '10.6.6.6' });
     assert.equal(r.status, 202, r.text);
   }
-  assert.equal((await at(LIMITED[0], 'POST', '/auth/password/forgot', { email: 'guestb@sec.io' }, { 'x-forwarded-for': '10.6.6.6' })).status, 429, 'an email flood');
-  const owner = await at(LIMITED[1], 'POST', '/auth/login', { email: 'guestb@sec.io', password: PASSWORD }, { 'x-forwarded-for': '10.6.6.7' });
+  assert.equal(
+    (await at(LIMITED[0], 'POST', '/auth/password/forgot', { email: 'guestb@sec.io' }, { 'x-forwarded-for': '10.6.6.6' })).status,
+    429,
+    'an email flood',
+  );
+  const owner = await at(
+    LIMITED[1],
+    'POST',
+    '/auth/login',
+    { email: 'guestb@sec.io', password: PASSWORD },
+    { 'x-forwarded-for': '10.6.6.7' },
+  );
   assert.equal(owner.status, 200, `the flood does not lock the owner out: ${owner.text}`);
   // A stolen access token cannot brute-force the current password.
   const t = bearer(tok.guestB);
-  for (let i = 0; i < 5; i++) expectError(await call('POST', '/auth/password/change', { currentPassword: `guess ${i}`, newPassword: 'a brand new password' }, t), 401, `guess ${i + 1}`);
-  const stop = expectError(await call('POST', '/auth/password/change', { currentPassword: PASSWORD, newPassword: 'a brand new password' }, t), 429, 'guessing stops');
+  for (let i = 0; i < 5; i++)
+    expectError(
+      await call('POST', '/auth/password/change', { currentPassword: `guess ${i}`, newPassword: 'a brand new password' }, t),
+      401,
+      `guess ${i + 1}`,
+    );
+  const stop = expectError(
+    await call('POST', '/auth/password/change', { currentPassword: PASSWORD, newPassword: 'a brand new password' }, t),
+    429,
+    'guessing stops',
+  );
   assert.ok(Number(stop.headers.get('retry-after')) > 0);
   // The trail keeps no secret: the generated audit replaced the schema's own trigger on users.
-  const rows = expectStatus(await call('GET', '/audit-logs?tableName=eq.users&limit=100', undefined, bearer(tok.root)), 200, 'audit rows of users').body.data;
+  const rows = expectStatus(
+    await call('GET', '/audit-logs?tableName=eq.users&limit=100', undefined, bearer(tok.root)),
+    200,
+    'audit rows of users',
+  ).body.data;
   assert.ok(rows.length > 0, 'users are audited');
   for (const r of rows) {
     for (const v of [r.oldValues, r.newValues]) {
@@ -436,7 +645,13 @@ test('access tokens name their key; the previous secret still verifies during a 
   // The limited instances sign with a new secret and list this instance's as previous.
   const old = await at(LIMITED[0], 'GET', '/auth/me', undefined, { authorization: `Bearer ${tok.memberB}`, 'x-forwarded-for': '10.5.5.5' });
   assert.equal(old.status, 200, `a token signed with the previous key: ${old.text}`);
-  const fresh = await at(LIMITED[0], 'POST', '/auth/login', { email: 'memberb@sec.io', password: PASSWORD }, { 'x-forwarded-for': '10.5.5.6' });
+  const fresh = await at(
+    LIMITED[0],
+    'POST',
+    '/auth/login',
+    { email: 'memberb@sec.io', password: PASSWORD },
+    { 'x-forwarded-for': '10.5.5.6' },
+  );
   assert.equal(fresh.status, 200, fresh.text);
   assert.notEqual(JSON.parse(Buffer.from(fresh.body.accessToken.split('.')[0], 'base64url').toString()).kid, header.kid);
   expectError(await call('GET', '/auth/me', undefined, bearer(fresh.body.accessToken)), 401, 'a key this instance does not have');
@@ -454,11 +669,19 @@ test('one-time codes work once; second-factor secrets are encrypted; a code lift
   const code = totp(setup.secret, step);
   expectStatus(await call('POST', '/auth/login', { email: 'memberb@sec.io', password: PASSWORD, totp: code }), 200, 'sign in with a code');
   expectError(await call('POST', '/auth/login', { email: 'memberb@sec.io', password: PASSWORD, totp: code }), 401, 'the same code again');
-  expectError(await call('POST', '/auth/login', { email: 'memberb@sec.io', password: PASSWORD, totp: totp(setup.secret, step - 1) }), 401, 'an older code');
+  expectError(
+    await call('POST', '/auth/login', { email: 'memberb@sec.io', password: PASSWORD, totp: totp(setup.secret, step - 1) }),
+    401,
+    'an older code',
+  );
   // A locked account: the password alone is not enough, the password and a fresh code are.
   await sql.query("UPDATE users SET locked_until = now() + interval '1 hour' WHERE id = $1", [user.memberB.id]);
   expectError(await call('POST', '/auth/login', { email: 'memberb@sec.io', password: PASSWORD }), 423, 'locked');
-  expectStatus(await call('POST', '/auth/login', { email: 'memberb@sec.io', password: PASSWORD, totp: totp(setup.secret, step + 1) }), 200, 'a code lifts the lock');
+  expectStatus(
+    await call('POST', '/auth/login', { email: 'memberb@sec.io', password: PASSWORD, totp: totp(setup.secret, step + 1) }),
+    200,
+    'a code lifts the lock',
+  );
   assert.equal((await sql.query('SELECT locked_until FROM users WHERE id = $1', [user.memberB.id])).rows[0].locked_until, null);
   expectStatus(await call('GET', '/auth/me', undefined, t), 200, 'existing sessions kept working through the lock');
 });

@@ -59,7 +59,9 @@ function vm(field) {
 }
 
 async function countA(extra = '', params = []) {
-  return Number((await sql.query(`SELECT count(*)::int AS n FROM metrics WHERE organization_id = $1 ${extra}`, [org.A, ...params])).rows[0].n);
+  return Number(
+    (await sql.query(`SELECT count(*)::int AS n FROM metrics WHERE organization_id = $1 ${extra}`, [org.A, ...params])).rows[0].n,
+  );
 }
 
 async function series(t, params, status = 200, headers = {}) {
@@ -95,7 +97,11 @@ function assertSameAsSql(body, expected, aggs, what) {
   assert.deepEqual([...got.keys()].sort(), [...expected.keys()].sort(), `${what}: groups`);
   for (const [metric, rows] of expected) {
     const points = got.get(metric);
-    assert.deepEqual(points.map((p) => p.time), rows.map((r) => r.t), `${what}: ${metric} buckets`);
+    assert.deepEqual(
+      points.map((p) => p.time),
+      rows.map((r) => r.t),
+      `${what}: ${metric} buckets`,
+    );
     points.forEach((p, i) => {
       for (const a of aggs) {
         if (a === 'count') assert.equal(p.count, rows[i].count, `${what}: ${metric} ${p.time} count`);
@@ -108,19 +114,31 @@ function assertSameAsSql(body, expected, aggs, what) {
 before(async () => {
   sql = await db();
   for (const slug of ['A', 'B']) {
-    org[slug] = (await sql.query('INSERT INTO organizations (name, slug) VALUES ($1, $2) RETURNING id', [`Org ${slug}`, `ts-${slug.toLowerCase()}`])).rows[0].id;
+    org[slug] = (
+      await sql.query('INSERT INTO organizations (name, slug) VALUES ($1, $2) RETURNING id', [`Org ${slug}`, `ts-${slug.toLowerCase()}`])
+    ).rows[0].id;
   }
   const admin = (await sql.query("SELECT id FROM roles WHERE slug = 'admin'")).rows[0].id;
   for (const o of ['A', 'B']) {
     const email = `owner${o.toLowerCase()}@series.io`;
-    const user = expectStatus(await call('POST', '/auth/register', { email, password: PASSWORD, name: `Owner ${o}` }), 201, `register ${o}`).body.data;
+    const user = expectStatus(await call('POST', '/auth/register', { email, password: PASSWORD, name: `Owner ${o}` }), 201, `register ${o}`)
+      .body.data;
     await sql.query('UPDATE users SET email_verified_at = now() WHERE id = $1', [user.id]);
-    const m = (await sql.query("INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, $2, $3, 'owner') RETURNING id", [org[o], email, `Owner ${o}`])).rows[0].id;
+    const m = (
+      await sql.query("INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, $2, $3, 'owner') RETURNING id", [
+        org[o],
+        email,
+        `Owner ${o}`,
+      ])
+    ).rows[0].id;
     await sql.query('INSERT INTO nestgen.member_links (member_id, user_id) VALUES ($1, $2)', [m, user.id]);
     await sql.query('INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)', [user.id, admin]);
     if (o === 'A') {
       // The maintenance routes are for operators: no default role holds metrics:manage.
-      await sql.query("INSERT INTO user_permissions (user_id, permission_id) SELECT $1, id FROM permissions WHERE slug = 'metrics:manage'", [user.id]);
+      await sql.query(
+        "INSERT INTO user_permissions (user_id, permission_id) SELECT $1, id FROM permissions WHERE slug = 'metrics:manage'",
+        [user.id],
+      );
     }
     tok[o] = expectStatus(await call('POST', '/auth/login', { email, password: PASSWORD }), 200, `login ${o}`).body.accessToken;
   }
@@ -156,7 +174,10 @@ test('a million NDJSON rows stream in through COPY; the app never holds the body
   );
   assert.equal(await countA(), ROWS, 'every row stored, in organization A (set by the server)');
   // The app runs with a 128 MB heap (NODE_OPTIONS): holding the body or its rows would kill it.
-  assert.ok(peak - rssBefore < Math.max(bytes / 2, 64e6), `peak RSS grew by ${((peak - rssBefore) / 1e6).toFixed(0)} MB for a ${(bytes / 1e6).toFixed(0)} MB body`);
+  assert.ok(
+    peak - rssBefore < Math.max(bytes / 2, 64e6),
+    `peak RSS grew by ${((peak - rssBefore) / 1e6).toFixed(0)} MB for a ${(bytes / 1e6).toFixed(0)} MB body`,
+  );
   const spread = (await sql.query('SELECT count(DISTINCT tableoid)::int AS n FROM metrics')).rows[0].n;
   assert.ok(spread >= 9, `the rows landed in day partitions (${spread})`);
 });
@@ -179,7 +200,11 @@ test('one malformed line: 422 naming its line and why, and nothing stored', asyn
   assert.equal(r.status, 422, r.text);
   const d = r.body.details;
   assert.equal(d.rejected, 6, r.text);
-  assert.deepEqual(d.errors.map((e) => e.line), [3, 5, 6, 7, 8, 9], r.text);
+  assert.deepEqual(
+    d.errors.map((e) => e.line),
+    [3, 5, 6, 7, 8, 9],
+    r.text,
+  );
   assert.match(d.errors[5].reason, /time/, 'February 30 is no date');
   assert.match(d.errors[1].reason, /value/);
   assert.match(d.errors[2].reason, /metricName.*100/);
@@ -213,7 +238,10 @@ test('partial=true stores the valid rows; CSV, JSON arrays and gzip', async () =
   const report = r.body.data ?? r.body;
   assert.equal(report.accepted, 3);
   assert.equal(report.rejected, 2);
-  assert.deepEqual(report.errors.map((e) => e.line), [2, 4]);
+  assert.deepEqual(
+    report.errors.map((e) => e.line),
+    [2, 4],
+  );
   assert.deepEqual(
     (await sql.query("SELECT value FROM metrics WHERE metric_name = 'partial' ORDER BY time")).rows.map((x) => x.value),
     [1, 2, 3],
@@ -224,17 +252,23 @@ test('partial=true stores the valid rows; CSV, JSON arrays and gzip', async () =
   const csv = `time,metricName,value,tags,unit\n${iso(t + 10)},csv,1.5,"{""host"":""h1""}",ms\n${iso(t + 11)},csv,2.5,,\n${naive},csv,3.5,,\n`;
   const c = expectStatus(await ingest(tok.A, csv, 'text/csv'), 200, 'csv');
   assert.equal((c.body.data ?? c.body).accepted, 3);
-  const csvRows = (await sql.query("SELECT value, tags, unit, organization_id, time FROM metrics WHERE metric_name = 'csv' ORDER BY time")).rows;
-  assert.deepEqual(csvRows.map((x) => [x.value, x.tags, x.unit, x.organization_id]), [
-    [1.5, { host: 'h1' }, 'ms', org.A],
-    [2.5, null, null, org.A],
-    [3.5, null, null, org.A],
-  ]);
+  const csvRows = (await sql.query("SELECT value, tags, unit, organization_id, time FROM metrics WHERE metric_name = 'csv' ORDER BY time"))
+    .rows;
+  assert.deepEqual(
+    csvRows.map((x) => [x.value, x.tags, x.unit, x.organization_id]),
+    [
+      [1.5, { host: 'h1' }, 'ms', org.A],
+      [2.5, null, null, org.A],
+      [3.5, null, null, org.A],
+    ],
+  );
   assert.equal(csvRows[2].time.getTime(), t + 12_000);
 
   // A deferred foreign key (as Rails writes them) is checked row by row in an ingest: the row it
   // refuses is named, the others stored.
-  await sql.query('ALTER TABLE metrics ADD CONSTRAINT e2e_deferred_user FOREIGN KEY (user_id) REFERENCES users (id) DEFERRABLE INITIALLY DEFERRED');
+  await sql.query(
+    'ALTER TABLE metrics ADD CONSTRAINT e2e_deferred_user FOREIGN KEY (user_id) REFERENCES users (id) DEFERRABLE INITIALLY DEFERRED',
+  );
   try {
     const someone = (await sql.query('SELECT id FROM users LIMIT 1')).rows[0].id;
     const rows = [
@@ -245,13 +279,21 @@ test('partial=true stores the valid rows; CSV, JSON arrays and gzip', async () =
     const d = expectStatus(await ingest(tok.A, JSON.stringify(rows), 'application/json', { query: '?partial=true' }), 200, 'deferred fk');
     const rep = d.body.data ?? d.body;
     assert.equal(rep.accepted, 2, d.text);
-    assert.deepEqual(rep.errors.map((e) => e.row), [2]);
+    assert.deepEqual(
+      rep.errors.map((e) => e.row),
+      [2],
+    );
     assert.match(rep.errors[0].reason, /e2e_deferred_user/);
   } finally {
     await sql.query('ALTER TABLE metrics DROP CONSTRAINT e2e_deferred_user');
   }
 
-  const arr = gzipSync(JSON.stringify([{ time: iso(t + 20), metricName: 'gz', value: 7 }, { time: t + 21, metricName: 'gz', value: 8 }]));
+  const arr = gzipSync(
+    JSON.stringify([
+      { time: iso(t + 20), metricName: 'gz', value: 7 },
+      { time: t + 21, metricName: 'gz', value: 8 },
+    ]),
+  );
   const g = expectStatus(await ingest(tok.A, arr, 'application/json', { headers: { 'content-encoding': 'gzip' } }), 200, 'gzip array');
   assert.equal((g.body.data ?? g.body).accepted, 2);
   assert.equal(await countA("AND metric_name = 'gz'"), 2);
@@ -270,8 +312,22 @@ test('bucketed avg/min/max/count/sum/p95 equal SQL GROUP BY over the same rows',
   // Filters: the name, a tag, a dimension.
   const from = base;
   const to = base + 2 * DAY;
-  const body = await series(tok.A, { from: iso(from), to: iso(to), bucket: '2h', agg: 'avg,count,p95', metric: 'cpu', tags: '{"host":"h4"}', resourceType: 'vm', group: 'metricName' });
-  const expected = await sqlBuckets('2 hours', from, to, "AND metric_name = 'cpu' AND tags @> '{\"host\":\"h4\"}' AND resource_type = 'vm'");
+  const body = await series(tok.A, {
+    from: iso(from),
+    to: iso(to),
+    bucket: '2h',
+    agg: 'avg,count,p95',
+    metric: 'cpu',
+    tags: '{"host":"h4"}',
+    resourceType: 'vm',
+    group: 'metricName',
+  });
+  const expected = await sqlBuckets(
+    '2 hours',
+    from,
+    to,
+    "AND metric_name = 'cpu' AND tags @> '{\"host\":\"h4\"}' AND resource_type = 'vm'",
+  );
   assert.ok(expected.get('cpu')?.length > 0);
   assertSameAsSql(body, expected, ['avg', 'count', 'p95'], 'filtered');
 
@@ -284,10 +340,27 @@ test('bucketed avg/min/max/count/sum/p95 equal SQL GROUP BY over the same rows',
 
   // Filling makes every bucket of every group: counted against TS_MAX_POINTS (5000 here) first.
   const empty = Math.floor((Date.now() + 2 * DAY) / HOUR) * HOUR;
-  expectError(await call('GET', `/metrics/series?from=${iso(empty)}&to=${iso(empty + 6000 * 60_000)}&bucket=1m&agg=count&fill=zero`, undefined, auth(tok.A)), 400, 'fill beyond TS_MAX_POINTS');
+  expectError(
+    await call(
+      'GET',
+      `/metrics/series?from=${iso(empty)}&to=${iso(empty + 6000 * 60_000)}&bucket=1m&agg=count&fill=zero`,
+      undefined,
+      auth(tok.A),
+    ),
+    400,
+    'fill beyond TS_MAX_POINTS',
+  );
   // Limits: 400 with the reason.
-  expectError(await call('GET', `/metrics/series?from=${iso(base)}&to=${iso(base + 9 * DAY)}&bucket=1s`, undefined, auth(tok.A)), 400, 'too many buckets');
-  expectError(await call('GET', `/metrics/series?from=${iso(base - 800 * DAY)}&to=${iso(base)}&bucket=1d`, undefined, auth(tok.A)), 400, 'range too long');
+  expectError(
+    await call('GET', `/metrics/series?from=${iso(base)}&to=${iso(base + 9 * DAY)}&bucket=1s`, undefined, auth(tok.A)),
+    400,
+    'too many buckets',
+  );
+  expectError(
+    await call('GET', `/metrics/series?from=${iso(base - 800 * DAY)}&to=${iso(base)}&bucket=1d`, undefined, auth(tok.A)),
+    400,
+    'range too long',
+  );
   expectError(await call('GET', '/metrics/series?agg=median', undefined, auth(tok.A)), 400, 'unknown aggregate');
   expectError(await call('GET', '/metrics/series?bucket=1h;drop', undefined, auth(tok.A)), 400, 'bad bucket');
   expectError(await call('GET', '/metrics/series?group=password', undefined, auth(tok.A)), 400, 'unknown group');
@@ -311,8 +384,16 @@ test('the rollup answers exactly what the raw rows answer, before and after late
       const raw = await series(tok.A, { ...params, via: 'raw' });
       if (expectSource) assert.equal(auto.meta.source, expectSource, `${what} ${bucket}: answered by ${auto.meta.source}`);
       assert.equal(raw.meta.source, 'raw');
-      assertSameAsSql(auto, await sqlBuckets(bucket === '1h' ? '1 hour' : '1 day', from, to), aggs, `${what} ${bucket} (${auto.meta.source})`);
-      assert.deepEqual(auto.data.map((s) => s.points.length), raw.data.map((s) => s.points.length));
+      assertSameAsSql(
+        auto,
+        await sqlBuckets(bucket === '1h' ? '1 hour' : '1 day', from, to),
+        aggs,
+        `${what} ${bucket} (${auto.meta.source})`,
+      );
+      assert.deepEqual(
+        auto.data.map((s) => s.points.length),
+        raw.data.map((s) => s.points.length),
+      );
     }
   };
   await compare('after the maintenance', 'rollup');
@@ -321,14 +402,21 @@ test('the rollup answers exactly what the raw rows answer, before and after late
   assert.equal(p.meta.source, 'raw');
   const odd = await series(tok.A, { from: iso(base + 3 * HOUR + 60_000), to: iso(base + 5 * HOUR), bucket: '1h', agg: 'avg' });
   assert.equal(odd.meta.source, 'raw');
-  expectError(await call('GET', `/metrics/series?from=${iso(base)}&to=${iso(base + HOUR)}&agg=p95&via=rollup`, undefined, auth(tok.A)), 400, 'via=rollup cannot answer p95');
+  expectError(
+    await call('GET', `/metrics/series?from=${iso(base)}&to=${iso(base + HOUR)}&agg=p95&via=rollup`, undefined, auth(tok.A)),
+    400,
+    'via=rollup cannot answer p95',
+  );
 
   // Late rows into buckets the rollup already holds: answers stay right before the refresh...
   const late = [0, 1, 2, 3].map((k) => ({ time: iso(base + 4 * HOUR + k * 1000), metricName: 'cpu', value: 1000 + k }));
   late.push({ time: iso(base + 6 * DAY + 30 * 60_000), metricName: 'mem', value: 2000 });
   expectStatus(await ingest(tok.A, JSON.stringify(late), 'application/json'), 200, 'late rows');
   // Two buckets six days apart are two changed buckets, not every bucket between them.
-  const invalid = (await sql.query('SELECT lo, hi FROM nestgen.time_series_invalid ORDER BY lo')).rows.map((x) => [x.lo.getTime(), x.hi.getTime()]);
+  const invalid = (await sql.query('SELECT lo, hi FROM nestgen.time_series_invalid ORDER BY lo')).rows.map((x) => [
+    x.lo.getTime(),
+    x.hi.getTime(),
+  ]);
   assert.deepEqual(invalid, [
     [base + 4 * HOUR, base + 4 * HOUR],
     [base + 6 * DAY, base + 6 * DAY],
@@ -345,18 +433,29 @@ test('another organization sees none of the series, its rollup or its storage', 
   assert.deepEqual((await series(tok.B, { ...params, via: 'raw' })).data, []);
   const viaRollup = await call('GET', `/metrics/series?${new URLSearchParams({ ...params, via: 'rollup' })}`, undefined, auth(tok.B));
   assert.ok(viaRollup.status === 400 || (viaRollup.status === 200 && viaRollup.body.data.length === 0), viaRollup.text);
-  expectError(await call('GET', `/metrics/series?${new URLSearchParams(params)}`, undefined, auth(tok.B, { 'x-organization-id': org.A })), 403, 'B acting in A');
+  expectError(
+    await call('GET', `/metrics/series?${new URLSearchParams(params)}`, undefined, auth(tok.B, { 'x-organization-id': org.A })),
+    403,
+    'B acting in A',
+  );
   // Filtering on A's organization from B finds nothing either.
   assert.deepEqual((await series(tok.B, { ...params, organizationId: org.A })).data, []);
   // The rollup's own route and the list.
   const hourly = expectStatus(await call('GET', '/metrics-hourly?limit=100', undefined, auth(tok.B)), 200, 'rollup list as B').body.data;
-  assert.ok(hourly.every((h) => h.organizationId !== org.A), 'no bucket of A');
+  assert.ok(
+    hourly.every((h) => h.organizationId !== org.A),
+    'no bucket of A',
+  );
   const list = expectStatus(await call('GET', '/metrics?limit=100', undefined, auth(tok.B)), 200, 'list as B').body.data;
   assert.ok(list.every((x) => x.organizationId !== org.A));
 
   // B ingests a row claiming A: stored as B's (the server sets the tenant) or refused, never A's.
   const before = await countA();
-  const r = await ingest(tok.B, JSON.stringify([{ time: iso(base + HOUR), metricName: 'cpu', value: 1, organizationId: org.A }]), 'application/json');
+  const r = await ingest(
+    tok.B,
+    JSON.stringify([{ time: iso(base + HOUR), metricName: 'cpu', value: 1, organizationId: org.A }]),
+    'application/json',
+  );
   assert.ok([200, 400, 422].includes(r.status), r.text);
   assert.equal(await countA(), before, 'nothing written into A');
 
@@ -370,8 +469,13 @@ test('another organization sees none of the series, its rollup or its storage', 
     assert.equal(seen, 0, 'row-level security hides A’s buckets');
     await assert.rejects(app.query('DELETE FROM metrics_hourly'), /permission denied/);
     await app.query('ROLLBACK');
-    const direct = (await sql.query("SELECT inhrelid::regclass::text AS p FROM pg_inherits WHERE inhparent = 'metrics'::regclass LIMIT 1")).rows[0].p;
-    await assert.rejects(app.query(`SELECT 1 FROM ${direct} LIMIT 1`), /permission denied/, 'a partition is reached through its parent only');
+    const direct = (await sql.query("SELECT inhrelid::regclass::text AS p FROM pg_inherits WHERE inhparent = 'metrics'::regclass LIMIT 1"))
+      .rows[0].p;
+    await assert.rejects(
+      app.query(`SELECT 1 FROM ${direct} LIMIT 1`),
+      /permission denied/,
+      'a partition is reached through its parent only',
+    );
   } finally {
     await app.end();
   }
@@ -414,7 +518,14 @@ test('ingests at once are capped per instance (503), and a client that stops sen
   // The maintenance rereads the settings (the app caches them for a minute).
   expectStatus(await call('POST', '/metrics/maintenance', undefined, auth(tok.A)), 200, 'maintenance');
   try {
-    const old = await ingest(tok.A, JSON.stringify([{ time: '1900-01-01T00:00:00Z', metricName: 'old', value: 1 }, { time: iso(Date.now()), metricName: 'old', value: 2 }]), 'application/json');
+    const old = await ingest(
+      tok.A,
+      JSON.stringify([
+        { time: '1900-01-01T00:00:00Z', metricName: 'old', value: 1 },
+        { time: iso(Date.now()), metricName: 'old', value: 2 },
+      ]),
+      'application/json',
+    );
     assert.equal(old.status, 422, old.text);
     assert.match(old.body.message, /partitions/);
   } finally {

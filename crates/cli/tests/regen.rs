@@ -282,6 +282,39 @@ fn unchanged_input_rewrites_nothing() {
     assert_eq!(p.mtimes(), times, "modification times unchanged");
 }
 
+/// Settings given with `--config` when a project is made go into its own nest-generator.toml:
+/// a run from inside the project without `--config` keeps them (nothing is stale).
+#[test]
+fn a_config_file_given_at_creation_is_kept_by_the_project() {
+    let p = Project::new("config", V1);
+    let config = p.root.join("settings.toml");
+    std::fs::write(
+        &config,
+        "out = \"elsewhere\"\n[tables.authors]\nsearch = [\"name\", \"bio\"]\nroute = \"writers\"\n",
+    )
+    .unwrap();
+    p.ok(&["--config", config.to_str().unwrap()]);
+    let toml = p.read("nest-generator.toml");
+    assert!(
+        toml.contains("[tables.authors]\nsearch = [\"name\", \"bio\"]") && toml.contains("# out = \"elsewhere\""),
+        "{toml}"
+    );
+    assert!(p.read("src/modules/writers/writers.resource.ts").contains("search: { kind: 'text'"));
+    let o = Command::new(BIN)
+        .args(["generate", "--check"])
+        .current_dir(&p.api)
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// The up-to-date shortcut is taken only when nothing that decides the output moved: every
 /// input below makes the next run a full one that applies it.
 #[test]

@@ -52,6 +52,40 @@ pub fn vocabulary() -> Vocabulary {
     }
 }
 
+/// The settings of a file given with `--config`, for a new project's own nest-generator.toml
+/// (so regenerating from the project keeps them): the text as written, with the top-level
+/// `schema`, `database_url` and `out` commented out (the project names its own input and is
+/// its own output), and whether it has a `[project]` table. None when the text is no valid
+/// TOML (it was read with the same parser already) or holds nothing else.
+pub fn kept_settings(text: &str) -> Option<(String, bool)> {
+    let table: toml::Table = text.parse().ok()?;
+    let mut out = String::new();
+    let mut top = true;
+    let mut open = 0i32;
+    let mut kept = 0usize;
+    for line in text.lines() {
+        let t = line.trim_start();
+        if open == 0 && t.starts_with('[') {
+            top = false;
+        }
+        let key = t.split('=').next().unwrap_or("").trim().trim_matches('"');
+        let skip = open > 0 || (top && t.contains('=') && ["schema", "database_url", "out"].contains(&key));
+        if skip {
+            open += line.matches('[').count() as i32 - line.matches(']').count() as i32;
+            out.push_str("# ");
+        } else if !t.is_empty() && !t.starts_with('#') {
+            kept += 1;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    // What is left must still read as TOML (a value this simple scan misjudged: keep nothing).
+    if kept == 0 || out.parse::<toml::Table>().is_err() {
+        return None;
+    }
+    Some((out, table.contains_key("project")))
+}
+
 /// `nest-generator.toml`, checked against the registry.
 pub fn parse_config(text: &str) -> Result<Config, String> {
     Config::parse(text, &vocabulary())
@@ -166,5 +200,21 @@ mod tests {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod kept_settings_tests {
+    #[test]
+    fn a_config_file_is_kept_without_its_locations() {
+        let text = "schema = [\n  \"a.sql\",\n  \"b.sql\",\n]\nout = \"api\"\n[tables.users]\nsearch = [\"name\"]\n";
+        let (kept, project) = super::kept_settings(text).unwrap();
+        assert!(!project);
+        assert_eq!(
+            kept,
+            "# schema = [\n#   \"a.sql\",\n#   \"b.sql\",\n# ]\n# out = \"api\"\n[tables.users]\nsearch = [\"name\"]\n"
+        );
+        assert_eq!(super::kept_settings("schema = \"x.sql\"\n# only a comment\n"), None);
+        assert!(super::kept_settings("[project]\nname = \"x\"\n").unwrap().1);
     }
 }

@@ -41,3 +41,63 @@ pub static EXPORT: FeatureDef = core(
     "GET /<table>/export: the list's rows streamed as CSV or NDJSON (a database cursor), or XLSX up to EXPORT_XLSX_MAX_ROWS",
     MetaSwitch::None,
 );
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{field, model};
+    use nest_model::search::Search;
+
+    #[test]
+    fn a_table_named_like_an_app_route_gets_another_route() {
+        let m = model("CREATE TABLE docs (id int PRIMARY KEY); CREATE TABLE health (id int PRIMARY KEY);", "");
+        assert_eq!(m.resource("docs").unwrap().names.route, "public-docs");
+        assert_eq!(m.resource("health").unwrap().names.route, "public-health");
+    }
+
+    #[test]
+    fn search_vectors_are_searched_only_when_clients_may_read_their_sources() {
+        let sql = "CREATE TABLE open (id int PRIMARY KEY, title text, body text, \
+                     doc tsvector GENERATED ALWAYS AS (to_tsvector('english', coalesce(title, '') || ' ' || coalesce(body, ''))) STORED);
+                   CREATE TABLE leaky (id int PRIMARY KEY, label text, client_secret text, doc tsvector);
+                   CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+                   CREATE TRIGGER t BEFORE INSERT OR UPDATE ON leaky FOR EACH ROW EXECUTE FUNCTION tsvector_update_trigger('doc', 'pg_catalog.english', 'label', 'client_secret');
+                   CREATE TABLE unknown (id int PRIMARY KEY, doc tsvector);
+                   CREATE TRIGGER u BEFORE INSERT ON unknown FOR EACH ROW EXECUTE FUNCTION f();";
+        let m = model(sql, "");
+        // Never returned, never filtered: it holds its sources' words.
+        for t in ["open", "leaky", "unknown"] {
+            let f = field(&m, t, "doc");
+            assert!(!f.readable() && f.ops.is_empty(), "{t}: {f:?}");
+        }
+        assert_eq!(m.resource("open").unwrap().search, Some(Search::Vector { column: "doc".into(), config: None }));
+        let leaky = m.resource("leaky").unwrap();
+        assert_eq!(leaky.search, None, "built from a secret");
+        assert!(leaky.notes.iter().any(|n| n.message.contains("client_secret")), "{:?}", leaky.notes);
+        assert_eq!(m.resource("unknown").unwrap().search, None, "sources not in the schema");
+        // Named on purpose, a vector is searched; one built from a secret is refused.
+        let m = model(sql, "[tables.unknown]\nsearch = [\"doc\"]\n");
+        assert!(matches!(m.resource("unknown").unwrap().search, Some(Search::Vector { .. })));
+        let m = model(sql, "[tables.leaky]\nsearch = [\"doc\"]\n");
+        assert!(m.errors.iter().any(|e| e.to_string().contains("client_secret")), "{:?}", m.errors);
+    }
+
+    #[test]
+    fn configured_search_columns_are_readable_text() {
+        let sql = "CREATE TABLE posts (id int PRIMARY KEY, title text, n int, password_hash text);";
+        let m = model(sql, "[tables.posts]\nsearch = [\"title\"]\nsearch_config = \"english\"\n");
+        let posts = m.resource("posts").unwrap();
+        assert_eq!(posts.search, Some(Search::Text { columns: vec!["title".into()], config: "english".into() }));
+        let (name, def) = posts.search.as_ref().unwrap().index(posts).unwrap();
+        assert_eq!(name, "posts_search");
+        assert_eq!(def, "USING gin ((to_tsvector('english'::regconfig, coalesce(title, ''))))");
+        for (cfg, what) in [
+            ("search = [\"n\"]", "not a text column"),
+            ("search = [\"password_hash\"]", "hidden"),
+            ("search = [\"nope\"]", "not a column"),
+            ("search = [\"title\"]\nsearch_config = \"english'--\"", "not a text search configuration"),
+        ] {
+            let m = model(sql, &format!("[tables.posts]\n{cfg}\n"));
+            assert!(m.errors.iter().any(|e| e.to_string().contains(what)), "{cfg}: {:?}", m.errors);
+        }
+    }
+}

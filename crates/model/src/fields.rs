@@ -391,6 +391,19 @@ pub(crate) fn build_fields(catalog: &Catalog, t: &Table, tcfg: &TableConfig, not
             access = Access::ReadOnly;
             why = Some(format!("search vector kept by trigger {}", g.name));
         }
+        // A search vector holds the words of the columns it is built from (hidden ones too):
+        // clients search it with q=, never read it (nor filter on it).
+        if element.name == "tsvector" && !is_key {
+            access = match access {
+                Access::ReadWrite => Access::WriteOnly,
+                Access::WriteOnly => Access::WriteOnly,
+                _ => Access::None,
+            };
+            why = Some(format!(
+                "search vector{}: searched with q=, never returned (it holds the words of its sources)",
+                before_insert.map(|g| format!(" kept by trigger {}", g.name)).unwrap_or_default()
+            ));
+        }
         if is_key && !matches!(access, Access::ReadWrite | Access::ReadOnly) {
             // A key must be readable to address rows.
             notes.push(format!("column `{}` is part of the primary key, so it stays readable", col.name));

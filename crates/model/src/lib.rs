@@ -359,7 +359,7 @@ pub fn build(catalog: &Catalog, config: &Config, selection: &Selection, features
     let mut errors = Vec::new();
     let mut skipped = Vec::new();
     let defs: Vec<&FeatureDef> = features.iter().map(|f| f.def()).collect();
-    let mut namer = resource::Namer::default();
+    let mut namer = resource::Namer::reserving_core_routes();
     let mut resources = Vec::new();
     // Tables of `public` choose names first: `public.users` is /users, `app.users` /app-users.
     let mut tables = wanted(catalog, selection, &mut errors);

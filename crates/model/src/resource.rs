@@ -14,6 +14,18 @@ pub(crate) struct Namer {
     route: HashSet<String>,
 }
 
+impl Namer {
+    /// The app's own routes are taken: a table called `docs` or `health` gets another route
+    /// (`public-docs`), not one the API docs or the health check already answer.
+    pub(crate) fn reserving_core_routes() -> Self {
+        let mut n = Namer::default();
+        for r in ["docs", "docs-json", "health"] {
+            n.route.insert(r.to_string());
+        }
+        n
+    }
+}
+
 /// What one resource is built from.
 pub(crate) struct Input<'a> {
     pub catalog: &'a Catalog,

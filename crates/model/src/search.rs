@@ -3,7 +3,7 @@
 //! `search_config = "english"`) or found in the schema (a `tsvector` column, trigram indexes).
 
 use crate::{FeatureError, FieldKind, ModelError, Resource};
-use nest_catalog::{Catalog, Table};
+use nest_catalog::{Catalog, Column, Table};
 use serde::Serialize;
 
 /// How a table's rows are searched.
@@ -92,6 +92,27 @@ pub(crate) fn resolve(
         }
         r.search = match chosen {
             Some(columns) if columns.is_empty() => None,
+            // One tsvector column, named on purpose: searched as it is (its sources, when they
+            // can be told, must be readable).
+            Some(columns) if columns.len() == 1 && t.column(&columns[0]).is_some_and(is_vector) => {
+                let c = t.column(&columns[0]).expect("checked");
+                match vector_sources(t, c).map(|s| hidden_sources(r, &s)) {
+                    Some(hidden) if !hidden.is_empty() => {
+                        fail(
+                            errors,
+                            format!(
+                                "[tables.{}] search: {} is built from {}, which clients cannot read: searching it would reveal them",
+                                r.table,
+                                c.name,
+                                hidden.join(", ")
+                            ),
+                            "search columns clients can read instead, e.g. search = [\"title\", \"description\"]",
+                        );
+                        None
+                    }
+                    _ => Some(Search::Vector { column: c.name.clone(), config: lang.clone() }),
+                }
+            }
             Some(columns) => {
                 let mut ok = true;
                 for c in &columns {
@@ -118,10 +139,116 @@ pub(crate) fn resolve(
     }
 }
 
-/// A `tsvector` column, else text columns with trigram indexes, else nothing.
-fn detect(t: &Table, r: &Resource, config: Option<String>) -> Option<Search> {
-    if let Some(c) = t.columns.iter().find(|c| c.ty.name == "tsvector" && !c.ty.array) {
-        return Some(Search::Vector { column: c.name.clone(), config });
+fn is_vector(c: &Column) -> bool {
+    c.ty.name == "tsvector" && !c.ty.array
+}
+
+/// The columns a tsvector column is built from, when the schema says: a generated column's
+/// expression, or the arguments of `tsvector_update_trigger[_column]` in a trigger.
+fn vector_sources(t: &Table, c: &Column) -> Option<Vec<String>> {
+    let others = |text: &str| -> Vec<String> {
+        identifiers(text).into_iter().filter(|w| w != &c.name && t.column(w).is_some()).collect()
+    };
+    if let Some(expr) = &c.generated {
+        let found = others(expr);
+        return (!found.is_empty()).then_some(found);
+    }
+    for g in &t.triggers {
+        let Some(src) = &g.source.0 else { continue };
+        let lower = src.to_lowercase();
+        let Some(at) = lower.find("tsvector_update_trigger") else { continue };
+        let rest = &src[at..];
+        let (Some(open), Some(close)) = (rest.find('('), rest.rfind(')')) else { continue };
+        if close <= open {
+            continue;
+        }
+        let args: Vec<String> = rest[open + 1..close]
+            .split(',')
+            .map(|a| a.trim().trim_matches('\'').trim_matches('"').to_string())
+            .collect();
+        if args.first().is_some_and(|a| a == &c.name) && args.len() > 2 {
+            return Some(args[2..].to_vec());
+        }
+    }
+    None
+}
+
+/// Words of an expression that could name columns: bare identifiers (lowercased, as PostgreSQL
+/// folds them) and quoted ones.
+fn identifiers(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(ch) = chars.next() {
+        if ch == '"' {
+            let mut w = String::new();
+            while let Some(x) = chars.next() {
+                if x == '"' {
+                    if chars.peek() == Some(&'"') {
+                        chars.next();
+                        w.push('"');
+                        continue;
+                    }
+                    break;
+                }
+                w.push(x);
+            }
+            out.push(w);
+        } else if ch == '\'' {
+            // A string literal ('english'): not a column.
+            while let Some(x) = chars.next() {
+                if x == '\'' {
+                    if chars.peek() == Some(&'\'') {
+                        chars.next();
+                        continue;
+                    }
+                    break;
+                }
+            }
+        } else if ch.is_alphabetic() || ch == '_' {
+            let mut w = ch.to_lowercase().to_string();
+            while let Some(&x) = chars.peek() {
+                if x.is_alphanumeric() || x == '_' || x == '$' {
+                    w.extend(x.to_lowercase());
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            out.push(w);
+        }
+    }
+    out
+}
+
+/// Sources clients cannot read (a source that is no field at all counts as hidden).
+fn hidden_sources(r: &Resource, sources: &[String]) -> Vec<String> {
+    sources.iter().filter(|s| !r.fields.iter().any(|f| &&f.column == s && f.readable())).cloned().collect()
+}
+
+/// A `tsvector` column whose sources clients can read, else text columns with trigram indexes,
+/// else nothing. A vector built from hidden columns, or from sources the schema does not say, is
+/// left alone: `q=` would answer questions about what it holds.
+fn detect(t: &Table, r: &mut Resource, config: Option<String>) -> Option<Search> {
+    if let Some(c) = t.columns.iter().find(|c| is_vector(c)) {
+        match vector_sources(t, c).map(|s| hidden_sources(r, &s)) {
+            Some(hidden) if hidden.is_empty() => return Some(Search::Vector { column: c.name.clone(), config }),
+            Some(hidden) => r.note(
+                "search",
+                format!(
+                    "{}: q= does not search {} (built from {}, which clients cannot read); name readable columns with search = [...]",
+                    r.table,
+                    c.name,
+                    hidden.join(", ")
+                ),
+            ),
+            None => r.note(
+                "search",
+                format!(
+                    "{}: q= does not search {} (what it is built from is not in the schema); search = [\"{}\"] searches it, or name text columns",
+                    r.table, c.name, c.name
+                ),
+            ),
+        }
     }
     let readable_text =
         |name: &str| r.fields.iter().any(|f| f.column == name && f.readable() && f.kind == FieldKind::Text && !f.array);
@@ -140,6 +267,12 @@ fn detect(t: &Table, r: &Resource, config: Option<String>) -> Option<Search> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn identifiers_of_an_expression() {
+        let words = super::identifiers("to_tsvector('english', coalesce(title, '') || ' ' || \"Body\" || it''s)");
+        assert_eq!(words, ["to_tsvector", "coalesce", "title", "Body", "it", "s"]);
+    }
+
     #[test]
     fn configuration_names() {
         for ok in ["english", "simple", "pg_catalog.english", "my_cfg2"] {

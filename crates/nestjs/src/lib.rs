@@ -201,6 +201,9 @@ pub struct GenerateOptions {
     /// Where the schema is, relative to the project, as a TOML value (`"../db"` or a list):
     /// written into a new project's nest-generator.toml.
     pub schema_setting: Option<String>,
+    /// The settings file given with `--config` (see nest_features::kept_settings) and whether it
+    /// has a `[project]` table: written into a new project's nest-generator.toml.
+    pub kept_settings: Option<(String, bool)>,
 }
 
 fn environment(
@@ -435,6 +438,7 @@ pub fn render(
             compose: c.compose_services.iter().map(|(_, r)| render_with(&env, r)).collect::<Result<_, _>>()?,
         },
         options.schema_setting.clone(),
+        options.kept_settings.clone(),
     );
     let ctx = value(&pv);
     for (path, template, ownership) in [

@@ -483,6 +483,10 @@ pub struct ProjectView {
     pub name: String,
     /// `schema = ...` of nest-generator.toml (a TOML value), when the input is files.
     pub schema_setting: Option<String>,
+    /// The `--config` file's settings, kept in a new project's nest-generator.toml.
+    pub kept_settings: Option<String>,
+    /// They have their own `[project]` table.
+    pub kept_project: bool,
     /// Database name the README's setup block creates (snake_case of the project name).
     pub db_name: String,
     pub title: String,
@@ -521,6 +525,7 @@ impl ProjectView {
         packages: &[Package],
         rendered: Rendered,
         schema_setting: Option<String>,
+        kept_settings: Option<(String, bool)>,
     ) -> Self {
         let mut modules: Vec<ModuleRef> = m
             .resources
@@ -567,6 +572,8 @@ impl ProjectView {
                 let base = format!("{}/{}", if r.versioned.value { "/v1" } else { "" }, r.names.route);
                 for (on, route) in [
                     (o.list, format!("GET {base}")),
+                    (r.aggregates(), format!("GET {base}/aggregate")),
+                    (r.exports(), format!("GET {base}/export")),
                     (o.get, format!("GET {base}/{k}")),
                     (o.create, format!("POST {base}")),
                     (o.bulk_create, format!("POST {base}/bulk")),
@@ -603,6 +610,8 @@ impl ProjectView {
         db_docs.sort();
         ProjectView {
             schema_setting,
+            kept_project: kept_settings.as_ref().is_some_and(|k| k.1),
+            kept_settings: kept_settings.map(|k| k.0),
             db_name,
             name: m.project.name.clone(),
             title: m.project.title.clone(),

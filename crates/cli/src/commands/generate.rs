@@ -145,6 +145,10 @@ fn run(m: &ArgMatches, flags: Flags, named: &[String], all: bool, removed: &[Str
     let options = GenerateOptions {
         template_dir: m.get_one::<String>("templates").map(PathBuf::from),
         schema_setting: schema_paths.as_ref().map(|rels| toml_value(rels)),
+        kept_settings: m
+            .get_one::<String>("config")
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|text| nest_features::kept_settings(&text)),
     };
     // Schema files are read once: hashed for the up-to-date check, then parsed.
     let sources = match &resolved.source {

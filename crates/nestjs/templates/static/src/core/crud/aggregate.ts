@@ -128,9 +128,7 @@ export function planAggregate(spec: ResourceSpec, query: Record<string, unknown>
     const unit = m[2] as BucketUnit;
     if (!BUCKET_UNITS.includes(unit)) bad(`bucket: "${m[2]}" is not a unit; use ${BUCKET_UNITS.join(', ')}`);
     if (f.kind === 'date' && (unit === 'minute' || unit === 'hour')) bad(`bucket: ${f.property} is a date; use day or longer`);
-    if (tzRaw !== undefined && f.kind === 'date') {
-      bad(`tz: ${f.property} is a date: its days are the same in every zone`);
-    }
+    // tz is taken for a date too (and changes nothing: its days are the same in every zone).
     bucket = { field: f, unit, tz: tzRaw === undefined ? 'UTC' : timeZone(tzRaw) };
   } else if (tzRaw !== undefined) {
     bad('tz: only with bucket=field:unit');
@@ -143,12 +141,14 @@ export function planAggregate(spec: ResourceSpec, query: Record<string, unknown>
     const fn = m[1] as AggFn;
     if (m[2] === undefined) {
       if (fn !== 'count') bad(`agg: ${fn} needs a field, e.g. ${fn}(amount)`);
+      if (aggs.some((a) => a.label === 'count')) bad('agg: count appears twice');
       aggs.push({ fn, label: 'count' });
       continue;
     }
     const f = readableField(spec, m[2].trim(), `agg ${item}`);
     if (!aggregatesOf(f).includes(fn)) {
-      bad(`agg: ${fn}(${f.property}) is not defined for ${f.array ? 'an array' : f.kind}; it takes ${aggregatesOf(f).join(', ')}`);
+      const type = f.array ? 'an array' : f.sqlType === 'money' ? 'money' : f.kind;
+      bad(`agg: ${fn}(${f.property}) is not defined for ${type}; it takes ${aggregatesOf(f).join(', ')}`);
     }
     const label = `${fn}(${f.property})`;
     if (aggs.some((a) => a.label === label)) bad(`agg: ${label} appears twice`);
@@ -210,10 +210,11 @@ function aggregateSql(a: Aggregate): string {
     case 'count':
       return `count(${col})::float8`;
     case 'sum':
-      // Integers sum to bigint/numeric (strings in answers, as bigint and decimal fields are).
-      return `sum(${col})`;
+      // Integers sum to bigint/numeric (strings in answers, as bigint and decimal fields are);
+      // real and double precision in double precision (a sum of reals in real drifts).
+      return a.field.kind === 'float' ? `sum(${col}::float8)` : `sum(${col})`;
     case 'avg':
-      return `avg(${col})`;
+      return a.field.kind === 'float' ? `avg(${col}::float8)` : `avg(${col})`;
     case 'min':
     case 'max':
       return `${a.fn}(${col})`;

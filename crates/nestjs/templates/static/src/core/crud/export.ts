@@ -19,9 +19,16 @@ export const EXPORT_FORMATS: readonly ExportFormat[] = ['csv', 'ndjson', 'xlsx']
 export const EXPORT_PARAMS = ['format'] as const;
 
 const deflate = promisify(deflateRaw);
-const BATCH = 1000;
-/** Rows per FETCH when rows carry embedded lists (each may be a page of other rows). */
-const EMBED_BATCH = 100;
+/**
+ * Rows per FETCH: the first batch is small, the next ones sized from what the rows weighed so a
+ * batch holds about BATCH_CHARS of text (1 to MAX_BATCH rows), whether rows are 50 bytes or
+ * 5 MB each.
+ */
+const FIRST_BATCH = 10;
+const MAX_BATCH = 1000;
+const BATCH_CHARS = 1024 * 1024;
+const nextBatch = (chars: number, rows: number) =>
+  Math.max(1, Math.min(MAX_BATCH, Math.floor(BATCH_CHARS / Math.max(1, chars / Math.max(1, rows)))));
 /** Excel's longest cell. */
 const MAX_CELL = 32_767;
 /** The most text an XLSX is built from (it is built whole). */
@@ -86,18 +93,14 @@ export async function runExport(job: ExportJob): Promise<StreamableFile> {
       await client.query(`SELECT ${sets.join(', ')}`, params);
     }
     await client.query(`DECLARE __export NO SCROLL CURSOR FOR ${job.sql}`, job.params);
-    const cap = settings.exportXlsxMaxRows;
-    const batch = job.columns.some((c) => !c.field) ? EMBED_BATCH : BATCH;
-    const first = (await client.query(`FETCH ${job.format === 'xlsx' ? cap + 1 : batch} FROM __export`)).rows as Record<string, unknown>[];
     if (job.format === 'xlsx') {
-      if (first.length > cap) {
-        throw new BadRequestException(`format=xlsx: more than ${cap} rows (EXPORT_XLSX_MAX_ROWS); narrow the filters or use format=csv`);
-      }
+      const rows = await sheetRows(client, job);
       await session.finish(true);
-      const file = await xlsx(job.columns, first.map(job.toApi));
+      const file = await xlsx(job.columns, rows);
       return new StreamableFile(file, { type: TYPES.xlsx, disposition: `attachment; filename="${job.name}.xlsx"`, length: file.length });
     }
-    const stream = Readable.from(batches(session, job, first, batch));
+    const first = (await client.query(`FETCH ${FIRST_BATCH} FROM __export`)).rows as Record<string, unknown>[];
+    const stream = Readable.from(batches(session, job, first));
     // However the response ends (read to the end, the client gone, an error, a stalled
     // client), the transaction ends and the connection goes back to the pool, once.
     stream.once('close', () => {
@@ -148,10 +151,39 @@ class Session {
   }
 }
 
+/** The rows of an XLSX, as the API has them: 400 past EXPORT_XLSX_MAX_ROWS rows or MAX_XLSX_CHARS of values. */
+async function sheetRows(client: pg.PoolClient, job: ExportJob): Promise<Record<string, unknown>[]> {
+  const cap = settings.exportXlsxMaxRows;
+  const out: Record<string, unknown>[] = [];
+  let chars = 0;
+  let batch = FIRST_BATCH;
+  for (;;) {
+    const rows = (await client.query(`FETCH ${batch} FROM __export`)).rows as Record<string, unknown>[];
+    let size = 0;
+    for (const r of rows) {
+      const api = job.toApi(r);
+      size += JSON.stringify(api).length;
+      out.push(api);
+    }
+    chars += size;
+    if (out.length > cap) {
+      throw new BadRequestException(`format=xlsx: more than ${cap} rows (EXPORT_XLSX_MAX_ROWS); narrow the filters or use format=csv`);
+    }
+    if (chars > MAX_XLSX_CHARS) {
+      throw new BadRequestException(
+        'format=xlsx: the rows are too large for a spreadsheet built whole; narrow them (select=) or use format=csv',
+      );
+    }
+    if (rows.length < batch) return out;
+    batch = Math.min(nextBatch(size, rows.length), cap + 1 - out.length);
+  }
+}
+
 /** The file's bytes, a batch at a time: pulled by the response as the client reads. */
-async function* batches(session: Session, job: ExportJob, first: Record<string, unknown>[], batch: number): AsyncGenerator<Buffer> {
+async function* batches(session: Session, job: ExportJob, first: Record<string, unknown>[]): AsyncGenerator<Buffer> {
   const client = session.client!;
   let rows = first;
+  let batch = FIRST_BATCH;
   let head = job.format === 'csv' ? csvLine(job.columns.map((c) => c.name)) : '';
   while (rows.length > 0) {
     const api = rows.map(job.toApi);
@@ -164,6 +196,7 @@ async function* batches(session: Session, job: ExportJob, first: Record<string, 
     session.disarm();
     head = '';
     if (rows.length < batch || session.ended) break;
+    batch = nextBatch(text.length, rows.length);
     rows = (await client.query(`FETCH ${batch} FROM __export`)).rows as Record<string, unknown>[];
     if (session.ended) return;
   }
@@ -197,7 +230,14 @@ function csvLine(cells: string[]): string {
 const XML_INVALID = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g;
 
 const xmlText = (s: string): string =>
-  s.replace(XML_INVALID, '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  s
+    .replace(XML_INVALID, '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    // A literal CR would be read back as a line feed (XML normalizes line ends).
+    .replace(/\r/g, '&#13;');
 
 /** A column letter: 0 → A, 26 → AA. */
 function columnName(i: number): string {
@@ -212,8 +252,12 @@ function cell(ref: string, c: ExportColumn | undefined, v: unknown): string {
   const kind = c?.field?.kind;
   if (typeof v === 'number' && Number.isFinite(v)) return `<c r="${ref}"><v>${v}</v></c>`;
   if (typeof v === 'boolean') return `<c r="${ref}" t="b"><v>${v ? 1 : 0}</v></c>`;
-  if (typeof v === 'string' && (kind === 'bigint' || kind === 'decimal') && /^-?\d+(\.\d+)?$/.test(v) && String(Number(v)) === v) {
-    return `<c r="${ref}"><v>${v}</v></c>`;
+  // bigint and numeric text: a number while a double holds it exactly (15 significant digits; a
+  // bigint up to 2^53), otherwise text (a spreadsheet would round it).
+  if (typeof v === 'string' && (kind === 'bigint' || kind === 'decimal') && /^-?\d+(\.\d+)?$/.test(v)) {
+    const digits = v.replace(/^-/, '').replace('.', '').replace(/^0+/, '').length;
+    const exact = kind === 'bigint' ? Number.isSafeInteger(Number(v)) : digits <= 15;
+    if (exact) return `<c r="${ref}"><v>${v}</v></c>`;
   }
   const text = typeof v === 'string' ? v : JSON.stringify(v);
   if (text.length > MAX_CELL) {

@@ -403,7 +403,7 @@ export function AggregateDocs(o: Operation & { spec: ResourceSpec }): MethodDeco
             name: 'tz',
             required: false,
             schema: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_+\\-/]{0,63}$', default: 'UTC' },
-            description: 'Time zone of timestamp buckets (IANA name, e.g. Europe/Paris)',
+            description: 'Time zone of timestamp buckets (IANA name, e.g. Europe/Paris; no effect on dates)',
           }),
         ]
       : []),

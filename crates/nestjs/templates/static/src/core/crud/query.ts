@@ -361,12 +361,8 @@ export function planList(spec: ResourceSpec, query: Record<string, unknown>, bas
       where.push(condition(field, v, params));
     }
   }
-  let rank: string | undefined;
-  if (query.q !== undefined) {
-    const s = searchSql(spec, query.q, (v) => params.add(v));
-    where.push(s.where);
-    rank = s.rank;
-  }
+  const search = query.q === undefined ? undefined : searchSql(spec, query.q, (v) => params.add(v));
+  if (search) where.push(search.where);
   const countWhere = [...where];
   const countParams = [...params.values];
 
@@ -384,8 +380,9 @@ export function planList(spec: ResourceSpec, query: Record<string, unknown>, bas
   if (countRaw !== 'exact' && countRaw !== 'estimated' && countRaw !== 'none') bad('count: exact, estimated or none');
   const sortRaw = single(query, 'sort');
   const sort = parseSort(spec, sortRaw);
-  // An explicit sort orders a search's rows; otherwise relevance does.
-  if (sortRaw) rank = undefined;
+  // An explicit sort orders a search's rows; otherwise relevance does (its parameters, if any,
+  // come after the count's: the count never orders).
+  const rank = search && !sortRaw ? search.rank() : undefined;
   const ctid = spec.tieBreaker === 'ctid';
   const sortSignature = sort.map((k) => `${k.desc ? '-' : ''}${k.field.property}`).join(',') + (ctid ? ',ctid' : '');
 

@@ -441,11 +441,13 @@ export class CrudRepository<T extends Row = Row> {
     const call: CrudCall = { ctx: requestContext(), unscoped: false };
     if (selection.embeds.length) await checkEmbeds(selection, call);
     const opened = this.open();
-    const params = [...plan.countParams];
+    // No cursor here: the plan's conditions are the filters (and q), its parameters theirs and
+    // the relevance's.
+    const params = [...plan.params];
     const bind = binder(params);
     const conditions: Conditions = (parts, b, mode, row) => this.conditions(parts, b, mode, row);
     const embeds = new EmbedSql(call, bind, opened.settings, conditions);
-    const where = [...plan.countWhere, ...opened.scope.where(bind, 'read', '__root'), ...embeds.rootFilters(selection, '__root')];
+    const where = [...plan.where, ...opened.scope.where(bind, 'read', '__root'), ...embeds.rootFilters(selection, '__root')];
     const { list, pick } = this.selectOf(
       selection,
       embeds,

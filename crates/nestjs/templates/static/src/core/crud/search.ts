@@ -21,21 +21,43 @@ export interface SearchSpec {
 
 export const MAX_QUERY = 200;
 
-/** The condition and the relevance (higher first) of a search for `q`; `add` binds a parameter. */
-export function searchSql(spec: ResourceSpec, raw: unknown, add: (v: unknown) => string): { where: string; rank: string } {
+/** Most words (or quoted phrases) in `q`: each is a term of the text search or a pattern. */
+export const MAX_TERMS = 8;
+
+/**
+ * Check `q`: a string, 1 to MAX_QUERY characters, at most MAX_TERMS terms, at least one of them
+ * a word to find (terms without a letter or digit say nothing and are dropped; a full-text
+ * search of only exclusions, `-a -b`, would read every row).
+ */
+function terms(raw: unknown, fullText: boolean): string {
   if (typeof raw !== 'string') bad('q may be given once');
-  const s = spec.search;
-  if (!s) bad(`q: ${spec.name} rows are not searchable (set search = [...] for the table in nest-generator.toml)`);
   const q = raw.trim();
   if (q === '' || q.length > MAX_QUERY) bad(`q: 1 to ${MAX_QUERY} characters`);
+  const words = q.split(/\s+/).filter((w) => /[\p{L}\p{N}]/u.test(w));
+  if (words.length > MAX_TERMS) bad(`q: at most ${MAX_TERMS} words`);
+  if (words.length === 0) bad('q: give at least one word to find');
+  if (fullText && !words.some((w) => !w.startsWith('-'))) bad('q: give at least one word to find (-word only excludes)');
+  return words.join(' ');
+}
+
+/**
+ * The condition of a search for `q`, and its relevance (higher first) for when rows are
+ * ordered by it: `rank()` binds what it needs only when called. `add` binds a parameter.
+ */
+export function searchSql(spec: ResourceSpec, raw: unknown, add: (v: unknown) => string): { where: string; rank: () => string } {
+  const s = spec.search;
+  if (!s) bad(`q: ${spec.name} rows are not searchable (set search = [...] for the table in nest-generator.toml)`);
+  const q = terms(raw, s.kind !== 'trigram');
   if (s.kind === 'trigram') {
     const pattern = add(`%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-    const needle = add(q.toLowerCase());
     const cols = s.columns.map(ident);
     return {
       where: `(${cols.map((c) => `${c} ILIKE ${pattern}`).join(' OR ')})`,
       // Earlier matches rank higher: minus the first position found (no match: far behind).
-      rank: `-least(${cols.map((c) => `coalesce(nullif(strpos(lower(${c}), ${needle}), 0), 1000000)`).join(', ')})`,
+      rank: () => {
+        const needle = add(q.toLowerCase());
+        return `-least(${cols.map((c) => `coalesce(nullif(strpos(lower(${c}), ${needle}), 0), 1000000)`).join(', ')})`;
+      },
     };
   }
   const config = s.config ? `'${s.config}'::regconfig, ` : '';
@@ -44,5 +66,5 @@ export function searchSql(spec: ResourceSpec, raw: unknown, add: (v: unknown) =>
     s.kind === 'vector'
       ? ident(s.columns[0])
       : `to_tsvector('${s.config}'::regconfig, ${s.columns.map((c) => `coalesce(${ident(c)}, '')`).join(" || ' ' || ")})`;
-  return { where: `${document} @@ ${query}`, rank: `ts_rank_cd(${document}, ${query})` };
+  return { where: `${document} @@ ${query}`, rank: () => `ts_rank_cd(${document}, ${query})` };
 }
