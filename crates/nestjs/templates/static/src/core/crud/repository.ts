@@ -322,7 +322,12 @@ export class CrudRepository<T extends Row = Row> {
     };
   }
 
-  async list(query: Record<string, unknown>, db: Queryable = this.db): Promise<ListResult<T>> {
+  /**
+   * What a list and an export of it share: `select=` parsed, the list's plan (filters, q, sort,
+   * paging), the embeds' permissions checked, the extensions' scope opened, and the statement's
+   * conditions (on `__root`) and SELECT list; their parameters are in `params`, `bind` adds more.
+   */
+  private async readPlan(query: Record<string, unknown>) {
     const { selection, rest } = parseSelect(this.spec, query);
     const base = this.withDeleted(rest.withDeleted) ? [] : this.notDeleted();
     const plan = planList(this.spec, rest, base);
@@ -330,21 +335,26 @@ export class CrudRepository<T extends Row = Row> {
     if (selection.embeds.length) await checkEmbeds(selection, call);
     const opened = this.open();
     const params = [...plan.params];
-    const conditions: Conditions = (parts, bind, mode, row) => this.conditions(parts, bind, mode, row);
-    const embeds = new EmbedSql(call, binder(params), opened.settings, conditions);
-    const where = [...plan.where, ...opened.scope.where(binder(params), 'read', '__root'), ...embeds.rootFilters(selection, '__root')];
+    const bind = binder(params);
+    const conditions: Conditions = (parts, b, mode, row) => this.conditions(parts, b, mode, row);
+    const embeds = new EmbedSql(call, bind, opened.settings, conditions);
+    const where = [...plan.where, ...opened.scope.where(bind, 'read', '__root'), ...embeds.rootFilters(selection, '__root')];
+    const { list, pick } = this.selectOf(
+      selection,
+      embeds,
+      plan.sort.map((k) => k.field),
+    );
+    return { selection, rest, plan, call, opened, params, bind, conditions, where, list, pick };
+  }
+
+  async list(query: Record<string, unknown>, db: Queryable = this.db): Promise<ListResult<T>> {
+    const { selection, rest, plan, call, opened, params, bind, conditions, where, list, pick } = await this.readPlan(query);
     const countParams = [...plan.countParams];
     const countWhere = [
       ...plan.countWhere,
       ...opened.scope.where(binder(countParams), 'read', '__root'),
       ...new EmbedSql(call, binder(countParams), opened.settings, conditions).rootFilters(selection, '__root'),
     ];
-    const { list, pick } = this.selectOf(
-      selection,
-      embeds,
-      plan.sort.map((k) => k.field),
-    );
-    const bind = binder(params);
     const ctidCol = plan.ctid ? `, tableoid::oid::text || ':' || ctid::text AS "__ctid"` : '';
     const sql =
       `SELECT ${list}${ctidCol} FROM ${this.spec.table} AS __root${whereClause(where)}` +
@@ -435,24 +445,8 @@ export class CrudRepository<T extends Row = Row> {
     const own = Object.fromEntries(
       Object.entries(query).filter(([k]) => !(EXPORT_PARAMS as readonly string[]).includes(k) && k !== 'limit'),
     );
-    const { selection, rest } = parseSelect(this.spec, own);
-    const base = this.withDeleted(rest.withDeleted) ? [] : this.notDeleted();
-    const plan = planList(this.spec, rest, base);
-    const call: CrudCall = { ctx: requestContext(), unscoped: false };
-    if (selection.embeds.length) await checkEmbeds(selection, call);
-    const opened = this.open();
-    // No cursor here: the plan's conditions are the filters (and q), its parameters theirs and
-    // the relevance's.
-    const params = [...plan.params];
-    const bind = binder(params);
-    const conditions: Conditions = (parts, b, mode, row) => this.conditions(parts, b, mode, row);
-    const embeds = new EmbedSql(call, bind, opened.settings, conditions);
-    const where = [...plan.where, ...opened.scope.where(bind, 'read', '__root'), ...embeds.rootFilters(selection, '__root')];
-    const { list, pick } = this.selectOf(
-      selection,
-      embeds,
-      plan.sort.map((k) => k.field),
-    );
+    // No cursor here: the plan's conditions are the filters (and q).
+    const { selection, plan, opened, params, bind, where, list, pick } = await this.readPlan(own);
     const sql =
       `SELECT ${list} FROM ${this.spec.table} AS __root${whereClause(where)} ORDER BY ${orderBy(plan)}` +
       (rawLimit === undefined ? '' : ` LIMIT ${bind(Number(rawLimit))}`);
