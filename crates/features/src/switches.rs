@@ -82,6 +82,18 @@ mod tests {
     }
 
     #[test]
+    fn aggregate_and_export_are_on_unless_a_table_turns_them_off() {
+        let sql = "CREATE TABLE a (id int PRIMARY KEY); CREATE TABLE b (id int PRIMARY KEY);";
+        let m = model(sql, "[tables.b]\nfeatures = { aggregate = false, export = false }\n");
+        let (a, b) = (m.resource("a").unwrap(), m.resource("b").unwrap());
+        assert!(a.aggregates() && a.exports());
+        assert!(!b.aggregates() && !b.exports());
+        let routes = |r| nest_nestjs::core_routes(r).into_iter().map(|x| x.id).collect::<Vec<_>>();
+        assert!(routes(a).contains(&"aggregate".to_string()) && routes(a).contains(&"export".to_string()));
+        assert!(!routes(b).iter().any(|x| x == "aggregate" || x == "export"));
+    }
+
+    #[test]
     fn configured_search_columns_are_readable_text() {
         let sql = "CREATE TABLE posts (id int PRIMARY KEY, title text, n int, password_hash text);";
         let m = model(sql, "[tables.posts]\nsearch = [\"title\"]\nsearch_config = \"english\"\n");
