@@ -120,6 +120,8 @@ test('time buckets in a time zone, for timestamptz and naive UTC timestamps', as
     rows.map((r) => [r.m.toISOString(), r.n]),
   );
   assert.equal(months.data.length, 3);
+  // Written as the table's own naive timestamps are: UTC with Z.
+  assert.ok(months.data.every((r) => r.group.lastOrderAt.endsWith('Z')), JSON.stringify(months.data));
 });
 
 test('sort by an aggregate, limit with meta.more', async () => {

@@ -127,6 +127,10 @@ test('CSV holds the rows and values the list returns, quoted per RFC 4180, formu
     cells.includes(`'=HYPERLINK("http://x")`) && cells.includes(`'+1`) && cells.includes('two\nlines') && cells.includes(' padded '),
   );
   assert.ok(!cells.some((c) => c.startsWith('=')));
+  // bom=true: the same file after a UTF-8 byte order mark (Excel reads it as UTF-8 then).
+  const bom = await download(`/metrics/export?${query}&bom=true`);
+  assert.deepEqual([...bom.bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf]);
+  assert.equal(bom.bytes.subarray(3).toString('utf8'), r.text);
   // A JSON column holding a string is text to a spreadsheet too.
   assert.ok(records.slice(1).some((x) => x[3] === `'=SUM(A1:A9)`));
 });
@@ -200,6 +204,8 @@ test('XLSX: one sheet with a header row, numbers as numbers; over the cap a 400 
 test('bad exports are 400s as bad lists are', async () => {
   for (const [path, what] of [
     ['/metrics/export?format=pdf', 'unknown format'],
+    ['/metrics/export?format=ndjson&bom=true', 'a BOM is for CSV'],
+    ['/metrics/export?bom=yes', 'bom: true or false'],
     ['/metrics/export?value=gt.abc', 'a malformed filter'],
     ['/metrics/export?sort=nope', 'unknown sort field'],
     ['/metrics/export?offset=5', 'offset'],

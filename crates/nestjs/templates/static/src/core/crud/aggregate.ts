@@ -228,9 +228,13 @@ function aggregateSql(a: Aggregate): string {
 function bucketSql(b: NonNullable<AggregatePlan['bucket']>, bind: Bind): string {
   const col = column(b.field);
   const unit = bind(b.unit);
-  if (b.field.kind === 'date') return `date_trunc(${unit}, ${col}::timestamp)::date`; // A timestamp without time zone holds UTC (a domain over one is cast by the session's zone, UTC).
-  const instant = b.field.sqlType === 'timestamp without time zone' ? `(${col} AT TIME ZONE 'UTC')` : col;
-  return `date_trunc(${unit}, ${instant}, ${bind(b.tz)})`;
+  if (b.field.kind === 'date') return `date_trunc(${unit}, ${col}::timestamp)::date`;
+  // A timestamp without time zone holds UTC (a domain over one is cast by the session's zone,
+  // UTC): its buckets start in the zone asked for and come back as its values do, in UTC.
+  if (b.field.sqlType === 'timestamp without time zone') {
+    return `(date_trunc(${unit}, ${col} AT TIME ZONE 'UTC', ${bind(b.tz)}) AT TIME ZONE 'UTC')`;
+  }
+  return `date_trunc(${unit}, ${col}, ${bind(b.tz)})`;
 }
 
 /** The statement of an aggregate over `where` (conditions on `__root`). */

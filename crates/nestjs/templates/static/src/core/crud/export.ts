@@ -16,7 +16,7 @@ import type { FieldSpec } from './resource.js';
  */
 export type ExportFormat = 'csv' | 'ndjson' | 'xlsx';
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['csv', 'ndjson', 'xlsx'];
-export const EXPORT_PARAMS = ['format'] as const;
+export const EXPORT_PARAMS = ['format', 'bom'] as const;
 
 const deflate = promisify(deflateRaw);
 /**
@@ -40,6 +40,14 @@ const STALL_MS = settings.exportStallMs;
 const MAX_RUNNING = Math.max(1, Math.min(settings.exportMaxConcurrent, settings.poolMax - 1));
 let running = 0;
 
+/** `bom=true|false` (CSV only). */
+export function exportBom(raw: unknown, format: ExportFormat): boolean {
+  if (raw === undefined) return false;
+  if (raw !== 'true' && raw !== 'false') throw new BadRequestException('bom: true or false');
+  if (format !== 'csv') throw new BadRequestException('bom: only with format=csv');
+  return raw === 'true';
+}
+
 export function exportFormat(raw: unknown): ExportFormat {
   if (raw === undefined) return 'csv';
   if (typeof raw !== 'string' || !(EXPORT_FORMATS as readonly string[]).includes(raw)) {
@@ -62,6 +70,8 @@ export interface ExportJob {
   /** `set_config` settings of the call's extensions (row-level security). */
   settings: Map<string, string>;
   format: ExportFormat;
+  /** CSV starts with a UTF-8 byte order mark (`bom=true`: Excel then reads it as UTF-8). */
+  bom?: boolean;
   columns: ExportColumn[];
   /** A row as the API answers it (the repository's toApi). */
   toApi(row: Record<string, unknown>): Record<string, unknown>;
@@ -184,7 +194,7 @@ async function* batches(session: Session, job: ExportJob, first: Record<string, 
   const client = session.client!;
   let rows = first;
   let batch = FIRST_BATCH;
-  let head = job.format === 'csv' ? csvLine(job.columns.map((c) => c.name)) : '';
+  let head = job.format === 'csv' ? `${job.bom ? '\ufeff' : ''}${csvLine(job.columns.map((c) => c.name))}` : '';
   while (rows.length > 0) {
     const api = rows.map(job.toApi);
     const text =

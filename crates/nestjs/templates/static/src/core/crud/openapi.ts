@@ -451,6 +451,7 @@ export function ExportDocs(o: Operation & { spec: ResourceSpec }): MethodDecorat
     }),
     ...filterQueries(o.spec, true),
     ApiQuery({ name: 'format', required: false, enum: [...EXPORT_FORMATS], description: 'csv (default), ndjson or xlsx' }),
+    ApiQuery({ name: 'bom', required: false, type: Boolean, description: 'CSV only: start with a UTF-8 byte order mark (for Excel)' }),
     sortQuery(o.spec),
     ApiQuery({
       name: 'limit',

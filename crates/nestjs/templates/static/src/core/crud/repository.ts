@@ -6,7 +6,7 @@ import { requestContext } from '../http/request-context.js';
 import { type CountMode, encodeCursor, orderBy, planList, whereClause } from './query.js';
 import type { Bind, CallScope, ChangeOp, CrudCall, RowChange } from './extension.js';
 import { type AggregateRow, aggregateRow, aggregateStatement, planAggregate } from './aggregate.js';
-import { EXPORT_PARAMS, type ExportColumn, exportFormat, runExport } from './export.js';
+import { EXPORT_PARAMS, type ExportColumn, exportBom, exportFormat, runExport } from './export.js';
 import { type Conditions, EmbedSql, type Selection, checkEmbeds, parseSelect } from './select.js';
 import { type FieldSpec, type ResourceSpec, ident, typedParam, writeCast } from './resource.js';
 
@@ -435,6 +435,7 @@ export class CrudRepository<T extends Row = Row> {
    */
   async export(query: Record<string, unknown>): Promise<StreamableFile> {
     const format = exportFormat(query.format);
+    const bom = exportBom(query.bom, format);
     for (const p of ['offset', 'cursor', 'count'] as const) {
       if (query[p] !== undefined) throw new BadRequestException(`${p}: an export has every row (limit takes the first n)`);
     }
@@ -460,6 +461,7 @@ export class CrudRepository<T extends Row = Row> {
       params,
       settings: opened.settings,
       format,
+      bom,
       columns,
       toApi: (row) => {
         pick?.(row);
