@@ -95,6 +95,15 @@ function unzip(buf) {
   return out;
 }
 
+/** Connections an export holds (its transaction open: running or between fetches). */
+const exporting = async () =>
+  (
+    await client.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE state IN ('active', 'idle in transaction') AND (query LIKE 'FETCH % FROM __export' OR query LIKE 'DECLARE __export%')`,
+    )
+  ).rows[0].n;
+
 const listOf = async (query) => expectStatus(await call('GET', `/metrics?${query}&limit=100`), 200, 'list').body.data;
 
 const csvCell = (v) =>
@@ -226,12 +235,6 @@ test('exports hold a connection only while they stream: gone clients give it bac
     await reader.read();
     return { ac, reader };
   };
-  const exporting = async () =>
-    (
-      await client.query(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'FETCH % FROM __export' OR query LIKE 'DECLARE __export%'`,
-      )
-    ).rows[0].n;
   const a = await open();
   const b = await open();
   // Neither is read: both stay open, holding their connection.
@@ -249,12 +252,6 @@ test('exports hold a connection only while they stream: gone clients give it bac
 });
 
 test('a client that stops reading loses its export after EXPORT_STALL_MS (1.5 s here); its connection goes back', async () => {
-  const exporting = async () =>
-    (
-      await client.query(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE state IN ('active', 'idle in transaction') AND query LIKE 'FETCH % FROM __export'`,
-      )
-    ).rows[0].n;
   const res = await fetch(`${BASE}/metrics/export?metricName=eq.${tag}-big`);
   assert.equal(res.status, 200);
   const reader = res.body.getReader();

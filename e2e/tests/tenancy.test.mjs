@@ -30,6 +30,30 @@ async function at(base, method, path, body, opts) {
   return { status: res.status, body: text ? JSON.parse(text) : undefined, text };
 }
 
+/**
+ * A member of organization A signed in with one role whose only permission is `permission`
+ * (a role made for it, `slug`): the caller's headers.
+ */
+async function memberWithOnly(permission, slug, email) {
+  const role = (await sql.query('INSERT INTO roles (name, slug) VALUES ($1, $1) RETURNING id', [slug])).rows[0].id;
+  await sql.query('INSERT INTO role_permissions (role_id, permission_id) SELECT $1, id FROM permissions WHERE slug = $2', [
+    role,
+    permission,
+  ]);
+  const u = expectStatus(await call('POST', '/auth/register', { email, password: PASSWORD, name: slug }), 201, 'register').body.data;
+  await sql.query('UPDATE users SET email_verified_at = now() WHERE id = $1', [u.id]);
+  const m = (
+    await sql.query("INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, $2, $3, 'member') RETURNING id", [
+      org.A,
+      email,
+      slug,
+    ])
+  ).rows[0].id;
+  await sql.query('INSERT INTO nestgen.member_links (member_id, user_id) VALUES ($1, $2)', [m, u.id]);
+  await sql.query('INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)', [u.id, role]);
+  return auth(expectStatus(await call('POST', '/auth/login', { email, password: PASSWORD }), 200, 'login').body.accessToken);
+}
+
 before(async () => {
   sql = await db();
   for (const slug of ['A', 'B']) {
@@ -222,23 +246,7 @@ test('embeds (select=) keep tenants apart, with or without the app filter, and n
       assert.deepEqual(byName.body.data, [], base);
     }
     // A member of A whose only permission is reading tags: embedding projects needs projects:read.
-    const role = (await sql.query("INSERT INTO roles (name, slug) VALUES ('Tags only', 'tags-only') RETURNING id")).rows[0].id;
-    await sql.query(
-      "INSERT INTO role_permissions (role_id, permission_id) SELECT $1, id FROM permissions WHERE slug = 'project_tags:read'",
-      [role],
-    );
-    const email = 'tagsonly@tenancy.io';
-    const u = expectStatus(await call('POST', '/auth/register', { email, password: PASSWORD, name: 'Tags' }), 201, 'register').body.data;
-    await sql.query('UPDATE users SET email_verified_at = now() WHERE id = $1', [u.id]);
-    const m = (
-      await sql.query(
-        "INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, $2, 'Tags', 'member') RETURNING id",
-        [org.A, email],
-      )
-    ).rows[0].id;
-    await sql.query('INSERT INTO nestgen.member_links (member_id, user_id) VALUES ($1, $2)', [m, u.id]);
-    await sql.query('INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)', [u.id, role]);
-    const t = auth(expectStatus(await call('POST', '/auth/login', { email, password: PASSWORD }), 200, 'login').body.accessToken);
+    const t = await memberWithOnly('project_tags:read', 'tags-only', 'tagsonly@tenancy.io');
     expectStatus(await call('GET', '/project-tags?select=tag', undefined, t), 200, 'own table');
     const denied = expectError(
       await call('GET', '/project-tags?select=tag,project(name)', undefined, t),
@@ -310,22 +318,7 @@ test('aggregates and exports see only the caller’s tenant, with or without the
   assert.deepEqual(all.body.data, [{ count: listed.body.meta.count }]);
   assert.ok(listed.body.meta.count > (await own('A', false)), 'more than the live rows');
   // Without projects:read (a role that reads tags only): 403, as the list.
-  const role = (await sql.query("INSERT INTO roles (name, slug) VALUES ('Tags reader', 'tags-reader') RETURNING id")).rows[0].id;
-  await sql.query("INSERT INTO role_permissions (role_id, permission_id) SELECT $1, id FROM permissions WHERE slug = 'project_tags:read'", [
-    role,
-  ]);
-  const email = 'tagsreader@tenancy.io';
-  const u = expectStatus(await call('POST', '/auth/register', { email, password: PASSWORD, name: 'Tags' }), 201, 'register').body.data;
-  await sql.query('UPDATE users SET email_verified_at = now() WHERE id = $1', [u.id]);
-  const m = (
-    await sql.query("INSERT INTO organization_users (organization_id, email, name, role) VALUES ($1, $2, 'Tags', 'member') RETURNING id", [
-      org.A,
-      email,
-    ])
-  ).rows[0].id;
-  await sql.query('INSERT INTO nestgen.member_links (member_id, user_id) VALUES ($1, $2)', [m, u.id]);
-  await sql.query('INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)', [u.id, role]);
-  const t = auth(expectStatus(await call('POST', '/auth/login', { email, password: PASSWORD }), 200, 'login').body.accessToken);
+  const t = await memberWithOnly('project_tags:read', 'tags-reader', 'tagsreader@tenancy.io');
   expectError(await call('GET', '/v1/projects/aggregate', undefined, t), 403, 'aggregate without projects:read');
   expectError(await call('GET', '/v1/projects/export', undefined, t), 403, 'export without projects:read');
   expectError(await call('GET', '/project-tags/export?select=tag,project(name)', undefined, t), 403, 'an export embedding projects');

@@ -1,5 +1,5 @@
 import type { Bind } from './extension.js';
-import { CONTROL_PARAMS, bad, fieldByKey } from './query.js';
+import { CONTROL_PARAMS, bad, fieldByKey, single } from './query.js';
 import { type FieldKind, type FieldSpec, type ResourceSpec, ident } from './resource.js';
 
 /**
@@ -63,13 +63,6 @@ export function groupable(f: FieldSpec): boolean {
 /** Fields that take `bucket=`: dates and timestamps. */
 export function bucketable(f: FieldSpec): boolean {
   return groupable(f) && (f.kind === 'date' || f.kind === 'timestamp');
-}
-
-function single(query: Record<string, unknown>, name: string): string | undefined {
-  const v = query[name];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string') bad(`${name} may be given once`);
-  return v;
 }
 
 function list(raw: string, where: string): string[] {

@@ -236,7 +236,8 @@ export function fieldByKey(spec: ResourceSpec, key: string): FieldSpec | undefin
   return spec.fields.find((f) => f.filterKey === key || f.property === key || f.column === key);
 }
 
-function single(query: Record<string, unknown>, name: string): string | undefined {
+/** A parameter given at most once, as a string (400 otherwise). */
+export function single(query: Record<string, unknown>, name: string): string | undefined {
   const v = query[name];
   if (v === undefined) return undefined;
   if (Array.isArray(v)) bad(`${name} may be given once`);
