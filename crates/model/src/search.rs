@@ -32,7 +32,7 @@ impl Search {
 }
 
 /// `to_tsvector('english'::regconfig, coalesce("a", '') || ' ' || coalesce("b", ''))`: the same
-/// text in the index and in the runtime's statements (core/crud/search.ts builds it alike).
+/// text in the index and in the runtime's statements (the spec's `search.document`).
 pub fn text_document(columns: &[String], config: &str) -> String {
     let parts: Vec<String> =
         columns.iter().map(|c| format!("coalesce({}, '')", nest_catalog::quote::ident(c))).collect();

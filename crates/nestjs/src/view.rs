@@ -677,7 +677,14 @@ fn search_block(r: &Resource) -> String {
             p
         }
         Search::Text { columns, config } => {
-            vec![("kind", Doc::string("text")), ("columns", strings(columns)), ("config", Doc::string(config))]
+            // The index's own expression (db/80-search.sql), so query and index cannot drift.
+            let document = nest_model::search::text_document(columns, config);
+            vec![
+                ("kind", Doc::string("text")),
+                ("columns", strings(columns)),
+                ("config", Doc::string(config)),
+                ("document", Doc::string(&document)),
+            ]
         }
         Search::Trigram { columns } => vec![("kind", Doc::string("trigram")), ("columns", strings(columns))],
     };

@@ -17,6 +17,11 @@ export interface SearchSpec {
   readonly columns: readonly string[];
   /** Text search configuration (`english`); the database's default when absent (vector). */
   readonly config?: string;
+  /**
+   * `text`: the expression rows are matched against, exactly as the generated db/80-search.sql
+   * indexes it (both made by the generator from one function, so the index always applies).
+   */
+  readonly document?: string;
 }
 
 export const MAX_QUERY = 200;
@@ -62,9 +67,6 @@ export function searchSql(spec: ResourceSpec, raw: unknown, add: (v: unknown) =>
   }
   const config = s.config ? `'${s.config}'::regconfig, ` : '';
   const query = `websearch_to_tsquery(${config}${add(q)})`;
-  const document =
-    s.kind === 'vector'
-      ? ident(s.columns[0])
-      : `to_tsvector('${s.config}'::regconfig, ${s.columns.map((c) => `coalesce(${ident(c)}, '')`).join(" || ' ' || ")})`;
+  const document = s.kind === 'vector' ? ident(s.columns[0]) : s.document!;
   return { where: `${document} @@ ${query}`, rank: () => `ts_rank_cd(${document}, ${query})` };
 }
