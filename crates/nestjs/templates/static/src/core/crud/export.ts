@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { deflateRaw } from 'node:zlib';
-import { BadRequestException, StreamableFile } from '@nestjs/common';
+import { BadRequestException, Logger, StreamableFile } from '@nestjs/common';
 import type pg from 'pg';
 import { appSettings } from '../config.js';
 import { tooManyRequests } from '../http/rate-limit.js';
@@ -34,6 +34,7 @@ const MAX_CELL = 32_767;
 /** The most text an XLSX is built from (it is built whole). */
 const MAX_XLSX_CHARS = 64 * 1024 * 1024;
 const settings = appSettings();
+const logger = new Logger('Export');
 /** A client that takes nothing for this long loses its export (its connection goes back). */
 const STALL_MS = settings.exportStallMs;
 /** Each export holds a connection while it streams: never all of the pool. */
@@ -117,6 +118,8 @@ export async function runExport(job: ExportJob): Promise<StreamableFile> {
       session.disarm();
       void session.finish(false);
     });
+    // The status line is gone by then: the client sees the file cut short; the log says why.
+    stream.once('error', (e: Error) => logger.warn(`export of ${job.name} (${job.format}) ended early: ${e.message}`));
     session.onStall = () => stream.destroy(new Error(`export: the client took nothing for ${STALL_MS / 1000} s`));
     return new StreamableFile(stream, { type: TYPES[job.format], disposition: `attachment; filename="${job.name}.${job.format}"` });
   } catch (err) {

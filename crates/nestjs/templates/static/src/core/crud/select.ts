@@ -311,9 +311,12 @@ export class EmbedSql {
     const sort = e.sort ?? parseSort(spec, undefined);
     const order = sort.map((k) => `${alias}.${ident(k.field.column)} ${k.desc ? 'DESC NULLS FIRST' : 'ASC NULLS LAST'}`).join(', ') || '1';
     const limit = this.bind(e.limit ?? spec.defaultLimit);
+    // The page of rows first (a top-n sort on the keys), then their JSON: built for the rows
+    // kept, not for every related row (a nested embed would run once per related row). The
+    // page keeps the table's alias, so the object and the order read it as the table.
     return (
-      `(SELECT COALESCE(json_agg(__s.j ORDER BY __s.o), '[]'::json) FROM (SELECT ${this.object(e.selection, alias)} AS j, ` +
-      `row_number() OVER (ORDER BY ${order}) AS o FROM ${spec.table} AS ${alias} WHERE ${conds.join(' AND ')} ORDER BY ${order} LIMIT ${limit}) __s)`
+      `(SELECT COALESCE(json_agg(${this.object(e.selection, alias)} ORDER BY ${order}), '[]'::json) ` +
+      `FROM (SELECT * FROM ${spec.table} AS ${alias} WHERE ${conds.join(' AND ')} ORDER BY ${order} LIMIT ${limit}) AS ${alias})`
     );
   }
 
