@@ -299,7 +299,8 @@ fn a_config_file_given_at_creation_is_kept_by_the_project() {
         toml.contains("[tables.authors]\nsearch = [\"name\", \"bio\"]") && toml.contains("# out = \"elsewhere\""),
         "{toml}"
     );
-    assert!(p.read("src/modules/writers/writers.resource.ts").contains("search: { kind: 'text'"));
+    let spec = p.read("src/modules/writers/writers.resource.ts");
+    assert!(spec.contains("kind: 'text'") && spec.contains("columns: ['name', 'bio']"), "{spec}");
     let o = Command::new(BIN)
         .args(["generate", "--check"])
         .current_dir(&p.api)
