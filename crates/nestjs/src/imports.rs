@@ -12,6 +12,43 @@ pub struct ImportLine {
     pub from: String,
 }
 
+const SWAGGER: &str = "@nestjs/swagger";
+
+/// The decorators `core/crud/deferred-docs.ts` exports (a test checks the file against this list).
+pub const DEFERRED_DOCS: &[&str] = &[
+    "ApiBadRequestResponse",
+    "ApiBearerAuth",
+    "ApiBody",
+    "ApiConflictResponse",
+    "ApiConsumes",
+    "ApiCreatedResponse",
+    "ApiExcludeController",
+    "ApiExcludeEndpoint",
+    "ApiExtension",
+    "ApiExtraModels",
+    "ApiForbiddenResponse",
+    "ApiGoneResponse",
+    "ApiHeader",
+    "ApiNoContentResponse",
+    "ApiNotFoundResponse",
+    "ApiNotImplementedResponse",
+    "ApiOkResponse",
+    "ApiOperation",
+    "ApiParam",
+    "ApiPayloadTooLargeResponse",
+    "ApiPreconditionFailedResponse",
+    "ApiProduces",
+    "ApiQuery",
+    "ApiResponse",
+    "ApiSecurity",
+    "ApiServiceUnavailableResponse",
+    "ApiTags",
+    "ApiTooManyRequestsResponse",
+    "ApiUnauthorizedResponse",
+    "ApiUnprocessableEntityResponse",
+    "ApiUnsupportedMediaTypeResponse",
+];
+
 /// Names to import, by module.
 #[derive(Debug, Default, Clone)]
 pub struct ImportSet {
@@ -26,6 +63,23 @@ impl ImportSet {
     pub fn extend<'a>(&mut self, imports: impl IntoIterator<Item = &'a Import>) {
         for i in imports {
             self.add(&i.name, &i.from);
+        }
+    }
+
+    /// Takes the `@nestjs/swagger` decorators that `core/crud/deferred-docs.ts` defers from there
+    /// instead (`to`: its path from the importing file), so a table's controller records its
+    /// OpenAPI metadata for the first document build rather than making it at boot.
+    pub fn defer_docs(&mut self, to: &str) {
+        let Some(names) = self.by_module.get_mut(SWAGGER) else { return };
+        let moved: Vec<String> = names.iter().filter(|n| DEFERRED_DOCS.contains(&n.as_str())).cloned().collect();
+        for n in &moved {
+            names.remove(n);
+        }
+        if names.is_empty() {
+            self.by_module.remove(SWAGGER);
+        }
+        for n in moved {
+            self.add(&n, to);
         }
     }
 
@@ -60,5 +114,38 @@ mod tests {
             lines,
             ["Controller, Get <- @nestjs/common", "IsString <- class-validator", "A <- ../../core/a.js", "X <- ./x.js"]
         );
+    }
+
+    #[test]
+    fn swagger_decorators_are_taken_from_the_deferring_module_and_the_rest_stay() {
+        let mut s = ImportSet::default();
+        s.add("ApiTags", SWAGGER);
+        s.add("ApiHeader", SWAGGER);
+        s.add("getSchemaPath", SWAGGER);
+        s.defer_docs("../../core/crud/deferred-docs.js");
+        let lines: Vec<String> = s.lines().into_iter().map(|l| format!("{} <- {}", l.names, l.from)).collect();
+        assert_eq!(
+            lines,
+            ["getSchemaPath <- @nestjs/swagger", "ApiHeader, ApiTags <- ../../core/crud/deferred-docs.js"]
+        );
+        let mut only = ImportSet::default();
+        only.add("ApiTags", SWAGGER);
+        only.defer_docs("../../core/crud/deferred-docs.js");
+        assert!(only.lines().iter().all(|l| l.from != SWAGGER), "no empty swagger import is left");
+    }
+
+    #[test]
+    fn the_deferring_module_exports_exactly_the_listed_decorators() {
+        let file = include_str!("../templates/static/src/core/crud/deferred-docs.ts");
+        let exported: Vec<&str> = file
+            .lines()
+            .filter_map(|l| l.strip_prefix("export const "))
+            .filter_map(|l| l.split_once(" = deferred(swagger."))
+            .map(|(name, rest)| {
+                assert_eq!(rest, format!("{name});"), "{name} wraps the swagger decorator of its own name");
+                name
+            })
+            .collect();
+        assert_eq!(exported, DEFERRED_DOCS);
     }
 }

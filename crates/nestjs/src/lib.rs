@@ -124,6 +124,7 @@ const STATIC: &[(&str, &str)] = runtime_files![
     "src/core/crud/aggregate.ts",
     "src/core/crud/bulk.pipe.ts",
     "src/core/crud/export.ts",
+    "src/core/crud/deferred-docs.ts",
     "src/core/crud/dto.ts",
     "src/core/crud/extension.ts",
     "src/core/crud/key.pipe.ts",

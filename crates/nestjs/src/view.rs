@@ -84,6 +84,8 @@ impl ControllerView {
             imports.extend(list.iter().flat_map(|d| d.imports.iter()));
             lines.insert(id.to_string(), list.iter().map(|d| d.text.clone()).collect());
         }
+        // Tables' controllers live in src/modules/<table>/.
+        imports.defer_docs("../../core/crud/deferred-docs.js");
         ControllerView {
             imports: imports.lines(),
             class_decorators: rc.class_decorators.iter().map(|d| d.text.clone()).collect(),

@@ -19,6 +19,7 @@ import {
   getSchemaPath,
 } from '@nestjs/swagger';
 import { MAX_BULK } from './bulk.pipe.js';
+import { later } from './deferred-docs.js';
 import { ErrorResponseDto } from './dto.js';
 import { BUCKET_UNITS, DEFAULT_GROUPS, MAX_GROUPS, aggregatesOf, bucketable, groupable } from './aggregate.js';
 import { EXPORT_FORMATS } from './export.js';
@@ -182,7 +183,8 @@ function ApiSelect(spec: ResourceSpec, list: boolean): MethodDecorator {
 /*
  * The documentation of each kind of route a table has, one decorator each, so a generated
  * controller method carries its route, its docs and what features add (permissions, ...) rather
- * than a dozen stacked decorators. The document they make is the one the decorators made.
+ * than a dozen stacked decorators. The document they make is the one the decorators made. Each
+ * runs when the document is first built, not at boot (deferred-docs.ts).
  */
 
 /** A key segment of a route's path (`:id`), documented with the column it stands for. */
@@ -214,25 +216,29 @@ function precondition(description: string, required: boolean): MethodDecorator[]
 
 /** GET /<table>: the list parameters, the page, 400 for a bad query. */
 export function ListDocs(o: Operation & { spec: ResourceSpec; response: Type<unknown> }): MethodDecorator {
-  return applyDecorators(
-    operation(o),
-    ApiListQuery(o.spec),
-    ApiSelect(o.spec, true),
-    ApiOkResponse({ type: o.response }),
-    ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Unknown field or operator, malformed value, bad paging' }),
+  return later(() =>
+    applyDecorators(
+      operation(o),
+      ApiListQuery(o.spec),
+      ApiSelect(o.spec, true),
+      ApiOkResponse({ type: o.response }),
+      ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Unknown field or operator, malformed value, bad paging' }),
+    ),
   );
 }
 
 /** POST /<table>/bulk: all rows or none. */
 export function BulkCreateDocs(o: Operation & { body: Type<unknown>; response: Type<unknown> }): MethodDecorator {
-  return applyDecorators(
-    operation(o),
-    ApiExtraModels(o.body),
-    ApiBody({ schema: { type: 'array', minItems: 1, maxItems: MAX_BULK, items: { $ref: getSchemaPath(o.body) } } }),
-    ApiCreatedResponse({ type: o.response }),
-    ApiBadRequestResponse({ type: ErrorResponseDto }),
-    ApiPayloadTooLargeResponse({ type: ErrorResponseDto, description: `More than ${MAX_BULK} rows` }),
-    ApiConflictResponse({ type: ErrorResponseDto, description: 'A unique or foreign key rule failed; nothing was written' }),
+  return later(() =>
+    applyDecorators(
+      operation(o),
+      ApiExtraModels(o.body),
+      ApiBody({ schema: { type: 'array', minItems: 1, maxItems: MAX_BULK, items: { $ref: getSchemaPath(o.body) } } }),
+      ApiCreatedResponse({ type: o.response }),
+      ApiBadRequestResponse({ type: ErrorResponseDto }),
+      ApiPayloadTooLargeResponse({ type: ErrorResponseDto, description: `More than ${MAX_BULK} rows` }),
+      ApiConflictResponse({ type: ErrorResponseDto, description: 'A unique or foreign key rule failed; nothing was written' }),
+    ),
   );
 }
 
@@ -240,30 +246,34 @@ export function BulkCreateDocs(o: Operation & { body: Type<unknown>; response: T
 export function GetDocs(
   o: Operation & { spec: ResourceSpec; keys: readonly KeyParam[]; response: Type<unknown>; withDeleted: boolean },
 ): MethodDecorator {
-  return applyDecorators(
-    operation(o),
-    ...params(o.keys),
-    ApiSelect(o.spec, false),
-    ...(o.withDeleted
-      ? [ApiQuery({ name: 'withDeleted', required: false, type: Boolean, description: 'Also find a soft-deleted row' })]
-      : []),
-    ApiOkResponse({
-      type: o.response,
-      description: 'With an ETag; 304 when If-None-Match names it',
-      headers: { ETag: { schema: { type: 'string' } } },
-    }),
-    ApiBadRequestResponse({ type: ErrorResponseDto }),
-    ApiNotFoundResponse({ type: ErrorResponseDto }),
+  return later(() =>
+    applyDecorators(
+      operation(o),
+      ...params(o.keys),
+      ApiSelect(o.spec, false),
+      ...(o.withDeleted
+        ? [ApiQuery({ name: 'withDeleted', required: false, type: Boolean, description: 'Also find a soft-deleted row' })]
+        : []),
+      ApiOkResponse({
+        type: o.response,
+        description: 'With an ETag; 304 when If-None-Match names it',
+        headers: { ETag: { schema: { type: 'string' } } },
+      }),
+      ApiBadRequestResponse({ type: ErrorResponseDto }),
+      ApiNotFoundResponse({ type: ErrorResponseDto }),
+    ),
   );
 }
 
 /** POST /<table>: the row as stored. */
 export function CreateDocs(o: Operation & { response: Type<unknown> }): MethodDecorator {
-  return applyDecorators(
-    operation(o),
-    ApiCreatedResponse({ type: o.response }),
-    ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Invalid or unknown fields' }),
-    ApiConflictResponse({ type: ErrorResponseDto, description: 'A unique or foreign key rule failed' }),
+  return later(() =>
+    applyDecorators(
+      operation(o),
+      ApiCreatedResponse({ type: o.response }),
+      ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Invalid or unknown fields' }),
+      ApiConflictResponse({ type: ErrorResponseDto, description: 'A unique or foreign key rule failed' }),
+    ),
   );
 }
 
@@ -271,27 +281,31 @@ export function CreateDocs(o: Operation & { response: Type<unknown> }): MethodDe
 export function UpdateDocs(
   o: Operation & { keys: readonly KeyParam[]; response: Type<unknown>; ifMatchRequired: boolean },
 ): MethodDecorator {
-  return applyDecorators(
-    operation(o),
-    ...params(o.keys),
-    ApiOkResponse({ type: o.response }),
-    ApiBadRequestResponse({ type: ErrorResponseDto }),
-    ApiNotFoundResponse({ type: ErrorResponseDto }),
-    ApiConflictResponse({ type: ErrorResponseDto }),
-    ...precondition('The ETag GET gave: the change is made only if the row still has it', o.ifMatchRequired),
+  return later(() =>
+    applyDecorators(
+      operation(o),
+      ...params(o.keys),
+      ApiOkResponse({ type: o.response }),
+      ApiBadRequestResponse({ type: ErrorResponseDto }),
+      ApiNotFoundResponse({ type: ErrorResponseDto }),
+      ApiConflictResponse({ type: ErrorResponseDto }),
+      ...precondition('The ETag GET gave: the change is made only if the row still has it', o.ifMatchRequired),
+    ),
   );
 }
 
 /** DELETE /<table>/:key: 204, or 409 while other rows reference it. */
 export function DeleteDocs(o: Operation & { keys: readonly KeyParam[]; ifMatchRequired: boolean }): MethodDecorator {
-  return applyDecorators(
-    operation(o),
-    ...params(o.keys),
-    ApiNoContentResponse({ description: 'Deleted' }),
-    ApiBadRequestResponse({ type: ErrorResponseDto, description: 'A malformed key' }),
-    ApiNotFoundResponse({ type: ErrorResponseDto }),
-    ApiConflictResponse({ type: ErrorResponseDto, description: 'Other rows still reference it' }),
-    ...precondition('The ETag GET gave: deleted only if the row still has it', o.ifMatchRequired),
+  return later(() =>
+    applyDecorators(
+      operation(o),
+      ...params(o.keys),
+      ApiNoContentResponse({ description: 'Deleted' }),
+      ApiBadRequestResponse({ type: ErrorResponseDto, description: 'A malformed key' }),
+      ApiNotFoundResponse({ type: ErrorResponseDto }),
+      ApiConflictResponse({ type: ErrorResponseDto, description: 'Other rows still reference it' }),
+      ...precondition('The ETag GET gave: deleted only if the row still has it', o.ifMatchRequired),
+    ),
   );
 }
 
@@ -299,14 +313,16 @@ export function DeleteDocs(o: Operation & { keys: readonly KeyParam[]; ifMatchRe
 export function RestoreDocs(
   o: Operation & { keys: readonly KeyParam[]; response: Type<unknown>; ifMatchRequired: boolean },
 ): MethodDecorator {
-  return applyDecorators(
-    operation(o),
-    ...params(o.keys),
-    ApiOkResponse({ type: o.response }),
-    ApiBadRequestResponse({ type: ErrorResponseDto, description: 'A malformed key' }),
-    ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No deleted row with that key' }),
-    ApiConflictResponse({ type: ErrorResponseDto, description: 'A live row now holds its unique values' }),
-    ...precondition('The ETag GET ?withDeleted=true gave: restored only if the row still has it', o.ifMatchRequired),
+  return later(() =>
+    applyDecorators(
+      operation(o),
+      ...params(o.keys),
+      ApiOkResponse({ type: o.response }),
+      ApiBadRequestResponse({ type: ErrorResponseDto, description: 'A malformed key' }),
+      ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No deleted row with that key' }),
+      ApiConflictResponse({ type: ErrorResponseDto, description: 'A live row now holds its unique values' }),
+      ...precondition('The ETag GET ?withDeleted=true gave: restored only if the row still has it', o.ifMatchRequired),
+    ),
   );
 }
 
@@ -343,135 +359,139 @@ function aggregateSchema(fn: string, f: FieldSpec): Json {
 
 /** GET /<table>/aggregate: groups, buckets and aggregates (aggregate.ts), typed per field. */
 export function AggregateDocs(o: Operation & { spec: ResourceSpec }): MethodDecorator {
-  const fields = o.spec.fields.filter((f) => f.readable);
-  const groups = fields.filter(groupable);
-  const buckets = fields.filter(bucketable);
-  const row: Json = {
-    type: 'object',
-    properties: {
-      group: {
-        type: 'object',
-        description: 'The group (group= and bucket=; a bucket is the start of its period); absent without either',
-        properties: Object.fromEntries(groups.map((f) => [f.property, valueSchema(f)])),
+  return later(() => {
+    const fields = o.spec.fields.filter((f) => f.readable);
+    const groups = fields.filter(groupable);
+    const buckets = fields.filter(bucketable);
+    const row: Json = {
+      type: 'object',
+      properties: {
+        group: {
+          type: 'object',
+          description: 'The group (group= and bucket=; a bucket is the start of its period); absent without either',
+          properties: Object.fromEntries(groups.map((f) => [f.property, valueSchema(f)])),
+        },
+        count: { type: 'number', description: 'Rows in the group (agg=count)' },
+        ...Object.fromEntries(
+          ['counts', 'sum', 'avg', 'min', 'max'].map((fn) => {
+            const of = fields.filter((f) => aggregatesOf(f).includes(fn === 'counts' ? 'count' : (fn as 'sum')));
+            return [
+              fn,
+              {
+                type: 'object',
+                description: fn === 'counts' ? 'count(field): non-null values per field' : `${fn}(field) per field`,
+                properties: Object.fromEntries(of.map((f) => [f.property, aggregateSchema(fn === 'counts' ? 'count' : fn, f)])),
+              },
+            ];
+          }),
+        ),
       },
-      count: { type: 'number', description: 'Rows in the group (agg=count)' },
-      ...Object.fromEntries(
-        ['counts', 'sum', 'avg', 'min', 'max'].map((fn) => {
-          const of = fields.filter((f) => aggregatesOf(f).includes(fn === 'counts' ? 'count' : (fn as 'sum')));
-          return [
-            fn,
-            {
+    };
+    const names = groups.map((f) => f.property);
+    const aggItems = fields.flatMap((f) => aggregatesOf(f).map((fn) => `${fn}(${f.property})`));
+    return applyDecorators(
+      operation({
+        ...o,
+        description:
+          "Counts, sums, averages, minima and maxima over the rows the list returns with the same filters (the list's filters; soft-deleted rows left out), per group and time bucket.",
+      }),
+      ...filterQueries(o.spec, true),
+      ApiQuery({
+        name: 'group',
+        required: false,
+        schema: { type: 'string', maxLength: 500, pattern: '^[A-Za-z0-9_, ]+$' },
+        description: `Fields to group on, comma-separated (up to 5): ${names.join(', ') || '(none)'}`,
+      }),
+      ApiQuery({
+        name: 'agg',
+        required: false,
+        schema: { type: 'string', maxLength: 1000, pattern: '^[A-Za-z0-9_(), ]+$', default: 'count' },
+        description: `Aggregates, comma-separated: count (rows), ${aggItems.join(', ')}`,
+      }),
+      ...(buckets.length
+        ? [
+            ApiQuery({
+              name: 'bucket',
+              required: false,
+              schema: { type: 'string', pattern: `^(${buckets.map((f) => literal(f.property)).join('|')}):(${BUCKET_UNITS.join('|')})$` },
+              description: 'Group by the start of each period of a date or timestamp field: field:unit',
+            }),
+            ApiQuery({
+              name: 'tz',
+              required: false,
+              schema: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_+\\-/]{0,63}$', default: 'UTC' },
+              description: 'Time zone of timestamp buckets (IANA name, e.g. Europe/Paris; no effect on dates)',
+            }),
+          ]
+        : []),
+      ApiQuery({
+        name: 'sort',
+        required: false,
+        schema: { type: 'string', maxLength: 1000, pattern: '^[-+A-Za-z0-9_(), ]+$' },
+        description: 'Group fields or aggregates as written in agg, comma-separated, - for descending (default: the group fields)',
+      }),
+      ApiQuery({
+        name: 'limit',
+        required: false,
+        schema: { type: 'integer', minimum: 1, maximum: MAX_GROUPS, default: DEFAULT_GROUPS },
+        description: `Most groups returned (meta.more says there were more)`,
+      }),
+      ApiOkResponse({
+        schema: {
+          type: 'object',
+          required: ['data', 'meta'],
+          properties: {
+            data: { type: 'array', items: row },
+            meta: {
               type: 'object',
-              description: fn === 'counts' ? 'count(field): non-null values per field' : `${fn}(field) per field`,
-              properties: Object.fromEntries(of.map((f) => [f.property, aggregateSchema(fn === 'counts' ? 'count' : fn, f)])),
+              required: ['limit', 'more'],
+              properties: { limit: { type: 'integer' }, more: { type: 'boolean', description: 'More groups than limit' } },
             },
-          ];
-        }),
-      ),
-    },
-  };
-  const names = groups.map((f) => f.property);
-  const aggItems = fields.flatMap((f) => aggregatesOf(f).map((fn) => `${fn}(${f.property})`));
-  return applyDecorators(
-    operation({
-      ...o,
-      description:
-        "Counts, sums, averages, minima and maxima over the rows the list returns with the same filters (the list's filters; soft-deleted rows left out), per group and time bucket.",
-    }),
-    ...filterQueries(o.spec, true),
-    ApiQuery({
-      name: 'group',
-      required: false,
-      schema: { type: 'string', maxLength: 500, pattern: '^[A-Za-z0-9_, ]+$' },
-      description: `Fields to group on, comma-separated (up to 5): ${names.join(', ') || '(none)'}`,
-    }),
-    ApiQuery({
-      name: 'agg',
-      required: false,
-      schema: { type: 'string', maxLength: 1000, pattern: '^[A-Za-z0-9_(), ]+$', default: 'count' },
-      description: `Aggregates, comma-separated: count (rows), ${aggItems.join(', ')}`,
-    }),
-    ...(buckets.length
-      ? [
-          ApiQuery({
-            name: 'bucket',
-            required: false,
-            schema: { type: 'string', pattern: `^(${buckets.map((f) => literal(f.property)).join('|')}):(${BUCKET_UNITS.join('|')})$` },
-            description: 'Group by the start of each period of a date or timestamp field: field:unit',
-          }),
-          ApiQuery({
-            name: 'tz',
-            required: false,
-            schema: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_+\\-/]{0,63}$', default: 'UTC' },
-            description: 'Time zone of timestamp buckets (IANA name, e.g. Europe/Paris; no effect on dates)',
-          }),
-        ]
-      : []),
-    ApiQuery({
-      name: 'sort',
-      required: false,
-      schema: { type: 'string', maxLength: 1000, pattern: '^[-+A-Za-z0-9_(), ]+$' },
-      description: 'Group fields or aggregates as written in agg, comma-separated, - for descending (default: the group fields)',
-    }),
-    ApiQuery({
-      name: 'limit',
-      required: false,
-      schema: { type: 'integer', minimum: 1, maximum: MAX_GROUPS, default: DEFAULT_GROUPS },
-      description: `Most groups returned (meta.more says there were more)`,
-    }),
-    ApiOkResponse({
-      schema: {
-        type: 'object',
-        required: ['data', 'meta'],
-        properties: {
-          data: { type: 'array', items: row },
-          meta: {
-            type: 'object',
-            required: ['limit', 'more'],
-            properties: { limit: { type: 'integer' }, more: { type: 'boolean', description: 'More groups than limit' } },
           },
         },
-      },
-    }),
-    ApiBadRequestResponse({
-      type: ErrorResponseDto,
-      description: 'Unknown field, aggregate or unit; a field that cannot be aggregated so',
-    }),
-  );
+      }),
+      ApiBadRequestResponse({
+        type: ErrorResponseDto,
+        description: 'Unknown field, aggregate or unit; a field that cannot be aggregated so',
+      }),
+    );
+  });
 }
 
 /** GET /<table>/export: the list's parameters, and the file in each format. */
 export function ExportDocs(o: Operation & { spec: ResourceSpec }): MethodDecorator {
-  const file = (description: string) => ({ schema: { type: 'string', format: 'binary', description } });
-  return applyDecorators(
-    operation({
-      ...o,
-      description:
-        'Every row the list returns with the same filters, sort and select (or the first limit), as a file: CSV and NDJSON stream from a database cursor (any size); XLSX up to EXPORT_XLSX_MAX_ROWS rows.',
-    }),
-    ...filterQueries(o.spec, true),
-    ApiQuery({ name: 'format', required: false, enum: [...EXPORT_FORMATS], description: 'csv (default), ndjson or xlsx' }),
-    ApiQuery({ name: 'bom', required: false, type: Boolean, description: 'CSV only: start with a UTF-8 byte order mark (for Excel)' }),
-    sortQuery(o.spec),
-    ApiQuery({
-      name: 'limit',
-      required: false,
-      schema: { type: 'integer', minimum: 1, maximum: 999_999_999 },
-      description: 'Only the first n rows',
-    }),
-    ApiSelect(o.spec, true),
-    ApiResponse({
-      status: 200,
-      description: 'The file (Content-Disposition: attachment)',
-      content: {
-        'text/csv': file("RFC 4180, a header line of field names; text a spreadsheet would run as a formula starts with '"),
-        'application/x-ndjson': file('One JSON object per line, as the list answers rows'),
-        'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': file('One sheet, a header row'),
-      },
-    }),
-    ApiBadRequestResponse({ type: ErrorResponseDto, description: 'As the list; XLSX over its row cap' }),
-    ApiResponse({ status: 429, type: ErrorResponseDto, description: 'EXPORT_MAX_CONCURRENT exports are running' }),
-  );
+  return later(() => {
+    const file = (description: string) => ({ schema: { type: 'string', format: 'binary', description } });
+    return applyDecorators(
+      operation({
+        ...o,
+        description:
+          'Every row the list returns with the same filters, sort and select (or the first limit), as a file: CSV and NDJSON stream from a database cursor (any size); XLSX up to EXPORT_XLSX_MAX_ROWS rows.',
+      }),
+      ...filterQueries(o.spec, true),
+      ApiQuery({ name: 'format', required: false, enum: [...EXPORT_FORMATS], description: 'csv (default), ndjson or xlsx' }),
+      ApiQuery({ name: 'bom', required: false, type: Boolean, description: 'CSV only: start with a UTF-8 byte order mark (for Excel)' }),
+      sortQuery(o.spec),
+      ApiQuery({
+        name: 'limit',
+        required: false,
+        schema: { type: 'integer', minimum: 1, maximum: 999_999_999 },
+        description: 'Only the first n rows',
+      }),
+      ApiSelect(o.spec, true),
+      ApiResponse({
+        status: 200,
+        description: 'The file (Content-Disposition: attachment)',
+        content: {
+          'text/csv': file("RFC 4180, a header line of field names; text a spreadsheet would run as a formula starts with '"),
+          'application/x-ndjson': file('One JSON object per line, as the list answers rows'),
+          'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': file('One sheet, a header row'),
+        },
+      }),
+      ApiBadRequestResponse({ type: ErrorResponseDto, description: 'As the list; XLSX over its row cap' }),
+      ApiResponse({ status: 429, type: ErrorResponseDto, description: 'EXPORT_MAX_CONCURRENT exports are running' }),
+    );
+  });
 }
 
 type Json = Record<string, unknown>;
