@@ -384,6 +384,7 @@ test('tampered, expired, wrong-algorithm and unsigned tokens are rejected', asyn
     // base64url characters carries 2 bits a decoder ignores (0 when canonical).
     'non-canonical signature': `${h}.${p}.${s.slice(0, -1)}${B64URL[B64URL.indexOf(s.at(-1)) + 1]}`,
     expired: sign({ alg: 'HS256', typ: 'JWT' }, { ...claims, iat: now - 7200, exp: now - 3600 }),
+    'no expiry': sign({ alg: 'HS256', typ: 'JWT' }, Object.fromEntries(Object.entries(claims).filter(([k]) => k !== 'exp'))),
     'alg none': `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${p}.`,
     'HS512 instead of HS256': sign({ alg: 'HS512', typ: 'JWT' }, claims, SECRET, 'sha512'),
     'RS256 header': sign({ alg: 'RS256', typ: 'JWT' }, claims),
@@ -396,6 +397,15 @@ test('tampered, expired, wrong-algorithm and unsigned tokens are rejected', asyn
     expectError(await call('GET', '/auth/me', undefined, auth(t)), 401, what);
     expectError(await call('GET', '/users', undefined, auth(t)), 401, `${what} on a resource`);
   }
+  // A verified token is remembered (jwt.ts), never past its expiry: one that expires in two
+  // seconds works until then, and not after, though the app has seen it.
+  const soon = Math.floor(Date.now() / 1000) + 2;
+  const brief = sign({ alg: 'HS256', typ: 'JWT', kid: JSON.parse(Buffer.from(h, 'base64url').toString()).kid }, { ...claims, exp: soon });
+  expectStatus(await call('GET', '/auth/me', undefined, auth(brief)), 200, 'a token about to expire works');
+  expectStatus(await call('GET', '/auth/me', undefined, auth(brief)), 200, 'and works again');
+  await new Promise((r) => setTimeout(r, soon * 1000 - Date.now() + 50));
+  expectError(await call('GET', '/auth/me', undefined, auth(brief)), 401, 'a remembered token once expired');
+  expectError(await call('GET', '/users', undefined, auth(brief)), 401, 'a remembered token once expired, on a resource');
 });
 
 /** The current 30 s step is not about to end (a code stays valid while it travels). */
