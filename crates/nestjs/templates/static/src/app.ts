@@ -95,6 +95,10 @@ export async function createApp(config: AppConfig, logger: AppLogger, build: App
     const given = request.headers['x-correlation-id'];
     const correlationId = typeof given === 'string' && UUID.test(given) ? given.toLowerCase() : randomUUID();
     const userAgent = request.headers['user-agent'];
+    // Security headers on every answer (429s and early errors too), set from one object made
+    // once (helmet's defaults; the API docs page needs its own scripts and styles).
+    // @fastify/helmet rebuilt them per request, about a tenth of a simple GET's time.
+    reply.headers(SECURITY_HEADERS);
     reply.header('x-request-id', request.id);
     reply.header('x-correlation-id', correlationId);
     const context: RequestContext = {
@@ -128,14 +132,11 @@ export async function createApp(config: AppConfig, logger: AppLogger, build: App
   }
   // JSON nested deeper than any table needs is refused before validation walks it (a body
   // thousands of levels deep would exhaust the stack). Streamed bodies are checked as they are read.
-  fastify.addHook('preValidation', async (request, reply) => {
-    if (
-      request.body !== null &&
-      typeof request.body === 'object' &&
-      !(request.body instanceof Readable) &&
-      tooDeep(request.body, config.jsonMaxDepth)
-    ) {
-      return reply
+  // (Hooks here take a callback rather than being async: no promise per request.)
+  fastify.addHook('preValidation', (request, reply, done) => {
+    const body = request.body;
+    if (body !== null && typeof body === 'object' && !(body instanceof Readable) && tooDeep(body, config.jsonMaxDepth)) {
+      void reply
         .code(400)
         .header('content-type', 'application/json; charset=utf-8')
         .send({
@@ -144,16 +145,19 @@ export async function createApp(config: AppConfig, logger: AppLogger, build: App
           message: `the JSON body is nested more than ${config.jsonMaxDepth} levels deep`,
           requestId: String(request.id),
         });
+      return;
     }
+    done();
   });
   // Conditional GETs (RFC 9110): a JSON answer carries the ETag of its bytes, and an
   // If-None-Match naming it gets 304 with no body; answers for a signed-in caller are private
   // and revalidated (core/http/precondition.ts; changes take If-Match).
-  fastify.addHook('onSend', async (request, reply, payload) => {
-    for (const [name, value] of Object.entries(requestContext()?.replyHeaders ?? {})) reply.header(name, value);
-    if ((request.method !== 'GET' && request.method !== 'HEAD') || reply.statusCode !== 200) return payload;
-    if (typeof payload !== 'string' || reply.getHeader('etag') !== undefined) return payload;
-    if (!String(reply.getHeader('content-type') ?? '').startsWith('application/json')) return payload;
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    const extra = requestContext()?.replyHeaders;
+    if (extra) for (const name in extra) reply.header(name, extra[name]);
+    if ((request.method !== 'GET' && request.method !== 'HEAD') || reply.statusCode !== 200) return done(null, payload);
+    if (typeof payload !== 'string' || reply.getHeader('etag') !== undefined) return done(null, payload);
+    if (!String(reply.getHeader('content-type') ?? '').startsWith('application/json')) return done(null, payload);
     const etag = etagOf(payload);
     reply.header('etag', etag);
     if (reply.getHeader('cache-control') === undefined) {
@@ -162,9 +166,9 @@ export async function createApp(config: AppConfig, logger: AppLogger, build: App
     const inm = request.headers['if-none-match'];
     if (names(typeof inm === 'string' ? inm : undefined, etag)) {
       reply.code(304);
-      return '';
+      return done(null, '');
     }
-    return payload;
+    done(null, payload);
   });
   // Per client address, every route but the health check: 429 with Retry-After past the limit.
   const limiter = RateLimiter.shared();
@@ -190,13 +194,6 @@ export async function createApp(config: AppConfig, logger: AppLogger, build: App
   }
   fastify.addHook('onClose', async () => limiter.close());
   fastify.addHook('onClose', async () => logger.flush());
-  // Security headers on every answer, set from one object made once (helmet's defaults; the
-  // API docs page needs its own scripts and styles). @fastify/helmet rebuilt them per request,
-  // about a tenth of a simple GET's time.
-  fastify.addHook('onRequest', (_request, reply, done) => {
-    reply.headers(SECURITY_HEADERS);
-    done();
-  });
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,

@@ -19,9 +19,15 @@ const OID = {
 
 /** "2024-01-02 03:04:05.123456+00" → "2024-01-02T03:04:05.123456+00:00" */
 export function isoTimestamp(text: string): string {
-  const t = text.replace(' ', 'T');
-  return /[+-]\d\d$/.test(t) ? `${t}:00` : t;
+  // Character tests rather than a regular expression: this runs for every timestamp read.
+  const space = text.indexOf(' ');
+  const t = space < 0 ? text : `${text.slice(0, space)}T${text.slice(space + 1)}`;
+  const n = t.length;
+  const sign = t.charCodeAt(n - 3);
+  return (sign === 43 || sign === 45) && isDigit(t.charCodeAt(n - 2)) && isDigit(t.charCodeAt(n - 1)) ? `${t}:00` : t;
 }
+
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 
 /** "2024-01-02 03:04:05.123456" (timestamp without time zone, kept in UTC) → "2024-01-02T03:04:05.123456Z" */
 export function isoUtcTimestamp(text: string): string {

@@ -1,6 +1,6 @@
 import { HttpException } from '@nestjs/common';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * Conditional requests (RFC 9110). The ETag of a JSON response is a hash of its bytes: GET of a
@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
  * clients editing the same row cannot overwrite each other unseen.
  */
 export function etagOf(payload: string | Buffer): string {
-  return `"${createHash('sha256').update(payload).digest('base64url').slice(0, 27)}"`;
+  return `"${hash('sha256', payload, 'base64url').slice(0, 27)}"`;
 }
 
 /** Whether an `If-None-Match` / `If-Match` header names `etag` (weak comparison; `*` is any). */
