@@ -529,6 +529,8 @@ test('429 with Retry-After past the limits, counted across instances; failures f
   assert.equal(over.status, 429, over.text);
   assert.ok(Number(over.headers.get('retry-after')) > 0, 'Retry-After');
   assert.equal(over.body.statusCode, 429);
+  assert.equal(over.headers.get('x-content-type-options'), 'nosniff', 'a 429 carries the security headers too');
+  assert.ok(over.headers.get('content-security-policy'), 'a 429 carries the content security policy');
   assert.equal((await at(LIMITED[1], 'GET', '/auth/me', undefined, ip)).status, 429, 'the other instance counts the same address');
   assert.equal(
     (await at(LIMITED[1], 'GET', '/auth/me', undefined, { 'x-forwarded-for': '10.1.1.2' })).status,
