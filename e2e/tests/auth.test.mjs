@@ -353,11 +353,20 @@ test('refresh tokens rotate; reuse closes the whole sign-in; logout ends it', as
   const second = expectStatus(await call('POST', '/auth/refresh', { refreshToken: first.refreshToken }), 200, 'refresh').body;
   assert.notEqual(second.refreshToken, first.refreshToken);
   expectStatus(await call('GET', '/auth/me', undefined, auth(second.accessToken)), 200, 'new access token works');
+  expectStatus(await call('GET', '/auth/me', undefined, auth(first.accessToken)), 200, 'the access token of the rotated pair still works');
+  const bystander = expectStatus(await login('member@example.com'), 200, 'another sign-in').body;
   expectError(await call('POST', '/auth/refresh', { refreshToken: first.refreshToken }), 401, 'reusing a rotated token');
   expectError(await call('POST', '/auth/refresh', { refreshToken: second.refreshToken }), 401, 'the family is revoked after reuse');
+  // A replayed refresh token may be a thief's: the sign-in's access tokens end with it.
+  expectError(await call('GET', '/auth/me', undefined, auth(second.accessToken)), 401, 'the access token of a replayed sign-in');
+  expectError(await call('GET', '/users', undefined, auth(first.accessToken)), 401, 'an older access token of it, on a resource');
+  expectStatus(await call('GET', '/auth/me', undefined, auth(bystander.accessToken)), 200, 'another sign-in of the same user goes on');
   const other = expectStatus(await login('member@example.com'), 200, 'login again').body;
+  expectStatus(await call('GET', '/auth/me', undefined, auth(other.accessToken)), 200, 'signed in');
   expectStatus(await call('POST', '/auth/logout', { refreshToken: other.refreshToken }), 204, 'logout');
   expectError(await call('POST', '/auth/refresh', { refreshToken: other.refreshToken }), 401, 'refresh after logout');
+  expectError(await call('GET', '/auth/me', undefined, auth(other.accessToken)), 401, 'the access token after logout');
+  expectStatus(await call('GET', '/auth/me', undefined, auth(bystander.accessToken)), 200, 'the other sign-in still goes on');
   expectError(await call('POST', '/auth/refresh', { refreshToken: 'x'.repeat(43) }), 401, 'unknown refresh token');
   const stored = (await sql.query('SELECT token_hash FROM nestgen.refresh_tokens LIMIT 1')).rows[0].token_hash;
   assert.match(stored, /^[0-9a-f]{64}$/, 'refresh tokens are stored hashed');

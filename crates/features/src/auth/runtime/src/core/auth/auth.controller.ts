@@ -157,7 +157,7 @@ export class AuthController {
   @Post('password/change')
   @HttpCode(204)
   @ApiBearerAuth()
-  @ApiOperation({ summary: 'Change your password (needs the current one); your other sessions are closed' })
+  @ApiOperation({ summary: 'Change your password (needs the current one); every session closes, this one too: sign in again' })
   @ApiNoContentResponse()
   @ApiUnauthorizedResponse({ type: ErrorResponseDto })
   @ApiTooManyRequestsResponse(WRONG_SECRETS)

@@ -57,6 +57,10 @@ export class AuthGuard implements CanActivate {
     if (claims.sv !== state.sessionVersion) {
       throw new UnauthorizedException('this session was closed (password changed or reset); sign in again');
     }
+    const sid = claims.sid;
+    if (sid !== undefined && !(await failClosed('the session check', () => this.auth.sessionOpen(sid)))) {
+      throw new UnauthorizedException('this session was closed (signed out, or its refresh token was used twice); sign in again');
+    }
     req.user = { id: claims.sub, email: state.email, emailVerified: state.verified, sessionVersion: state.sessionVersion };
     const ctx = requestContext();
     if (ctx) {

@@ -242,13 +242,14 @@ export class AuthService {
       userId,
     ]);
     const sv = Number((rows[0] as { sv: number }).sv);
+    const sid = family ?? randomUUID();
     await db.query(
       `INSERT INTO ${U.refreshTable} (id, user_id, family_id, token_hash, expires_at, ip, user_agent, org)
        VALUES ($1, $2::${U.idType}, $3, $4, now() + make_interval(secs => $5), $6, $7, $8)`,
       [
         randomUUID(),
         userId,
-        family ?? randomUUID(),
+        sid,
         sha256(refreshToken),
         this.config.refreshTtlSeconds,
         meta.ip ?? null,
@@ -256,7 +257,7 @@ export class AuthService {
         org ?? null,
       ],
     );
-    const accessToken = await signAccessToken(this.config, { sub: userId, email, sv, ...(org ? { org } : {}) });
+    const accessToken = await signAccessToken(this.config, { sub: userId, email, sv, sid, ...(org ? { org } : {}) });
     return { accessToken, refreshToken, tokenType: 'Bearer', expiresIn: this.config.accessTtlSeconds };
   }
 
@@ -273,7 +274,8 @@ export class AuthService {
       if (!row) return { error: 'the refresh token is not valid' };
       if (row.revoked) {
         await tx.query(`UPDATE ${U.refreshTable} SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL`, [row.family_id]);
-        return { error: 'the refresh token was already used; every session of this sign-in is now closed' };
+        this.sessions.delete(row.family_id);
+        return { error: 'the refresh token is no longer valid (used before, or signed out); this sign-in is closed' };
       }
       if (row.expired) return { error: 'the refresh token has expired' };
       const { rows: users } = await this.credentials(`u.${U.id}`, row.user_id, tx);
@@ -294,13 +296,36 @@ export class AuthService {
     return result.tokens as Tokens;
   }
 
-  /** Close the sign-in the refresh token belongs to (all its rotations). */
+  /** Close the sign-in the refresh token belongs to (all its rotations, and its access tokens). */
   async logout(token: string): Promise<void> {
-    await this.db.query(
+    const { rows } = await this.db.query<{ family_id: string }>(
       `UPDATE ${U.refreshTable} SET revoked_at = now()
-        WHERE family_id = (SELECT family_id FROM ${U.refreshTable} WHERE token_hash = $1) AND revoked_at IS NULL`,
+        WHERE family_id = (SELECT family_id FROM ${U.refreshTable} WHERE token_hash = $1) AND revoked_at IS NULL
+        RETURNING family_id`,
       [sha256(token)],
     );
+    for (const r of rows) this.sessions.delete(r.family_id);
+  }
+
+  private readonly sessions = new Map<string, { at: number; open: boolean }>();
+
+  /**
+   * Whether a sign-in (an access token's `sid`) is still open: some refresh token of it is not
+   * revoked. Signing out, a replayed refresh token and a password change close it; cached like
+   * the account state (AUTH_STATE_CACHE_MS), so its access tokens stop working at once on this
+   * instance and within that time on the others, not when they expire.
+   */
+  async sessionOpen(sid: string): Promise<boolean> {
+    const hit = this.sessions.get(sid);
+    if (hit && Date.now() - hit.at < this.stateTtlMs) return hit.open;
+    const { rows } = await this.db.query<{ open: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM ${U.refreshTable} WHERE family_id = $1 AND revoked_at IS NULL) AS open`,
+      [sid],
+    );
+    const open = rows[0]?.open === true;
+    if (this.sessions.size > 10_000) this.sessions.clear();
+    this.sessions.set(sid, { at: Date.now(), open });
+    return open;
   }
 
   private readonly state = new Map<string, { at: number; value: AccountState | null }>();

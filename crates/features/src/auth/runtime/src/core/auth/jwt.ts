@@ -10,6 +10,8 @@ export interface AccessClaims {
   org?: string;
   /** The account's session version when issued: a password reset or change bumps it, ending older tokens. */
   sv: number;
+  /** The sign-in it belongs to (its refresh tokens' family): signing out or a replayed refresh token ends it. */
+  sid?: string;
   /** Issued at (seconds since the epoch). */
   iat: number;
 }
@@ -30,7 +32,13 @@ export function signingKey(secret: string): SigningKey {
 /** Short-lived HS256 access token, signed with the current key and naming it in `kid`. */
 export async function signAccessToken(config: AuthConfig, claims: Omit<AccessClaims, 'iat'>): Promise<string> {
   const current = config.jwtKeys[0];
-  return new SignJWT({ email: claims.email, typ: 'access', sv: claims.sv, ...(claims.org ? { org: claims.org } : {}) })
+  return new SignJWT({
+    email: claims.email,
+    typ: 'access',
+    sv: claims.sv,
+    ...(claims.org ? { org: claims.org } : {}),
+    ...(claims.sid ? { sid: claims.sid } : {}),
+  })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: current.kid })
     .setSubject(claims.sub)
     .setIssuer(config.issuer)
@@ -52,8 +60,8 @@ const MAX_VERIFIED = 10_000;
  *
  * A token is verified once (jose's WebCrypto verification costs about 80 us, a third of a simple
  * request's time); the same token string is then answered from memory until its expiry, checked
- * on every use the way jose checks it. What a token cannot say (a session ended, an account
- * suspended) is checked by the guard on every request either way.
+ * on every use the way jose checks it. What a token cannot say (its sign-in ended, the account
+ * suspended or its password changed) the guard checks on every request either way.
  */
 export async function verifyAccessToken(config: AuthConfig, token: string): Promise<AccessClaims | null> {
   let known = verified.get(config);
@@ -105,6 +113,7 @@ async function verifyWithJose(config: AuthConfig, token: string): Promise<{ clai
       iat: payload.iat,
       sv,
       ...(typeof payload.org === 'string' ? { org: payload.org } : {}),
+      ...(typeof payload.sid === 'string' ? { sid: payload.sid } : {}),
     });
     return { claims, exp: payload.exp };
   } catch (e) {

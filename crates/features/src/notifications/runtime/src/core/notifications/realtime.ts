@@ -139,6 +139,8 @@ export class RealtimeGateway implements OnApplicationBootstrap, OnApplicationShu
     if (!claims) return 'unauthorized: send a valid access token (auth.token)';
     const state = await this.auth.accountState(claims.sub);
     if (!state || state.sessionVersion !== claims.sv) return 'unauthorized: send a valid access token (auth.token)';
+    if (claims.sid !== undefined && !(await this.auth.sessionOpen(claims.sid)))
+      return 'unauthorized: send a valid access token (auth.token)';
     // Reading notifications through the API needs <table>:read; so does hearing them.
     for (const def of Object.values(NOTIFY_TABLES).filter((d) => d.realtime)) {
       const read = def.permission.replace(/:send$/, ':read');
