@@ -10,6 +10,7 @@
 //   MAIL_DIR            where the SMTP sink writes messages
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { base32Decode, call, db, expectError, expectStatus, mailBody, mailToken } from './lib.mjs';
@@ -562,6 +563,29 @@ test('429 with Retry-After past the limits, counted across instances; failures f
   assert.ok(h.headers.get('content-security-policy'));
 });
 
+test('what the HTTP parser refuses (headers over 16 KB, malformed HTTP) answers in the app\'s shape, with its headers', async () => {
+  const big = await fetch(`${process.env.BASE_URL}/health`, { headers: { 'x-filler': 'a'.repeat(20_000) } });
+  assert.equal(big.status, 431);
+  const body = await big.json();
+  assert.equal(body.statusCode, 431);
+  assert.equal(body.error, 'Request Header Fields Too Large');
+  assert.match(body.requestId, /^[0-9a-f-]{36}$/);
+  assert.equal(big.headers.get('x-request-id'), body.requestId);
+  assert.equal(big.headers.get('x-content-type-options'), 'nosniff');
+  // Not HTTP at all, over a raw socket.
+  const { hostname, port } = new URL(process.env.BASE_URL);
+  const answer = await new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname, () => socket.write('HELLO THERE\r\n\r\n'));
+    let text = '';
+    socket.on('data', (d) => (text += d));
+    socket.on('close', () => resolve(text));
+    socket.on('error', reject);
+  });
+  assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/);
+  assert.match(answer, /x-frame-options: SAMEORIGIN/);
+  assert.equal(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).statusCode, 400);
+});
+
 test('hostile input: deep JSON, huge values, malformed ids, email floods and guessed codes get 4xx, never 5xx or a lock-out', async () => {
   // Written as text: JSON.stringify itself would overflow on it.
   const deep = `${'['.repeat(5000)}"x"${']'.repeat(5000)}`;
@@ -584,7 +608,7 @@ test('hostile input: deep JSON, huge values, malformed ids, email floods and gue
   expectError(await call('POST', '/folders', { name: 'f', path: noise }, bearer(tok.memberB)), 400, 'a value too large for its index');
   expectError(
     await call('GET', '/v1/projects', undefined, bearer(tok.memberB, { 'x-organization-id': 'abc' })),
-    403,
+    400,
     'malformed organization id',
   );
   expectError(

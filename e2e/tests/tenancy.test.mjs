@@ -187,6 +187,14 @@ test('every route on the other tenant’s rows: 404 or 403, no data', async () =
     403,
     'header for a foreign tenant',
   );
+  // Two headers reach the app joined by a comma: not one organization, a client error.
+  for (const bad of [`${org.A}, ${org.B}`, `${org.A}, ${org.A}`, 'not-an-id']) {
+    expectError(
+      await call('GET', '/v1/projects', undefined, auth(tok.memberA, { 'x-organization-id': bad })),
+      400,
+      `X-Organization-Id: ${bad}`,
+    );
+  }
   const claims = JSON.parse(Buffer.from(tok.memberA.split('.')[1], 'base64url').toString());
   const h = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
   const p = Buffer.from(JSON.stringify({ ...claims, org: org.B })).toString('base64url');

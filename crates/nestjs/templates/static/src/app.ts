@@ -1,9 +1,10 @@
 import { ValidationPipe, VersioningType } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { ConnectionError, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './core/config.js';
@@ -75,6 +76,31 @@ export async function createApp(config: AppConfig, logger: AppLogger, build: App
     // A URL the router cannot take (bad percent-encoding, a path segment too long) answers like
     // every other bad request — the app's error shape, request id, security headers — and the
     // URL is not echoed back (Fastify's own answer quotes it, query string included).
+    // What Node's HTTP parser refuses before there is a request (headers or URL over 16 KB,
+    // malformed HTTP, too slow to arrive) answers in the same shape and with the same headers.
+    clientErrorHandler: (error: ConnectionError, socket: Socket) => {
+      if (error.code === 'ECONNRESET' || socket.destroyed) return;
+      const [status, message] =
+        error.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'the request line or headers are larger than the server takes (16 KB)']
+          : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? [408, 'the request took too long to arrive']
+            : [400, 'the request is not valid HTTP'];
+      const requestId = randomUUID();
+      const body = JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message, requestId });
+      const headers: Record<string, string> = {
+        ...SECURITY_HEADERS,
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': String(Buffer.byteLength(body)),
+        'x-request-id': requestId,
+        connection: 'close',
+      };
+      const head = Object.entries(headers)
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('');
+      if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}\r\n${body}`);
+      socket.destroy();
+    },
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       const message =
         error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? `a path segment is longer than ${MAX_PARAM_LENGTH} characters` : 'the URL is not valid';

@@ -51,7 +51,7 @@ function terms(raw: unknown, fullText: boolean): string {
  */
 export function searchSql(spec: ResourceSpec, raw: unknown, add: (v: unknown) => string): { where: string; rank: () => string } {
   const s = spec.search;
-  if (!s) bad(`q: ${spec.name} rows are not searchable (set search = [...] for the table in nest-generator.toml)`);
+  if (!s) bad(`q: ${spec.name} rows are not searchable`);
   const q = terms(raw, s.kind !== 'trigram');
   if (s.kind === 'trigram') {
     const pattern = add(`%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);

@@ -1,4 +1,4 @@
-import { ForbiddenException, Inject, Injectable, Logger, NotFoundException, Optional } from '@nestjs/common';
+import { BadRequestException, ForbiddenException, Inject, Injectable, Logger, NotFoundException, Optional } from '@nestjs/common';
 import { AUTH_CONFIG, type AuthConfig } from '../auth/auth.config.js';
 import { defineSettings } from '../config.js';
 import { onCreated } from '../crud/repository.js';
@@ -106,7 +106,8 @@ export class TenancyService implements TenantResolver {
     let tenant: string;
     let cross = false;
     if (input.header !== undefined) {
-      if (!TENANCY.tenantId.test(input.header)) throw new ForbiddenException('X-Organization-Id is not an organization id');
+      // A malformed header (or two, which Node joins with a comma) is the client's mistake: 400.
+      if (!TENANCY.tenantId.test(input.header)) throw new BadRequestException('X-Organization-Id is not one organization id');
       tenant = input.header;
     } else {
       if (!input.claimed) throw new ForbiddenException('no organization selected: sign in as a member of one, or POST /auth/organization');
