@@ -73,8 +73,10 @@ test('full text of configured columns: stemmed, web-search syntax, ranked as ts_
 });
 
 test('the query uses the index the generated SQL made', async () => {
-  const idx = await client.query("SELECT indexdef FROM pg_indexes WHERE schemaname = 'app' AND indexname = 'articles_search'");
-  assert.equal(idx.rows.length, 1, 'db/80-search.sql made it');
+  const idx = await client.query(
+    "SELECT indexname FROM pg_indexes WHERE schemaname = 'app' AND tablename = 'articles' AND indexname ~ '^articles_search_[0-9a-f]{8}$'",
+  );
+  assert.equal(idx.rows.length, 1, 'db/80-search.sql made it (its name carries a hash of its expression)');
   await client.query('BEGIN');
   try {
     await client.query('SET LOCAL enable_seqscan = off');
@@ -82,7 +84,7 @@ test('the query uses the index the generated SQL made', async () => {
       `EXPLAIN SELECT id FROM app.articles WHERE ${DOCUMENT} @@ websearch_to_tsquery('english'::regconfig, $1)`,
       ['postgres'],
     );
-    assert.match(plan.rows.map((r) => r['QUERY PLAN']).join('\n'), /articles_search/);
+    assert.match(plan.rows.map((r) => r['QUERY PLAN']).join('\n'), new RegExp(idx.rows[0].indexname));
   } finally {
     await client.query('ROLLBACK');
   }

@@ -406,6 +406,25 @@ fn rich_schema_project_serves_every_type() {
         let sql = std::fs::read_to_string(project.join(f)).unwrap();
         db.execute(&sql).unwrap_or_else(|e| panic!("PostgreSQL rejected the generated {f}: {e}"));
     }
+    // Indexes of an earlier `search = [...]` (the unhashed name of older versions, another
+    // hash) go when the file runs again; the current one and a user's own index stay.
+    db.execute(
+        "CREATE INDEX articles_search ON app.articles (title); CREATE INDEX articles_search_0badc0de ON app.articles (body);
+         CREATE INDEX articles_search_by_title ON app.articles (title);",
+    )
+    .unwrap();
+    db.execute(&std::fs::read_to_string(project.join("db/80-search.sql")).unwrap()).unwrap();
+    let names = db
+        .query_text(
+            "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes
+              WHERE schemaname = 'app' AND tablename = 'articles' AND indexname LIKE 'articles_search%'",
+        )
+        .unwrap()
+        .unwrap_or_default();
+    let kept: Vec<&str> = names.split(',').filter(|n| *n != "articles_search_by_title").collect();
+    assert!(names.contains("articles_search_by_title"), "the user's index stays: {names}");
+    assert_eq!(kept.len(), 1, "one search index is left: {names}");
+    assert!(kept[0].len() == "articles_search_".len() + 8 && kept[0] != "articles_search_0badc0de", "{names}");
     // fixtures/pg/rich.sql gives app.people policies of its own that hide rows from a
     // non-owner role (a reader test); the suite checks types, so it runs as the owner.
     let (_app, base) = boot_env(&project, &db.url, &[("ALLOW_UNSAFE_DATABASE_ROLE", "true")]);

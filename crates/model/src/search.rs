@@ -24,11 +24,52 @@ pub enum Search {
 
 impl Search {
     /// The index the generated SQL adds (`Text`): its name and definition after `ON <table>`.
+    /// The name ends in a hash of the definition (`articles_search_1a2b3c4d`), so a changed
+    /// `search = [...]` makes a new index rather than keeping one on the old expression (see
+    /// [`index_family`] for the ones it replaces).
     pub fn index(&self, r: &Resource) -> Option<(String, String)> {
         let Search::Text { columns, config } = self else { return None };
-        let name: String = format!("{}_search", r.table).chars().take(63).collect();
-        Some((name, format!("USING gin (({}))", text_document(columns, config))))
+        let def = format!("USING gin (({}))", text_document(columns, config));
+        let name = format!("{}_{:08x}", index_prefix(&r.table), fnv1a(def.as_bytes()));
+        Some((name, def))
     }
+}
+
+/// `<table>_search`, cut so a name with its 9-character hash suffix fits PostgreSQL's 63 bytes.
+fn index_prefix(table: &str) -> String {
+    let mut base = String::new();
+    for c in table.chars() {
+        if base.len() + c.len_utf8() > 63 - "_search".len() - 9 {
+            break;
+        }
+        base.push(c);
+    }
+    format!("{base}_search")
+}
+
+/// A regular expression (PostgreSQL's `~`) matching the names of the search indexes the
+/// generator made for `table`, in any version: `<table>_search` and `<table>_search_<hash>`.
+/// Nothing else a user might name an index (`<table>_search_by_title`) matches.
+pub fn index_family(table: &str) -> String {
+    let mut re = String::from("^");
+    for c in index_prefix(table).chars() {
+        if "\\.^$|?*+()[]{}".contains(c) {
+            re.push('\\');
+        }
+        re.push(c);
+    }
+    re.push_str("(_[0-9a-f]{8})?$");
+    re
+}
+
+/// The name this generator gave the index before names carried a hash (dropped like the others).
+pub fn legacy_index_name(table: &str) -> String {
+    format!("{table}_search").chars().take(63).collect()
+}
+
+/// 32-bit FNV-1a: a stable hash (names must not change between runs or versions).
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193))
 }
 
 /// `to_tsvector('english'::regconfig, coalesce("a", '') || ' ' || coalesce("b", ''))`: the same
@@ -267,6 +308,38 @@ fn detect(t: &Table, r: &mut Resource, config: Option<String>) -> Option<Search>
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn index_names_follow_the_expression_fit_postgres_and_are_found_again() {
+        let name = |table: &str, columns: &[&str]| {
+            let def = format!(
+                "USING gin (({}))",
+                super::text_document(&columns.iter().map(|c| c.to_string()).collect::<Vec<_>>(), "simple")
+            );
+            format!("{}_{:08x}", super::index_prefix(table), super::fnv1a(def.as_bytes()))
+        };
+        let a = name("articles", &["title", "body"]);
+        assert_eq!(a, name("articles", &["title", "body"]), "stable");
+        assert_ne!(a, name("articles", &["title"]), "another expression, another name");
+        let family = regex_lite(&super::index_family("articles"));
+        assert!(family(&a) && family("articles_search") && !family("articles_search_by_title"));
+        let long = "t".repeat(63);
+        let n = name(&long, &["a"]);
+        assert!(n.len() <= 63, "{n}");
+        assert!(regex_lite(&super::index_family(&long))(&n));
+        assert!(super::index_family("a.b$c").starts_with("^a\\.b\\$c_search"));
+    }
+
+    /// Enough of a regular expression for `^<literal>(_[0-9a-f]{8})?$`.
+    fn regex_lite(re: &str) -> impl Fn(&str) -> bool + use<> {
+        let literal = re.trim_start_matches('^').trim_end_matches("(_[0-9a-f]{8})?$").replace('\\', "");
+        move |s: &str| {
+            s.strip_prefix(literal.as_str()).is_some_and(|rest| {
+                rest.is_empty()
+                    || (rest.len() == 9 && rest.starts_with('_') && rest[1..].chars().all(|c| c.is_ascii_hexdigit()))
+            })
+        }
+    }
+
     #[test]
     fn identifiers_of_an_expression() {
         let words = super::identifiers("to_tsvector('english', coalesce(title, '') || ' ' || \"Body\" || it''s)");

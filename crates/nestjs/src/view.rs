@@ -695,28 +695,51 @@ fn search_block(r: &Resource) -> String {
 
 /// `db/80-search.sql`: the indexes of full-text search on configured columns (`search = [...]`), or None.
 pub fn search_sql(m: &Model) -> Option<String> {
-    use nest_catalog::quote::ident;
-    let lines: Vec<String> = m
-        .resources
-        .iter()
-        .filter_map(|r| {
-            let (name, def) = r.search.as_ref()?.index(r)?;
-            Some(format!(
-                "CREATE INDEX IF NOT EXISTS {} ON {}.{} {def};",
-                ident(&name),
-                ident(&r.schema),
-                ident(&r.table)
-            ))
-        })
-        .collect();
+    use nest_catalog::quote::{ident, string as literal};
+    use nest_model::search::{index_family, legacy_index_name};
+    let mut lines = Vec::new();
+    let mut keep = Vec::new();
+    for r in &m.resources {
+        let Some((name, def)) = r.search.as_ref().and_then(|s| s.index(r)) else { continue };
+        lines.push(format!(
+            "CREATE INDEX IF NOT EXISTS {} ON {}.{} {def};",
+            ident(&name),
+            ident(&r.schema),
+            ident(&r.table)
+        ));
+        keep.push(format!(
+            "({}, {}, {}, {}, {})",
+            literal(&r.schema),
+            literal(&r.table),
+            literal(&name),
+            literal(&index_family(&r.table)),
+            literal(&legacy_index_name(&r.table))
+        ));
+    }
     if lines.is_empty() {
         return None;
     }
     Some(format!(
         "-- Full-text search (`q=`) of the columns nest-generator.toml names (`search = [...]`): the\n\
          -- expression the API matches rows with, indexed so a search does not read the whole table.\n\
-         -- Safe to run again.\n{}\n",
-        lines.join("\n")
+         -- An index's name carries a hash of its expression: when the columns change, the new one is\n\
+         -- made and the generator's earlier ones for that table are dropped. Safe to run again.\n\
+         {}\n\
+         DO $nestgen_search$\n\
+         DECLARE stale record;\n\
+         BEGIN\n  \
+           FOR stale IN\n    \
+             SELECT x.schemaname, x.indexname FROM pg_indexes x\n      \
+               JOIN (VALUES\n        {}\n      ) AS k (schema_name, table_name, keep, family, legacy)\n        \
+                 ON x.schemaname = k.schema_name AND x.tablename = k.table_name\n     \
+             WHERE x.indexname <> k.keep AND (x.indexname ~ k.family OR x.indexname = k.legacy)\n  \
+           LOOP\n    \
+             EXECUTE format('DROP INDEX %I.%I', stale.schemaname, stale.indexname);\n  \
+           END LOOP;\n\
+         END\n\
+         $nestgen_search$;\n",
+        lines.join("\n"),
+        keep.join(",\n        ")
     ))
 }
 
