@@ -107,6 +107,20 @@ after(async () => {
   await sql?.end();
 });
 
+test('a token from switching organization belongs to the same sign-in: signing out ends it', async () => {
+  const signin = expectStatus(await call('POST', '/auth/login', { email: 'membera@tenancy.io', password: PASSWORD }), 200, 'login').body;
+  const switched = expectStatus(
+    await call('POST', '/auth/organization', { organizationId: org.A }, auth(signin.accessToken)),
+    200,
+    'switch',
+  ).body.accessToken;
+  expectStatus(await call('GET', '/v1/projects', undefined, auth(switched)), 200, 'the switched token works');
+  expectStatus(await call('POST', '/auth/logout', { refreshToken: signin.refreshToken }), 204, 'logout');
+  expectError(await call('GET', '/v1/projects', undefined, auth(switched)), 401, 'the switched token after logout');
+  expectError(await call('GET', '/v1/projects', undefined, auth(signin.accessToken)), 401, 'the sign-in token after logout');
+  expectStatus(await call('GET', '/v1/projects', undefined, auth(tok.memberA)), 200, 'another sign-in goes on');
+});
+
 test('the token carries the organization; rows are stamped with it', async () => {
   const claims = JSON.parse(Buffer.from(tok.memberA.split('.')[1], 'base64url').toString());
   assert.equal(claims.org, org.A);

@@ -30,7 +30,8 @@ impl Search {
     pub fn index(&self, r: &Resource) -> Option<(String, String)> {
         let Search::Text { columns, config } = self else { return None };
         let def = format!("USING gin (({}))", text_document(columns, config));
-        let name = format!("{}_{:08x}", index_prefix(&r.table), fnv1a(def.as_bytes()));
+        let hash = fnv1a(format!("{}.{} {def}", r.schema, r.table).as_bytes());
+        let name = format!("{}_{hash:08x}", index_prefix(&r.table));
         Some((name, def))
     }
 }
@@ -49,7 +50,8 @@ fn index_prefix(table: &str) -> String {
 
 /// A regular expression (PostgreSQL's `~`) matching the names of the search indexes the
 /// generator made for `table`, in any version: `<table>_search` and `<table>_search_<hash>`.
-/// Nothing else a user might name an index (`<table>_search_by_title`) matches.
+/// Nothing else a user might name an index (`<table>_search_by_title`) matches; the SQL also
+/// drops only full-text GIN indexes, so a user's `<table>_search_20240101` on a column stays.
 pub fn index_family(table: &str) -> String {
     let mut re = String::from("^");
     for c in index_prefix(table).chars() {
@@ -64,7 +66,15 @@ pub fn index_family(table: &str) -> String {
 
 /// The name this generator gave the index before names carried a hash (dropped like the others).
 pub fn legacy_index_name(table: &str) -> String {
-    format!("{table}_search").chars().take(63).collect()
+    // PostgreSQL cuts names at 63 bytes (on a character boundary).
+    let mut name = String::new();
+    for c in format!("{table}_search").chars() {
+        if name.len() + c.len_utf8() > 63 {
+            break;
+        }
+        name.push(c);
+    }
+    name
 }
 
 /// 32-bit FNV-1a: a stable hash (names must not change between runs or versions).
@@ -315,7 +325,7 @@ mod tests {
                 "USING gin (({}))",
                 super::text_document(&columns.iter().map(|c| c.to_string()).collect::<Vec<_>>(), "simple")
             );
-            format!("{}_{:08x}", super::index_prefix(table), super::fnv1a(def.as_bytes()))
+            format!("{}_{:08x}", super::index_prefix(table), super::fnv1a(format!("public.{table} {def}").as_bytes()))
         };
         let a = name("articles", &["title", "body"]);
         assert_eq!(a, name("articles", &["title", "body"]), "stable");
@@ -326,6 +336,8 @@ mod tests {
         let n = name(&long, &["a"]);
         assert!(n.len() <= 63, "{n}");
         assert!(regex_lite(&super::index_family(&long))(&n));
+        assert_ne!(n, name(&format!("{long}x"), &["a"]), "tables alike in their first 47 bytes differ");
+        assert_eq!(super::legacy_index_name(&"é".repeat(40)).len(), 62, "cut at 63 bytes, on a character");
         assert!(super::index_family("a.b$c").starts_with("^a\\.b\\$c_search"));
     }
 

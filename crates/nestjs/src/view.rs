@@ -719,27 +719,35 @@ pub fn search_sql(m: &Model) -> Option<String> {
     if lines.is_empty() {
         return None;
     }
+    // A dollar-quote tag the body does not hold (table names are the schema's, any text).
+    let values = keep.join(",\n        ");
+    let mut tag = String::from("$nestgen_search$");
+    while values.contains(&tag) {
+        tag.insert(tag.len() - 1, '_');
+    }
     Some(format!(
         "-- Full-text search (`q=`) of the columns nest-generator.toml names (`search = [...]`): the\n\
          -- expression the API matches rows with, indexed so a search does not read the whole table.\n\
          -- An index's name carries a hash of its expression: when the columns change, the new one is\n\
-         -- made and the generator's earlier ones for that table are dropped. Safe to run again.\n\
+         -- made and the generator's earlier ones for that table (full-text GIN indexes named so) are\n\
+         -- dropped. Safe to run again.\n\
          {}\n\
-         DO $nestgen_search$\n\
+         DO {tag}\n\
          DECLARE stale record;\n\
          BEGIN\n  \
            FOR stale IN\n    \
              SELECT x.schemaname, x.indexname FROM pg_indexes x\n      \
                JOIN (VALUES\n        {}\n      ) AS k (schema_name, table_name, keep, family, legacy)\n        \
                  ON x.schemaname = k.schema_name AND x.tablename = k.table_name\n     \
-             WHERE x.indexname <> k.keep AND (x.indexname ~ k.family OR x.indexname = k.legacy)\n  \
+             WHERE x.indexname <> k.keep AND (x.indexname ~ k.family OR x.indexname = k.legacy)\n       \
+               AND x.indexdef LIKE '% USING gin (to_tsvector(%'\n  \
            LOOP\n    \
              EXECUTE format('DROP INDEX %I.%I', stale.schemaname, stale.indexname);\n  \
            END LOOP;\n\
          END\n\
-         $nestgen_search$;\n",
+         {tag};\n",
         lines.join("\n"),
-        keep.join(",\n        ")
+        values
     ))
 }
 

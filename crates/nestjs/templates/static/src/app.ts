@@ -98,7 +98,9 @@ export async function createApp(config: AppConfig, logger: AppLogger, build: App
       const head = Object.entries(headers)
         .map(([k, v]) => `${k}: ${v}\r\n`)
         .join('');
-      if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}\r\n${body}`);
+      // Not into an answer already under way on this connection (a pipelined request after it).
+      const busy = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+      if (socket.writable && !busy) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}\r\n${body}`);
       socket.destroy();
     },
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {

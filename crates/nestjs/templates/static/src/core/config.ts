@@ -179,6 +179,8 @@ export interface AppConfig {
   exportXlsxMaxRows: number;
   /** Exports running at once in this process (each holds a connection while it streams). */
   exportMaxConcurrent: number;
+  /** Exports one caller (a signed-in user, or an address) may run at once, within those. */
+  exportMaxPerCaller: number;
   /** An export whose client takes nothing for this long is ended (its connection goes back). */
   exportStallMs: number;
   bodyLimitBytes: number;
@@ -232,6 +234,7 @@ export const appSettings = defineSettings('app', (env): AppConfig => ({
   listMaxOffset: env.int('LIST_MAX_OFFSET', 100_000, 0, Number.MAX_SAFE_INTEGER),
   exportXlsxMaxRows: env.int('EXPORT_XLSX_MAX_ROWS', 10_000, 1, 1_000_000),
   exportMaxConcurrent: env.int('EXPORT_MAX_CONCURRENT', 2, 1, 1000),
+  exportMaxPerCaller: env.int('EXPORT_MAX_PER_CALLER', 1, 1, 1000),
   exportStallMs: env.int('EXPORT_STALL_MS', 60_000, 1000, 3_600_000),
   bodyLimitBytes: env.int('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
   trustProxy: trustProxy(env),

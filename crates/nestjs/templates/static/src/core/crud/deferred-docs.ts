@@ -26,9 +26,18 @@ export function later(make: () => MethodDecorator | ClassDecorator | AnyDecorato
   }) as Decorator;
 }
 
-/** Applies every decorator recorded so far (the first document build; later ones find none). */
+/**
+ * Applies every decorator recorded so far (the first document build; later ones find none). One
+ * that throws stays first in line, so a later build fails the same way rather than serving a
+ * document without the rest.
+ */
 export function applyDeferredDocs(): void {
-  for (const apply of pending.splice(0)) apply();
+  let done = 0;
+  try {
+    for (; done < pending.length; done++) pending[done]();
+  } finally {
+    pending.splice(0, done);
+  }
 }
 
 const deferred =

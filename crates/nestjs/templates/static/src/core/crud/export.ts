@@ -5,6 +5,7 @@ import { BadRequestException, Logger, StreamableFile } from '@nestjs/common';
 import type pg from 'pg';
 import { appSettings } from '../config.js';
 import { tooManyRequests } from '../http/rate-limit.js';
+import { requestContext } from '../http/request-context.js';
 import type { FieldSpec } from './resource.js';
 
 /**
@@ -40,6 +41,15 @@ const STALL_MS = settings.exportStallMs;
 /** Each export holds a connection while it streams: never all of the pool. */
 const MAX_RUNNING = Math.max(1, Math.min(settings.exportMaxConcurrent, settings.poolMax - 1));
 let running = 0;
+/** And a caller's share of them (EXPORT_MAX_PER_CALLER): one user's slow downloads never take every slot. */
+const MAX_PER_CALLER = Math.min(settings.exportMaxPerCaller, MAX_RUNNING);
+const perCaller = new Map<string, number>();
+
+/** Who asks: the signed-in user, else the client's address. */
+function callerOf(): string {
+  const ctx = requestContext();
+  return ctx?.userId ? `user:${ctx.userId}` : `ip:${ctx?.ip ?? 'unknown'}`;
+}
 
 /** `bom=true|false` (CSV only). */
 export function exportBom(raw: unknown, format: ExportFormat): boolean {
@@ -88,11 +98,17 @@ const TYPES: Record<ExportFormat, string> = {
 
 /** Open the cursor (errors are the request's: 400, 403, 503...), then hand back the file. */
 export async function runExport(job: ExportJob): Promise<StreamableFile> {
+  const caller = callerOf();
+  const mine = perCaller.get(caller) ?? 0;
+  if (mine >= MAX_PER_CALLER) {
+    throw tooManyRequests(5, `you have ${mine} export${mine === 1 ? '' : 's'} running, the most one caller may; retry when one ends`);
+  }
   if (running >= MAX_RUNNING) {
     throw tooManyRequests(5, `${MAX_RUNNING} exports are running; retry later`);
   }
   running++;
-  const session = new Session();
+  perCaller.set(caller, mine + 1);
+  const session = new Session(caller);
   try {
     const client = await session.open(job.pool);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -135,6 +151,8 @@ class Session {
   onStall?: () => void;
   private timer?: NodeJS.Timeout;
 
+  constructor(private readonly caller: string) {}
+
   /** Waiting for the client to take a chunk: it has STALL_MS. */
   arm(): void {
     this.disarm();
@@ -155,6 +173,9 @@ class Session {
     if (this.ended) return;
     this.ended = true;
     running--;
+    const left = (perCaller.get(this.caller) ?? 1) - 1;
+    if (left > 0) perCaller.set(this.caller, left);
+    else perCaller.delete(this.caller);
     const client = this.client;
     if (!client) return;
     let failure: Error | undefined;

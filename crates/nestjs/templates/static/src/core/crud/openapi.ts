@@ -489,7 +489,11 @@ export function ExportDocs(o: Operation & { spec: ResourceSpec }): MethodDecorat
         },
       }),
       ApiBadRequestResponse({ type: ErrorResponseDto, description: 'As the list; XLSX over its row cap' }),
-      ApiResponse({ status: 429, type: ErrorResponseDto, description: 'EXPORT_MAX_CONCURRENT exports are running' }),
+      ApiResponse({
+        status: 429,
+        type: ErrorResponseDto,
+        description: 'EXPORT_MAX_CONCURRENT exports are running, or EXPORT_MAX_PER_CALLER of the caller',
+      }),
     );
   });
 }

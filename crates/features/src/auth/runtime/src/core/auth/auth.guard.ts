@@ -24,6 +24,8 @@ export interface AuthUser {
   emailVerified: boolean;
   /** The account's session version (carried by new tokens). */
   sessionVersion: number;
+  /** The sign-in the access token belongs to (`sid`): tokens minted for this caller carry it on. */
+  sessionId?: string;
 }
 
 export type AuthedRequest = FastifyRequest & { user?: AuthUser };
@@ -61,7 +63,7 @@ export class AuthGuard implements CanActivate {
     if (sid !== undefined && !(await failClosed('the session check', () => this.auth.sessionOpen(sid)))) {
       throw new UnauthorizedException('this session was closed (signed out, or its refresh token was used twice); sign in again');
     }
-    req.user = { id: claims.sub, email: state.email, emailVerified: state.verified, sessionVersion: state.sessionVersion };
+    req.user = { id: claims.sub, email: state.email, emailVerified: state.verified, sessionVersion: state.sessionVersion, sessionId: sid };
     const ctx = requestContext();
     if (ctx) {
       ctx.userId = claims.sub;

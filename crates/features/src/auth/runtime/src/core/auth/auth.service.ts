@@ -274,8 +274,10 @@ export class AuthService {
       if (!row) return { error: 'the refresh token is not valid' };
       if (row.revoked) {
         await tx.query(`UPDATE ${U.refreshTable} SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL`, [row.family_id]);
-        this.sessions.delete(row.family_id);
-        return { error: 'the refresh token is no longer valid (used before, or signed out); this sign-in is closed' };
+        return {
+          error: 'the refresh token is no longer valid (used before, or signed out); this sign-in is closed',
+          closed: row.family_id,
+        };
       }
       if (row.expired) return { error: 'the refresh token has expired' };
       const { rows: users } = await this.credentials(`u.${U.id}`, row.user_id, tx);
@@ -292,7 +294,11 @@ export class AuthService {
       );
       return { tokens };
     });
-    if ('error' in result) throw new UnauthorizedException(result.error);
+    if ('error' in result) {
+      // Once committed (a check before would read the family as open and keep that).
+      if (typeof result.closed === 'string') this.closed(result.closed);
+      throw new UnauthorizedException(result.error);
+    }
     return result.tokens as Tokens;
   }
 
@@ -304,10 +310,15 @@ export class AuthService {
         RETURNING family_id`,
       [sha256(token)],
     );
-    for (const r of rows) this.sessions.delete(r.family_id);
+    for (const r of rows) this.closed(r.family_id);
   }
 
   private readonly sessions = new Map<string, { at: number; open: boolean }>();
+
+  /** A sign-in was closed (committed): its access tokens stop at once on this instance. */
+  private closed(sid: string): void {
+    this.sessions.set(sid, { at: Date.now(), open: false });
+  }
 
   /**
    * Whether a sign-in (an access token's `sid`) is still open: some refresh token of it is not
@@ -318,11 +329,15 @@ export class AuthService {
   async sessionOpen(sid: string): Promise<boolean> {
     const hit = this.sessions.get(sid);
     if (hit && Date.now() - hit.at < this.stateTtlMs) return hit.open;
+    const asked = Date.now();
     const { rows } = await this.db.query<{ open: boolean }>(
       `SELECT EXISTS (SELECT 1 FROM ${U.refreshTable} WHERE family_id = $1 AND revoked_at IS NULL) AS open`,
       [sid],
     );
     const open = rows[0]?.open === true;
+    // A sign-in closed while this query ran keeps its newer entry (an older answer never reopens it).
+    const now = this.sessions.get(sid);
+    if (now && now.at >= asked) return now.open && open;
     if (this.sessions.size > 10_000) this.sessions.clear();
     this.sessions.set(sid, { at: Date.now(), open });
     return open;

@@ -151,6 +151,7 @@ export class RealtimeGateway implements OnApplicationBootstrap, OnApplicationShu
     }
     socket.data.userId = claims.sub;
     socket.data.sv = claims.sv;
+    socket.data.sid = claims.sid;
     // The socket lasts as long as its token: past its expiry the client reconnects with a new one.
     const exp = (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString() || '{}') as { exp?: number }).exp;
     if (typeof exp === 'number') socket.data.exp = exp * 1000;
@@ -165,7 +166,10 @@ export class RealtimeGateway implements OnApplicationBootstrap, OnApplicationShu
     const state = await this.auth.accountState(userId).catch(() => undefined);
     for (const s of sockets) {
       const expired = typeof s.data.exp === 'number' && s.data.exp <= Date.now();
-      if (!state || state.sessionVersion !== s.data.sv || expired) s.disconnect(true);
+      // Signed out, or its refresh token replayed: the sign-in's sockets close too.
+      const sid = s.data.sid as string | undefined;
+      const ended = sid !== undefined && !(await this.auth.sessionOpen(sid).catch(() => false));
+      if (!state || state.sessionVersion !== s.data.sv || expired || ended) s.disconnect(true);
     }
   }
 

@@ -102,6 +102,8 @@ export class TenancyController {
       sub: user.id,
       email: user.email,
       sv: user.sessionVersion,
+      // The same sign-in: signing out (or a replayed refresh token) ends this token too.
+      sid: user.sessionId,
       org: dto.organizationId,
     });
     return { accessToken, tokenType: 'Bearer', expiresIn: this.config.accessTtlSeconds, organizationId: dto.organizationId };
