@@ -181,6 +181,7 @@ const TEMPLATES: &[(&str, &str)] = core_templates![
     "partials/props.ts.j2",
     "partials/controller.ts.j2",
     "sql/app-role.sql.j2",
+    "sql/search.sql.j2",
 ];
 
 #[derive(Debug)]
@@ -423,8 +424,8 @@ pub fn render(
     for d in &c.db {
         db_files.push((format!("db/{}", d.name), render_with(&env, &d.body)?));
     }
-    if let Some(sql) = view::search_sql(model) {
-        db_files.push(("db/80-search.sql".into(), sql));
+    if let Some(search) = view::search_sql(model) {
+        db_files.push(("db/80-search.sql".into(), render_one(&env, "sql/search.sql.j2", value(&search))?));
     }
     let app_role = view::AppRoleView::new(model, sections(&c.app_role)?);
     db_files.push(("db/90-app-role.sql".into(), render_one(&env, "sql/app-role.sql.j2", value(&app_role))?));

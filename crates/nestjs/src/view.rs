@@ -693,21 +693,32 @@ fn search_block(r: &Resource) -> String {
     layout::print(&Doc::prop("search", Doc::object_of(props, false)), 2, 2, ",")
 }
 
-/// `db/80-search.sql`: the indexes of full-text search on configured columns (`search = [...]`), or None.
-pub fn search_sql(m: &Model) -> Option<String> {
+/// `db/80-search.sql` (template `sql/search.sql.j2`): an index per table searched by configured
+/// columns, and the generator's earlier search indexes of those tables to drop.
+#[derive(Serialize)]
+pub struct SearchSqlView {
+    /// `CREATE INDEX IF NOT EXISTS ...;`, one per table.
+    pub creates: Vec<String>,
+    /// `(schema, table, keep, family, legacy)` literals, one per table.
+    pub rows: Vec<String>,
+    /// A dollar-quote tag the rows do not hold (table names are the schema's, any text).
+    pub tag: String,
+}
+
+pub fn search_sql(m: &Model) -> Option<SearchSqlView> {
     use nest_catalog::quote::{ident, string as literal};
     use nest_model::search::{index_family, legacy_index_name};
-    let mut lines = Vec::new();
-    let mut keep = Vec::new();
+    let mut creates = Vec::new();
+    let mut rows = Vec::new();
     for r in &m.resources {
         let Some((name, def)) = r.search.as_ref().and_then(|s| s.index(r)) else { continue };
-        lines.push(format!(
+        creates.push(format!(
             "CREATE INDEX IF NOT EXISTS {} ON {}.{} {def};",
             ident(&name),
             ident(&r.schema),
             ident(&r.table)
         ));
-        keep.push(format!(
+        rows.push(format!(
             "({}, {}, {}, {}, {})",
             literal(&r.schema),
             literal(&r.table),
@@ -716,39 +727,14 @@ pub fn search_sql(m: &Model) -> Option<String> {
             literal(&legacy_index_name(&r.table))
         ));
     }
-    if lines.is_empty() {
+    if creates.is_empty() {
         return None;
     }
-    // A dollar-quote tag the body does not hold (table names are the schema's, any text).
-    let values = keep.join(",\n        ");
     let mut tag = String::from("$nestgen_search$");
-    while values.contains(&tag) {
+    while rows.iter().any(|r| r.contains(&tag)) {
         tag.insert(tag.len() - 1, '_');
     }
-    Some(format!(
-        "-- Full-text search (`q=`) of the columns nest-generator.toml names (`search = [...]`): the\n\
-         -- expression the API matches rows with, indexed so a search does not read the whole table.\n\
-         -- An index's name carries a hash of its expression: when the columns change, the new one is\n\
-         -- made and the generator's earlier ones for that table (full-text GIN indexes named so) are\n\
-         -- dropped. Safe to run again.\n\
-         {}\n\
-         DO {tag}\n\
-         DECLARE stale record;\n\
-         BEGIN\n  \
-           FOR stale IN\n    \
-             SELECT x.schemaname, x.indexname FROM pg_indexes x\n      \
-               JOIN (VALUES\n        {}\n      ) AS k (schema_name, table_name, keep, family, legacy)\n        \
-                 ON x.schemaname = k.schema_name AND x.tablename = k.table_name\n     \
-             WHERE x.indexname <> k.keep AND (x.indexname ~ k.family OR x.indexname = k.legacy)\n       \
-               AND x.indexdef LIKE '% USING gin (to_tsvector(%'\n  \
-           LOOP\n    \
-             EXECUTE format('DROP INDEX %I.%I', stale.schemaname, stale.indexname);\n  \
-           END LOOP;\n\
-         END\n\
-         {tag};\n",
-        lines.join("\n"),
-        values
-    ))
+    Some(SearchSqlView { creates, rows, tag })
 }
 
 #[cfg(test)]
