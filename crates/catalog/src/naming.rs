@@ -37,7 +37,7 @@ pub fn make_object_name(name1: &str, name2: Option<&str>, label: Option<&str>) -
 }
 
 /// Cut `s` to at most `n` bytes on a character boundary.
-fn clip(s: &str, n: usize) -> &str {
+pub fn clip(s: &str, n: usize) -> &str {
     let mut end = n.min(s.len());
     while !s.is_char_boundary(end) {
         end -= 1;

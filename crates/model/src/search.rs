@@ -3,6 +3,7 @@
 //! `search_config = "english"`) or found in the schema (a `tsvector` column, trigram indexes).
 
 use crate::{FeatureError, FieldKind, ModelError, Resource};
+use nest_catalog::naming::{MAX_IDENT, clip};
 use nest_catalog::{Catalog, Column, Table};
 use serde::Serialize;
 
@@ -38,14 +39,7 @@ impl Search {
 
 /// `<table>_search`, cut so a name with its 9-character hash suffix fits PostgreSQL's 63 bytes.
 fn index_prefix(table: &str) -> String {
-    let mut base = String::new();
-    for c in table.chars() {
-        if base.len() + c.len_utf8() > 63 - "_search".len() - 9 {
-            break;
-        }
-        base.push(c);
-    }
-    format!("{base}_search")
+    format!("{}_search", clip(table, MAX_IDENT - "_search".len() - 9))
 }
 
 /// A regular expression (PostgreSQL's `~`) matching the names of the search indexes the
@@ -67,14 +61,7 @@ pub fn index_family(table: &str) -> String {
 /// The name this generator gave the index before names carried a hash (dropped like the others).
 pub fn legacy_index_name(table: &str) -> String {
     // PostgreSQL cuts names at 63 bytes (on a character boundary).
-    let mut name = String::new();
-    for c in format!("{table}_search").chars() {
-        if name.len() + c.len_utf8() > 63 {
-            break;
-        }
-        name.push(c);
-    }
-    name
+    clip(&format!("{table}_search"), MAX_IDENT).to_string()
 }
 
 /// 32-bit FNV-1a: a stable hash (names must not change between runs or versions).
