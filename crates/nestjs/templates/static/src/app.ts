@@ -3,12 +3,12 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { ConnectionError, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './core/config.js';
-import { AllExceptionsFilter } from './core/http/error.filter.js';
+import { AllExceptionsFilter, errorBody } from './core/http/error.filter.js';
 import { etagOf, names } from './core/http/precondition.js';
 import { RateLimiter } from './core/http/rate-limit.js';
 import { type RequestContext, requestContext, runInContext } from './core/http/request-context.js';
@@ -87,7 +87,8 @@ export async function createApp(config: AppConfig, logger: AppLogger, build: App
             ? [408, 'the request took too long to arrive']
             : [400, 'the request is not valid HTTP'];
       const requestId = randomUUID();
-      const body = JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message, requestId });
+      const payload = errorBody(status, message, requestId);
+      const body = JSON.stringify(payload);
       const headers: Record<string, string> = {
         ...SECURITY_HEADERS,
         'content-type': 'application/json; charset=utf-8',
@@ -100,7 +101,7 @@ export async function createApp(config: AppConfig, logger: AppLogger, build: App
         .join('');
       // Not into an answer already under way on this connection (a pipelined request after it).
       const busy = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
-      if (socket.writable && !busy) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}\r\n${body}`);
+      if (socket.writable && !busy) socket.write(`HTTP/1.1 ${status} ${payload.error}\r\n${head}\r\n${body}`);
       socket.destroy();
     },
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
@@ -111,7 +112,7 @@ export async function createApp(config: AppConfig, logger: AppLogger, build: App
         .headers(SECURITY_HEADERS)
         .header('x-request-id', String(request.id))
         .header('content-type', 'application/json; charset=utf-8')
-        .send(JSON.stringify({ statusCode: 400, error: 'Bad Request', message, requestId: String(request.id) }));
+        .send(JSON.stringify(errorBody(400, message, String(request.id))));
     },
   });
   const app = await build(adapter, logger);
@@ -167,12 +168,7 @@ export async function createApp(config: AppConfig, logger: AppLogger, build: App
       void reply
         .code(400)
         .header('content-type', 'application/json; charset=utf-8')
-        .send({
-          statusCode: 400,
-          error: 'Bad Request',
-          message: `the JSON body is nested more than ${config.jsonMaxDepth} levels deep`,
-          requestId: String(request.id),
-        });
+        .send(errorBody(400, `the JSON body is nested more than ${config.jsonMaxDepth} levels deep`, String(request.id)));
       return;
     }
     done();
@@ -210,13 +206,11 @@ export async function createApp(config: AppConfig, logger: AppLogger, build: App
           .code(429)
           .header('retry-after', String(r.retryAfterSeconds))
           .header('content-type', 'application/json; charset=utf-8')
-          .send({
-            statusCode: 429,
-            error: 'Too Many Requests',
-            message: `too many requests from this address (retry after ${r.retryAfterSeconds} s)`,
-            details: { retryAfterSeconds: r.retryAfterSeconds },
-            requestId: String(request.id),
-          });
+          .send(
+            errorBody(429, `too many requests from this address (retry after ${r.retryAfterSeconds} s)`, String(request.id), {
+              retryAfterSeconds: r.retryAfterSeconds,
+            }),
+          );
       }
     });
   }

@@ -62,11 +62,17 @@ const REASONS: Record<number, string> = {
   423: 'Locked',
   428: 'Precondition Required',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   501: 'Not Implemented',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
 };
+
+/** The error shape for `status`: what the filter below answers, and what the app's hooks answer before it. */
+export function errorBody(status: number, message: string, requestId: string, details?: unknown): ErrorBody {
+  return { statusCode: status, error: REASONS[status] ?? 'Error', message, ...(details === undefined ? {} : { details }), requestId };
+}
 
 /** Map a PostgreSQL error to an HTTP status and a message that does not leak SQL. */
 export function fromPgError(e: PgError): { status: number; message: string; details?: unknown } {
@@ -199,13 +205,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (status >= 500 && !isPgError(exception) && status !== 503 && status !== 501) {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     }
-    const payload: ErrorBody = {
-      statusCode: status,
-      error: REASONS[status] ?? 'Error',
-      message,
-      ...(details === undefined ? {} : { details }),
-      requestId: String(request.id),
-    };
+    const payload = errorBody(status, message, String(request.id), details);
     const retryAfter = (details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
     if (status === 429 && typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
     void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(payload);
