@@ -113,6 +113,7 @@ const STATIC: &[(&str, &str)] = runtime_files![
     "src/core/database/database.module.ts",
     "src/core/database/database.service.ts",
     "src/core/database/pg-types.ts",
+    "src/core/http/caller-slots.ts",
     "src/core/http/error.filter.ts",
     "src/core/http/fail-closed.ts",
     "src/core/http/public.decorator.ts",

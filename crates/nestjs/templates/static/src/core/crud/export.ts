@@ -5,7 +5,7 @@ import { BadRequestException, Logger, StreamableFile } from '@nestjs/common';
 import type pg from 'pg';
 import { appSettings } from '../config.js';
 import { tooManyRequests } from '../http/rate-limit.js';
-import { requestContext } from '../http/request-context.js';
+import { CallerSlots, callerKey } from '../http/caller-slots.js';
 import type { FieldSpec } from './resource.js';
 
 /**
@@ -43,13 +43,7 @@ const MAX_RUNNING = Math.max(1, Math.min(settings.exportMaxConcurrent, settings.
 let running = 0;
 /** And a caller's share of them (EXPORT_MAX_PER_CALLER): one user's slow downloads never take every slot. */
 const MAX_PER_CALLER = Math.min(settings.exportMaxPerCaller, MAX_RUNNING);
-const perCaller = new Map<string, number>();
-
-/** Who asks: the signed-in user, else the client's address. */
-function callerOf(): string {
-  const ctx = requestContext();
-  return ctx?.userId ? `user:${ctx.userId}` : `ip:${ctx?.ip ?? 'unknown'}`;
-}
+const perCaller = new CallerSlots();
 
 /** `bom=true|false` (CSV only). */
 export function exportBom(raw: unknown, format: ExportFormat): boolean {
@@ -98,8 +92,8 @@ const TYPES: Record<ExportFormat, string> = {
 
 /** Open the cursor (errors are the request's: 400, 403, 503...), then hand back the file. */
 export async function runExport(job: ExportJob): Promise<StreamableFile> {
-  const caller = callerOf();
-  const mine = perCaller.get(caller) ?? 0;
+  const caller = callerKey();
+  const mine = perCaller.held(caller);
   if (mine >= MAX_PER_CALLER) {
     throw tooManyRequests(5, `you have ${mine} export${mine === 1 ? '' : 's'} running, the most one caller may; retry when one ends`);
   }
@@ -107,7 +101,7 @@ export async function runExport(job: ExportJob): Promise<StreamableFile> {
     throw tooManyRequests(5, `${MAX_RUNNING} exports are running; retry later`);
   }
   running++;
-  perCaller.set(caller, mine + 1);
+  perCaller.take(caller);
   const session = new Session(caller);
   try {
     const client = await session.open(job.pool);
@@ -173,9 +167,7 @@ class Session {
     if (this.ended) return;
     this.ended = true;
     running--;
-    const left = (perCaller.get(this.caller) ?? 1) - 1;
-    if (left > 0) perCaller.set(this.caller, left);
-    else perCaller.delete(this.caller);
+    perCaller.release(this.caller);
     const client = this.client;
     if (!client) return;
     let failure: Error | undefined;

@@ -21,6 +21,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { extname } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { DatabaseService } from '../database/database.service.js';
+import { CallerSlots, callerKey } from '../http/caller-slots.js';
 import { requestContext } from '../http/request-context.js';
 import type { CrudRepository, KeyValues } from '../crud/repository.js';
 import type { Queryable } from '../database/database.service.js';
@@ -148,7 +149,7 @@ export class FileService {
   private readonly logger = new Logger('Files');
   /** Uploads one user (or, signed out, one address) may have running at once. */
   private readonly perUser = filesSettings().uploadsPerUser;
-  private readonly running = new Map<string, number>();
+  private readonly running = new CallerSlots();
   /** How long a download or upload URL works. */
   private readonly urlSeconds = filesSettings().urlSeconds;
   /** How old bytes no committed row keeps must be before the sweep removes them. */
@@ -358,8 +359,8 @@ export class FileService {
    * a connection and up to FILES_MAX_BYTES of storage before the quota is counted).
    */
   private async slot<T>(req: FastifyRequest, fn: () => Promise<T>): Promise<T> {
-    const who = requestContext()?.userId ?? `ip:${req.ip}`;
-    const n = this.running.get(who) ?? 0;
+    const who = callerKey(req.ip);
+    const n = this.running.held(who);
     if (n >= this.perUser) {
       throw new HttpException(
         {
@@ -370,13 +371,11 @@ export class FileService {
         429,
       );
     }
-    this.running.set(who, n + 1);
+    this.running.take(who);
     try {
       return await fn();
     } finally {
-      const left = (this.running.get(who) ?? 1) - 1;
-      if (left > 0) this.running.set(who, left);
-      else this.running.delete(who);
+      this.running.release(who);
     }
   }
 
