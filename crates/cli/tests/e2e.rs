@@ -219,9 +219,11 @@ fn seed_project_compiles_boots_and_serves_every_table() {
     let config = tmp.join("seed.toml");
     // And users answer whole rows (select off): the typed client of openapi-client.test.mjs reads
     // them as such, select.test.mjs checks the switch.
+    // The tables' modules load on their first request (as "auto" does from 100 tables), so every
+    // suite below goes through core/http/lazy-modules.ts; the other projects load them at boot.
     std::fs::write(
         &config,
-        "[tables.notification_templates]\nrequire_if_match = true\n[tables.users]\nfeatures = { select = false }\n",
+        "[project]\nlazy_modules = true\n[tables.notification_templates]\nrequire_if_match = true\n[tables.users]\nfeatures = { select = false }\n",
     )
     .unwrap();
     let report = generate(
@@ -256,10 +258,23 @@ fn seed_project_compiles_boots_and_serves_every_table() {
     // tenancy sets, so its rows are for tenants (the security suite covers that). This suite is
     // about CRUD; the development override lets the app start, and says so in its log.
     // A small XLSX cap, which export.test.mjs goes over, and a short stall (it waits one out).
+    // The log kept in a file: lazy.test.mjs reads the access log.
+    let log = tmp.join("app.log");
     let (_app, base) = boot_env(
         &project,
         &db.url,
-        &[("ALLOW_UNSAFE_DATABASE_ROLE", "true"), ("EXPORT_XLSX_MAX_ROWS", "25"), ("EXPORT_STALL_MS", "1500")],
+        &[
+            ("ALLOW_UNSAFE_DATABASE_ROLE", "true"),
+            ("EXPORT_XLSX_MAX_ROWS", "25"),
+            ("EXPORT_STALL_MS", "1500"),
+            ("NESTGEN_TEST_LOG", log.to_str().unwrap()),
+        ],
+    );
+    // First, while no table's module is loaded yet.
+    node_test_env(
+        (&base, &db.url),
+        &["lazy.test.mjs"],
+        &[("PROJECT_DIR", project.to_str().unwrap()), ("APP_LOG", log.to_str().unwrap())],
     );
     // The generated client calls what the project's own tests call, with their samples.
     let tsc_bin = project.join("node_modules/.bin/tsc");
@@ -606,7 +621,18 @@ fn generated_projects_pass_their_checks_and_their_own_tests() {
         args.extend(["--schema".into(), schema.join(format!("{f}.sql")).display().to_string()]);
     }
     args.extend(["users", "--features.auth=true", "--features.rbac=true"].map(String::from));
+    // Its tables' modules load on their first request (core/http/lazy-modules.ts): its own tests
+    // below go through them, and LAZY_MODULES's long entries are laid out as Prettier does.
+    let lazy = tmp.join("lazy.toml");
+    std::fs::write(&lazy, "[project]\nlazy_modules = true\n").unwrap();
+    args.extend(["--config".into(), lazy.display().to_string()]);
     generate(&long, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        std::fs::read_to_string(long.join("src/app.module.ts"))
+            .unwrap()
+            .contains("export const LAZY_MODULES: readonly LazyModule[] = [\n"),
+        "the long-names project loads its tables' modules lazily"
+    );
     let (notifications, files, events, metrics) = (LONG_NAMES[1].1, LONG_NAMES[3].1, LONG_NAMES[4].1, LONG_NAMES[2].1);
     generate_inside(
         &long,
@@ -1397,7 +1423,6 @@ fn event_store_appends_reads_projects_and_publishes() {
         ("DATABASE_URL", &app_url),
         ("RATE_LIMIT_PER_MINUTE", "0"),
         ("AUTH_RATE_LIMIT_PER_MINUTE", "1000000"),
-        ("LOG_FORMAT", "json"),
     ];
     let mut main_env = env.clone();
     main_env.push(("EVENT_PROCESSORS", "off"));

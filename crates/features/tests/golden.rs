@@ -30,7 +30,8 @@ fn snapshots(files: &[&str], config_toml: &str) -> (String, String) {
     let catalog = parse_sources(&sources);
     assert!(!catalog.has_errors(), "{:#?}", catalog.diagnostics);
     let mut config = nest_features::parse_config(config_toml).unwrap();
-    config.project = nest_model::settings::ProjectConfig { name: Some("seed-api".into()), title: None };
+    config.project =
+        nest_model::settings::ProjectConfig { name: Some("seed-api".into()), title: None, lazy_modules: None };
     let options = nest_nestjs::GenerateOptions::default();
     let g = nest_features::run(&catalog, &config, &Selection::default(), Stage::Files(&options)).unwrap();
     let model = serde_json::to_string_pretty(&g.model).unwrap() + "\n";

@@ -278,6 +278,8 @@ impl Resource {
 pub struct Project {
     pub name: String,
     pub title: String,
+    /// Tables' modules are loaded on their first request (`[project] lazy_modules`).
+    pub lazy_modules: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -414,7 +416,7 @@ pub fn build(catalog: &Catalog, config: &Config, selection: &Selection, features
     let name = config.project.name.clone().unwrap_or_else(|| "nest-api".into());
     let title = config.project.title.clone().unwrap_or_else(|| format!("{name} API"));
     Model {
-        project: Project { name, title },
+        project: Project { name, title, lazy_modules: config.project.lazy_modules(cx.resources.len()) },
         resources: cx.resources,
         features: cx.states,
         permissions: cx.permissions,

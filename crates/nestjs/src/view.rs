@@ -498,8 +498,13 @@ pub struct ProjectView {
     /// Features' modules, by class name.
     pub feature_modules: Vec<String>,
     pub modules: Vec<ModuleRef>,
-    /// The resources' module classes, in `modules` order.
+    /// The resources' module classes app.module.ts imports, in `modules` order (none when lazy).
     pub module_classes: Vec<String>,
+    /// Tables' modules are loaded on first request: `LAZY_MODULES` entries (TypeScript, laid out
+    /// as Prettier would) and the resources' files, imported at boot for other tables' embeds.
+    pub lazy: bool,
+    pub lazy_entries: Vec<String>,
+    pub resource_files: Vec<String>,
     pub dependencies: Vec<PackageView>,
     pub dev_dependencies: Vec<PackageView>,
     pub routes: Vec<RouteDoc>,
@@ -518,6 +523,24 @@ pub struct ProjectView {
     pub compose_services: Vec<String>,
     pub compose_env: Vec<String>,
     pub compose_volumes: Vec<(String, String)>,
+}
+
+/// One `LAZY_MODULES` entry, laid out as Prettier lays it out (printWidth 140, two-space indent):
+/// on one line when it fits, else one property per line, the import after `=>` when too long.
+fn lazy_entry(path: &str, file: &str) -> String {
+    let path = ts::string(path);
+    let load = format!("() => import({})", ts::string(&format!("./modules/{file}/{file}.module.js")));
+    let line = format!("  {{ path: {path}, load: {load} }},");
+    if line.chars().count() <= layout::WIDTH {
+        return line;
+    }
+    let load_line = format!("    load: {load},");
+    let load_line = if load_line.chars().count() <= layout::WIDTH {
+        load_line
+    } else {
+        format!("    load: () =>\n      import({}),", ts::string(&format!("./modules/{file}/{file}.module.js")))
+    };
+    format!("  {{\n    path: {path},\n{load_line}\n  }},")
 }
 
 impl ProjectView {
@@ -539,8 +562,23 @@ impl ProjectView {
         imports.add("Module", "@nestjs/common");
         imports.add("DatabaseModule", "./core/database/database.module.js");
         imports.add("HealthController", "./core/health/health.controller.js");
-        for mr in &modules {
-            imports.add(&format!("{}Module", mr.plural_class), &format!("./modules/{0}/{0}.module.js", mr.file));
+        imports.add("type LazyModule", "./core/http/lazy-modules.js");
+        let lazy = m.project.lazy_modules;
+        if !lazy {
+            for mr in &modules {
+                imports.add(&format!("{}Module", mr.plural_class), &format!("./modules/{0}/{0}.module.js", mr.file));
+            }
+        }
+        let mut lazy_entries = Vec::new();
+        let mut resource_files = Vec::new();
+        if lazy {
+            let mut by_file: Vec<&Resource> = m.resources.iter().collect();
+            by_file.sort_by(|a, b| a.names.file.cmp(&b.names.file));
+            for r in by_file {
+                let path = format!("{}{}", if r.versioned.value { "v1/" } else { "" }, r.names.route.trim_matches('/'));
+                lazy_entries.push(lazy_entry(&path, &r.names.file));
+                resource_files.push(format!("./modules/{0}/{0}.resource.js", r.names.file));
+            }
         }
         // A feature's module named like a resource's (a table `auth`) is imported under another name.
         let taken: Vec<String> = modules.iter().map(|mr| format!("{}Module", mr.plural_class)).collect();
@@ -620,7 +658,14 @@ impl ProjectView {
             title_literal: ts::string(&m.project.title),
             imports: imports.lines(),
             feature_modules,
-            module_classes: modules.iter().map(|m| format!("{}Module", m.plural_class)).collect(),
+            module_classes: if lazy {
+                Vec::new()
+            } else {
+                modules.iter().map(|m| format!("{}Module", m.plural_class)).collect()
+            },
+            lazy,
+            lazy_entries,
+            resource_files,
             modules,
             dependencies: pkgs(false),
             dev_dependencies: pkgs(true),
@@ -739,6 +784,29 @@ pub fn search_sql(m: &Model) -> Option<SearchSqlView> {
 
 #[cfg(test)]
 mod tests {
+    /// The three layouts, as Prettier 3 printed them (printWidth 140).
+    #[test]
+    fn lazy_entries_are_laid_out_as_prettier_lays_them_out() {
+        assert_eq!(
+            super::lazy_entry("t0000", "t0000"),
+            "  { path: 't0000', load: () => import('./modules/t0000/t0000.module.js') },"
+        );
+        let long = "a-very-long-table-name-that-goes";
+        assert_eq!(
+            super::lazy_entry(&format!("v1/{long}"), long),
+            format!(
+                "  {{\n    path: 'v1/{long}',\n    load: () => import('./modules/{long}/{long}.module.js'),\n  }},"
+            )
+        );
+        let longer = "a-very-long-table-name-that-goes-on-and-on-for-sixty-three-chars";
+        assert_eq!(
+            super::lazy_entry(longer, longer),
+            format!(
+                "  {{\n    path: '{longer}',\n    load: () =>\n      import('./modules/{longer}/{longer}.module.js'),\n  }},"
+            )
+        );
+    }
+
     #[test]
     fn articles() {
         for (noun, said) in [

@@ -6,9 +6,10 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { AppModule } from './app.module.js';
+import { AppModule, LAZY_MODULES } from './app.module.js';
 import type { AppConfig } from './core/config.js';
 import { AllExceptionsFilter, errorBody } from './core/http/error.filter.js';
+import { LazyModules, routeOf } from './core/http/lazy-modules.js';
 import { etagOf, names } from './core/http/precondition.js';
 import { RateLimiter } from './core/http/rate-limit.js';
 import { type RequestContext, requestContext, runInContext } from './core/http/request-context.js';
@@ -148,7 +149,7 @@ export async function createApp(config: AppConfig, logger: AppLogger, build: App
   if (config.accessLog && logger.enabled('info')) {
     fastify.addHook('onResponse', (request, reply, done) => {
       const c = contexts.get(request);
-      const path = request.routeOptions.url ?? '(no route)';
+      const path = routeOf(request) ?? '(no route)';
       const ms = Math.round(reply.elapsedTime * 10) / 10;
       logger.write('info', 'http', `${request.method} ${path} ${reply.statusCode} ${ms} ms`, { ip: request.ip }, c, {
         method: request.method,
@@ -228,6 +229,20 @@ export async function createApp(config: AppConfig, logger: AppLogger, build: App
   app.useGlobalFilters(new AllExceptionsFilter());
   app.enableVersioning({ type: VersioningType.URI });
   if (config.corsOrigin) app.enableCors({ origin: config.corsOrigin });
-  if (config.swagger) setupOpenApi(app);
+  // Tables' modules app.module.ts leaves to their first request (none in most projects). The
+  // OpenAPI document describes them all, so it waits for them; with LAZY_MODULES=false they are
+  // all loaded before the app answers (after the settings above, which their routes take).
+  const tables = new LazyModules(app, LAZY_MODULES, MAX_PARAM_LENGTH);
+  if (tables.size > 0 && !config.lazyModules) fastify.addHook('onReady', () => tables.loadAll());
+  if (config.swagger) {
+    if (tables.size > 0 && config.lazyModules) {
+      fastify.addHook('onRequest', (request, _reply, done) => {
+        if (request.url === '/docs' || request.url.startsWith('/docs/') || request.url.startsWith('/docs-')) {
+          tables.loadAll().then(() => done(), done);
+        } else done();
+      });
+    }
+    setupOpenApi(app);
+  }
   return app;
 }

@@ -193,6 +193,11 @@ export interface AppConfig {
   accessLog: boolean;
   corsOrigin: string[] | undefined;
   swagger: boolean;
+  /**
+   * Where app.module.ts lists tables' modules as LAZY_MODULES: true (default), each is loaded on
+   * the first request to its routes; false, all of them at boot (start-up errors show at once).
+   */
+  lazyModules: boolean;
   /** Requests per minute per client address (0: no limit). */
   rateLimitPerMinute: number;
   /** Deepest nesting of objects and arrays a JSON body may have. */
@@ -244,6 +249,7 @@ export const appSettings = defineSettings('app', (env): AppConfig => ({
   corsOrigin: env.get('CORS_ORIGIN') === undefined ? undefined : env.list('CORS_ORIGIN'),
   // API docs are on in development and off in production unless asked for.
   swagger: env.flag('SWAGGER', !env.production),
+  lazyModules: env.flag('LAZY_MODULES', true),
   rateLimitPerMinute: env.int('RATE_LIMIT_PER_MINUTE', 1000, 0, 10_000_000),
   jsonMaxDepth: env.int('JSON_MAX_DEPTH', 64, 2, 1000),
   redisUrl: env.url('REDIS_URL', ['redis', 'rediss']),
