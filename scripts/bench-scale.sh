@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # The generated app at scale (issue 18; figures go to BENCHMARKS.md):
-#   scripts/bench-scale.sh [N_TABLES]
+#   scripts/bench-scale.sh [N_TABLES] [lazy|eager]
 # Generates the synthetic schema of scripts/bench.sh (N tables, default 500, with sign-in and
-# RBAC), then measures: tsc (wall, peak RSS), the database setup, and the app's boot (until it
-# listens) and its RSS once booted and after one request to every table's list route.
+# RBAC), its tables' modules loaded on first request (`lazy`, the default from 100 tables) or at
+# boot (`eager`: `[project] lazy_modules = false`), then measures: tsc (wall, peak RSS), the
+# database setup, and the app's boot (until it listens), its RSS once booted and after one
+# request to every table's list route (a tenth of them, then all), and the first /docs-json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-500}
+MODE=${2:-lazy}
+case "$MODE" in lazy) LAZY=true ;; eager) LAZY=false ;; *) echo "mode: lazy or eager" >&2; exit 2 ;; esac
 source scripts/bench-lib.sh
 API="$BENCH_WORK/api"
 python3 scripts/synthetic-schema.py "$N" > "$BENCH_WORK/schema.sql"
-bench_project "$API" --schema "$BENCH_WORK/schema.sql"
+printf '[project]\nlazy_modules = %s\n' "$LAZY" > "$BENCH_WORK/settings.toml"
+bench_project "$API" --schema "$BENCH_WORK/schema.sql" --config "$BENCH_WORK/settings.toml"
 echo "node $(node --version), $(nproc) cores; $N tables: $(find "$API/src" -name '*.ts' | wc -l) TypeScript files, $(cat $(find "$API/src" -name '*.ts') | wc -l) lines"
 /usr/bin/time -f "tsc: %e s wall, %M KB peak RSS" -o "$BENCH_WORK/tsc.time" bash -c "cd '$API' && ./node_modules/.bin/tsc -p tsconfig.json"
 cat "$BENCH_WORK/tsc.time"
@@ -28,8 +33,26 @@ until grep -q "listening on" "$BENCH_WORK/app.log" 2> /dev/null; do
   sleep 0.05
 done
 echo "boot (start to listening): $(echo "$(date +%s.%N) - $start" | bc | cut -c1-5) s, RSS $(($(grep VmRSS /proc/$APP_PID/status | awk '{print $2}') / 1024)) MB"
-routes=$(grep -o "Mapped {/[a-z0-9-]*, GET}" "$BENCH_WORK/app.log" | sed 's/Mapped {\(.*\), GET}/\1/' | sort -u)
+# Every table's list route: from LAZY_MODULES when the tables' modules load on first request
+# (the default from 100 tables), else from the routes Nest mapped at boot.
+if grep -q "^export const LAZY_MODULES: readonly LazyModule\[\] = \[$" "$API/src/app.module.ts"; then
+  echo "tables' modules: loaded on their first request (LAZY_MODULES)"
+  routes=$(grep -o "path: '[^']*'" "$API/src/app.module.ts" | sed "s/path: '\(.*\)'/\/\1/")
+else
+  echo "tables' modules: loaded at boot"
+  routes=$(grep -o "Mapped {/[a-z0-9-]*, GET}" "$BENCH_WORK/app.log" | sed 's/Mapped {\(.*\), GET}/\1/' | sort -u)
+fi
+rss() { echo $(($(grep VmRSS /proc/$APP_PID/status | awk '{print $2}') / 1024)); }
 n=0
-for r in $routes; do curl -s -o /dev/null "http://127.0.0.1:$PORT$r"; n=$((n + 1)); done
-echo "after one GET on each of $n list routes: RSS $(($(grep VmRSS /proc/$APP_PID/status | awk '{print $2}') / 1024)) MB"
+total=$(echo "$routes" | wc -l)
+start=$(date +%s.%N)
+for r in $routes; do
+  curl -s -o /dev/null "http://127.0.0.1:$PORT$r"
+  n=$((n + 1))
+  [ $n -eq $((total / 10)) ] && echo "after one GET on each of $n list routes (a tenth): RSS $(rss) MB"
+done
+echo "after one GET on each of $n list routes: RSS $(rss) MB ($(echo "$(date +%s.%N) - $start" | bc | cut -c1-5) s for them all)"
+start=$(date +%s.%N)
+for r in $routes; do curl -s -o /dev/null "http://127.0.0.1:$PORT$r"; done
+echo "and again (every module loaded): $(echo "$(date +%s.%N) - $start" | bc | cut -c1-5) s"
 echo "first GET /docs-json (the OpenAPI document is built then): $( { /usr/bin/time -f %e curl -s -o /dev/null "http://127.0.0.1:$PORT/docs-json"; } 2>&1 ) s"

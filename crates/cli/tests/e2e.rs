@@ -321,6 +321,15 @@ fn export_streams_a_million_rows_in_bounded_memory() {
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
+/// A settings file whose project loads its tables' modules on their first request
+/// (core/http/lazy-modules.ts), as projects of 100 tables or more do by default.
+fn lazy_settings(dir: &Path) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("lazy.toml");
+    std::fs::write(&path, "[project]\nlazy_modules = true\n").unwrap();
+    path.display().to_string()
+}
+
 fn tempdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("ng-e2e-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -623,9 +632,7 @@ fn generated_projects_pass_their_checks_and_their_own_tests() {
     args.extend(["users", "--features.auth=true", "--features.rbac=true"].map(String::from));
     // Its tables' modules load on their first request (core/http/lazy-modules.ts): its own tests
     // below go through them, and LAZY_MODULES's long entries are laid out as Prettier does.
-    let lazy = tmp.join("lazy.toml");
-    std::fs::write(&lazy, "[project]\nlazy_modules = true\n").unwrap();
-    args.extend(["--config".into(), lazy.display().to_string()]);
+    args.extend(["--config".into(), lazy_settings(&tmp)]);
     generate(&long, &args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(
         std::fs::read_to_string(long.join("src/app.module.ts"))
@@ -1459,7 +1466,10 @@ fn time_series_ingests_a_million_rows_and_answers_like_sql() {
         "--schema",
         "fixtures/seed/05-time-series.sql",
     ];
-    let report = generate(&project, &[&schema[..], &["--all"]].concat());
+    // Its tables' modules load on their first request: the streamed ingest's route config
+    // (`@RouteConfig(STREAM_BODY)`, read by the body parser) must reach it all the same.
+    let lazy = lazy_settings(&tmp);
+    let report = generate(&project, &[&schema[..], &["--all", "--config", &lazy]].concat());
     assert!(report.contains("partitioned by range on time"), "{report}");
     link_node_modules(&project);
     tsc(&project, &[]);
@@ -1497,6 +1507,10 @@ fn time_series_ingests_a_million_rows_and_answers_like_sql() {
 fn files_upload_stream_scan_and_download() {
     let tmp = tempdir("files");
     let project = tmp.join("api");
+    // Its tables' modules load on their first request: the uploads' route config
+    // (`@RouteConfig(UPLOAD_BODY)`, read by the body parser) must reach them all the same.
+    // (files-tenancy.test.mjs uploads through modules loaded at boot.)
+    let lazy = lazy_settings(&tmp);
     generate(
         &project,
         &[
@@ -1506,6 +1520,8 @@ fn files_upload_stream_scan_and_download() {
             "fixtures/seed/06-files.sql",
             "users",
             "--features.auth=true",
+            "--config",
+            &lazy,
         ],
     );
     // The seed's command, then the folders the files point into (their tree kept by

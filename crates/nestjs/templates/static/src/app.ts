@@ -236,8 +236,10 @@ export async function createApp(config: AppConfig, logger: AppLogger, build: App
   if (tables.size > 0 && !config.lazyModules) fastify.addHook('onReady', () => tables.loadAll());
   if (config.swagger) {
     if (tables.size > 0 && config.lazyModules) {
+      // By the route matched (the URL may be written in ways the router decodes: /%64ocs-json).
       fastify.addHook('onRequest', (request, _reply, done) => {
-        if (request.url === '/docs' || request.url.startsWith('/docs/') || request.url.startsWith('/docs-')) {
+        const route = request.routeOptions.url ?? '';
+        if (route === '/docs' || route.startsWith('/docs/') || route.startsWith('/docs-')) {
           tables.loadAll().then(() => done(), done);
         } else done();
       });

@@ -1,6 +1,12 @@
 import { BadRequestException, Logger, type Type } from '@nestjs/common';
 import { LazyModuleLoader, ModulesContainer } from '@nestjs/core';
+import { callModuleBootstrapHook, callModuleInitHook } from '@nestjs/core/hooks/index.js';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import {
+  FASTIFY_ROUTE_CONFIG_METADATA,
+  FASTIFY_ROUTE_CONSTRAINTS_METADATA,
+  FASTIFY_ROUTE_SCHEMA_METADATA,
+} from '@nestjs/platform-fastify/constants.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import FindMyWay from 'find-my-way';
 
@@ -26,7 +32,11 @@ interface Route {
   /** The route's pattern (`/orders/:id`): what the access log names. */
   readonly path: string;
   readonly handler: Handler;
+  /** Its `@RouteConfig(...)`, which Fastify would have given the route. */
+  readonly config: Record<string, unknown> | undefined;
 }
+
+type Found = FindMyWay.FindResult<FindMyWay.HTTPVersion.V1>;
 
 /** What of Nest's application this needs beyond its public API (checked when made). */
 interface NestInternals {
@@ -35,22 +45,39 @@ interface NestInternals {
     getModulePathMetadata(metatype: Type<unknown>): string | undefined;
   };
   config?: { getGlobalPrefix(): string };
+  /** The modules whose shutdown hooks `close()` calls, remembered at init. */
+  _moduleRefsForHooksByDistance?: unknown;
 }
 
-const patterns = new WeakMap<object, string>();
+/** A module that failed to load answers with its error for this long before it is tried again. */
+const RETRY_AFTER_MS = 5_000;
+
+/** What each request to the catch-all matched, found before its body is read. */
+const matches = new WeakMap<object, Found | null>();
 
 /** The pattern of the route a request went to (`/orders/:id`), lazily loaded or not. */
 export function routeOf(request: FastifyRequest): string | undefined {
-  const lazy = patterns.get(request);
-  if (lazy !== undefined) return lazy;
-  // The lazily loaded modules' catch-all is no route: what it took matched none of theirs.
-  return (request.routeOptions.config as { lazyModules?: boolean } | undefined)?.lazyModules ? undefined : request.routeOptions.url;
+  const found = matches.get(request);
+  if (found !== undefined) return (found?.store as Route | null)?.path;
+  return request.routeOptions.url;
+}
+
+/**
+ * The route's config (`@RouteConfig(...)`), lazily loaded or not: body parsers read it (they run
+ * before the handler, on the catch-all's own config otherwise).
+ */
+export function routeConfigOf(request: FastifyRequest): Record<string, unknown> | undefined {
+  const found = matches.get(request);
+  if (found !== undefined) return (found?.store as Route | null)?.config;
+  return request.routeOptions?.config as unknown as Record<string, unknown> | undefined;
 }
 
 interface State {
   readonly module: LazyModule;
   loaded?: boolean;
   loading?: Promise<void>;
+  /** The last failure, answered again until `retryAt`. */
+  failed?: { error: unknown; retryAt: number };
 }
 
 /**
@@ -58,7 +85,8 @@ interface State {
  * is registered with Fastify; the first request to a module's path imports the module and lets
  * Nest build its controllers' handlers (with the app's guards, pipes, interceptors and filters,
  * exactly as at boot) into a router of the loaded modules' routes, where every request to them
- * then finds its handler. A request to no module's path gets the app's 404.
+ * then finds its handler (in the catch-all's `onRequest`, so body parsers see the route's
+ * config). A request to no module's path gets the app's 404.
  */
 export class LazyModules {
   private readonly log = new Logger('LazyModules');
@@ -103,7 +131,18 @@ export class LazyModules {
         method: [...METHODS],
         url: `${this.prefix}/*`,
         config: { lazyModules: true },
-        handler: (request, reply) => this.handle(request, reply),
+        onRequest: (request, _reply, done) => {
+          const found = this.find(request);
+          if (found !== undefined) {
+            matches.set(request, found);
+            return done();
+          }
+          this.findLoading(request).then((later) => {
+            matches.set(request, later);
+            done();
+          }, done);
+        },
+        handler: (request, reply) => this.dispatch(request, reply),
       });
   }
 
@@ -116,45 +155,52 @@ export class LazyModules {
     for (const state of this.states) await this.load(state);
   }
 
-  private handle(request: FastifyRequest, reply: FastifyReply): unknown {
-    const url = request.url;
-    const query = url.indexOf('?');
-    const path = query < 0 ? url : url.slice(0, query);
-    const found = this.router.find(request.method as Method, path);
-    if (found) return this.dispatch(found, request, reply);
-    const state = this.owner(path);
-    if (!state || state.loaded) return reply.callNotFound();
-    return this.load(state).then(() => {
-      const now = this.router.find(request.method as Method, path);
-      return now ? this.dispatch(now, request, reply) : reply.callNotFound();
-    });
+  /** The route `request` goes to, null for none, undefined when its module must load first. */
+  private find(request: FastifyRequest): Found | null | undefined {
+    const found = this.router.find(request.method as Method, request.url);
+    if (found) {
+      // A URL the router refused (its handler throws the 400).
+      if (found.store === null) (found.handler as () => never)();
+      return found;
+    }
+    const state = this.owner((request.params as { '*'?: string })['*'] ?? '');
+    return !state || state.loaded ? null : undefined;
   }
 
-  /** The module whose path `path` is below, if any (a module's path has a few segments). */
-  private owner(path: string): State | undefined {
-    if (!path.startsWith(`${this.prefix}/`)) return undefined;
-    let at = this.prefix.length;
-    for (let segments = 0; segments < 4 && at < path.length; segments++) {
-      const end = path.indexOf('/', at + 1);
-      const state = this.byPath.get(path.slice(this.prefix.length + 1, end < 0 ? path.length : end));
-      if (state) return state;
-      if (end < 0) return undefined;
-      at = end;
+  private async findLoading(request: FastifyRequest): Promise<Found | null> {
+    const state = this.owner((request.params as { '*'?: string })['*'] ?? '');
+    if (state) await this.load(state);
+    return this.find(request) ?? null;
+  }
+
+  /**
+   * The module whose path `rest` (the path below the prefix, decoded by Fastify's router) is
+   * below, if any; a module's path has a few segments.
+   */
+  private owner(rest: string): State | undefined {
+    let end = -1;
+    for (let segments = 0; segments < 4; segments++) {
+      end = rest.indexOf('/', end + 1);
+      const state = this.byPath.get(end < 0 ? rest : rest.slice(0, end));
+      if (state || end < 0) return state;
     }
     return undefined;
   }
 
   private load(state: State): Promise<void> {
     if (state.loaded) return Promise.resolve();
+    if (state.failed && Date.now() < state.failed.retryAt) return Promise.reject(state.failed.error);
     state.loading ??= this.build(state).then(
       () => {
         state.loaded = true;
+        state.failed = undefined;
       },
-      (err: unknown) => {
-        // Not remembered: the next request tries again (and logs again).
+      (error: unknown) => {
+        // Answered again (and logged once) until RETRY_AFTER_MS have passed, then tried again.
         state.loading = undefined;
-        this.log.error(`the module of /${state.module.path} could not be loaded: ${err instanceof Error ? err.stack : String(err)}`);
-        throw err;
+        state.failed = { error, retryAt: Date.now() + RETRY_AFTER_MS };
+        this.log.error(`the module of /${state.module.path} could not be loaded: ${error instanceof Error ? error.stack : String(error)}`);
+        throw error;
       },
     );
     return state.loading;
@@ -178,7 +224,15 @@ export class LazyModules {
       if (path !== own && !path.startsWith(`${own}/`)) {
         throw new Error(`${metatype.name} has a route ${method} ${path} outside ${own}: give it its own LazyModule in app.module.ts`);
       }
-      routes.set(`${method} ${path}`, { path, handler });
+      for (const [key, what] of [
+        [FASTIFY_ROUTE_SCHEMA_METADATA, '@RouteSchema'],
+        [FASTIFY_ROUTE_CONSTRAINTS_METADATA, '@RouteConstraints'],
+      ]) {
+        if (Reflect.getMetadata(key, handler) !== undefined) {
+          throw new Error(`${metatype.name}: ${method} ${path} has ${what}, which a lazily loaded module cannot honour`);
+        }
+      }
+      routes.set(`${method} ${path}`, { path, handler, config: Reflect.getMetadata(FASTIFY_ROUTE_CONFIG_METADATA, handler) });
     };
     const unsupported = (name: string) => () => {
       throw new Error(`${metatype.name} has a ${name} route, which a lazily loaded module cannot serve`);
@@ -202,6 +256,10 @@ export class LazyModules {
       internals.routesResolver.getModulePathMetadata(metatype) ?? '',
       adapter,
     );
+    // Nest's lifecycle hooks, as at boot: init now; destroy and shutdown with the app's own.
+    await callModuleInitHook(module);
+    await callModuleBootstrapHook(module);
+    internals._moduleRefsForHooksByDistance = undefined;
     for (const [key, route] of routes) {
       const method = key.slice(0, key.indexOf(' ')) as Method;
       this.router.on(method, route.path, () => undefined, route);
@@ -210,15 +268,13 @@ export class LazyModules {
     }
   }
 
-  private dispatch(found: FindMyWay.FindResult<FindMyWay.HTTPVersion.V1>, request: FastifyRequest, reply: FastifyReply): unknown {
-    // A URL the router refused (its handler throws the 400).
-    if (found.store === null) return (found.handler as () => never)();
+  private dispatch(request: FastifyRequest, reply: FastifyReply): unknown {
+    const found = matches.get(request);
+    if (!found) return reply.callNotFound();
     const params = found.params;
     // As Nest asks of Fastify's router: an empty path parameter matches no route.
     for (const name in params) if (params[name] === '') return reply.callNotFound();
-    const route = found.store as Route;
     (request as { params: unknown }).params = params;
-    patterns.set(request, route.path);
-    return route.handler(request, reply);
+    return (found.store as Route).handler(request, reply);
   }
 }

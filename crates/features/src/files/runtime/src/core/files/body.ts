@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { errorCodes } from 'fastify';
+import { routeConfigOf } from '../http/lazy-modules.js';
 
 /**
  * Route config (`@RouteConfig(UPLOAD_BODY)`) of upload routes: a `multipart/form-data` body is
@@ -8,7 +9,7 @@ import { errorCodes } from 'fastify';
 export const UPLOAD_BODY = { nestgenUploadBody: true } as const;
 
 function uploads(request: FastifyRequest): boolean {
-  return (request.routeOptions?.config as { nestgenUploadBody?: boolean } | undefined)?.nestgenUploadBody === true;
+  return routeConfigOf(request)?.nestgenUploadBody === true;
 }
 
 /** Called once, before the app listens: multipart bodies reach upload routes only (415 elsewhere). */

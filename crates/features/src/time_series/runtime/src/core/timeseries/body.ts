@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { errorCodes } from 'fastify';
 import type { Readable } from 'node:stream';
+import { routeConfigOf } from '../http/lazy-modules.js';
 
 /**
  * Route config (`@RouteConfig(STREAM_BODY)`) of routes that read their body as a stream (time
@@ -12,7 +13,7 @@ export const STREAM_BODY = { nestgenStreamBody: true } as const;
 export const STREAM_TYPES = ['application/x-ndjson', 'application/jsonl', 'text/csv'] as const;
 
 function streams(request: FastifyRequest): boolean {
-  return (request.routeOptions?.config as { nestgenStreamBody?: boolean } | undefined)?.nestgenStreamBody === true;
+  return routeConfigOf(request)?.nestgenStreamBody === true;
 }
 
 /** The whole body, within `limit` bytes (Fastify's own checks: Content-Length, the limit as it arrives). */
