@@ -89,3 +89,65 @@ fn sql_meta_prints_the_metadata_schema() {
     assert!(s.contains("CREATE TABLE IF NOT EXISTS meta.column_metadata"));
     assert!(s.contains("FUNCTION public.uuid_generate_v7()"));
 }
+
+/// From 100 tables the app module lists the tables' modules to load on first request (and says
+/// so); below, or with `lazy_modules = false`, it imports them; a wrong value is refused.
+#[test]
+fn lazy_modules_from_a_hundred_tables_or_as_set() {
+    let dir = std::env::temp_dir().join(format!("ng-cli-lazy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let schema = |n: usize| {
+        let path = dir.join(format!("schema-{n}.sql"));
+        let sql: String =
+            (0..n).map(|i| format!("CREATE TABLE t{i:03} (id uuid PRIMARY KEY, name text NOT NULL);\n")).collect();
+        std::fs::write(&path, sql).unwrap();
+        path.display().to_string()
+    };
+    let settings = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let app_module = |out: &Path| std::fs::read_to_string(out.join("src/app.module.ts")).unwrap();
+    let (many, few) = (schema(100), schema(99));
+
+    let out = dir.join("many");
+    let run_many = run(&["generate", "--schema", &many, "--out", out.to_str().unwrap()]);
+    assert_eq!(run_many.status.code(), Some(0), "{}", text(&run_many.stderr));
+    assert!(text(&run_many.stderr).contains("100 tables: each table's module is loaded on the first request"));
+    let module = app_module(&out);
+    assert!(module.contains("  { path: 't000', load: () => import('./modules/t000/t000.module.js') },\n"), "{module}");
+    assert!(module.contains("import './modules/t099/t099.resource.js';\n"), "{module}");
+    assert!(!module.contains("T000Module"), "{module}");
+    assert!(std::fs::read_to_string(out.join(".env.example")).unwrap().contains("LAZY_MODULES=true"));
+
+    let out = dir.join("few");
+    let run_few = run(&["generate", "--schema", &few, "--out", out.to_str().unwrap()]);
+    assert_eq!(run_few.status.code(), Some(0), "{}", text(&run_few.stderr));
+    assert!(!text(&run_few.stderr).contains("loaded on the first request"));
+    let module = app_module(&out);
+    assert!(module.contains("import { T000Module } from './modules/t000/t000.module.js';"), "{module}");
+    assert!(module.contains("export const LAZY_MODULES: readonly LazyModule[] = [];"), "{module}");
+
+    let out = dir.join("eager");
+    let off = settings("off.toml", "[project]\nlazy_modules = false\n");
+    let run_off = run(&["generate", "--schema", &many, "--config", &off, "--out", out.to_str().unwrap()]);
+    assert_eq!(run_off.status.code(), Some(0), "{}", text(&run_off.stderr));
+    assert!(!text(&run_off.stderr).contains("loaded on the first request"));
+    assert!(app_module(&out).contains("T099Module,"));
+
+    let out = dir.join("on");
+    let on = settings("on.toml", "[project]\nlazy_modules = true\n");
+    let run_on = run(&["generate", "--schema", &few, "--config", &on, "--out", out.to_str().unwrap()]);
+    assert_eq!(run_on.status.code(), Some(0), "{}", text(&run_on.stderr));
+    assert!(app_module(&out).contains("{ path: 't098', load: () => import('./modules/t098/t098.module.js') },"));
+
+    let bad = settings("bad.toml", "[project]\nlazy_modules = \"sometimes\"\n");
+    let out = dir.join("bad");
+    let run_bad = run(&["generate", "--schema", &few, "--config", &bad, "--out", out.to_str().unwrap()]);
+    assert_eq!(run_bad.status.code(), Some(2), "{}", text(&run_bad.stderr));
+    assert!(text(&run_bad.stderr).contains("lazy_modules = \"sometimes\""), "{}", text(&run_bad.stderr));
+    assert!(!out.exists(), "nothing written");
+    let _ = std::fs::remove_dir_all(&dir);
+}

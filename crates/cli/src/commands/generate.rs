@@ -286,6 +286,14 @@ fn pipeline(catalog: &Catalog, config: &Config, sel: &Selection, options: &Gener
         return Err(Stop::input("no table to generate"));
     }
     print_notes(model);
+    if model.project.lazy_modules && config.project.lazy_modules.is_none() {
+        eprintln!(
+            "note: {} tables: each table's module is loaded on the first request to its routes, not at boot \
+             (lazy_modules = \"auto\" from {}; [project] lazy_modules = false in nest-generator.toml imports them all in AppModule)",
+            model.resources.len(),
+            nest_model::settings::LAZY_MODULES_FROM
+        );
+    }
     for n in &generated.sql_notes {
         eprintln!("note: db/01-schema.sql: {n}");
     }
