@@ -2,7 +2,11 @@
 // same table and database (issue 18), in one run: each endpoint measured on both, alternately,
 // ROUNDS times, ratios taken within a round. Run by scripts/bench-http.sh.
 //   RAW_URL, APP_URL, DATABASE_URL (owner), SECONDS_PER_ROUND, CONCURRENCY, ROUNDS; for the
-//   tenant-scoped case TENANT_APP_URL and TENANT_DATABASE_URL (owner)
+//   tenant-scoped case TENANT_APP_URL and TENANT_DATABASE_URL (owner); RAW_PID, APP_PID and
+//   TENANT_APP_PID (optional): the servers' CPU time per answered request is reported too (read
+//   from /proc: steadier than req/s on a machine whose speed swings, since it counts only the
+//   server's own work)
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { load } from './bench-load.mjs';
 
@@ -45,6 +49,21 @@ async function tenantToken() {
   return (await json('/auth/login', { email, password: 'bench password 123' })).accessToken;
 }
 
+/** CPU seconds (user + system) the process has used so far, or undefined without its pid. */
+function cpuOf(pid) {
+  if (!pid) return undefined;
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** `load`, with the server's CPU microseconds per request when its pid is known. */
+async function measure(base, pid, request, opts) {
+  const before = cpuOf(pid);
+  const r = await load(base, request, opts);
+  if (before !== undefined) r.cpuUs = Math.round(((cpuOf(pid) - before) * 1e6) / (r.rps * opts.seconds));
+  return r;
+}
+
 const same = (f) => () => f;
 const cases = [
   ['list 20 rows', () => ({ path: '/items?limit=20' })],
@@ -70,20 +89,22 @@ for (const [label, requestFor, status = 200] of cases) {
   const app = tenant ? process.env.TENANT_APP_URL : APP;
   await load(RAW, requestFor(RAW), { ...opts, seconds: 2 });
   await load(app, requestFor(app), { ...opts, seconds: 2 });
+  const pids = { [RAW]: process.env.RAW_PID, [app]: tenant ? process.env.TENANT_APP_PID : process.env.APP_PID };
   for (let round = 1; round <= ROUNDS; round++) {
     // Alternate which goes first.
     const first = round % 2 ? [RAW, app] : [app, RAW];
     const r = {};
-    for (const base of first) r[base] = await load(base, requestFor(base), opts);
+    for (const base of first) r[base] = await measure(base, pids[base], requestFor(base), opts);
     const raw = r[RAW];
     const gen = r[app];
+    const cpu = raw.cpuUs && gen.cpuUs ? ` ${raw.cpuUs} | ${gen.cpuUs} | ${Math.round((100 * raw.cpuUs) / gen.cpuUs)} % |` : ' | | |';
     table.push(
-      `| ${label} | ${round} | ${Math.round(raw.rps)} (p50 ${raw.p50}, p99 ${raw.p99}) | ${Math.round(gen.rps)} (p50 ${gen.p50}, p99 ${gen.p99}) | ${Math.round((100 * gen.rps) / raw.rps)} % |`,
+      `| ${label} | ${round} | ${Math.round(raw.rps)} (p50 ${raw.p50}, p99 ${raw.p99}) | ${Math.round(gen.rps)} (p50 ${gen.p50}, p99 ${gen.p99}) | ${Math.round((100 * gen.rps) / raw.rps)} % |${cpu}`,
     );
     console.log(table[table.length - 1]);
   }
 }
 console.log(`\n${CONCURRENCY} in flight, ${SECONDS} s per measurement, req/s (latency ms)\n`);
-console.log('| Endpoint | Round | raw node:http + pg | generated app | generated / raw |');
-console.log('|---|---|---|---|---|');
+console.log('| Endpoint | Round | raw node:http + pg | generated app | generated / raw | raw CPU us/req | app CPU us/req | raw / app CPU |');
+console.log('|---|---|---|---|---|---|---|---|');
 for (const line of table) console.log(line);

@@ -49,8 +49,10 @@ bench_start "$BENCH_WORK/tenant.log" env -C "$TENANT" DATABASE_URL="$BENCH_APP_U
   node dist/main.js
 bench_start "$BENCH_WORK/raw.log" env -C e2e DATABASE_URL="$ITEMS_APP_URL" PORT=$P_RAW DB_POOL_MAX=20 \
   TENANT_DATABASE_URL="$BENCH_APP_URL" AUTH_JWT_SECRET=$SECRET node bench-raw-server.mjs
+APP_PID=${BENCH_PIDS[0]} TENANT_APP_PID=${BENCH_PIDS[1]} RAW_PID=${BENCH_PIDS[2]}
 for log in app raw tenant; do bench_wait_listening "$BENCH_WORK/$log.log"; done
 echo "node $(node --version), $(psql "$ADMIN_URL" -qAtc 'SHOW server_version'), $(nproc) cores"
 (cd e2e && RAW_URL="http://127.0.0.1:$P_RAW" APP_URL="http://127.0.0.1:$P_APP" DATABASE_URL="$ITEMS_DB_URL" \
+  RAW_PID=$RAW_PID APP_PID=$APP_PID TENANT_APP_PID=$TENANT_APP_PID \
   TENANT_APP_URL="http://127.0.0.1:$P_TENANT" TENANT_DATABASE_URL="$BENCH_DB_URL" \
   SECONDS_PER_ROUND=$SECONDS_PER_ROUND CONCURRENCY=$CONCURRENCY ROUNDS=$ROUNDS node bench-http.mjs)
