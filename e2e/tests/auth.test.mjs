@@ -402,6 +402,13 @@ test('tampered, expired, wrong-algorithm and unsigned tokens are rejected', asyn
     garbage: 'not.a.token',
   };
   expectStatus(await call('GET', '/auth/me', undefined, auth(good)), 200, 'the real token works');
+  // The scheme's case does not matter (RFC 9110 11.1); other schemes and no token are 401.
+  for (const header of [`bearer ${good}`, `BEARER  ${good} `]) {
+    expectStatus(await call('GET', '/auth/me', undefined, { headers: { authorization: header } }), 200, header.slice(0, 8));
+  }
+  for (const header of ['Bearer', 'Bearer ', `Basic ${good}`, `Bearer ${good} extra`, `Bearer${good}`]) {
+    expectError(await call('GET', '/auth/me', undefined, { headers: { authorization: header } }), 401, header.slice(0, 14));
+  }
   for (const [what, t] of Object.entries(cases)) {
     expectError(await call('GET', '/auth/me', undefined, auth(t)), 401, what);
     expectError(await call('GET', '/users', undefined, auth(t)), 401, `${what} on a resource`);

@@ -13,7 +13,7 @@ import {
 import { TENANT_OPTIONAL, TENANT_RESOLVER, TENANT_ROLES, TENANT_SCOPED, type TenantResolver } from '../tenancy/tenant.decorator.js';
 import { AUTH_CONFIG, type AuthConfig } from './auth.config.js';
 import { AuthService } from './auth.service.js';
-import { verifyAccessToken } from './jwt.js';
+import { bearerToken, verifyAccessToken } from './jwt.js';
 import { IS_PUBLIC } from '../http/public.decorator.js';
 
 export interface AuthUser {
@@ -50,7 +50,7 @@ export class AuthGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets)) return true;
     const req = context.switchToHttp().getRequest<AuthedRequest>();
     const header = req.headers.authorization;
-    const token = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    const token = bearerToken(header);
     if (!token) throw new UnauthorizedException('sign in first: send Authorization: Bearer <access token>');
     const claims = await verifyAccessToken(this.config, token);
     if (!claims) throw new UnauthorizedException('the access token is invalid or expired');

@@ -54,6 +54,16 @@ const verified = new WeakMap<AuthConfig, Map<string, { claims: AccessClaims; exp
 const MAX_VERIFIED = 10_000;
 
 /**
+ * The token of an `Authorization: Bearer <token>` header. The scheme is matched without regard to
+ * case (RFC 9110 section 11.1: `bearer` is as good as `Bearer`); anything else gives undefined.
+ */
+export function bearerToken(header: unknown): string | undefined {
+  if (typeof header !== 'string') return undefined;
+  const m = /^bearer +(\S+) *$/i.exec(header);
+  return m?.[1];
+}
+
+/**
  * The claims of a valid access token, or null: unknown key, wrong signature, algorithm, issuer
  * or type, no expiry, or expired. Tokens signed with a previous key (AUTH_JWT_PREVIOUS_SECRETS)
  * stay valid while that key is listed, so the secret can be rotated without signing everyone out.

@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { Server, type Socket } from 'socket.io';
 import { AUTH_CONFIG, type AuthConfig } from '../auth/auth.config.js';
 import { AuthService } from '../auth/auth.service.js';
-import { verifyAccessToken } from '../auth/jwt.js';
+import { bearerToken, verifyAccessToken } from '../auth/jwt.js';
 import { ident } from '../crud/resource.js';
 import { appSettings } from '../config.js';
 import { DatabaseService } from '../database/database.service.js';
@@ -128,12 +128,7 @@ export class RealtimeGateway implements OnApplicationBootstrap, OnApplicationShu
     if (!hit.allowed) return `too many connections from this address; retry in ${hit.retryAfterSeconds} s`;
     const fromAuth = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
     const header = socket.handshake.headers.authorization;
-    const token =
-      typeof fromAuth === 'string'
-        ? fromAuth
-        : typeof header === 'string' && header.startsWith('Bearer ')
-          ? header.slice(7).trim()
-          : undefined;
+    const token = typeof fromAuth === 'string' ? fromAuth : bearerToken(header);
     if (!token) return 'unauthorized: send a valid access token (auth.token)';
     const claims = await verifyAccessToken(this.config, token);
     if (!claims) return 'unauthorized: send a valid access token (auth.token)';
