@@ -151,3 +151,29 @@ fn lazy_modules_from_a_hundred_tables_or_as_set() {
     assert!(!out.exists(), "nothing written");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A reader that stops early (`inspect | head -1`) ends the program quietly: no panic about a
+/// broken pipe, exit 0.
+#[test]
+fn output_to_a_closed_pipe_ends_quietly() {
+    use std::io::Read;
+    let dir = std::env::temp_dir().join(format!("ng-cli-pipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let schema = dir.join("schema.sql");
+    let sql: String =
+        (0..400).map(|i| format!("CREATE TABLE t{i} (id bigint PRIMARY KEY, name text NOT NULL);\n")).collect();
+    std::fs::write(&schema, sql).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nest-generator"))
+        .args(["inspect", "--json", "--schema", schema.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The reader is gone (dropped above) while megabytes are still to be written.
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("panicked"), "{}", text(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -38,6 +38,6 @@ pub fn explain(m: &ArgMatches, flags: Flags) -> Outcome {
     if !wanted.is_empty() {
         model.resources.retain(|r| wanted.iter().any(|q| r.is(q)));
     }
-    print!("{}", render::explain(&model));
+    super::out(&render::explain(&model));
     Ok(ExitCode::SUCCESS)
 }

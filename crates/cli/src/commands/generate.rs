@@ -335,9 +335,7 @@ fn write(m: &ArgMatches, out: &Path, tree: &FileTree, record: &Manifest, resourc
             eprintln!("up to date: {} files", report.actions.len());
             return Ok(ExitCode::SUCCESS);
         }
-        for p in &stale {
-            println!("{p}");
-        }
+        super::out(&stale.iter().map(|p| format!("{p}\n")).collect::<String>());
         eprintln!("{} stale file(s); run nest-generator generate", stale.len());
         return Ok(ExitCode::from(EXIT_INPUT));
     }
@@ -345,11 +343,13 @@ fn write(m: &ArgMatches, out: &Path, tree: &FileTree, record: &Manifest, resourc
         for d in &diffs {
             let (path, old, new) = (&d.path, &d.old, &d.new);
             let patch = diffy::create_patch(old, new);
-            println!("--- a/{path}\n+++ b/{path}");
             let text = patch.to_string();
+            let mut shown = format!("--- a/{path}\n+++ b/{path}\n");
             for line in text.lines().skip_while(|l| l.starts_with("---") || l.starts_with("+++")) {
-                println!("{line}");
+                shown.push_str(line);
+                shown.push('\n');
             }
+            super::out(&shown);
         }
         eprintln!("dry run: {} file(s) would change, nothing written", report.changed().len());
         return Ok(ExitCode::SUCCESS);

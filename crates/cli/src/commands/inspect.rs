@@ -8,10 +8,10 @@ use std::process::ExitCode;
 pub fn inspect(m: &ArgMatches) -> Outcome {
     let (_, catalog) = load_catalog(m)?;
     if m.get_flag("json") {
-        println!("{}", catalog.to_json());
+        super::out(&format!("{}\n", catalog.to_json()));
         render::diagnostics_summary_stderr(&catalog);
     } else {
-        print!("{}", render::summary(&catalog));
+        super::out(&render::summary(&catalog));
         render::diagnostics(&catalog, false);
     }
     Ok(if catalog.has_errors() { ExitCode::from(crate::EXIT_INPUT) } else { ExitCode::SUCCESS })

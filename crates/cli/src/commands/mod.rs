@@ -17,6 +17,20 @@ use clap::ArgMatches;
 use std::fmt::Display;
 use std::process::ExitCode;
 
+/// Writes `text` to standard output. A reader that has gone away (`inspect | head`) ends the
+/// program quietly, as Unix tools end, instead of a panic about a broken pipe.
+pub(crate) fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// A command stopped: the reason is printed, the process exits with the code.
 pub struct Stop(pub u8);
 

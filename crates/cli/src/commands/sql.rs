@@ -13,7 +13,7 @@ use std::process::ExitCode;
 pub fn sql(m: &ArgMatches) -> Outcome {
     match m.subcommand() {
         Some(("meta", _)) => {
-            print!("{}", nest_catalog::meta::meta_schema_sql());
+            super::out(&nest_catalog::meta::meta_schema_sql());
             Ok(ExitCode::SUCCESS)
         }
         Some(("schema", s)) => schema(s),
@@ -38,7 +38,7 @@ fn schema(m: &ArgMatches) -> Outcome {
         return Ok(ExitCode::from(crate::EXIT_INPUT));
     }
     let (sql, notes) = nest_sql::schema_sql_with(&catalog, &nest_features::storage_plan(&model));
-    print!("{sql}");
+    super::out(&sql);
     for n in notes {
         eprintln!("note: {}", n.0);
     }
@@ -228,7 +228,7 @@ fn migrate(m: &ArgMatches) -> Outcome {
     ];
     let text = plan.text(&header);
     match m.get_one::<String>("out") {
-        None => print!("{text}"),
+        None => super::out(&text),
         Some(dir) => {
             let dir = Path::new(dir);
             std::fs::create_dir_all(dir).map_err(|e| Stop::input(format!("{}: {e}", dir.display())))?;
