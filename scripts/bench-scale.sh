@@ -43,16 +43,32 @@ else
   routes=$(grep -o "Mapped {/[a-z0-9-]*, GET}" "$BENCH_WORK/app.log" | sed 's/Mapped {\(.*\), GET}/\1/' | sort -u)
 fi
 rss() { echo $(($(grep VmRSS /proc/$APP_PID/status | awk '{print $2}') / 1024)); }
+# Ordinary traffic on one table (8 in flight, anonymous: 401s) in rounds of 30 s, RSS after each:
+# the heap grows at first, until the collector has sized it for the traffic.
+traffic() { # ROUNDS LABEL
+  for t in $(seq 30 30 $(($1 * 30))); do
+    (cd e2e && node --input-type=module -e "
+      import { load } from './bench-load.mjs';
+      await load('http://127.0.0.1:$PORT', () => ({ path: '$(echo "$routes" | grep -v '^/health$' | tail -1)' }), { seconds: 30, concurrency: 8, status: 401 });")
+    echo "  $2, after $t s of requests to one table: RSS $(rss) MB"
+  done
+}
 n=0
 total=$(echo "$routes" | wc -l)
 start=$(date +%s.%N)
 for r in $routes; do
   curl -s -o /dev/null "http://127.0.0.1:$PORT$r"
   n=$((n + 1))
-  [ $n -eq $((total / 10)) ] && echo "after one GET on each of $n list routes (a tenth): RSS $(rss) MB"
+  if [ $n -eq $((total / 10)) ]; then
+    spent=$(echo "$(date +%s.%N) - $start" | bc)
+    echo "after one GET on each of $n list routes (a tenth): RSS $(rss) MB"
+    traffic 3 "a tenth of the tables asked for"
+    start=$(echo "$(date +%s.%N) - $spent" | bc)
+  fi
 done
 echo "after one GET on each of $n list routes: RSS $(rss) MB ($(echo "$(date +%s.%N) - $start" | bc | cut -c1-5) s for them all)"
 start=$(date +%s.%N)
 for r in $routes; do curl -s -o /dev/null "http://127.0.0.1:$PORT$r"; done
 echo "and again (every module loaded): $(echo "$(date +%s.%N) - $start" | bc | cut -c1-5) s"
+traffic 3 "every table asked for"
 echo "first GET /docs-json (the OpenAPI document is built then): $( { /usr/bin/time -f %e curl -s -o /dev/null "http://127.0.0.1:$PORT/docs-json"; } 2>&1 ) s"
