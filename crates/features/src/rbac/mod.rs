@@ -12,6 +12,7 @@ mod view;
 pub use detect::RbacModel;
 
 use crate::auth::AuthModel;
+use nest_catalog::quote as sql;
 use nest_model::{
     DataClass, FeatureDef, FeatureError, MetaSwitch, Model, ModelCx, ModelError, Resolve, Resource, Setting, Source,
 };
@@ -116,6 +117,8 @@ struct ReadmeView {
     tenancy: bool,
     /// `resource:action` of every guarded route.
     permissions: Vec<String>,
+    /// The SQL that makes a signed-up account the first super-admin.
+    first_admin: String,
 }
 
 /// The project has tenants.
@@ -174,7 +177,20 @@ impl Contribute for Rbac {
         });
         // The same list db/03-rbac.sql seeds: the routes' permissions and the features' own.
         let permissions = view::all_permissions(m, tenanted(m)).into_iter().map(|(slug, ..)| slug).collect();
-        out.readme.push(Rendered::new("rbac/readme.md.j2", ReadmeView { tenancy: tenanted(m), permissions })?);
+        let first_admin = format!(
+            "INSERT INTO {} ({}, {}) SELECT u.{}, r.{} FROM {} u, {} r WHERE u.{} = 'you@example.com' AND r.{} = 'super-admin';",
+            sql::table(&r.user_roles),
+            sql::ident(&r.user_role_user),
+            sql::ident(&r.user_role_role),
+            sql::ident(&a.id),
+            sql::ident(&r.role_id),
+            sql::qualified(&a.schema, &a.table),
+            sql::table(&r.roles),
+            sql::ident(&a.email),
+            sql::ident(&r.role_slug),
+        );
+        out.readme
+            .push(Rendered::new("rbac/readme.md.j2", ReadmeView { tenancy: tenanted(m), permissions, first_admin })?);
         Ok(())
     }
 
