@@ -177,3 +177,44 @@ fn output_to_a_closed_pipe_ends_quietly() {
     assert!(!text(&out.stderr).contains("panicked"), "{}", text(&out.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Inside a project, `explain` reports what `generate` applies there: the flags the project was
+/// generated with (its manifest) count, as `generate` counts them.
+#[test]
+fn explain_inside_a_project_applies_its_remembered_flags() {
+    let dir = std::env::temp_dir().join(format!("ng-cli-explain-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let schema = root().join("fixtures/seed/02-rbac.sql");
+    let made = run(&[
+        "generate",
+        "--schema",
+        schema.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+        "users",
+        "--features.auth=true",
+        "--features.rbac=true",
+    ]);
+    assert_eq!(made.status.code(), Some(0), "{}", text(&made.stderr));
+    let explain = Command::new(env!("CARGO_BIN_EXE_nest-generator"))
+        .args(["explain", "users"])
+        .current_dir(&dir)
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(explain.status.code(), Some(0), "{}", text(&explain.stderr));
+    let shown = text(&explain.stdout);
+    assert!(shown.contains("feature auth: true"), "{shown}");
+    assert!(shown.contains("feature rbac: true"), "{shown}");
+    assert!(shown.contains("password_hash → passwordHash text           hidden"), "{shown}");
+    // A flag given to explain itself still counts, on top of what the project remembers.
+    let more = Command::new(env!("CARGO_BIN_EXE_nest-generator"))
+        .args(["explain", "users", "--features.readonly=true"])
+        .current_dir(&dir)
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    let shown = text(&more.stdout);
+    assert!(shown.contains("feature auth: true") && shown.contains("readonly: true"), "{shown}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
