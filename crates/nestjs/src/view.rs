@@ -529,16 +529,16 @@ pub struct ProjectView {
 /// on one line when it fits, else one property per line, the import after `=>` when too long.
 fn lazy_entry(path: &str, file: &str) -> String {
     let path = ts::string(path);
-    let load = format!("() => import({})", ts::string(&format!("./modules/{file}/{file}.module.js")));
-    let line = format!("  {{ path: {path}, load: {load} }},");
+    let import = format!("import({})", ts::string(&format!("./modules/{file}/{file}.module.js")));
+    let line = format!("  {{ path: {path}, load: () => {import} }},");
     if line.chars().count() <= layout::WIDTH {
         return line;
     }
-    let load_line = format!("    load: {load},");
+    let load_line = format!("    load: () => {import},");
     let load_line = if load_line.chars().count() <= layout::WIDTH {
         load_line
     } else {
-        format!("    load: () =>\n      import({}),", ts::string(&format!("./modules/{file}/{file}.module.js")))
+        format!("    load: () =>\n      {import},")
     };
     format!("  {{\n    path: {path},\n{load_line}\n  }},")
 }

@@ -219,7 +219,7 @@ export class LazyModules {
     const internals = this.app as unknown as Required<NestInternals>;
     const own = `${this.prefix}/${state.module.path}`;
     // Collected first, added to the router only when every route is known and allowed.
-    const routes = new Map<string, Route>();
+    const routes = new Map<string, Route & { method: Method }>();
     const on = (method: Method) => (path: string, handler: Handler) => {
       if (path !== own && !path.startsWith(`${own}/`)) {
         throw new Error(`${metatype.name} has a route ${method} ${path} outside ${own}: give it its own LazyModule in app.module.ts`);
@@ -232,7 +232,7 @@ export class LazyModules {
           throw new Error(`${metatype.name}: ${method} ${path} has ${what}, which a lazily loaded module cannot honour`);
         }
       }
-      routes.set(`${method} ${path}`, { path, handler, config: Reflect.getMetadata(FASTIFY_ROUTE_CONFIG_METADATA, handler) });
+      routes.set(`${method} ${path}`, { method, path, handler, config: Reflect.getMetadata(FASTIFY_ROUTE_CONFIG_METADATA, handler) });
     };
     const unsupported = (name: string) => () => {
       throw new Error(`${metatype.name} has a ${name} route, which a lazily loaded module cannot serve`);
@@ -260,11 +260,10 @@ export class LazyModules {
     await callModuleInitHook(module);
     await callModuleBootstrapHook(module);
     internals._moduleRefsForHooksByDistance = undefined;
-    for (const [key, route] of routes) {
-      const method = key.slice(0, key.indexOf(' ')) as Method;
-      this.router.on(method, route.path, () => undefined, route);
+    for (const route of routes.values()) {
+      this.router.on(route.method, route.path, () => undefined, route);
       // As Fastify does for routes (exposeHeadRoutes): a GET answers HEAD too.
-      if (method === 'GET' && !routes.has(`HEAD ${route.path}`)) this.router.on('HEAD', route.path, () => undefined, route);
+      if (route.method === 'GET' && !routes.has(`HEAD ${route.path}`)) this.router.on('HEAD', route.path, () => undefined, route);
     }
   }
 
